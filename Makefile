@@ -1,0 +1,40 @@
+# SPDX-License-Identifier: Apache-2.0
+# Entry points: `make test` (deps, build, every suite, unit suite again under ASan+UBSan) and
+# `make bench` (release build, benchmarks, JSON under build/bench/).
+JOBS ?= $(shell nproc)
+CTEST_ARGS ?=
+
+.PHONY: all deps build build-asan test test-asan bench format tidy clean
+
+all: build
+
+deps:
+	./ci/deps.sh
+
+build: deps
+	cmake --preset release
+	cmake --build --preset release -j $(JOBS)
+
+build-asan: deps
+	cmake --preset asan
+	cmake --build --preset asan -j $(JOBS)
+
+# Every suite on the release build, then the unit suite again under ASan+UBSan.
+test: build build-asan
+	ctest --preset release -j $(JOBS) $(CTEST_ARGS)
+	ctest --preset asan -j $(JOBS) -L 'unit|sim' $(CTEST_ARGS)
+
+test-asan: build-asan
+	ctest --preset asan -j $(JOBS) -L 'unit|sim' $(CTEST_ARGS)
+
+bench: build
+	./bench/run.sh build/bin build/bench
+
+format:
+	clang-format -i $$(git ls-files '*.h' '*.cc' | grep -v '^bpf/')
+
+tidy: build
+	run-clang-tidy -p build/release $$(git ls-files 'engine/*.cc')
+
+clean:
+	rm -rf build

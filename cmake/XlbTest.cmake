@@ -1,0 +1,17 @@
+# SPDX-License-Identifier: Apache-2.0
+# One helper registers every test binary with ctest under exactly one label (unit, bpf, sim, netns).
+function(xlb_add_test name)
+  cmake_parse_arguments(T "" "LABEL;TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  if(NOT T_LABEL MATCHES "^(unit|bpf|sim|netns)$")
+    message(FATAL_ERROR "xlb_add_test(${name}): LABEL must be unit, bpf, sim or netns")
+  endif()
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main)
+  xlb_warnings(${name})
+  gtest_discover_tests(${name}
+    PROPERTIES LABELS ${T_LABEL} TIMEOUT ${T_TIMEOUT}
+    DISCOVERY_TIMEOUT 60)
+endfunction()

@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: Apache-2.0
+// YAML -> Config. Strict: unknown keys, wrong types and out-of-range values are errors that
+// name the key path and the value.
+#include "xlb/config_yaml.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <fstream>
+#include <initializer_list>
+#include <set>
+#include <sstream>
+
+namespace xlb {
+namespace {
+
+struct Fail {
+  std::string message;
+};
+
+[[noreturn]] void fail(const std::string& path, const std::string& what) {
+  throw Fail{path + ": " + what};
+}
+
+std::string quoted(const YAML::Node& n) {
+  if (n.IsScalar()) return "\"" + n.Scalar() + "\"";
+  if (n.IsSequence()) return "a list";
+  if (n.IsMap()) return "a map";
+  return "nothing";
+}
+
+void onlyKeys(const YAML::Node& map, const std::string& path,
+              std::initializer_list<std::string_view> allowed) {
+  if (!map.IsMap()) fail(path, "expected a map, got " + quoted(map));
+  for (const auto& kv : map) {
+    const std::string key = kv.first.as<std::string>();
+    bool ok = false;
+    for (auto a : allowed) ok = ok || key == a;
+    if (!ok) {
+      std::string list;
+      for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+      fail(path.empty() ? key : path + "." + key, "unknown key (expected one of: " + list + ")");
+    }
+  }
+}
+
+std::string join(const std::string& path, const std::string& key) {
+  return path.empty() ? key : path + "." + key;
+}
+
+std::string scalar(const YAML::Node& n, const std::string& path) {
+  if (!n.IsScalar()) fail(path, "expected a value, got " + quoted(n));
+  return n.Scalar();
+}
+
+std::uint64_t integer(const YAML::Node& n, const std::string& path, std::uint64_t lo,
+                      std::uint64_t hi, const char* what) {
+  const std::string s = scalar(n, path);
+  std::uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || ptr != s.data() + s.size() || v < lo || v > hi) {
+    fail(path, "\"" + s + "\" is not " + what + " (" + std::to_string(lo) + "-" +
+                   std::to_string(hi) + ")");
+  }
+  return v;
+}
+
+Address address(const YAML::Node& n, const std::string& path) {
+  const std::string s = scalar(n, path);
+  auto a = Address::parse(s);
+  if (!a) fail(path, "\"" + s + "\" is not an IPv4 or IPv6 address");
+  return *a;
+}
+
+TimeNs duration(const YAML::Node& n, const std::string& path, TimeNs min) {
+  const std::string s = scalar(n, path);
+  auto d = parseDuration(s);
+  if (!d) fail(path, "\"" + s + "\" is not a duration (e.g. 500ms, 5s, 2m, 1h)");
+  if (*d < min || *d > kMaxTimeout) {
+    fail(path, "\"" + s + "\" is out of range (" + std::to_string(min / kNsPerMs) + "ms-24h)");
+  }
+  return *d;
+}
+
+template <typename Fn>
+void eachItem(const YAML::Node& n, const std::string& path, Fn fn) {
+  if (!n.IsSequence()) fail(path, "expected a list, got " + quoted(n));
+  for (std::size_t i = 0; i < n.size(); ++i) fn(n[i], path + "[" + std::to_string(i) + "]");
+}
+
+void loadSnat(const YAML::Node& n, SnatConfig& out) {
+  onlyKeys(n, "snat", {"addresses", "ports"});
+  if (n["addresses"]) {
+    eachItem(n["addresses"], "snat.addresses",
+             [&](const YAML::Node& a, const std::string& p) { out.addresses.push_back(address(a, p)); });
+  }
+  if (out.addresses.empty()) fail("snat.addresses", "at least one SNAT address is required");
+  if (out.addresses.size() > SnatPool::kMaxAddresses) fail("snat.addresses", "more than 64 addresses");
+  if (n["ports"]) {
+    const std::string s = scalar(n["ports"], "snat.ports");
+    std::size_t dash = s.find('-');
+    std::uint64_t lo = 0, hi = 0;
+    auto num = [](std::string_view t, std::uint64_t& v) {
+      auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+      return !t.empty() && ec == std::errc() && ptr == t.data() + t.size();
+    };
+    if (dash == std::string::npos || !num(std::string_view(s).substr(0, dash), lo) ||
+        !num(std::string_view(s).substr(dash + 1), hi) || lo < 1 || hi > 65535 || lo > hi) {
+      fail("snat.ports", "\"" + s + "\" is not a port range LOW-HIGH within 1-65535");
+    }
+    out.portLo = static_cast<std::uint16_t>(lo);
+    out.portHi = static_cast<std::uint16_t>(hi);
+  }
+}
+
+void loadVip(const YAML::Node& n, const std::string& path, VipConfig& v) {
+  onlyKeys(n, path, {"address", "protocol", "ports", "syn_flood", "backends"});
+  if (!n["address"]) fail(join(path, "address"), "required");
+  v.address = address(n["address"], join(path, "address"));
+  if (n["protocol"]) {
+    const std::string p = scalar(n["protocol"], join(path, "protocol"));
+    if (p != "tcp") fail(join(path, "protocol"), "\"" + p + "\" is not supported (only tcp)");
+  }
+  if (n["ports"]) {
+    v.ports.clear();
+    std::set<std::uint64_t> seen;
+    eachItem(n["ports"], join(path, "ports"), [&](const YAML::Node& p, const std::string& pp) {
+      auto port = integer(p, pp, 1, 65535, "a port");
+      if (!seen.insert(port).second) fail(pp, "duplicate port " + std::to_string(port));
+      v.ports.push_back(static_cast<std::uint16_t>(port));
+    });
+    if (v.ports.empty()) fail(join(path, "ports"), "at least one port is required");
+  }
+  if (n["syn_flood"]) {
+    const std::string sp = join(path, "syn_flood");
+    const YAML::Node& s = n["syn_flood"];
+    onlyKeys(s, sp, {"mode", "threshold_pps"});
+    if (s["mode"]) {
+      const std::string m = scalar(s["mode"], sp + ".mode");
+      if (m == "off") v.synFlood.mode = SynFloodMode::kOff;
+      else if (m == "always") v.synFlood.mode = SynFloodMode::kAlways;
+      else if (m == "auto") v.synFlood.mode = SynFloodMode::kAuto;
+      else fail(sp + ".mode", "\"" + m + "\" is not one of off, always, auto");
+    }
+    if (s["threshold_pps"]) {
+      v.synFlood.thresholdPps = static_cast<std::uint32_t>(
+          integer(s["threshold_pps"], sp + ".threshold_pps", 1, 1'000'000'000, "a rate"));
+    }
+  }
+  if (n["backends"]) {
+    eachItem(n["backends"], join(path, "backends"), [&](const YAML::Node& b, const std::string& bp) {
+      onlyKeys(b, bp, {"address", "weight"});
+      BackendConfig bc;
+      if (!b["address"]) fail(bp + ".address", "required");
+      bc.address = address(b["address"], bp + ".address");
+      if (b["weight"]) {
+        bc.weight = static_cast<std::uint32_t>(integer(b["weight"], bp + ".weight", 0, kMaxWeight, "a weight"));
+      }
+      v.backends.push_back(bc);
+    });
+    if (v.backends.size() > kMaxBackendsPerVip) fail(join(path, "backends"), "too many backends");
+  }
+}
+
+void loadConntrack(const YAML::Node& n, ConntrackConfig& c) {
+  onlyKeys(n, "conntrack", {"capacity", "timeouts"});
+  if (n["capacity"]) {
+    c.capacity = static_cast<std::uint32_t>(
+        integer(n["capacity"], "conntrack.capacity", 1, kMaxConntrackCapacity, "a capacity"));
+  }
+  if (const YAML::Node& t = n["timeouts"]) {
+    onlyKeys(t, "conntrack.timeouts", {"syn", "established", "fin", "time_wait", "rst"});
+    const TimeNs min = 10 * kNsPerMs;  // the timer wheel's granularity
+    if (t["syn"]) c.timeouts.syn = duration(t["syn"], "conntrack.timeouts.syn", min);
+    if (t["established"]) c.timeouts.established = duration(t["established"], "conntrack.timeouts.established", min);
+    if (t["fin"]) c.timeouts.fin = duration(t["fin"], "conntrack.timeouts.fin", min);
+    if (t["time_wait"]) c.timeouts.timeWait = duration(t["time_wait"], "conntrack.timeouts.time_wait", min);
+    if (t["rst"]) c.timeouts.rst = duration(t["rst"], "conntrack.timeouts.rst", min);
+  }
+}
+
+void loadControl(const YAML::Node& n, ControlConfig& c) {
+  onlyKeys(n, "control", {"listen", "token_file"});
+  if (n["listen"]) {
+    const std::string s = scalar(n["listen"], "control.listen");
+    std::string host, port;
+    if (!s.empty() && s[0] == '[') {
+      std::size_t close = s.find("]:");
+      if (close != std::string::npos) {
+        host = s.substr(1, close - 1);
+        port = s.substr(close + 2);
+      }
+    } else if (std::size_t colon = s.rfind(':'); colon != std::string::npos &&
+                                                  s.find(':') == colon) {
+      host = s.substr(0, colon);
+      port = s.substr(colon + 1);
+    }
+    auto a = Address::parse(host);
+    std::uint64_t p = 0;
+    auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (!a || port.empty() || ec != std::errc() || ptr != port.data() + port.size() || p < 1 ||
+        p > 65535) {
+      fail("control.listen", "\"" + s + "\" is not ADDRESS:PORT (e.g. 127.0.0.1:9180, [::1]:9180)");
+    }
+    c.listenHost = host;
+    c.listenPort = static_cast<std::uint16_t>(p);
+  }
+  if (n["token_file"]) c.tokenFile = scalar(n["token_file"], "control.token_file");
+}
+
+void loadHealth(const YAML::Node& n, HealthCheckConfig& h) {
+  onlyKeys(n, "health_check", {"interval", "timeout", "rise", "fall"});
+  if (n["interval"]) h.interval = duration(n["interval"], "health_check.interval", 10 * kNsPerMs);
+  if (n["timeout"]) h.timeout = duration(n["timeout"], "health_check.timeout", kNsPerMs);
+  if (n["rise"]) h.rise = static_cast<std::uint32_t>(integer(n["rise"], "health_check.rise", 1, 100, "a count"));
+  if (n["fall"]) h.fall = static_cast<std::uint32_t>(integer(n["fall"], "health_check.fall", 1, 100, "a count"));
+  if (h.timeout > h.interval) {
+    fail("health_check.timeout", "must not be longer than health_check.interval");
+  }
+}
+
+Config loadRoot(const YAML::Node& root) {
+  Config c;
+  if (!root || root.IsNull()) fail("(document)", "the configuration is empty");
+  onlyKeys(root, "", {"interface", "xdp_mode", "workers", "snat", "vips", "blocklist", "conntrack",
+                      "control", "state_dir", "health_check"});
+  if (root["interface"]) {
+    c.interface = scalar(root["interface"], "interface");
+    if (c.interface.empty() || c.interface.size() > 15 ||
+        c.interface.find_first_of("/ \t") != std::string::npos) {
+      fail("interface", "\"" + c.interface + "\" is not an interface name (1-15 characters)");
+    }
+  }
+  if (root["xdp_mode"]) {
+    const std::string m = scalar(root["xdp_mode"], "xdp_mode");
+    if (m == "auto") c.xdpMode = XdpMode::kAuto;
+    else if (m == "native") c.xdpMode = XdpMode::kNative;
+    else if (m == "generic") c.xdpMode = XdpMode::kGeneric;
+    else fail("xdp_mode", "\"" + m + "\" is not one of auto, native, generic");
+  }
+  if (root["workers"]) {
+    c.workers = static_cast<std::uint32_t>(integer(root["workers"], "workers", 1, kMaxWorkers, "a worker count"));
+  }
+  if (!root["snat"]) fail("snat", "required (addresses and ports)");
+  loadSnat(root["snat"], c.snat);
+  if (!root["vips"]) fail("vips", "required");
+  eachItem(root["vips"], "vips", [&](const YAML::Node& v, const std::string& p) {
+    c.vips.emplace_back();
+    loadVip(v, p, c.vips.back());
+  });
+  if (c.vips.size() > kMaxVips) fail("vips", "more than " + std::to_string(kMaxVips) + " VIPs");
+  if (root["blocklist"]) {
+    eachItem(root["blocklist"], "blocklist", [&](const YAML::Node& b, const std::string& p) {
+      const std::string s = scalar(b, p);
+      auto pfx = Prefix::parse(s);
+      if (!pfx) fail(p, "\"" + s + "\" is not an address or CIDR prefix");
+      c.blocklist.push_back(*pfx);
+    });
+  }
+  if (root["conntrack"]) loadConntrack(root["conntrack"], c.conntrack);
+  if (root["control"]) loadControl(root["control"], c.control);
+  if (root["state_dir"]) {
+    c.stateDir = scalar(root["state_dir"], "state_dir");
+    if (c.stateDir.empty()) fail("state_dir", "must not be empty");
+  }
+  if (root["health_check"]) loadHealth(root["health_check"], c.healthCheck);
+  if (std::string err = checkConfig(c); !err.empty()) throw Fail{err};
+  return c;
+}
+
+}  // namespace
+
+std::optional<TimeNs> parseDuration(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+  if (i == 0 || i > 12) return std::nullopt;
+  std::uint64_t v = 0;
+  std::from_chars(text.data(), text.data() + i, v);
+  std::string_view unit = text.substr(i);
+  TimeNs mult = 0;
+  if (unit == "ms") mult = kNsPerMs;
+  else if (unit == "s") mult = kNsPerSec;
+  else if (unit == "m") mult = 60 * kNsPerSec;
+  else if (unit == "h") mult = 3600 * kNsPerSec;
+  else return std::nullopt;
+  return v * mult;
+}
+
+ConfigResult loadConfigString(std::string_view yaml) {
+  try {
+    return loadRoot(YAML::Load(std::string(yaml)));
+  } catch (const Fail& f) {
+    return ConfigError{f.message};
+  } catch (const YAML::Exception& e) {
+    return ConfigError{"YAML syntax error at line " + std::to_string(e.mark.line + 1) + ", column " +
+                       std::to_string(e.mark.column + 1) + ": " + e.msg};
+  }
+}
+
+ConfigResult loadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return ConfigError{path + ": cannot open configuration file"};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto r = loadConfigString(ss.str());
+  if (auto* e = std::get_if<ConfigError>(&r)) e->message = path + ": " + e->message;
+  return r;
+}
+
+}  // namespace xlb

@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: Apache-2.0
+// Connection table: chained hash indexes for both directions, TCP state machine, timer wheel.
+#include "xlb/conn_table.h"
+
+#include <bit>
+#include <cstring>
+#include <stdexcept>
+
+namespace xlb {
+namespace {
+
+__extension__ using U128 = unsigned __int128;
+
+inline std::uint64_t mum(std::uint64_t a, std::uint64_t b) noexcept {
+  U128 r = static_cast<U128>(a) * b;
+  return static_cast<std::uint64_t>(r >> 64) ^ static_cast<std::uint64_t>(r);
+}
+
+inline std::uint64_t splitmix(std::uint64_t& x) noexcept {
+  std::uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// A wheel list head is marked in timerPrev with this bit and the slot number.
+constexpr std::uint32_t kHeadBit = 0x80000000u;
+
+inline bool seqAtOrAfter(std::uint32_t a, std::uint32_t b) noexcept {
+  return static_cast<std::int32_t>(a - b) >= 0;
+}
+
+}  // namespace
+
+std::string_view tcpStateName(TcpState s) noexcept {
+  switch (s) {
+    case TcpState::kFree: return "free";
+    case TcpState::kSynSent: return "syn_sent";
+    case TcpState::kSynReceived: return "syn_received";
+    case TcpState::kEstablished: return "established";
+    case TcpState::kFinWait: return "fin_wait";
+    case TcpState::kClosing: return "closing";
+    case TcpState::kTimeWait: return "time_wait";
+    case TcpState::kClosed: return "closed";
+    case TcpState::kCount: break;
+  }
+  return "?";
+}
+
+std::string_view closeReasonName(CloseReason r) noexcept {
+  switch (r) {
+    case CloseReason::kFin: return "fin";
+    case CloseReason::kRst: return "rst";
+    case CloseReason::kTimeout: return "timeout";
+    case CloseReason::kEvicted: return "evicted";
+    case CloseReason::kKilled: return "killed";
+    case CloseReason::kCount: break;
+  }
+  return "?";
+}
+
+ConnTable::ConnTable(std::uint32_t capacity, const Timeouts& timeouts, SnatPool& snat,
+                     std::uint64_t seed)
+    : capacity_(capacity), freeHead_(kNil), snat_(snat), timeouts_(timeouts) {
+  if (capacity == 0 || capacity >= kHeadBit) throw std::invalid_argument("conntrack capacity");
+  const std::uint64_t buckets = std::bit_ceil(static_cast<std::uint64_t>(capacity));
+  mask_ = buckets - 1;
+  entries_.resize(capacity);
+  fwdHeads_.assign(buckets, kNil);
+  revHeads_.assign(buckets, kNil);
+  wheel_.assign(kWheelSlots, kNil);
+  // Free list threads through nextRev, lowest index first.
+  for (std::uint32_t i = capacity; i-- > 0;) {
+    entries_[i] = ConnEntry{};
+    entries_[i].state = TcpState::kFree;
+    entries_[i].nextRev = freeHead_;
+    freeHead_ = i;
+  }
+  auto ms = [](TimeNs t) { return static_cast<std::uint32_t>(t / kNsPerMs); };
+  timeoutMs_[static_cast<std::size_t>(TcpState::kSynSent)] = ms(timeouts.syn);
+  timeoutMs_[static_cast<std::size_t>(TcpState::kSynReceived)] = ms(timeouts.syn);
+  timeoutMs_[static_cast<std::size_t>(TcpState::kEstablished)] = ms(timeouts.established);
+  timeoutMs_[static_cast<std::size_t>(TcpState::kFinWait)] = ms(timeouts.fin);
+  timeoutMs_[static_cast<std::size_t>(TcpState::kClosing)] = ms(timeouts.fin);
+  timeoutMs_[static_cast<std::size_t>(TcpState::kTimeWait)] = ms(timeouts.timeWait);
+  timeoutMs_[static_cast<std::size_t>(TcpState::kClosed)] = ms(timeouts.rst);
+  std::uint64_t s = seed;
+  for (auto& k : seed_) k = splitmix(s);
+}
+
+std::uint64_t ConnTable::hash(const FlowKey& k) const noexcept {
+  std::uint64_t a[2], b[2];
+  std::memcpy(a, k.a.bytes.data(), 16);
+  std::memcpy(b, k.b.bytes.data(), 16);
+  std::uint64_t x = static_cast<std::uint64_t>(k.aPort) << 32 |
+                    static_cast<std::uint64_t>(k.bPort) << 16 |
+                    static_cast<std::uint64_t>(k.proto) << 8 | static_cast<std::uint8_t>(k.family);
+  std::uint64_t h = mum(a[0] ^ seed_[0], a[1] ^ seed_[1]) ^ mum(b[0] ^ seed_[2], b[1] ^ seed_[3]);
+  return mum(h ^ x, seed_[0] ^ 0xa0761d6478bd642full);
+}
+
+void ConnTable::prefetchEntryFwd(std::uint64_t h) const noexcept {
+  std::uint32_t i = fwdHeads_[h & mask_];
+  if (i != kNil) __builtin_prefetch(&entries_[i]);
+}
+void ConnTable::prefetchEntryRev(std::uint64_t h) const noexcept {
+  std::uint32_t i = revHeads_[h & mask_];
+  if (i != kNil) __builtin_prefetch(&entries_[i]);
+}
+
+std::uint32_t ConnTable::findForward(const FlowKey& k, std::uint64_t h) const noexcept {
+  for (std::uint32_t i = fwdHeads_[h & mask_]; i != kNil; i = entries_[i].nextFwd) {
+    const ConnEntry& e = entries_[i];
+    if (e.clientPort == k.aPort && e.vipPort == k.bPort && e.proto == k.proto &&
+        e.family == k.family && e.client == k.a && e.vip == k.b) {
+      return i;
+    }
+  }
+  return kNil;
+}
+
+std::uint32_t ConnTable::findReverse(const FlowKey& k, std::uint64_t h) const noexcept {
+  for (std::uint32_t i = revHeads_[h & mask_]; i != kNil; i = entries_[i].nextRev) {
+    const ConnEntry& e = entries_[i];
+    if (e.snatPort == k.bPort && e.backendPort == k.aPort && e.proto == k.proto &&
+        e.family == k.family && e.backend == k.a && snat_.address(e.snatIdx) == k.b) {
+      return i;
+    }
+  }
+  return kNil;
+}
+
+FlowKey ConnTable::forwardKey(const ConnEntry& e) const noexcept {
+  return FlowKey{e.client, e.vip, e.clientPort, e.vipPort, e.proto, e.family};
+}
+FlowKey ConnTable::reverseKey(const ConnEntry& e) const noexcept {
+  return FlowKey{e.backend, snat_.address(e.snatIdx), e.backendPort, e.snatPort, e.proto,
+                 e.family};
+}
+
+std::uint32_t ConnTable::allocate(TimeNs now) noexcept {
+  if (freeHead_ == kNil) expire(now, kEvictScanEntries);
+  if (freeHead_ == kNil) evictOne(now / kNsPerMs);
+  if (freeHead_ == kNil) return kNil;
+  std::uint32_t idx = freeHead_;
+  freeHead_ = entries_[idx].nextRev;
+  return idx;
+}
+
+void ConnTable::abandon(std::uint32_t idx) noexcept {
+  entries_[idx].state = TcpState::kFree;
+  entries_[idx].nextRev = freeHead_;
+  freeHead_ = idx;
+}
+
+void ConnTable::insert(std::uint32_t idx, TimeNs now) noexcept {
+  ConnEntry& e = entries_[idx];
+  const std::uint64_t nowMs = now / kNsPerMs;
+  e.state = TcpState::kSynSent;
+  e.flags = 0;
+  e.finSeqClient = 0;
+  e.finSeqServer = 0;
+  ++byState_[static_cast<std::size_t>(TcpState::kSynSent)];
+  ++active_;
+  ++created_;
+  std::uint64_t hf = hash(forwardKey(e)) & mask_;
+  e.nextFwd = fwdHeads_[hf];
+  fwdHeads_[hf] = idx;
+  std::uint64_t hr = hash(reverseKey(e)) & mask_;
+  e.nextRev = revHeads_[hr];
+  revHeads_[hr] = idx;
+  e.deadlineMs = static_cast<std::uint32_t>(nowMs) + timeoutMs(TcpState::kSynSent);
+  wheelInsert(idx, nowMs);
+}
+
+void ConnTable::unlinkChain(std::vector<std::uint32_t>& heads, std::uint32_t ConnEntry::*next,
+                            std::uint64_t h, std::uint32_t idx) noexcept {
+  std::uint32_t* link = &heads[h & mask_];
+  while (*link != kNil) {
+    if (*link == idx) {
+      *link = entries_[idx].*next;
+      return;
+    }
+    link = &(entries_[*link].*next);
+  }
+}
+
+void ConnTable::remove(std::uint32_t idx, CloseReason why) noexcept {
+  ConnEntry& e = entries_[idx];
+  if (e.state == TcpState::kFree) return;
+  wheelUnlink(idx);
+  unlinkChain(fwdHeads_, &ConnEntry::nextFwd, hash(forwardKey(e)), idx);
+  unlinkChain(revHeads_, &ConnEntry::nextRev, hash(reverseKey(e)), idx);
+  snat_.release(e.snatIdx, e.snatPort);
+  --byState_[static_cast<std::size_t>(e.state)];
+  --active_;
+  ++closed_[static_cast<std::size_t>(why)];
+  e.state = TcpState::kFree;
+  e.nextRev = freeHead_;
+  freeHead_ = idx;
+}
+
+void ConnTable::setState(ConnEntry& e, TcpState s) noexcept {
+  --byState_[static_cast<std::size_t>(e.state)];
+  ++byState_[static_cast<std::size_t>(s)];
+  e.state = s;
+}
+
+void ConnTable::track(std::uint32_t idx, bool fromClient, std::uint8_t tcpFlags,
+                      std::uint32_t seq, std::uint32_t ack, std::uint32_t payloadLen,
+                      TimeNs now) noexcept {
+  ConnEntry& e = entries_[idx];
+  const TcpState old = e.state;
+  const std::uint64_t nowMs = now / kNsPerMs;
+  TcpState next = old;
+  if (tcpFlags & 0x04) {  // RST from either side ends the connection
+    next = TcpState::kClosed;
+  } else if (old != TcpState::kClosed) {
+    const bool fin = tcpFlags & 0x01, syn = tcpFlags & 0x02, ackf = tcpFlags & 0x10;
+    if (fromClient) {
+      if (fin && !(e.flags & kFlagFinClient)) {
+        e.flags |= kFlagFinClient;
+        e.finSeqClient = seq + payloadLen + 1;
+      }
+      if (ackf && (e.flags & kFlagFinServer) && seqAtOrAfter(ack, e.finSeqServer)) {
+        e.flags |= kFlagFinServerAcked;
+      }
+      if (old == TcpState::kSynReceived && ackf && !syn) next = TcpState::kEstablished;
+    } else {
+      if (syn && ackf && old == TcpState::kSynSent) next = TcpState::kSynReceived;
+      if (fin && !(e.flags & kFlagFinServer)) {
+        e.flags |= kFlagFinServer;
+        e.finSeqServer = seq + payloadLen + 1;
+      }
+      if (ackf && (e.flags & kFlagFinClient) && seqAtOrAfter(ack, e.finSeqClient)) {
+        e.flags |= kFlagFinClientAcked;
+      }
+    }
+    const bool finC = e.flags & kFlagFinClient, finS = e.flags & kFlagFinServer;
+    if (finC && finS) {
+      const bool acked = (e.flags & kFlagFinClientAcked) && (e.flags & kFlagFinServerAcked);
+      next = acked ? TcpState::kTimeWait : TcpState::kClosing;
+    } else if (finC || finS) {
+      next = TcpState::kFinWait;
+    }
+  }
+  if (next != old) {
+    setState(e, next);
+    e.deadlineMs = static_cast<std::uint32_t>(nowMs) + timeoutMs(next);
+    wheelUnlink(idx);
+    wheelInsert(idx, nowMs);
+  } else if (old != TcpState::kTimeWait && old != TcpState::kClosed) {
+    // Activity extends the deadline; the wheel notices lazily when the old slot comes due.
+    // TIME_WAIT and the post-RST grace run from entering the state and are never extended.
+    e.deadlineMs = static_cast<std::uint32_t>(nowMs) + timeoutMs(old);
+  }
+}
+
+void ConnTable::wheelInsert(std::uint32_t idx, std::uint64_t nowMs) noexcept {
+  ConnEntry& e = entries_[idx];
+  if (!cursorSet_) {
+    cursorMs_ = nowMs - nowMs % kSlotMs;
+    cursorSet_ = true;
+  }
+  auto left = static_cast<std::int32_t>(e.deadlineMs - static_cast<std::uint32_t>(nowMs));
+  std::int64_t d = static_cast<std::int64_t>(nowMs) + left;
+  const auto lo = static_cast<std::int64_t>(cursorMs_);
+  const auto hi = lo + static_cast<std::int64_t>((kWheelSlots - 1) * kSlotMs);
+  if (d < lo) d = lo;
+  if (d > hi) d = hi;  // beyond one revolution: parked in the last slot, re-slotted when due
+  auto slot = static_cast<std::uint32_t>((static_cast<std::uint64_t>(d) / kSlotMs) & (kWheelSlots - 1));
+  e.timerPrev = kHeadBit | slot;
+  e.timerNext = wheel_[slot];
+  if (e.timerNext != kNil) entries_[e.timerNext].timerPrev = idx;
+  wheel_[slot] = idx;
+}
+
+void ConnTable::wheelUnlink(std::uint32_t idx) noexcept {
+  ConnEntry& e = entries_[idx];
+  if (e.timerPrev & kHeadBit) {
+    wheel_[e.timerPrev & ~kHeadBit] = e.timerNext;
+  } else {
+    entries_[e.timerPrev].timerNext = e.timerNext;
+  }
+  if (e.timerNext != kNil) entries_[e.timerNext].timerPrev = e.timerPrev;
+}
+
+std::size_t ConnTable::expire(TimeNs now, std::size_t budget) noexcept {
+  const std::uint64_t nowMs = now / kNsPerMs;
+  if (!cursorSet_ || active_ == 0) {
+    // Nothing is scheduled: jump the cursor instead of walking empty slots.
+    std::uint64_t slotStart = nowMs - nowMs % kSlotMs;
+    if (!cursorSet_ || slotStart > cursorMs_) cursorMs_ = slotStart;
+    cursorSet_ = true;
+    return 0;
+  }
+  std::size_t removed = 0;
+  std::size_t work = 0;
+  while (work < budget && cursorMs_ + kSlotMs <= nowMs) {
+    ++work;
+    const auto slot = static_cast<std::uint32_t>((cursorMs_ / kSlotMs) & (kWheelSlots - 1));
+    const std::uint32_t idx = wheel_[slot];
+    if (idx == kNil) {
+      cursorMs_ += kSlotMs;
+      continue;
+    }
+    ConnEntry& e = entries_[idx];
+    if (static_cast<std::int32_t>(e.deadlineMs - static_cast<std::uint32_t>(nowMs)) <= 0) {
+      CloseReason why = CloseReason::kTimeout;
+      if (e.state == TcpState::kTimeWait || e.state == TcpState::kClosing) why = CloseReason::kFin;
+      if (e.state == TcpState::kClosed) why = CloseReason::kRst;
+      remove(idx, why);
+      ++removed;
+    } else {
+      wheelUnlink(idx);
+      wheelInsert(idx, nowMs);
+    }
+  }
+  return removed;
+}
+
+std::uint32_t ConnTable::evictOne(std::uint64_t nowMs) noexcept {
+  (void)nowMs;
+  std::uint32_t seen = 0;
+  for (std::uint32_t s = 0; s < kEvictScanSlots && seen < kEvictScanEntries; ++s) {
+    const auto slot = static_cast<std::uint32_t>(((cursorMs_ / kSlotMs) + s) & (kWheelSlots - 1));
+    for (std::uint32_t i = wheel_[slot]; i != kNil && seen < kEvictScanEntries;
+         i = entries_[i].timerNext, ++seen) {
+      switch (entries_[i].state) {
+        case TcpState::kSynSent:
+        case TcpState::kSynReceived:
+        case TcpState::kClosing:
+        case TcpState::kTimeWait:
+        case TcpState::kClosed:
+          remove(i, CloseReason::kEvicted);
+          return i;
+        default:
+          break;  // established and half-closed connections are never disturbed
+      }
+    }
+  }
+  return kNil;
+}
+
+std::uint64_t ConnTable::closedTotal() const noexcept {
+  std::uint64_t t = 0;
+  for (auto c : closed_) t += c;
+  return t;
+}
+
+double ConnTable::bytesPerConnection() const noexcept {
+  return static_cast<double>(bytesAllocated() - wheel_.size() * sizeof(std::uint32_t)) /
+         static_cast<double>(capacity_);
+}
+
+std::size_t ConnTable::bytesAllocated() const noexcept {
+  return entries_.size() * sizeof(ConnEntry) + fwdHeads_.size() * sizeof(std::uint32_t) +
+         revHeads_.size() * sizeof(std::uint32_t) + wheel_.size() * sizeof(std::uint32_t);
+}
+
+}  // namespace xlb

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: Apache-2.0
+// Batch processing in three passes, as VPP and DPDK do: (1) parse, classify and hash every
+// packet and prefetch its bucket; (2) prefetch the entry each bucket points to; (3) look up,
+// run the state machine and rewrite. Random lookups in a large table then overlap instead of
+// stalling one after another.
+#include "xlb/pipeline.h"
+
+#include "xlb/rewrite.h"
+
+namespace xlb {
+namespace {
+
+bool badTcpFlags(std::uint8_t f) noexcept {
+  if ((f & (kTcpSyn | kTcpFin)) == (kTcpSyn | kTcpFin)) return true;
+  if ((f & (kTcpSyn | kTcpRst)) == (kTcpSyn | kTcpRst)) return true;
+  return (f & 0x3f) == 0;  // no control bit at all ("null scan")
+}
+
+bool isPlainSyn(std::uint8_t f) noexcept { return (f & (kTcpSyn | kTcpAck)) == kTcpSyn; }
+
+}  // namespace
+
+Reason Pipeline::classify(const PacketRef& pkt, Slot& s) noexcept {
+  s.kind = Kind::kDone;
+  Reason why = Reason::kPassNotIp;
+  PacketInfo& in = s.info;
+  if (!parsePacket(pkt.data, pkt.len, in, why)) return why;
+  if (in.family == Family::kNone) return Reason::kPassNotIp;
+  if (snap_ == nullptr) return Reason::kPassNotOurs;
+
+  if (const VipEntry* vip = snap_->findVip(in.family, in.dst)) {
+    if (in.frag != Frag::kNone) return Reason::kFragment;
+    if (in.proto != vip->proto) return Reason::kProtoFilter;
+    if (!vip->servesPort(in.dport)) return Reason::kPortFilter;
+    if (badTcpFlags(in.tcpFlags)) return Reason::kTcpBadFlags;
+    s.vip = vip;
+    s.key = FlowKey{in.src, in.dst, in.sport, in.dport, in.proto, in.family};
+    s.hash = table_.hash(s.key);
+    table_.prefetchFwd(s.hash);
+    s.kind = Kind::kForward;
+    return Reason::kTxToBackend;
+  }
+  // Replies from backends come to a SNAT address and a port in the SNAT range. The host's own
+  // connections on the same address use ports outside it and go to the kernel.
+  if (in.proto != kProtoTcp || in.frag != Frag::kNone) return Reason::kPassNotOurs;
+  if (!snat_.inRange(in.dport) || snat_.find(in.family, in.dst) == SnatPool::kNoAddress) {
+    return Reason::kPassNotOurs;
+  }
+  if (badTcpFlags(in.tcpFlags)) return Reason::kTcpBadFlags;
+  s.key = FlowKey{in.src, in.dst, in.sport, in.dport, in.proto, in.family};
+  s.hash = table_.hash(s.key);
+  table_.prefetchRev(s.hash);
+  s.kind = Kind::kReverse;
+  return Reason::kTxToClient;
+}
+
+void Pipeline::toBackend(PacketRef& pkt, const PacketInfo& info, const ConnEntry& e) noexcept {
+  setMacs(pkt.data, snap_->localMac().bytes, snap_->backendMac(e.backendId).bytes);
+  natRewrite(pkt.data, info, snat_.address(e.snatIdx), e.backend, e.snatPort, e.backendPort);
+}
+
+Reason Pipeline::newConnection(PacketRef& pkt, Slot& s, TimeNs now) noexcept {
+  const VipEntry& vip = *s.vip;
+  const PacketInfo& in = s.info;
+  if (vip.backends.empty()) return Reason::kNoBackend;
+  const std::uint16_t pick = vip.maglev[s.hash % vip.maglev.size()];
+  if (pick == kMaglevEmpty) return Reason::kNoBackend;
+  // The entry first: reclaiming one may free a SNAT port.
+  const std::uint32_t idx = table_.allocate(now);
+  if (idx == ConnTable::kNil) return Reason::kTableFull;
+  std::uint8_t snatIdx = 0;
+  std::uint16_t snatPort = 0;
+  if (!snat_.allocate(in.family, snatIdx, snatPort)) {
+    table_.abandon(idx);
+    return Reason::kSnatExhausted;
+  }
+  const BackendSlot& b = vip.backends[pick];
+  ConnEntry& e = table_.entry(idx);
+  e.client = in.src;
+  e.vip = in.dst;
+  e.backend = b.address.ip;
+  e.clientPort = in.sport;
+  e.vipPort = in.dport;
+  e.backendPort = in.dport;
+  e.snatPort = snatPort;
+  e.snatIdx = snatIdx;
+  e.vipId = vip.id;
+  e.backendId = b.id;
+  e.proto = in.proto;
+  e.family = in.family;
+  e.seqDelta = 0;
+  std::memcpy(e.clientMac.data(), pkt.data + 6, 6);
+  table_.insert(idx, now);
+  toBackend(pkt, in, e);
+  return Reason::kTxToBackend;
+}
+
+Reason Pipeline::forward(PacketRef& pkt, Slot& s, TimeNs now) noexcept {
+  const PacketInfo& in = s.info;
+  std::uint32_t idx = table_.findForward(s.key, s.hash);
+  if (idx != ConnTable::kNil && isPlainSyn(in.tcpFlags)) {
+    // A new SYN on the tuple of a finished connection (client port reuse): retire the old
+    // entry so the new connection gets a fresh SNAT port and state.
+    const TcpState st = table_.entry(idx).state;
+    if (st == TcpState::kTimeWait || st == TcpState::kClosed) {
+      table_.remove(idx, st == TcpState::kClosed ? CloseReason::kRst : CloseReason::kFin);
+      idx = ConnTable::kNil;
+    }
+  }
+  if (idx == ConnTable::kNil) {
+    if (!isPlainSyn(in.tcpFlags)) return Reason::kNoConntrack;
+    return newConnection(pkt, s, now);
+  }
+  table_.track(idx, true, in.tcpFlags, in.seq, in.ack, in.payloadLen, now);
+  toBackend(pkt, in, table_.entry(idx));
+  return Reason::kTxToBackend;
+}
+
+Reason Pipeline::reverse(PacketRef& pkt, Slot& s, TimeNs now) noexcept {
+  const PacketInfo& in = s.info;
+  const std::uint32_t idx = table_.findReverse(s.key, s.hash);
+  if (idx == ConnTable::kNil) return Reason::kNoConntrack;
+  table_.track(idx, false, in.tcpFlags, in.seq, in.ack, in.payloadLen, now);
+  const ConnEntry& e = table_.entry(idx);
+  setMacs(pkt.data, snap_->localMac().bytes, e.clientMac);
+  natRewrite(pkt.data, in, e.vip, e.client, e.vipPort, e.clientPort);
+  return Reason::kTxToClient;
+}
+
+void Pipeline::process(PacketBatch& batch, std::span<Verdict> verdicts, TimeNs now) noexcept {
+  const std::size_t n = batch.count;
+  for (std::size_t i = 0; i < n; ++i) {
+    slots_[i].reason = classify(batch.pkts[i], slots_[i]);
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (slots_[i].kind == Kind::kForward) table_.prefetchEntryFwd(slots_[i].hash);
+    if (slots_[i].kind == Kind::kReverse) table_.prefetchEntryRev(slots_[i].hash);
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    Slot& s = slots_[i];
+    Reason r = s.reason;
+    if (s.kind == Kind::kForward) r = forward(batch.pkts[i], s, now);
+    if (s.kind == Kind::kReverse) r = reverse(batch.pkts[i], s, now);
+    verdicts[i] = Verdict{r};
+    ++counters_.reasons[static_cast<std::size_t>(r)];
+    counters_.bytes += batch.pkts[i].len;
+  }
+  counters_.packets += n;
+  ++counters_.batches;
+  table_.expire(now, expireBudget_);
+}
+
+}  // namespace xlb

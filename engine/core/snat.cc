@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "xlb/snat.h"
+
+#include <stdexcept>
+
+namespace xlb {
+
+SnatPool::SnatPool(const std::vector<Address>& addresses, std::uint16_t lo, std::uint16_t hi)
+    : lo_(lo), hi_(hi), rangeSize_(static_cast<std::uint32_t>(hi) - lo + 1) {
+  if (lo > hi) throw std::invalid_argument("SNAT port range: low > high");
+  if (addresses.size() > kMaxAddresses) throw std::invalid_argument("too many SNAT addresses");
+  pools_.resize(addresses.size());
+  for (std::size_t i = 0; i < addresses.size(); ++i) {
+    Pool& p = pools_[i];
+    p.addr = addresses[i];
+    p.ring.resize(rangeSize_);
+    for (std::uint32_t k = 0; k < rangeSize_; ++k) p.ring[k] = static_cast<std::uint16_t>(lo + k);
+    p.used.assign((rangeSize_ + 63) / 64, 0);
+    p.freeCount = rangeSize_;
+  }
+}
+
+std::uint64_t SnatPool::capacity() const noexcept {
+  return static_cast<std::uint64_t>(rangeSize_) * pools_.size();
+}
+
+bool SnatPool::allocate(Family family, std::uint8_t& addrIdx, std::uint16_t& port) noexcept {
+  const std::size_t n = pools_.size();
+  for (std::size_t k = 0; k < n; ++k) {
+    std::size_t i = (rr_ + k) % n;
+    Pool& p = pools_[i];
+    if (p.addr.family != family || p.freeCount == 0) continue;
+    port = p.ring[p.head];
+    p.head = p.head + 1 == rangeSize_ ? 0 : p.head + 1;
+    --p.freeCount;
+    std::uint32_t bit = static_cast<std::uint32_t>(port - lo_);
+    p.used[bit / 64] |= std::uint64_t{1} << (bit % 64);
+    addrIdx = static_cast<std::uint8_t>(i);
+    rr_ = static_cast<std::uint32_t>(i + 1);
+    ++inUseTotal_;
+    return true;
+  }
+  return false;
+}
+
+bool SnatPool::inUse(std::uint8_t addrIdx, std::uint16_t port) const noexcept {
+  if (addrIdx >= pools_.size() || !inRange(port)) return false;
+  std::uint32_t bit = static_cast<std::uint32_t>(port - lo_);
+  return (pools_[addrIdx].used[bit / 64] >> (bit % 64)) & 1;
+}
+
+bool SnatPool::release(std::uint8_t addrIdx, std::uint16_t port) noexcept {
+  if (!inUse(addrIdx, port)) {
+    ++badReleases_;
+    return false;
+  }
+  Pool& p = pools_[addrIdx];
+  std::uint32_t bit = static_cast<std::uint32_t>(port - lo_);
+  p.used[bit / 64] &= ~(std::uint64_t{1} << (bit % 64));
+  std::uint32_t tail = p.head + p.freeCount;
+  if (tail >= rangeSize_) tail -= rangeSize_;
+  p.ring[tail] = port;
+  ++p.freeCount;
+  --inUseTotal_;
+  return true;
+}
+
+std::uint8_t SnatPool::find(Family family, const IpAddr& addr) const noexcept {
+  for (std::size_t i = 0; i < pools_.size(); ++i) {
+    if (pools_[i].addr.family == family && pools_[i].addr.ip == addr) {
+      return static_cast<std::uint8_t>(i);
+    }
+  }
+  return kNoAddress;
+}
+
+}  // namespace xlb

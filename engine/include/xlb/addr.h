@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: Apache-2.0
+// Address types shared by the data path and the control plane: IPv4/IPv6 addresses, prefixes, MACs.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace xlb {
+
+// Time is always passed in, never read: nanoseconds on whatever clock the caller runs.
+using TimeNs = std::uint64_t;
+inline constexpr TimeNs kNsPerMs = 1'000'000;
+inline constexpr TimeNs kNsPerSec = 1'000'000'000;
+
+enum class Family : std::uint8_t { kNone = 0, kV4 = 4, kV6 = 6 };
+
+// An IPv4 or IPv6 address in network byte order. IPv4 lives in the first four bytes and the rest
+// is zero, so keys compare and hash the same way for both families (the family is kept apart).
+struct IpAddr {
+  std::array<std::uint8_t, 16> bytes{};
+
+  static IpAddr v4(std::uint32_t hostOrder) noexcept {
+    IpAddr a;
+    a.bytes[0] = static_cast<std::uint8_t>(hostOrder >> 24);
+    a.bytes[1] = static_cast<std::uint8_t>(hostOrder >> 16);
+    a.bytes[2] = static_cast<std::uint8_t>(hostOrder >> 8);
+    a.bytes[3] = static_cast<std::uint8_t>(hostOrder);
+    return a;
+  }
+  static IpAddr fromV4Bytes(const std::uint8_t* p) noexcept {
+    IpAddr a;
+    std::memcpy(a.bytes.data(), p, 4);
+    return a;
+  }
+  static IpAddr fromV6Bytes(const std::uint8_t* p) noexcept {
+    IpAddr a;
+    std::memcpy(a.bytes.data(), p, 16);
+    return a;
+  }
+  friend bool operator==(const IpAddr&, const IpAddr&) = default;
+};
+
+// A typed address: the family travels with the bytes.
+struct Address {
+  Family family = Family::kNone;
+  IpAddr ip;
+
+  // Strict text forms: dotted quad (no leading zeros, each octet <= 255) or RFC 4291 IPv6
+  // (with "::" compression and an embedded dotted quad). Anything else is nullopt.
+  static std::optional<Address> parse(std::string_view text);
+  std::string toString() const;
+  std::uint32_t bitLength() const noexcept { return family == Family::kV4 ? 32 : 128; }
+  friend bool operator==(const Address&, const Address&) = default;
+};
+
+// An address prefix (CIDR). parse() accepts "ADDR" (a host route) and "ADDR/LEN"; host bits
+// below LEN are cleared so the same network always has one spelling.
+struct Prefix {
+  Address addr;
+  std::uint8_t length = 0;
+
+  static std::optional<Prefix> parse(std::string_view text);
+  std::string toString() const;
+  bool contains(const Address& a) const noexcept;
+  friend bool operator==(const Prefix&, const Prefix&) = default;
+};
+
+struct MacAddr {
+  std::array<std::uint8_t, 6> bytes{};
+  static std::optional<MacAddr> parse(std::string_view text);
+  std::string toString() const;
+  friend bool operator==(const MacAddr&, const MacAddr&) = default;
+};
+
+}  // namespace xlb

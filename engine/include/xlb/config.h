@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: Apache-2.0
+// The configuration model. Loading it from YAML lives in xlb_config (engine/config); the model
+// and its cross-field checks are pure so the engine core can take it as is.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "xlb/addr.h"
+#include "xlb/conn_table.h"
+
+namespace xlb {
+
+enum class XdpMode : std::uint8_t { kAuto, kNative, kGeneric };
+enum class SynFloodMode : std::uint8_t { kOff, kAlways, kAuto };
+
+struct BackendConfig {
+  Address address;
+  std::uint32_t weight = 1;
+};
+
+struct SynFloodConfig {
+  SynFloodMode mode = SynFloodMode::kAuto;
+  std::uint32_t thresholdPps = 20000;
+};
+
+struct VipConfig {
+  Address address;
+  std::uint8_t protocol = 6;  // TCP; the only protocol served today
+  std::vector<std::uint16_t> ports{80, 443};
+  SynFloodConfig synFlood;
+  std::vector<BackendConfig> backends;
+};
+
+struct SnatConfig {
+  std::vector<Address> addresses;
+  std::uint16_t portLo = 10000;
+  std::uint16_t portHi = 32767;
+};
+
+struct ConntrackConfig {
+  std::uint32_t capacity = 1'000'000;
+  Timeouts timeouts;
+};
+
+struct ControlConfig {
+  std::string listenHost = "127.0.0.1";
+  std::uint16_t listenPort = 9180;
+  std::string tokenFile;  // empty: no token; mutations refused unless on loopback
+};
+
+struct HealthCheckConfig {
+  TimeNs interval = 1 * kNsPerSec;
+  TimeNs timeout = 500 * kNsPerMs;
+  std::uint32_t rise = 2;
+  std::uint32_t fall = 2;
+};
+
+struct Config {
+  std::string interface = "eth0";
+  XdpMode xdpMode = XdpMode::kAuto;
+  std::uint32_t workers = 1;
+  SnatConfig snat;
+  std::vector<VipConfig> vips;
+  std::vector<Prefix> blocklist;
+  ConntrackConfig conntrack;
+  ControlConfig control;
+  std::string stateDir = "/var/lib/xlb";
+  HealthCheckConfig healthCheck;
+};
+
+// Limits the loader and the cross-field check enforce.
+inline constexpr std::uint32_t kMaxWorkers = 64;
+inline constexpr std::uint32_t kMaxVips = 256;
+inline constexpr std::uint32_t kMaxBackendsPerVip = 4096;
+inline constexpr std::uint32_t kMaxWeight = 10000;
+inline constexpr std::uint32_t kMaxConntrackCapacity = 100'000'000;
+// Timeouts live in 32-bit wrapping milliseconds in each entry: keep far from the wrap.
+inline constexpr TimeNs kMaxTimeout = 24ull * 3600 * kNsPerSec;
+
+// Cross-field checks (families match, SNAT address per VIP family, no duplicate VIPs, ...).
+// Returns an empty string when the configuration is usable, else one message naming the key.
+std::string checkConfig(const Config& c);
+
+std::string_view synFloodModeName(SynFloodMode m) noexcept;
+std::string_view xdpModeName(XdpMode m) noexcept;
+
+}  // namespace xlb

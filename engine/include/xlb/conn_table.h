@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: Apache-2.0
+// The connection (NAT) table: preallocated entries found from both directions, a TCP state
+// machine per entry, and a timer wheel that expires entries with bounded work per call.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "xlb/addr.h"
+#include "xlb/snat.h"
+
+namespace xlb {
+
+enum class TcpState : std::uint8_t {
+  kFree = 0,     // on the free list
+  kSynSent,      // client SYN forwarded to the backend
+  kSynReceived,  // backend SYN-ACK seen
+  kEstablished,  // client ACK after the SYN-ACK
+  kFinWait,      // one side sent FIN (half-close: the other side may still send data)
+  kClosing,      // both sides sent FIN, not both acknowledged yet
+  kTimeWait,     // both FINs acknowledged
+  kClosed,       // RST seen: kept for a short grace so retransmitted RSTs still pass
+  kCount
+};
+inline constexpr std::size_t kTcpStateCount = static_cast<std::size_t>(TcpState::kCount);
+std::string_view tcpStateName(TcpState s) noexcept;
+
+enum class CloseReason : std::uint8_t { kFin = 0, kRst, kTimeout, kEvicted, kKilled, kCount };
+inline constexpr std::size_t kCloseReasonCount = static_cast<std::size_t>(CloseReason::kCount);
+std::string_view closeReasonName(CloseReason r) noexcept;
+
+struct Timeouts {
+  TimeNs syn = 5 * kNsPerSec;           // kSynSent, kSynReceived
+  TimeNs established = 300 * kNsPerSec;  // kEstablished (idle)
+  TimeNs fin = 10 * kNsPerSec;          // kFinWait, kClosing (idle)
+  TimeNs timeWait = 2 * kNsPerSec;      // kTimeWait
+  TimeNs rst = 1 * kNsPerSec;           // kClosed
+};
+
+// Entry flags.
+inline constexpr std::uint8_t kFlagFinClient = 0x01;
+inline constexpr std::uint8_t kFlagFinServer = 0x02;
+inline constexpr std::uint8_t kFlagFinClientAcked = 0x04;
+inline constexpr std::uint8_t kFlagFinServerAcked = 0x08;
+
+// One connection. 104 bytes; with both bucket arrays the table costs ~112 bytes per connection
+// at the default capacity (ConnTable::bytesPerConnection()). Ports are host order.
+struct ConnEntry {
+  IpAddr client;
+  IpAddr vip;
+  IpAddr backend;
+  std::uint16_t clientPort;
+  std::uint16_t vipPort;
+  std::uint16_t backendPort;
+  std::uint16_t snatPort;
+  std::uint32_t nextFwd;     // forward-index chain (client -> VIP tuple)
+  std::uint32_t nextRev;     // reverse-index chain (backend -> SNAT tuple); free-list link
+  std::uint32_t timerPrev;   // timer wheel slot list
+  std::uint32_t timerNext;
+  std::uint32_t deadlineMs;  // wrapping milliseconds; extended per packet, re-slotted lazily
+  std::uint32_t finSeqClient;  // sequence just past the client's FIN
+  std::uint32_t finSeqServer;
+  std::uint32_t seqDelta;    // SYN proxy: backend ISN -> client-visible ISN (0 without proxy)
+  std::uint16_t vipId;
+  std::uint16_t backendId;
+  std::uint8_t proto;
+  Family family;
+  TcpState state;
+  std::uint8_t flags;
+  std::array<std::uint8_t, 6> clientMac;  // previous hop of the client's packets
+  std::uint8_t snatIdx;
+  std::uint8_t reserved;
+};
+static_assert(sizeof(ConnEntry) == 104, "ConnEntry layout is part of the memory budget");
+
+// A lookup key: (a, aPort) -> (b, bPort). Forward keys are client -> VIP, reverse keys are
+// backend -> SNAT address.
+struct FlowKey {
+  IpAddr a;
+  IpAddr b;
+  std::uint16_t aPort;
+  std::uint16_t bPort;
+  std::uint8_t proto;
+  Family family;
+};
+
+// Not thread-safe: each worker owns its table (and the SnatPool it releases ports to).
+class ConnTable {
+ public:
+  static constexpr std::uint32_t kNil = 0xffffffffu;
+  static constexpr TimeNs kSlotMs = 10;              // wheel granularity
+  static constexpr std::uint32_t kWheelSlots = 16384;  // 163.84 s per revolution
+  static constexpr std::uint32_t kEvictScanEntries = 128;
+  static constexpr std::uint32_t kEvictScanSlots = 1024;
+
+  // Allocates everything the table will ever use. capacity >= 1.
+  ConnTable(std::uint32_t capacity, const Timeouts& timeouts, SnatPool& snat, std::uint64_t seed);
+
+  std::uint64_t hash(const FlowKey& k) const noexcept;
+  void prefetchFwd(std::uint64_t h) const noexcept { __builtin_prefetch(&fwdHeads_[h & mask_]); }
+  void prefetchRev(std::uint64_t h) const noexcept { __builtin_prefetch(&revHeads_[h & mask_]); }
+  void prefetchEntryFwd(std::uint64_t h) const noexcept;
+  void prefetchEntryRev(std::uint64_t h) const noexcept;
+
+  // Index of the entry with this forward (client -> VIP) key, or kNil.
+  std::uint32_t findForward(const FlowKey& k, std::uint64_t h) const noexcept;
+  // Index of the entry with this reverse (backend -> SNAT address/port) key, or kNil.
+  std::uint32_t findReverse(const FlowKey& k, std::uint64_t h) const noexcept;
+
+  // Takes a free entry. When none is free, reclaims expired entries, then evicts one that is
+  // half-open, closing or in TIME_WAIT/closed; never an established or half-closed one. Returns
+  // kNil when nothing can be reclaimed. The caller fills the entry, then calls insert().
+  std::uint32_t allocate(TimeNs now) noexcept;
+  // Links a filled entry (state kSynSent) into both indexes and the wheel.
+  void insert(std::uint32_t idx, TimeNs now) noexcept;
+  // Returns an allocated but never inserted entry to the free list.
+  void abandon(std::uint32_t idx) noexcept;
+  // Unlinks, releases the SNAT port, counts the close reason.
+  void remove(std::uint32_t idx, CloseReason why) noexcept;
+
+  // Feeds one TCP packet of an existing connection to the state machine.
+  void track(std::uint32_t idx, bool fromClient, std::uint8_t tcpFlags, std::uint32_t seq,
+             std::uint32_t ack, std::uint32_t payloadLen, TimeNs now) noexcept;
+
+  // Removes entries whose deadline passed, doing at most `budget` units of work (one per entry
+  // looked at or slot passed). Returns the number removed.
+  std::size_t expire(TimeNs now, std::size_t budget) noexcept;
+
+  ConnEntry& entry(std::uint32_t idx) noexcept { return entries_[idx]; }
+  const ConnEntry& entry(std::uint32_t idx) const noexcept { return entries_[idx]; }
+  bool live(std::uint32_t idx) const noexcept {
+    return idx < capacity_ && entries_[idx].state != TcpState::kFree;
+  }
+
+  std::uint32_t capacity() const noexcept { return capacity_; }
+  std::uint64_t active() const noexcept { return active_; }
+  std::uint64_t activeIn(TcpState s) const noexcept {
+    return byState_[static_cast<std::size_t>(s)];
+  }
+  std::uint64_t created() const noexcept { return created_; }
+  std::uint64_t closed(CloseReason r) const noexcept {
+    return closed_[static_cast<std::size_t>(r)];
+  }
+  std::uint64_t closedTotal() const noexcept;
+  const Timeouts& timeouts() const noexcept { return timeouts_; }
+  // Memory the table holds per connection slot: the entry plus both bucket arrays.
+  double bytesPerConnection() const noexcept;
+  std::size_t bytesAllocated() const noexcept;
+
+ private:
+  std::uint32_t timeoutMs(TcpState s) const noexcept {
+    return timeoutMs_[static_cast<std::size_t>(s)];
+  }
+  void setState(ConnEntry& e, TcpState s) noexcept;
+  void wheelInsert(std::uint32_t idx, std::uint64_t nowMs) noexcept;
+  void wheelUnlink(std::uint32_t idx) noexcept;
+  void unlinkChain(std::vector<std::uint32_t>& heads, std::uint32_t ConnEntry::*next,
+                   std::uint64_t h, std::uint32_t idx) noexcept;
+  std::uint32_t evictOne(std::uint64_t nowMs) noexcept;
+  FlowKey forwardKey(const ConnEntry& e) const noexcept;
+  FlowKey reverseKey(const ConnEntry& e) const noexcept;
+
+  std::vector<ConnEntry> entries_;
+  std::vector<std::uint32_t> fwdHeads_;
+  std::vector<std::uint32_t> revHeads_;
+  std::vector<std::uint32_t> wheel_;
+  std::uint64_t mask_;
+  std::uint32_t capacity_;
+  std::uint32_t freeHead_;
+  SnatPool& snat_;
+  Timeouts timeouts_;
+  std::array<std::uint32_t, kTcpStateCount> timeoutMs_{};
+  std::array<std::uint64_t, 4> seed_{};
+  std::uint64_t cursorMs_ = 0;  // start of the next wheel slot to process
+  bool cursorSet_ = false;
+  std::uint64_t active_ = 0;
+  std::uint64_t created_ = 0;
+  std::array<std::uint64_t, kTcpStateCount> byState_{};
+  std::array<std::uint64_t, kCloseReasonCount> closed_{};
+};
+
+}  // namespace xlb

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: Apache-2.0
+// Verdict reasons and actions, generated from the X-macro list in bpf/xlb_common.h.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include "xlb_common.h"
+
+namespace xlb {
+
+enum class Action : std::uint8_t { kDrop = XLB_ACT_DROP, kTx = XLB_ACT_TX, kPass = XLB_ACT_PASS };
+
+enum class Reason : std::uint16_t {
+#define XLB_CXX_REASON(e, c, l, a) k##c = XLB_REASON_##e,
+  XLB_REASONS(XLB_CXX_REASON)
+#undef XLB_CXX_REASON
+};
+
+inline constexpr std::size_t kReasonCount = XLB_REASON_COUNT;
+
+inline constexpr std::array<std::string_view, kReasonCount> kReasonNames = {
+#define XLB_CXX_NAME(e, c, l, a) #l,
+    XLB_REASONS(XLB_CXX_NAME)
+#undef XLB_CXX_NAME
+};
+
+inline constexpr std::array<Action, kReasonCount> kReasonActions = {
+#define XLB_CXX_ACT(e, c, l, a) static_cast<Action>(a),
+    XLB_REASONS(XLB_CXX_ACT)
+#undef XLB_CXX_ACT
+};
+
+constexpr std::string_view reasonName(Reason r) noexcept {
+  return kReasonNames[static_cast<std::size_t>(r)];
+}
+constexpr Action actionOf(Reason r) noexcept {
+  return kReasonActions[static_cast<std::size_t>(r)];
+}
+constexpr std::string_view actionName(Action a) noexcept {
+  switch (a) {
+    case Action::kDrop: return "drop";
+    case Action::kTx: return "tx";
+    case Action::kPass: return "pass";
+  }
+  return "?";
+}
+
+// A verdict is its reason; the action (transmit, drop, pass to kernel) follows from the list.
+struct Verdict {
+  Reason reason = Reason::kPassNotIp;
+  constexpr Action action() const noexcept { return actionOf(reason); }
+  friend constexpr bool operator==(Verdict, Verdict) = default;
+};
+
+}  // namespace xlb

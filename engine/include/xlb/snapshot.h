@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: Apache-2.0
+// The immutable service snapshot (VIPs, ports, backends, Maglev tables, next-hop MACs) the
+// control plane builds off the packet path and workers read between batches.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "xlb/addr.h"
+#include "xlb/config.h"
+#include "xlb/maglev.h"
+
+namespace xlb {
+
+struct BackendSlot {
+  Address address;
+  std::uint16_t id = 0;  // stable across snapshots; indexes Snapshot::backendMacs
+  std::uint32_t weight = 1;
+};
+
+struct VipEntry {
+  Address address;
+  std::uint16_t id = 0;
+  std::uint8_t proto = 6;
+  std::array<std::uint64_t, 1024> portBits{};  // 65536-bit set of served ports
+  std::vector<std::uint16_t> maglev;          // slot -> index into backends
+  std::vector<BackendSlot> backends;
+
+  bool servesPort(std::uint16_t p) const noexcept { return (portBits[p >> 6] >> (p & 63)) & 1; }
+};
+
+class Snapshot {
+ public:
+  using Resolver = std::function<MacAddr(const Address&)>;
+
+  // Builds from configuration. `resolve` gives each backend's next-hop MAC (from the kernel's
+  // neighbour table in the daemon, fixed in tests). Throws std::invalid_argument on a config
+  // that checkConfig() rejects.
+  static std::shared_ptr<const Snapshot> fromConfig(const Config& config, const MacAddr& localMac,
+                                                    const Resolver& resolve,
+                                                    std::uint32_t maglevSize = kDefaultMaglevSize);
+
+  // The VIP with this address, or nullptr. O(1): open addressing over a small index.
+  const VipEntry* findVip(Family family, const IpAddr& addr) const noexcept;
+
+  const MacAddr& localMac() const noexcept { return localMac_; }
+  const std::vector<VipEntry>& vips() const noexcept { return vips_; }
+  const MacAddr& backendMac(std::uint16_t id) const noexcept {
+    return id < backendMacs_.size() ? backendMacs_[id] : localMac_;
+  }
+
+ private:
+  MacAddr localMac_;
+  std::vector<VipEntry> vips_;
+  std::vector<MacAddr> backendMacs_;
+  std::vector<std::int32_t> index_;  // open addressing: VIP position or -1
+  std::uint64_t indexMask_ = 0;
+};
+
+}  // namespace xlb

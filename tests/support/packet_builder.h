@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: Apache-2.0
+// Builds test frames field by field with fully computed lengths and checksums: the reference the
+// pipeline's incremental rewrites are compared against, byte for byte.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "xlb/addr.h"
+
+namespace xlb::testing {
+
+using Bytes = std::vector<std::uint8_t>;
+
+struct Ipv6Ext {
+  std::uint8_t type;  // 0 hop-by-hop, 43 routing, 60 destination options, 44 fragment
+  Bytes body;         // bytes after (next header, length); sized by the builder to 8n - 2
+};
+
+struct PacketSpec {
+  std::string srcMac = "02:00:00:00:00:01";
+  std::string dstMac = "02:00:00:00:00:02";
+  std::vector<std::uint16_t> vlanTpids;  // outer first: e.g. {0x88a8, 0x8100} for QinQ
+  std::string src = "10.0.0.1";
+  std::string dst = "10.0.0.100";
+  std::uint8_t proto = 6;
+  std::uint8_t ttl = 64;
+  std::uint16_t ipId = 0x1234;
+  std::uint16_t fragField = 0x4000;  // IPv4 flags+offset (DF)
+  Bytes ipv4Options;                 // padded to 4 by the builder with EOL
+  std::vector<Ipv6Ext> ipv6Ext;
+  std::uint16_t sport = 40000;
+  std::uint16_t dport = 80;
+  std::uint32_t seq = 1000;
+  std::uint32_t ack = 0;
+  std::uint8_t flags = 0x02;
+  std::uint16_t window = 65535;
+  Bytes tcpOptions;  // padded to 4 by the builder with NOPs
+  Bytes payload;
+  std::uint8_t icmpType = 8;
+  bool udpZeroChecksum = false;
+};
+
+Bytes buildPacket(const PacketSpec& spec);
+
+// Common TCP option encodings.
+Bytes optMss(std::uint16_t mss);
+Bytes optWscale(std::uint8_t shift);
+Bytes optSackPermitted();
+Bytes optTimestamp(std::uint32_t val, std::uint32_t ecr);
+Bytes optSack(const std::vector<std::pair<std::uint32_t, std::uint32_t>>& blocks);
+Bytes concat(std::initializer_list<Bytes> parts);
+
+std::string hexDump(const Bytes& b);
+
+}  // namespace xlb::testing

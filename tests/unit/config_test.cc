@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: Apache-2.0
+// Configuration loading: the documented example loads; every invalid value is rejected with a
+// message that names the key and the value.
+#include <gtest/gtest.h>
+
+#include "xlb/config_yaml.h"
+
+#ifndef XLB_SOURCE_DIR
+#error "XLB_SOURCE_DIR must be defined"
+#endif
+
+namespace xlb {
+namespace {
+
+const Config& ok(const ConfigResult& r) {
+  if (auto* e = std::get_if<ConfigError>(&r)) ADD_FAILURE() << e->message;
+  static Config empty;
+  auto* c = std::get_if<Config>(&r);
+  return c ? *c : empty;
+}
+
+TEST(Config, DocumentedExampleLoads) {
+  auto r = loadConfigFile(std::string(XLB_SOURCE_DIR) + "/docs/xlb.example.yaml");
+  const Config& c = ok(r);
+  EXPECT_EQ(c.interface, "eth0");
+  EXPECT_EQ(c.xdpMode, XdpMode::kAuto);
+  ASSERT_EQ(c.vips.size(), 1u);
+  EXPECT_EQ(c.vips[0].address.toString(), "10.0.0.100");
+  EXPECT_EQ(c.vips[0].ports, (std::vector<std::uint16_t>{80, 443}));
+  EXPECT_EQ(c.vips[0].synFlood.mode, SynFloodMode::kAuto);
+  EXPECT_EQ(c.vips[0].synFlood.thresholdPps, 20000u);
+  ASSERT_EQ(c.vips[0].backends.size(), 2u);
+  EXPECT_EQ(c.vips[0].backends[1].weight, 2u);
+  EXPECT_EQ(c.snat.portLo, 10000);
+  EXPECT_EQ(c.snat.portHi, 32767);
+  ASSERT_EQ(c.blocklist.size(), 2u);
+  EXPECT_EQ(c.blocklist[1].toString(), "2001:db8::/32");
+  EXPECT_EQ(c.conntrack.capacity, 1000000u);
+  EXPECT_EQ(c.conntrack.timeouts.timeWait, 2 * kNsPerSec);
+  EXPECT_EQ(c.control.listenPort, 9180);
+  EXPECT_EQ(c.control.tokenFile, "/etc/xlb/token");
+  EXPECT_EQ(c.healthCheck.timeout, 500 * kNsPerMs);
+}
+
+TEST(Config, DefaultsApply) {
+  auto r = loadConfigString(R"(
+snat: {addresses: [10.0.0.2]}
+vips: [{address: 10.0.0.100, backends: [{address: 10.0.0.11}]}]
+)");
+  const Config& c = ok(r);
+  EXPECT_EQ(c.vips[0].ports, (std::vector<std::uint16_t>{80, 443}));
+  EXPECT_EQ(c.vips[0].backends[0].weight, 1u);
+  EXPECT_EQ(c.workers, 1u);
+  EXPECT_EQ(c.conntrack.capacity, 1'000'000u);
+  EXPECT_EQ(c.conntrack.timeouts.established, 300 * kNsPerSec);
+  EXPECT_EQ(c.control.listenHost, "127.0.0.1");
+}
+
+TEST(Config, Ipv6EverywhereAndBracketedListen) {
+  auto r = loadConfigString(R"(
+snat: {addresses: ["2001:db8::2"], ports: 20000-20100}
+vips: [{address: "2001:db8::100", ports: [443], backends: [{address: "2001:db8::11"}]}]
+control: {listen: "[::1]:9999"}
+)");
+  const Config& c = ok(r);
+  EXPECT_EQ(c.control.listenHost, "::1");
+  EXPECT_EQ(c.control.listenPort, 9999);
+}
+
+struct Bad {
+  const char* yaml;
+  const char* mustMention;  // key path and value
+};
+
+TEST(Config, EveryInvalidValueIsNamed) {
+  const std::string base = "snat: {addresses: [10.0.0.2]}\n";
+  const std::string vip = "vips: [{address: 10.0.0.100, backends: [{address: 10.0.0.11}]}]\n";
+  const std::vector<Bad> cases = {
+      {"", "empty"},
+      {"[1, 2]", "expected a map"},
+      {"bogus: 1\n", "bogus: unknown key"},
+      {"interface: \"\"\n", "interface"},
+      {"interface: this-name-is-far-too-long\n", "this-name-is-far-too-long"},
+      {"xdp_mode: turbo\n", "xdp_mode: \"turbo\""},
+      {"workers: 0\n", "workers: \"0\""},
+      {"workers: 12abc\n", "workers: \"12abc\""},
+      {"workers: -1\n", "workers: \"-1\""},
+      {"snat: {addresses: [300.1.1.1]}\n", "snat.addresses[0]: \"300.1.1.1\""},
+      {"snat: {addresses: []}\n", "snat.addresses"},
+      {"snat: {addresses: [10.0.0.2], ports: 9-3}\n", "snat.ports: \"9-3\""},
+      {"snat: {addresses: [10.0.0.2], ports: 1-70000}\n", "snat.ports: \"1-70000\""},
+      {"snat: {addresses: [10.0.0.2], ports: 80}\n", "snat.ports: \"80\""},
+      {"vips: [{address: 10.0.0.100, ports: [70000]}]\n", "vips[0].ports[0]: \"70000\""},
+      {"vips: [{address: 10.0.0.100, ports: [80, 0]}]\n", "vips[0].ports[1]: \"0\""},
+      {"vips: [{address: 10.0.0.100, ports: [80, 80]}]\n", "vips[0].ports[1]: duplicate port 80"},
+      {"vips: [{address: 10.0.0.100, ports: []}]\n", "vips[0].ports"},
+      {"vips: [{address: 10.0.0.100, protocol: udp}]\n", "vips[0].protocol: \"udp\""},
+      {"vips: [{address: nope}]\n", "vips[0].address: \"nope\""},
+      {"vips: [{ports: [80]}]\n", "vips[0].address: required"},
+      {"vips: [{address: 10.0.0.100, syn_flood: {mode: maybe}}]\n", "vips[0].syn_flood.mode: \"maybe\""},
+      {"vips: [{address: 10.0.0.100, syn_flood: {threshold_pps: 0}}]\n", "vips[0].syn_flood.threshold_pps: \"0\""},
+      {"vips: [{address: 10.0.0.100, backends: [{address: 10.0.0.11, weight: 10001}]}]\n",
+       "vips[0].backends[0].weight: \"10001\""},
+      {"vips: [{address: 10.0.0.100, backends: [{address: \"2001:db8::1\"}]}]\n",
+       "vips[0].backends[0].address: 2001:db8::1 is not of the same family"},
+      {"vips: [{address: 10.0.0.100, backends: [{address: 10.0.0.11}, {address: 10.0.0.11}]}]\n",
+       "vips[0].backends[1].address: duplicate backend 10.0.0.11"},
+      {"vips: [{address: 10.0.0.100}, {address: 10.0.0.100}]\n", "vips[1].address: duplicate VIP"},
+      {"vips: [{address: \"2001:db8::100\"}]\n", "vips[0].address: no SNAT address of the same family"},
+      {"vips: [{address: 10.0.0.2}]\n", "vips[0].address: 10.0.0.2 is also a SNAT address"},
+      {"vips: []\n", "vips: at least one VIP"},
+      {"vips: [{address: 10.0.0.100, extra: 1}]\n", "vips[0].extra: unknown key"},
+      {"blocklist: [10.0.0.0/33]\n", "blocklist[0]: \"10.0.0.0/33\""},
+      {"blocklist: [\"2001:db8::/129\"]\n", "blocklist[0]: \"2001:db8::/129\""},
+      {"blocklist: [\"\"]\n", "blocklist[0]: \"\""},
+      {"conntrack: {capacity: 0}\n", "conntrack.capacity: \"0\""},
+      {"conntrack: {capacity: 1e6}\n", "conntrack.capacity: \"1e6\""},
+      {"conntrack: {timeouts: {syn: 5}}\n", "conntrack.timeouts.syn: \"5\""},
+      {"conntrack: {timeouts: {fin: 1ms}}\n", "conntrack.timeouts.fin: \"1ms\""},
+      {"conntrack: {timeouts: {established: 48h}}\n", "conntrack.timeouts.established: \"48h\""},
+      {"conntrack: {timeouts: {idle: 5s}}\n", "conntrack.timeouts.idle: unknown key"},
+      {"control: {listen: localhost}\n", "control.listen: \"localhost\""},
+      {"control: {listen: \"127.0.0.1:0\"}\n", "control.listen: \"127.0.0.1:0\""},
+      {"state_dir: \"\"\n", "state_dir"},
+      {"health_check: {interval: 1s, timeout: 2s}\n", "health_check.timeout"},
+      {"health_check: {rise: 0}\n", "health_check.rise: \"0\""},
+      {"vips: [{address: 10.0.0.100\n", "YAML syntax error"},
+  };
+  for (const Bad& b : cases) {
+    std::string yaml = b.yaml;
+    // Complete the document where the case is about another key.
+    if (!yaml.empty() && yaml[0] != '[' && yaml.find("snat:") == std::string::npos) yaml = base + yaml;
+    if (!yaml.empty() && yaml[0] != '[' && yaml.find("vips:") == std::string::npos) yaml += vip;
+    if (std::string(b.yaml).empty()) yaml = "";
+    auto r = loadConfigString(yaml);
+    auto* e = std::get_if<ConfigError>(&r);
+    ASSERT_NE(e, nullptr) << "accepted:\n" << yaml;
+    EXPECT_NE(e->message.find(b.mustMention), std::string::npos)
+        << "message \"" << e->message << "\" does not mention \"" << b.mustMention << "\"";
+  }
+}
+
+TEST(Config, MissingFileIsAClearError) {
+  auto r = loadConfigFile("/nonexistent/xlb.yaml");
+  auto* e = std::get_if<ConfigError>(&r);
+  ASSERT_NE(e, nullptr);
+  EXPECT_NE(e->message.find("/nonexistent/xlb.yaml: cannot open"), std::string::npos);
+}
+
+TEST(Config, DurationsParse) {
+  EXPECT_EQ(parseDuration("500ms"), 500 * kNsPerMs);
+  EXPECT_EQ(parseDuration("2m"), 120 * kNsPerSec);
+  EXPECT_EQ(parseDuration("1h"), 3600 * kNsPerSec);
+  EXPECT_FALSE(parseDuration("5"));
+  EXPECT_FALSE(parseDuration("s"));
+  EXPECT_FALSE(parseDuration("1.5s"));
+  EXPECT_FALSE(parseDuration("-1s"));
+}
+
+}  // namespace
+}  // namespace xlb
