@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Batch processing in three passes, as VPP and DPDK do: (1) parse, classify and hash every
-// packet and prefetch its bucket; (2) prefetch the entry each bucket points to; (3) look up,
-// run the state machine and rewrite. Random lookups in a large table then overlap instead of
-// stalling one after another.
+// Batch processing in passes, as VPP and DPDK do: (1) parse, classify and hash every packet and
+// prefetch its bucket; (2) prefetch the entry each bucket points to; (3) where that entry is not
+// the flow, prefetch the next one in the chain; (4) look up, run the state machine and rewrite.
+// Random lookups in a large table then overlap instead of stalling one after another.
 #include "xlb/pipeline.h"
 
 #include "xlb/rewrite.h"
@@ -135,6 +135,10 @@ void Pipeline::process(PacketBatch& batch, std::span<Verdict> verdicts, TimeNs n
   for (std::size_t i = 0; i < n; ++i) {
     if (slots_[i].kind == Kind::kForward) table_.prefetchEntryFwd(slots_[i].hash);
     if (slots_[i].kind == Kind::kReverse) table_.prefetchEntryRev(slots_[i].hash);
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (slots_[i].kind == Kind::kForward) table_.prefetchNextFwd(slots_[i].key, slots_[i].hash);
+    if (slots_[i].kind == Kind::kReverse) table_.prefetchNextRev(slots_[i].key, slots_[i].hash);
   }
   for (std::size_t i = 0; i < n; ++i) {
     Slot& s = slots_[i];

@@ -7,9 +7,7 @@
 namespace xlb {
 namespace {
 std::uint64_t vipHash(Family f, const IpAddr& a) noexcept {
-  std::uint64_t h = 0xcbf29ce484222325ull ^ static_cast<std::uint8_t>(f);
-  for (std::uint8_t b : a.bytes) h = (h ^ b) * 0x100000001b3ull;
-  return h ^ (h >> 29);
+  return a.mix() ^ static_cast<std::uint8_t>(f);
 }
 }  // namespace
 

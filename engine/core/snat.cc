@@ -18,6 +18,12 @@ SnatPool::SnatPool(const std::vector<Address>& addresses, std::uint16_t lo, std:
     p.used.assign((rangeSize_ + 63) / 64, 0);
     p.freeCount = rangeSize_;
   }
+  index_.fill(kNoAddress);
+  for (std::size_t i = 0; i < pools_.size(); ++i) {
+    std::size_t h = pools_[i].addr.ip.mix() & 0xff;
+    while (index_[h] != kNoAddress) h = (h + 1) & 0xff;
+    index_[h] = static_cast<std::uint8_t>(i);
+  }
 }
 
 std::uint64_t SnatPool::capacity() const noexcept {
@@ -66,12 +72,12 @@ bool SnatPool::release(std::uint8_t addrIdx, std::uint16_t port) noexcept {
 }
 
 std::uint8_t SnatPool::find(Family family, const IpAddr& addr) const noexcept {
-  for (std::size_t i = 0; i < pools_.size(); ++i) {
-    if (pools_[i].addr.family == family && pools_[i].addr.ip == addr) {
-      return static_cast<std::uint8_t>(i);
-    }
+  // At most 64 addresses in 256 slots: probes stay short and always reach an empty slot.
+  for (std::size_t h = addr.mix() & 0xff;; h = (h + 1) & 0xff) {
+    const std::uint8_t i = index_[h];
+    if (i == kNoAddress) return kNoAddress;
+    if (pools_[i].addr.family == family && pools_[i].addr.ip == addr) return i;
   }
-  return kNoAddress;
 }
 
 }  // namespace xlb

@@ -2,6 +2,7 @@
 // SNAT source ports: one FIFO pool per SNAT address, O(1) allocate and release.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -52,6 +53,7 @@ class SnatPool {
     std::uint32_t freeCount = 0;
   };
   std::vector<Pool> pools_;
+  std::array<std::uint8_t, 256> index_{};  // open addressing by address mix: pool index or 0xff
   std::uint16_t lo_;
   std::uint16_t hi_;
   std::uint32_t rangeSize_;
