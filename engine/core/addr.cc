@@ -89,10 +89,10 @@ bool parseV6(std::string_view s, std::uint8_t* out) {
   if (gap < 0) {
     full = groups;
   } else {
-    int tail = count - gap;
-    for (int i = 0; i < gap; ++i) full[static_cast<std::size_t>(i)] = groups[static_cast<std::size_t>(i)];
-    for (int i = 0; i < tail; ++i)
-      full[static_cast<std::size_t>(8 - tail + i)] = groups[static_cast<std::size_t>(gap + i)];
+    const auto g = static_cast<std::size_t>(gap);
+    const auto tail = static_cast<std::size_t>(count) - g;
+    for (std::size_t i = 0; i < g; ++i) full[i] = groups[i];
+    for (std::size_t i = 0; i < tail; ++i) full[8 - tail + i] = groups[g + i];
   }
   for (std::size_t i = 0; i < 8; ++i) {
     out[2 * i] = static_cast<std::uint8_t>(full[i] >> 8);

@@ -120,41 +120,38 @@ void ConnTable::prefetchEntryRev(std::uint64_t h) const noexcept {
   if (i != kNil) prefetchEntry(&entries_[i]);
 }
 
+bool ConnTable::matchFwd(const ConnEntry& e, const FlowKey& k) const noexcept {
+  return e.clientPort == k.aPort && e.vipPort == k.bPort && e.proto == k.proto &&
+         e.family == k.family && e.client == k.a && e.vip == k.b;
+}
+bool ConnTable::matchRev(const ConnEntry& e, const FlowKey& k) const noexcept {
+  return e.snatPort == k.bPort && e.backendPort == k.aPort && e.proto == k.proto &&
+         e.family == k.family && e.backend == k.a && snat_.address(e.snatIdx) == k.b;
+}
+
 void ConnTable::prefetchNextFwd(const FlowKey& k, std::uint64_t h) const noexcept {
-  std::uint32_t i = fwdHeads_[h & mask_];
-  if (i == kNil) return;
-  const ConnEntry& e = entries_[i];
-  if (e.clientPort != k.aPort || e.vipPort != k.bPort || !(e.client == k.a)) {
-    if (e.nextFwd != kNil) prefetchEntry(&entries_[e.nextFwd]);
+  const std::uint32_t i = fwdHeads_[h & mask_];
+  if (i != kNil && !matchFwd(entries_[i], k) && entries_[i].nextFwd != kNil) {
+    prefetchEntry(&entries_[entries_[i].nextFwd]);
   }
 }
 void ConnTable::prefetchNextRev(const FlowKey& k, std::uint64_t h) const noexcept {
-  std::uint32_t i = revHeads_[h & mask_];
-  if (i == kNil) return;
-  const ConnEntry& e = entries_[i];
-  if (e.snatPort != k.bPort || e.backendPort != k.aPort || !(e.backend == k.a)) {
-    if (e.nextRev != kNil) prefetchEntry(&entries_[e.nextRev]);
+  const std::uint32_t i = revHeads_[h & mask_];
+  if (i != kNil && !matchRev(entries_[i], k) && entries_[i].nextRev != kNil) {
+    prefetchEntry(&entries_[entries_[i].nextRev]);
   }
 }
 
 std::uint32_t ConnTable::findForward(const FlowKey& k, std::uint64_t h) const noexcept {
   for (std::uint32_t i = fwdHeads_[h & mask_]; i != kNil; i = entries_[i].nextFwd) {
-    const ConnEntry& e = entries_[i];
-    if (e.clientPort == k.aPort && e.vipPort == k.bPort && e.proto == k.proto &&
-        e.family == k.family && e.client == k.a && e.vip == k.b) {
-      return i;
-    }
+    if (matchFwd(entries_[i], k)) return i;
   }
   return kNil;
 }
 
 std::uint32_t ConnTable::findReverse(const FlowKey& k, std::uint64_t h) const noexcept {
   for (std::uint32_t i = revHeads_[h & mask_]; i != kNil; i = entries_[i].nextRev) {
-    const ConnEntry& e = entries_[i];
-    if (e.snatPort == k.bPort && e.backendPort == k.aPort && e.proto == k.proto &&
-        e.family == k.family && e.backend == k.a && snat_.address(e.snatIdx) == k.b) {
-      return i;
-    }
+    if (matchRev(entries_[i], k)) return i;
   }
   return kNil;
 }

@@ -163,6 +163,8 @@ class ConnTable {
   void unlinkChain(std::vector<std::uint32_t>& heads, std::uint32_t ConnEntry::*next,
                    std::uint64_t h, std::uint32_t idx) noexcept;
   std::uint32_t evictOne(std::uint64_t nowMs) noexcept;
+  bool matchFwd(const ConnEntry& e, const FlowKey& k) const noexcept;
+  bool matchRev(const ConnEntry& e, const FlowKey& k) const noexcept;
   FlowKey forwardKey(const ConnEntry& e) const noexcept;
   FlowKey reverseKey(const ConnEntry& e) const noexcept;
 
