@@ -166,7 +166,7 @@ FlowKey ConnTable::reverseKey(const ConnEntry& e) const noexcept {
 
 std::uint32_t ConnTable::allocate(TimeNs now) noexcept {
   if (freeHead_ == kNil) expire(now, kEvictScanEntries);
-  if (freeHead_ == kNil) evictOne(now / kNsPerMs);
+  if (freeHead_ == kNil) evictOne();
   if (freeHead_ == kNil) return kNil;
   std::uint32_t idx = freeHead_;
   freeHead_ = entries_[idx].nextRev;
@@ -345,8 +345,7 @@ std::size_t ConnTable::expire(TimeNs now, std::size_t budget) noexcept {
   return removed;
 }
 
-std::uint32_t ConnTable::evictOne(std::uint64_t nowMs) noexcept {
-  (void)nowMs;
+std::uint32_t ConnTable::evictOne() noexcept {
   std::uint32_t seen = 0;
   for (std::uint32_t s = 0; s < kEvictScanSlots && seen < kEvictScanEntries; ++s) {
     const auto slot = static_cast<std::uint32_t>(((cursorMs_ / kSlotMs) + s) & (kWheelSlots - 1));

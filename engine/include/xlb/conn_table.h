@@ -162,7 +162,7 @@ class ConnTable {
   void wheelUnlink(std::uint32_t idx) noexcept;
   void unlinkChain(std::vector<std::uint32_t>& heads, std::uint32_t ConnEntry::*next,
                    std::uint64_t h, std::uint32_t idx) noexcept;
-  std::uint32_t evictOne(std::uint64_t nowMs) noexcept;
+  std::uint32_t evictOne() noexcept;
   bool matchFwd(const ConnEntry& e, const FlowKey& k) const noexcept;
   bool matchRev(const ConnEntry& e, const FlowKey& k) const noexcept;
   FlowKey forwardKey(const ConnEntry& e) const noexcept;
