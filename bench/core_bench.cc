@@ -41,10 +41,7 @@ Config benchConfig(std::uint32_t capacity) {
 struct Template {
   Bytes bytes;
   PacketInfo info;
-  explicit Template(PacketSpec s) : bytes(testing::buildPacket(s)) {
-    Reason why;
-    parsePacket(bytes.data(), static_cast<std::uint32_t>(bytes.size()), info, why);
-  }
+  explicit Template(PacketSpec s) : bytes(testing::buildPacket(s)), info(testing::parseInfo(bytes)) {}
   void make(std::uint8_t* out, IpAddr src, IpAddr dst, std::uint16_t sport, std::uint16_t dport) const {
     std::memcpy(out, bytes.data(), bytes.size());
     natRewrite(out, info, src, dst, sport, dport);
@@ -114,9 +111,7 @@ void openAll(Engine& e, std::vector<Conn>& conns) {
     }
     e.run(n, synT().size());
     for (std::size_t i = 0; i < n; ++i) {
-      PacketInfo info;
-      Reason why;
-      parsePacket(e.buf.data() + i * kFrame, synT().size(), info, why);
+      const PacketInfo info = testing::parseInfo(e.buf.data() + i * kFrame, synT().size());
       Conn& c = conns[base + i];
       c.snat = info.src;
       c.sport = info.sport;
@@ -242,9 +237,7 @@ void BM_CloseCycle(benchmark::State& state) {
     for (auto& c : conns) c = clientTuple(next++);
     client(synT());
     for (std::size_t i = 0; i < kMaxBatch; ++i) {
-      PacketInfo info;
-      Reason why;
-      parsePacket(e.buf.data() + i * kFrame, synT().size(), info, why);
+      const PacketInfo info = testing::parseInfo(e.buf.data() + i * kFrame, synT().size());
       conns[i].snat = info.src;
       conns[i].sport = info.sport;
       conns[i].backend = info.dst;

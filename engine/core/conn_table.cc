@@ -6,6 +6,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "xlb/parse.h"
+
 namespace xlb {
 namespace {
 
@@ -239,10 +241,10 @@ void ConnTable::track(std::uint32_t idx, bool fromClient, std::uint8_t tcpFlags,
   const TcpState old = e.state;
   const std::uint64_t nowMs = now / kNsPerMs;
   TcpState next = old;
-  if (tcpFlags & 0x04) {  // RST from either side ends the connection
+  if (tcpFlags & kTcpRst) {  // RST from either side ends the connection
     next = TcpState::kClosed;
   } else if (old != TcpState::kClosed) {
-    const bool fin = tcpFlags & 0x01, syn = tcpFlags & 0x02, ackf = tcpFlags & 0x10;
+    const bool fin = tcpFlags & kTcpFin, syn = tcpFlags & kTcpSyn, ackf = tcpFlags & kTcpAck;
     if (fromClient) {
       if (fin && !(e.flags & kFlagFinClient)) {
         e.flags |= kFlagFinClient;
@@ -345,7 +347,7 @@ std::size_t ConnTable::expire(TimeNs now, std::size_t budget) noexcept {
   return removed;
 }
 
-std::uint32_t ConnTable::evictOne() noexcept {
+void ConnTable::evictOne() noexcept {
   std::uint32_t seen = 0;
   for (std::uint32_t s = 0; s < kEvictScanSlots && seen < kEvictScanEntries; ++s) {
     const auto slot = static_cast<std::uint32_t>(((cursorMs_ / kSlotMs) + s) & (kWheelSlots - 1));
@@ -358,13 +360,12 @@ std::uint32_t ConnTable::evictOne() noexcept {
         case TcpState::kTimeWait:
         case TcpState::kClosed:
           remove(i, CloseReason::kEvicted);
-          return i;
+          return;
         default:
           break;  // established and half-closed connections are never disturbed
       }
     }
   }
-  return kNil;
 }
 
 std::uint64_t ConnTable::closedTotal() const noexcept {

@@ -142,6 +142,15 @@ Bytes buildPacket(const PacketSpec& s) {
   return f;
 }
 
+PacketInfo parseInfo(const std::uint8_t* frame, std::size_t len) {
+  PacketInfo info;
+  Reason why = Reason::kPassNotIp;
+  if (!parsePacket(frame, static_cast<std::uint32_t>(len), info, why)) {
+    throw std::invalid_argument("test frame does not parse: " + std::string(reasonName(why)));
+  }
+  return info;
+}
+
 std::string hexDump(const Bytes& b) {
   std::string out;
   char buf[4];

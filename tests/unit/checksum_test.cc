@@ -28,9 +28,7 @@ TEST(Checksum, FullComputationValidatesBuiltPackets) {
   testing::PacketSpec s;
   s.payload = {1, 2, 3};
   Bytes f = testing::buildPacket(s);
-  PacketInfo info;
-  Reason why;
-  ASSERT_TRUE(parsePacket(f.data(), static_cast<std::uint32_t>(f.size()), info, why));
+  const PacketInfo info = testing::parseInfo(f);
   EXPECT_EQ(ipv4HeaderChecksum(f.data() + 14, 20), load16(f.data() + 24));
   EXPECT_TRUE(l4ChecksumValid(Family::kV4, kProtoTcp, info.src, info.dst, f.data() + info.l4Offset,
                               info.l4Len));
@@ -65,9 +63,7 @@ TEST(Checksum, IncrementalRewriteMatchesFullRecomputation) {
       ++udpZero;
     }
     Bytes f = testing::buildPacket(s);
-    PacketInfo info;
-    Reason why;
-    ASSERT_TRUE(parsePacket(f.data(), static_cast<std::uint32_t>(f.size()), info, why));
+    const PacketInfo info = testing::parseInfo(f);
 
     testing::PacketSpec t = s;
     t.src = randomAddr(rng, v4);
@@ -89,9 +85,7 @@ TEST(Checksum, UdpOverIpv4WithoutChecksumStaysWithout) {
   s.proto = kProtoUdp;
   s.udpZeroChecksum = true;
   Bytes f = testing::buildPacket(s);
-  PacketInfo info;
-  Reason why;
-  ASSERT_TRUE(parsePacket(f.data(), static_cast<std::uint32_t>(f.size()), info, why));
+  const PacketInfo info = testing::parseInfo(f);
   natRewrite(f.data(), info, IpAddr::v4(0x01020304), IpAddr::v4(0x05060708), 1, 2);
   EXPECT_EQ(load16(f.data() + info.l4Offset + 6), 0);
 }

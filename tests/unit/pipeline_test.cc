@@ -55,10 +55,7 @@ struct Flow {
     Bytes f = testing::buildPacket(in);
     Reason r = h.run(f, now);
     if (r != Reason::kTxToBackend) return r;
-    PacketInfo info;
-    Reason why;
-    EXPECT_TRUE(parsePacket(f.data(), static_cast<std::uint32_t>(f.size()), info, why));
-    if (snatPort == 0) snatPort = info.sport;
+    if (snatPort == 0) snatPort = testing::parseInfo(f).sport;
     PacketSpec out = in;
     out.src = snatAddr;
     out.sport = snatPort;
@@ -439,10 +436,7 @@ TEST(Pipeline, WeightedBackendsShareNewConnections) {
     s.sport = static_cast<std::uint16_t>(1024 + i % 50000);
     Bytes b = testing::buildPacket(s);
     ASSERT_EQ(h.run(b, sec(1)), Reason::kTxToBackend);
-    PacketInfo info;
-    Reason why;
-    ASSERT_TRUE(parsePacket(b.data(), static_cast<std::uint32_t>(b.size()), info, why));
-    ++perBackend[Address{Family::kV4, info.dst}.toString()];
+    ++perBackend[Address{Family::kV4, testing::parseInfo(b).dst}.toString()];
   }
   EXPECT_NEAR(perBackend["10.0.0.11"], 3000, 3000 * 0.05);
   EXPECT_NEAR(perBackend["10.0.0.12"], 6000, 6000 * 0.05);

@@ -101,7 +101,7 @@ class ConnTable {
   std::uint64_t hash(const FlowKey& k) const noexcept;
   void prefetchFwd(std::uint64_t h) const noexcept { __builtin_prefetch(&fwdHeads_[h & mask_]); }
   void prefetchRev(std::uint64_t h) const noexcept { __builtin_prefetch(&revHeads_[h & mask_]); }
-  // An entry spans two cache lines; both are fetched.
+  // An entry spans two or three cache lines; each of them is fetched.
   void prefetchEntryFwd(std::uint64_t h) const noexcept;
   void prefetchEntryRev(std::uint64_t h) const noexcept;
   // Once the first entry of the chain has arrived: if it is not the flow, fetch the second.
@@ -134,9 +134,6 @@ class ConnTable {
 
   ConnEntry& entry(std::uint32_t idx) noexcept { return entries_[idx]; }
   const ConnEntry& entry(std::uint32_t idx) const noexcept { return entries_[idx]; }
-  bool live(std::uint32_t idx) const noexcept {
-    return idx < capacity_ && entries_[idx].state != TcpState::kFree;
-  }
 
   std::uint32_t capacity() const noexcept { return capacity_; }
   std::uint64_t active() const noexcept { return active_; }
@@ -162,7 +159,7 @@ class ConnTable {
   void wheelUnlink(std::uint32_t idx) noexcept;
   void unlinkChain(std::vector<std::uint32_t>& heads, std::uint32_t ConnEntry::*next,
                    std::uint64_t h, std::uint32_t idx) noexcept;
-  std::uint32_t evictOne() noexcept;
+  void evictOne() noexcept;  // puts the evicted entry on the free list
   bool matchFwd(const ConnEntry& e, const FlowKey& k) const noexcept;
   bool matchRev(const ConnEntry& e, const FlowKey& k) const noexcept;
   FlowKey forwardKey(const ConnEntry& e) const noexcept;

@@ -36,7 +36,6 @@ class SnatPool {
   bool inUse(std::uint8_t addrIdx, std::uint16_t port) const noexcept;
 
   const IpAddr& address(std::uint8_t idx) const noexcept { return pools_[idx].addr.ip; }
-  const Address& typedAddress(std::uint8_t idx) const noexcept { return pools_[idx].addr; }
   std::size_t addressCount() const noexcept { return pools_.size(); }
   std::uint16_t rangeLo() const noexcept { return lo_; }
   std::uint16_t rangeHi() const noexcept { return hi_; }
