@@ -74,11 +74,12 @@ bool parseIpv4Options(const std::uint8_t* p, std::uint32_t len) noexcept {
   return true;
 }
 
-bool parseL4(const std::uint8_t* frame, PacketInfo& info, Reason& why) noexcept {
-  const std::uint32_t off = info.l4Offset;
-  const std::uint32_t avail = info.l4Len;
+// Bounds and protocol come in as arguments, not read back from `info`: the caller has just
+// stored them as 16-bit fields, and reloading them wider stalls on store forwarding.
+bool parseL4(const std::uint8_t* frame, std::uint32_t off, std::uint32_t avail, std::uint8_t proto,
+             PacketInfo& info, Reason& why) noexcept {
   const std::uint8_t* l4 = frame + off;
-  switch (info.proto) {
+  switch (proto) {
     case kProtoTcp: {
       if (avail < 20) {
         why = Reason::kTcpTruncated;
@@ -187,7 +188,7 @@ bool parseIpv4(const std::uint8_t* frame, std::uint32_t len, PacketInfo& info,
   info.l4Offset = static_cast<std::uint16_t>(off + ihl);
   info.l4Len = static_cast<std::uint16_t>(total - ihl);
   if (info.frag != Frag::kNone) return true;
-  return parseL4(frame, info, why);
+  return parseL4(frame, off + ihl, total - ihl, ip[9], info, why);
 }
 
 bool parseIpv6(const std::uint8_t* frame, std::uint32_t len, PacketInfo& info,
@@ -246,7 +247,7 @@ bool parseIpv6(const std::uint8_t* frame, std::uint32_t len, PacketInfo& info,
   info.l4Offset = static_cast<std::uint16_t>(cur);
   info.l4Len = static_cast<std::uint16_t>(end - cur);
   if (info.frag != Frag::kNone) return true;
-  return parseL4(frame, info, why);
+  return parseL4(frame, cur, end - cur, next, info, why);
 }
 
 }  // namespace

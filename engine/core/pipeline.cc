@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Batch processing in passes, as VPP and DPDK do: (1) parse, classify and hash every packet and
-// prefetch its bucket; (2) prefetch the entry each bucket points to; (3) where that entry is not
-// the flow, prefetch the next one in the chain; (4) look up, run the state machine and rewrite.
+// prefetch its bucket; (2) prefetch the entry each bucket points to; (3) for a table larger than
+// the cache, where that entry is not the flow, prefetch the next one in the chain; (4) look up,
+// run the state machine and rewrite.
 // Random lookups in a large table then overlap instead of stalling one after another.
 #include "xlb/pipeline.h"
 
@@ -28,7 +29,9 @@ Reason Pipeline::classify(const PacketRef& pkt, Slot& s) noexcept {
   if (in.family == Family::kNone) return Reason::kPassNotIp;
   if (snap_ == nullptr) return Reason::kPassNotOurs;
 
-  if (const VipEntry* vip = snap_->findVip(in.family, in.dst)) {
+  const Destination dest = snap_->lookup(in.family, in.dst);
+  if (dest.kind == Destination::Kind::kVip) {
+    const VipEntry* vip = &snap_->vips()[dest.index];
     if (in.frag != Frag::kNone) return Reason::kFragment;
     if (in.proto != vip->proto) return Reason::kProtoFilter;
     if (!vip->servesPort(in.dport)) return Reason::kPortFilter;
@@ -43,7 +46,7 @@ Reason Pipeline::classify(const PacketRef& pkt, Slot& s) noexcept {
   // Replies from backends come to a SNAT address and a port in the SNAT range. The host's own
   // connections on the same address use ports outside it and go to the kernel.
   if (in.proto != kProtoTcp || in.frag != Frag::kNone) return Reason::kPassNotOurs;
-  if (!snat_.inRange(in.dport) || snat_.find(in.family, in.dst) == SnatPool::kNoAddress) {
+  if (dest.kind != Destination::Kind::kSnat || !snat_.inRange(in.dport)) {
     return Reason::kPassNotOurs;
   }
   if (badTcpFlags(in.tcpFlags)) return Reason::kTcpBadFlags;
@@ -136,10 +139,13 @@ void Pipeline::process(PacketBatch& batch, std::span<Verdict> verdicts, TimeNs n
     if (slots_[i].kind == Kind::kForward) table_.prefetchEntryFwd(slots_[i].hash);
     if (slots_[i].kind == Kind::kReverse) table_.prefetchEntryRev(slots_[i].hash);
   }
-  for (std::size_t i = 0; i < n; ++i) {
-    if (slots_[i].kind == Kind::kForward) table_.prefetchNextFwd(slots_[i].key, slots_[i].hash);
-    if (slots_[i].kind == Kind::kReverse) table_.prefetchNextRev(slots_[i].key, slots_[i].hash);
+  if (table_.active() >= chainPrefetchMinActive_) {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (slots_[i].kind == Kind::kForward) table_.prefetchNextFwd(slots_[i].key, slots_[i].hash);
+      if (slots_[i].kind == Kind::kReverse) table_.prefetchNextRev(slots_[i].key, slots_[i].hash);
+    }
   }
+  std::uint64_t bytes = 0;
   for (std::size_t i = 0; i < n; ++i) {
     Slot& s = slots_[i];
     Reason r = s.reason;
@@ -147,8 +153,9 @@ void Pipeline::process(PacketBatch& batch, std::span<Verdict> verdicts, TimeNs n
     if (s.kind == Kind::kReverse) r = reverse(batch.pkts[i], s, now);
     verdicts[i] = Verdict{r};
     ++counters_.reasons[static_cast<std::size_t>(r)];
-    counters_.bytes += batch.pkts[i].len;
+    bytes += batch.pkts[i].len;
   }
+  counters_.bytes += bytes;
   counters_.packets += n;
   ++counters_.batches;
   table_.expire(now, expireBudget_);

@@ -15,8 +15,8 @@ void natRewrite(std::uint8_t* frame, const PacketInfo& info, const IpAddr& src, 
   std::uint8_t* dstField = ip + (v4 ? 16 : 24);
 
   // The address change is shared by the IPv4 header and the L4 pseudo-header.
-  std::uint64_t addrDelta = csumDelta(srcField, src.bytes.data(), alen, 0);
-  addrDelta = csumDelta(dstField, dst.bytes.data(), alen, addrDelta);
+  std::uint64_t addrDelta = csumDeltaWords32(srcField, src.bytes.data(), alen, 0);
+  addrDelta = csumDeltaWords32(dstField, dst.bytes.data(), alen, addrDelta);
   if (v4) store16(ip + 10, csumApply(load16(ip + 10), addrDelta));
 
   std::uint64_t l4Delta = csumDelta16(load16(l4), sport, addrDelta);

@@ -2,14 +2,10 @@
 #include "xlb/snapshot.h"
 
 #include <bit>
+#include <cstring>
 #include <stdexcept>
 
 namespace xlb {
-namespace {
-std::uint64_t vipHash(Family f, const IpAddr& a) noexcept {
-  return a.mix() ^ static_cast<std::uint8_t>(f);
-}
-}  // namespace
 
 std::shared_ptr<const Snapshot> Snapshot::fromConfig(const Config& config, const MacAddr& localMac,
                                                      const Resolver& resolve,
@@ -35,25 +31,47 @@ std::shared_ptr<const Snapshot> Snapshot::fromConfig(const Config& config, const
     v.maglev = buildMaglev(mb, maglevSize);
     s->vips_.push_back(std::move(v));
   }
-  const std::uint64_t size = std::bit_ceil(static_cast<std::uint64_t>(s->vips_.size()) * 2 + 2);
-  s->index_.assign(size, -1);
-  s->indexMask_ = size - 1;
+  // At most half full, so probes are short and always end at an empty slot.
+  const std::size_t locals = s->vips_.size() + config.snat.addresses.size();
+  const std::uint64_t size = std::bit_ceil(static_cast<std::uint64_t>(locals) * 2 + 2);
+  s->local_.assign(size, LocalSlot{});
+  s->localShift_ = 64 - static_cast<unsigned>(std::countr_zero(size));
   for (std::size_t i = 0; i < s->vips_.size(); ++i) {
-    std::uint64_t h = vipHash(s->vips_[i].address.family, s->vips_[i].address.ip) & s->indexMask_;
-    while (s->index_[h] >= 0) h = (h + 1) & s->indexMask_;
-    s->index_[h] = static_cast<std::int32_t>(i);
+    s->addLocal(s->vips_[i].address, {Destination::Kind::kVip, static_cast<std::uint16_t>(i)});
+  }
+  for (std::size_t i = 0; i < config.snat.addresses.size(); ++i) {
+    s->addLocal(config.snat.addresses[i], {Destination::Kind::kSnat, static_cast<std::uint16_t>(i)});
   }
   return s;
 }
 
-const VipEntry* Snapshot::findVip(Family family, const IpAddr& addr) const noexcept {
-  if (index_.empty()) return nullptr;
-  for (std::uint64_t h = vipHash(family, addr) & indexMask_;; h = (h + 1) & indexMask_) {
-    std::int32_t i = index_[h];
-    if (i < 0) return nullptr;
-    const VipEntry& v = vips_[static_cast<std::size_t>(i)];
-    if (v.address.family == family && v.address.ip == addr) return &v;
+std::size_t Snapshot::slotOf(Family family, const IpAddr& addr) const noexcept {
+  // Fibonacci hashing on the top bits: one multiply for IPv4 (the second word is zero).
+  std::uint64_t w[2];
+  std::memcpy(w, addr.bytes.data(), 16);
+  const std::uint64_t x = w[0] ^ (w[1] * 0xc2b2ae3d27d4eb4full) ^ static_cast<std::uint8_t>(family);
+  return static_cast<std::size_t>((x * 0x9e3779b97f4a7c15ull) >> localShift_);
+}
+
+void Snapshot::addLocal(const Address& a, Destination d) {
+  const std::size_t mask = local_.size() - 1;
+  std::size_t h = slotOf(a.family, a.ip);
+  while (local_[h].dest.kind != Destination::Kind::kNone) h = (h + 1) & mask;
+  local_[h] = LocalSlot{a.ip, a.family, d};
+}
+
+Destination Snapshot::lookup(Family family, const IpAddr& addr) const noexcept {
+  const std::size_t mask = local_.size() - 1;
+  for (std::size_t h = slotOf(family, addr);; h = (h + 1) & mask) {
+    const LocalSlot& slot = local_[h];
+    if (slot.dest.kind == Destination::Kind::kNone) return {};
+    if (slot.family == family && slot.ip == addr) return slot.dest;
   }
+}
+
+const VipEntry* Snapshot::findVip(Family family, const IpAddr& addr) const noexcept {
+  const Destination d = lookup(family, addr);
+  return d.kind == Destination::Kind::kVip ? &vips_[d.index] : nullptr;
 }
 
 }  // namespace xlb

@@ -43,13 +43,14 @@ inline std::uint16_t csumFold(std::uint64_t sum) noexcept {
   return static_cast<std::uint16_t>(sum);
 }
 
-// Accumulates the difference "old bytes -> new bytes" (both even length) as RFC 1624 wants it:
-// sum of ~old words plus new words.
-inline std::uint64_t csumDelta(const std::uint8_t* oldp, const std::uint8_t* newp, std::size_t len,
-                               std::uint64_t sum) noexcept {
-  for (std::size_t i = 0; i + 1 < len; i += 2) {
-    sum += static_cast<std::uint16_t>(~load16(oldp + i));
-    sum += load16(newp + i);
+// Accumulates the difference "old bytes -> new bytes" (len a multiple of 4) as RFC 1624 wants it:
+// ~old + new. Taken over 32-bit words and folded at the end (RFC 1071, 2(B)), which halves the
+// work of a 16-bit loop for addresses.
+inline std::uint64_t csumDeltaWords32(const std::uint8_t* oldp, const std::uint8_t* newp,
+                                      std::size_t len, std::uint64_t sum) noexcept {
+  for (std::size_t i = 0; i < len; i += 4) {
+    sum += static_cast<std::uint32_t>(~load32(oldp + i));
+    sum += load32(newp + i);
   }
   return sum;
 }

@@ -36,6 +36,10 @@ class Pipeline {
  public:
   // Work units of timer expiry done after each batch (see ConnTable::expire).
   static constexpr std::size_t kDefaultExpireBudget = 256;
+  // Live entries above which the chain-follower prefetch pass runs. It hides DRAM latency, so it
+  // pays only once the entries outgrow the cache; below that it costs more than it hides
+  // (measured on a 32 MiB L3: -8 % at 100k flows, +26 % at 1M). 200k entries ~ 20 MiB.
+  static constexpr std::uint64_t kDefaultChainPrefetchMinActive = 200'000;
 
   // The table and the pool must outlive the pipeline; a worker owns all three.
   Pipeline(ConnTable& table, SnatPool& snat) noexcept : table_(table), snat_(snat) {}
@@ -44,6 +48,7 @@ class Pipeline {
   // packet is passed to the kernel.
   void setSnapshot(const Snapshot* snapshot) noexcept { snap_ = snapshot; }
   void setExpireBudget(std::size_t budget) noexcept { expireBudget_ = budget; }
+  void setChainPrefetchMinActive(std::uint64_t n) noexcept { chainPrefetchMinActive_ = n; }
 
   // Processes batch.pkts[0, batch.count) in place and writes verdicts[0, batch.count).
   // Precondition: verdicts.size() >= batch.count.
@@ -74,6 +79,7 @@ class Pipeline {
   SnatPool& snat_;
   const Snapshot* snap_ = nullptr;
   std::size_t expireBudget_ = kDefaultExpireBudget;
+  std::uint64_t chainPrefetchMinActive_ = kDefaultChainPrefetchMinActive;
   WorkerCounters counters_;
   std::array<Slot, kMaxBatch> slots_{};
 };

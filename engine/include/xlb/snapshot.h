@@ -32,6 +32,13 @@ struct VipEntry {
   bool servesPort(std::uint16_t p) const noexcept { return (portBits[p >> 6] >> (p & 63)) & 1; }
 };
 
+// What a destination address is to this load balancer.
+struct Destination {
+  enum class Kind : std::uint8_t { kNone = 0, kVip, kSnat };
+  Kind kind = Kind::kNone;
+  std::uint16_t index = 0;  // VIP position in vips(), or SNAT address position in the config
+};
+
 class Snapshot {
  public:
   using Resolver = std::function<MacAddr(const Address&)>;
@@ -43,7 +50,10 @@ class Snapshot {
                                                     const Resolver& resolve,
                                                     std::uint32_t maglevSize = kDefaultMaglevSize);
 
-  // The VIP with this address, or nullptr. O(1): open addressing over a small index.
+  // Classifies a destination address with one probe of a small open-addressed table holding
+  // every VIP and SNAT address (the per-packet question "is this for us, and how?").
+  Destination lookup(Family family, const IpAddr& addr) const noexcept;
+  // The VIP with this address, or nullptr.
   const VipEntry* findVip(Family family, const IpAddr& addr) const noexcept;
 
   const MacAddr& localMac() const noexcept { return localMac_; }
@@ -56,8 +66,15 @@ class Snapshot {
   MacAddr localMac_;
   std::vector<VipEntry> vips_;
   std::vector<MacAddr> backendMacs_;
-  std::vector<std::int32_t> index_;  // open addressing: VIP position or -1
-  std::uint64_t indexMask_ = 0;
+  struct LocalSlot {
+    IpAddr ip;
+    Family family = Family::kNone;
+    Destination dest;
+  };
+  void addLocal(const Address& a, Destination d);
+  std::size_t slotOf(Family family, const IpAddr& addr) const noexcept;
+  std::vector<LocalSlot> local_;  // open addressing, linear probing; kind kNone = empty
+  unsigned localShift_ = 64;
 };
 
 }  // namespace xlb
