@@ -14,6 +14,8 @@
 #define XLB_ACT_DROP 0
 #define XLB_ACT_TX 1
 #define XLB_ACT_PASS 2
+#define XLB_ACT_REDIRECT 3 /* XDP: handed to the AF_XDP worker */
+#define XLB_ACT_HOLD 4     /* engine: payload kept until the backend handshake completes */
 
 #define XLB_REASONS(X)                                                   \
 	/* transmitted */                                                \
@@ -54,7 +56,15 @@
 	X(TABLE_FULL, TableFull, table_full, XLB_ACT_DROP)               \
 	X(SNAT_EXHAUSTED, SnatExhausted, snat_exhausted, XLB_ACT_DROP)   \
 	X(NO_BACKEND, NoBackend, no_backend, XLB_ACT_DROP)               \
-	X(SYNCOOKIE_INVALID, SyncookieInvalid, syncookie_invalid, XLB_ACT_DROP)
+	X(SYNCOOKIE_INVALID, SyncookieInvalid, syncookie_invalid, XLB_ACT_DROP) \
+	/* appended with the data path */                                \
+	X(REDIRECT, Redirect, to_engine, XLB_ACT_REDIRECT)               \
+	X(NO_SOCKET_DROP, NoSocketDrop, no_socket_drop, XLB_ACT_DROP)    \
+	X(NO_SOCKET_PASS, NoSocketPass, no_socket_pass, XLB_ACT_PASS)    \
+	X(SYNPROXY_HELD, SynproxyHeld, synproxy_held, XLB_ACT_HOLD)      \
+	X(SYNPROXY_HOLD_FULL, SynproxyHoldFull, synproxy_hold_full, XLB_ACT_DROP) \
+	X(SYNPROXY_BAD_SYNACK, SynproxyBadSynack, synproxy_bad_synack, XLB_ACT_DROP) \
+	X(TX_SYNPROXY, TxSynproxy, synproxy_handshake, XLB_ACT_TX)
 
 enum xlb_reason {
 #define XLB_REASON_ENUM(e, c, l, a) XLB_REASON_##e,
@@ -62,5 +72,101 @@ enum xlb_reason {
 #undef XLB_REASON_ENUM
 	XLB_REASON_COUNT
 };
+
+/*
+ * Maps. Key and value layouts below are ABI between xlb.bpf.c and the loader, which checks
+ * every map's key and value size against these structs when it opens the object.
+ */
+#define XLB_MAX_VIPS 256
+#define XLB_MAX_SNAT_ADDRS 64
+#define XLB_MAX_DESTS (XLB_MAX_VIPS + XLB_MAX_SNAT_ADDRS)
+#define XLB_MAX_QUEUES 64
+#define XLB_BLOCKLIST_DEFAULT_CAPACITY 1000000
+
+#define XLB_FAMILY_V4 4
+#define XLB_FAMILY_V6 6
+
+/* xlb_dests: every VIP and SNAT address, keyed by family and address (IPv4 in addr[0..3]). */
+struct xlb_addr_key {
+	__u32 family;
+	__u8 addr[16];
+};
+
+#define XLB_DEST_VIP 1
+#define XLB_DEST_SNAT 2
+
+#define XLB_SYN_OFF 0
+#define XLB_SYN_ALWAYS 1
+#define XLB_SYN_AUTO 2
+
+struct xlb_dest {
+	__u8 kind;      /* XLB_DEST_* */
+	__u8 syn_mode;  /* XLB_SYN_*; VIPs only */
+	__u8 proto;     /* the protocol the VIP serves */
+	__u8 pad;
+	__u16 vip_id;   /* index into xlb_vip_ports and xlb_syn_rate */
+	__u16 pad2;
+	__u32 syn_threshold; /* auto mode: SYNs per window on one CPU that switch cookies on */
+	__u32 pad3;
+};
+
+/* xlb_vip_ports: served ports of each VIP, a 65536-bit set. */
+struct xlb_port_bits {
+	__u64 bits[1024];
+};
+
+/* xlb_syn_rate (per CPU): the auto mode's SYN counter per VIP. */
+struct xlb_syn_rate {
+	__u64 window_start_ns;
+	__u32 count;     /* SYNs in the current window */
+	__u32 cookies;   /* 1 while cookie mode is on */
+	__u64 switches;  /* times cookie mode switched on */
+};
+
+/* xlb_cfg: one entry of global settings. */
+struct xlb_config {
+	__u64 cookie_key[2];  /* SipHash key of the SYN cookie; the engine holds the same */
+	__u64 fixed_now_ns;   /* 0: bpf_ktime_get_ns(); the simulator sets its virtual clock */
+	__u64 syn_window_ns;  /* auto mode window */
+	__u16 snat_port_lo;   /* host order, inclusive */
+	__u16 snat_port_hi;
+	__u8 fail_open;       /* no AF_XDP socket on the queue: 1 XDP_PASS, 0 XDP_DROP */
+	__u8 block_maps;      /* XLB_BLOCK_* bits: which blocklist maps hold entries */
+	__u16 synack_mss_cap; /* largest MSS the SYN-ACK advertises */
+};
+
+#define XLB_BLOCK_V4_EXACT 0x01
+#define XLB_BLOCK_V4_LPM 0x02
+#define XLB_BLOCK_V6_EXACT 0x04
+#define XLB_BLOCK_V6_LPM 0x08
+
+/*
+ * Blocklist: full-length addresses in hash maps (one probe), shorter prefixes in LPM tries.
+ * A full-length match is always the longest, so the hash is asked first.
+ */
+struct xlb_block_val {
+	__u64 hits;        /* atomically incremented by XDP */
+	__u64 last_hit_ns; /* bpf_ktime_get_ns() of the latest hit */
+};
+
+struct xlb_lpm4_key {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+
+struct xlb_lpm6_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+/* xlb_stats (per CPU): packets and bytes per reason. */
+struct xlb_stat {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* The SYN-ACK the XDP program builds advertises this window scale when the client offers one. */
+#define XLB_SYNACK_WSCALE 7
+#define XLB_SYNACK_WINDOW 65535
 
 #endif /* XLB_COMMON_H */

@@ -9,6 +9,8 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev
+  clang llvm libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev
+  iproute2 ethtool
 )
 
 missing=()

@@ -3,6 +3,7 @@
 // sequence; table and SNAT pressure; filters.
 #include <gtest/gtest.h>
 
+#include "fixtures.h"
 #include "harness.h"
 #include "xlb/checksum.h"
 
@@ -470,6 +471,24 @@ TEST(Pipeline, NoSnapshotPassesEverything) {
   h.pipe->setSnapshot(nullptr);
   Bytes b = testing::buildPacket(PacketSpec{});
   EXPECT_EQ(h.run(b, sec(1)), Reason::kPassNotOurs);
+}
+
+}  // namespace
+}  // namespace xlb
+
+namespace xlb {
+namespace {
+
+// The shared fixture table's engine column: each frame on a fresh table.
+TEST(Pipeline, FixtureTable) {
+  for (const testing::Fixture& f : testing::filterFixtures()) {
+    SCOPED_TRACE(f.name);
+    Config c = testing::testConfig();
+    for (VipConfig& v : c.vips) v.synFlood.mode = SynFloodMode::kOff;
+    Harness h(c);
+    Bytes frame = f.frame;
+    EXPECT_EQ(reasonName(h.run(frame, sec(1))), reasonName(f.engine));
+  }
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The reason list from bpf/xlb_common.h: labels are usable as Prometheus label values and
-// unique, and every reason has one of the three actions.
+// unique, and every reason has one of the actions.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -28,15 +28,19 @@ TEST(Reason, ActionsFollowTheList) {
   EXPECT_EQ(actionName(actionOf(Reason::kTxSyncookie)), "tx");
   EXPECT_EQ(actionName(actionOf(Reason::kPassNotIp)), "pass");
   EXPECT_EQ(reasonName(Reason::kSnatExhausted), "snat_exhausted");
-  std::size_t tx = 0, pass = 0, drop = 0;
+  EXPECT_EQ(actionName(actionOf(Reason::kRedirect)), "redirect");
+  EXPECT_EQ(actionName(actionOf(Reason::kSynproxyHeld)), "hold");
+  std::size_t tx = 0, pass = 0, drop = 0, other = 0;
   for (Action a : kReasonActions) {
     tx += a == Action::kTx;
     pass += a == Action::kPass;
     drop += a == Action::kDrop;
+    other += a == Action::kRedirect || a == Action::kHold;
   }
-  EXPECT_EQ(tx + pass + drop, kReasonCount);
-  EXPECT_EQ(tx, 3u);
-  EXPECT_EQ(pass, 2u);
+  EXPECT_EQ(tx + pass + drop + other, kReasonCount);
+  EXPECT_EQ(tx, 4u);
+  EXPECT_EQ(pass, 3u);
+  EXPECT_EQ(other, 2u);
 }
 
 }  // namespace

@@ -10,7 +10,13 @@
 
 namespace xlb {
 
-enum class Action : std::uint8_t { kDrop = XLB_ACT_DROP, kTx = XLB_ACT_TX, kPass = XLB_ACT_PASS };
+enum class Action : std::uint8_t {
+  kDrop = XLB_ACT_DROP,
+  kTx = XLB_ACT_TX,
+  kPass = XLB_ACT_PASS,
+  kRedirect = XLB_ACT_REDIRECT,  // XDP only: handed to the AF_XDP worker
+  kHold = XLB_ACT_HOLD,          // engine only: payload copied, held for the backend
+};
 
 enum class Reason : std::uint16_t {
 #define XLB_CXX_REASON(e, c, l, a) k##c = XLB_REASON_##e,
@@ -43,11 +49,13 @@ constexpr std::string_view actionName(Action a) noexcept {
     case Action::kDrop: return "drop";
     case Action::kTx: return "tx";
     case Action::kPass: return "pass";
+    case Action::kRedirect: return "redirect";
+    case Action::kHold: return "hold";
   }
   return "?";
 }
 
-// A verdict is its reason; the action (transmit, drop, pass to kernel) follows from the list.
+// A verdict is its reason; the action (transmit, drop, pass to kernel, ...) follows from the list.
 struct Verdict {
   Reason reason = Reason::kPassNotIp;
   constexpr Action action() const noexcept { return actionOf(reason); }

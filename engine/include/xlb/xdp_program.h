@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: Apache-2.0
+// The XDP program as an object: loads the embedded xlb.bpf.o (libbpf skeleton), checks every
+// map's layout against bpf/xlb_common.h, pushes configuration and the blocklist into its maps,
+// reads its per-CPU counters back, and runs frames through it with BPF_PROG_TEST_RUN. Attaching
+// it to an interface is XdpAttachment's job (xdp_attach.h); the simulator never attaches.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "xlb/addr.h"
+#include "xlb/config.h"
+#include "xlb/reason.h"
+#include "xlb/syncookie.h"
+
+struct xlb_bpf;  // the generated skeleton
+
+namespace xlb {
+
+struct XdpOptions {
+  std::uint32_t blocklistCapacity = 1'000'000;  // per map (IPv4 exact, IPv4 prefixes, IPv6 ...)
+  bool failOpen = false;                        // no AF_XDP socket: pass instead of drop
+  TimeNs synWindow = 100 * kNsPerMs;            // auto mode window
+  std::uint16_t synackMssCap = 1460;
+};
+
+struct ReasonStat {
+  std::uint64_t packets = 0;
+  std::uint64_t bytes = 0;
+};
+
+struct BlockHits {
+  std::uint64_t hits = 0;
+  std::uint64_t lastHitNs = 0;  // the program's clock (CLOCK_MONOTONIC); 0 = never
+};
+
+// Auto-mode SYN state of one VIP, summed (counts) or OR-ed (cookies) over CPUs.
+struct SynState {
+  bool cookies = false;
+  std::uint64_t switches = 0;
+};
+
+class XdpProgram {
+ public:
+  // Opens and loads the program. On failure returns nullptr and sets `error` (verifier log
+  // excerpt, missing permission, layout mismatch, ...).
+  static std::unique_ptr<XdpProgram> load(const XdpOptions& options, std::string& error);
+  ~XdpProgram();
+  XdpProgram(const XdpProgram&) = delete;
+  XdpProgram& operator=(const XdpProgram&) = delete;
+
+  int progFd() const noexcept;
+
+  // Replaces VIPs, served ports, SNAT addresses and range, SYN modes and the cookie key.
+  // VIP ids are positions in config.vips, as in Snapshot. Returns false with `error` set.
+  bool applyConfig(const Config& config, const CookieKey& key, std::string& error);
+  // 0: the program reads bpf_ktime_get_ns(). The simulator sets its virtual clock here.
+  void setFixedNow(TimeNs now);
+  bool setXsk(std::uint32_t queue, int xskFd, std::string& error);
+  bool clearXsk(std::uint32_t queue);
+
+  // Blocklist. Full-length prefixes go to the exact-match hash maps, shorter ones to the LPM
+  // tries. add() fails if the prefix is present (`exists` = true) or the map is full.
+  bool blockAdd(const Prefix& p, std::string& error, bool* exists = nullptr);
+  bool blockRemove(const Prefix& p);
+  std::optional<BlockHits> blockHits(const Prefix& p) const;
+  std::size_t blockCount() const noexcept;
+
+  // Per-reason counters summed over CPUs.
+  std::array<ReasonStat, kReasonCount> stats() const;
+  SynState synState(std::uint16_t vipId) const;
+
+  // Runs one frame through the program (BPF_PROG_TEST_RUN). The frame is replaced by the
+  // program's output (for XDP_TX: the reply). `repeat` > 1 is for benchmarks: the mean time
+  // per run goes to *durationNs.
+  struct RunResult {
+    int action = -1;  // XDP_* on success, -errno on failure
+    std::uint32_t durationNs = 0;
+  };
+  RunResult run(std::vector<std::uint8_t>& frame, std::uint32_t repeat = 1) const;
+
+  const XdpOptions& options() const noexcept { return options_; }
+  unsigned cpus() const noexcept { return cpus_; }  // possible CPUs (per-CPU map width)
+
+ private:
+  XdpProgram() = default;
+  int blockMapFd(const Prefix& p) const;
+  unsigned blockMapIndex(const Prefix& p) const;
+  bool updateConfigMap();
+
+  xlb_bpf* skel_ = nullptr;
+  XdpOptions options_;
+  unsigned cpus_ = 1;
+  std::array<std::size_t, 4> blockCounts_{};  // v4 exact, v4 lpm, v6 exact, v6 lpm
+  // The config map's value as last written (the blocklist bits are recomputed on change).
+  std::vector<std::uint8_t> cfgValue_;
+};
+
+// Layout check of one map: returns an empty string when the key and value sizes match.
+std::string checkMapLayout(const char* name, std::uint32_t keySize, std::uint32_t valueSize,
+                           std::uint32_t wantKey, std::uint32_t wantValue);
+
+}  // namespace xlb
