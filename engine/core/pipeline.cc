@@ -21,6 +21,10 @@ bool isPlainSyn(std::uint8_t f) noexcept { return (f & (kTcpSyn | kTcpAck)) == k
 
 }  // namespace
 
+Pipeline::Pipeline(ConnTable& table, SnatPool& snat)
+    : table_(table), snat_(snat), held_(kHoldSlots), holdBuf_(kHoldSlots * kHoldBytes),
+      emitted_(kHoldSlots) {}
+
 Reason Pipeline::classify(const PacketRef& pkt, Slot& s) noexcept {
   s.kind = Kind::kDone;
   Reason why = Reason::kPassNotIp;
@@ -57,12 +61,21 @@ Reason Pipeline::classify(const PacketRef& pkt, Slot& s) noexcept {
   return Reason::kTxToClient;
 }
 
-void Pipeline::toBackend(PacketRef& pkt, const PacketInfo& info, const ConnEntry& e) noexcept {
-  setMacs(pkt.data, snap_->localMac().bytes, snap_->backendMac(e.backendId).bytes);
-  natRewrite(pkt.data, info, snat_.address(e.snatIdx), e.backend, e.snatPort, e.backendPort);
+void Pipeline::toBackend(std::uint8_t* frame, const PacketInfo& info, const ConnEntry& e) noexcept {
+  setMacs(frame, snap_->localMac().bytes, snap_->backendMac(e.backendId).bytes);
+  natRewrite(frame, info, snat_.address(e.snatIdx), e.backend, e.snatPort, e.backendPort);
 }
 
 Reason Pipeline::newConnection(PacketRef& pkt, Slot& s, TimeNs now) noexcept {
+  std::uint32_t idx = ConnTable::kNil;
+  const Reason r = createEntry(pkt, s, now, idx);
+  if (r == Reason::kTxToBackend) toBackend(pkt.data, s.info, table_.entry(idx));
+  return r;
+}
+
+// Picks the backend, takes an entry and a SNAT port, fills and inserts the entry (kSynSent).
+Reason Pipeline::createEntry(const PacketRef& pkt, Slot& s, TimeNs now,
+                             std::uint32_t& idxOut) noexcept {
   const VipEntry& vip = *s.vip;
   const PacketInfo& in = s.info;
   if (vip.backends.empty()) return Reason::kNoBackend;
@@ -92,9 +105,10 @@ Reason Pipeline::newConnection(PacketRef& pkt, Slot& s, TimeNs now) noexcept {
   e.proto = in.proto;
   e.family = in.family;
   e.seqDelta = 0;
+  e.winShifts = 0;
   std::memcpy(e.clientMac.data(), pkt.data + 6, 6);
   table_.insert(idx, now);
-  toBackend(pkt, in, e);
+  idxOut = idx;
   return Reason::kTxToBackend;
 }
 
@@ -111,11 +125,17 @@ Reason Pipeline::forward(PacketRef& pkt, Slot& s, TimeNs now) noexcept {
     }
   }
   if (idx == ConnTable::kNil) {
-    if (!isPlainSyn(in.tcpFlags)) return Reason::kNoConntrack;
-    return newConnection(pkt, s, now);
+    if (isPlainSyn(in.tcpFlags)) return newConnection(pkt, s, now);
+    // Not in the table: the ACK completing a cookie handshake, if the VIP may have sent one.
+    if (s.vip->synMode != SynFloodMode::kOff &&
+        (in.tcpFlags & (kTcpSyn | kTcpRst | kTcpAck)) == kTcpAck) {
+      return cookieAck(pkt, s, now);
+    }
+    return Reason::kNoConntrack;
   }
+  if (table_.entry(idx).flags & kFlagSynProxy) return proxyForward(pkt, s, idx, now);
   table_.track(idx, true, in.tcpFlags, in.seq, in.ack, in.payloadLen, now);
-  toBackend(pkt, in, table_.entry(idx));
+  toBackend(pkt.data, in, table_.entry(idx));
   return Reason::kTxToBackend;
 }
 
@@ -123,6 +143,7 @@ Reason Pipeline::reverse(PacketRef& pkt, Slot& s, TimeNs now) noexcept {
   const PacketInfo& in = s.info;
   const std::uint32_t idx = table_.findReverse(s.key, s.hash);
   if (idx == ConnTable::kNil) return Reason::kNoConntrack;
+  if (table_.entry(idx).flags & kFlagSynProxy) return proxyReverse(pkt, s, idx, now);
   table_.track(idx, false, in.tcpFlags, in.seq, in.ack, in.payloadLen, now);
   const ConnEntry& e = table_.entry(idx);
   setMacs(pkt.data, snap_->localMac().bytes, e.clientMac);
@@ -132,6 +153,12 @@ Reason Pipeline::reverse(PacketRef& pkt, Slot& s, TimeNs now) noexcept {
 
 void Pipeline::process(PacketBatch& batch, std::span<Verdict> verdicts, TimeNs now) noexcept {
   const std::size_t n = batch.count;
+  if (emittedCount_ != 0) {  // the worker has sent the last batch's emitted frames
+    for (HeldFrame& h : held_) {
+      if (h.state == HeldFrame::State::kEmitted) h.state = HeldFrame::State::kFree;
+    }
+    emittedCount_ = 0;
+  }
   for (std::size_t i = 0; i < n; ++i) {
     slots_[i].reason = classify(batch.pkts[i], slots_[i]);
   }

@@ -36,4 +36,62 @@ void natRewrite(std::uint8_t* frame, const PacketInfo& info, const IpAddr& src, 
   store16(l4 + 2, dport);
 }
 
+std::uint32_t writeTcpSegment(std::uint8_t* frame, std::uint32_t capacity, std::uint16_t l3Offset,
+                              const TcpSegment& seg) noexcept {
+  const bool v4 = seg.family == Family::kV4;
+  const std::uint32_t ipLen = v4 ? 20 : 40;
+  const std::uint32_t tcpLen = 20u + seg.optionsLen;
+  const std::uint32_t total = l3Offset + ipLen + tcpLen;
+  if (total > capacity || seg.optionsLen % 4 != 0 || seg.optionsLen > 40) return 0;
+  std::uint8_t* ip = frame + l3Offset;
+  if (v4) {
+    ip[0] = 0x45;
+    ip[1] = 0;
+    store16(ip + 2, static_cast<std::uint16_t>(ipLen + tcpLen));
+    store16(ip + 4, 0);
+    store16(ip + 6, 0x4000);
+    ip[8] = 64;
+    ip[9] = kProtoTcp;
+    store16(ip + 10, 0);
+    std::memcpy(ip + 12, seg.src.bytes.data(), 4);
+    std::memcpy(ip + 16, seg.dst.bytes.data(), 4);
+    store16(ip + 10, ipv4HeaderChecksum(ip, 20));
+  } else {
+    store32(ip, 0x60000000u);
+    store16(ip + 4, static_cast<std::uint16_t>(tcpLen));
+    ip[6] = kProtoTcp;
+    ip[7] = 64;
+    std::memcpy(ip + 8, seg.src.bytes.data(), 16);
+    std::memcpy(ip + 24, seg.dst.bytes.data(), 16);
+  }
+  std::uint8_t* t = ip + ipLen;
+  store16(t, seg.sport);
+  store16(t + 2, seg.dport);
+  store32(t + 4, seg.seq);
+  store32(t + 8, seg.ack);
+  t[12] = static_cast<std::uint8_t>((tcpLen / 4) << 4);
+  t[13] = seg.flags;
+  store16(t + 14, seg.window);
+  store16(t + 16, 0);
+  store16(t + 18, 0);
+  if (seg.optionsLen != 0) std::memcpy(t + 20, seg.options, seg.optionsLen);
+  store16(t + 16, l4Checksum(seg.family, kProtoTcp, seg.src, seg.dst, t, tcpLen, 16));
+  return total;
+}
+
+void writeSynOptions(std::uint8_t* o, std::uint16_t mss, bool sack, std::uint8_t wscale) noexcept {
+  o[0] = 2;
+  o[1] = 4;
+  store16(o + 2, mss);
+  o[4] = 1;
+  o[5] = 1;
+  o[6] = sack ? 4 : 1;
+  o[7] = sack ? 2 : 1;
+  o[8] = 1;
+  const bool ws = wscale != kNoWscale;
+  o[9] = ws ? 3 : 1;
+  o[10] = ws ? 3 : 1;
+  o[11] = ws ? wscale : 1;
+}
+
 }  // namespace xlb

@@ -20,6 +20,7 @@ std::shared_ptr<const Snapshot> Snapshot::fromConfig(const Config& config, const
     v.address = vc.address;
     v.id = static_cast<std::uint16_t>(i);
     v.proto = vc.protocol;
+    v.synMode = vc.synFlood.mode;
     for (std::uint16_t p : vc.ports) v.portBits[p >> 6] |= std::uint64_t{1} << (p & 63);
     std::vector<MaglevBackend> mb;
     for (const BackendConfig& bc : vc.backends) {

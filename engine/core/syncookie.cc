@@ -47,6 +47,12 @@ std::uint32_t makeCookie(const CookieKey& key, const std::uint8_t* frame, const 
   return cookieOf(key, frame, syn, syn.seq, tick, meta);
 }
 
+CookieOptions cookieOptions(std::uint32_t cookie) noexcept {
+  CookieOptions o;
+  decode(cookie & 0xff, o);
+  return o;
+}
+
 bool checkCookie(const CookieKey& key, const std::uint8_t* frame, const PacketInfo& ack, TimeNs now,
                  CookieOptions& opts) noexcept {
   const std::uint32_t cookie = ack.ack - 1;

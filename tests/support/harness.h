@@ -3,6 +3,7 @@
 // the unit tests and the benchmarks (and, later, by the sim's in-memory runner).
 #pragma once
 
+#include <algorithm>
 #include <memory>
 
 #include "packet_builder.h"
@@ -26,7 +27,7 @@ inline Address A(const char* s) { return *Address::parse(s); }
 inline constexpr TimeNs sec(double s) { return static_cast<TimeNs>(s * 1e9); }
 
 // VIP 10.0.0.100 (ports 80, 443) -> backend 10.0.0.11; VIP 2001:db8::100 -> 2001:db8::11;
-// SNAT 10.0.0.2 and 2001:db8::2.
+// SNAT 10.0.0.2 and 2001:db8::2. SYN-flood protection off (the SYN proxy tests turn it on).
 inline Config testConfig(std::uint32_t capacity = 1024, std::uint16_t portLo = 10000,
                          std::uint16_t portHi = 10999) {
   Config c;
@@ -39,6 +40,8 @@ inline Config testConfig(std::uint32_t capacity = 1024, std::uint16_t portLo = 1
   VipConfig v6;
   v6.address = A("2001:db8::100");
   v6.backends = {{A("2001:db8::11"), 1}};
+  v4.synFlood.mode = SynFloodMode::kOff;
+  v6.synFlood.mode = SynFloodMode::kOff;
   c.vips = {v4, v6};
   c.conntrack.capacity = capacity;
   return c;
@@ -60,13 +63,21 @@ struct Harness {
     pipe->setExpireBudget(1u << 24);  // tests jump time freely; benchmarks use the default
   }
 
-  // Runs one frame through the pipeline in place.
+  // Runs one frame through the pipeline in place, in a buffer with an AF_XDP frame's room to
+  // grow; the frame takes the length the pipeline leaves it. Frames the pipeline emitted besides
+  // it (SYN proxy) are copied to `emitted`.
+  static constexpr std::uint32_t kFrameCapacity = 2048;
+  std::vector<Bytes> emitted;
   Reason run(Bytes& frame, TimeNs now) {
+    const auto len = static_cast<std::uint32_t>(frame.size());
+    frame.resize(std::max<std::size_t>(frame.size(), kFrameCapacity));
     PacketBatch b;
-    b.push(PacketRef{frame.data(), static_cast<std::uint32_t>(frame.size()),
-                     static_cast<std::uint32_t>(frame.size()), 0});
+    b.push(PacketRef{frame.data(), len, static_cast<std::uint32_t>(frame.size()), 0});
     Verdict v[1];
     pipe->process(b, v, now);
+    frame.resize(b.pkts[0].len);
+    emitted.clear();
+    for (const Emitted& e : pipe->emitted()) emitted.emplace_back(e.data, e.data + e.len);
     return v[0].reason;
   }
   // An empty batch: only the timers run.

@@ -45,6 +45,16 @@ inline constexpr std::uint8_t kFlagFinClient = 0x01;
 inline constexpr std::uint8_t kFlagFinServer = 0x02;
 inline constexpr std::uint8_t kFlagFinClientAcked = 0x04;
 inline constexpr std::uint8_t kFlagFinServerAcked = 0x08;
+// SYN proxy: the client's handshake was answered with a cookie. Client->backend acks (and SACK
+// blocks) gain seqDelta, backend->client sequence numbers lose it.
+inline constexpr std::uint8_t kFlagSynProxy = 0x10;
+// SYN proxy: the SYN to the backend is out, its SYN-ACK not seen yet.
+inline constexpr std::uint8_t kFlagAwaitSynAck = 0x20;
+// SYN proxy: backend windows are rescaled for the client (the backend's window scale differs
+// from the one our SYN-ACK advertised). Shifts are in ConnEntry::winShifts.
+inline constexpr std::uint8_t kFlagRescaleToClient = 0x40;
+// SYN proxy: the backend declined window scaling the client uses: client windows are rescaled.
+inline constexpr std::uint8_t kFlagRescaleToBackend = 0x80;
 
 // One connection: the fields a packet touches. 96 bytes at 32-byte alignment, so an entry always
 // spans exactly two cache lines. With the FIN sequence side array (8 bytes) and both bucket arrays
@@ -63,7 +73,8 @@ struct alignas(32) ConnEntry {
   std::uint32_t timerPrev;   // timer wheel slot list
   std::uint32_t timerNext;
   std::uint32_t deadlineMs;  // wrapping milliseconds; extended per packet, re-slotted lazily
-  std::uint32_t seqDelta;    // SYN proxy: backend ISN -> client-visible ISN (0 without proxy)
+  std::uint32_t seqDelta;    // SYN proxy: backend ISN - our cookie ISN (during the backend
+                             // handshake: the client's raw window); 0 without proxy
   std::uint16_t vipId;
   std::uint16_t backendId;
   std::uint8_t proto;
@@ -72,12 +83,14 @@ struct alignas(32) ConnEntry {
   std::uint8_t flags;
   std::array<std::uint8_t, 6> clientMac;  // previous hop of the client's packets
   std::uint8_t snatIdx;
-  std::uint8_t reserved;
+  std::uint8_t winShifts;  // SYN proxy: client shift << 4 | backend shift (kFlagRescale*)
 };
 static_assert(sizeof(ConnEntry) == 96, "ConnEntry layout is part of the memory budget");
 
 // Sequence numbers just past each side's FIN: read only while a FIN is outstanding, so they live
-// in a side array instead of widening every entry to a third cache line.
+// in a side array instead of widening every entry to a third cache line. While a SYN-proxied
+// connection waits for the backend's SYN-ACK (no FIN is tracked yet) they hold the client's ISN
+// and the cookie we answered with.
 struct FinSeqs {
   std::uint32_t client;
   std::uint32_t server;
@@ -153,6 +166,7 @@ class ConnTable {
   std::size_t expire(TimeNs now, std::size_t budget) noexcept;
 
   ConnEntry& entry(std::uint32_t idx) noexcept { return entries_[idx]; }
+  FinSeqs& sideSeqs(std::uint32_t idx) noexcept { return finSeqs_[idx]; }
   const ConnEntry& entry(std::uint32_t idx) const noexcept { return entries_[idx]; }
 
   std::uint32_t capacity() const noexcept { return capacity_; }

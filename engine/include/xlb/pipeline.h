@@ -6,12 +6,14 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "xlb/conn_table.h"
 #include "xlb/packet.h"
 #include "xlb/parse.h"
 #include "xlb/reason.h"
 #include "xlb/snapshot.h"
+#include "xlb/syncookie.h"
 
 namespace xlb {
 
@@ -21,6 +23,8 @@ struct WorkerCounters {
   std::uint64_t packets = 0;
   std::uint64_t bytes = 0;
   std::uint64_t batches = 0;
+  std::uint64_t cookiesValidated = 0;  // ACKs whose cookie checked out (invalid: a reason)
+  std::uint64_t heldReleased = 0;      // held client segments sent once the backend answered
 
   std::uint64_t of(Reason r) const noexcept { return reasons[static_cast<std::size_t>(r)]; }
   std::uint64_t ofAction(Action a) const noexcept {
@@ -32,8 +36,19 @@ struct WorkerCounters {
   }
 };
 
+// A frame the pipeline produced besides the batch itself (SYN proxy: client data held during the
+// backend handshake). Valid until the next process() call; the worker copies it to a TX frame.
+struct Emitted {
+  const std::uint8_t* data;
+  std::uint32_t len;
+};
+
 class Pipeline {
  public:
+  // Client segments held per worker while backend handshakes complete, each up to kHoldBytes.
+  static constexpr std::size_t kHoldSlots = 256;
+  static constexpr std::size_t kHoldBytes = 2048;
+
   // Work units of timer expiry done after each batch (see ConnTable::expire).
   static constexpr std::size_t kDefaultExpireBudget = 256;
   // Live entries above which the chain-follower prefetch pass runs. It hides DRAM latency, so it
@@ -42,17 +57,24 @@ class Pipeline {
   static constexpr std::uint64_t kDefaultChainPrefetchMinActive = 200'000;
 
   // The table and the pool must outlive the pipeline; a worker owns all three.
-  Pipeline(ConnTable& table, SnatPool& snat) noexcept : table_(table), snat_(snat) {}
+  // Allocates the hold pool here, never on the packet path.
+  Pipeline(ConnTable& table, SnatPool& snat);
 
   // Called between batches; the snapshot must stay alive until the next call. nullptr: every
   // packet is passed to the kernel.
   void setSnapshot(const Snapshot* snapshot) noexcept { snap_ = snapshot; }
   void setExpireBudget(std::size_t budget) noexcept { expireBudget_ = budget; }
   void setChainPrefetchMinActive(std::uint64_t n) noexcept { chainPrefetchMinActive_ = n; }
+  // The SYN-cookie key the XDP program answers with (see bpf/xlb_cookie.h).
+  void setCookieKey(const CookieKey& key) noexcept { cookieKey_ = key; }
 
-  // Processes batch.pkts[0, batch.count) in place and writes verdicts[0, batch.count).
-  // Precondition: verdicts.size() >= batch.count.
+  // Processes batch.pkts[0, batch.count) in place and writes verdicts[0, batch.count). A packet
+  // may change length (SYN proxy) within its capacity. Precondition: verdicts.size() >=
+  // batch.count.
   void process(PacketBatch& batch, std::span<Verdict> verdicts, TimeNs now) noexcept;
+  // Frames to transmit after this batch, in order (see Emitted).
+  std::span<const Emitted> emitted() const noexcept { return {emitted_.data(), emittedCount_}; }
+  std::size_t heldCount() const noexcept;
 
   const WorkerCounters& counters() const noexcept { return counters_; }
   ConnTable& table() noexcept { return table_; }
@@ -73,7 +95,38 @@ class Pipeline {
   Reason forward(PacketRef& pkt, Slot& s, TimeNs now) noexcept;
   Reason reverse(PacketRef& pkt, Slot& s, TimeNs now) noexcept;
   Reason newConnection(PacketRef& pkt, Slot& s, TimeNs now) noexcept;
-  void toBackend(PacketRef& pkt, const PacketInfo& info, const ConnEntry& e) noexcept;
+  Reason createEntry(const PacketRef& pkt, Slot& s, TimeNs now, std::uint32_t& idx) noexcept;
+  void toBackend(std::uint8_t* frame, const PacketInfo& info, const ConnEntry& e) noexcept;
+
+  // SYN proxy (pipeline_synproxy.cc).
+  Reason cookieAck(PacketRef& pkt, Slot& s, TimeNs now) noexcept;
+  Reason proxyForward(PacketRef& pkt, Slot& s, std::uint32_t idx, TimeNs now) noexcept;
+  Reason proxyReverse(PacketRef& pkt, Slot& s, std::uint32_t idx, TimeNs now) noexcept;
+  Reason completeProxy(PacketRef& pkt, const PacketInfo& in, std::uint32_t idx,
+                       TimeNs now) noexcept;
+  Reason sendBackendSyn(PacketRef& pkt, const PacketInfo& in, const ConnEntry& e,
+                        std::uint32_t isn, const CookieOptions& o) noexcept;
+  Reason sendBackendAck(PacketRef& pkt, const PacketInfo& in, const ConnEntry& e,
+                        std::uint32_t seq, std::uint32_t ack, std::uint16_t window) noexcept;
+  void translateToBackend(std::uint8_t* frame, const PacketInfo& in,
+                          const ConnEntry& e) noexcept;
+  void translateToClient(std::uint8_t* frame, const PacketInfo& in, const ConnEntry& e) noexcept;
+  bool hold(const PacketRef& pkt, const PacketInfo& in, std::uint32_t idx, TimeNs now) noexcept;
+  bool isHeld(std::uint32_t idx, const ConnEntry& e, std::uint32_t seq) const noexcept;
+  void releaseHeld(std::uint32_t idx, TimeNs now) noexcept;
+
+  struct HeldFrame {
+    enum class State : std::uint8_t { kFree, kHeld, kEmitted };
+    State state = State::kFree;
+    std::uint16_t clientPort = 0;
+    std::uint32_t idx = 0;
+    std::uint32_t seq = 0;
+    std::uint32_t len = 0;
+    std::uint64_t order = 0;
+    TimeNs heldAt = 0;
+    IpAddr client;
+  };
+  bool heldMatches(const HeldFrame& h, std::uint32_t idx, const ConnEntry& e) const noexcept;
 
   ConnTable& table_;
   SnatPool& snat_;
@@ -81,7 +134,13 @@ class Pipeline {
   std::size_t expireBudget_ = kDefaultExpireBudget;
   std::uint64_t chainPrefetchMinActive_ = kDefaultChainPrefetchMinActive;
   WorkerCounters counters_;
+  CookieKey cookieKey_{};
   std::array<Slot, kMaxBatch> slots_{};
+  std::vector<HeldFrame> held_;
+  std::vector<std::uint8_t> holdBuf_;
+  std::vector<Emitted> emitted_;
+  std::size_t emittedCount_ = 0;
+  std::uint64_t holdOrder_ = 0;
 };
 
 }  // namespace xlb

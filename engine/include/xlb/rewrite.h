@@ -17,6 +17,31 @@ namespace xlb {
 void natRewrite(std::uint8_t* frame, const PacketInfo& info, const IpAddr& src, const IpAddr& dst,
                 std::uint16_t sport, std::uint16_t dport) noexcept;
 
+// A TCP segment without payload, written from scratch after the link-layer header (which, with
+// any VLAN tags, stays as it is): IPv4 without options (ID 0, DF, TTL 64) or IPv6 without
+// extension headers (hop limit 64), every byte set, both checksums computed.
+struct TcpSegment {
+  Family family = Family::kV4;
+  IpAddr src;
+  IpAddr dst;
+  std::uint16_t sport = 0;
+  std::uint16_t dport = 0;
+  std::uint32_t seq = 0;
+  std::uint32_t ack = 0;
+  std::uint8_t flags = 0;
+  std::uint16_t window = 0;
+  const std::uint8_t* options = nullptr;  // length a multiple of 4, at most 40
+  std::uint8_t optionsLen = 0;
+};
+// Returns the new frame length, or 0 when `capacity` cannot hold it.
+std::uint32_t writeTcpSegment(std::uint8_t* frame, std::uint32_t capacity, std::uint16_t l3Offset,
+                              const TcpSegment& seg) noexcept;
+
+// The 12 option bytes xlb puts on a SYN or SYN-ACK it builds: MSS, then SACK-permitted and window
+// scale when wanted (wscale kNoWscale: none), NOP-padded. The XDP program writes the same layout.
+void writeSynOptions(std::uint8_t* out, std::uint16_t mss, bool sack, std::uint8_t wscale) noexcept;
+inline constexpr std::uint8_t kSynOptionsLen = 12;
+
 inline void setMacs(std::uint8_t* frame, const std::array<std::uint8_t, 6>& src,
                     const std::array<std::uint8_t, 6>& dst) noexcept {
   std::memcpy(frame, dst.data(), 6);

@@ -28,4 +28,7 @@ std::uint32_t makeCookie(const CookieKey& key, const std::uint8_t* frame, const 
 bool checkCookie(const CookieKey& key, const std::uint8_t* frame, const PacketInfo& ack, TimeNs now,
                  CookieOptions& opts) noexcept;
 
+// What a cookie encodes (its low byte), without checking it.
+CookieOptions cookieOptions(std::uint32_t cookie) noexcept;
+
 }  // namespace xlb

@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: Apache-2.0
+// The SYN proxy end to end in the pipeline: the cookie SYN-ACK is made as the XDP program makes it
+// (same shared code), then every packet the engine emits is checked field by field: the SYN to
+// the backend, our ACK, held data released in order, sequence/ack/SACK translation and window
+// rescaling both ways, closing, and the failure paths.
+#include <gtest/gtest.h>
+
+#include "harness.h"
+#include "xlb/checksum.h"
+#include "xlb_common.h"
+
+namespace xlb {
+namespace {
+
+using testing::A;
+using testing::Bytes;
+using testing::Harness;
+using testing::PacketSpec;
+using testing::buildPacket;
+using testing::parseInfo;
+using testing::sec;
+
+constexpr CookieKey kKey{11, 22};
+constexpr TimeNs kT0 = 5000 * kNsPerSec;
+
+Config proxyConfig(SynFloodMode mode = SynFloodMode::kAlways) {
+  Config c = testing::testConfig();
+  for (VipConfig& v : c.vips) v.synFlood.mode = mode;
+  return c;
+}
+
+void expectValid(const Bytes& f) {
+  const PacketInfo p = parseInfo(f);
+  EXPECT_TRUE(l4ChecksumValid(p.family, p.proto, p.src, p.dst, f.data() + p.l4Offset, p.l4Len));
+  if (p.family == Family::kV4) {
+    EXPECT_EQ(load16(f.data() + p.l3Offset + 10), ipv4HeaderChecksum(f.data() + p.l3Offset, 20));
+  }
+}
+
+Bytes payloadOf(const Bytes& f) {
+  const PacketInfo p = parseInfo(f);
+  return Bytes(f.begin() + p.payloadOffset, f.begin() + p.payloadOffset + p.payloadLen);
+}
+
+MacAddr macOf(const Bytes& f) {
+  MacAddr m;
+  std::copy(f.begin(), f.begin() + 6, m.bytes.begin());
+  return m;
+}
+
+Bytes text(const char* s) { return Bytes(s, s + std::strlen(s)); }
+
+// One proxied connection: client, VIP, backend, with the sequence numbers of each side.
+struct Proxied {
+  explicit Proxied(Harness& harness) : h(harness) {}
+  Harness& h;
+  std::string client = "10.0.0.1";
+  std::string vip = "10.0.0.100";
+  std::string backend = "10.0.0.11";
+  std::string snat = "10.0.0.2";
+  std::uint16_t cport = 41000;
+  std::uint32_t cisn = 0x10000000;
+  std::uint32_t cookie = 0;
+  std::uint32_t bisn = 0x7ffffff0;  // wraps during the test
+  std::uint16_t snatPort = 0;
+  Bytes synOptions;
+
+  PacketSpec fromClient(std::uint8_t flags, std::uint32_t seq, std::uint32_t ack, Bytes payload) {
+    PacketSpec s;
+    s.src = client;
+    s.dst = vip;
+    s.sport = cport;
+    s.dport = 80;
+    s.flags = flags;
+    s.seq = seq;
+    s.ack = ack;
+    s.window = 502;
+    s.payload = std::move(payload);
+    return s;
+  }
+  PacketSpec fromBackend(std::uint8_t flags, std::uint32_t seq, std::uint32_t ack, Bytes payload) {
+    PacketSpec s;
+    s.src = backend;
+    s.dst = snat;
+    s.sport = 80;
+    s.dport = snatPort;
+    s.flags = flags;
+    s.seq = seq;
+    s.ack = ack;
+    s.window = 1000;
+    s.payload = std::move(payload);
+    return s;
+  }
+  // The SYN as the client sends it, answered by "XDP" with the shared cookie code.
+  void syn(TimeNs now) {
+    PacketSpec s = fromClient(kTcpSyn, cisn, 0, {});
+    s.tcpOptions = synOptions;
+    const Bytes f = buildPacket(s);
+    CookieOptions o;
+    cookie = makeCookie(kKey, f.data(), parseInfo(f), now, 1460, o);
+  }
+};
+
+TEST(SynProxy, FullConnectionWithHeldDataAndTranslation) {
+  Harness h(proxyConfig());
+  h.pipe->setCookieKey(kKey);
+  Proxied c(h);
+  c.synOptions = testing::concat({testing::optMss(1460), testing::optSackPermitted(),
+                                  testing::optWscale(6)});
+  c.syn(kT0);
+
+  // 1. The ACK completing the handshake, carrying the request: becomes our SYN to the backend.
+  Bytes f = buildPacket(c.fromClient(kTcpAck | kTcpPsh, c.cisn + 1, c.cookie + 1, text("GET /")));
+  ASSERT_EQ(h.run(f, kT0 + sec(0.001)), Reason::kTxSynproxy);
+  EXPECT_EQ(h.pipe->counters().cookiesValidated, 1u);
+  EXPECT_EQ(h.table->active(), 1u);
+  EXPECT_EQ(h.pipe->heldCount(), 1u);
+  {
+    const PacketInfo p = parseInfo(f);
+    expectValid(f);
+    ASSERT_EQ(f.size(), 14u + 20 + 32);
+    EXPECT_EQ(macOf(f), testing::backendMac(A("10.0.0.11")));
+    EXPECT_EQ(p.src, A("10.0.0.2").ip);
+    EXPECT_EQ(p.dst, A("10.0.0.11").ip);
+    EXPECT_EQ(p.dport, 80);
+    EXPECT_TRUE(p.sport >= 10000 && p.sport <= 10999);
+    EXPECT_EQ(p.tcpFlags, kTcpSyn);
+    EXPECT_EQ(p.seq, c.cisn);  // the client's ISN: client->backend sequence numbers stay as they are
+    EXPECT_EQ(p.tcp.mss, 1460);
+    EXPECT_TRUE(p.tcp.sackPermitted);
+    EXPECT_EQ(p.tcp.wscale, 6);  // the client's shift, so the backend reads its windows right
+    EXPECT_EQ(p.payloadLen, 0);
+    c.snatPort = p.sport;
+  }
+
+  // 2. More data before the backend answers: held, nothing sent.
+  f = buildPacket(c.fromClient(kTcpAck | kTcpPsh, c.cisn + 6, c.cookie + 1, text(" HTTP/1.1")));
+  EXPECT_EQ(h.run(f, kT0 + sec(0.002)), Reason::kSynproxyHeld);
+  EXPECT_EQ(h.pipe->heldCount(), 2u);
+
+  // 3. The backend's SYN-ACK (window scale 9): our ACK goes back, the held data follows in order.
+  PacketSpec sa = c.fromBackend(kTcpSyn | kTcpAck, c.bisn, c.cisn + 1, {});
+  sa.tcpOptions = testing::concat({testing::optMss(1400), testing::optWscale(9)});
+  f = buildPacket(sa);
+  ASSERT_EQ(h.run(f, kT0 + sec(0.003)), Reason::kTxSynproxy);
+  {
+    const PacketInfo p = parseInfo(f);
+    expectValid(f);
+    EXPECT_EQ(p.src, A("10.0.0.2").ip);
+    EXPECT_EQ(p.dst, A("10.0.0.11").ip);
+    EXPECT_EQ(p.sport, c.snatPort);
+    EXPECT_EQ(p.tcpFlags, kTcpAck);
+    EXPECT_EQ(p.seq, c.cisn + 1);
+    EXPECT_EQ(p.ack, c.bisn + 1);
+    EXPECT_EQ(p.window, 502);  // the client's window from its ACK
+  }
+  ASSERT_EQ(h.emitted.size(), 2u);
+  const std::uint32_t delta = c.bisn - c.cookie;
+  for (std::size_t i = 0; i < 2; ++i) {
+    const PacketInfo p = parseInfo(h.emitted[i]);
+    expectValid(h.emitted[i]);
+    EXPECT_EQ(p.dst, A("10.0.0.11").ip);
+    EXPECT_EQ(p.sport, c.snatPort);
+    EXPECT_EQ(p.ack, c.bisn + 1);  // cookie + 1 + delta
+    EXPECT_EQ(p.ack, c.cookie + 1 + delta);
+  }
+  EXPECT_EQ(payloadOf(h.emitted[0]), text("GET /"));
+  EXPECT_EQ(payloadOf(h.emitted[1]), text(" HTTP/1.1"));
+  EXPECT_EQ(h.pipe->heldCount(), 0u);
+  EXPECT_EQ(h.table->activeIn(TcpState::kEstablished), 1u);
+
+  // 4. Backend data to the client: sequence number in the client's space, window rescaled from
+  // the backend's shift (9) to the one our SYN-ACK advertised (7).
+  f = buildPacket(c.fromBackend(kTcpAck | kTcpPsh, c.bisn + 1, c.cisn + 15, text("HTTP/1.1 200")));
+  ASSERT_EQ(h.run(f, kT0 + sec(0.004)), Reason::kTxToClient);
+  {
+    const PacketInfo p = parseInfo(f);
+    expectValid(f);
+    EXPECT_EQ(p.src, A("10.0.0.100").ip);
+    EXPECT_EQ(p.dst, A("10.0.0.1").ip);
+    EXPECT_EQ(p.sport, 80);
+    EXPECT_EQ(p.dport, c.cport);
+    EXPECT_EQ(p.seq, c.cookie + 1);
+    EXPECT_EQ(p.ack, c.cisn + 15);
+    EXPECT_EQ(p.window, 1000 << (9 - XLB_SYNACK_WSCALE));
+    EXPECT_EQ(payloadOf(f), text("HTTP/1.1 200"));
+  }
+
+  // 5. The client acknowledges with a SACK block: ack and both edges translated.
+  PacketSpec ack = c.fromClient(kTcpAck, c.cisn + 15, c.cookie + 13, {});
+  ack.tcpOptions = testing::optSack({{c.cookie + 100, c.cookie + 200}});
+  f = buildPacket(ack);
+  ASSERT_EQ(h.run(f, kT0 + sec(0.005)), Reason::kTxToBackend);
+  {
+    const PacketInfo p = parseInfo(f);
+    expectValid(f);
+    EXPECT_EQ(p.ack, c.bisn + 13);
+    ASSERT_EQ(p.tcp.sackBlocks, 1);
+    EXPECT_EQ(load32(f.data() + p.tcp.sackOffset), c.bisn + 100);
+    EXPECT_EQ(load32(f.data() + p.tcp.sackOffset + 4), c.bisn + 200);
+    EXPECT_EQ(p.window, 502);  // the backend accepted window scaling: no rescale this way
+  }
+
+  // 6. Close: client FIN, backend FIN+ACK, client's last ACK; the entry leaves after TIME_WAIT.
+  f = buildPacket(c.fromClient(kTcpFin | kTcpAck, c.cisn + 15, c.cookie + 13, {}));
+  EXPECT_EQ(h.run(f, kT0 + sec(0.006)), Reason::kTxToBackend);
+  f = buildPacket(c.fromBackend(kTcpFin | kTcpAck, c.bisn + 13, c.cisn + 16, {}));
+  EXPECT_EQ(h.run(f, kT0 + sec(0.007)), Reason::kTxToClient);
+  EXPECT_EQ(parseInfo(f).seq, c.cookie + 13);
+  f = buildPacket(c.fromClient(kTcpAck, c.cisn + 16, c.cookie + 14, {}));
+  EXPECT_EQ(h.run(f, kT0 + sec(0.008)), Reason::kTxToBackend);
+  EXPECT_EQ(parseInfo(f).ack, c.bisn + 14);
+  EXPECT_EQ(h.table->activeIn(TcpState::kTimeWait), 1u);
+  h.tick(kT0 + sec(0.008) + h.config.conntrack.timeouts.timeWait + sec(0.1));
+  EXPECT_EQ(h.table->active(), 0u);
+  EXPECT_EQ(h.snat->portsInUse(), 0u);
+  EXPECT_EQ(h.table->closed(CloseReason::kFin), 1u);
+}
+
+TEST(SynProxy, BackendWithoutWindowScalingIsRescaledBothWays) {
+  Harness h(proxyConfig());
+  h.pipe->setCookieKey(kKey);
+  Proxied c(h);
+  c.synOptions = testing::optWscale(4);
+  c.syn(kT0);
+  Bytes f = buildPacket(c.fromClient(kTcpAck, c.cisn + 1, c.cookie + 1, {}));
+  ASSERT_EQ(h.run(f, kT0), Reason::kTxSynproxy);
+  c.snatPort = parseInfo(f).sport;
+  f = buildPacket(c.fromBackend(kTcpSyn | kTcpAck, c.bisn, c.cisn + 1, {}));  // no WS option
+  ASSERT_EQ(h.run(f, kT0), Reason::kTxSynproxy);
+  f = buildPacket(c.fromBackend(kTcpAck, c.bisn + 1, c.cisn + 1, {}));
+  ASSERT_EQ(h.run(f, kT0), Reason::kTxToClient);
+  EXPECT_EQ(parseInfo(f).window, 1000 >> XLB_SYNACK_WSCALE);
+  expectValid(f);
+  f = buildPacket(c.fromClient(kTcpAck, c.cisn + 1, c.cookie + 1, {}));
+  ASSERT_EQ(h.run(f, kT0), Reason::kTxToBackend);
+  EXPECT_EQ(parseInfo(f).window, 502 << 4);
+  expectValid(f);
+}
+
+TEST(SynProxy, Ipv6WithoutOptions) {
+  Harness h(proxyConfig());
+  h.pipe->setCookieKey(kKey);
+  Proxied c(h);
+  c.client = "2001:db8::1";
+  c.vip = "2001:db8::100";
+  c.backend = "2001:db8::11";
+  c.snat = "2001:db8::2";
+  c.syn(kT0);
+  Bytes f = buildPacket(c.fromClient(kTcpAck, c.cisn + 1, c.cookie + 1, text("x")));
+  ASSERT_EQ(h.run(f, kT0), Reason::kTxSynproxy);
+  expectValid(f);
+  const PacketInfo syn = parseInfo(f);
+  EXPECT_EQ(syn.tcp.mss, 536);
+  EXPECT_FALSE(syn.tcp.sackPermitted);
+  EXPECT_EQ(syn.tcp.wscale, kNoWscale);
+  c.snatPort = syn.sport;
+  f = buildPacket(c.fromBackend(kTcpSyn | kTcpAck, c.bisn, c.cisn + 1, {}));
+  ASSERT_EQ(h.run(f, kT0), Reason::kTxSynproxy);
+  ASSERT_EQ(h.emitted.size(), 1u);
+  expectValid(h.emitted[0]);
+  EXPECT_EQ(payloadOf(h.emitted[0]), text("x"));
+  f = buildPacket(c.fromBackend(kTcpAck, c.bisn + 1, c.cisn + 2, text("y")));
+  ASSERT_EQ(h.run(f, kT0), Reason::kTxToClient);
+  EXPECT_EQ(parseInfo(f).seq, c.cookie + 1);
+  EXPECT_EQ(parseInfo(f).window, 1000);  // no scaling anywhere: nothing to rescale
+  expectValid(f);
+}
+
+TEST(SynProxy, InvalidCookiesAreCountedDrops) {
+  Harness h(proxyConfig());
+  h.pipe->setCookieKey(kKey);
+  Proxied c(h);
+  c.syn(kT0);
+  Bytes f = buildPacket(c.fromClient(kTcpAck, c.cisn + 1, (c.cookie ^ 0x80000000u) + 1, {}));
+  EXPECT_EQ(h.run(f, kT0), Reason::kSyncookieInvalid);
+  f = buildPacket(c.fromClient(kTcpAck, c.cisn + 2, c.cookie + 1, {}));  // another ISN
+  EXPECT_EQ(h.run(f, kT0), Reason::kSyncookieInvalid);
+  f = buildPacket(c.fromClient(kTcpAck, c.cisn + 1, c.cookie + 1, {}));  // three minutes late
+  EXPECT_EQ(h.run(f, kT0 + sec(180)), Reason::kSyncookieInvalid);
+  EXPECT_EQ(h.table->active(), 0u);
+  EXPECT_EQ(h.snat->portsInUse(), 0u);
+  // With SYN-flood protection off no cookie was ever sent: a stray ACK is just that.
+  Harness off(proxyConfig(SynFloodMode::kOff));
+  off.pipe->setCookieKey(kKey);
+  f = buildPacket(c.fromClient(kTcpAck, c.cisn + 1, c.cookie + 1, {}));
+  EXPECT_EQ(off.run(f, kT0), Reason::kNoConntrack);
+}
+
+TEST(SynProxy, BackendRefusesAndTheClientIsReset) {
+  Harness h(proxyConfig(SynFloodMode::kAuto));
+  h.pipe->setCookieKey(kKey);
+  Proxied c(h);
+  c.syn(kT0);
+  Bytes f = buildPacket(c.fromClient(kTcpAck, c.cisn + 1, c.cookie + 1, text("data")));
+  ASSERT_EQ(h.run(f, kT0), Reason::kTxSynproxy);
+  c.snatPort = parseInfo(f).sport;
+  // A SYN-ACK acknowledging something else is not ours.
+  f = buildPacket(c.fromBackend(kTcpSyn | kTcpAck, c.bisn, c.cisn + 5, {}));
+  EXPECT_EQ(h.run(f, kT0), Reason::kSynproxyBadSynack);
+  f = buildPacket(c.fromBackend(kTcpRst | kTcpAck, 0, c.cisn + 1, {}));
+  ASSERT_EQ(h.run(f, kT0), Reason::kTxToClient);
+  const PacketInfo p = parseInfo(f);
+  expectValid(f);
+  EXPECT_EQ(p.src, A("10.0.0.100").ip);
+  EXPECT_EQ(p.dst, A("10.0.0.1").ip);
+  EXPECT_EQ(p.sport, 80);
+  EXPECT_EQ(p.dport, c.cport);
+  EXPECT_EQ(p.tcpFlags, kTcpRst);
+  EXPECT_EQ(p.seq, c.cookie + 1);
+  EXPECT_EQ(macOf(f), *MacAddr::parse(testing::kClientMac));
+  EXPECT_EQ(h.table->active(), 0u);
+  EXPECT_EQ(h.snat->portsInUse(), 0u);
+  EXPECT_EQ(h.table->closed(CloseReason::kRst), 1u);
+}
+
+TEST(SynProxy, SilentBackendRetransmitsOnClientRetryThenTimesOut) {
+  Harness h(proxyConfig());
+  h.pipe->setCookieKey(kKey);
+  Proxied c(h);
+  c.syn(kT0);
+  Bytes f = buildPacket(c.fromClient(kTcpAck, c.cisn + 1, c.cookie + 1, text("req")));
+  ASSERT_EQ(h.run(f, kT0), Reason::kTxSynproxy);
+  // The client retransmits the same segment: the SYN goes out again.
+  f = buildPacket(c.fromClient(kTcpAck, c.cisn + 1, c.cookie + 1, text("req")));
+  ASSERT_EQ(h.run(f, kT0 + sec(1)), Reason::kTxSynproxy);
+  EXPECT_EQ(parseInfo(f).tcpFlags, kTcpSyn);
+  EXPECT_EQ(parseInfo(f).seq, c.cisn);
+  EXPECT_EQ(h.pipe->heldCount(), 1u);
+  h.tick(kT0 + sec(1) + h.config.conntrack.timeouts.syn + sec(0.1));
+  EXPECT_EQ(h.table->active(), 0u);
+  EXPECT_EQ(h.snat->portsInUse(), 0u);
+  EXPECT_EQ(h.table->closed(CloseReason::kTimeout), 1u);
+  // Its held segment is reclaimed by the next connection that needs a slot.
+  Proxied d(h);
+  d.cport = 41001;
+  d.syn(kT0 + sec(10));
+  f = buildPacket(d.fromClient(kTcpAck, d.cisn + 1, d.cookie + 1, text("next")));
+  ASSERT_EQ(h.run(f, kT0 + sec(10)), Reason::kTxSynproxy);
+  EXPECT_EQ(h.pipe->heldCount(), 1u);  // the dead connection's slot was taken over
+}
+
+TEST(SynProxy, HoldPoolFullIsACountedDrop) {
+  Harness h(proxyConfig());
+  h.pipe->setCookieKey(kKey);
+  Proxied c(h);
+  c.syn(kT0);
+  Bytes f = buildPacket(c.fromClient(kTcpAck, c.cisn + 1, c.cookie + 1, {}));
+  ASSERT_EQ(h.run(f, kT0), Reason::kTxSynproxy);
+  std::uint32_t seq = c.cisn + 1;
+  for (std::size_t i = 0; i < Pipeline::kHoldSlots; ++i, seq += 1) {
+    f = buildPacket(c.fromClient(kTcpAck, seq, c.cookie + 1, text("z")));
+    ASSERT_EQ(h.run(f, kT0), Reason::kSynproxyHeld) << i;
+  }
+  f = buildPacket(c.fromClient(kTcpAck, seq, c.cookie + 1, text("z")));
+  EXPECT_EQ(h.run(f, kT0), Reason::kSynproxyHoldFull);
+  EXPECT_EQ(h.pipe->counters().of(Reason::kSynproxyHoldFull), 1u);
+}
+
+}  // namespace
+}  // namespace xlb
