@@ -10,7 +10,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev
   clang llvm libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev
-  iproute2 ethtool
+  libnl-route-3-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
+  iproute2 ethtool nginx-light curl wrk hping3 openssl procps psmisc
 )
 
 missing=()

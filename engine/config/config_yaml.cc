@@ -222,8 +222,9 @@ void loadHealth(const YAML::Node& n, HealthCheckConfig& h) {
 Config loadRoot(const YAML::Node& root) {
   Config c;
   if (!root || root.IsNull()) fail("(document)", "the configuration is empty");
-  onlyKeys(root, "", {"interface", "xdp_mode", "workers", "snat", "vips", "blocklist", "conntrack",
-                      "control", "state_dir", "health_check"});
+  onlyKeys(root, "", {"interface", "xdp_mode", "workers", "fail_open", "frames_per_queue",
+                      "blocklist_capacity", "snat", "vips", "blocklist", "conntrack", "control",
+                      "state_dir", "health_check"});
   if (root["interface"]) {
     c.interface = scalar(root["interface"], "interface");
     if (c.interface.empty() || c.interface.size() > 15 ||
@@ -240,6 +241,22 @@ Config loadRoot(const YAML::Node& root) {
   }
   if (root["workers"]) {
     c.workers = static_cast<std::uint32_t>(integer(root["workers"], "workers", 1, kMaxWorkers, "a worker count"));
+  }
+  if (root["fail_open"]) {
+    const std::string b = scalar(root["fail_open"], "fail_open");
+    if (b != "true" && b != "false") fail("fail_open", "\"" + b + "\" is not true or false");
+    c.failOpen = b == "true";
+  }
+  if (root["frames_per_queue"]) {
+    c.framesPerQueue = static_cast<std::uint32_t>(
+        integer(root["frames_per_queue"], "frames_per_queue", 256, 1u << 20, "a frame count"));
+    if ((c.framesPerQueue & (c.framesPerQueue - 1)) != 0) {
+      fail("frames_per_queue", "\"" + std::to_string(c.framesPerQueue) + "\" is not a power of two");
+    }
+  }
+  if (root["blocklist_capacity"]) {
+    c.blocklistCapacity = static_cast<std::uint32_t>(integer(
+        root["blocklist_capacity"], "blocklist_capacity", 1000, 100'000'000, "a capacity"));
   }
   if (!root["snat"]) fail("snat", "required (addresses and ports)");
   loadSnat(root["snat"], c.snat);

@@ -61,6 +61,11 @@ struct Config {
   std::string interface = "eth0";
   XdpMode xdpMode = XdpMode::kAuto;
   std::uint32_t workers = 1;
+  // No AF_XDP socket on a queue (daemon stopped or crashed, program still attached): drop VIP and
+  // SNAT traffic (false, fail-closed) or hand it to the kernel (true, fail-open).
+  bool failOpen = false;
+  std::uint32_t framesPerQueue = 4096;           // AF_XDP UMEM frames per queue (power of two)
+  std::uint32_t blocklistCapacity = 1'000'000;  // per blocklist map (v4/v6, exact/prefix)
   SnatConfig snat;
   std::vector<VipConfig> vips;
   std::vector<Prefix> blocklist;

@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: Apache-2.0
+// The one batch I/O interface a worker runs on: AF_XDP sockets in the daemon, pcap files in the
+// simulator, memory in tests. A worker is receive -> process -> complete (+ send what the
+// pipeline emitted) -> flush.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "xlb/packet.h"
+#include "xlb/reason.h"
+
+namespace xlb {
+
+class BatchIo {
+ public:
+  virtual ~BatchIo() = default;
+  // Fills `batch` (cleared first) with up to kMaxBatch received frames; returns the count.
+  virtual std::size_t receive(PacketBatch& batch) = 0;
+  // Hands every frame of `batch` back: transmitted when its verdict's action is kTx, recycled
+  // otherwise. Each frame is transmitted with the length the pipeline left it.
+  virtual void complete(PacketBatch& batch, std::span<const Verdict> verdicts) = 0;
+  // Transmits a copy of a frame that is not in a receive buffer. False: no room (counted).
+  virtual bool send(const std::uint8_t* data, std::uint32_t len) = 0;
+  // Makes transmitted frames leave and reclaims finished ones.
+  virtual void flush() = 0;
+  // Blocks up to timeoutMs for frames to arrive. False on timeout.
+  virtual bool wait(int timeoutMs) = 0;
+};
+
+}  // namespace xlb

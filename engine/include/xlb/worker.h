@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: Apache-2.0
+// A worker owns one queue's I/O, connection table, SNAT port sub-range and pipeline. No lock is
+// taken on the packet path:
+//  - each connection has one owner worker: the hash of its client tuple picks it, and the owner
+//    allocates SNAT ports only from its own sub-range, so the port of a backend's reply names the
+//    same owner;
+//  - a packet that arrives on another worker's queue (RSS does not know our hash) is copied into
+//    a single-producer/single-consumer ring towards its owner, which processes and transmits it;
+//  - the control plane publishes immutable snapshots; a worker checks one atomic version number
+//    per batch and takes the new snapshot only when it changed.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "xlb/batch_io.h"
+#include "xlb/config.h"
+#include "xlb/pipeline.h"
+
+namespace xlb {
+
+// Fixed-size SPSC rings between every ordered pair of workers.
+class Handoff {
+ public:
+  static constexpr std::uint32_t kSlots = 1024;  // per ring
+  static constexpr std::uint32_t kSlotBytes = 2048;
+
+  explicit Handoff(std::uint32_t workers);
+  std::uint32_t workers() const noexcept { return workers_; }
+  // Copies a frame into the ring from -> to. False when full (the frame is dropped, counted).
+  bool push(std::uint32_t from, std::uint32_t to, const std::uint8_t* data, std::uint32_t len) noexcept;
+  // Frames waiting in from -> to, oldest first: up to `max` are exposed as packet refs.
+  std::size_t peek(std::uint32_t from, std::uint32_t to, PacketBatch& batch, std::size_t max) noexcept;
+  void release(std::uint32_t from, std::uint32_t to, std::size_t n) noexcept;
+
+ private:
+  struct alignas(64) Ring {
+    std::atomic<std::uint32_t> head{0};  // consumer
+    alignas(64) std::atomic<std::uint32_t> tail{0};  // producer
+    std::vector<std::uint32_t> lens;
+    std::vector<std::uint8_t> data;
+  };
+  Ring& ring(std::uint32_t from, std::uint32_t to) noexcept { return *rings_[from * workers_ + to]; }
+  std::uint32_t workers_;
+  std::vector<std::unique_ptr<Ring>> rings_;
+};
+
+// What a worker publishes for the control plane (copied about every 100 ms, never per packet).
+struct WorkerStats {
+  WorkerCounters counters;
+  std::uint64_t active = 0;
+  std::array<std::uint64_t, kTcpStateCount> byState{};
+  std::uint64_t created = 0;
+  std::array<std::uint64_t, kCloseReasonCount> closed{};
+  std::uint64_t snatInUse = 0;
+  std::uint64_t snatCapacity = 0;
+  std::uint64_t capacity = 0;
+  std::uint64_t handedOff = 0;
+  std::uint64_t handoffDrops = 0;
+  std::uint64_t sendDrops = 0;
+};
+
+class Worker {
+ public:
+  // `id` of `count` workers. The table capacity and the SNAT range are split evenly.
+  Worker(std::uint32_t id, std::uint32_t count, const Config& config, BatchIo& io,
+         Handoff* handoff, const CookieKey& key, std::uint64_t seed);
+
+  // Control plane: the snapshot to use from the next batch on.
+  void publish(std::shared_ptr<const Snapshot> snapshot);
+  // One iteration: receive a batch, hand off what is not ours, process, complete, send emitted
+  // frames, then process frames other workers handed to us. Returns frames handled.
+  std::size_t step(TimeNs now);
+  // The thread body: steps until `stop`, waiting up to 10 ms when idle.
+  void run(const std::atomic<bool>& stop);
+
+  WorkerStats stats() const;
+  // Which worker owns a frame (its connection), or `id` when it is nobody's in particular.
+  std::uint32_t ownerOf(const std::uint8_t* frame, std::uint32_t len) const noexcept;
+
+  // For tests and the simulator, from the worker's own thread only.
+  Pipeline& pipeline() noexcept { return *pipe_; }
+  ConnTable& table() noexcept { return *table_; }
+  SnatPool& snat() noexcept { return *snat_; }
+
+ private:
+  void takeSnapshot();
+  void publishStats();
+  std::size_t drainHandoff(TimeNs now);
+
+  std::uint32_t id_;
+  std::uint32_t count_;
+  BatchIo& io_;
+  Handoff* handoff_;
+  std::uint16_t portLo_;
+  std::uint16_t portHi_;  // the whole range; ownership is by sub-range
+  std::unique_ptr<SnatPool> snat_;
+  std::unique_ptr<ConnTable> table_;
+  std::unique_ptr<Pipeline> pipe_;
+  std::uint64_t hashSeed_;
+
+  std::atomic<std::uint64_t> version_{0};
+  std::uint64_t seenVersion_ = 0;
+  std::mutex snapMutex_;  // only taken when version_ changed
+  std::shared_ptr<const Snapshot> pending_;
+  std::shared_ptr<const Snapshot> current_;
+
+  mutable std::mutex statsMutex_;
+  WorkerStats published_;
+  TimeNs lastStats_ = 0;
+  std::uint64_t handedOff_ = 0;
+  std::uint64_t handoffDrops_ = 0;
+  std::uint64_t sendDrops_ = 0;
+
+  PacketBatch rx_;
+  PacketBatch local_;
+  std::array<std::uint8_t, kMaxBatch> localIndex_{};
+  std::array<Verdict, kMaxBatch> verdicts_{};
+  std::array<Verdict, kMaxBatch> localVerdicts_{};
+};
+
+// The SNAT sub-range worker `id` of `count` allocates from.
+void snatSubRange(std::uint16_t lo, std::uint16_t hi, std::uint32_t id, std::uint32_t count,
+                  std::uint16_t& subLo, std::uint16_t& subHi) noexcept;
+
+// CLOCK_MONOTONIC in nanoseconds: the clock bpf_ktime_get_ns() reads.
+TimeNs monotonicNow() noexcept;
+
+}  // namespace xlb

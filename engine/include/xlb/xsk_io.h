@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: Apache-2.0
+// AF_XDP: one socket per queue with its own UMEM, fill and completion rings (libxdp's xsk API).
+// Every frame is always in exactly one place: the free list, the fill ring (kernel), the
+// application (received, not yet completed), or the TX ring (kernel, until completion).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "xlb/batch_io.h"
+
+struct xsk_socket;
+struct xsk_umem;
+
+namespace xlb {
+
+struct XskOptions {
+  std::string interface;
+  std::uint32_t queue = 0;
+  std::uint32_t frames = 4096;  // power of two
+  bool tryZeroCopy = true;      // zero-copy first, copy mode if the driver refuses
+};
+
+struct FrameAccounting {
+  std::uint32_t total = 0;
+  std::uint32_t free = 0;     // in the free list
+  std::uint32_t fill = 0;     // given to the kernel for receiving
+  std::uint32_t inApp = 0;    // received, not yet completed
+  std::uint32_t inTx = 0;     // submitted for transmission, completion not yet seen
+  bool balanced() const noexcept { return free + fill + inApp + inTx == total; }
+};
+
+struct XskCounters {
+  std::uint64_t rxFrames = 0;
+  std::uint64_t txFrames = 0;
+  std::uint64_t txRingFull = 0;   // frames recycled because the TX ring had no room
+  std::uint64_t sendNoFrame = 0;  // emitted copies dropped for want of a free frame
+  std::uint64_t wakeups = 0;
+};
+
+class XskIo final : public BatchIo {
+ public:
+  static constexpr std::uint32_t kFrameSize = 4096;
+
+  // Creates the UMEM and the socket and binds it to interface/queue. The socket is not yet in
+  // any XSKMAP: the caller puts fd() there. nullptr with `error` set on failure.
+  static std::unique_ptr<XskIo> open(const XskOptions& options, std::string& error);
+  ~XskIo() override;
+  XskIo(const XskIo&) = delete;
+  XskIo& operator=(const XskIo&) = delete;
+
+  int fd() const noexcept;
+  bool zeroCopy() const noexcept { return zeroCopy_; }
+  std::uint32_t queue() const noexcept { return options_.queue; }
+
+  std::size_t receive(PacketBatch& batch) override;
+  void complete(PacketBatch& batch, std::span<const Verdict> verdicts) override;
+  bool send(const std::uint8_t* data, std::uint32_t len) override;
+  void flush() override;
+  bool wait(int timeoutMs) override;
+
+  FrameAccounting accounting() const noexcept;
+  const XskCounters& counters() const noexcept { return counters_; }
+
+ private:
+  XskIo() = default;
+  void reapCompletions();
+  void refill();
+  void txSubmit(std::uint64_t addr, std::uint32_t len);
+
+  struct Rings;
+  XskOptions options_;
+  std::unique_ptr<Rings> rings_;
+  std::uint8_t* area_ = nullptr;
+  std::size_t areaSize_ = 0;
+  xsk_umem* umem_ = nullptr;
+  xsk_socket* xsk_ = nullptr;
+  bool zeroCopy_ = false;
+  std::vector<std::uint64_t> free_;
+  std::uint32_t inFill_ = 0;
+  std::uint32_t inApp_ = 0;
+  std::uint32_t inTx_ = 0;
+  std::uint32_t txPending_ = 0;  // submitted since the last kick
+  XskCounters counters_;
+};
+
+}  // namespace xlb

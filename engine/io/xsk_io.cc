@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "xlb/xsk_io.h"
+
+#include <linux/if_xdp.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <xdp/xsk.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+namespace xlb {
+
+struct XskIo::Rings {
+  xsk_ring_prod fill{};
+  xsk_ring_cons comp{};
+  xsk_ring_cons rx{};
+  xsk_ring_prod tx{};
+};
+
+namespace {
+std::string errText(int err) { return std::strerror(err < 0 ? -err : err); }
+}  // namespace
+
+std::unique_ptr<XskIo> XskIo::open(const XskOptions& o, std::string& error) {
+  if (o.frames < 256 || (o.frames & (o.frames - 1)) != 0) {
+    error = "AF_XDP frame count must be a power of two >= 256";
+    return nullptr;
+  }
+  std::unique_ptr<XskIo> x(new XskIo());
+  x->options_ = o;
+  x->rings_ = std::make_unique<Rings>();
+  x->areaSize_ = static_cast<std::size_t>(o.frames) * kFrameSize;
+  void* area = mmap(nullptr, x->areaSize_, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  if (area == MAP_FAILED) {
+    error = "cannot map " + std::to_string(x->areaSize_ >> 20) + " MiB of UMEM: " +
+            errText(errno);
+    return nullptr;
+  }
+  x->area_ = static_cast<std::uint8_t*>(area);
+  const std::uint32_t ring = std::max<std::uint32_t>(o.frames / 2, 128);
+  xsk_umem_config uc{};
+  uc.fill_size = ring;
+  uc.comp_size = ring;
+  uc.frame_size = kFrameSize;
+  uc.frame_headroom = 0;
+  uc.flags = 0;
+  if (int err = xsk_umem__create(&x->umem_, x->area_, x->areaSize_, &x->rings_->fill,
+                                 &x->rings_->comp, &uc);
+      err != 0) {
+    error = "cannot register the UMEM: " + errText(err);
+    return nullptr;
+  }
+  xsk_socket_config sc{};
+  sc.rx_size = ring;
+  sc.tx_size = ring;
+  sc.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;  // our own program and XSKMAP
+  sc.xdp_flags = 0;
+  int err = -EINVAL;
+  // Zero-copy first; drivers without it (veth, most virtual NICs) refuse, then copy mode.
+  // Re-binding a queue right after a previous socket closed can fail with EBUSY for a moment.
+  const std::uint16_t modes[] = {XDP_ZEROCOPY, XDP_COPY};
+  for (std::uint16_t mode : modes) {
+    if (mode == XDP_ZEROCOPY && !o.tryZeroCopy) continue;
+    sc.bind_flags = static_cast<std::uint16_t>(mode | XDP_USE_NEED_WAKEUP);
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      err = xsk_socket__create(&x->xsk_, o.interface.c_str(), o.queue, x->umem_, &x->rings_->rx,
+                               &x->rings_->tx, &sc);
+      if (err != -EBUSY) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (err == 0) {
+      x->zeroCopy_ = mode == XDP_ZEROCOPY;
+      break;
+    }
+  }
+  if (err != 0) {
+    error = "cannot bind an AF_XDP socket to " + o.interface + " queue " +
+            std::to_string(o.queue) + ": " + errText(err);
+    if (err == -ENODEV) error += " (no such interface)";
+    if (err == -EINVAL) error += " (does the interface have that many queues?)";
+    return nullptr;
+  }
+  x->free_.reserve(o.frames);
+  for (std::uint32_t i = o.frames; i-- > 0;) {
+    x->free_.push_back(static_cast<std::uint64_t>(i) * kFrameSize);
+  }
+  x->refill();
+  return x;
+}
+
+XskIo::~XskIo() {
+  if (xsk_ != nullptr) xsk_socket__delete(xsk_);
+  if (umem_ != nullptr) xsk_umem__delete(umem_);
+  if (area_ != nullptr) munmap(area_, areaSize_);
+}
+
+int XskIo::fd() const noexcept { return xsk_socket__fd(xsk_); }
+
+FrameAccounting XskIo::accounting() const noexcept {
+  FrameAccounting a;
+  a.total = options_.frames;
+  a.free = static_cast<std::uint32_t>(free_.size());
+  a.fill = inFill_;
+  a.inApp = inApp_;
+  a.inTx = inTx_;
+  return a;
+}
+
+void XskIo::refill() {
+  // Keep the fill ring stocked, leaving a reserve in the free list for emitted copies.
+  const std::uint32_t reserve = options_.frames / 8;
+  if (free_.size() <= reserve) return;
+  const auto want = static_cast<std::uint32_t>(free_.size() - reserve);
+  std::uint32_t idx = 0;
+  std::uint32_t n = want;
+  while (n > 0 && xsk_ring_prod__reserve(&rings_->fill, n, &idx) != n) n /= 2;
+  if (n == 0) return;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    *xsk_ring_prod__fill_addr(&rings_->fill, idx + i) = free_.back();
+    free_.pop_back();
+  }
+  xsk_ring_prod__submit(&rings_->fill, n);
+  inFill_ += n;
+  if (xsk_ring_prod__needs_wakeup(&rings_->fill)) {
+    ++counters_.wakeups;
+    recvfrom(fd(), nullptr, 0, MSG_DONTWAIT, nullptr, nullptr);
+  }
+}
+
+std::size_t XskIo::receive(PacketBatch& batch) {
+  batch.count = 0;
+  std::uint32_t idx = 0;
+  const std::uint32_t n = xsk_ring_cons__peek(&rings_->rx, kMaxBatch, &idx);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const xdp_desc* d = xsk_ring_cons__rx_desc(&rings_->rx, idx + i);
+    const std::uint64_t addr = d->addr;
+    const auto offset = static_cast<std::uint32_t>(addr & (kFrameSize - 1));
+    batch.push(PacketRef{area_ + addr, d->len, kFrameSize - offset, addr});
+  }
+  if (n > 0) xsk_ring_cons__release(&rings_->rx, n);
+  inFill_ -= n;
+  inApp_ += n;
+  counters_.rxFrames += n;
+  return n;
+}
+
+void XskIo::txSubmit(std::uint64_t addr, std::uint32_t len) {
+  std::uint32_t idx = 0;
+  if (xsk_ring_prod__reserve(&rings_->tx, 1, &idx) != 1) {
+    ++counters_.txRingFull;
+    free_.push_back(addr & ~static_cast<std::uint64_t>(kFrameSize - 1));
+    return;
+  }
+  xdp_desc* d = xsk_ring_prod__tx_desc(&rings_->tx, idx);
+  d->addr = addr;
+  d->len = len;
+  d->options = 0;
+  xsk_ring_prod__submit(&rings_->tx, 1);
+  ++inTx_;
+  ++txPending_;
+  ++counters_.txFrames;
+}
+
+void XskIo::complete(PacketBatch& batch, std::span<const Verdict> verdicts) {
+  for (std::size_t i = 0; i < batch.count; ++i) {
+    const PacketRef& p = batch.pkts[i];
+    --inApp_;
+    if (verdicts[i].action() == Action::kTx) {
+      txSubmit(p.handle, p.len);
+    } else {
+      free_.push_back(p.handle & ~static_cast<std::uint64_t>(kFrameSize - 1));
+    }
+  }
+  batch.count = 0;
+}
+
+bool XskIo::send(const std::uint8_t* data, std::uint32_t len) {
+  if (len > kFrameSize) return false;
+  if (free_.empty()) reapCompletions();
+  if (free_.empty()) {
+    ++counters_.sendNoFrame;
+    return false;
+  }
+  const std::uint64_t addr = free_.back();
+  free_.pop_back();
+  std::memcpy(area_ + addr, data, len);
+  txSubmit(addr, len);
+  return true;
+}
+
+void XskIo::reapCompletions() {
+  std::uint32_t idx = 0;
+  const std::uint32_t n = xsk_ring_cons__peek(&rings_->comp, options_.frames, &idx);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    free_.push_back(*xsk_ring_cons__comp_addr(&rings_->comp, idx + i) &
+                    ~static_cast<std::uint64_t>(kFrameSize - 1));
+  }
+  if (n > 0) xsk_ring_cons__release(&rings_->comp, n);
+  inTx_ -= n;
+}
+
+void XskIo::flush() {
+  if (txPending_ > 0 || inTx_ > 0) {
+    // In copy mode the kernel transmits only when kicked; with need_wakeup only when it asks.
+    if (xsk_ring_prod__needs_wakeup(&rings_->tx)) {
+      ++counters_.wakeups;
+      sendto(fd(), nullptr, 0, MSG_DONTWAIT, nullptr, 0);
+    }
+    txPending_ = 0;
+  }
+  reapCompletions();
+  refill();
+}
+
+bool XskIo::wait(int timeoutMs) {
+  pollfd p{fd(), POLLIN, 0};
+  return poll(&p, 1, timeoutMs) > 0;
+}
+
+}  // namespace xlb

@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "xlb/worker.h"
+
+#include <time.h>
+
+#include <cstring>
+
+namespace xlb {
+
+TimeNs monotonicNow() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<TimeNs>(ts.tv_sec) * kNsPerSec + static_cast<TimeNs>(ts.tv_nsec);
+}
+
+void snatSubRange(std::uint16_t lo, std::uint16_t hi, std::uint32_t id, std::uint32_t count,
+                  std::uint16_t& subLo, std::uint16_t& subHi) noexcept {
+  const std::uint32_t size = static_cast<std::uint32_t>(hi) - lo + 1;
+  const std::uint32_t per = size / count;
+  subLo = static_cast<std::uint16_t>(lo + id * per);
+  subHi = id + 1 == count ? hi : static_cast<std::uint16_t>(lo + (id + 1) * per - 1);
+}
+
+// ---- Handoff ----
+
+Handoff::Handoff(std::uint32_t workers) : workers_(workers) {
+  rings_.resize(static_cast<std::size_t>(workers) * workers);
+  for (std::uint32_t from = 0; from < workers; ++from) {
+    for (std::uint32_t to = 0; to < workers; ++to) {
+      if (from == to) continue;
+      auto r = std::make_unique<Ring>();
+      r->lens.assign(kSlots, 0);
+      r->data.assign(static_cast<std::size_t>(kSlots) * kSlotBytes, 0);
+      rings_[from * workers + to] = std::move(r);
+    }
+  }
+}
+
+bool Handoff::push(std::uint32_t from, std::uint32_t to, const std::uint8_t* data,
+                   std::uint32_t len) noexcept {
+  Ring& r = ring(from, to);
+  const std::uint32_t tail = r.tail.load(std::memory_order_relaxed);
+  const std::uint32_t head = r.head.load(std::memory_order_acquire);
+  if (tail - head == kSlots || len > kSlotBytes) return false;
+  const std::uint32_t slot = tail % kSlots;
+  std::memcpy(r.data.data() + static_cast<std::size_t>(slot) * kSlotBytes, data, len);
+  r.lens[slot] = len;
+  r.tail.store(tail + 1, std::memory_order_release);
+  return true;
+}
+
+std::size_t Handoff::peek(std::uint32_t from, std::uint32_t to, PacketBatch& batch,
+                          std::size_t max) noexcept {
+  Ring& r = ring(from, to);
+  const std::uint32_t head = r.head.load(std::memory_order_relaxed);
+  const std::uint32_t tail = r.tail.load(std::memory_order_acquire);
+  std::size_t n = 0;
+  for (std::uint32_t i = head; i != tail && n < max; ++i, ++n) {
+    const std::uint32_t slot = i % kSlots;
+    batch.push(PacketRef{r.data.data() + static_cast<std::size_t>(slot) * kSlotBytes, r.lens[slot],
+                         kSlotBytes, 0});
+  }
+  return n;
+}
+
+void Handoff::release(std::uint32_t from, std::uint32_t to, std::size_t n) noexcept {
+  Ring& r = ring(from, to);
+  r.head.store(r.head.load(std::memory_order_relaxed) + static_cast<std::uint32_t>(n),
+               std::memory_order_release);
+}
+
+// ---- Worker ----
+
+Worker::Worker(std::uint32_t id, std::uint32_t count, const Config& config, BatchIo& io,
+               Handoff* handoff, const CookieKey& key, std::uint64_t seed)
+    : id_(id), count_(count), io_(io), handoff_(handoff), portLo_(config.snat.portLo),
+      portHi_(config.snat.portHi), hashSeed_(0x9e3779b97f4a7c15ull) {
+  std::uint16_t lo = 0, hi = 0;
+  snatSubRange(config.snat.portLo, config.snat.portHi, id, count, lo, hi);
+  snat_ = std::make_unique<SnatPool>(config.snat.addresses, lo, hi);
+  const std::uint32_t capacity = std::max<std::uint32_t>(1, config.conntrack.capacity / count);
+  table_ = std::make_unique<ConnTable>(capacity, config.conntrack.timeouts, *snat_, seed + id);
+  pipe_ = std::make_unique<Pipeline>(*table_, *snat_);
+  pipe_->setCookieKey(key);
+}
+
+void Worker::publish(std::shared_ptr<const Snapshot> snapshot) {
+  {
+    std::lock_guard lock(snapMutex_);
+    pending_ = std::move(snapshot);
+  }
+  version_.fetch_add(1, std::memory_order_release);
+}
+
+void Worker::takeSnapshot() {
+  const std::uint64_t v = version_.load(std::memory_order_acquire);
+  if (v == seenVersion_) return;
+  std::lock_guard lock(snapMutex_);
+  current_ = pending_;
+  seenVersion_ = v;
+  pipe_->setSnapshot(current_.get());
+}
+
+std::uint32_t Worker::ownerOf(const std::uint8_t* frame, std::uint32_t len) const noexcept {
+  if (count_ == 1 || current_ == nullptr) return id_;
+  PacketInfo in;
+  Reason why = Reason::kPassNotIp;
+  if (!parsePacket(frame, len, in, why) || in.family == Family::kNone) return id_;
+  const Destination d = current_->lookup(in.family, in.dst);
+  if (d.kind == Destination::Kind::kSnat) {
+    if (in.dport < portLo_ || in.dport > portHi_) return id_;
+    const std::uint32_t per = (static_cast<std::uint32_t>(portHi_) - portLo_ + 1) / count_;
+    return std::min(count_ - 1, (in.dport - portLo_) / per);
+  }
+  if (d.kind != Destination::Kind::kVip) return id_;
+  // The client tuple decides; the same function runs in every worker.
+  std::uint64_t h = in.src.mix() * 0x9e3779b97f4a7c15ull ^ in.dst.mix();
+  h ^= (static_cast<std::uint64_t>(in.sport) << 16 | in.dport) * hashSeed_;
+  h ^= h >> 29;
+  return static_cast<std::uint32_t>(h % count_);
+}
+
+std::size_t Worker::drainHandoff(TimeNs now) {
+  std::size_t total = 0;
+  for (std::uint32_t from = 0; from < count_; ++from) {
+    if (from == id_) continue;
+    local_.clear();
+    const std::size_t n = handoff_->peek(from, id_, local_, kMaxBatch);
+    if (n == 0) continue;
+    pipe_->process(local_, localVerdicts_, now);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (localVerdicts_[i].action() == Action::kTx &&
+          !io_.send(local_.pkts[i].data, local_.pkts[i].len)) {
+        ++sendDrops_;
+      }
+    }
+    for (const Emitted& e : pipe_->emitted()) {
+      if (!io_.send(e.data, e.len)) ++sendDrops_;
+    }
+    handoff_->release(from, id_, n);
+    total += n;
+  }
+  return total;
+}
+
+std::size_t Worker::step(TimeNs now) {
+  takeSnapshot();
+  const std::size_t n = io_.receive(rx_);
+  if (count_ == 1 || handoff_ == nullptr) {
+    pipe_->process(rx_, verdicts_, now);
+    io_.complete(rx_, verdicts_);
+  } else {
+    // Frames owned by another worker are copied to it; ours are processed here.
+    local_.clear();
+    for (std::size_t i = 0; i < n; ++i) {
+      const PacketRef& p = rx_.pkts[i];
+      verdicts_[i] = Verdict{Reason::kRedirect};  // recycled unless processed and transmitted
+      const std::uint32_t owner = ownerOf(p.data, p.len);
+      if (owner != id_) {
+        if (handoff_->push(id_, owner, p.data, p.len)) {
+          ++handedOff_;
+        } else {
+          ++handoffDrops_;
+        }
+        continue;
+      }
+      localIndex_[local_.count] = static_cast<std::uint8_t>(i);
+      local_.push(p);
+    }
+    pipe_->process(local_, localVerdicts_, now);
+    for (std::size_t j = 0; j < local_.count; ++j) {
+      rx_.pkts[localIndex_[j]].len = local_.pkts[j].len;
+      verdicts_[localIndex_[j]] = localVerdicts_[j];
+    }
+    io_.complete(rx_, verdicts_);
+  }
+  for (const Emitted& e : pipe_->emitted()) {
+    if (!io_.send(e.data, e.len)) ++sendDrops_;
+  }
+  std::size_t handled = n;
+  if (count_ > 1 && handoff_ != nullptr) handled += drainHandoff(now);
+  io_.flush();
+  if (now - lastStats_ >= 100 * kNsPerMs) {
+    publishStats();
+    lastStats_ = now;
+  }
+  return handled;
+}
+
+void Worker::run(const std::atomic<bool>& stop) {
+  while (!stop.load(std::memory_order_relaxed)) {
+    if (step(monotonicNow()) == 0) io_.wait(count_ > 1 ? 1 : 10);
+  }
+  publishStats();
+}
+
+void Worker::publishStats() {
+  WorkerStats s;
+  s.counters = pipe_->counters();
+  s.active = table_->active();
+  for (std::size_t i = 0; i < kTcpStateCount; ++i) s.byState[i] = table_->activeIn(static_cast<TcpState>(i));
+  s.created = table_->created();
+  for (std::size_t i = 0; i < kCloseReasonCount; ++i) s.closed[i] = table_->closed(static_cast<CloseReason>(i));
+  s.snatInUse = snat_->portsInUse();
+  s.snatCapacity = snat_->capacity();
+  s.capacity = table_->capacity();
+  s.handedOff = handedOff_;
+  s.handoffDrops = handoffDrops_;
+  s.sendDrops = sendDrops_;
+  std::lock_guard lock(statsMutex_);
+  published_ = s;
+}
+
+WorkerStats Worker::stats() const {
+  std::lock_guard lock(statsMutex_);
+  return published_;
+}
+
+}  // namespace xlb

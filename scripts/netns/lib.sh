@@ -1,0 +1,155 @@
+# SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash
+# The one-arm rig: a bridge namespace joining client namespaces, the LB namespace and backend
+# namespaces on one L2 segment. Every address lives inside a namespace the rig created; nothing
+# is added to the root namespace. Source this file, then:
+#
+#   rig_init [NAME]            unique prefix for this run (xlb-<NAME>-<pid>), sweeps dead rigs,
+#                              and installs an EXIT trap that tears this rig down
+#   rig_up NCLIENTS NBACKENDS [LB_QUEUES]
+#   rig_exec NS CMD...         run in a namespace (NS: lb, br, c1.., b1..)
+#   rig_lb_exec CMD...         run in the LB namespace with bpffs mounted
+#   rig_down                   remove everything (also run by the EXIT trap)
+#
+# Addresses (10.100.0.0/24 inside the rig): LB eth0 10.100.0.2 (SNAT) + VIP 10.100.0.100,
+# backends 10.100.0.11.., clients 10.100.0.21.. IPv6: fd00:100::/64 with the same host numbers.
+
+RIG_PREFIX=""
+RIG_NAMESPACES=()
+RIG_VIP=10.100.0.100
+RIG_VIP6=fd00:100::100
+RIG_SNAT=10.100.0.2
+RIG_SNAT6=fd00:100::2
+RIG_LB_IF=eth0
+RIG_DIR=${RIG_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+RIG_BIN=${RIG_BIN:-$RIG_DIR/build/bin}
+
+rig_log() { echo "rig: $*" >&2; }
+
+# Removes namespaces of earlier rigs whose owning process is gone (a killed run).
+rig_sweep() {
+  local ns pid
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^xlb-' || true); do
+    pid=$(echo "$ns" | awk -F- '{print $3}')
+    if [[ -n "$pid" && "$pid" =~ ^[0-9]+$ ]] && ! kill -0 "$pid" 2>/dev/null; then
+      ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+      ip netns del "$ns" 2>/dev/null || true
+    fi
+  done
+}
+
+rig_init() {
+  local name=${1:-rig}
+  RIG_PREFIX="xlb-${name}-$$"
+  rig_sweep
+  trap rig_down EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+rig_ns() { echo "${RIG_PREFIX}-$1"; }
+
+rig_exec() {
+  local ns=$1
+  shift
+  ip netns exec "$(rig_ns "$ns")" "$@"
+}
+
+# bpffs is per mount namespace and `ip netns exec` remounts /sys, so mount it in the same call.
+rig_lb_exec() {
+  ip netns exec "$(rig_ns lb)" sh -c 'mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf; exec "$@"' sh "$@"
+}
+
+_rig_add_ns() {
+  local ns
+  ns=$(rig_ns "$1")
+  ip netns add "$ns"
+  RIG_NAMESPACES+=("$ns")
+  ip -n "$ns" link set lo up
+}
+
+# Offloads off: XDP and AF_XDP must see MTU-sized frames with complete checksums.
+_rig_offloads_off() {
+  local ns=$1 dev=$2
+  ip netns exec "$ns" ethtool -K "$dev" tx off rx off tso off gso off gro off >/dev/null 2>&1 || true
+}
+
+# _rig_link NAME QUEUES: veth pair; NAME's end becomes eth0 in its namespace, the other joins br0.
+_rig_link() {
+  local name=$1 queues=${2:-1} ns br
+  ns=$(rig_ns "$name")
+  br=$(rig_ns br)
+  ip -n "$br" link add "p-$name" numtxqueues "$queues" numrxqueues "$queues" type veth \
+    peer name eth0 netns "$ns" numtxqueues "$queues" numrxqueues "$queues"
+  ip -n "$br" link set "p-$name" master br0 up
+  ip -n "$ns" link set eth0 up
+  _rig_offloads_off "$br" "p-$name"
+  _rig_offloads_off "$ns" eth0
+}
+
+rig_up() {
+  local nclients=$1 nbackends=$2 queues=${3:-1} i ns
+  [[ -n "$RIG_PREFIX" ]] || rig_init
+  _rig_add_ns br
+  ip -n "$(rig_ns br)" link add br0 type bridge
+  ip -n "$(rig_ns br)" link set br0 up
+  _rig_add_ns lb
+  _rig_link lb "$queues"
+  ns=$(rig_ns lb)
+  ip -n "$ns" addr add "$RIG_SNAT/24" dev eth0
+  ip -n "$ns" addr add "$RIG_VIP/32" dev eth0
+  ip -n "$ns" -6 addr add "$RIG_SNAT6/64" dev eth0 nodad
+  ip -n "$ns" -6 addr add "$RIG_VIP6/128" dev eth0 nodad
+  # XDP_TX and redirects out of a veth are dropped unless the peer runs an XDP program too.
+  ip -n "$(rig_ns br)" link set dev p-lb xdpdrv obj "$RIG_BIN/xdp_pass.bpf.o" sec xdp
+  for ((i = 1; i <= nbackends; i++)); do
+    _rig_add_ns "b$i"
+    _rig_link "b$i"
+    ip -n "$(rig_ns "b$i")" addr add "10.100.0.$((10 + i))/24" dev eth0
+    ip -n "$(rig_ns "b$i")" -6 addr add "fd00:100::$((10 + i))/64" dev eth0 nodad
+  done
+  for ((i = 1; i <= nclients; i++)); do
+    _rig_add_ns "c$i"
+    _rig_link "c$i"
+    ip -n "$(rig_ns "c$i")" addr add "10.100.0.$((20 + i))/24" dev eth0
+    ip -n "$(rig_ns "c$i")" -6 addr add "fd00:100::$((20 + i))/64" dev eth0 nodad
+  done
+  rig_log "up: $RIG_PREFIX (LB, $nbackends backends, $nclients clients, $queues LB queue(s))"
+}
+
+rig_down() {
+  local ns
+  for ns in "${RIG_NAMESPACES[@]}"; do
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+  done
+  for ns in "${RIG_NAMESPACES[@]}"; do
+    ip netns del "$ns" 2>/dev/null || true
+  done
+  RIG_NAMESPACES=()
+}
+
+# rig_backend_http I: a minimal HTTP server in backend I answering "backend I" on port 80
+# (and 443 with TLS when a certificate is given as $2/$3).
+rig_backend_nginx() {
+  local i=$1 dir
+  dir=$(mktemp -d "/tmp/${RIG_PREFIX}-b$i.XXXX")
+  chmod 755 "$dir"
+  mkdir -p "$dir/www"
+  echo "backend $i" >"$dir/www/index.html"
+  cat >"$dir/nginx.conf" <<EOF
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 100000;
+  server {
+    listen 80 reuseport backlog=4096;
+    listen [::]:80 reuseport backlog=4096;
+    root $dir/www;
+  }
+}
+EOF
+  rig_exec "b$i" nginx -c "$dir/nginx.conf" -p "$dir"
+}
