@@ -279,30 +279,55 @@ static __always_inline void write_synack_opts(__u8 *o, __u32 mss, __u32 wscale, 
 }
 
 static __always_inline void write_synack_tcp(struct tcphdr *t, __be16 sport, __be16 dport,
-					     __u32 cookie, __u32 isn)
+					     __u32 cookie, __u32 isn, __u32 len)
 {
 	t->source = sport;
 	t->dest = dport;
 	t->seq = bpf_htonl(cookie);
 	t->ack_seq = bpf_htonl(isn + 1);
-	*((__u8 *)t + 12) = (SYNACK_TCP_LEN / 4) << 4;
+	*((__u8 *)t + 12) = (len / 4) << 4;
 	*((__u8 *)t + TCP_FLAGS_OFF) = F_SYN | F_ACK;
 	t->window = bpf_htons(XLB_SYNACK_WINDOW);
 	t->check = 0;
 	t->urg_ptr = 0;
 }
 
-/* Sum of the 32 bytes of a SYN-ACK TCP header (fixed length, so unrolled). */
-static __always_inline __u64 sum_synack(struct tcphdr *t)
+/* Sum of a SYN-ACK TCP header: 20 bytes, plus the 12 option bytes when full. */
+static __always_inline __u64 sum_synack(struct tcphdr *t, int full)
 {
 	__u32 *w = (__u32 *)t;
 	__u64 sum = 0;
 	int i;
 
 #pragma unroll
-	for (i = 0; i < SYNACK_TCP_LEN / 4; i++)
+	for (i = 0; i < 5; i++)
 		sum += w[i];
+	if (full) {
+#pragma unroll
+		for (i = 5; i < SYNACK_TCP_LEN / 4; i++)
+			sum += w[i];
+	}
 	return sum;
+}
+
+/*
+ * Makes room for the SYN-ACK: the frame becomes l3 + iplen + 32 bytes. Growing needs tailroom,
+ * which a SYN without options may not have (a tight buffer). Then the SYN-ACK goes without
+ * options in the 20 bytes the SYN had, and the cookie records that neither window scaling nor
+ * SACK was offered, exactly as the client will see it. Returns 1 (options), 0 (none), -1.
+ */
+static __always_inline int synack_room(struct xdp_md *ctx, __u32 l3, __u32 iplen,
+				       struct tcp_opts *o)
+{
+	int len = ctx->data_end - ctx->data;
+
+	if (!bpf_xdp_adjust_tail(ctx, (int)(l3 + iplen + SYNACK_TCP_LEN) - len))
+		return 1;
+	if (bpf_xdp_adjust_tail(ctx, (int)(l3 + iplen + 20) - len))
+		return -1;
+	o->wscale = 0xff;
+	o->sack = 0;
+	return 0;
 }
 
 static __always_inline __u64 now_ns(struct xlb_config *cfg)
@@ -363,7 +388,7 @@ __noinline int xlb_answer_syn4(struct xdp_md *ctx, __u32 l3, __u64 now)
 	__be16 sport, dport;
 	__u8 smac[ETH_ALEN], dmac[ETH_ALEN];
 	__u64 sum;
-	int ok, delta;
+	int ok, full;
 
 	if (!cfg || l3 > 64 || data + ETH_HLEN > end)
 		return XDP_DROP;
@@ -408,23 +433,26 @@ __noinline int xlb_answer_syn4(struct xdp_md *ctx, __u32 l3, __u64 now)
 	__builtin_memcpy(smac, data, ETH_ALEN);
 	__builtin_memcpy(dmac, data + ETH_ALEN, ETH_ALEN);
 
+	full = synack_room(ctx, l3, sizeof(struct iphdr), &o);
+	if (full < 0)
+		return DROP(TCP_TRUNCATED);
 	mss_idx = xlb_cookie_mss_idx(o.mss);
 	if (xlb_cookie_mss(mss_idx) > cfg->synack_mss_cap && cfg->synack_mss_cap)
 		mss_idx = xlb_cookie_mss_idx(cfg->synack_mss_cap);
 	meta = xlb_cookie_meta(now >> XLB_COOKIE_TICK_SHIFT, mss_idx, o.wscale, o.sack);
 	cookie = xlb_cookie4(cfg->cookie_key, saddr, daddr, ports, isn,
 			     now >> XLB_COOKIE_TICK_SHIFT, meta);
+	tcplen = full ? SYNACK_TCP_LEN : 20;
 
-	delta = (int)(l3 + sizeof(struct iphdr) + SYNACK_TCP_LEN) - (int)(end - data);
-	if (bpf_xdp_adjust_tail(ctx, delta))
-		return DROP(TCP_TRUNCATED);
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
 	if (data + ETH_HLEN > end)
 		return DROP(TCP_TRUNCATED);
 	ip = data + l3;
 	tcp = (void *)(ip + 1);
-	if ((void *)tcp + SYNACK_TCP_LEN > end)
+	if ((void *)(tcp + 1) > end)
+		return DROP(TCP_TRUNCATED);
+	if (full && (void *)tcp + SYNACK_TCP_LEN > end)
 		return DROP(TCP_TRUNCATED);
 
 	__builtin_memcpy(data, dmac, ETH_ALEN);
@@ -432,7 +460,7 @@ __noinline int xlb_answer_syn4(struct xdp_md *ctx, __u32 l3, __u64 now)
 	ip->version = 4;
 	ip->ihl = 5;
 	ip->tos = 0;
-	ip->tot_len = bpf_htons(sizeof(struct iphdr) + SYNACK_TCP_LEN);
+	ip->tot_len = bpf_htons(sizeof(struct iphdr) + tcplen);
 	ip->id = 0;
 	ip->frag_off = bpf_htons(0x4000); /* DF */
 	ip->ttl = 64;
@@ -450,9 +478,10 @@ __noinline int xlb_answer_syn4(struct xdp_md *ctx, __u32 l3, __u64 now)
 	}
 	ip->check = ~csum_fold(sum);
 
-	write_synack_tcp(tcp, dport, sport, cookie, isn);
-	write_synack_opts((__u8 *)(tcp + 1), xlb_cookie_mss(mss_idx), o.wscale, o.sack);
-	sum = sum_synack(tcp) + daddr + saddr + bpf_htons(IPPROTO_TCP) + bpf_htons(SYNACK_TCP_LEN);
+	write_synack_tcp(tcp, dport, sport, cookie, isn, tcplen);
+	if (full)
+		write_synack_opts((__u8 *)(tcp + 1), xlb_cookie_mss(mss_idx), o.wscale, o.sack);
+	sum = sum_synack(tcp, full) + daddr + saddr + bpf_htons(IPPROTO_TCP) + bpf_htons(tcplen);
 	tcp->check = ~csum_fold(sum);
 	return done(ctx, XLB_REASON_TX_SYNCOOKIE, XDP_TX);
 }
@@ -471,7 +500,7 @@ __noinline int xlb_answer_syn6(struct xdp_md *ctx, __u32 l3, __u32 l4, __u64 now
 	__be16 sport, dport;
 	__u8 smac[ETH_ALEN], dmac[ETH_ALEN];
 	__u64 sum;
-	int ok, delta, i;
+	int ok, full, i;
 
 	if (!cfg || l3 > 64 || data + ETH_HLEN > end)
 		return XDP_DROP;
@@ -513,37 +542,41 @@ __noinline int xlb_answer_syn6(struct xdp_md *ctx, __u32 l3, __u32 l4, __u64 now
 	__builtin_memcpy(smac, data, ETH_ALEN);
 	__builtin_memcpy(dmac, data + ETH_ALEN, ETH_ALEN);
 
+	full = synack_room(ctx, l3, sizeof(struct ipv6hdr), &o);
+	if (full < 0)
+		return DROP(TCP_TRUNCATED);
 	mss_idx = xlb_cookie_mss_idx(o.mss);
 	if (xlb_cookie_mss(mss_idx) > cfg->synack_mss_cap && cfg->synack_mss_cap)
 		mss_idx = xlb_cookie_mss_idx(cfg->synack_mss_cap);
 	meta = xlb_cookie_meta(now >> XLB_COOKIE_TICK_SHIFT, mss_idx, o.wscale, o.sack);
 	cookie = xlb_cookie6(cfg->cookie_key, saddr.in6_u.u6_addr32, daddr.in6_u.u6_addr32, ports,
 			     isn, now >> XLB_COOKIE_TICK_SHIFT, meta);
+	tcplen = full ? SYNACK_TCP_LEN : 20;
 
-	delta = (int)(l3 + sizeof(struct ipv6hdr) + SYNACK_TCP_LEN) - (int)(end - data);
-	if (bpf_xdp_adjust_tail(ctx, delta))
-		return DROP(TCP_TRUNCATED);
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
 	if (data + ETH_HLEN > end)
 		return DROP(TCP_TRUNCATED);
 	ip = data + l3;
 	tcp = (void *)(ip + 1);
-	if ((void *)tcp + SYNACK_TCP_LEN > end)
+	if ((void *)(tcp + 1) > end)
+		return DROP(TCP_TRUNCATED);
+	if (full && (void *)tcp + SYNACK_TCP_LEN > end)
 		return DROP(TCP_TRUNCATED);
 
 	__builtin_memcpy(data, dmac, ETH_ALEN);
 	__builtin_memcpy(data + ETH_ALEN, smac, ETH_ALEN);
 	*(__be32 *)ip = bpf_htonl(0x60000000); /* version 6, traffic class 0, flow label 0 */
-	ip->payload_len = bpf_htons(SYNACK_TCP_LEN);
+	ip->payload_len = bpf_htons(tcplen);
 	ip->nexthdr = IPPROTO_TCP;
 	ip->hop_limit = 64;
 	ip->saddr = daddr;
 	ip->daddr = saddr;
 
-	write_synack_tcp(tcp, dport, sport, cookie, isn);
-	write_synack_opts((__u8 *)(tcp + 1), xlb_cookie_mss(mss_idx), o.wscale, o.sack);
-	sum = sum_synack(tcp) + bpf_htons(IPPROTO_TCP) + bpf_htonl(SYNACK_TCP_LEN);
+	write_synack_tcp(tcp, dport, sport, cookie, isn, tcplen);
+	if (full)
+		write_synack_opts((__u8 *)(tcp + 1), xlb_cookie_mss(mss_idx), o.wscale, o.sack);
+	sum = sum_synack(tcp, full) + bpf_htons(IPPROTO_TCP) + bpf_htonl(tcplen);
 #pragma unroll
 	for (i = 0; i < 4; i++)
 		sum += (__u64)saddr.in6_u.u6_addr32[i] + daddr.in6_u.u6_addr32[i];

@@ -126,6 +126,8 @@ rig_down() {
     ip netns del "$ns" 2>/dev/null || true
   done
   RIG_NAMESPACES=()
+  [[ -n "$RIG_PREFIX" ]] && rm -rf /tmp/"${RIG_PREFIX}"-* 2>/dev/null
+  return 0
 }
 
 # rig_backend_http I: a minimal HTTP server in backend I answering "backend I" on port 80
