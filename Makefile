@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
-# Entry points: `make test` (deps, build, every suite, unit suite again under ASan+UBSan) and
+# Entry points: `make demo` (deps, build, the netns rig with real traffic through xlbd),
+# `make test` (deps, build, every suite, unit and sim suites again under ASan+UBSan) and
 # `make bench` (release build, benchmarks, JSON under build/bench/).
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps build build-asan test test-asan bench format tidy clean
+.PHONY: all deps build build-asan demo test test-asan bench format tidy clean
 
 all: build
 
@@ -18,6 +19,9 @@ build: deps
 build-asan: deps
 	cmake --preset asan
 	cmake --build --preset asan -j $(JOBS)
+
+demo: build
+	./scripts/demo.sh
 
 # Every suite on the release build, then the unit suite again under ASan+UBSan.
 test: build build-asan

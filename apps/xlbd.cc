@@ -25,7 +25,8 @@ namespace xlb {
 namespace {
 
 // The built-in default: the one-arm rig of scripts/netns (and `make demo`). The LB namespace
-// names its interface eth0 and owns 10.100.0.2 (SNAT) and 10.100.0.100 (VIP).
+// names its interface eth0 and owns 10.100.0.2 (SNAT) and 10.100.0.100 (VIP); the demo's third
+// client, 10.100.0.23, is on the blocklist.
 constexpr const char* kDefaultConfig = R"(interface: eth0
 xdp_mode: auto
 workers: 1
@@ -38,6 +39,7 @@ vips:
       - {address: 10.100.0.11}
       - {address: 10.100.0.12}
       - {address: 10.100.0.13}
+blocklist: [10.100.0.23/32]
 conntrack:
   capacity: 100000
   timeouts: {syn: 5s, established: 300s, fin: 10s, time_wait: 2s, rst: 1s}
@@ -63,8 +65,20 @@ CookieKey randomKey() {
 }
 
 void writeStats(const std::string& path, const XdpProgram& prog,
-                const std::vector<std::unique_ptr<Worker>>& workers, const Config& config) {
+                const std::vector<std::unique_ptr<Worker>>& workers,
+                const std::vector<std::unique_ptr<XskIo>>& sockets, const Config& config) {
   nlohmann::json j;
+  nlohmann::json afxdp = nlohmann::json::array();
+  for (const auto& s : sockets) {
+    const XskKernelStats k = s->kernelStats();
+    afxdp.push_back({{"queue", s->queue()},
+                     {"rx_dropped", k.rxDropped},
+                     {"rx_ring_full", k.rxRingFull},
+                     {"fill_ring_empty", k.fillRingEmpty},
+                     {"rx_invalid", k.rxInvalid},
+                     {"tx_invalid", k.txInvalid}});
+  }
+  j["afxdp"] = afxdp;
   nlohmann::json xdp = nlohmann::json::object();
   const auto x = prog.stats();
   for (std::size_t i = 0; i < kReasonCount; ++i) {
@@ -109,7 +123,15 @@ void writeStats(const std::string& path, const XdpProgram& prog,
                      {"validated", validated},
                      {"invalid", reasons[static_cast<std::size_t>(Reason::kSyncookieInvalid)]},
                      {"held_released", released}};
-  j["workers"] = {{"count", workers.size()}, {"handed_off", handed}};
+  std::uint64_t sendDrops = 0, handoffDrops = 0;
+  for (const auto& w : workers) {
+    sendDrops += w->stats().sendDrops;
+    handoffDrops += w->stats().handoffDrops;
+  }
+  j["workers"] = {{"count", workers.size()},
+                  {"handed_off", handed},
+                  {"handoff_drops", handoffDrops},
+                  {"send_drops", sendDrops}};
   nlohmann::json cookieState = nlohmann::json::array();
   for (std::size_t i = 0; i < config.vips.size(); ++i) {
     const SynState st = prog.synState(static_cast<std::uint16_t>(i));
@@ -311,11 +333,11 @@ int run(const Config& config, const std::string& statsFile) {
       spdlog::info("next hops changed; publishing a new snapshot");
       d.publish(s);
     }
-    if (!statsFile.empty()) writeStats(statsFile, *d.prog, d.workers, config);
+    if (!statsFile.empty()) writeStats(statsFile, *d.prog, d.workers, d.sockets, config);
   }
   spdlog::info("{} received: detaching XDP and stopping workers", sig == SIGINT ? "SIGINT" : "SIGTERM");
   d.shutdown();
-  if (!statsFile.empty()) writeStats(statsFile, *d.prog, d.workers, config);
+  if (!statsFile.empty()) writeStats(statsFile, *d.prog, d.workers, d.sockets, config);
   std::uint64_t active = 0;
   for (auto& w : d.workers) active += w->stats().active;
   spdlog::info("xlbd stopped ({} connection entries dropped with the process)", active);

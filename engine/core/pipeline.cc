@@ -115,11 +115,18 @@ Reason Pipeline::createEntry(const PacketRef& pkt, Slot& s, TimeNs now,
 Reason Pipeline::forward(PacketRef& pkt, Slot& s, TimeNs now) noexcept {
   const PacketInfo& in = s.info;
   std::uint32_t idx = table_.findForward(s.key, s.hash);
-  if (idx != ConnTable::kNil && isPlainSyn(in.tcpFlags)) {
-    // A new SYN on the tuple of a finished connection (client port reuse): retire the old
-    // entry so the new connection gets a fresh SNAT port and state.
+  if (idx != ConnTable::kNil) {
+    // Client port reuse on the tuple of a finished connection: retire the old entry so the new
+    // connection gets a fresh SNAT port and state. Without SYN cookies the new SYN shows it; in
+    // cookie mode XDP answered the SYN, and the first sign is an ACK carrying a valid cookie.
     const TcpState st = table_.entry(idx).state;
-    if (st == TcpState::kTimeWait || st == TcpState::kClosed) {
+    const bool finished = st == TcpState::kTimeWait || st == TcpState::kClosed;
+    const bool closing = finished || st == TcpState::kFinWait || st == TcpState::kClosing;
+    CookieOptions unused;
+    if ((finished && isPlainSyn(in.tcpFlags)) ||
+        (closing && s.vip->synMode != SynFloodMode::kOff &&
+         (in.tcpFlags & (kTcpSyn | kTcpRst | kTcpFin | kTcpAck)) == kTcpAck &&
+         checkCookie(cookieKey_, pkt.data, in, now, unused))) {
       table_.remove(idx, st == TcpState::kClosed ? CloseReason::kRst : CloseReason::kFin);
       idx = ConnTable::kNil;
     }

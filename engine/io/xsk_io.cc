@@ -207,15 +207,33 @@ void XskIo::reapCompletions() {
 
 void XskIo::flush() {
   if (txPending_ > 0 || inTx_ > 0) {
-    // In copy mode the kernel transmits only when kicked; with need_wakeup only when it asks.
-    if (xsk_ring_prod__needs_wakeup(&rings_->tx)) {
+    // In copy mode the kernel transmits only when kicked, and at most 32 frames per kick
+    // (EAGAIN: more are waiting). Kick until the ring is drained, or the kernel stops taking.
+    for (int i = 0; i < 64 && xsk_ring_prod__needs_wakeup(&rings_->tx); ++i) {
       ++counters_.wakeups;
-      sendto(fd(), nullptr, 0, MSG_DONTWAIT, nullptr, 0);
+      if (sendto(fd(), nullptr, 0, MSG_DONTWAIT, nullptr, 0) >= 0) break;
+      if (errno != EAGAIN && errno != EBUSY && errno != ENOBUFS) break;
+      reapCompletions();
     }
     txPending_ = 0;
   }
   reapCompletions();
   refill();
+}
+
+XskKernelStats XskIo::kernelStats() const noexcept {
+  XskKernelStats k;
+  xdp_statistics st{};
+  socklen_t len = sizeof st;
+  if (getsockopt(fd(), SOL_XDP, XDP_STATISTICS, &st, &len) == 0) {
+    k.rxDropped = st.rx_dropped;
+    k.rxInvalid = st.rx_invalid_descs;
+    k.txInvalid = st.tx_invalid_descs;
+    k.rxRingFull = st.rx_ring_full;
+    k.fillRingEmpty = st.rx_fill_ring_empty_descs;
+    k.txRingEmpty = st.tx_ring_empty_descs;
+  }
+  return k;
 }
 
 bool XskIo::wait(int timeoutMs) {

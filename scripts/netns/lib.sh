@@ -6,6 +6,8 @@
 #
 #   rig_init [NAME]            unique prefix for this run (xlb-<NAME>-<pid>), sweeps dead rigs,
 #                              and installs an EXIT trap that tears this rig down
+#   rig_attach PREFIX          operate on a rig another process owns (no trap); the owner's pid
+#                              is the prefix's third field, so a dead owner's rig gets swept
 #   rig_up NCLIENTS NBACKENDS [LB_QUEUES]
 #   rig_exec NS CMD...         run in a namespace (NS: lb, br, c1.., b1..)
 #   rig_lb_exec CMD...         run in the LB namespace with bpffs mounted
@@ -46,6 +48,8 @@ rig_init() {
   trap 'exit 130' INT
   trap 'exit 143' TERM
 }
+
+rig_attach() { RIG_PREFIX=$1; }
 
 rig_ns() { echo "${RIG_PREFIX}-$1"; }
 
@@ -117,12 +121,15 @@ rig_up() {
   rig_log "up: $RIG_PREFIX (LB, $nbackends backends, $nclients clients, $queues LB queue(s))"
 }
 
+# Everything under this rig's prefix goes, whoever created it, processes first.
 rig_down() {
-  local ns
-  for ns in "${RIG_NAMESPACES[@]}"; do
+  local ns all
+  [[ -n "$RIG_PREFIX" ]] || return 0
+  all=$(ip netns list 2>/dev/null | awk '{print $1}' | grep "^${RIG_PREFIX}-" || true)
+  for ns in $all; do
     ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
   done
-  for ns in "${RIG_NAMESPACES[@]}"; do
+  for ns in $all; do
     ip netns del "$ns" 2>/dev/null || true
   done
   RIG_NAMESPACES=()

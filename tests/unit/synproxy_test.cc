@@ -217,6 +217,40 @@ TEST(SynProxy, FullConnectionWithHeldDataAndTranslation) {
   EXPECT_EQ(h.table->closed(CloseReason::kFin), 1u);
 }
 
+// The client reuses its port while our entry of the previous connection is still in TIME_WAIT.
+// XDP answered the new SYN, so the engine first sees the new cookie ACK: the old entry must go,
+// or the new connection's data would ride the old SNAT port and sequence offset.
+TEST(SynProxy, PortReuseDuringTimeWaitStartsAFreshConnection) {
+  Harness h(proxyConfig());
+  h.pipe->setCookieKey(kKey);
+  Proxied c(h);
+  c.syn(kT0);
+  Bytes f = buildPacket(c.fromClient(kTcpAck, c.cisn + 1, c.cookie + 1, {}));
+  ASSERT_EQ(h.run(f, kT0), Reason::kTxSynproxy);
+  c.snatPort = parseInfo(f).sport;
+  f = buildPacket(c.fromBackend(kTcpSyn | kTcpAck, c.bisn, c.cisn + 1, {}));
+  ASSERT_EQ(h.run(f, kT0), Reason::kTxSynproxy);
+  f = buildPacket(c.fromBackend(kTcpFin | kTcpAck, c.bisn + 1, c.cisn + 1, {}));
+  ASSERT_EQ(h.run(f, kT0), Reason::kTxToClient);
+  f = buildPacket(c.fromClient(kTcpFin | kTcpAck, c.cisn + 1, c.cookie + 2, {}));
+  ASSERT_EQ(h.run(f, kT0), Reason::kTxToBackend);
+  f = buildPacket(c.fromBackend(kTcpAck, c.bisn + 2, c.cisn + 2, {}));
+  ASSERT_EQ(h.run(f, kT0), Reason::kTxToClient);
+  ASSERT_EQ(h.table->activeIn(TcpState::kTimeWait), 1u);
+
+  Proxied again(h);
+  again.cisn = 0x20000000;
+  again.syn(kT0 + sec(0.1));
+  f = buildPacket(again.fromClient(kTcpAck | kTcpPsh, again.cisn + 1, again.cookie + 1, text("GET")));
+  ASSERT_EQ(h.run(f, kT0 + sec(0.1)), Reason::kTxSynproxy);
+  const PacketInfo syn = parseInfo(f);
+  EXPECT_EQ(syn.tcpFlags, kTcpSyn);
+  EXPECT_EQ(syn.seq, again.cisn);
+  EXPECT_NE(syn.sport, c.snatPort);  // a fresh SNAT port
+  EXPECT_EQ(h.table->active(), 1u);
+  EXPECT_EQ(h.table->closed(CloseReason::kFin), 1u);
+}
+
 TEST(SynProxy, BackendWithoutWindowScalingIsRescaledBothWays) {
   Harness h(proxyConfig());
   h.pipe->setCookieKey(kKey);

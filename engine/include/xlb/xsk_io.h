@@ -40,6 +40,16 @@ struct XskCounters {
   std::uint64_t wakeups = 0;
 };
 
+// The kernel's own AF_XDP counters for the socket (XDP_STATISTICS).
+struct XskKernelStats {
+  std::uint64_t rxDropped = 0;
+  std::uint64_t rxInvalid = 0;
+  std::uint64_t txInvalid = 0;
+  std::uint64_t rxRingFull = 0;
+  std::uint64_t fillRingEmpty = 0;
+  std::uint64_t txRingEmpty = 0;
+};
+
 class XskIo final : public BatchIo {
  public:
   static constexpr std::uint32_t kFrameSize = 4096;
@@ -63,6 +73,8 @@ class XskIo final : public BatchIo {
 
   FrameAccounting accounting() const noexcept;
   const XskCounters& counters() const noexcept { return counters_; }
+  // Safe from any thread: one getsockopt.
+  XskKernelStats kernelStats() const noexcept;
 
  private:
   XskIo() = default;
