@@ -105,7 +105,10 @@ rig_up() {
   ip -n "$ns" -6 addr add "$RIG_SNAT6/64" dev eth0 nodad
   ip -n "$ns" -6 addr add "$RIG_VIP6/128" dev eth0 nodad
   # XDP_TX and redirects out of a veth are dropped unless the peer runs an XDP program too.
-  ip -n "$(rig_ns br)" link set dev p-lb xdpdrv obj "$RIG_BIN/xdp_pass.bpf.o" sec xdp
+  ip -n "$(rig_ns br)" link set dev p-lb xdpdrv obj "$RIG_BIN/xdp_pass.bpf.o" sec xdp || {
+    rig_log "cannot attach $RIG_BIN/xdp_pass.bpf.o to the LB's bridge-side veth"
+    return 1
+  }
   for ((i = 1; i <= nbackends; i++)); do
     _rig_add_ns "b$i"
     _rig_link "b$i"

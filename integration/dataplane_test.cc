@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: Apache-2.0
+// xlbd on the veth/netns rig with real TCP stacks: nginx backends, curl, wrk and hping3 clients.
+// Every outcome is read back from what the clients saw and from xlbd's statistics. A failure
+// prints what was expected, what was seen, and the daemon's log tail.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <regex>
+
+#include "privileges.h"
+#include "rig.h"
+
+namespace xlb {
+namespace {
+
+using rig::Rig;
+
+// Short close timers so entries leave within the test's patience.
+std::string testConfig(const std::string& synMode = "auto", const std::string& extra = "",
+                       int workers = 1) {
+  std::string c = Rig::defaultConfig();
+  c = std::regex_replace(c, std::regex("syn_flood: \\{[^}]*\\}"),
+                         "syn_flood: {mode: " + synMode + ", threshold_pps: 2000}");
+  c = std::regex_replace(c, std::regex("timeouts: \\{[^}]*\\}"),
+                         "timeouts: {syn: 3s, established: 60s, fin: 3s, time_wait: 1s, rst: 1s}");
+  c = std::regex_replace(c, std::regex("workers: 1"), "workers: " + std::to_string(workers));
+  c = std::regex_replace(c, std::regex("blocklist: \\[[^\\]]*\\]\n"), "");
+  return c + extra;
+}
+
+std::string tail(const std::string& log, std::size_t lines = 15) {
+  std::size_t pos = log.size();
+  for (std::size_t n = 0; n < lines && pos > 0; ++n) pos = log.rfind('\n', pos - 1);
+  return pos == std::string::npos ? log : log.substr(pos);
+}
+
+std::uint64_t num(const nlohmann::json& j, const char* section, const char* key) {
+  if (!j.contains(section) || !j[section].contains(key)) return 0;
+  return j[section][key].get<std::uint64_t>();
+}
+
+class Dataplane : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (geteuid() != 0) return;
+    rig_ = new Rig("dp", 3, 3);
+    if (rig_->ok()) {
+      for (int i = 1; i <= 3; ++i) rig_->startNginx(i);
+    }
+  }
+  static void TearDownTestSuite() {
+    delete rig_;
+    rig_ = nullptr;
+  }
+  void SetUp() override {
+    XLB_REQUIRE_ROOT();
+    ASSERT_NE(rig_, nullptr);
+    ASSERT_TRUE(rig_->ok()) << rig_->setupLog();
+  }
+  void TearDown() override {
+    if (rig_ != nullptr && rig_->xlbdRunning()) {
+      if (HasFailure()) std::cerr << "xlbd log tail:" << tail(rig_->xlbdLog()) << "\n";
+      rig_->stopXlbd(SIGTERM);
+    }
+  }
+  void start(const std::string& config) {
+    std::string log;
+    ASSERT_TRUE(rig_->startXlbd(config, log)) << "xlbd did not start:\n" << log;
+  }
+  // n requests with curl from client c, a new connection each: body -> count ("" = failure).
+  std::map<std::string, int> curl(int client, int n, const std::string& url) {
+    const std::string cmd = "for i in $(seq " + std::to_string(n) +
+                            "); do curl -s -m 2 " + url + " || echo FAIL; echo; done";
+    const rig::CmdResult r = rig_->exec("c" + std::to_string(client), cmd, 10 + n / 5);
+    std::map<std::string, int> out;
+    std::istringstream in(r.out);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (!line.empty()) ++out[line];
+    }
+    return out;
+  }
+  // Waits for every entry to leave and checks the books balance.
+  void expectDrained() {
+    const nlohmann::json s = rig_->waitStats(
+        [](const nlohmann::json& j) { return j["conntrack"]["active"] == 0; }, 20);
+    ASSERT_FALSE(s.is_null());
+    EXPECT_EQ(s["conntrack"]["active"], 0) << s.dump(2);
+    EXPECT_EQ(s["snat"]["ports_in_use"], 0) << s.dump(2);
+    std::uint64_t closed = 0;
+    for (const auto& [k, v] : s["conntrack"]["closed"].items()) closed += v.get<std::uint64_t>();
+    EXPECT_EQ(s["conntrack"]["created"].get<std::uint64_t>(), closed) << s.dump(2);
+  }
+
+  static Rig* rig_;
+};
+Rig* Dataplane::rig_ = nullptr;
+
+TEST_F(Dataplane, HttpThroughTheVipReachesAllThreeBackends) {
+  start(testConfig("off"));
+  const auto got = curl(1, 300, "http://10.100.0.100/");
+  EXPECT_EQ(got.count("FAIL"), 0u) << "failed requests: " << (got.count("FAIL") ? got.at("FAIL") : 0);
+  int total = 0;
+  for (int b = 1; b <= 3; ++b) {
+    const std::string body = "backend " + std::to_string(b);
+    const int n = got.count(body) ? got.at(body) : 0;
+    total += n;
+    // Equal weights: each gets a third; Maglev over random client ports spreads within +-40%.
+    EXPECT_GT(n, 60) << body;
+    EXPECT_LT(n, 140) << body;
+  }
+  EXPECT_EQ(total, 300);
+  const rig::WrkResult w = rig::parseWrk(
+      rig_->exec("c1", "wrk -t1 -c10 -d2s http://10.100.0.100/", 20).out);
+  EXPECT_GT(w.requests, 1000);
+  EXPECT_EQ(w.errors(), 0);
+  expectDrained();
+}
+
+TEST_F(Dataplane, BlockedClientFailsWhileAnotherSucceeds) {
+  start(testConfig("off", "blocklist: [10.100.0.22/32, 'fd00:dead::/32']\n"));
+  const auto blocked = curl(2, 3, "http://10.100.0.100/");
+  EXPECT_EQ(blocked.count("FAIL") ? blocked.at("FAIL") : 0, 3);
+  const auto fine = curl(1, 10, "http://10.100.0.100/");
+  EXPECT_EQ(fine.count("FAIL"), 0u);
+  // The host is protected too: the blocked client cannot reach the LB's own address either.
+  EXPECT_NE(rig_->exec("c2", "ping -c1 -W1 10.100.0.2").status, 0);
+  EXPECT_EQ(rig_->exec("c1", "ping -c1 -W1 10.100.0.2").status, 0);
+  const nlohmann::json s = rig_->stats();
+  EXPECT_GE(num(s, "xdp", "blocklist"), 4u) << s.dump(2);
+}
+
+TEST_F(Dataplane, OtherPortsAndProtocolsOfTheVipAreDroppedTheHostStillAnswers) {
+  start(testConfig("off"));
+  EXPECT_EQ(curl(1, 1, "http://10.100.0.100:22/").count("FAIL"), 1u);
+  EXPECT_EQ(curl(1, 1, "http://10.100.0.100:8080/").count("FAIL"), 1u);
+  rig_->exec("c1", "bash -c 'echo x > /dev/udp/10.100.0.100/80'");
+  // The LB's own address and services keep working (XDP passes what is not a VIP).
+  rig_->exec("lb", "timeout 20 python3 -m http.server 8080 --bind 10.100.0.2 >/dev/null 2>&1 &");
+  bool hostAnswered = false;
+  for (int i = 0; i < 20 && !hostAnswered; ++i) {
+    hostAnswered = rig_->exec("c1", "curl -s -m 1 -o /dev/null http://10.100.0.2:8080/").status == 0;
+    if (!hostAnswered) usleep(200000);
+  }
+  EXPECT_TRUE(hostAnswered);
+  const nlohmann::json s = rig_->stats();
+  EXPECT_GE(num(s, "xdp", "port_filter"), 2u) << s.dump(2);
+  EXPECT_EQ(num(s, "xdp", "to_engine"), 0u) << s.dump(2);
+}
+
+TEST_F(Dataplane, SynFloodInCookieModeCreatesNoEntriesWhileRealRequestsSucceed) {
+  start(testConfig("always"));
+  // A bounded flood: 30000 SYNs from random sources in ~3 s, with wrk running alongside.
+  rig_->exec("c2", "timeout 8 hping3 -q -S -p 80 -i u100 -c 30000 --rand-source 10.100.0.100 "
+                   ">/dev/null 2>&1 &");
+  const rig::CmdResult out =
+      rig_->exec("c1", "wrk -t1 -c10 -d3s -H 'Connection: close' http://10.100.0.100/", 20);
+  const rig::WrkResult w = rig::parseWrk(out.out);
+  usleep(5 * 1000 * 1000);  // the flood's remainder
+  const nlohmann::json s = rig_->stats();
+  EXPECT_GT(w.requests, 300) << out.out << s.dump(2);
+  EXPECT_LE(w.errors() * 100, w.requests) << "more than 1% of the requests failed";
+  // Entries come only from completed handshakes (wrk's requests, plus the few in flight when it
+  // stopped): the flood's 30000 SYNs created none.
+  const auto created = s["conntrack"]["created"].get<std::uint64_t>();
+  EXPECT_LE(created, static_cast<std::uint64_t>(w.requests) + 100) << s.dump(2);
+  EXPECT_GE(s["syncookies"]["sent"].get<std::uint64_t>(), 29000u + static_cast<std::uint64_t>(w.requests))
+      << s.dump(2);
+  EXPECT_GE(s["syncookies"]["validated"].get<std::uint64_t>(), static_cast<std::uint64_t>(w.requests));
+  expectDrained();
+}
+
+TEST_F(Dataplane, SigtermDetachesXdpAndExitsCleanly) {
+  start(testConfig("off"));
+  EXPECT_NE(rig_->exec("lb", "ip link show eth0").out.find("xdp"), std::string::npos);
+  EXPECT_EQ(rig_->stopXlbd(SIGTERM), 0) << tail(rig_->xlbdLog());
+  EXPECT_EQ(rig_->exec("lb", "ip link show eth0").out.find("xdp"), std::string::npos)
+      << "XDP still attached after SIGTERM";
+  // A crashed daemon's program is replaced by the next start.
+  start(testConfig("off"));
+  EXPECT_EQ(rig_->stopXlbd(SIGKILL), 128 + SIGKILL);
+  EXPECT_NE(rig_->exec("lb", "ip link show eth0").out.find("xdp"), std::string::npos);
+  start(testConfig("off"));
+  EXPECT_NE(rig_->xlbdLog().find("replaced a stale xlb program"), std::string::npos)
+      << tail(rig_->xlbdLog());
+  EXPECT_EQ(curl(1, 5, "http://10.100.0.100/").count("FAIL"), 0u);
+}
+
+TEST_F(Dataplane, BadConfigAndMissingInterfaceAreClearErrors) {
+  std::string log;
+  std::string c = testConfig("off");
+  EXPECT_FALSE(rig_->startXlbd(std::regex_replace(c, std::regex("interface: eth0"),
+                                                  "interface: nosuch0"),
+                               log));
+  EXPECT_NE(log.find("no such interface: nosuch0"), std::string::npos) << log;
+  EXPECT_FALSE(rig_->startXlbd(std::regex_replace(c, std::regex("ports: 20000-29999"),
+                                                  "ports: 30000-40000"),
+                               log));
+  EXPECT_NE(log.find("ephemeral"), std::string::npos) << log;
+  EXPECT_FALSE(rig_->startXlbd(c + "bogus_key: 1\n", log));
+  EXPECT_NE(log.find("bogus_key"), std::string::npos) << log;
+}
+
+// Two workers on a two-queue veth: every connection has one owner, replies arriving on the
+// other queue are handed to it.
+TEST(DataplaneMultiQueue, TwoWorkersCarrySessions) {
+  XLB_REQUIRE_ROOT();
+  Rig rig("mq", 2, 3, 2);
+  ASSERT_TRUE(rig.ok()) << rig.setupLog();
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(rig.startNginx(i));
+  std::string log;
+  ASSERT_TRUE(rig.startXlbd(testConfig("auto", "", 2), log)) << log;
+  const rig::WrkResult close = rig::parseWrk(
+      rig.exec("c1", "wrk -t2 -c20 -d3s -H 'Connection: close' http://10.100.0.100/", 20).out);
+  const rig::WrkResult keep = rig::parseWrk(
+      rig.exec("c2", "wrk -t2 -c20 -d2s http://10.100.0.100/", 20).out);
+  EXPECT_GT(close.requests, 100);
+  EXPECT_EQ(close.errors(), 0);
+  EXPECT_GT(keep.requests, 1000);
+  EXPECT_EQ(keep.errors(), 0);
+  const nlohmann::json s = rig.waitStats(
+      [](const nlohmann::json& j) { return j["conntrack"]["active"] == 0; }, 20);
+  EXPECT_EQ(s["workers"]["count"], 2);
+  EXPECT_EQ(s["conntrack"]["active"], 0) << s.dump(2);
+  EXPECT_EQ(s["snat"]["ports_in_use"], 0) << s.dump(2);
+  EXPECT_EQ(s["workers"]["handoff_drops"], 0) << s.dump(2);
+  if (HasFailure()) std::cerr << "xlbd log tail:" << tail(rig.xlbdLog()) << "\n";
+  EXPECT_EQ(rig.stopXlbd(SIGTERM), 0);
+}
+
+}  // namespace
+}  // namespace xlb

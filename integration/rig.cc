@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "rig.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#ifndef XLB_SOURCE_DIR
+#error "XLB_SOURCE_DIR must be defined"
+#endif
+#ifndef XLB_BIN_DIR
+#error "XLB_BIN_DIR must be defined"
+#endif
+
+namespace xlb::rig {
+namespace {
+
+std::string readFile(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::string quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      q += "'\\''";
+    } else {
+      q += c;
+    }
+  }
+  return q + "'";
+}
+
+}  // namespace
+
+CmdResult sh(const std::string& cmd, int timeoutSec) {
+  CmdResult r;
+  const std::string full = "timeout -s KILL " + std::to_string(timeoutSec) + " bash -c " +
+                           quote(cmd) + " 2>&1";
+  FILE* p = popen(full.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  std::size_t n = 0;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int st = pclose(p);
+  if (WIFEXITED(st)) r.status = WEXITSTATUS(st);
+  if (r.status == 137) r.status = -1;  // killed by the time limit
+  return r;
+}
+
+WrkResult parseWrk(const std::string& out) {
+  WrkResult w;
+  std::smatch m;
+  if (std::regex_search(out, m, std::regex(R"((\d+) requests in)"))) w.requests = std::stol(m[1]);
+  if (std::regex_search(out, m,
+                        std::regex(R"(connect (\d+), read (\d+), write (\d+), timeout (\d+))"))) {
+    w.connectErrors = std::stol(m[1]);
+    w.readErrors = std::stol(m[2]);
+    w.writeErrors = std::stol(m[3]);
+    w.timeouts = std::stol(m[4]);
+  }
+  if (std::regex_search(out, m, std::regex(R"(Non-2xx or 3xx responses: (\d+))"))) {
+    w.non2xx = std::stol(m[1]);
+  }
+  return w;
+}
+
+std::string Rig::binDir() { return XLB_BIN_DIR; }
+
+std::string Rig::defaultConfig() {
+  return sh(binDir() + "/xlbd --print-default-config").out;
+}
+
+std::string Rig::libCall(const std::string& fn) const {
+  return "export RIG_BIN=" + quote(binDir()) + " && . " + quote(std::string(XLB_SOURCE_DIR) +
+                                                       "/scripts/netns/lib.sh") +
+         " && rig_attach " + prefix_ + " && " + fn;
+}
+
+Rig::Rig(const std::string& name, int clients, int backends, int lbQueues) {
+  prefix_ = "xlb-" + name + "-" + std::to_string(getpid());
+  dir_ = "/tmp/" + prefix_ + "-test";
+  mkdir(dir_.c_str(), 0755);
+  sh(libCall("rig_sweep"));
+  const CmdResult r = sh(libCall("rig_up " + std::to_string(clients) + " " +
+                                 std::to_string(backends) + " " + std::to_string(lbQueues)),
+                         60);
+  setupLog_ = r.out;
+  ok_ = r.status == 0;
+}
+
+Rig::~Rig() {
+  if (xlbd_ > 0) stopXlbd(SIGKILL);
+  sh(libCall("rig_down"), 60);
+  sh("rm -rf " + quote(dir_));
+}
+
+CmdResult Rig::exec(const std::string& shortName, const std::string& cmd, int timeoutSec) const {
+  return sh("ip netns exec " + ns(shortName) + " sh -c " + quote(cmd), timeoutSec);
+}
+
+bool Rig::startNginx(int backend) {
+  return sh(libCall("rig_backend_nginx " + std::to_string(backend)), 20).status == 0;
+}
+
+bool Rig::stopNginx(int backend) {
+  return exec("b" + std::to_string(backend), "pkill -f 'nginx: master' ; sleep 0.2").status >= 0;
+}
+
+bool Rig::startXlbd(const std::string& yaml, std::string& log) {
+  const std::string cfg = dir_ + "/xlbd.yaml";
+  const std::string logPath = dir_ + "/xlbd.log";
+  std::ofstream(cfg) << yaml;
+  std::remove((dir_ + "/stats.json").c_str());
+  std::remove(logPath.c_str());
+  const std::string cmd = "mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf; exec " +
+                          binDir() + "/xlbd --config " + cfg + " --stats-file " + dir_ +
+                          "/stats.json >" + logPath + " 2>&1";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const std::string netns = ns("lb");
+    execlp("ip", "ip", "netns", "exec", netns.c_str(), "sh", "-c", cmd.c_str(),
+           static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  xlbd_ = pid;
+  for (int i = 0; i < 100; ++i) {
+    log = readFile(logPath);
+    if (log.find("xlbd started") != std::string::npos) return true;
+    int st = 0;
+    if (waitpid(pid, &st, WNOHANG) == pid) {
+      xlbd_ = -1;
+      log = readFile(logPath);
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  log = readFile(logPath);
+  return false;
+}
+
+int Rig::stopXlbd(int sig) {
+  if (xlbd_ <= 0) return -1;
+  kill(xlbd_, sig);
+  int st = 0;
+  for (int i = 0; i < 100; ++i) {
+    if (waitpid(xlbd_, &st, WNOHANG) == xlbd_) {
+      xlbd_ = -1;
+      return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  kill(xlbd_, SIGKILL);
+  waitpid(xlbd_, &st, 0);
+  xlbd_ = -1;
+  return -1;
+}
+
+bool Rig::xlbdRunning() const { return xlbd_ > 0 && kill(xlbd_, 0) == 0; }
+
+std::string Rig::xlbdLog() const { return readFile(dir_ + "/xlbd.log"); }
+
+nlohmann::json Rig::stats() const {
+  // The daemon rewrites the file once a second (write to a temporary, then rename).
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  const std::string s = readFile(dir_ + "/stats.json");
+  if (s.empty()) return nullptr;
+  return nlohmann::json::parse(s, nullptr, false);
+}
+
+}  // namespace xlb::rig

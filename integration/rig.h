@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+// The netns rig from C++: brings scripts/netns/lib.sh's one-arm topology up under a prefix owned
+// by this process, runs commands in its namespaces with time limits, starts and stops xlbd, and
+// reads its statistics file. The destructor tears everything down; a killed test process leaves
+// a rig the next run's sweep removes (its pid is in the prefix).
+#pragma once
+
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace xlb::rig {
+
+struct CmdResult {
+  int status = -1;  // exit code, or -1 when it could not run / was killed by the time limit
+  std::string out;  // stdout and stderr
+};
+
+// Runs `cmd` with bash, killed after timeoutSec.
+CmdResult sh(const std::string& cmd, int timeoutSec = 30);
+
+struct WrkResult {
+  long requests = 0;
+  long connectErrors = 0, readErrors = 0, writeErrors = 0, timeouts = 0, non2xx = 0;
+  long errors() const { return connectErrors + readErrors + writeErrors + timeouts + non2xx; }
+};
+WrkResult parseWrk(const std::string& out);
+
+class Rig {
+ public:
+  Rig(const std::string& name, int clients, int backends, int lbQueues = 1);
+  ~Rig();
+  Rig(const Rig&) = delete;
+  Rig& operator=(const Rig&) = delete;
+
+  bool ok() const { return ok_; }
+  const std::string& setupLog() const { return setupLog_; }
+  std::string ns(const std::string& shortName) const { return prefix_ + "-" + shortName; }
+  // Runs a command in a namespace (lb, br, c1.., b1..).
+  CmdResult exec(const std::string& shortName, const std::string& cmd, int timeoutSec = 30) const;
+  bool startNginx(int backend);
+  bool stopNginx(int backend);
+
+  // Starts xlbd in the LB namespace with this configuration; waits until it logs that it
+  // started (or exits). False with the log in `log` on failure.
+  bool startXlbd(const std::string& yaml, std::string& log);
+  // Sends `sig` and waits up to 10 s; returns the exit status (128+signal when killed).
+  int stopXlbd(int sig);
+  bool xlbdRunning() const;
+  std::string xlbdLog() const;
+  // The statistics file after the daemon's next write.
+  nlohmann::json stats() const;
+  // Waits up to timeoutSec for pred(stats) to hold; returns the last stats.
+  template <typename Pred>
+  nlohmann::json waitStats(Pred pred, int timeoutSec) const {
+    nlohmann::json s;
+    for (int i = 0; i < timeoutSec * 4; ++i) {
+      s = stats();
+      if (!s.is_null() && pred(s)) return s;
+      usleep(250000);
+    }
+    return s;
+  }
+
+  static std::string defaultConfig();  // xlbd --print-default-config
+  static const char* vip() { return "10.100.0.100"; }
+  static std::string binDir();
+
+ private:
+  std::string libCall(const std::string& fn) const;
+  std::string prefix_;
+  std::string dir_;
+  bool ok_ = false;
+  std::string setupLog_;
+  pid_t xlbd_ = -1;
+};
+
+}  // namespace xlb::rig
