@@ -126,7 +126,7 @@ class Worker {
 void snatSubRange(std::uint16_t lo, std::uint16_t hi, std::uint32_t id, std::uint32_t count,
                   std::uint16_t& subLo, std::uint16_t& subHi) noexcept;
 
-// CLOCK_MONOTONIC in nanoseconds: the clock bpf_ktime_get_ns() reads.
+// CLOCK_MONOTONIC in nanoseconds: the clock the XDP program reads (at tick resolution there).
 TimeNs monotonicNow() noexcept;
 
 }  // namespace xlb

@@ -59,7 +59,7 @@ class XdpProgram {
   // Replaces VIPs, served ports, SNAT addresses and range, SYN modes and the cookie key.
   // VIP ids are positions in config.vips, as in Snapshot. Returns false with `error` set.
   bool applyConfig(const Config& config, const CookieKey& key, std::string& error);
-  // 0: the program reads bpf_ktime_get_ns(). The simulator sets its virtual clock here.
+  // 0: the program reads CLOCK_MONOTONIC (coarse). The simulator sets its virtual clock here.
   void setFixedNow(TimeNs now);
   bool setXsk(std::uint32_t queue, int xskFd, std::string& error);
   bool clearXsk(std::uint32_t queue);
