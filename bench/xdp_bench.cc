@@ -93,6 +93,26 @@ void runRepeated(benchmark::State& state, const Bytes& frame, int wantAction) {
   state.SetItemsProcessed(static_cast<std::int64_t>(n) * kRepeat);
 }
 
+// Runs one of `frames` per call (repeat 1), round robin; reports the kernel's mean ns per run.
+void runOnce(benchmark::State& state, const XdpProgram& prog, const std::vector<Bytes>& frames,
+             int wantAction) {
+  double total = 0;
+  std::uint64_t n = 0;
+  std::size_t i = 0;
+  for (auto _ : state) {
+    Bytes f = frames[i++ % frames.size()];
+    const XdpProgram::RunResult r = prog.run(f, 1);
+    if (r.action != wantAction) {
+      state.SkipWithError("unexpected XDP action");
+      break;
+    }
+    total += r.durationNs;
+    ++n;
+    state.SetIterationTime(static_cast<double>(r.durationNs) / 1e9);
+  }
+  state.counters["ns_per_pkt"] = n ? total / static_cast<double>(n) : 0;
+}
+
 void BM_BlocklistDropSameSource(benchmark::State& state) {
   PacketSpec s;
   s.src = ipv4(loaded().blocked[12345]);
@@ -109,21 +129,7 @@ void BM_BlocklistDropRandomSources(benchmark::State& state) {
     s.src = ipv4(l.blocked[rng() % l.blocked.size()]);
     frames.push_back(testing::buildPacket(s));
   }
-  double total = 0;
-  std::uint64_t n = 0;
-  std::size_t i = 0;
-  for (auto _ : state) {
-    Bytes f = frames[i++ % frames.size()];
-    const XdpProgram::RunResult r = l.prog->run(f, 1);
-    if (r.action != XDP_DROP) {
-      state.SkipWithError("not dropped");
-      return;
-    }
-    total += r.durationNs;
-    ++n;
-    state.SetIterationTime(static_cast<double>(r.durationNs) / 1e9);
-  }
-  state.counters["ns_per_pkt"] = n ? total / static_cast<double>(n) : 0;
+  runOnce(state, *l.prog, frames, XDP_DROP);
 }
 BENCHMARK(BM_BlocklistDropRandomSources)->UseManualTime()->Iterations(200000);
 
@@ -131,17 +137,7 @@ BENCHMARK(BM_BlocklistDropRandomSources)->UseManualTime()->Iterations(200000);
 void BM_PassRepeat1(benchmark::State& state) {
   PacketSpec s;
   s.dst = "10.0.0.50";
-  const Bytes frame = testing::buildPacket(s);
-  double total = 0;
-  std::uint64_t n = 0;
-  for (auto _ : state) {
-    Bytes f = frame;
-    const XdpProgram::RunResult r = loaded().prog->run(f, 1);
-    total += r.durationNs;
-    ++n;
-    state.SetIterationTime(static_cast<double>(r.durationNs) / 1e9);
-  }
-  state.counters["ns_per_pkt"] = n ? total / static_cast<double>(n) : 0;
+  runOnce(state, *loaded().prog, {testing::buildPacket(s)}, XDP_PASS);
 }
 BENCHMARK(BM_PassRepeat1)->UseManualTime()->Iterations(200000);
 
@@ -201,21 +197,7 @@ void BM_SynCookieSynAck(benchmark::State& state) {
   PacketSpec s;
   s.tcpOptions = testing::concat({testing::optMss(1460), testing::optSackPermitted(),
                                   testing::optTimestamp(1, 0), testing::optWscale(7)});
-  const Bytes frame = testing::buildPacket(s);
-  double total = 0;
-  std::uint64_t n = 0;
-  for (auto _ : state) {
-    Bytes f = frame;
-    const XdpProgram::RunResult r = loaded().prog->run(f, 1);
-    if (r.action != XDP_TX) {
-      state.SkipWithError("not answered with XDP_TX");
-      break;
-    }
-    total += r.durationNs;
-    ++n;
-    state.SetIterationTime(static_cast<double>(r.durationNs) / 1e9);
-  }
-  state.counters["ns_per_pkt"] = n ? total / static_cast<double>(n) : 0;
+  runOnce(state, *loaded().prog, {testing::buildPacket(s)}, XDP_TX);
   loaded().prog->applyConfig(benchConfig(SynFloodMode::kOff), CookieKey{1, 2}, err);
 }
 BENCHMARK(BM_SynCookieSynAck)->UseManualTime()->Iterations(200000);

@@ -201,6 +201,24 @@ TEST_F(Dataplane, BadConfigAndMissingInterfaceAreClearErrors) {
   EXPECT_NE(log.find("bogus_key"), std::string::npos) << log;
 }
 
+// A backend behind a router: the next hop is the gateway's MAC, found in the kernel's tables.
+TEST(DataplaneRouted, BackendViaAGateway) {
+  XLB_REQUIRE_ROOT();
+  Rig rig("gw", 1, 0);
+  ASSERT_TRUE(rig.ok()) << rig.setupLog();
+  ASSERT_EQ(rig::sh(rig::Rig::libCallFor(rig, "rig_add_routed_backend"), 30).status, 0);
+  ASSERT_EQ(rig::sh(rig::Rig::libCallFor(rig, "rig_backend_nginx 9 rb1"), 30).status, 0);
+  std::string c = testConfig("off");
+  c = std::regex_replace(c, std::regex(R"(backends:\n(\s+- \{address: [0-9.]+\}\n)+)"),
+                         "backends:\n      - {address: 10.200.0.11}\n");
+  std::string log;
+  ASSERT_TRUE(rig.startXlbd(c, log)) << log;
+  EXPECT_NE(log.find("(1 next hops resolved)"), std::string::npos) << log;
+  const rig::CmdResult r = rig.exec("c1", "for i in 1 2 3; do curl -s -m 2 http://10.100.0.100/; done");
+  EXPECT_EQ(r.out, "backend 9\nbackend 9\nbackend 9\n") << tail(rig.xlbdLog());
+  EXPECT_EQ(rig.stopXlbd(SIGTERM), 0);
+}
+
 // Two workers on a two-queue veth: every connection has one owner, replies arriving on the
 // other queue are handed to it.
 TEST(DataplaneMultiQueue, TwoWorkersCarrySessions) {

@@ -65,6 +65,8 @@ class Rig {
   }
 
   static std::string defaultConfig();  // xlbd --print-default-config
+  // A shell command that runs a lib.sh function on this rig.
+  static std::string libCallFor(const Rig& r, const std::string& fn) { return r.libCall(fn); }
   static const char* vip() { return "10.100.0.100"; }
   static std::string binDir();
 

@@ -29,6 +29,26 @@ std::uint8_t backendShift(const ConnEntry& e) noexcept {
   return static_cast<std::uint8_t>(e.winShifts & 0xf);
 }
 
+// A segment from our SNAT address and port to the backend, or from the VIP to the client.
+TcpSegment toBackendSegment(const ConnEntry& e, const SnatPool& snat) noexcept {
+  TcpSegment seg;
+  seg.family = e.family;
+  seg.src = snat.address(e.snatIdx);
+  seg.dst = e.backend;
+  seg.sport = e.snatPort;
+  seg.dport = e.backendPort;
+  return seg;
+}
+TcpSegment toClientSegment(const ConnEntry& e) noexcept {
+  TcpSegment seg;
+  seg.family = e.family;
+  seg.src = e.vip;
+  seg.dst = e.client;
+  seg.sport = e.vipPort;
+  seg.dport = e.clientPort;
+  return seg;
+}
+
 std::uint16_t rescale(std::uint16_t window, unsigned fromShift, unsigned toShift) noexcept {
   const std::uint64_t bytes = static_cast<std::uint64_t>(window) << fromShift;
   return static_cast<std::uint16_t>(std::min<std::uint64_t>(0xffff, bytes >> toShift));
@@ -61,12 +81,7 @@ Reason Pipeline::sendBackendSyn(PacketRef& pkt, const PacketInfo& in, const Conn
                                 std::uint32_t isn, const CookieOptions& o) noexcept {
   std::uint8_t options[kSynOptionsLen];
   writeSynOptions(options, o.mss, o.sackPermitted, o.wscale);
-  TcpSegment seg;
-  seg.family = e.family;
-  seg.src = snat_.address(e.snatIdx);
-  seg.dst = e.backend;
-  seg.sport = e.snatPort;
-  seg.dport = e.backendPort;
+  TcpSegment seg = toBackendSegment(e, snat_);
   seg.seq = isn;
   seg.flags = kTcpSyn;
   seg.window = XLB_SYNACK_WINDOW;
@@ -82,12 +97,7 @@ Reason Pipeline::sendBackendSyn(PacketRef& pkt, const PacketInfo& in, const Conn
 Reason Pipeline::sendBackendAck(PacketRef& pkt, const PacketInfo& in, const ConnEntry& e,
                                 std::uint32_t seq, std::uint32_t ack,
                                 std::uint16_t window) noexcept {
-  TcpSegment seg;
-  seg.family = e.family;
-  seg.src = snat_.address(e.snatIdx);
-  seg.dst = e.backend;
-  seg.sport = e.snatPort;
-  seg.dport = e.backendPort;
+  TcpSegment seg = toBackendSegment(e, snat_);
   seg.seq = seq;
   seg.ack = ack;
   seg.flags = kTcpAck;
@@ -145,12 +155,7 @@ Reason Pipeline::proxyForward(PacketRef& pkt, Slot& s, std::uint32_t idx, TimeNs
     const FinSeqs side = table_.sideSeqs(idx);
     if (in.tcpFlags & kTcpRst) {
       // The client gives up: take the backend's half-open connection down with it.
-      TcpSegment seg;
-      seg.family = e.family;
-      seg.src = snat_.address(e.snatIdx);
-      seg.dst = e.backend;
-      seg.sport = e.snatPort;
-      seg.dport = e.backendPort;
+      TcpSegment seg = toBackendSegment(e, snat_);
       seg.seq = side.client + 1;
       seg.flags = kTcpRst;
       const std::uint32_t len = writeTcpSegment(pkt.data, pkt.capacity, in.l3Offset, seg);
@@ -185,12 +190,7 @@ Reason Pipeline::proxyReverse(PacketRef& pkt, Slot& s, std::uint32_t idx, TimeNs
     }
     if ((in.tcpFlags & kTcpRst) && (in.tcpFlags & kTcpAck) && in.ack == side.client + 1) {
       // Refused by the backend: the client gets a reset from the VIP at our next sequence.
-      TcpSegment seg;
-      seg.family = e.family;
-      seg.src = e.vip;
-      seg.dst = e.client;
-      seg.sport = e.vipPort;
-      seg.dport = e.clientPort;
+      TcpSegment seg = toClientSegment(e);
       seg.seq = side.server + 1;
       seg.flags = kTcpRst;
       const std::uint32_t len = writeTcpSegment(pkt.data, pkt.capacity, in.l3Offset, seg);

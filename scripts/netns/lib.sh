@@ -11,6 +11,8 @@
 #   rig_up NCLIENTS NBACKENDS [LB_QUEUES]
 #   rig_exec NS CMD...         run in a namespace (NS: lb, br, c1.., b1..)
 #   rig_lb_exec CMD...         run in the LB namespace with bpffs mounted
+#   rig_add_routed_backend     a router (10.100.0.1) and, behind it, backend rb1 at 10.200.0.11:
+#                              the LB reaches it via a gateway
 #   rig_down                   remove everything (also run by the EXIT trap)
 #
 # Addresses (10.100.0.0/24 inside the rig): LB eth0 10.100.0.2 (SNAT) + VIP 10.100.0.100,
@@ -140,11 +142,32 @@ rig_down() {
   return 0
 }
 
-# rig_backend_http I: a minimal HTTP server in backend I answering "backend I" on port 80
-# (and 443 with TLS when a certificate is given as $2/$3).
+rig_add_routed_backend() {
+  local r rb lb
+  _rig_add_ns r
+  _rig_link r
+  r=$(rig_ns r)
+  ip -n "$r" addr add 10.100.0.1/24 dev eth0
+  _rig_add_ns rb1
+  rb=$(rig_ns rb1)
+  ip -n "$rb" link add eth0 type veth peer name eth1 netns "$r"
+  ip -n "$rb" link set eth0 up
+  ip -n "$r" link set eth1 up
+  _rig_offloads_off "$rb" eth0
+  _rig_offloads_off "$r" eth1
+  ip -n "$r" addr add 10.200.0.1/24 dev eth1
+  ip -n "$rb" addr add 10.200.0.11/24 dev eth0
+  ip -n "$rb" route add default via 10.200.0.1
+  ip netns exec "$r" sysctl -qw net.ipv4.ip_forward=1
+  lb=$(rig_ns lb)
+  ip -n "$lb" route add 10.200.0.0/24 via 10.100.0.1
+}
+
+# rig_backend_nginx I: nginx in backend I (namespace b<I>, or the namespace named by $2) answering
+# "backend I" on port 80.
 rig_backend_nginx() {
-  local i=$1 dir
-  dir=$(mktemp -d "/tmp/${RIG_PREFIX}-b$i.XXXX")
+  local i=$1 nsname=${2:-b$1} dir
+  dir=$(mktemp -d "/tmp/${RIG_PREFIX}-$nsname.XXXX")
   chmod 755 "$dir"
   mkdir -p "$dir/www"
   echo "backend $i" >"$dir/www/index.html"
@@ -163,5 +186,5 @@ http {
   }
 }
 EOF
-  rig_exec "b$i" nginx -c "$dir/nginx.conf" -p "$dir"
+  rig_exec "$nsname" nginx -c "$dir/nginx.conf" -p "$dir"
 }
