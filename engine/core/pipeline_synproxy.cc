@@ -200,6 +200,20 @@ Reason Pipeline::proxyReverse(PacketRef& pkt, Slot& s, std::uint32_t idx, TimeNs
       pkt.len = len;
       return Reason::kTxToClient;
     }
+    if ((in.tcpFlags & (kTcpSyn | kTcpRst | kTcpAck)) == kTcpAck) {
+      // The backend still holds this SNAT port's previous connection in TIME_WAIT and answered
+      // our SYN with an ACK for the old one. Do what a client's stack does: reset with the
+      // sequence number it acknowledged (the backend drops its TIME_WAIT), and the SYN goes out
+      // again on the client's next retransmission.
+      TcpSegment seg = toBackendSegment(e, snat_);
+      seg.seq = in.ack;
+      seg.flags = kTcpRst;
+      const std::uint32_t len = writeTcpSegment(pkt.data, pkt.capacity, in.l3Offset, seg);
+      if (len == 0) return Reason::kNoConntrack;
+      setMacs(pkt.data, snap_->localMac().bytes, snap_->backendMac(e.backendId).bytes);
+      pkt.len = len;
+      return Reason::kTxSynproxy;
+    }
     return Reason::kNoConntrack;
   }
   if ((in.tcpFlags & synAck) == synAck) {

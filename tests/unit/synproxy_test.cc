@@ -348,6 +348,36 @@ TEST(SynProxy, BackendRefusesAndTheClientIsReset) {
   EXPECT_EQ(h.table->closed(CloseReason::kRst), 1u);
 }
 
+// The SNAT port's previous connection is still in TIME_WAIT on the backend, which answers our SYN
+// with an ACK for the old connection: we reset it as a client's stack would, and the next client
+// retransmission brings the SYN again.
+TEST(SynProxy, BackendTimeWaitChallengeAckIsReset) {
+  Harness h(proxyConfig());
+  h.pipe->setCookieKey(kKey);
+  Proxied c(h);
+  c.syn(kT0);
+  Bytes f = buildPacket(c.fromClient(kTcpAck | kTcpPsh, c.cisn + 1, c.cookie + 1, text("GET")));
+  ASSERT_EQ(h.run(f, kT0), Reason::kTxSynproxy);
+  c.snatPort = parseInfo(f).sport;
+  f = buildPacket(c.fromBackend(kTcpAck, 0x55550000, 0x12340000, {}));
+  ASSERT_EQ(h.run(f, kT0 + sec(0.001)), Reason::kTxSynproxy);
+  const PacketInfo rst = parseInfo(f);
+  expectValid(f);
+  EXPECT_EQ(rst.tcpFlags, kTcpRst);
+  EXPECT_EQ(rst.seq, 0x12340000u);
+  EXPECT_EQ(rst.src, A("10.0.0.2").ip);
+  EXPECT_EQ(rst.sport, c.snatPort);
+  EXPECT_EQ(rst.dst, A("10.0.0.11").ip);
+  EXPECT_EQ(h.table->active(), 1u);  // still waiting for the backend
+  f = buildPacket(c.fromClient(kTcpAck | kTcpPsh, c.cisn + 1, c.cookie + 1, text("GET")));
+  ASSERT_EQ(h.run(f, kT0 + sec(0.3)), Reason::kTxSynproxy);
+  EXPECT_EQ(parseInfo(f).tcpFlags, kTcpSyn);
+  f = buildPacket(c.fromBackend(kTcpSyn | kTcpAck, c.bisn, c.cisn + 1, {}));
+  ASSERT_EQ(h.run(f, kT0 + sec(0.301)), Reason::kTxSynproxy);
+  ASSERT_EQ(h.emitted.size(), 1u);
+  EXPECT_EQ(payloadOf(h.emitted[0]), text("GET"));
+}
+
 TEST(SynProxy, SilentBackendRetransmitsOnClientRetryThenTimesOut) {
   Harness h(proxyConfig());
   h.pipe->setCookieKey(kKey);
