@@ -90,7 +90,7 @@ void writeStats(const std::string& path, const XdpProgram& prog,
   std::array<std::uint64_t, kTcpStateCount> byState{};
   std::array<std::uint64_t, kCloseReasonCount> closed{};
   std::uint64_t active = 0, created = 0, snat = 0, validated = 0, released = 0, handed = 0;
-  std::uint64_t capacity = 0;
+  std::uint64_t capacity = 0, sendDrops = 0, handoffDrops = 0;
   for (const auto& w : workers) {
     const WorkerStats s = w->stats();
     for (std::size_t i = 0; i < kReasonCount; ++i) reasons[i] += s.counters.reasons[i];
@@ -103,6 +103,8 @@ void writeStats(const std::string& path, const XdpProgram& prog,
     released += s.counters.heldReleased;
     handed += s.handedOff;
     capacity += s.capacity;
+    sendDrops += s.sendDrops;
+    handoffDrops += s.handoffDrops;
   }
   for (std::size_t i = 0; i < kReasonCount; ++i) {
     if (reasons[i] != 0) engine[std::string(kReasonNames[i])] = reasons[i];
@@ -123,11 +125,6 @@ void writeStats(const std::string& path, const XdpProgram& prog,
                      {"validated", validated},
                      {"invalid", reasons[static_cast<std::size_t>(Reason::kSyncookieInvalid)]},
                      {"held_released", released}};
-  std::uint64_t sendDrops = 0, handoffDrops = 0;
-  for (const auto& w : workers) {
-    sendDrops += w->stats().sendDrops;
-    handoffDrops += w->stats().handoffDrops;
-  }
   j["workers"] = {{"count", workers.size()},
                   {"handed_off", handed},
                   {"handoff_drops", handoffDrops},

@@ -441,9 +441,7 @@ __noinline int xlb_answer_syn4(struct xdp_md *ctx, __u32 l3, __u64 now)
 	full = synack_room(ctx, l3, sizeof(struct iphdr), &o);
 	if (full < 0)
 		return DROP(TCP_TRUNCATED);
-	mss_idx = xlb_cookie_mss_idx(o.mss);
-	if (xlb_cookie_mss(mss_idx) > cfg->synack_mss_cap && cfg->synack_mss_cap)
-		mss_idx = xlb_cookie_mss_idx(cfg->synack_mss_cap);
+	mss_idx = xlb_cookie_mss_idx_capped(o.mss, cfg->synack_mss_cap);
 	meta = xlb_cookie_meta(now >> XLB_COOKIE_TICK_SHIFT, mss_idx, o.wscale, o.sack);
 	cookie = xlb_cookie4(cfg->cookie_key, saddr, daddr, ports, isn,
 			     now >> XLB_COOKIE_TICK_SHIFT, meta);
@@ -550,9 +548,7 @@ __noinline int xlb_answer_syn6(struct xdp_md *ctx, __u32 l3, __u32 l4, __u64 now
 	full = synack_room(ctx, l3, sizeof(struct ipv6hdr), &o);
 	if (full < 0)
 		return DROP(TCP_TRUNCATED);
-	mss_idx = xlb_cookie_mss_idx(o.mss);
-	if (xlb_cookie_mss(mss_idx) > cfg->synack_mss_cap && cfg->synack_mss_cap)
-		mss_idx = xlb_cookie_mss_idx(cfg->synack_mss_cap);
+	mss_idx = xlb_cookie_mss_idx_capped(o.mss, cfg->synack_mss_cap);
 	meta = xlb_cookie_meta(now >> XLB_COOKIE_TICK_SHIFT, mss_idx, o.wscale, o.sack);
 	cookie = xlb_cookie6(cfg->cookie_key, saddr.in6_u.u6_addr32, daddr.in6_u.u6_addr32, ports,
 			     isn, now >> XLB_COOKIE_TICK_SHIFT, meta);

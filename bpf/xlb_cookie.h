@@ -123,6 +123,16 @@ XLB_COOKIE_INLINE __u32 xlb_cookie_mss_idx(__u32 mss)
 	return 0;
 }
 
+/* The MSS index a SYN-ACK advertises: the client's, lowered to fit cap (0: no cap). */
+XLB_COOKIE_INLINE __u32 xlb_cookie_mss_idx_capped(__u32 mss, __u32 cap)
+{
+	__u32 idx = xlb_cookie_mss_idx(mss);
+
+	if (cap && xlb_cookie_mss(idx) > cap)
+		idx = xlb_cookie_mss_idx(cap);
+	return idx;
+}
+
 /* wscale: the client's shift, or 0xff when it sent none. RFC 7323 caps the shift at 14. */
 XLB_COOKIE_INLINE __u32 xlb_cookie_meta(__u64 tick, __u32 mss_idx, __u32 wscale, __u32 sack)
 {

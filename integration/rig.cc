@@ -114,10 +114,6 @@ bool Rig::startNginx(int backend) {
   return sh(libCall("rig_backend_nginx " + std::to_string(backend)), 20).status == 0;
 }
 
-bool Rig::stopNginx(int backend) {
-  return exec("b" + std::to_string(backend), "pkill -f 'nginx: master' ; sleep 0.2").status >= 0;
-}
-
 bool Rig::startXlbd(const std::string& yaml, std::string& log) {
   const std::string cfg = dir_ + "/xlbd.yaml";
   const std::string logPath = dir_ + "/xlbd.log";

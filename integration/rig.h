@@ -41,7 +41,6 @@ class Rig {
   // Runs a command in a namespace (lb, br, c1.., b1..).
   CmdResult exec(const std::string& shortName, const std::string& cmd, int timeoutSec = 30) const;
   bool startNginx(int backend);
-  bool stopNginx(int backend);
 
   // Starts xlbd in the LB namespace with this configuration; waits until it logs that it
   // started (or exits). False with the log in `log` on failure.
@@ -67,7 +66,6 @@ class Rig {
   static std::string defaultConfig();  // xlbd --print-default-config
   // A shell command that runs a lib.sh function on this rig.
   static std::string libCallFor(const Rig& r, const std::string& fn) { return r.libCall(fn); }
-  static const char* vip() { return "10.100.0.100"; }
   static std::string binDir();
 
  private:

@@ -128,12 +128,9 @@ std::unique_ptr<XdpProgram> XdpProgram::load(const XdpOptions& options, std::str
     if (!log.empty()) error += "\n" + log;
     return nullptr;
   }
-  p->cfgValue_.assign(sizeof(xlb_config), 0);
-  xlb_config c{};
-  c.syn_window_ns = options.synWindow;
-  c.fail_open = options.failOpen ? 1 : 0;
-  c.synack_mss_cap = options.synackMssCap;
-  std::memcpy(p->cfgValue_.data(), &c, sizeof c);
+  p->cfg_.syn_window_ns = options.synWindow;
+  p->cfg_.fail_open = options.failOpen ? 1 : 0;
+  p->cfg_.synack_mss_cap = options.synackMssCap;
   if (!p->updateConfigMap()) {
     error = "cannot write the config map: " + errnoText(errno);
     return nullptr;
@@ -148,17 +145,14 @@ XdpProgram::~XdpProgram() {
 int XdpProgram::progFd() const noexcept { return bpf_program__fd(skel_->progs.xlb_xdp); }
 
 bool XdpProgram::updateConfigMap() {
-  xlb_config c{};
-  std::memcpy(&c, cfgValue_.data(), sizeof c);
   std::uint8_t bits = 0;
   if (blockCounts_[0] != 0) bits |= XLB_BLOCK_V4_EXACT;
   if (blockCounts_[1] != 0) bits |= XLB_BLOCK_V4_LPM;
   if (blockCounts_[2] != 0) bits |= XLB_BLOCK_V6_EXACT;
   if (blockCounts_[3] != 0) bits |= XLB_BLOCK_V6_LPM;
-  c.block_maps = bits;
-  std::memcpy(cfgValue_.data(), &c, sizeof c);
+  cfg_.block_maps = bits;
   const std::uint32_t zero = 0;
-  return bpf_map_update_elem(bpf_map__fd(skel_->maps.xlb_cfg), &zero, &c, BPF_ANY) == 0;
+  return bpf_map_update_elem(bpf_map__fd(skel_->maps.xlb_cfg), &zero, &cfg_, BPF_ANY) == 0;
 }
 
 bool XdpProgram::applyConfig(const Config& config, const CookieKey& key, std::string& error) {
@@ -166,13 +160,10 @@ bool XdpProgram::applyConfig(const Config& config, const CookieKey& key, std::st
     error = e;
     return false;
   }
-  xlb_config c{};
-  std::memcpy(&c, cfgValue_.data(), sizeof c);
-  c.cookie_key[0] = key[0];
-  c.cookie_key[1] = key[1];
-  c.snat_port_lo = config.snat.portLo;
-  c.snat_port_hi = config.snat.portHi;
-  std::memcpy(cfgValue_.data(), &c, sizeof c);
+  cfg_.cookie_key[0] = key[0];
+  cfg_.cookie_key[1] = key[1];
+  cfg_.snat_port_lo = config.snat.portLo;
+  cfg_.snat_port_hi = config.snat.portHi;
 
   const int destFd = bpf_map__fd(skel_->maps.xlb_dests);
   const int portsFd = bpf_map__fd(skel_->maps.xlb_vip_ports);
@@ -235,10 +226,7 @@ bool XdpProgram::applyConfig(const Config& config, const CookieKey& key, std::st
 }
 
 void XdpProgram::setFixedNow(TimeNs now) {
-  xlb_config c{};
-  std::memcpy(&c, cfgValue_.data(), sizeof c);
-  c.fixed_now_ns = now;
-  std::memcpy(cfgValue_.data(), &c, sizeof c);
+  cfg_.fixed_now_ns = now;
   updateConfigMap();
 }
 

@@ -77,6 +77,15 @@ Reason Pipeline::cookieAck(PacketRef& pkt, Slot& s, TimeNs now) noexcept {
   return sendBackendSyn(pkt, in, e, side.client, opts);
 }
 
+bool Pipeline::rewriteAs(PacketRef& pkt, const PacketInfo& in, const TcpSegment& seg,
+                         const std::array<std::uint8_t, 6>& dstMac) noexcept {
+  const std::uint32_t len = writeTcpSegment(pkt.data, pkt.capacity, in.l3Offset, seg);
+  if (len == 0) return false;
+  setMacs(pkt.data, snap_->localMac().bytes, dstMac);
+  pkt.len = len;
+  return true;
+}
+
 Reason Pipeline::sendBackendSyn(PacketRef& pkt, const PacketInfo& in, const ConnEntry& e,
                                 std::uint32_t isn, const CookieOptions& o) noexcept {
   std::uint8_t options[kSynOptionsLen];
@@ -87,10 +96,10 @@ Reason Pipeline::sendBackendSyn(PacketRef& pkt, const PacketInfo& in, const Conn
   seg.window = XLB_SYNACK_WINDOW;
   seg.options = options;
   seg.optionsLen = kSynOptionsLen;
-  const std::uint32_t len = writeTcpSegment(pkt.data, pkt.capacity, in.l3Offset, seg);
-  if (len == 0) return Reason::kSynproxyHoldFull;  // a frame too small to hold a SYN
-  setMacs(pkt.data, snap_->localMac().bytes, snap_->backendMac(e.backendId).bytes);
-  pkt.len = len;
+  // A frame too small for a SYN (never an AF_XDP frame) is dropped like a full hold pool.
+  if (!rewriteAs(pkt, in, seg, snap_->backendMac(e.backendId).bytes)) {
+    return Reason::kSynproxyHoldFull;
+  }
   return Reason::kTxSynproxy;
 }
 
@@ -102,10 +111,9 @@ Reason Pipeline::sendBackendAck(PacketRef& pkt, const PacketInfo& in, const Conn
   seg.ack = ack;
   seg.flags = kTcpAck;
   seg.window = window;
-  const std::uint32_t len = writeTcpSegment(pkt.data, pkt.capacity, in.l3Offset, seg);
-  if (len == 0) return Reason::kSynproxyHoldFull;
-  setMacs(pkt.data, snap_->localMac().bytes, snap_->backendMac(e.backendId).bytes);
-  pkt.len = len;
+  if (!rewriteAs(pkt, in, seg, snap_->backendMac(e.backendId).bytes)) {
+    return Reason::kSynproxyHoldFull;
+  }
   return Reason::kTxSynproxy;
 }
 
@@ -158,12 +166,9 @@ Reason Pipeline::proxyForward(PacketRef& pkt, Slot& s, std::uint32_t idx, TimeNs
       TcpSegment seg = toBackendSegment(e, snat_);
       seg.seq = side.client + 1;
       seg.flags = kTcpRst;
-      const std::uint32_t len = writeTcpSegment(pkt.data, pkt.capacity, in.l3Offset, seg);
-      setMacs(pkt.data, snap_->localMac().bytes, snap_->backendMac(e.backendId).bytes);
+      const bool sent = rewriteAs(pkt, in, seg, snap_->backendMac(e.backendId).bytes);
       table_.remove(idx, CloseReason::kRst);
-      if (len == 0) return Reason::kNoConntrack;
-      pkt.len = len;
-      return Reason::kTxToBackend;
+      return sent ? Reason::kTxToBackend : Reason::kNoConntrack;
     }
     if ((in.payloadLen > 0 || (in.tcpFlags & kTcpFin)) && !isHeld(idx, e, in.seq)) {
       return hold(pkt, in, idx, now) ? Reason::kSynproxyHeld : Reason::kSynproxyHoldFull;
@@ -193,12 +198,9 @@ Reason Pipeline::proxyReverse(PacketRef& pkt, Slot& s, std::uint32_t idx, TimeNs
       TcpSegment seg = toClientSegment(e);
       seg.seq = side.server + 1;
       seg.flags = kTcpRst;
-      const std::uint32_t len = writeTcpSegment(pkt.data, pkt.capacity, in.l3Offset, seg);
-      setMacs(pkt.data, snap_->localMac().bytes, e.clientMac);
+      const bool sent = rewriteAs(pkt, in, seg, e.clientMac);
       table_.remove(idx, CloseReason::kRst);
-      if (len == 0) return Reason::kNoConntrack;
-      pkt.len = len;
-      return Reason::kTxToClient;
+      return sent ? Reason::kTxToClient : Reason::kNoConntrack;
     }
     if ((in.tcpFlags & (kTcpSyn | kTcpRst | kTcpAck)) == kTcpAck) {
       // The backend still holds this SNAT port's previous connection in TIME_WAIT and answered
@@ -208,11 +210,8 @@ Reason Pipeline::proxyReverse(PacketRef& pkt, Slot& s, std::uint32_t idx, TimeNs
       TcpSegment seg = toBackendSegment(e, snat_);
       seg.seq = in.ack;
       seg.flags = kTcpRst;
-      const std::uint32_t len = writeTcpSegment(pkt.data, pkt.capacity, in.l3Offset, seg);
-      if (len == 0) return Reason::kNoConntrack;
-      setMacs(pkt.data, snap_->localMac().bytes, snap_->backendMac(e.backendId).bytes);
-      pkt.len = len;
-      return Reason::kTxSynproxy;
+      return rewriteAs(pkt, in, seg, snap_->backendMac(e.backendId).bytes) ? Reason::kTxSynproxy
+                                                                           : Reason::kNoConntrack;
     }
     return Reason::kNoConntrack;
   }

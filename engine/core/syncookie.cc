@@ -38,8 +38,7 @@ void decode(std::uint32_t meta, CookieOptions& o) noexcept {
 
 std::uint32_t makeCookie(const CookieKey& key, const std::uint8_t* frame, const PacketInfo& syn,
                          TimeNs now, std::uint16_t mssCap, CookieOptions& opts) noexcept {
-  std::uint32_t idx = xlb_cookie_mss_idx(syn.tcp.mss);
-  if (mssCap != 0 && xlb_cookie_mss(idx) > mssCap) idx = xlb_cookie_mss_idx(mssCap);
+  const std::uint32_t idx = xlb_cookie_mss_idx_capped(syn.tcp.mss, mssCap);
   const std::uint64_t tick = now >> XLB_COOKIE_TICK_SHIFT;
   const std::uint32_t meta =
       xlb_cookie_meta(tick, idx, syn.tcp.wscale, syn.tcp.sackPermitted ? 1 : 0);

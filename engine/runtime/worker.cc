@@ -13,12 +13,23 @@ TimeNs monotonicNow() noexcept {
   return static_cast<TimeNs>(ts.tv_sec) * kNsPerSec + static_cast<TimeNs>(ts.tv_nsec);
 }
 
+namespace {
+// Ports per worker sub-range; the last worker also takes the remainder.
+std::uint32_t portsPerWorker(std::uint16_t lo, std::uint16_t hi, std::uint32_t count) noexcept {
+  return (static_cast<std::uint32_t>(hi) - lo + 1) / count;
+}
+}  // namespace
+
 void snatSubRange(std::uint16_t lo, std::uint16_t hi, std::uint32_t id, std::uint32_t count,
                   std::uint16_t& subLo, std::uint16_t& subHi) noexcept {
-  const std::uint32_t size = static_cast<std::uint32_t>(hi) - lo + 1;
-  const std::uint32_t per = size / count;
+  const std::uint32_t per = portsPerWorker(lo, hi, count);
   subLo = static_cast<std::uint16_t>(lo + id * per);
   subHi = id + 1 == count ? hi : static_cast<std::uint16_t>(lo + (id + 1) * per - 1);
+}
+
+std::uint32_t snatOwner(std::uint16_t lo, std::uint16_t hi, std::uint32_t count,
+                        std::uint16_t port) noexcept {
+  return std::min(count - 1, (static_cast<std::uint32_t>(port) - lo) / portsPerWorker(lo, hi, count));
 }
 
 // ---- Handoff ----
@@ -74,7 +85,7 @@ void Handoff::release(std::uint32_t from, std::uint32_t to, std::size_t n) noexc
 Worker::Worker(std::uint32_t id, std::uint32_t count, const Config& config, BatchIo& io,
                Handoff* handoff, const CookieKey& key, std::uint64_t seed)
     : id_(id), count_(count), io_(io), handoff_(handoff), portLo_(config.snat.portLo),
-      portHi_(config.snat.portHi), hashSeed_(0x9e3779b97f4a7c15ull) {
+      portHi_(config.snat.portHi) {
   std::uint16_t lo = 0, hi = 0;
   snatSubRange(config.snat.portLo, config.snat.portHi, id, count, lo, hi);
   snat_ = std::make_unique<SnatPool>(config.snat.addresses, lo, hi);
@@ -109,13 +120,12 @@ std::uint32_t Worker::ownerOf(const std::uint8_t* frame, std::uint32_t len) cons
   const Destination d = current_->lookup(in.family, in.dst);
   if (d.kind == Destination::Kind::kSnat) {
     if (in.dport < portLo_ || in.dport > portHi_) return id_;
-    const std::uint32_t per = (static_cast<std::uint32_t>(portHi_) - portLo_ + 1) / count_;
-    return std::min(count_ - 1, (in.dport - portLo_) / per);
+    return snatOwner(portLo_, portHi_, count_, in.dport);
   }
   if (d.kind != Destination::Kind::kVip) return id_;
   // The client tuple decides; the same function runs in every worker.
   std::uint64_t h = in.src.mix() * 0x9e3779b97f4a7c15ull ^ in.dst.mix();
-  h ^= (static_cast<std::uint64_t>(in.sport) << 16 | in.dport) * hashSeed_;
+  h ^= (static_cast<std::uint64_t>(in.sport) << 16 | in.dport) * 0xc2b2ae3d27d4eb4full;
   h ^= h >> 29;
   return static_cast<std::uint32_t>(h % count_);
 }

@@ -12,6 +12,7 @@
 #include "xlb/packet.h"
 #include "xlb/parse.h"
 #include "xlb/reason.h"
+#include "xlb/rewrite.h"
 #include "xlb/snapshot.h"
 #include "xlb/syncookie.h"
 
@@ -108,6 +109,10 @@ class Pipeline {
                         std::uint32_t isn, const CookieOptions& o) noexcept;
   Reason sendBackendAck(PacketRef& pkt, const PacketInfo& in, const ConnEntry& e,
                         std::uint32_t seq, std::uint32_t ack, std::uint16_t window) noexcept;
+  // Replaces the frame by `seg` (link-layer header and VLAN tags kept, MACs set); false when
+  // the frame cannot hold it.
+  bool rewriteAs(PacketRef& pkt, const PacketInfo& in, const TcpSegment& seg,
+                 const std::array<std::uint8_t, 6>& dstMac) noexcept;
   void translateToBackend(std::uint8_t* frame, const PacketInfo& in,
                           const ConnEntry& e) noexcept;
   void translateToClient(std::uint8_t* frame, const PacketInfo& in, const ConnEntry& e) noexcept;

@@ -100,7 +100,6 @@ class Worker {
   std::unique_ptr<SnatPool> snat_;
   std::unique_ptr<ConnTable> table_;
   std::unique_ptr<Pipeline> pipe_;
-  std::uint64_t hashSeed_;
 
   std::atomic<std::uint64_t> version_{0};
   std::uint64_t seenVersion_ = 0;
@@ -125,6 +124,10 @@ class Worker {
 // The SNAT sub-range worker `id` of `count` allocates from.
 void snatSubRange(std::uint16_t lo, std::uint16_t hi, std::uint32_t id, std::uint32_t count,
                   std::uint16_t& subLo, std::uint16_t& subHi) noexcept;
+
+// The worker whose sub-range holds `port` (lo <= port <= hi).
+std::uint32_t snatOwner(std::uint16_t lo, std::uint16_t hi, std::uint32_t count,
+                        std::uint16_t port) noexcept;
 
 // CLOCK_MONOTONIC in nanoseconds: the clock the XDP program reads (at tick resolution there).
 TimeNs monotonicNow() noexcept;

@@ -97,8 +97,8 @@ class XdpProgram {
   XdpOptions options_;
   unsigned cpus_ = 1;
   std::array<std::size_t, 4> blockCounts_{};  // v4 exact, v4 lpm, v6 exact, v6 lpm
-  // The config map's value as last written (the blocklist bits are recomputed on change).
-  std::vector<std::uint8_t> cfgValue_;
+  // The config map's value as last written (the blocklist bits are recomputed on each write).
+  xlb_config cfg_{};
 };
 
 // Layout check of one map: returns an empty string when the key and value sizes match.
