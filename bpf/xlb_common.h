@@ -64,7 +64,9 @@
 	X(SYNPROXY_HELD, SynproxyHeld, synproxy_held, XLB_ACT_HOLD)      \
 	X(SYNPROXY_HOLD_FULL, SynproxyHoldFull, synproxy_hold_full, XLB_ACT_DROP) \
 	X(SYNPROXY_BAD_SYNACK, SynproxyBadSynack, synproxy_bad_synack, XLB_ACT_DROP) \
-	X(TX_SYNPROXY, TxSynproxy, synproxy_handshake, XLB_ACT_TX)
+	X(TX_SYNPROXY, TxSynproxy, synproxy_handshake, XLB_ACT_TX)      \
+	/* appended with the control plane */                            \
+	X(TX_KILL_RST, TxKillRst, killed_reset, XLB_ACT_TX)
 
 enum xlb_reason {
 #define XLB_REASON_ENUM(e, c, l, a) XLB_REASON_##e,

@@ -37,6 +37,7 @@ std::string_view tcpStateName(TcpState s) noexcept {
     case TcpState::kClosing: return "closing";
     case TcpState::kTimeWait: return "time_wait";
     case TcpState::kClosed: return "closed";
+    case TcpState::kKilled: return "killed";
     case TcpState::kCount: break;
   }
   return "?";
@@ -67,6 +68,7 @@ ConnTable::ConnTable(std::uint32_t capacity, const Timeouts& timeouts, SnatPool&
   fwdHeads_.assign(buckets, kNil);
   revHeads_.assign(buckets, kNil);
   wheel_.assign(kWheelSlots, kNil);
+  backendActive_.assign(std::size_t{1} << 16, 0);
   // Free list threads through nextRev, lowest index first.
   for (std::uint32_t i = capacity; i-- > 0;) {
     entries_[i] = ConnEntry{};
@@ -82,6 +84,7 @@ ConnTable::ConnTable(std::uint32_t capacity, const Timeouts& timeouts, SnatPool&
   timeoutMs_[static_cast<std::size_t>(TcpState::kClosing)] = ms(timeouts.fin);
   timeoutMs_[static_cast<std::size_t>(TcpState::kTimeWait)] = ms(timeouts.timeWait);
   timeoutMs_[static_cast<std::size_t>(TcpState::kClosed)] = ms(timeouts.rst);
+  timeoutMs_[static_cast<std::size_t>(TcpState::kKilled)] = ms(timeouts.rst);
   std::uint64_t s = seed;
   for (auto& k : seed_) k = splitmix(s);
 }
@@ -174,6 +177,7 @@ void ConnTable::insert(std::uint32_t idx, TimeNs now) noexcept {
   ++byState_[static_cast<std::size_t>(TcpState::kSynSent)];
   ++active_;
   ++created_;
+  ++backendActive_[e.backendId];
   std::uint64_t hf = hash(forwardKey(e)) & mask_;
   e.nextFwd = fwdHeads_[hf];
   fwdHeads_[hf] = idx;
@@ -205,10 +209,22 @@ void ConnTable::remove(std::uint32_t idx, CloseReason why) noexcept {
   snat_.release(e.snatIdx, e.snatPort);
   --byState_[static_cast<std::size_t>(e.state)];
   --active_;
+  --backendActive_[e.backendId];
   ++closed_[static_cast<std::size_t>(why)];
   e.state = TcpState::kFree;
   e.nextRev = freeHead_;
   freeHead_ = idx;
+}
+
+bool ConnTable::kill(std::uint32_t idx, TimeNs now) noexcept {
+  ConnEntry& e = entries_[idx];
+  if (e.state == TcpState::kFree || e.state == TcpState::kKilled) return false;
+  const std::uint64_t nowMs = now / kNsPerMs;
+  setState(e, TcpState::kKilled);
+  e.deadlineMs = static_cast<std::uint32_t>(nowMs) + timeoutMs(TcpState::kKilled);
+  wheelUnlink(idx);
+  wheelInsert(idx, nowMs);
+  return true;
 }
 
 void ConnTable::setState(ConnEntry& e, TcpState s) noexcept {
@@ -224,6 +240,7 @@ void ConnTable::track(std::uint32_t idx, bool fromClient, std::uint8_t tcpFlags,
   const TcpState old = e.state;
   const std::uint64_t nowMs = now / kNsPerMs;
   TcpState next = old;
+  if (old == TcpState::kKilled) return;  // only expiry ends it (the pipeline sends the resets)
   if (tcpFlags & kTcpRst) {  // RST from either side ends the connection
     next = TcpState::kClosed;
   } else if (old != TcpState::kClosed) {
@@ -320,6 +337,7 @@ std::size_t ConnTable::expire(TimeNs now, std::size_t budget) noexcept {
       CloseReason why = CloseReason::kTimeout;
       if (e.state == TcpState::kTimeWait || e.state == TcpState::kClosing) why = CloseReason::kFin;
       if (e.state == TcpState::kClosed) why = CloseReason::kRst;
+      if (e.state == TcpState::kKilled) why = CloseReason::kKilled;
       remove(idx, why);
       ++removed;
     } else {
@@ -342,6 +360,7 @@ void ConnTable::evictOne() noexcept {
         case TcpState::kClosing:
         case TcpState::kTimeWait:
         case TcpState::kClosed:
+        case TcpState::kKilled:
           remove(i, CloseReason::kEvicted);
           return;
         default:
@@ -358,14 +377,17 @@ std::uint64_t ConnTable::closedTotal() const noexcept {
 }
 
 double ConnTable::bytesPerConnection() const noexcept {
-  return static_cast<double>(bytesAllocated() - wheel_.size() * sizeof(std::uint32_t)) /
+  // The wheel and the per-backend counts are fixed costs, not per connection.
+  const std::size_t fixed = (wheel_.size() + backendActive_.size()) * sizeof(std::uint32_t);
+  return static_cast<double>(bytesAllocated() - fixed) /
          static_cast<double>(capacity_);
 }
 
 std::size_t ConnTable::bytesAllocated() const noexcept {
   return entries_.size() * sizeof(ConnEntry) + finSeqs_.size() * sizeof(FinSeqs) +
          fwdHeads_.size() * sizeof(std::uint32_t) +
-         revHeads_.size() * sizeof(std::uint32_t) + wheel_.size() * sizeof(std::uint32_t);
+         revHeads_.size() * sizeof(std::uint32_t) + wheel_.size() * sizeof(std::uint32_t) +
+         backendActive_.size() * sizeof(std::uint32_t);
 }
 
 }  // namespace xlb

@@ -23,7 +23,7 @@ bool isPlainSyn(std::uint8_t f) noexcept { return (f & (kTcpSyn | kTcpAck)) == k
 
 Pipeline::Pipeline(ConnTable& table, SnatPool& snat)
     : table_(table), snat_(snat), held_(kHoldSlots), holdBuf_(kHoldSlots * kHoldBytes),
-      emitted_(kHoldSlots) {}
+      emitted_(kHoldSlots), backendCounters_(kMaxBackendIds) {}
 
 Reason Pipeline::classify(const PacketRef& pkt, Slot& s) noexcept {
   s.kind = Kind::kDone;
@@ -69,7 +69,11 @@ void Pipeline::toBackend(std::uint8_t* frame, const PacketInfo& info, const Conn
 Reason Pipeline::newConnection(PacketRef& pkt, Slot& s, TimeNs now) noexcept {
   std::uint32_t idx = ConnTable::kNil;
   const Reason r = createEntry(pkt, s, now, idx);
-  if (r == Reason::kTxToBackend) toBackend(pkt.data, s.info, table_.entry(idx));
+  if (r == Reason::kTxToBackend) {
+    const ConnEntry& e = table_.entry(idx);
+    toBackend(pkt.data, s.info, e);
+    backendCounters_[e.backendId].bytesToBackend += pkt.len;
+  }
   return r;
 }
 
@@ -108,6 +112,7 @@ Reason Pipeline::createEntry(const PacketRef& pkt, Slot& s, TimeNs now,
   e.winShifts = 0;
   std::memcpy(e.clientMac.data(), pkt.data + 6, 6);
   table_.insert(idx, now);
+  ++backendCounters_[b.id].created;
   idxOut = idx;
   return Reason::kTxToBackend;
 }
@@ -140,32 +145,40 @@ Reason Pipeline::forward(PacketRef& pkt, Slot& s, TimeNs now) noexcept {
     }
     return Reason::kNoConntrack;
   }
-  if (table_.entry(idx).flags & kFlagSynProxy) return proxyForward(pkt, s, idx, now);
-  table_.track(idx, true, in.tcpFlags, in.seq, in.ack, in.payloadLen, now);
-  toBackend(pkt.data, in, table_.entry(idx));
-  return Reason::kTxToBackend;
+  const ConnEntry& e = table_.entry(idx);
+  if (e.state == TcpState::kKilled) return killReply(pkt, in, idx, true);
+  Reason r = Reason::kTxToBackend;
+  if (e.flags & kFlagSynProxy) {
+    r = proxyForward(pkt, s, idx, now);
+  } else {
+    table_.track(idx, true, in.tcpFlags, in.seq, in.ack, in.payloadLen, now);
+    toBackend(pkt.data, in, e);
+  }
+  if (r == Reason::kTxToBackend) backendCounters_[e.backendId].bytesToBackend += pkt.len;
+  return r;
 }
 
 Reason Pipeline::reverse(PacketRef& pkt, Slot& s, TimeNs now) noexcept {
   const PacketInfo& in = s.info;
   const std::uint32_t idx = table_.findReverse(s.key, s.hash);
   if (idx == ConnTable::kNil) return Reason::kNoConntrack;
-  if (table_.entry(idx).flags & kFlagSynProxy) return proxyReverse(pkt, s, idx, now);
-  table_.track(idx, false, in.tcpFlags, in.seq, in.ack, in.payloadLen, now);
   const ConnEntry& e = table_.entry(idx);
-  setMacs(pkt.data, snap_->localMac().bytes, e.clientMac);
-  natRewrite(pkt.data, in, e.vip, e.client, e.vipPort, e.clientPort);
-  return Reason::kTxToClient;
+  if (e.state == TcpState::kKilled) return killReply(pkt, in, idx, false);
+  Reason r = Reason::kTxToClient;
+  if (e.flags & kFlagSynProxy) {
+    r = proxyReverse(pkt, s, idx, now);
+  } else {
+    table_.track(idx, false, in.tcpFlags, in.seq, in.ack, in.payloadLen, now);
+    setMacs(pkt.data, snap_->localMac().bytes, e.clientMac);
+    natRewrite(pkt.data, in, e.vip, e.client, e.vipPort, e.clientPort);
+  }
+  if (r == Reason::kTxToClient) backendCounters_[e.backendId].bytesToClient += pkt.len;
+  return r;
 }
 
 void Pipeline::process(PacketBatch& batch, std::span<Verdict> verdicts, TimeNs now) noexcept {
   const std::size_t n = batch.count;
-  if (emittedCount_ != 0) {  // the worker has sent the last batch's emitted frames
-    for (HeldFrame& h : held_) {
-      if (h.state == HeldFrame::State::kEmitted) h.state = HeldFrame::State::kFree;
-    }
-    emittedCount_ = 0;
-  }
+  resetEmitted();
   for (std::size_t i = 0; i < n; ++i) {
     slots_[i].reason = classify(batch.pkts[i], slots_[i]);
   }

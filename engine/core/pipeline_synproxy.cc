@@ -15,6 +15,7 @@
 #include "xlb/checksum.h"
 #include "xlb/pipeline.h"
 #include "xlb/rewrite.h"
+#include "segments.h"
 #include "xlb_common.h"
 
 namespace xlb {
@@ -27,26 +28,6 @@ std::uint8_t clientShift(const ConnEntry& e) noexcept {
 }
 std::uint8_t backendShift(const ConnEntry& e) noexcept {
   return static_cast<std::uint8_t>(e.winShifts & 0xf);
-}
-
-// A segment from our SNAT address and port to the backend, or from the VIP to the client.
-TcpSegment toBackendSegment(const ConnEntry& e, const SnatPool& snat) noexcept {
-  TcpSegment seg;
-  seg.family = e.family;
-  seg.src = snat.address(e.snatIdx);
-  seg.dst = e.backend;
-  seg.sport = e.snatPort;
-  seg.dport = e.backendPort;
-  return seg;
-}
-TcpSegment toClientSegment(const ConnEntry& e) noexcept {
-  TcpSegment seg;
-  seg.family = e.family;
-  seg.src = e.vip;
-  seg.dst = e.client;
-  seg.sport = e.vipPort;
-  seg.dport = e.clientPort;
-  return seg;
 }
 
 std::uint16_t rescale(std::uint16_t window, unsigned fromShift, unsigned toShift) noexcept {

@@ -11,37 +11,55 @@ std::shared_ptr<const Snapshot> Snapshot::fromConfig(const Config& config, const
                                                      const Resolver& resolve,
                                                      std::uint32_t maglevSize) {
   if (std::string err = checkConfig(config); !err.empty()) throw std::invalid_argument(err);
-  auto s = std::make_shared<Snapshot>();
-  s->localMac_ = localMac;
+  SnapshotSpec spec;
+  spec.localMac = localMac;
+  spec.maglevSize = maglevSize;
+  spec.snatAddresses = config.snat.addresses;
   std::uint16_t nextBackendId = 0;
-  for (std::size_t i = 0; i < config.vips.size(); ++i) {
-    const VipConfig& vc = config.vips[i];
-    VipEntry v;
-    v.address = vc.address;
-    v.id = static_cast<std::uint16_t>(i);
-    v.proto = vc.protocol;
-    v.synMode = vc.synFlood.mode;
-    for (std::uint16_t p : vc.ports) v.portBits[p >> 6] |= std::uint64_t{1} << (p & 63);
-    std::vector<MaglevBackend> mb;
+  for (const VipConfig& vc : config.vips) {
+    SnapshotSpec::Vip v{vc.address, vc.protocol, vc.synFlood.mode, vc.ports, {}};
     for (const BackendConfig& bc : vc.backends) {
-      BackendSlot b{bc.address, nextBackendId++, bc.weight};
-      s->backendMacs_.push_back(resolve(bc.address));
-      v.backends.push_back(b);
-      mb.push_back({bc.address, bc.weight});
+      v.backends.push_back(BackendSlot{bc.address, nextBackendId++, bc.weight});
+      spec.backendMacs.push_back(resolve(bc.address));
     }
-    v.maglev = buildMaglev(mb, maglevSize);
+    spec.vips.push_back(std::move(v));
+  }
+  return build(spec);
+}
+
+std::shared_ptr<const Snapshot> Snapshot::build(const SnapshotSpec& spec) {
+  if (spec.vips.size() > kMaxVips) throw std::invalid_argument("too many VIPs");
+  if (!isPrime(spec.maglevSize)) throw std::invalid_argument("Maglev size must be prime");
+  auto s = std::make_shared<Snapshot>();
+  s->localMac_ = spec.localMac;
+  s->backendMacs_ = spec.backendMacs;
+  for (std::size_t i = 0; i < spec.vips.size(); ++i) {
+    const SnapshotSpec::Vip& vs = spec.vips[i];
+    VipEntry v;
+    v.address = vs.address;
+    v.id = static_cast<std::uint16_t>(i);
+    v.proto = vs.proto;
+    v.synMode = vs.synMode;
+    for (std::uint16_t p : vs.ports) v.portBits[p >> 6] |= std::uint64_t{1} << (p & 63);
+    std::vector<MaglevBackend> mb;
+    for (const BackendSlot& b : vs.backends) {
+      if (b.id >= spec.backendMacs.size()) throw std::invalid_argument("backend id without a MAC");
+      mb.push_back({b.address, b.weight});
+    }
+    v.backends = vs.backends;
+    v.maglev = buildMaglev(mb, spec.maglevSize);
     s->vips_.push_back(std::move(v));
   }
   // At most half full, so probes are short and always end at an empty slot.
-  const std::size_t locals = s->vips_.size() + config.snat.addresses.size();
+  const std::size_t locals = s->vips_.size() + spec.snatAddresses.size();
   const std::uint64_t size = std::bit_ceil(static_cast<std::uint64_t>(locals) * 2 + 2);
   s->local_.assign(size, LocalSlot{});
   s->localShift_ = 64 - static_cast<unsigned>(std::countr_zero(size));
   for (std::size_t i = 0; i < s->vips_.size(); ++i) {
     s->addLocal(s->vips_[i].address, {Destination::Kind::kVip, static_cast<std::uint16_t>(i)});
   }
-  for (std::size_t i = 0; i < config.snat.addresses.size(); ++i) {
-    s->addLocal(config.snat.addresses[i], {Destination::Kind::kSnat, static_cast<std::uint16_t>(i)});
+  for (std::size_t i = 0; i < spec.snatAddresses.size(); ++i) {
+    s->addLocal(spec.snatAddresses[i], {Destination::Kind::kSnat, static_cast<std::uint16_t>(i)});
   }
   return s;
 }

@@ -3,6 +3,7 @@
 
 #include <time.h>
 
+#include <condition_variable>
 #include <cstring>
 
 namespace xlb {
@@ -144,9 +145,7 @@ std::size_t Worker::drainHandoff(TimeNs now) {
         ++sendDrops_;
       }
     }
-    for (const Emitted& e : pipe_->emitted()) {
-      if (!io_.send(e.data, e.len)) ++sendDrops_;
-    }
+    sendEmitted();
     handoff_->release(from, id_, n);
     total += n;
   }
@@ -184,11 +183,10 @@ std::size_t Worker::step(TimeNs now) {
     }
     io_.complete(rx_, verdicts_);
   }
-  for (const Emitted& e : pipe_->emitted()) {
-    if (!io_.send(e.data, e.len)) ++sendDrops_;
-  }
+  sendEmitted();
   std::size_t handled = n;
   if (count_ > 1 && handoff_ != nullptr) handled += drainHandoff(now);
+  if (callsPending_.load(std::memory_order_acquire)) serveCalls(now);
   io_.flush();
   if (now - lastStats_ >= 100 * kNsPerMs) {
     publishStats();
@@ -204,6 +202,105 @@ void Worker::run(const std::atomic<bool>& stop) {
   publishStats();
 }
 
+void Worker::sendEmitted() {
+  for (const Emitted& e : pipe_->emitted()) {
+    if (!io_.send(e.data, e.len)) ++sendDrops_;
+  }
+}
+
+void Worker::serveCalls(TimeNs now) {
+  std::deque<Call> calls;
+  {
+    std::lock_guard lock(callMutex_);
+    calls.swap(calls_);
+    callsPending_.store(false, std::memory_order_release);
+  }
+  for (Call& c : calls) c(now);
+}
+
+bool Worker::submit(Call call, std::chrono::milliseconds timeout,
+                    const std::function<bool()>& done) {
+  // The call and the caller share the answer; a call the worker runs after the caller gave up
+  // writes into state the caller no longer reads.
+  struct Waiter {
+    std::mutex m;
+    std::condition_variable cv;
+  };
+  auto w = std::make_shared<Waiter>();
+  {
+    std::lock_guard lock(callMutex_);
+    calls_.push_back([w, call = std::move(call)](TimeNs now) {
+      call(now);
+      std::lock_guard l(w->m);
+      w->cv.notify_all();
+    });
+    callsPending_.store(true, std::memory_order_release);
+  }
+  std::unique_lock l(w->m);
+  return w->cv.wait_for(l, timeout, done);
+}
+
+bool ConnFilter::matches(const ConnEntry& e) const noexcept {
+  if (e.state == TcpState::kFree) return false;
+  if (client && (client->family != e.family || client->ip != e.client)) return false;
+  if (clientPort && *clientPort != e.clientPort) return false;
+  if (backend && (backend->family != e.family || backend->ip != e.backend)) return false;
+  if (vip && (vip->family != e.family || vip->ip != e.vip)) return false;
+  return !state || *state == e.state;
+}
+
+std::optional<ConnPage> Worker::listConnections(const ConnFilter& filter, std::uint32_t start,
+                                                std::uint32_t limit, std::uint32_t maxScan,
+                                                std::chrono::milliseconds timeout) {
+  auto page = std::make_shared<ConnPage>();
+  auto finished = std::make_shared<std::atomic<bool>>(false);
+  auto call = [this, filter, start, limit, maxScan, page, finished](TimeNs now) {
+    const ConnTable& t = *table_;
+    const auto nowMs = static_cast<std::uint32_t>(now / kNsPerMs);
+    std::uint32_t i = start;
+    for (std::uint32_t scanned = 0; i < t.capacity() && scanned < maxScan; ++i, ++scanned) {
+      if (page->items.size() >= limit) break;
+      const ConnEntry& e = t.entry(i);
+      if (!filter.matches(e)) continue;
+      ConnView v;
+      v.client = Address{e.family, e.client};
+      v.clientPort = e.clientPort;
+      v.vip = Address{e.family, e.vip};
+      v.vipPort = e.vipPort;
+      v.backend = Address{e.family, e.backend};
+      v.backendPort = e.backendPort;
+      v.snat = Address{e.family, snat_->address(e.snatIdx)};
+      v.snatPort = e.snatPort;
+      v.state = e.state;
+      v.synProxy = (e.flags & kFlagSynProxy) != 0;
+      v.worker = id_;
+      v.expiresInMs = static_cast<std::int32_t>(e.deadlineMs - nowMs);
+      page->items.push_back(v);
+    }
+    page->next = i < t.capacity() ? i : ConnPage::kNone;
+    finished->store(true, std::memory_order_release);
+  };
+  if (!submit(call, timeout, [&] { return finished->load(std::memory_order_acquire); })) {
+    return std::nullopt;
+  }
+  return *page;
+}
+
+std::optional<std::size_t> Worker::killClient(const Address& client, std::uint16_t port,
+                                              std::chrono::milliseconds timeout) {
+  auto killed = std::make_shared<std::atomic<std::int64_t>>(-1);
+  auto call = [this, client, port, killed](TimeNs now) {
+    const std::size_t n = pipe_->killClient(client.family, client.ip, port, now);
+    sendEmitted();
+    io_.flush();
+    killed->store(static_cast<std::int64_t>(n), std::memory_order_release);
+  };
+  if (!submit(call, timeout, [&] { return killed->load(std::memory_order_acquire) >= 0; })) {
+    return std::nullopt;
+  }
+  return static_cast<std::size_t>(killed->load());
+}
+
 void Worker::publishStats() {
   WorkerStats s;
   s.counters = pipe_->counters();
@@ -217,6 +314,12 @@ void Worker::publishStats() {
   s.handedOff = handedOff_;
   s.handoffDrops = handoffDrops_;
   s.sendDrops = sendDrops_;
+  const std::size_t ids = current_ ? current_->backendIds() : 0;
+  s.backends.resize(ids);
+  for (std::size_t i = 0; i < ids; ++i) {
+    const auto id = static_cast<std::uint16_t>(i);
+    s.backends[i] = BackendStats{table_->activeForBackend(id), pipe_->backendCounters(id)};
+  }
   std::lock_guard lock(statsMutex_);
   published_ = s;
 }

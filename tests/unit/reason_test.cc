@@ -38,7 +38,7 @@ TEST(Reason, ActionsFollowTheList) {
     other += a == Action::kRedirect || a == Action::kHold;
   }
   EXPECT_EQ(tx + pass + drop + other, kReasonCount);
-  EXPECT_EQ(tx, 4u);
+  EXPECT_EQ(tx, 5u);
   EXPECT_EQ(pass, 3u);
   EXPECT_EQ(other, 2u);
 }

@@ -23,6 +23,8 @@ enum class TcpState : std::uint8_t {
   kClosing,      // both sides sent FIN, not both acknowledged yet
   kTimeWait,     // both FINs acknowledged
   kClosed,       // RST seen: kept for a short grace so retransmitted RSTs still pass
+  kKilled,       // killed by the operator: the next segment from either side is answered with
+                 // resets to both; removed after the RST grace
   kCount
 };
 inline constexpr std::size_t kTcpStateCount = static_cast<std::size_t>(TcpState::kCount);
@@ -157,6 +159,10 @@ class ConnTable {
   // Unlinks, releases the SNAT port, counts the close reason.
   void remove(std::uint32_t idx, CloseReason why) noexcept;
 
+  // Operator kill: the entry turns kKilled for the RST grace (see TcpState::kKilled). False when
+  // it is free or already killed.
+  bool kill(std::uint32_t idx, TimeNs now) noexcept;
+
   // Feeds one TCP packet of an existing connection to the state machine.
   void track(std::uint32_t idx, bool fromClient, std::uint8_t tcpFlags, std::uint32_t seq,
              std::uint32_t ack, std::uint32_t payloadLen, TimeNs now) noexcept;
@@ -179,6 +185,8 @@ class ConnTable {
     return closed_[static_cast<std::size_t>(r)];
   }
   std::uint64_t closedTotal() const noexcept;
+  // Live entries per backend id (ConnEntry::backendId), maintained on insert and remove.
+  std::uint32_t activeForBackend(std::uint16_t id) const noexcept { return backendActive_[id]; }
   const Timeouts& timeouts() const noexcept { return timeouts_; }
   // Memory the table holds per connection slot: the entry plus both bucket arrays.
   double bytesPerConnection() const noexcept;
@@ -222,6 +230,7 @@ class ConnTable {
   std::uint64_t created_ = 0;
   std::array<std::uint64_t, kTcpStateCount> byState_{};
   std::array<std::uint64_t, kCloseReasonCount> closed_{};
+  std::vector<std::uint32_t> backendActive_;  // 65536 ids (ids are 16-bit)
 };
 
 }  // namespace xlb

@@ -37,6 +37,15 @@ struct WorkerCounters {
   }
 };
 
+// Per backend id (ConnEntry::backendId); plain counters like WorkerCounters. Live connections
+// per backend come from ConnTable::activeForBackend.
+struct BackendCounters {
+  std::uint64_t created = 0;
+  std::uint64_t bytesToBackend = 0;  // client -> backend frames as sent
+  std::uint64_t bytesToClient = 0;   // backend -> client frames as sent
+};
+inline constexpr std::size_t kMaxBackendIds = std::size_t{1} << 16;
+
 // A frame the pipeline produced besides the batch itself (SYN proxy: client data held during the
 // backend handshake). Valid until the next process() call; the worker copies it to a TX frame.
 struct Emitted {
@@ -77,6 +86,19 @@ class Pipeline {
   std::span<const Emitted> emitted() const noexcept { return {emitted_.data(), emittedCount_}; }
   std::size_t heldCount() const noexcept;
 
+  // Operator kill of every connection from client ip:port (any VIP). Each entry turns kKilled
+  // and each side gets an ACK probe with an out-of-window sequence number: a TCP stack answers
+  // it with an ACK carrying its exact sequence numbers, and that answer (or any segment from
+  // either side) is turned into resets to both ends (RFC 5961 accepts a reset only at the
+  // exact sequence number, which the table does not keep). Probes are in emitted(), valid until
+  // the next process() or killClient() call. Returns the number of entries killed.
+  std::size_t killClient(Family family, const IpAddr& client, std::uint16_t port,
+                         TimeNs now) noexcept;
+
+  const BackendCounters& backendCounters(std::uint16_t id) const noexcept {
+    return backendCounters_[id];
+  }
+
   const WorkerCounters& counters() const noexcept { return counters_; }
   ConnTable& table() noexcept { return table_; }
   const ConnTable& table() const noexcept { return table_; }
@@ -116,6 +138,12 @@ class Pipeline {
   void translateToBackend(std::uint8_t* frame, const PacketInfo& in,
                           const ConnEntry& e) noexcept;
   void translateToClient(std::uint8_t* frame, const PacketInfo& in, const ConnEntry& e) noexcept;
+  Reason killReply(PacketRef& pkt, const PacketInfo& in, std::uint32_t idx,
+                   bool fromClient) noexcept;
+  // A free hold-pool slot for a frame built here, marked emitted; nullptr when none is free.
+  std::uint8_t* emitBuffer() noexcept;
+  void emit(const std::uint8_t* frame, std::uint32_t len) noexcept;
+  void resetEmitted() noexcept;
   bool hold(const PacketRef& pkt, const PacketInfo& in, std::uint32_t idx, TimeNs now) noexcept;
   bool isHeld(std::uint32_t idx, const ConnEntry& e, std::uint32_t seq) const noexcept;
   void releaseHeld(std::uint32_t idx, TimeNs now) noexcept;
@@ -146,6 +174,7 @@ class Pipeline {
   std::vector<Emitted> emitted_;
   std::size_t emittedCount_ = 0;
   std::uint64_t holdOrder_ = 0;
+  std::vector<BackendCounters> backendCounters_;
 };
 
 }  // namespace xlb

@@ -40,9 +40,32 @@ struct Destination {
   std::uint16_t index = 0;  // VIP position in vips(), or SNAT address position in the config
 };
 
+// What a snapshot is built from when backends change at runtime (the control plane's model):
+// stable backend ids, and per VIP only the backends that take new connections.
+struct SnapshotSpec {
+  struct Vip {
+    Address address;
+    std::uint8_t proto = 6;
+    SynFloodMode synMode = SynFloodMode::kOff;
+    std::vector<std::uint16_t> ports;
+    std::vector<BackendSlot> backends;  // in the Maglev table: active, healthy, weight > 0
+  };
+  MacAddr localMac;
+  std::vector<Vip> vips;
+  std::vector<Address> snatAddresses;
+  // Next hop per backend id, for every id an entry may still carry (draining, down and removed
+  // backends keep theirs while their connections finish).
+  std::vector<MacAddr> backendMacs;
+  std::uint32_t maglevSize = kDefaultMaglevSize;
+};
+
 class Snapshot {
  public:
   using Resolver = std::function<MacAddr(const Address&)>;
+
+  // Builds from a spec. Throws std::invalid_argument when a backend id has no MAC, there are
+  // more VIPs than the data path holds, or the Maglev size is not prime.
+  static std::shared_ptr<const Snapshot> build(const SnapshotSpec& spec);
 
   // Builds from configuration. `resolve` gives each backend's next-hop MAC (from the kernel's
   // neighbour table in the daemon, fixed in tests). Throws std::invalid_argument on a config
@@ -62,6 +85,8 @@ class Snapshot {
   const MacAddr& backendMac(std::uint16_t id) const noexcept {
     return id < backendMacs_.size() ? backendMacs_[id] : localMac_;
   }
+  // Backend ids in use are below this.
+  std::size_t backendIds() const noexcept { return backendMacs_.size(); }
 
  private:
   MacAddr localMac_;

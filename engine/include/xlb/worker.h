@@ -11,9 +11,13 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "xlb/batch_io.h"
@@ -48,6 +52,12 @@ class Handoff {
   std::vector<std::unique_ptr<Ring>> rings_;
 };
 
+// Per backend id, as published (connections live now, and totals).
+struct BackendStats {
+  std::uint64_t active = 0;
+  BackendCounters counters;
+};
+
 // What a worker publishes for the control plane (copied about every 100 ms, never per packet).
 struct WorkerStats {
   WorkerCounters counters;
@@ -61,6 +71,40 @@ struct WorkerStats {
   std::uint64_t handedOff = 0;
   std::uint64_t handoffDrops = 0;
   std::uint64_t sendDrops = 0;
+  std::vector<BackendStats> backends;  // indexed by backend id, up to the snapshot's ids
+};
+
+// Which connections a listing wants; unset fields match everything.
+struct ConnFilter {
+  std::optional<Address> client;
+  std::optional<std::uint16_t> clientPort;
+  std::optional<Address> backend;
+  std::optional<Address> vip;
+  std::optional<TcpState> state;
+  bool matches(const ConnEntry& e) const noexcept;
+};
+
+// One connection as the API shows it.
+struct ConnView {
+  Address client;
+  std::uint16_t clientPort = 0;
+  Address vip;
+  std::uint16_t vipPort = 0;
+  Address backend;
+  std::uint16_t backendPort = 0;
+  Address snat;
+  std::uint16_t snatPort = 0;
+  TcpState state = TcpState::kFree;
+  bool synProxy = false;
+  std::uint32_t worker = 0;
+  std::int64_t expiresInMs = 0;  // until the entry's timer fires without further traffic
+};
+
+// A page of a listing: scanning resumes at `next` (kNone: this worker is done).
+struct ConnPage {
+  static constexpr std::uint32_t kNone = 0xffffffffu;
+  std::vector<ConnView> items;
+  std::uint32_t next = kNone;
 };
 
 class Worker {
@@ -78,6 +122,21 @@ class Worker {
   void run(const std::atomic<bool>& stop);
 
   WorkerStats stats() const;
+
+  // Control-plane calls answered by the worker's own thread between batches (it owns the
+  // table). Each blocks up to `timeout`; nullopt when the worker did not answer in time.
+  // Lists matching entries from index `start` on: at most `limit` items, looking at no more than
+  // `maxScan` entries (a page may come back short with `next` set, so one call never holds the
+  // worker for long).
+  std::optional<ConnPage> listConnections(const ConnFilter& filter, std::uint32_t start,
+                                          std::uint32_t limit, std::uint32_t maxScan,
+                                          std::chrono::milliseconds timeout);
+  // Kills every connection from client ip:port (see Pipeline::killClient). Returns how many.
+  std::optional<std::size_t> killClient(const Address& client, std::uint16_t port,
+                                        std::chrono::milliseconds timeout);
+  // Runs queued control-plane calls now; step() does this after each batch. For tests and the
+  // simulator, which drive step() themselves.
+  void serveCalls(TimeNs now);
   // Which worker owns a frame (its connection), or `id` when it is nobody's in particular.
   std::uint32_t ownerOf(const std::uint8_t* frame, std::uint32_t len) const noexcept;
 
@@ -89,6 +148,9 @@ class Worker {
  private:
   void takeSnapshot();
   void publishStats();
+  void sendEmitted();
+  using Call = std::function<void(TimeNs)>;
+  bool submit(Call call, std::chrono::milliseconds timeout, const std::function<bool()>& done);
   std::size_t drainHandoff(TimeNs now);
 
   std::uint32_t id_;
@@ -106,6 +168,10 @@ class Worker {
   std::mutex snapMutex_;  // only taken when version_ changed
   std::shared_ptr<const Snapshot> pending_;
   std::shared_ptr<const Snapshot> current_;
+
+  std::mutex callMutex_;
+  std::deque<Call> calls_;
+  std::atomic<bool> callsPending_{false};
 
   mutable std::mutex statsMutex_;
   WorkerStats published_;
