@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// xlbd: the load balancer daemon. Loads the XDP program, fills its maps from the configuration,
-// opens one AF_XDP socket and worker per queue, attaches XDP, and runs until SIGTERM/SIGINT.
+// xlbd: the load balancer daemon. Loads the XDP program, opens one AF_XDP socket and worker per
+// queue, restores state_dir and fills the maps (the Controller), attaches XDP, serves the REST API
+// and runs health checks until SIGTERM/SIGINT.
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/random.h>
@@ -13,7 +14,10 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "xlb/api_server.h"
 #include "xlb/config_yaml.h"
+#include "xlb/controller.h"
+#include "xlb/health.h"
 #include "xlb/neighbors.h"
 #include "xlb/snapshot.h"
 #include "xlb/worker.h"
@@ -64,86 +68,48 @@ CookieKey randomKey() {
   return k;
 }
 
-void writeStats(const std::string& path, const XdpProgram& prog,
-                const std::vector<std::unique_ptr<Worker>>& workers,
-                const std::vector<std::unique_ptr<XskIo>>& sockets, const Config& config) {
-  nlohmann::json j;
-  nlohmann::json afxdp = nlohmann::json::array();
-  for (const auto& s : sockets) {
-    const XskKernelStats k = s->kernelStats();
-    afxdp.push_back({{"queue", s->queue()},
-                     {"rx_dropped", k.rxDropped},
-                     {"rx_ring_full", k.rxRingFull},
-                     {"fill_ring_empty", k.fillRingEmpty},
-                     {"rx_invalid", k.rxInvalid},
-                     {"tx_invalid", k.txInvalid}});
+bool isLoopback(const std::string& host) {
+  auto a = Address::parse(host);
+  if (!a) return false;
+  if (a->family == Family::kV4) return a->ip.bytes[0] == 127;
+  static const Address kV6Loopback = *Address::parse("::1");
+  return *a == kV6Loopback;
+}
+
+// The API token: from control.token_file, or (loopback only) generated once into state_dir.
+bool loadToken(const Config& config, std::string& token, std::string& error) {
+  std::string path = config.control.tokenFile;
+  if (path.empty()) {
+    if (!isLoopback(config.control.listenHost)) {
+      error = "control.listen " + config.control.listenHost +
+              " is not a loopback address: set control.token_file";
+      return false;
+    }
+    path = config.stateDir + "/api-token";
+    if (!std::filesystem::exists(path)) {
+      std::array<std::uint8_t, 24> raw{};
+      if (getrandom(raw.data(), raw.size(), 0) != static_cast<ssize_t>(raw.size())) {
+        error = "cannot generate an API token";
+        return false;
+      }
+      std::string hex;
+      for (std::uint8_t b : raw) hex += fmt::format("{:02x}", b);
+      StateStore store(config.stateDir);
+      if (!store.open(error) || !store.save("api-token", hex + "\n", error)) return false;
+      spdlog::info("generated an API token in {} (xlbctl reads it from there)", path);
+    }
   }
-  j["afxdp"] = afxdp;
-  nlohmann::json xdp = nlohmann::json::object();
-  const auto x = prog.stats();
-  for (std::size_t i = 0; i < kReasonCount; ++i) {
-    if (x[i].packets != 0) xdp[std::string(kReasonNames[i])] = x[i].packets;
+  std::ifstream f(path);
+  if (!f || !std::getline(f, token)) {
+    error = "cannot read the API token file " + path;
+    return false;
   }
-  j["xdp"] = xdp;
-  nlohmann::json engine = nlohmann::json::object();
-  std::array<std::uint64_t, kReasonCount> reasons{};
-  std::array<std::uint64_t, kTcpStateCount> byState{};
-  std::array<std::uint64_t, kCloseReasonCount> closed{};
-  std::uint64_t active = 0, created = 0, snat = 0, validated = 0, released = 0, handed = 0;
-  std::uint64_t capacity = 0, sendDrops = 0, handoffDrops = 0;
-  for (const auto& w : workers) {
-    const WorkerStats s = w->stats();
-    for (std::size_t i = 0; i < kReasonCount; ++i) reasons[i] += s.counters.reasons[i];
-    for (std::size_t i = 0; i < kTcpStateCount; ++i) byState[i] += s.byState[i];
-    for (std::size_t i = 0; i < kCloseReasonCount; ++i) closed[i] += s.closed[i];
-    active += s.active;
-    created += s.created;
-    snat += s.snatInUse;
-    validated += s.counters.cookiesValidated;
-    released += s.counters.heldReleased;
-    handed += s.handedOff;
-    capacity += s.capacity;
-    sendDrops += s.sendDrops;
-    handoffDrops += s.handoffDrops;
+  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  if (token.size() < 16) {
+    error = "the API token in " + path + " is shorter than 16 characters";
+    return false;
   }
-  for (std::size_t i = 0; i < kReasonCount; ++i) {
-    if (reasons[i] != 0) engine[std::string(kReasonNames[i])] = reasons[i];
-  }
-  j["engine"] = engine;
-  nlohmann::json states = nlohmann::json::object();
-  for (std::size_t i = 1; i < kTcpStateCount; ++i) {
-    states[std::string(tcpStateName(static_cast<TcpState>(i)))] = byState[i];
-  }
-  nlohmann::json closes = nlohmann::json::object();
-  for (std::size_t i = 0; i < kCloseReasonCount; ++i) {
-    closes[std::string(closeReasonName(static_cast<CloseReason>(i)))] = closed[i];
-  }
-  j["conntrack"] = {{"active", active},   {"capacity", capacity}, {"created", created},
-                    {"by_state", states}, {"closed", closes}};
-  j["snat"] = {{"ports_in_use", snat}};
-  j["syncookies"] = {{"sent", x[static_cast<std::size_t>(Reason::kTxSyncookie)].packets},
-                     {"validated", validated},
-                     {"invalid", reasons[static_cast<std::size_t>(Reason::kSyncookieInvalid)]},
-                     {"held_released", released}};
-  j["workers"] = {{"count", workers.size()},
-                  {"handed_off", handed},
-                  {"handoff_drops", handoffDrops},
-                  {"send_drops", sendDrops}};
-  nlohmann::json cookieState = nlohmann::json::array();
-  for (std::size_t i = 0; i < config.vips.size(); ++i) {
-    const SynState st = prog.synState(static_cast<std::uint16_t>(i));
-    cookieState.push_back({{"vip", config.vips[i].address.toString()},
-                           {"cookies_on", st.cookies},
-                           {"switches", st.switches}});
-  }
-  j["syn_flood"] = cookieState;
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    f << j.dump(2) << "\n";
-    if (!f) return;
-  }
-  std::filesystem::rename(tmp, path);
+  return true;
 }
 
 struct Daemon {
@@ -155,44 +121,27 @@ struct Daemon {
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::thread> threads;
   std::unique_ptr<XdpAttachment> attachment;
+  std::unique_ptr<Controller> controller;
+  std::unique_ptr<ApiServer> api;
+  std::unique_ptr<HealthChecker> health;
   std::atomic<bool> stop{false};
+  std::atomic<bool> running{false};
   int ifindex = 0;
-  MacAddr localMac;
-  std::vector<std::optional<MacAddr>> lastMacs;
-
-  // Builds a snapshot with the next hops the kernel knows now. Returns true if any MAC changed.
-  bool resolve(std::shared_ptr<const Snapshot>& out) {
-    std::vector<std::optional<MacAddr>> macs;
-    for (const VipConfig& v : config.vips) {
-      for (const BackendConfig& b : v.backends) macs.push_back(neighbors->lookup(b.address, ifindex));
-    }
-    const bool changed = macs != lastMacs;
-    std::size_t i = 0;
-    out = Snapshot::fromConfig(config, localMac, [&](const Address&) {
-      const std::optional<MacAddr>& m = macs[i++];
-      // Unknown yet: broadcast, so the first packets are not lost to a wrong address; the next
-      // refresh (1 s) narrows it to the neighbour's MAC.
-      return m ? *m : MacAddr{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
-    });
-    lastMacs = std::move(macs);
-    return changed;
-  }
-
-  void publish(const std::shared_ptr<const Snapshot>& s) {
-    for (auto& w : workers) w->publish(s);
-  }
 
   void shutdown() {
+    if (health) health->stop();
+    if (api) api->stop();
     // Detach first: from then on the kernel sees the traffic instead of dead sockets.
     if (attachment) attachment->detach();
     stop = true;
     for (auto& t : threads) t.join();
     threads.clear();
+    running = false;
     for (std::uint32_t q = 0; q < sockets.size(); ++q) prog->clearXsk(q);
   }
 };
 
-int run(const Config& config, const std::string& statsFile) {
+int run(const Config& config) {
   Daemon d;
   d.config = config;
   std::string err, note;
@@ -203,6 +152,11 @@ int run(const Config& config, const std::string& statsFile) {
         "(net.ipv4.ip_local_port_range): the host's own connections from the SNAT address "
         "would collide with xlb's; choose a SNAT range outside it",
         config.snat.portLo, config.snat.portHi, eLo, eHi);
+    return kExitConfig;
+  }
+  std::string token;
+  if (!loadToken(config, token, err)) {
+    spdlog::error("{}", err);
     return kExitConfig;
   }
   d.ifindex = XdpAttachment::ifindexOf(config.interface, err);
@@ -221,7 +175,6 @@ int run(const Config& config, const std::string& statsFile) {
     spdlog::error("cannot read the MAC address of {}", config.interface);
     return kExitRuntime;
   }
-  d.localMac = *mac;
 
   XdpOptions xo;
   xo.failOpen = config.failOpen;
@@ -232,17 +185,6 @@ int run(const Config& config, const std::string& statsFile) {
     return kExitRuntime;
   }
   const CookieKey key = randomKey();
-  if (!d.prog->applyConfig(config, key, err)) {
-    spdlog::error("{}", err);
-    return kExitRuntime;
-  }
-  for (const Prefix& p : config.blocklist) {
-    bool exists = false;
-    if (!d.prog->blockAdd(p, err, &exists) && !exists) {
-      spdlog::error("blocklist {}: {}", p.toString(), err);
-      return kExitRuntime;
-    }
-  }
   d.neighbors = NeighborTable::open(err);
   if (!d.neighbors) {
     spdlog::error("{}", err);
@@ -273,17 +215,33 @@ int run(const Config& config, const std::string& statsFile) {
     d.workers.push_back(std::make_unique<Worker>(q, config.workers, config, *d.sockets[q],
                                                  d.handoff.get(), key, seed));
   }
-  // Next hops: ask the kernel, give it a moment to resolve what it does not know yet.
-  std::shared_ptr<const Snapshot> snap;
-  d.resolve(snap);
-  for (int i = 0; i < 20 && std::any_of(d.lastMacs.begin(), d.lastMacs.end(),
-                                        [](const auto& m) { return !m.has_value(); });
-       ++i) {
+
+  // The control plane: model, state_dir, XDP maps, the first snapshot.
+  ControllerDeps deps;
+  deps.prog = d.prog.get();
+  for (auto& w : d.workers) deps.workers.push_back(w.get());
+  for (auto& s : d.sockets) deps.sockets.push_back(s.get());
+  deps.localMac = *mac;
+  NeighborTable* nt = d.neighbors.get();
+  const int ifindex = d.ifindex;
+  deps.resolve = [nt, ifindex](const Address& a) { return nt->lookup(a, ifindex); };
+  deps.refreshNextHops = [nt] { nt->refresh(); };
+  deps.attached = [&d] { return d.attachment != nullptr; };
+  deps.running = [&d] { return d.running.load(); };
+  deps.cookieKey = key;
+  deps.interface = config.interface;
+  d.controller = std::make_unique<Controller>(config, std::move(deps),
+                                              std::make_unique<StateStore>(config.stateDir));
+  if (!d.controller->start(err)) {
+    spdlog::error("{}", err);
+    return kExitRuntime;
+  }
+  // Next hops: give the kernel a moment to resolve what it does not know yet.
+  for (int i = 0; i < 20 && d.controller->unresolvedNextHops() > 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     d.neighbors->refresh();
-    d.resolve(snap);
+    d.controller->tick();
   }
-  d.publish(snap);
 
   d.attachment = XdpAttachment::attach(config.interface, d.prog->progFd(), config.xdpMode, err, note);
   if (!d.attachment) {
@@ -295,6 +253,22 @@ int run(const Config& config, const std::string& statsFile) {
     Worker* wp = w.get();
     d.threads.emplace_back([wp, &d] { wp->run(d.stop); });
   }
+  d.running = true;
+
+  ApiServerOptions ao;
+  ao.host = config.control.listenHost;
+  ao.port = config.control.listenPort;
+  ao.token = token;
+  d.api = std::make_unique<ApiServer>(*d.controller, ao);
+  if (!d.api->start(err)) {
+    spdlog::error("{}", err);
+    d.shutdown();
+    return kExitRuntime;
+  }
+  if (config.healthCheck.enabled) {
+    d.health = std::make_unique<HealthChecker>(*d.controller, config.healthCheck);
+    d.health->start();
+  }
 
   std::size_t backends = 0;
   std::string vips;
@@ -303,16 +277,15 @@ int run(const Config& config, const std::string& statsFile) {
     vips += (vips.empty() ? "" : ", ") + v.address.toString() + " (" +
             std::string(synFloodModeName(v.synFlood.mode)) + ")";
   }
-  std::size_t resolved = static_cast<std::size_t>(
-      std::count_if(d.lastMacs.begin(), d.lastMacs.end(), [](const auto& m) { return m.has_value(); }));
   spdlog::info(
       "xlbd started: interface {} (ifindex {}), XDP {} mode, AF_XDP {} mode, {} queue(s), {} "
-      "worker(s), VIPs: {}, backends: {} ({} next hops resolved), SNAT {} ports {}-{}, "
-      "fail-{}",
+      "worker(s), VIPs: {}, backends: {} ({} next hops unresolved), SNAT {} ports {}-{}, "
+      "fail-{}, API http://{}:{} , health checks {}",
       config.interface, d.ifindex, d.attachment->native() ? "native" : "generic",
       d.sockets[0]->zeroCopy() ? "zero-copy" : "copy", config.workers, config.workers, vips,
-      backends, resolved, config.snat.addresses[0].toString(), config.snat.portLo,
-      config.snat.portHi, config.failOpen ? "open" : "closed");
+      backends, d.controller->unresolvedNextHops(), config.snat.addresses[0].toString(),
+      config.snat.portLo, config.snat.portHi, config.failOpen ? "open" : "closed",
+      config.control.listenHost, d.api->port(), config.healthCheck.enabled ? "on" : "off");
 
   sigset_t set;
   sigemptyset(&set);
@@ -320,21 +293,13 @@ int run(const Config& config, const std::string& statsFile) {
   sigaddset(&set, SIGTERM);
   int sig = 0;
   for (;;) {
-    timespec ts{1, 0};
+    timespec ts{0, 100'000'000};
     sig = sigtimedwait(&set, nullptr, &ts);
     if (sig == SIGINT || sig == SIGTERM) break;
-    // Once a second: next hops (the kernel's neighbour table changes), published statistics.
-    d.neighbors->refresh();
-    std::shared_ptr<const Snapshot> s;
-    if (d.resolve(s)) {
-      spdlog::info("next hops changed; publishing a new snapshot");
-      d.publish(s);
-    }
-    if (!statsFile.empty()) writeStats(statsFile, *d.prog, d.workers, d.sockets, config);
+    d.controller->tick();  // blocklist expiry, next hops
   }
   spdlog::info("{} received: detaching XDP and stopping workers", sig == SIGINT ? "SIGINT" : "SIGTERM");
   d.shutdown();
-  if (!statsFile.empty()) writeStats(statsFile, *d.prog, d.workers, d.sockets, config);
   std::uint64_t active = 0;
   for (auto& w : d.workers) active += w->stats().active;
   spdlog::info("xlbd stopped ({} connection entries dropped with the process)", active);
@@ -346,11 +311,10 @@ int run(const Config& config, const std::string& statsFile) {
 
 int main(int argc, char** argv) {
   CLI::App app{"xlbd: XDP/AF_XDP L4 load balancer"};
-  std::string configPath, checkPath, statsFile, level = "info";
+  std::string configPath, checkPath, level = "info";
   bool printDefault = false;
   app.add_option("--config", configPath, "configuration file (default: the built-in one)");
   app.add_option("--check-config", checkPath, "validate a configuration file and exit");
-  app.add_option("--stats-file", statsFile, "write a JSON statistics summary here every second");
   app.add_option("--log-level", level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   app.add_flag("--print-default-config", printDefault, "print the built-in configuration");
@@ -383,5 +347,5 @@ int main(int argc, char** argv) {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
-  return xlb::run(std::get<xlb::Config>(r), statsFile);
+  return xlb::run(std::get<xlb::Config>(r));
 }

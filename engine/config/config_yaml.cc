@@ -208,8 +208,18 @@ void loadControl(const YAML::Node& n, ControlConfig& c) {
   if (n["token_file"]) c.tokenFile = scalar(n["token_file"], "control.token_file");
 }
 
+bool boolean(const YAML::Node& n, const std::string& key) {
+  const std::string b = scalar(n, key);
+  if (b != "true" && b != "false") fail(key, "\"" + b + "\" is not true or false");
+  return b == "true";
+}
+
 void loadHealth(const YAML::Node& n, HealthCheckConfig& h) {
-  onlyKeys(n, "health_check", {"interval", "timeout", "rise", "fall"});
+  onlyKeys(n, "health_check",
+           {"enabled", "port", "reset_on_down", "interval", "timeout", "rise", "fall"});
+  if (n["enabled"]) h.enabled = boolean(n["enabled"], "health_check.enabled");
+  if (n["reset_on_down"]) h.resetOnDown = boolean(n["reset_on_down"], "health_check.reset_on_down");
+  if (n["port"]) h.port = static_cast<std::uint16_t>(integer(n["port"], "health_check.port", 0, 65535, "a port"));
   if (n["interval"]) h.interval = duration(n["interval"], "health_check.interval", 10 * kNsPerMs);
   if (n["timeout"]) h.timeout = duration(n["timeout"], "health_check.timeout", kNsPerMs);
   if (n["rise"]) h.rise = static_cast<std::uint32_t>(integer(n["rise"], "health_check.rise", 1, 100, "a count"));
@@ -243,9 +253,7 @@ Config loadRoot(const YAML::Node& root) {
     c.workers = static_cast<std::uint32_t>(integer(root["workers"], "workers", 1, kMaxWorkers, "a worker count"));
   }
   if (root["fail_open"]) {
-    const std::string b = scalar(root["fail_open"], "fail_open");
-    if (b != "true" && b != "false") fail("fail_open", "\"" + b + "\" is not true or false");
-    c.failOpen = b == "true";
+    c.failOpen = boolean(root["fail_open"], "fail_open");
   }
   if (root["frames_per_queue"]) {
     c.framesPerQueue = static_cast<std::uint32_t>(

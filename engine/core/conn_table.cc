@@ -216,6 +216,15 @@ void ConnTable::remove(std::uint32_t idx, CloseReason why) noexcept {
   freeHead_ = idx;
 }
 
+bool ConnFilter::matches(const ConnEntry& e) const noexcept {
+  if (e.state == TcpState::kFree) return false;
+  if (client && (client->family != e.family || client->ip != e.client)) return false;
+  if (clientPort && *clientPort != e.clientPort) return false;
+  if (backend && (backend->family != e.family || backend->ip != e.backend)) return false;
+  if (vip && (vip->family != e.family || vip->ip != e.vip)) return false;
+  return !state || *state == e.state;
+}
+
 bool ConnTable::kill(std::uint32_t idx, TimeNs now) noexcept {
   ConnEntry& e = entries_[idx];
   if (e.state == TcpState::kFree || e.state == TcpState::kKilled) return false;

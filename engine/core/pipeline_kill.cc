@@ -48,17 +48,13 @@ void Pipeline::emit(const std::uint8_t* frame, std::uint32_t len) noexcept {
   if (len != 0) emitted_[emittedCount_++] = Emitted{frame, len};
 }
 
-std::size_t Pipeline::killClient(Family family, const IpAddr& client, std::uint16_t port,
-                                 TimeNs now) noexcept {
+std::size_t Pipeline::kill(const ConnFilter& filter, TimeNs now) noexcept {
   resetEmitted();
   if (snap_ == nullptr) return 0;
   std::size_t killed = 0;
   for (std::uint32_t idx = 0; idx < table_.capacity(); ++idx) {
     const ConnEntry& e = table_.entry(idx);
-    if (e.state == TcpState::kFree || e.family != family || e.clientPort != port ||
-        e.client != client || !table_.kill(idx, now)) {
-      continue;
-    }
+    if (!filter.matches(e) || !table_.kill(idx, now)) continue;
     ++killed;
     // Out of window for any real window: half the sequence space away from a number that is
     // different for every kill.

@@ -240,15 +240,6 @@ bool Worker::submit(Call call, std::chrono::milliseconds timeout,
   return w->cv.wait_for(l, timeout, done);
 }
 
-bool ConnFilter::matches(const ConnEntry& e) const noexcept {
-  if (e.state == TcpState::kFree) return false;
-  if (client && (client->family != e.family || client->ip != e.client)) return false;
-  if (clientPort && *clientPort != e.clientPort) return false;
-  if (backend && (backend->family != e.family || backend->ip != e.backend)) return false;
-  if (vip && (vip->family != e.family || vip->ip != e.vip)) return false;
-  return !state || *state == e.state;
-}
-
 std::optional<ConnPage> Worker::listConnections(const ConnFilter& filter, std::uint32_t start,
                                                 std::uint32_t limit, std::uint32_t maxScan,
                                                 std::chrono::milliseconds timeout) {
@@ -286,11 +277,11 @@ std::optional<ConnPage> Worker::listConnections(const ConnFilter& filter, std::u
   return *page;
 }
 
-std::optional<std::size_t> Worker::killClient(const Address& client, std::uint16_t port,
-                                              std::chrono::milliseconds timeout) {
+std::optional<std::size_t> Worker::kill(const ConnFilter& filter,
+                                        std::chrono::milliseconds timeout) {
   auto killed = std::make_shared<std::atomic<std::int64_t>>(-1);
-  auto call = [this, client, port, killed](TimeNs now) {
-    const std::size_t n = pipe_->killClient(client.family, client.ip, port, now);
+  auto call = [this, filter, killed](TimeNs now) {
+    const std::size_t n = pipe_->kill(filter, now);
     sendEmitted();
     io_.flush();
     killed->store(static_cast<std::int64_t>(n), std::memory_order_release);
@@ -314,6 +305,7 @@ void Worker::publishStats() {
   s.handedOff = handedOff_;
   s.handoffDrops = handoffDrops_;
   s.sendDrops = sendDrops_;
+  s.io = io_.ioCounters();
   const std::size_t ids = current_ ? current_->backendIds() : 0;
   s.backends.resize(ids);
   for (std::size_t i = 0; i < ids; ++i) {

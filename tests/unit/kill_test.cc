@@ -19,6 +19,13 @@ using testing::sec;
 
 constexpr TimeNs kT0 = 100 * kNsPerSec;
 
+ConnFilter clientFilter(std::uint16_t port) {
+  ConnFilter f;
+  f.client = A("10.0.0.1");
+  f.clientPort = port;
+  return f;
+}
+
 void expectValid(const Bytes& f) {
   const PacketInfo p = parseInfo(f);
   EXPECT_TRUE(l4ChecksumValid(p.family, p.proto, p.src, p.dst, f.data() + p.l4Offset, p.l4Len));
@@ -79,8 +86,8 @@ TEST(Kill, BackendCountersFollowTheConnection) {
 
 TEST(Kill, ProbesBothEndsThenResetsEachAtItsExactSequence) {
   Established c;
-  EXPECT_EQ(c.h.pipe->killClient(Family::kV4, A("10.0.0.1").ip, 40001, kT0), 0u);
-  ASSERT_EQ(c.h.pipe->killClient(Family::kV4, A("10.0.0.1").ip, 40000, kT0), 1u);
+  EXPECT_EQ(c.h.pipe->kill(clientFilter(40001), kT0), 0u);
+  ASSERT_EQ(c.h.pipe->kill(clientFilter(40000), kT0), 1u);
   EXPECT_EQ(c.h.table->activeIn(TcpState::kKilled), 1u);
   ASSERT_EQ(c.h.pipe->emitted().size(), 2u);
   std::vector<Bytes> probes;
@@ -135,7 +142,7 @@ TEST(Kill, ProbesBothEndsThenResetsEachAtItsExactSequence) {
   // A reset from an end is the end of it; the entry leaves after the RST grace, counted killed.
   Bytes rst = c.fromClient(kTcpRst, 1003, 0, {});
   EXPECT_EQ(c.h.run(rst, kT0 + sec(0.03)), Reason::kNoConntrack);
-  EXPECT_EQ(c.h.pipe->killClient(Family::kV4, A("10.0.0.1").ip, 40000, kT0), 0u);  // once
+  EXPECT_EQ(c.h.pipe->kill(clientFilter(40000), kT0), 0u);  // once
   c.h.tick(kT0 + sec(1.5));
   EXPECT_EQ(c.h.table->active(), 0u);
   EXPECT_EQ(c.h.table->closed(CloseReason::kKilled), 1u);

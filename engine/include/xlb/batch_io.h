@@ -12,6 +12,14 @@
 
 namespace xlb {
 
+// Frame counts an I/O backend keeps (plain counters, read by its worker's thread only).
+struct IoCounters {
+  std::uint64_t rxFrames = 0;
+  std::uint64_t txFrames = 0;
+  std::uint64_t txRingFull = 0;   // frames recycled because the TX ring had no room
+  std::uint64_t sendNoFrame = 0;  // emitted copies dropped for want of a free frame
+};
+
 class BatchIo {
  public:
   virtual ~BatchIo() = default;
@@ -26,6 +34,7 @@ class BatchIo {
   virtual void flush() = 0;
   // Blocks up to timeoutMs for frames to arrive. False on timeout.
   virtual bool wait(int timeoutMs) = 0;
+  virtual IoCounters ioCounters() const { return {}; }
 };
 
 }  // namespace xlb

@@ -51,6 +51,9 @@ struct ControlConfig {
 };
 
 struct HealthCheckConfig {
+  bool enabled = true;
+  std::uint16_t port = 0;     // TCP port probed on each backend; 0: the VIP's first port
+  bool resetOnDown = false;   // a backend going down: reset its connections (else they finish)
   TimeNs interval = 1 * kNsPerSec;
   TimeNs timeout = 500 * kNsPerMs;
   std::uint32_t rise = 2;

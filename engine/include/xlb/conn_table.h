@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -96,6 +97,16 @@ static_assert(sizeof(ConnEntry) == 96, "ConnEntry layout is part of the memory b
 struct FinSeqs {
   std::uint32_t client;
   std::uint32_t server;
+};
+
+// Which connections a listing or a kill wants; unset fields match everything.
+struct ConnFilter {
+  std::optional<Address> client;
+  std::optional<std::uint16_t> clientPort;
+  std::optional<Address> backend;
+  std::optional<Address> vip;
+  std::optional<TcpState> state;
+  bool matches(const ConnEntry& e) const noexcept;
 };
 
 // A lookup key: (a, aPort) -> (b, bPort). Forward keys are client -> VIP, reverse keys are

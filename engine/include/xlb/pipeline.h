@@ -86,14 +86,13 @@ class Pipeline {
   std::span<const Emitted> emitted() const noexcept { return {emitted_.data(), emittedCount_}; }
   std::size_t heldCount() const noexcept;
 
-  // Operator kill of every connection from client ip:port (any VIP). Each entry turns kKilled
+  // Operator kill of every connection the filter matches. Each entry turns kKilled
   // and each side gets an ACK probe with an out-of-window sequence number: a TCP stack answers
   // it with an ACK carrying its exact sequence numbers, and that answer (or any segment from
   // either side) is turned into resets to both ends (RFC 5961 accepts a reset only at the
   // exact sequence number, which the table does not keep). Probes are in emitted(), valid until
   // the next process() or killClient() call. Returns the number of entries killed.
-  std::size_t killClient(Family family, const IpAddr& client, std::uint16_t port,
-                         TimeNs now) noexcept;
+  std::size_t kill(const ConnFilter& filter, TimeNs now) noexcept;
 
   const BackendCounters& backendCounters(std::uint16_t id) const noexcept {
     return backendCounters_[id];

@@ -72,16 +72,7 @@ struct WorkerStats {
   std::uint64_t handoffDrops = 0;
   std::uint64_t sendDrops = 0;
   std::vector<BackendStats> backends;  // indexed by backend id, up to the snapshot's ids
-};
-
-// Which connections a listing wants; unset fields match everything.
-struct ConnFilter {
-  std::optional<Address> client;
-  std::optional<std::uint16_t> clientPort;
-  std::optional<Address> backend;
-  std::optional<Address> vip;
-  std::optional<TcpState> state;
-  bool matches(const ConnEntry& e) const noexcept;
+  IoCounters io;
 };
 
 // One connection as the API shows it.
@@ -131,9 +122,8 @@ class Worker {
   std::optional<ConnPage> listConnections(const ConnFilter& filter, std::uint32_t start,
                                           std::uint32_t limit, std::uint32_t maxScan,
                                           std::chrono::milliseconds timeout);
-  // Kills every connection from client ip:port (see Pipeline::killClient). Returns how many.
-  std::optional<std::size_t> killClient(const Address& client, std::uint16_t port,
-                                        std::chrono::milliseconds timeout);
+  // Kills every matching connection (see Pipeline::kill). Returns how many.
+  std::optional<std::size_t> kill(const ConnFilter& filter, std::chrono::milliseconds timeout);
   // Runs queued control-plane calls now; step() does this after each batch. For tests and the
   // simulator, which drive step() themselves.
   void serveCalls(TimeNs now);

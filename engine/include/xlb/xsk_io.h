@@ -73,6 +73,9 @@ class XskIo final : public BatchIo {
 
   FrameAccounting accounting() const noexcept;
   const XskCounters& counters() const noexcept { return counters_; }
+  IoCounters ioCounters() const override {
+    return {counters_.rxFrames, counters_.txFrames, counters_.txRingFull, counters_.sendNoFrame};
+  }
   // Safe from any thread: one getsockopt.
   XskKernelStats kernelStats() const noexcept;
 

@@ -1,0 +1,840 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "xlb/controller.h"
+
+#include <spdlog/spdlog.h>
+#include <time.h>
+
+#include <algorithm>
+#include <charconv>
+#include <sstream>
+
+#include "xlb/metrics.h"
+#include "xlb/xsk_io.h"
+
+namespace xlb {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr auto kWorkerTimeout = std::chrono::milliseconds(2000);
+constexpr std::uint32_t kMaxScanPerPage = 65536;
+constexpr const char* kBackendsFile = "services.json";  // VIP settings and backends
+constexpr const char* kBlocklistFile = "blocklist.json";
+
+std::int64_t wallNow() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return ts.tv_sec;
+}
+
+TimeNs monoNow() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<TimeNs>(ts.tv_sec) * kNsPerSec + static_cast<TimeNs>(ts.tv_nsec);
+}
+
+std::string iso8601(std::int64_t t) {
+  if (t == 0) return "";
+  const auto tt = static_cast<time_t>(t);
+  tm g{};
+  gmtime_r(&tt, &g);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &g);
+  return buf;
+}
+
+json nullOr(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
+
+}  // namespace
+
+ApiResult ApiResult::error(int status, std::string code, std::string message) {
+  return ApiResult{status, json{{"error", {{"code", std::move(code)}, {"message", std::move(message)}}}}};
+}
+
+ApiResult ApiResult::of(const ModelError& e) {
+  int status = 400;
+  if (e.code == "not_found") status = 404;
+  if (e.code == "conflict") status = 409;
+  return error(status, e.code, e.message);
+}
+
+Controller::Controller(const Config& config, ControllerDeps deps,
+                       std::unique_ptr<StateStore> store, Clock clock)
+    : config_(config), deps_(std::move(deps)), store_(std::move(store)),
+      clock_(clock ? std::move(clock) : Clock(wallNow)), model_(config),
+      blocklist_(config.blocklist, clock_()), started_(std::chrono::steady_clock::now()) {}
+
+bool Controller::start(std::string& error) {
+  std::lock_guard lock(mutex_);
+  if (store_) {
+    if (!store_->open(error)) return false;
+    std::string readErr;
+    if (auto text = store_->load(kBackendsFile, readErr)) {
+      if (auto e = model_.applyOverlay(*text)) {
+        spdlog::error("{}/{}: {}; moved aside, starting from the configuration", store_->dir(),
+                      kBackendsFile, e->message);
+        store_->quarantine(kBackendsFile);
+      } else {
+        spdlog::info("restored runtime backend changes from {}/{}", store_->dir(), kBackendsFile);
+      }
+    } else if (!readErr.empty()) {
+      error = readErr;
+      return false;
+    }
+    if (auto text = store_->load(kBlocklistFile, readErr)) {
+      if (auto e = blocklist_.applyOverlay(*text, clock_())) {
+        spdlog::error("{}/{}: {}; moved aside, starting from the configuration", store_->dir(),
+                      kBlocklistFile, e->message);
+        store_->quarantine(kBlocklistFile);
+      } else {
+        spdlog::info("restored {} blocklist entries ({}/{})", blocklist_.size(), store_->dir(),
+                     kBlocklistFile);
+      }
+    } else if (!readErr.empty()) {
+      error = readErr;
+      return false;
+    }
+  }
+  for (const BlockEntry& e : blocklist_.all()) {
+    bool exists = false;
+    if (!deps_.prog->blockAdd(e.prefix, error, &exists) && !exists) {
+      error = "blocklist " + e.prefix.toString() + ": " + error;
+      return false;
+    }
+  }
+  error.clear();
+  if (!applyXdpLocked(error)) return false;
+  publishLocked();
+  return true;
+}
+
+bool Controller::applyXdpLocked(std::string& error) {
+  return deps_.prog->applyConfig(model_.effectiveConfig(), deps_.cookieKey, error);
+}
+
+void Controller::publishLocked() {
+  std::vector<std::optional<MacAddr>> macs;
+  for (const Address& a : model_.idAddresses()) {
+    macs.push_back(deps_.resolve ? deps_.resolve(a) : std::nullopt);
+  }
+  std::size_t i = 0;
+  // Unknown next hops: broadcast, so the first packets are not lost to a wrong address; the
+  // next refresh narrows it to the neighbour's MAC.
+  const SnapshotSpec spec = model_.spec(deps_.localMac, [&](const Address&) {
+    const std::optional<MacAddr>& m = macs[i++];
+    return m ? *m : MacAddr{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+  });
+  std::shared_ptr<const Snapshot> snap = Snapshot::build(spec);
+  for (Worker* w : deps_.workers) w->publish(snap);
+  macs_ = std::move(macs);
+  published_ = true;
+}
+
+void Controller::tick() {
+  std::lock_guard lock(mutex_);
+  const std::int64_t now = clock_();
+  const std::vector<Prefix> due = blocklist_.expired(now);
+  for (const Prefix& p : due) {
+    deps_.prog->blockRemove(p);
+    blocklist_.remove(p);
+    spdlog::info("blocklist: {} expired", p.toString());
+  }
+  if (!due.empty()) {
+    std::string err;
+    if (!saveBlocklist(err)) spdlog::error("{}", err);
+  }
+  // Next hops: republish when the kernel's answer for any backend changed.
+  const auto mono = std::chrono::steady_clock::now();
+  if (deps_.refreshNextHops && mono - lastRefresh_ >= std::chrono::seconds(1)) {
+    deps_.refreshNextHops();
+    lastRefresh_ = mono;
+  }
+  std::vector<std::optional<MacAddr>> macs;
+  for (const Address& a : model_.idAddresses()) {
+    macs.push_back(deps_.resolve ? deps_.resolve(a) : std::nullopt);
+  }
+  if (macs != macs_) {
+    spdlog::info("next hops changed; publishing a new snapshot");
+    publishLocked();
+  }
+}
+
+std::size_t Controller::unresolvedNextHops() const {
+  std::lock_guard lock(mutex_);
+  return static_cast<std::size_t>(
+      std::count_if(macs_.begin(), macs_.end(), [](const auto& m) { return !m.has_value(); }));
+}
+
+bool Controller::saveBackends(std::string& error) {
+  return !store_ || store_->save(kBackendsFile, model_.overlayJson(), error);
+}
+bool Controller::saveBlocklist(std::string& error) {
+  return !store_ || store_->save(kBlocklistFile, blocklist_.overlayJson(), error);
+}
+
+void Controller::reportHealth(const Address& vip, const Address& backend, bool up) {
+  std::lock_guard lock(mutex_);
+  if (!model_.setHealth(vip, backend, up ? Health::kUp : Health::kDown)) return;
+  if (up) {
+    spdlog::info("health: backend {} of VIP {} is up", backend.toString(), vip.toString());
+  } else {
+    spdlog::warn("health: backend {} of VIP {} is down{}", backend.toString(), vip.toString(),
+                 config_.healthCheck.resetOnDown ? "; resetting its connections"
+                                                 : "; its connections are left to finish");
+  }
+  publishLocked();
+  if (!up && config_.healthCheck.resetOnDown) killBackendLocked(backend);
+}
+
+std::vector<Controller::HealthTarget> Controller::healthTargets() const {
+  std::lock_guard lock(mutex_);
+  std::vector<HealthTarget> out;
+  for (const VipRecord& v : model_.vips()) {
+    const std::uint16_t port =
+        config_.healthCheck.port != 0 ? config_.healthCheck.port : v.config.ports.front();
+    for (const BackendRecord& b : v.backends) out.push_back({v.config.address, b.address, port});
+  }
+  return out;
+}
+
+bool Controller::ready(std::string& why) const {
+  std::lock_guard lock(mutex_);
+  if (!published_) why = "no snapshot published yet";
+  else if (deps_.attached && !deps_.attached()) why = "XDP program not attached";
+  else if (deps_.running && !deps_.running()) why = "workers not running";
+  return why.empty();
+}
+
+std::vector<WorkerStats> Controller::workerStats() const {
+  std::vector<WorkerStats> out;
+  for (const Worker* w : deps_.workers) out.push_back(w->stats());
+  return out;
+}
+
+std::size_t Controller::blocklistSize() const {
+  std::lock_guard lock(mutex_);
+  return blocklist_.size();
+}
+
+// ---- Statistics and metrics ----
+
+namespace {
+
+// Per-worker figures folded into one.
+struct Folded {
+  std::array<std::uint64_t, kReasonCount> reasons{};
+  std::array<std::uint64_t, kTcpStateCount> byState{};
+  std::array<std::uint64_t, kCloseReasonCount> closed{};
+  std::uint64_t active = 0, created = 0, snatInUse = 0, snatCapacity = 0, capacity = 0;
+  std::uint64_t validated = 0, heldReleased = 0, handedOff = 0, handoffDrops = 0, sendDrops = 0;
+  std::uint64_t packets = 0, bytes = 0;
+};
+
+Folded fold(const std::vector<WorkerStats>& ws) {
+  Folded f;
+  for (const WorkerStats& s : ws) {
+    for (std::size_t i = 0; i < kReasonCount; ++i) f.reasons[i] += s.counters.reasons[i];
+    for (std::size_t i = 0; i < kTcpStateCount; ++i) f.byState[i] += s.byState[i];
+    for (std::size_t i = 0; i < kCloseReasonCount; ++i) f.closed[i] += s.closed[i];
+    f.active += s.active;
+    f.created += s.created;
+    f.snatInUse += s.snatInUse;
+    f.snatCapacity += s.snatCapacity;
+    f.capacity += s.capacity;
+    f.validated += s.counters.cookiesValidated;
+    f.heldReleased += s.counters.heldReleased;
+    f.handedOff += s.handedOff;
+    f.handoffDrops += s.handoffDrops;
+    f.sendDrops += s.sendDrops;
+    f.packets += s.counters.packets;
+    f.bytes += s.counters.bytes;
+  }
+  return f;
+}
+
+BackendStats backendTotal(const std::vector<WorkerStats>& ws, std::uint16_t id) {
+  BackendStats t;
+  for (const WorkerStats& s : ws) {
+    if (id >= s.backends.size()) continue;
+    const BackendStats& b = s.backends[id];
+    t.active += b.active;
+    t.counters.created += b.counters.created;
+    t.counters.bytesToBackend += b.counters.bytesToBackend;
+    t.counters.bytesToClient += b.counters.bytesToClient;
+  }
+  return t;
+}
+
+}  // namespace
+
+json Controller::backendJson(const VipRecord& v, const BackendRecord& b,
+                             const std::vector<WorkerStats>& ws) const {
+  (void)v;
+  const BackendStats t = backendTotal(ws, b.id);
+  return json{{"address", b.address.toString()},
+              {"weight", b.weight},
+              {"state", backendStateName(b.state)},
+              {"health", healthName(b.health)},
+              {"in_rotation", b.inRotation()},
+              {"active_connections", t.active},
+              {"connections_total", t.counters.created},
+              {"bytes_to_backend", t.counters.bytesToBackend},
+              {"bytes_to_client", t.counters.bytesToClient},
+              {"source", b.fromConfig ? "config" : "api"}};
+}
+
+ApiResult Controller::stats() const {
+  std::lock_guard lock(mutex_);
+  const std::vector<WorkerStats> ws = workerStats();
+  const Folded f = fold(ws);
+  const auto x = deps_.prog->stats();
+  json xdp = json::object(), engine = json::object();
+  for (std::size_t i = 0; i < kReasonCount; ++i) {
+    if (x[i].packets != 0) xdp[std::string(kReasonNames[i])] = x[i].packets;
+    if (f.reasons[i] != 0) engine[std::string(kReasonNames[i])] = f.reasons[i];
+  }
+  json states = json::object();
+  for (std::size_t i = 1; i < kTcpStateCount; ++i) {
+    states[std::string(tcpStateName(static_cast<TcpState>(i)))] = f.byState[i];
+  }
+  json closes = json::object();
+  for (std::size_t i = 0; i < kCloseReasonCount; ++i) {
+    closes[std::string(closeReasonName(static_cast<CloseReason>(i)))] = f.closed[i];
+  }
+  std::uint64_t xdpPackets = 0;
+  for (const ReasonStat& r : x) xdpPackets += r.packets;
+  json vips = json::array();
+  for (std::size_t i = 0; i < model_.vips().size(); ++i) {
+    const VipRecord& v = model_.vips()[i];
+    json backends = json::array();
+    for (const BackendRecord& b : v.backends) {
+      const BackendStats t = backendTotal(ws, b.id);
+      backends.push_back({{"address", b.address.toString()},
+                          {"active_connections", t.active},
+                          {"connections_total", t.counters.created}});
+    }
+    const SynState st = deps_.prog->synState(static_cast<std::uint16_t>(i));
+    vips.push_back({{"address", v.config.address.toString()},
+                    {"syn_flood_active", st.cookies},
+                    {"syn_flood_switches", st.switches},
+                    {"backends", backends}});
+  }
+  json afxdp = json::array();
+  for (std::size_t q = 0; q < deps_.sockets.size(); ++q) {
+    const XskKernelStats k = deps_.sockets[q]->kernelStats();
+    const IoCounters io = q < ws.size() ? ws[q].io : IoCounters{};
+    afxdp.push_back({{"queue", deps_.sockets[q]->queue()},
+                     {"zero_copy", deps_.sockets[q]->zeroCopy()},
+                     {"rx", io.rxFrames},
+                     {"tx", io.txFrames},
+                     {"tx_ring_full", io.txRingFull},
+                     {"rx_dropped", k.rxDropped},
+                     {"rx_ring_full", k.rxRingFull},
+                     {"fill_ring_empty", k.fillRingEmpty}});
+  }
+  json j = {
+      {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::steady_clock::now() - started_).count()},
+      {"packets", {{"xdp", xdpPackets}, {"engine", f.packets}}},
+      {"xdp", xdp},
+      {"engine", engine},
+      {"conntrack",
+       {{"active", f.active},
+        {"capacity", f.capacity},
+        {"created", f.created},
+        {"by_state", states},
+        {"closed", closes}}},
+      {"snat", {{"ports_in_use", f.snatInUse}, {"ports_total", f.snatCapacity},
+                {"exhausted", f.reasons[static_cast<std::size_t>(Reason::kSnatExhausted)]}}},
+      {"syncookies",
+       {{"sent", x[static_cast<std::size_t>(Reason::kTxSyncookie)].packets},
+        {"validated", f.validated},
+        {"invalid", f.reasons[static_cast<std::size_t>(Reason::kSyncookieInvalid)]}}},
+      {"blocklist",
+       {{"entries", blocklist_.size()},
+        {"drops", x[static_cast<std::size_t>(Reason::kBlocklist)].packets}}},
+      {"vips", vips},
+      {"workers",
+       {{"count", ws.size()},
+        {"handed_off", f.handedOff},
+        {"handoff_drops", f.handoffDrops},
+        {"send_drops", f.sendDrops}}},
+      {"afxdp", afxdp}};
+  // "xdp" and "engine" hold every verdict reason seen by name (drops, passes and transmits), so
+  // one lookup answers "how many for reason R" at either stage.
+  return ApiResult{200, j};
+}
+
+std::string Controller::metrics() const {
+  std::lock_guard lock(mutex_);
+  const std::vector<WorkerStats> ws = workerStats();
+  const Folded f = fold(ws);
+  MetricsInput in;
+  in.xdp = deps_.prog->stats();
+  in.engine = f.reasons;
+  in.byState = f.byState;
+  in.closed = f.closed;
+  in.capacity = f.capacity;
+  in.created = f.created;
+  in.snatInUse = f.snatInUse;
+  in.cookiesValidated = f.validated;
+  in.blocklistEntries = blocklist_.size();
+  for (std::size_t i = 0; i < model_.vips().size(); ++i) {
+    const VipRecord& v = model_.vips()[i];
+    in.vips.push_back({v.config.address.toString(),
+                       deps_.prog->synState(static_cast<std::uint16_t>(i)).cookies});
+    for (const BackendRecord& b : v.backends) {
+      const BackendStats t = backendTotal(ws, b.id);
+      in.backends.push_back({v.config.address.toString(), b.address.toString(),
+                             b.inRotation(), t.active, t.counters});
+    }
+  }
+  for (std::size_t q = 0; q < deps_.sockets.size(); ++q) {
+    const XskKernelStats k = deps_.sockets[q]->kernelStats();
+    const IoCounters io = q < ws.size() ? ws[q].io : IoCounters{};
+    in.queues.push_back({deps_.sockets[q]->queue(), io.rxFrames, io.txFrames, io.txRingFull,
+                         k.fillRingEmpty, k.rxDropped, deps_.sockets[q]->zeroCopy()});
+  }
+  in.uptimeSeconds = static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::steady_clock::now() - started_)
+                                             .count()) /
+                     1000.0;
+  return renderMetrics(in);
+}
+
+// ---- Blocklist ----
+
+ApiResult Controller::listBlocklist(const std::string& after, std::size_t limit) const {
+  std::lock_guard lock(mutex_);
+  bool more = false;
+  const std::vector<BlockEntry> page = blocklist_.page(after, limit, more);
+  const std::int64_t wall = clock_();
+  const TimeNs mono = monoNow();
+  json items = json::array();
+  for (const BlockEntry& e : page) {
+    const std::optional<BlockHits> h = deps_.prog->blockHits(e.prefix);
+    std::string lastHit;
+    if (h && h->lastHitNs != 0 && h->lastHitNs <= mono) {
+      lastHit = iso8601(wall - static_cast<std::int64_t>((mono - h->lastHitNs) / kNsPerSec));
+    }
+    items.push_back({{"cidr", e.prefix.toString()},
+                     {"hits", h ? h->hits : 0},
+                     {"last_hit", nullOr(lastHit)},
+                     {"added_at", iso8601(e.addedAt)},
+                     {"expires_at", nullOr(iso8601(e.expiresAt))},
+                     {"comment", e.comment},
+                     {"source", e.fromConfig ? "config" : "api"}});
+  }
+  json j = {{"items", items}, {"total", blocklist_.size()}};
+  j["next"] = more && !page.empty() ? json(page.back().prefix.toString()) : json(nullptr);
+  return ApiResult{200, j};
+}
+
+ApiResult Controller::addBlock(const Prefix& p, std::int64_t ttlSeconds,
+                               const std::string& comment) {
+  std::lock_guard lock(mutex_);
+  if (blocklist_.find(p) != nullptr) {
+    return ApiResult::error(409, "conflict", p.toString() + " is already on the blocklist");
+  }
+  std::string err;
+  bool exists = false;
+  if (!deps_.prog->blockAdd(p, err, &exists) && !exists) {
+    return ApiResult::error(507, "blocklist_full", err);
+  }
+  BlockEntry e;
+  e.prefix = p;
+  e.comment = comment;
+  e.addedAt = clock_();
+  e.expiresAt = ttlSeconds > 0 ? e.addedAt + ttlSeconds : 0;
+  blocklist_.add(e);
+  if (!saveBlocklist(err)) {
+    blocklist_.remove(p);
+    deps_.prog->blockRemove(p);
+    spdlog::error("{}", err);
+    return ApiResult::error(500, "internal", "the change could not be persisted; nothing changed");
+  }
+  spdlog::info("blocklist: {} added{}", p.toString(),
+               ttlSeconds > 0 ? " for " + std::to_string(ttlSeconds) + " s" : "");
+  return ApiResult{201, {{"cidr", p.toString()},
+                         {"added_at", iso8601(e.addedAt)},
+                         {"expires_at", nullOr(iso8601(e.expiresAt))},
+                         {"comment", comment}}};
+}
+
+ApiResult Controller::removeBlock(const Prefix& p) {
+  std::lock_guard lock(mutex_);
+  const BlockEntry* found = blocklist_.find(p);
+  if (found == nullptr) {
+    return ApiResult::error(404, "not_found", p.toString() + " is not on the blocklist");
+  }
+  const BlockEntry saved = *found;
+  blocklist_.remove(p);
+  std::string err;
+  if (!saveBlocklist(err)) {
+    blocklist_.add(saved);
+    spdlog::error("{}", err);
+    return ApiResult::error(500, "internal", "the change could not be persisted; nothing changed");
+  }
+  deps_.prog->blockRemove(p);
+  spdlog::info("blocklist: {} removed", p.toString());
+  return ApiResult{204, nullptr};
+}
+
+ApiResult Controller::importBlocklist(const std::string& text, std::int64_t ttlSeconds,
+                                      const std::string& comment) {
+  std::lock_guard lock(mutex_);
+  std::size_t accepted = 0, rejected = 0, lineNo = 0;
+  json errors = json::array();
+  std::vector<Prefix> added;
+  const std::int64_t now = clock_();
+  auto reject = [&](std::size_t line, const std::string& t, const std::string& why) {
+    ++rejected;
+    if (errors.size() < 100) errors.push_back({{"line", line}, {"text", t}, {"reason", why}});
+  };
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    ++lineNo;
+    if (auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
+    const auto b = line.find_first_not_of(" \t\r");
+    if (b == std::string::npos) continue;
+    const auto e = line.find_last_not_of(" \t\r");
+    const std::string t = line.substr(b, e - b + 1);
+    auto p = Prefix::parse(t);
+    if (!p) {
+      reject(lineNo, t, "not an address or CIDR prefix");
+      continue;
+    }
+    if (blocklist_.find(*p) != nullptr) {
+      reject(lineNo, t, "already on the blocklist");
+      continue;
+    }
+    std::string err;
+    bool exists = false;
+    if (!deps_.prog->blockAdd(*p, err, &exists) && !exists) {
+      reject(lineNo, t, err);
+      continue;
+    }
+    BlockEntry be;
+    be.prefix = *p;
+    be.comment = comment;
+    be.addedAt = now;
+    be.expiresAt = ttlSeconds > 0 ? now + ttlSeconds : 0;
+    blocklist_.add(be);
+    added.push_back(*p);
+    ++accepted;
+  }
+  std::string err;
+  if (!added.empty() && !saveBlocklist(err)) {
+    for (const Prefix& p : added) {
+      blocklist_.remove(p);
+      deps_.prog->blockRemove(p);
+    }
+    spdlog::error("{}", err);
+    return ApiResult::error(500, "internal", "the change could not be persisted; nothing changed");
+  }
+  spdlog::info("blocklist: import accepted {}, rejected {}", accepted, rejected);
+  return ApiResult{200, {{"accepted", accepted}, {"rejected", rejected}, {"errors", errors}}};
+}
+
+// ---- VIPs and backends ----
+
+ApiResult Controller::listVips() const {
+  std::lock_guard lock(mutex_);
+  const std::vector<WorkerStats> ws = workerStats();
+  json items = json::array();
+  for (std::size_t i = 0; i < model_.vips().size(); ++i) {
+    const VipRecord& v = model_.vips()[i];
+    std::uint64_t active = 0;
+    std::size_t inRotation = 0;
+    for (const BackendRecord& b : v.backends) {
+      active += backendTotal(ws, b.id).active;
+      inRotation += b.inRotation() ? 1u : 0u;
+    }
+    items.push_back({{"address", v.config.address.toString()},
+                     {"protocol", "tcp"},
+                     {"ports", v.config.ports},
+                     {"syn_flood",
+                      {{"mode", synFloodModeName(v.config.synFlood.mode)},
+                       {"threshold_pps", v.config.synFlood.thresholdPps},
+                       {"active", deps_.prog->synState(static_cast<std::uint16_t>(i)).cookies}}},
+                     {"backends", v.backends.size()},
+                     {"backends_in_rotation", inRotation},
+                     {"active_connections", active}});
+  }
+  return ApiResult{200, {{"items", items}}};
+}
+
+ApiResult Controller::listBackends(const Address& vip) const {
+  std::lock_guard lock(mutex_);
+  const VipRecord* v = model_.findVip(vip);
+  if (v == nullptr) return ApiResult::error(404, "not_found", "no VIP " + vip.toString());
+  const std::vector<WorkerStats> ws = workerStats();
+  json items = json::array();
+  for (const BackendRecord& b : v->backends) items.push_back(backendJson(*v, b, ws));
+  return ApiResult{200, {{"vip", vip.toString()}, {"items", items}}};
+}
+
+ApiResult Controller::addBackend(const Address& vip, const Address& backend,
+                                 std::uint32_t weight) {
+  std::lock_guard lock(mutex_);
+  const ServiceModel before = model_;
+  if (auto e = model_.addBackend(vip, backend, weight)) return ApiResult::of(*e);
+  std::string err;
+  if (!saveBackends(err)) {
+    model_ = before;
+    spdlog::error("{}", err);
+    return ApiResult::error(500, "internal", "the change could not be persisted; nothing changed");
+  }
+  publishLocked();
+  spdlog::info("backends: {} added to VIP {} (weight {})", backend.toString(), vip.toString(),
+               weight);
+  const VipRecord* v = model_.findVip(vip);
+  return ApiResult{201, backendJson(*v, v->backends.back(), workerStats())};
+}
+
+ApiResult Controller::setBackend(const Address& vip, const Address& backend,
+                                 std::optional<std::uint32_t> weight,
+                                 std::optional<BackendState> state) {
+  std::lock_guard lock(mutex_);
+  const ServiceModel before = model_;
+  if (auto e = model_.setBackend(vip, backend, weight, state)) return ApiResult::of(*e);
+  std::string err;
+  if (!saveBackends(err)) {
+    model_ = before;
+    spdlog::error("{}", err);
+    return ApiResult::error(500, "internal", "the change could not be persisted; nothing changed");
+  }
+  publishLocked();
+  const VipRecord* v = model_.findVip(vip);
+  for (const BackendRecord& b : v->backends) {
+    if (b.address != backend) continue;
+    spdlog::info("backends: {} of VIP {} now weight {}, {}", backend.toString(), vip.toString(),
+                 b.weight, backendStateName(b.state));
+    return ApiResult{200, backendJson(*v, b, workerStats())};
+  }
+  return ApiResult::error(500, "internal", "internal error");
+}
+
+std::size_t Controller::killBackendLocked(const Address& backend) {
+  ConnFilter f;
+  f.backend = backend;
+  std::size_t n = 0;
+  for (Worker* w : deps_.workers) n += w->kill(f, kWorkerTimeout).value_or(0);
+  return n;
+}
+
+ApiResult Controller::removeBackend(const Address& vip, const Address& backend, bool force) {
+  std::lock_guard lock(mutex_);
+  const ServiceModel before = model_;
+  if (auto e = model_.removeBackend(vip, backend)) return ApiResult::of(*e);
+  std::string err;
+  if (!saveBackends(err)) {
+    model_ = before;
+    spdlog::error("{}", err);
+    return ApiResult::error(500, "internal", "the change could not be persisted; nothing changed");
+  }
+  publishLocked();
+  std::size_t reset = 0;
+  if (force) {
+    ConnFilter f;
+    f.backend = backend;
+    f.vip = vip;
+    for (Worker* w : deps_.workers) reset += w->kill(f, kWorkerTimeout).value_or(0);
+  }
+  spdlog::info("backends: {} removed from VIP {}{}", backend.toString(), vip.toString(),
+               force ? " (" + std::to_string(reset) + " connections reset)" : "");
+  return ApiResult{204, nullptr};
+}
+
+// ---- Connections ----
+
+ApiResult Controller::listConnections(const ConnFilter& filter, const std::string& cursor,
+                                      std::uint32_t limit) const {
+  // The cursor is "worker.index"; it is not secret, only opaque to clients.
+  std::uint32_t worker = 0, index = 0;
+  if (!cursor.empty()) {
+    const auto dot = cursor.find('.');
+    const char* b = cursor.data();
+    const char* e = b + cursor.size();
+    auto r1 = std::from_chars(b, dot == std::string::npos ? e : b + dot, worker);
+    if (dot == std::string::npos || r1.ec != std::errc() || r1.ptr != b + dot) {
+      return ApiResult::error(400, "bad_request", "malformed cursor");
+    }
+    auto r2 = std::from_chars(b + dot + 1, e, index);
+    if (r2.ec != std::errc() || r2.ptr != e || worker >= deps_.workers.size()) {
+      return ApiResult::error(400, "bad_request", "malformed cursor");
+    }
+  }
+  json items = json::array();
+  std::string next;
+  std::uint32_t budget = kMaxScanPerPage;
+  while (worker < deps_.workers.size() && items.size() < limit && budget > 0) {
+    const auto room = static_cast<std::uint32_t>(limit - items.size());
+    std::optional<ConnPage> page =
+        deps_.workers[worker]->listConnections(filter, index, room, budget, kWorkerTimeout);
+    if (!page) return ApiResult::error(503, "unavailable", "a worker did not answer in time");
+    for (const ConnView& c : page->items) {
+      items.push_back({{"client", c.client.toString()},
+                       {"client_port", c.clientPort},
+                       {"vip", c.vip.toString()},
+                       {"vip_port", c.vipPort},
+                       {"backend", c.backend.toString()},
+                       {"backend_port", c.backendPort},
+                       {"snat", c.snat.toString()},
+                       {"snat_port", c.snatPort},
+                       {"state", tcpStateName(c.state)},
+                       {"syn_proxy", c.synProxy},
+                       {"worker", c.worker},
+                       {"expires_in_ms", c.expiresInMs}});
+    }
+    const std::uint32_t scanned =
+        (page->next == ConnPage::kNone ? index + budget : page->next) - index;
+    budget = scanned >= budget ? 0 : budget - scanned;
+    if (page->next == ConnPage::kNone) {
+      ++worker;
+      index = 0;
+    } else {
+      index = page->next;
+    }
+  }
+  if (worker < deps_.workers.size()) next = std::to_string(worker) + "." + std::to_string(index);
+  json j = {{"items", items}};
+  j["next"] = next.empty() ? json(nullptr) : json(next);
+  return ApiResult{200, j};
+}
+
+ApiResult Controller::killConnections(const Address& client, std::uint16_t port) {
+  ConnFilter f;
+  f.client = client;
+  f.clientPort = port;
+  std::size_t n = 0;
+  for (Worker* w : deps_.workers) {
+    std::optional<std::size_t> k = w->kill(f, kWorkerTimeout);
+    if (!k) return ApiResult::error(503, "unavailable", "a worker did not answer in time");
+    n += *k;
+  }
+  if (n == 0) {
+    return ApiResult::error(404, "not_found",
+                            "no connection from " + client.toString() + ":" + std::to_string(port));
+  }
+  spdlog::info("connections: {} from {}:{} killed", n, client.toString(), port);
+  return ApiResult{200, {{"killed", n}}};
+}
+
+// ---- Configuration ----
+
+ApiResult Controller::getConfig() const {
+  std::lock_guard lock(mutex_);
+  return configLocked();
+}
+
+ApiResult Controller::configLocked() const {
+  const Config& c = config_;
+  json vips = json::array();
+  for (const VipRecord& v : model_.vips()) {
+    vips.push_back({{"address", v.config.address.toString()},
+                    {"ports", v.config.ports},
+                    {"syn_flood",
+                     {{"mode", synFloodModeName(v.config.synFlood.mode)},
+                      {"threshold_pps", v.config.synFlood.thresholdPps}}}});
+  }
+  json snat = json::array();
+  for (const Address& a : c.snat.addresses) snat.push_back(a.toString());
+  return ApiResult{
+      200,
+      {{"interface", c.interface},
+       {"xdp_mode", xdpModeName(c.xdpMode)},
+       {"workers", c.workers},
+       {"fail_open", c.failOpen},
+       {"snat", {{"addresses", snat}, {"port_lo", c.snat.portLo}, {"port_hi", c.snat.portHi}}},
+       {"conntrack", {{"capacity", c.conntrack.capacity}}},
+       {"blocklist_capacity", c.blocklistCapacity},
+       {"health_check",
+        {{"enabled", c.healthCheck.enabled},
+         {"port", c.healthCheck.port},
+         {"interval_ms", c.healthCheck.interval / kNsPerMs},
+         {"timeout_ms", c.healthCheck.timeout / kNsPerMs},
+         {"rise", c.healthCheck.rise},
+         {"fall", c.healthCheck.fall},
+         {"reset_on_down", c.healthCheck.resetOnDown}}},
+       {"state_dir", c.stateDir},
+       {"vips", vips}}};
+}
+
+ApiResult Controller::patchConfig(const json& patch) {
+  // {"vips": [{"address": A, "ports": [...], "syn_flood": {"mode": M, "threshold_pps": N}}]}
+  // Every entry is checked before anything changes.
+  if (!patch.is_object() || patch.size() != 1 || !patch.contains("vips") ||
+      !patch["vips"].is_array()) {
+    return ApiResult::error(400, "bad_request",
+                            "expected {\"vips\": [{\"address\": ..., \"ports\": [...], "
+                            "\"syn_flood\": {\"mode\": ..., \"threshold_pps\": ...}}]}");
+  }
+  std::lock_guard lock(mutex_);
+  ServiceModel next = model_;
+  for (const json& jv : patch["vips"]) {
+    if (!jv.is_object() || !jv.contains("address") || !jv["address"].is_string()) {
+      return ApiResult::error(400, "bad_request", "each VIP needs an \"address\" string");
+    }
+    for (const auto& [k, _] : jv.items()) {
+      if (k != "address" && k != "ports" && k != "syn_flood") {
+        return ApiResult::error(400, "bad_request", "unknown or read-only field \"" + k + "\"");
+      }
+    }
+    auto va = Address::parse(jv["address"].get<std::string>());
+    if (!va) return ApiResult::error(400, "bad_request", "bad VIP address");
+    if (jv.contains("ports")) {
+      const json& jp = jv["ports"];
+      std::vector<std::uint16_t> ports;
+      if (!jp.is_array()) return ApiResult::error(400, "bad_request", "ports must be an array");
+      for (const json& p : jp) {
+        if (!p.is_number_unsigned() || p.get<std::uint64_t>() < 1 ||
+            p.get<std::uint64_t>() > 65535) {
+          return ApiResult::error(400, "bad_request", "ports must be integers 1..65535");
+        }
+        ports.push_back(static_cast<std::uint16_t>(p.get<std::uint64_t>()));
+      }
+      if (auto e = next.setVipPorts(*va, ports)) return ApiResult::of(*e);
+    }
+    if (jv.contains("syn_flood")) {
+      const json& sf = jv["syn_flood"];
+      if (!sf.is_object()) return ApiResult::error(400, "bad_request", "syn_flood must be an object");
+      std::optional<SynFloodMode> mode;
+      std::optional<std::uint32_t> threshold;
+      for (const auto& [k, val] : sf.items()) {
+        if (k == "mode") {
+          if (!val.is_string()) return ApiResult::error(400, "bad_request", "mode must be a string");
+          for (SynFloodMode m : {SynFloodMode::kOff, SynFloodMode::kAlways, SynFloodMode::kAuto}) {
+            if (synFloodModeName(m) == val.get<std::string>()) mode = m;
+          }
+          if (!mode) return ApiResult::error(400, "bad_request", "mode must be off, always or auto");
+        } else if (k == "threshold_pps") {
+          if (!val.is_number_unsigned() || val.get<std::uint64_t>() > 0xffffffffu) {
+            return ApiResult::error(400, "bad_request", "threshold_pps must be a positive integer");
+          }
+          threshold = static_cast<std::uint32_t>(val.get<std::uint64_t>());
+        } else {
+          return ApiResult::error(400, "bad_request", "unknown field syn_flood." + k);
+        }
+      }
+      if (auto e = next.setSynFlood(*va, mode, threshold)) return ApiResult::of(*e);
+    }
+  }
+  const ServiceModel before = model_;
+  model_ = std::move(next);
+  std::string err;
+  if (!saveBackends(err) || !applyXdpLocked(err)) {
+    model_ = before;
+    std::string undo;
+    applyXdpLocked(undo);
+    spdlog::error("{}", err);
+    return ApiResult::error(500, "internal", "the change could not be applied; nothing changed");
+  }
+  publishLocked();
+  spdlog::info("config: VIP settings changed");
+  return configLocked();
+}
+
+}  // namespace xlb

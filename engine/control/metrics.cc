@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "xlb/metrics.h"
+
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+
+#include <deque>
+#include <sstream>
+
+#ifndef XLB_VERSION
+#define XLB_VERSION "0.0.0"
+#endif
+
+namespace xlb {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+class Builder {
+ public:
+  MetricFamily& family(std::string name, std::string help, MetricType type) {
+    families_.push_back(MetricFamily{std::move(name), std::move(help), type, {}});
+    return families_.back();
+  }
+  static void add(MetricFamily& f, std::vector<ClientMetric::Label> labels, double v) {
+    ClientMetric m;
+    m.label = std::move(labels);
+    if (f.type == MetricType::Counter) m.counter.value = v;
+    else m.gauge.value = v;
+    f.metric.push_back(std::move(m));
+  }
+  std::vector<MetricFamily> families() const { return {families_.begin(), families_.end()}; }
+
+ private:
+  std::deque<MetricFamily> families_;  // references handed out stay valid as it grows
+};
+
+double d(std::uint64_t v) { return static_cast<double>(v); }
+
+}  // namespace
+
+std::string renderMetrics(const MetricsInput& in) {
+  Builder b;
+  const auto C = MetricType::Counter;
+  const auto G = MetricType::Gauge;
+
+  b.add(b.family("xlb_build_info", "Build information; the value is always 1", G),
+        {{"version", XLB_VERSION}}, 1);
+  b.add(b.family("xlb_uptime_seconds", "Seconds since the control plane started", G), {},
+        in.uptimeSeconds);
+
+  // Packets by stage verdict: what XDP did with every packet it saw, what the engine did with
+  // every packet handed to it, and what the engine forwarded each way.
+  std::array<std::uint64_t, 8> xdpAct{}, engAct{};
+  for (std::size_t i = 0; i < kReasonCount; ++i) {
+    xdpAct[static_cast<std::size_t>(kReasonActions[i])] += in.xdp[i].packets;
+    engAct[static_cast<std::size_t>(kReasonActions[i])] += in.engine[i];
+  }
+  MetricFamily& pk = b.family(
+      "xlb_packets_total",
+      "Packets by direction and verdict: direction xdp (all packets the XDP program saw) and "
+      "engine (packets the AF_XDP engine processed) with the action taken; client_to_backend and "
+      "backend_to_client: packets the engine forwarded",
+      C);
+  for (Action a : {Action::kPass, Action::kDrop, Action::kTx, Action::kRedirect}) {
+    Builder::add(pk, {{"direction", "xdp"}, {"verdict", std::string(actionName(a))}},
+                 d(xdpAct[static_cast<std::size_t>(a)]));
+  }
+  for (Action a : {Action::kPass, Action::kDrop, Action::kTx, Action::kHold}) {
+    Builder::add(pk, {{"direction", "engine"}, {"verdict", std::string(actionName(a))}},
+                 d(engAct[static_cast<std::size_t>(a)]));
+  }
+  Builder::add(pk, {{"direction", "client_to_backend"}, {"verdict", "forwarded"}},
+               d(in.engine[static_cast<std::size_t>(Reason::kTxToBackend)]));
+  Builder::add(pk, {{"direction", "backend_to_client"}, {"verdict", "forwarded"}},
+               d(in.engine[static_cast<std::size_t>(Reason::kTxToClient)]));
+
+  MetricFamily& drops = b.family(
+      "xlb_drops_total", "Packets dropped, by stage (xdp, engine) and reason", C);
+  for (std::size_t i = 0; i < kReasonCount; ++i) {
+    if (kReasonActions[i] != Action::kDrop) continue;
+    Builder::add(drops, {{"stage", "xdp"}, {"reason", std::string(kReasonNames[i])}},
+                 d(in.xdp[i].packets));
+    Builder::add(drops, {{"stage", "engine"}, {"reason", std::string(kReasonNames[i])}},
+                 d(in.engine[i]));
+  }
+
+  MetricFamily& st = b.family("xlb_conntrack_entries", "Connection entries by TCP state", G);
+  for (std::size_t i = 1; i < kTcpStateCount; ++i) {
+    Builder::add(st, {{"state", std::string(tcpStateName(static_cast<TcpState>(i)))}},
+                 d(in.byState[i]));
+  }
+  b.add(b.family("xlb_conntrack_capacity", "Connection entries the tables can hold", G), {},
+        d(in.capacity));
+  b.add(b.family("xlb_conntrack_created_total", "Connection entries created", C), {},
+        d(in.created));
+  MetricFamily& cl = b.family("xlb_conntrack_closed_total", "Connection entries removed, by reason", C);
+  for (std::size_t i = 0; i < kCloseReasonCount; ++i) {
+    Builder::add(cl, {{"reason", std::string(closeReasonName(static_cast<CloseReason>(i)))}},
+                 d(in.closed[i]));
+  }
+  b.add(b.family("xlb_snat_ports_in_use", "SNAT ports held by connections", G), {},
+        d(in.snatInUse));
+  b.add(b.family("xlb_snat_exhausted_total", "New connections refused for want of a SNAT port", C),
+        {}, d(in.engine[static_cast<std::size_t>(Reason::kSnatExhausted)]));
+  b.add(b.family("xlb_syncookies_sent_total", "SYN-ACKs with a cookie sent by XDP", C), {},
+        d(in.xdp[static_cast<std::size_t>(Reason::kTxSyncookie)].packets));
+  b.add(b.family("xlb_syncookies_validated_total", "ACKs whose cookie checked out", C), {},
+        d(in.cookiesValidated));
+  b.add(b.family("xlb_syncookies_invalid_total", "ACKs with an invalid cookie (dropped)", C), {},
+        d(in.engine[static_cast<std::size_t>(Reason::kSyncookieInvalid)]));
+  MetricFamily& sf = b.family("xlb_synflood_active",
+                              "1 while the VIP answers SYNs with cookies (mode always, or auto "
+                              "above its threshold)",
+                              G);
+  for (const auto& v : in.vips) Builder::add(sf, {{"vip", v.address}}, v.synFloodActive ? 1 : 0);
+  b.add(b.family("xlb_blocklist_entries", "Blocklist entries (addresses and prefixes)", G), {},
+        d(in.blocklistEntries));
+  b.add(b.family("xlb_blocklist_drops_total", "Packets dropped by the blocklist in XDP", C), {},
+        d(in.xdp[static_cast<std::size_t>(Reason::kBlocklist)].packets));
+
+  MetricFamily& up = b.family("xlb_backend_up",
+                              "1 when the backend takes new connections (active, healthy, "
+                              "weight above zero)",
+                              G);
+  MetricFamily& bc = b.family("xlb_backend_connections", "Live connections per backend", G);
+  MetricFamily& bct = b.family("xlb_backend_connections_total", "Connections created per backend", C);
+  MetricFamily& bb = b.family("xlb_backend_bytes_total",
+                              "Bytes of frames forwarded per backend and direction", C);
+  for (const auto& be : in.backends) {
+    Builder::add(up, {{"vip", be.vip}, {"backend", be.address}}, be.up ? 1 : 0);
+    Builder::add(bc, {{"vip", be.vip}, {"backend", be.address}}, d(be.active));
+    Builder::add(bct, {{"vip", be.vip}, {"backend", be.address}}, d(be.counters.created));
+    Builder::add(bb, {{"vip", be.vip}, {"backend", be.address}, {"direction", "to_backend"}},
+                 d(be.counters.bytesToBackend));
+    Builder::add(bb, {{"vip", be.vip}, {"backend", be.address}, {"direction", "to_client"}},
+                 d(be.counters.bytesToClient));
+  }
+
+  MetricFamily& rx = b.family("xlb_xsk_rx_frames_total", "Frames received on the AF_XDP socket", C);
+  MetricFamily& tx = b.family("xlb_xsk_tx_frames_total", "Frames transmitted on the AF_XDP socket", C);
+  MetricFamily& fe = b.family("xlb_xsk_fill_ring_empty_total",
+                              "Kernel: times the fill ring was empty (XDP_STATISTICS)", C);
+  MetricFamily& tf = b.family("xlb_xsk_tx_ring_full_total",
+                              "Frames recycled because the TX ring had no room", C);
+  MetricFamily& rd = b.family("xlb_xsk_rx_dropped_total",
+                              "Kernel: frames dropped for want of room (XDP_STATISTICS)", C);
+  MetricFamily& zc = b.family("xlb_xsk_zerocopy", "1 when the queue's socket runs zero-copy", G);
+  for (const auto& q : in.queues) {
+    const std::vector<ClientMetric::Label> l{{"queue", std::to_string(q.queue)}};
+    Builder::add(rx, l, d(q.rx));
+    Builder::add(tx, l, d(q.tx));
+    Builder::add(fe, l, d(q.fillRingEmpty));
+    Builder::add(tf, l, d(q.txRingFull));
+    Builder::add(rd, l, d(q.rxDropped));
+    Builder::add(zc, l, q.zeroCopy ? 1 : 0);
+  }
+
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, b.families());
+  return out.str();
+}
+
+}  // namespace xlb

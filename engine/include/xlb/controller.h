@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: Apache-2.0
+// The control plane: what the REST API, health checks and the daemon's housekeeping act on.
+// It owns the service model and the blocklist, keeps the XDP maps and the workers' snapshot in
+// step with them, persists every change to state_dir before answering, and folds per-worker and
+// per-CPU figures into statistics and metrics when asked (never on the packet path).
+// Thread-safe: one mutex serialises changes; reads of counters take it too (they are cheap).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "xlb/batch_io.h"
+#include "xlb/service_model.h"
+#include "xlb/state_store.h"
+#include "xlb/worker.h"
+#include "xlb/xdp_program.h"
+
+namespace xlb {
+
+class XskIo;
+
+struct ControllerDeps {
+  XdpProgram* prog = nullptr;  // loaded; attached or not
+  std::vector<Worker*> workers;
+  std::vector<XskIo*> sockets;  // empty when the workers run on other I/O (tests)
+  MacAddr localMac;
+  // The next hop for a backend, nullopt while unknown (the daemon asks the neighbour table).
+  std::function<std::optional<MacAddr>(const Address&)> resolve;
+  // Re-reads the kernel's neighbour table; tick() calls it about once a second, under the
+  // controller's lock like every use of `resolve`.
+  std::function<void()> refreshNextHops;
+  std::function<bool()> attached;  // XDP attached to the interface
+  std::function<bool()> running;   // worker threads running
+  CookieKey cookieKey{};
+  std::string interface;
+  bool xdpNative = false;
+};
+
+// An API-level outcome: HTTP status and a JSON body (an error object when status >= 400).
+struct ApiResult {
+  int status = 200;
+  nlohmann::json body;
+  static ApiResult error(int status, std::string code, std::string message);
+  static ApiResult of(const ModelError& e);
+};
+
+class Controller {
+ public:
+  // Wall clock in seconds since the epoch (expiry, timestamps shown); injectable for tests.
+  using Clock = std::function<std::int64_t()>;
+
+  Controller(const Config& config, ControllerDeps deps, std::unique_ptr<StateStore> store,
+             Clock clock = nullptr);
+
+  // Restores state_dir, fills the blocklist maps, publishes the first snapshot. False with
+  // `error` on a failure the daemon must not start with (map full, unwritable state_dir).
+  bool start(std::string& error);
+  // Housekeeping, called about every 100 ms: blocklist expiry, next-hop changes.
+  void tick();
+  // Backend ids whose next hop is still unknown.
+  std::size_t unresolvedNextHops() const;
+
+  // Health checks report here; a change rebuilds the snapshot and is logged.
+  void reportHealth(const Address& vip, const Address& backend, bool up);
+  struct HealthTarget {
+    Address vip;
+    Address backend;
+    std::uint16_t port;
+  };
+  std::vector<HealthTarget> healthTargets() const;
+
+  bool ready(std::string& why) const;
+
+  // Endpoints. Arguments are already parsed and validated by the HTTP layer.
+  ApiResult stats() const;
+  std::string metrics() const;
+  ApiResult listBlocklist(const std::string& after, std::size_t limit) const;
+  ApiResult addBlock(const Prefix& p, std::int64_t ttlSeconds, const std::string& comment);
+  ApiResult removeBlock(const Prefix& p);
+  ApiResult importBlocklist(const std::string& text, std::int64_t ttlSeconds,
+                            const std::string& comment);
+  ApiResult listVips() const;
+  ApiResult listBackends(const Address& vip) const;
+  ApiResult addBackend(const Address& vip, const Address& backend, std::uint32_t weight);
+  ApiResult setBackend(const Address& vip, const Address& backend,
+                       std::optional<std::uint32_t> weight, std::optional<BackendState> state);
+  ApiResult removeBackend(const Address& vip, const Address& backend, bool force);
+  ApiResult listConnections(const ConnFilter& filter, const std::string& cursor,
+                            std::uint32_t limit) const;
+  ApiResult killConnections(const Address& client, std::uint16_t port);
+  ApiResult getConfig() const;
+  ApiResult patchConfig(const nlohmann::json& patch);
+
+  std::size_t blocklistSize() const;
+
+ private:
+  ApiResult configLocked() const;
+  bool saveBackends(std::string& error);
+  bool saveBlocklist(std::string& error);
+  void publishLocked();
+  bool applyXdpLocked(std::string& error);
+  nlohmann::json backendJson(const VipRecord& v, const BackendRecord& b,
+                             const std::vector<WorkerStats>& ws) const;
+  std::vector<WorkerStats> workerStats() const;
+  std::size_t killBackendLocked(const Address& backend);
+
+  Config config_;
+  ControllerDeps deps_;
+  std::unique_ptr<StateStore> store_;
+  Clock clock_;
+  mutable std::mutex mutex_;
+  ServiceModel model_;
+  Blocklist blocklist_;
+  std::vector<std::optional<MacAddr>> macs_;  // by backend id, as last published
+  bool published_ = false;
+  std::chrono::steady_clock::time_point started_;
+  std::chrono::steady_clock::time_point lastRefresh_;
+};
+
+}  // namespace xlb

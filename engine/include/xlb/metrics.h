@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: Apache-2.0
+// Prometheus exposition of xlb's figures. Everything is read at scrape time from per-worker and
+// per-CPU counters the data path keeps anyway; nothing is updated per packet in a registry.
+#pragma once
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "xlb/pipeline.h"
+#include "xlb/xdp_program.h"
+
+namespace xlb {
+
+struct MetricsInput {
+  std::array<ReasonStat, kReasonCount> xdp{};
+  std::array<std::uint64_t, kReasonCount> engine{};
+  std::array<std::uint64_t, kTcpStateCount> byState{};
+  std::array<std::uint64_t, kCloseReasonCount> closed{};
+  std::uint64_t capacity = 0;
+  std::uint64_t created = 0;
+  std::uint64_t snatInUse = 0;
+  std::uint64_t cookiesValidated = 0;
+  std::uint64_t blocklistEntries = 0;
+  struct Vip {
+    std::string address;
+    bool synFloodActive = false;
+  };
+  std::vector<Vip> vips;
+  struct Backend {
+    std::string vip;
+    std::string address;
+    bool up = false;
+    std::uint64_t active = 0;
+    BackendCounters counters;
+  };
+  std::vector<Backend> backends;
+  struct Queue {
+    std::uint32_t queue = 0;
+    std::uint64_t rx = 0;
+    std::uint64_t tx = 0;
+    std::uint64_t txRingFull = 0;
+    std::uint64_t fillRingEmpty = 0;
+    std::uint64_t rxDropped = 0;
+    bool zeroCopy = false;
+  };
+  std::vector<Queue> queues;
+  double uptimeSeconds = 0;
+};
+
+// The text exposition format (version 0.0.4), serialised by prometheus-cpp.
+std::string renderMetrics(const MetricsInput& in);
+
+inline constexpr const char* kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+}  // namespace xlb
