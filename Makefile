@@ -23,13 +23,14 @@ build-asan: deps
 demo: build
 	./scripts/demo.sh
 
-# Every suite on the release build, then the unit suite again under ASan+UBSan.
+# Every suite on the release build, then the unit, sim and bpf suites (the in-process API test
+# among them) again under ASan+UBSan.
 test: build build-asan
 	ctest --preset release -j $(JOBS) $(CTEST_ARGS)
-	ctest --preset asan -j $(JOBS) -L 'unit|sim' $(CTEST_ARGS)
+	ctest --preset asan -j $(JOBS) -L 'unit|sim|bpf' $(CTEST_ARGS)
 
 test-asan: build-asan
-	ctest --preset asan -j $(JOBS) -L 'unit|sim' $(CTEST_ARGS)
+	ctest --preset asan -j $(JOBS) -L 'unit|sim|bpf' $(CTEST_ARGS)
 
 bench: build
 	./bench/run.sh build/bin build/bench

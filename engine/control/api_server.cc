@@ -468,6 +468,23 @@ class Dispatcher {
   const std::string* body_ = nullptr;
 };
 
+// Headers written as given. pistache 0.0.5 does not send headers added with addRaw().
+#define XLB_TEXT_HEADER(Cls, text)                                   \
+  class Cls : public Http::Header::Header {                          \
+   public:                                                           \
+    NAME(text)                                                       \
+    Cls() = default;                                                 \
+    explicit Cls(std::string v) : value_(std::move(v)) {}            \
+    void write(std::ostream& os) const override { os << value_; }    \
+                                                                     \
+   private:                                                          \
+    std::string value_;                                              \
+  };
+XLB_TEXT_HEADER(ContentTypeText, "Content-Type")
+XLB_TEXT_HEADER(AllowText, "Allow")
+XLB_TEXT_HEADER(WwwAuthenticate, "WWW-Authenticate")
+#undef XLB_TEXT_HEADER
+
 class Handler : public Http::Handler {
  public:
   HTTP_PROTOTYPE(Handler)
@@ -486,9 +503,9 @@ class Handler : public Http::Handler {
       r = errorReply(500, "internal", "internal error");
     }
     try {
-      if (r.authenticate) response.headers().addRaw(Http::Header::Raw("WWW-Authenticate", "Bearer realm=\"xlb\""));
-      if (!r.allow.empty()) response.headers().addRaw(Http::Header::Raw("Allow", r.allow));
-      response.headers().addRaw(Http::Header::Raw("Content-Type", r.contentType));
+      if (r.authenticate) response.headers().add(std::make_shared<WwwAuthenticate>("Bearer realm=\"xlb\""));
+      if (!r.allow.empty()) response.headers().add(std::make_shared<AllowText>(r.allow));
+      response.headers().add(std::make_shared<ContentTypeText>(r.contentType));
       response.send(static_cast<Http::Code>(r.status), r.body);
     } catch (const std::exception& e) {
       spdlog::warn("API: cannot send the response: {}", e.what());
@@ -498,7 +515,7 @@ class Handler : public Http::Handler {
   void onTimeout(const Http::Request&, Http::ResponseWriter response) override {
     try {
       const Reply r = errorReply(408, "request_timeout", "the request did not arrive in time");
-      response.headers().addRaw(Http::Header::Raw("Content-Type", r.contentType));
+      response.headers().add(std::make_shared<ContentTypeText>(r.contentType));
       response.send(Http::Code::Request_Timeout, r.body);
     } catch (...) {
     }

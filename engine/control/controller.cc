@@ -689,9 +689,7 @@ ApiResult Controller::listConnections(const ConnFilter& filter, const std::strin
                        {"worker", c.worker},
                        {"expires_in_ms", c.expiresInMs}});
     }
-    const std::uint32_t scanned =
-        (page->next == ConnPage::kNone ? index + budget : page->next) - index;
-    budget = scanned >= budget ? 0 : budget - scanned;
+    budget = page->scanned >= budget ? 0 : budget - page->scanned;
     if (page->next == ConnPage::kNone) {
       ++worker;
       index = 0;

@@ -269,6 +269,7 @@ std::optional<ConnPage> Worker::listConnections(const ConnFilter& filter, std::u
       page->items.push_back(v);
     }
     page->next = i < t.capacity() ? i : ConnPage::kNone;
+    page->scanned = i - start;
     finished->store(true, std::memory_order_release);
   };
   if (!submit(call, timeout, [&] { return finished->load(std::memory_order_acquire); })) {

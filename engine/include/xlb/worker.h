@@ -96,6 +96,7 @@ struct ConnPage {
   static constexpr std::uint32_t kNone = 0xffffffffu;
   std::vector<ConnView> items;
   std::uint32_t next = kNone;
+  std::uint32_t scanned = 0;  // entries looked at
 };
 
 class Worker {

@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: Apache-2.0
+// The control plane's pure parts: the service model (stable ids, rotation, overlay round trip),
+// the blocklist registry (order, paging, expiry, overlay), health rise/fall counting, atomic
+// state files and the API's strict parsers.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "xlb/api_server.h"
+#include "xlb/health.h"
+#include "xlb/service_model.h"
+#include "xlb/state_store.h"
+
+namespace xlb {
+namespace {
+
+Address A(const char* s) { return *Address::parse(s); }
+Prefix P(const char* s) { return *Prefix::parse(s); }
+
+Config twoBackends() {
+  Config c;
+  c.snat.addresses = {A("10.0.0.2")};
+  VipConfig v;
+  v.address = A("10.0.0.100");
+  v.backends = {{A("10.0.0.11"), 1}, {A("10.0.0.12"), 2}};
+  c.vips = {v};
+  return c;
+}
+
+TEST(ServiceModel, IdsAreStableAndOnlyRotationIsInTheSnapshot) {
+  ServiceModel m(twoBackends());
+  const Address vip = A("10.0.0.100");
+  ASSERT_FALSE(m.addBackend(vip, A("10.0.0.13"), 1));
+  EXPECT_EQ(m.addBackend(vip, A("10.0.0.13"), 1)->code, "conflict");
+  EXPECT_EQ(m.addBackend(vip, A("2001:db8::1"), 1)->code, "bad_request");
+  EXPECT_EQ(m.addBackend(A("10.0.0.99"), A("10.0.0.14"), 1)->code, "not_found");
+  ASSERT_FALSE(m.setBackend(vip, A("10.0.0.11"), std::nullopt, BackendState::kDraining));
+  ASSERT_FALSE(m.removeBackend(vip, A("10.0.0.12")));
+  EXPECT_TRUE(m.setHealth(vip, A("10.0.0.13"), Health::kDown));
+  EXPECT_FALSE(m.setHealth(vip, A("10.0.0.13"), Health::kDown));  // no change
+  SnapshotSpec s = m.spec(MacAddr{}, [](const Address&) { return MacAddr{}; });
+  // Ids 0, 1 (removed, MAC kept for its connections) and 2.
+  EXPECT_EQ(s.backendMacs.size(), 3u);
+  EXPECT_TRUE(s.vips[0].backends.empty());  // draining, removed, down
+  ASSERT_FALSE(m.setHealth(vip, A("10.0.0.13"), Health::kUp) == false);
+  s = m.spec(MacAddr{}, [](const Address&) { return MacAddr{}; });
+  ASSERT_EQ(s.vips[0].backends.size(), 1u);
+  EXPECT_EQ(s.vips[0].backends[0].id, 2);
+  // Re-adding a removed backend gets its old id back.
+  ASSERT_FALSE(m.addBackend(vip, A("10.0.0.12"), 1));
+  EXPECT_EQ(m.vips()[0].backends.back().id, 1);
+}
+
+TEST(ServiceModel, OverlayRoundTripsOverTheConfiguration) {
+  ServiceModel m(twoBackends());
+  const Address vip = A("10.0.0.100");
+  ASSERT_FALSE(m.addBackend(vip, A("10.0.0.13"), 7));
+  ASSERT_FALSE(m.removeBackend(vip, A("10.0.0.11")));
+  ASSERT_FALSE(m.setBackend(vip, A("10.0.0.12"), 9, BackendState::kDown));
+  ASSERT_FALSE(m.setVipPorts(vip, {8443, 80}));
+  const std::string overlay = m.overlayJson();
+
+  ServiceModel r(twoBackends());
+  ASSERT_FALSE(r.applyOverlay(overlay));
+  ASSERT_EQ(r.vips()[0].backends.size(), 2u);
+  EXPECT_EQ(r.vips()[0].backends[0].address, A("10.0.0.12"));
+  EXPECT_EQ(r.vips()[0].backends[0].weight, 9u);
+  EXPECT_EQ(r.vips()[0].backends[0].state, BackendState::kDown);
+  EXPECT_EQ(r.vips()[0].backends[1].weight, 7u);
+  EXPECT_EQ(r.vips()[0].config.ports, (std::vector<std::uint16_t>{80, 8443}));
+  // A broken overlay changes nothing.
+  ServiceModel b(twoBackends());
+  EXPECT_TRUE(b.applyOverlay("{\"version\":1,\"vips\":[{\"address\":\"10.0.0.100\"}]}"));
+  EXPECT_TRUE(b.applyOverlay("not json"));
+  EXPECT_EQ(b.vips()[0].backends.size(), 2u);
+}
+
+TEST(Blocklist, OrdersPagesExpiresAndRoundTrips) {
+  Blocklist b({P("10.9.0.0/16")}, 100);
+  BlockEntry e;
+  e.prefix = P("10.1.0.0/16");
+  e.expiresAt = 200;
+  EXPECT_TRUE(b.add(e));
+  EXPECT_FALSE(b.add(e));
+  e.prefix = P("2001:db8::/32");
+  e.expiresAt = 0;
+  EXPECT_TRUE(b.add(e));
+  bool more = false;
+  auto page = b.page("", 2, more);
+  ASSERT_EQ(page.size(), 2u);
+  EXPECT_TRUE(more);
+  EXPECT_EQ(page[0].prefix, P("10.1.0.0/16"));
+  page = b.page(page.back().prefix.toString(), 2, more);
+  ASSERT_EQ(page.size(), 1u);
+  EXPECT_FALSE(more);
+  EXPECT_EQ(page[0].prefix, P("2001:db8::/32"));
+  EXPECT_TRUE(b.expired(199).empty());
+  EXPECT_EQ(b.expired(200).size(), 1u);
+  EXPECT_TRUE(b.remove(P("10.9.0.0/16")));
+
+  Blocklist r({P("10.9.0.0/16")}, 100);
+  ASSERT_FALSE(r.applyOverlay(b.overlayJson(), 150));
+  EXPECT_EQ(r.size(), 2u);
+  EXPECT_EQ(r.find(P("10.9.0.0/16")), nullptr);  // deletion of a configured entry persists
+  Blocklist late({}, 0);
+  ASSERT_FALSE(late.applyOverlay(b.overlayJson(), 250));
+  EXPECT_EQ(late.size(), 1u);  // the one that expired while down is gone
+}
+
+TEST(Health, RiseAndFallNeedStreaks) {
+  HealthTracker t(2, 3);
+  EXPECT_FALSE(t.record("a", true));
+  EXPECT_EQ(t.record("a", true), std::optional<bool>(true));
+  EXPECT_FALSE(t.record("a", true));
+  EXPECT_FALSE(t.record("a", false));
+  EXPECT_FALSE(t.record("a", false));
+  EXPECT_FALSE(t.record("a", true));  // streak broken
+  EXPECT_FALSE(t.record("a", false));
+  EXPECT_FALSE(t.record("a", false));
+  EXPECT_EQ(t.record("a", false), std::optional<bool>(false));
+  EXPECT_FALSE(t.record("a", false));
+}
+
+TEST(StateStore, WritesAtomicallyAndCleansTemporaries) {
+  const std::string dir = ::testing::TempDir() + "xlb-state-" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  StateStore s(dir);
+  std::string err;
+  ASSERT_TRUE(s.open(err)) << err;
+  ASSERT_TRUE(s.save("a.json", "one", err)) << err;
+  ASSERT_TRUE(s.save("a.json", "two", err)) << err;
+  EXPECT_EQ(s.load("a.json", err).value_or(""), "two");
+  EXPECT_FALSE(s.load("missing.json", err).has_value());
+  EXPECT_TRUE(err.empty());
+  std::ofstream(dir + "/a.json.tmp.99") << "half";  // a write a crash cut short
+  StateStore again(dir);
+  ASSERT_TRUE(again.open(err));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/a.json.tmp.99"));
+  EXPECT_EQ(again.load("a.json", err).value_or(""), "two");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ApiParsing, WholeStringsOnly) {
+  std::uint64_t v = 0;
+  EXPECT_TRUE(parseUint("42", 100, v));
+  EXPECT_EQ(v, 42u);
+  for (const char* bad : {"12abc", "-1", "", " 1", "101", "99999999999999999999999"}) {
+    EXPECT_FALSE(parseUint(bad, 100, v)) << bad;
+  }
+  Address a;
+  std::uint16_t port = 0;
+  EXPECT_TRUE(parseAddrPort("10.0.0.1:80", a, port));
+  EXPECT_TRUE(parseAddrPort("[2001:db8::1]:443", a, port));
+  EXPECT_EQ(port, 443);
+  for (const char* bad : {"10.0.0.1", "10.0.0.1:0", "10.0.0.1:70000", "2001:db8::1:80",
+                          "[10.0.0.1]:80", "[2001:db8::1]", "10.0.0.1:8a"}) {
+    EXPECT_FALSE(parseAddrPort(bad, a, port)) << bad;
+  }
+  bool ok = false;
+  EXPECT_EQ(percentDecode("%5B%3a%5d", ok), "[:]");
+  EXPECT_TRUE(ok);
+  percentDecode("%zz", ok);
+  EXPECT_FALSE(ok);
+  percentDecode("%4", ok);
+  EXPECT_FALSE(ok);
+  EXPECT_TRUE(tokenEquals("abc", "abc"));
+  EXPECT_FALSE(tokenEquals("abc", "abd"));
+  EXPECT_FALSE(tokenEquals("abc", "abcd"));
+}
+
+}  // namespace
+}  // namespace xlb
