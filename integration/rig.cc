@@ -117,12 +117,16 @@ bool Rig::startNginx(int backend) {
 bool Rig::startXlbd(const std::string& yaml, std::string& log) {
   const std::string cfg = dir_ + "/xlbd.yaml";
   const std::string logPath = dir_ + "/xlbd.log";
-  std::ofstream(cfg) << yaml;
-  std::remove((dir_ + "/stats.json").c_str());
+  std::string conf;
+  std::istringstream in(yaml);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("state_dir:", 0) != 0) conf += line + "\n";
+  }
+  conf += "state_dir: " + stateDir() + "\n";
+  std::ofstream(cfg) << conf;
   std::remove(logPath.c_str());
   const std::string cmd = "mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf; exec " +
-                          binDir() + "/xlbd --config " + cfg + " --stats-file " + dir_ +
-                          "/stats.json >" + logPath + " 2>&1";
+                          binDir() + "/xlbd --config " + cfg + " >" + logPath + " 2>&1";
   const pid_t pid = fork();
   if (pid == 0) {
     const std::string netns = ns("lb");
@@ -168,11 +172,27 @@ bool Rig::xlbdRunning() const { return xlbd_ > 0 && kill(xlbd_, 0) == 0; }
 std::string Rig::xlbdLog() const { return readFile(dir_ + "/xlbd.log"); }
 
 nlohmann::json Rig::stats() const {
-  // The daemon rewrites the file once a second (write to a temporary, then rename).
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-  const std::string s = readFile(dir_ + "/stats.json");
-  if (s.empty()) return nullptr;
-  return nlohmann::json::parse(s, nullptr, false);
+  // Workers publish their counters every 100 ms.
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  const ApiReply r = api("GET", "/api/v1/stats");
+  return r.status == 200 ? r.body : nlohmann::json(nullptr);
+}
+
+Rig::ApiReply Rig::api(const std::string& method, const std::string& path,
+                       const std::string& body) const {
+  const std::string token = readFile(stateDir() + "/api-token");
+  const std::string bodyFile = dir_ + "/api-body";
+  std::ofstream(bodyFile) << body;
+  std::string cmd = "curl -s -m 20 -o " + dir_ + "/api-out -w '%{http_code}' -X " + method +
+                    " -H " + quote("Authorization: Bearer " + token.substr(0, token.find('\n')));
+  if (!body.empty()) cmd += " --data-binary @" + bodyFile;
+  cmd += " " + quote("http://127.0.0.1:9180" + path);
+  const CmdResult c = exec("lb", cmd, 30);
+  ApiReply r;
+  r.status = std::atoi(c.out.c_str());
+  r.raw = readFile(dir_ + "/api-out");
+  r.body = nlohmann::json::parse(r.raw, nullptr, false);
+  return r;
 }
 
 }  // namespace xlb::rig

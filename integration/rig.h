@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The netns rig from C++: brings scripts/netns/lib.sh's one-arm topology up under a prefix owned
 // by this process, runs commands in its namespaces with time limits, starts and stops xlbd, and
-// reads its statistics file. The destructor tears everything down; a killed test process leaves
+// talks to its REST API. The destructor tears everything down; a killed test process leaves
 // a rig the next run's sweep removes (its pid is in the prefix).
 #pragma once
 
@@ -43,14 +43,25 @@ class Rig {
   bool startNginx(int backend);
 
   // Starts xlbd in the LB namespace with this configuration; waits until it logs that it
-  // started (or exits). False with the log in `log` on failure.
+  // started (or exits). False with the log in `log` on failure. The configuration's state_dir
+  // is replaced by one inside the rig's directory (kept across restarts of the same rig).
   bool startXlbd(const std::string& yaml, std::string& log);
   // Sends `sig` and waits up to 10 s; returns the exit status (128+signal when killed).
   int stopXlbd(int sig);
   bool xlbdRunning() const;
   std::string xlbdLog() const;
-  // The statistics file after the daemon's next write.
+  // GET /api/v1/stats from inside the LB namespace (after the workers' next publication).
   nlohmann::json stats() const;
+  // A request to xlbd's API from inside the LB namespace, with the token. `status` is the HTTP
+  // status (0 when unreachable).
+  struct ApiReply {
+    int status = 0;
+    nlohmann::json body;
+    std::string raw;
+  };
+  ApiReply api(const std::string& method, const std::string& path, const std::string& body = "") const;
+  std::string stateDir() const { return dir_ + "/state"; }
+  pid_t xlbdPid() const { return xlbd_; }
   // Waits up to timeoutSec for pred(stats) to hold; returns the last stats.
   template <typename Pred>
   nlohmann::json waitStats(Pred pred, int timeoutSec) const {
