@@ -311,10 +311,11 @@ int run(const Config& config) {
 
 int main(int argc, char** argv) {
   CLI::App app{"xlbd: XDP/AF_XDP L4 load balancer"};
-  std::string configPath, checkPath, level = "info";
+  std::string configPath, checkPath, stateDir, level = "info";
   bool printDefault = false;
   app.add_option("--config", configPath, "configuration file (default: the built-in one)");
   app.add_option("--check-config", checkPath, "validate a configuration file and exit");
+  app.add_option("--state-dir", stateDir, "override state_dir (runtime changes, API token)");
   app.add_option("--log-level", level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   app.add_flag("--print-default-config", printDefault, "print the built-in configuration");
@@ -340,6 +341,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (path.empty()) spdlog::info("no --config given: using the built-in default configuration");
+  if (!stateDir.empty()) std::get<xlb::Config>(r).stateDir = stateDir;
   // Signals are taken synchronously by the main thread; workers inherit the blocked mask.
   sigset_t set;
   sigemptyset(&set);

@@ -11,16 +11,23 @@ source scripts/netns/lib.sh
 rig_init demo
 rig_up 3 3 1
 for i in 1 2 3; do rig_backend_nginx "$i"; done
-STATS=/tmp/${RIG_PREFIX}-stats.json
+STATE=/tmp/${RIG_PREFIX}-state
 LOG=/tmp/${RIG_PREFIX}-xlbd.log
-rig_lb_exec "$RIG_BIN/xlbd" --stats-file "$STATS" >"$LOG" 2>&1 &
+STATS=/tmp/${RIG_PREFIX}-stats.json  # /tmp/${RIG_PREFIX}-* goes with rig_down
+# The built-in configuration; only state_dir moves to a scratch directory so the demo leaves
+# nothing behind in /var/lib/xlb.
+rig_lb_exec "$RIG_BIN/xlbd" --state-dir "$STATE" >"$LOG" 2>&1 &
 for _ in $(seq 50); do grep -q "xlbd started" "$LOG" 2>/dev/null && break; sleep 0.1; done
 grep -q "xlbd started" "$LOG" || { echo "demo: xlbd did not start:"; cat "$LOG"; exit 1; }
+# Everything below reads xlbd's REST API (inside the LB namespace), as an operator would.
+xlbctl() { rig_lb_exec "$RIG_BIN/xlbctl" --token-file "$STATE/api-token" "$@"; }
+fetch_stats() { sleep 0.3; rig_lb_exec curl -s -m 5 http://127.0.0.1:9180/api/v1/stats >"$STATS"; }
 stat_of() { python3 -c "import json,sys; d=json.load(open('$STATS')); print(eval(sys.argv[1]))" "$1"; }
-wait_stats() { sleep 1.2; }
 
 echo "== xlbd =="
 grep "xlbd started" "$LOG" | sed 's/^[^ ]* [^ ]* //'
+sleep 0.5  # two health-check rounds
+xlbctl health | sed 's/^/  /'
 
 echo
 echo "== 300 HTTP requests from client 10.100.0.21 with curl (new connection each) =="
@@ -39,6 +46,12 @@ rig_exec c1 wrk -t2 -c20 -d4s -H "Connection: close" "http://$RIG_VIP/" | grep -
 echo
 echo "== blocked client 10.100.0.23 (on the built-in blocklist) =="
 if rig_exec c3 curl -s -m 2 "http://$RIG_VIP/" >/dev/null; then echo "  UNEXPECTED: it connected"; else echo "  curl failed, as it should"; fi
+echo "== blocklist over the API: block 10.100.0.21 for 60 s, try, look, unblock =="
+xlbctl blocklist add 10.100.0.21 --ttl 60 --comment demo | sed 's/^/  /'
+if rig_exec c1 curl -s -m 1 "http://$RIG_VIP/" >/dev/null; then echo "  UNEXPECTED: it connected"; else echo "  curl from 10.100.0.21 failed, as it should"; fi
+xlbctl blocklist list | sed 's/^/  /'
+xlbctl blocklist del 10.100.0.21 | sed 's/^/  /'
+rig_exec c1 curl -s -m 2 "http://$RIG_VIP/" | sed 's/^/  after unblocking: /'
 echo "== probe to VIP port 22 =="
 if rig_exec c1 curl -s -m 2 "http://$RIG_VIP:22/" >/dev/null; then echo "  UNEXPECTED: it answered"; else echo "  no answer, as it should"; fi
 
@@ -48,19 +61,23 @@ rig_exec c2 timeout 10 hping3 -q -S -p 80 -i u100 -c 40000 --rand-source "$RIG_V
 flood=$!
 rig_exec c1 wrk -t2 -c20 -d4s -H "Connection: close" "http://$RIG_VIP/" | grep -E "requests in|Socket errors|Non-2xx" | sed 's/^/  wrk during the flood: /'
 wait "$flood" || true
-wait_stats
-echo "  cookie mode switched on: $(stat_of "d['syn_flood'][0]['switches']") time(s)"
+fetch_stats
+echo "  cookie mode switched on: $(stat_of "d['vips'][0]['syn_flood_switches']") time(s)"
 echo "  connection entries right after the flood: $(stat_of "d['conntrack']['active']")"
 
 echo
 echo "== waiting for the close timers (time_wait 2 s) =="
-for _ in $(seq 30); do
-  wait_stats
+for _ in $(seq 60); do
+  fetch_stats
   [[ $(stat_of "d['conntrack']['active']") == 0 ]] && break
 done
 
 echo
-echo "== summary (xlbd counters) =="
+echo "== backends (xlbctl backends list 10.100.0.100) =="
+xlbctl backends list "$RIG_VIP" | sed 's/^/  /'
+
+echo
+echo "== summary (GET /api/v1/stats) =="
 python3 - "$STATS" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -75,6 +92,11 @@ drops.update({f"engine/{k}": v for k, v in d["engine"].items() if not k.startswi
 print("  drops by reason: " + (", ".join(f"{k} {v}" for k, v in sorted(drops.items())) or "none"))
 print(f"  XDP: {d['xdp'].get('to_engine', 0)} to the engine, {d['xdp'].get('pass_not_ours', 0) + d['xdp'].get('pass_not_ip', 0)} passed to the kernel")
 PY
+echo
+echo "== the same figures as Prometheus scrapes them (GET /metrics, excerpt) =="
+rig_lb_exec curl -s -m 5 http://127.0.0.1:9180/metrics |
+  grep -E '^xlb_(conntrack_created_total|conntrack_entries\{state="established"\}|snat_ports_in_use|syncookies_(sent|validated|invalid)_total|blocklist_drops_total|backend_connections_total|backend_up)' |
+  sed 's/^/  /'
 kill %1 2>/dev/null || true
 wait 2>/dev/null || true
 echo
