@@ -269,5 +269,67 @@ TEST_F(Control, ConnectionKilledOverTheApiIsResetAtBothEnds) {
   EXPECT_NE(m.find("xlb_conntrack_closed_total{reason=\"killed\"}"), std::string::npos);
 }
 
+TEST_F(Control, XlbctlDrivesTheApiAndFailsClearly) {
+  start();
+  const std::string ctl = Rig::binDir() + "/xlbctl --token-file " + rig_->stateDir() + "/api-token ";
+  auto run = [&](const std::string& args) { return rig_->exec("lb", ctl + args + " 2>&1", 30); };
+  rig::CmdResult r = run("blocklist add 10.100.0.99 --ttl 600 --comment ctl");
+  EXPECT_EQ(r.status, 0) << r.out;
+  r = run("-o json blocklist list");
+  EXPECT_EQ(r.status, 0) << r.out;
+  const nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.out;
+  EXPECT_EQ(j["items"][0]["cidr"], "10.100.0.99/32");
+  EXPECT_EQ(j["items"][0]["comment"], "ctl");
+  r = run("blocklist add 300.1.1.1");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find("HTTP 400"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("300.1.1.1"), std::string::npos) << r.out;
+  r = run("blocklist del 10.100.0.99");
+  EXPECT_EQ(r.status, 0) << r.out;
+  r = run("blocklist del 10.100.0.99");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("not_found"), std::string::npos) << r.out;
+  r = run("backends set 10.100.0.100 10.100.0.13 --state draining");
+  EXPECT_EQ(r.status, 0) << r.out;
+  r = run("backends list 10.100.0.100");
+  EXPECT_NE(r.out.find("draining"), std::string::npos) << r.out;
+  EXPECT_EQ(run("backends set 10.100.0.100 10.100.0.13 --state active").status, 0);
+  r = run("stats");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("connections: active"), std::string::npos) << r.out;
+  EXPECT_EQ(run("health").status, 0);
+  // No token: 401 and a hint; unreachable API: its own exit code.
+  r = rig_->exec("lb", Rig::binDir() + "/xlbctl --token-file /dev/null blocklist add 10.1.1.1 2>&1");
+  EXPECT_NE(r.status, 0) << r.out;
+  r = rig_->exec("lb", Rig::binDir() + "/xlbctl --token-file " + rig_->stateDir() +
+                           "/api-token --api http://127.0.0.1:1 stats 2>&1");
+  EXPECT_EQ(r.status, 3) << r.out;
+  EXPECT_NE(r.out.find("cannot reach the API"), std::string::npos) << r.out;
+  r = rig_->exec("lb", Rig::binDir() + "/xlbctl --help");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("blocklist"), std::string::npos);
+}
+
+TEST_F(Control, NonLoopbackApiWithoutTokenFileIsRefused) {
+  std::string log;
+  EXPECT_FALSE(rig_->startXlbd(config() + "control: {listen: 10.100.0.2:9180}\n", log));
+  EXPECT_NE(log.find("not a loopback address: set control.token_file"), std::string::npos) << log;
+  // With a token file it serves there, and mutations need that token.
+  rig::sh("mkdir -p " + rig_->stateDir() + " && echo reallyLongTokenValue-123 > " + rig_->stateDir() +
+          "/token");
+  ASSERT_TRUE(rig_->startXlbd(config() + "control: {listen: 10.100.0.2:9180, token_file: " +
+                                  rig_->stateDir() + "/token}\n",
+                              log))
+      << log;
+  const auto code = [&](const std::string& token) {
+    return rig_->exec("c1", "curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Authorization: Bearer " +
+                                token + "' --data '{\"cidr\":\"10.1.2.3\"}' http://10.100.0.2:9180/api/v1/blocklist")
+        .out;
+  };
+  EXPECT_EQ(code("wrong-token-value-xyz"), "401");
+  EXPECT_EQ(code("reallyLongTokenValue-123"), "201");
+}
+
 }  // namespace
 }  // namespace xlb
