@@ -18,6 +18,7 @@ namespace xlb {
 namespace {
 
 using rig::Rig;
+using rig::tail;
 
 constexpr const char* kVip = "10.100.0.100";
 
@@ -28,12 +29,6 @@ std::string config() {
                          "timeouts: {syn: 3s, established: 60s, fin: 3s, time_wait: 1s, rst: 1s}");
   c = std::regex_replace(c, std::regex("blocklist: \\[[^\\]]*\\]\n"), "");
   return c + "health_check: {interval: 200ms, timeout: 100ms, rise: 2, fall: 2}\n";
-}
-
-std::string tail(const std::string& log, std::size_t lines = 20) {
-  std::size_t pos = log.size();
-  for (std::size_t n = 0; n < lines && pos > 0; ++n) pos = log.rfind('\n', pos - 1);
-  return pos == std::string::npos ? log : log.substr(pos);
 }
 
 class Control : public ::testing::Test {

@@ -14,6 +14,7 @@ namespace xlb {
 namespace {
 
 using rig::Rig;
+using rig::tail;
 
 // Short close timers so entries leave within the test's patience.
 std::string testConfig(const std::string& synMode = "auto", const std::string& extra = "",
@@ -26,12 +27,6 @@ std::string testConfig(const std::string& synMode = "auto", const std::string& e
   c = std::regex_replace(c, std::regex("workers: 1"), "workers: " + std::to_string(workers));
   c = std::regex_replace(c, std::regex("blocklist: \\[[^\\]]*\\]\n"), "");
   return c + extra;
-}
-
-std::string tail(const std::string& log, std::size_t lines = 15) {
-  std::size_t pos = log.size();
-  for (std::size_t n = 0; n < lines && pos > 0; ++n) pos = log.rfind('\n', pos - 1);
-  return pos == std::string::npos ? log : log.substr(pos);
 }
 
 std::uint64_t num(const nlohmann::json& j, const char* section, const char* key) {

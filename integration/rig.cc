@@ -100,6 +100,12 @@ Rig::Rig(const std::string& name, int clients, int backends, int lbQueues) {
   ok_ = r.status == 0;
 }
 
+std::string tail(const std::string& log, std::size_t lines) {
+  std::size_t pos = log.size();
+  for (std::size_t n = 0; n < lines && pos > 0; ++n) pos = log.rfind('\n', pos - 1);
+  return pos == std::string::npos ? log : log.substr(pos);
+}
+
 Rig::~Rig() {
   if (xlbd_ > 0) stopXlbd(SIGKILL);
   sh(libCall("rig_down"), 60);

@@ -28,6 +28,9 @@ struct WrkResult {
 };
 WrkResult parseWrk(const std::string& out);
 
+// The last `lines` lines of a log (for failure messages).
+std::string tail(const std::string& log, std::size_t lines = 20);
+
 class Rig {
  public:
   Rig(const std::string& name, int clients, int backends, int lbQueues = 1);

@@ -160,6 +160,19 @@ void Controller::tick() {
   }
 }
 
+std::optional<ApiResult> Controller::commitLocked(const ServiceModel& before, bool vipSettings) {
+  std::string err;
+  if (!saveBackends(err) || (vipSettings && !applyXdpLocked(err))) {
+    model_ = before;
+    std::string ignored;
+    if (vipSettings) applyXdpLocked(ignored);
+    spdlog::error("{}", err);
+    return ApiResult::error(500, "internal", "the change could not be applied; nothing changed");
+  }
+  publishLocked();
+  return std::nullopt;
+}
+
 std::size_t Controller::unresolvedNextHops() const {
   std::lock_guard lock(mutex_);
   return static_cast<std::size_t>(
@@ -581,13 +594,7 @@ ApiResult Controller::addBackend(const Address& vip, const Address& backend,
   std::lock_guard lock(mutex_);
   const ServiceModel before = model_;
   if (auto e = model_.addBackend(vip, backend, weight)) return ApiResult::of(*e);
-  std::string err;
-  if (!saveBackends(err)) {
-    model_ = before;
-    spdlog::error("{}", err);
-    return ApiResult::error(500, "internal", "the change could not be persisted; nothing changed");
-  }
-  publishLocked();
+  if (auto failed = commitLocked(before)) return *failed;
   spdlog::info("backends: {} added to VIP {} (weight {})", backend.toString(), vip.toString(),
                weight);
   const VipRecord* v = model_.findVip(vip);
@@ -600,13 +607,7 @@ ApiResult Controller::setBackend(const Address& vip, const Address& backend,
   std::lock_guard lock(mutex_);
   const ServiceModel before = model_;
   if (auto e = model_.setBackend(vip, backend, weight, state)) return ApiResult::of(*e);
-  std::string err;
-  if (!saveBackends(err)) {
-    model_ = before;
-    spdlog::error("{}", err);
-    return ApiResult::error(500, "internal", "the change could not be persisted; nothing changed");
-  }
-  publishLocked();
+  if (auto failed = commitLocked(before)) return *failed;
   const VipRecord* v = model_.findVip(vip);
   for (const BackendRecord& b : v->backends) {
     if (b.address != backend) continue;
@@ -629,13 +630,7 @@ ApiResult Controller::removeBackend(const Address& vip, const Address& backend, 
   std::lock_guard lock(mutex_);
   const ServiceModel before = model_;
   if (auto e = model_.removeBackend(vip, backend)) return ApiResult::of(*e);
-  std::string err;
-  if (!saveBackends(err)) {
-    model_ = before;
-    spdlog::error("{}", err);
-    return ApiResult::error(500, "internal", "the change could not be persisted; nothing changed");
-  }
-  publishLocked();
+  if (auto failed = commitLocked(before)) return *failed;
   std::size_t reset = 0;
   if (force) {
     ConnFilter f;
@@ -822,15 +817,7 @@ ApiResult Controller::patchConfig(const json& patch) {
   }
   const ServiceModel before = model_;
   model_ = std::move(next);
-  std::string err;
-  if (!saveBackends(err) || !applyXdpLocked(err)) {
-    model_ = before;
-    std::string undo;
-    applyXdpLocked(undo);
-    spdlog::error("{}", err);
-    return ApiResult::error(500, "internal", "the change could not be applied; nothing changed");
-  }
-  publishLocked();
+  if (auto failed = commitLocked(before, true)) return *failed;
   spdlog::info("config: VIP settings changed");
   return configLocked();
 }

@@ -101,6 +101,9 @@ class Controller {
 
  private:
   ApiResult configLocked() const;
+  // Persists the model change just made (and, for VIP settings, applies it to the XDP maps),
+  // then publishes a snapshot. On failure restores `before` and returns the 500 to answer.
+  std::optional<ApiResult> commitLocked(const ServiceModel& before, bool vipSettings = false);
   bool saveBackends(std::string& error);
   bool saveBlocklist(std::string& error);
   void publishLocked();
