@@ -5,7 +5,7 @@
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps build build-asan demo test test-asan bench format tidy clean
+.PHONY: all deps build build-asan demo test test-asan bench golden format tidy clean
 
 all: build
 
@@ -31,6 +31,10 @@ test: build build-asan
 
 test-asan: build-asan
 	ctest --preset asan -j $(JOBS) -L 'unit|sim|bpf' $(CTEST_ARGS)
+
+# Regenerates pcaps/golden (inputs from their seeds, and the reports their replay must produce).
+golden: build
+	./scripts/golden.sh
 
 bench: build
 	./bench/run.sh build/bin build/bench

@@ -790,6 +790,8 @@ int xlb_xdp(struct xdp_md *ctx)
 	}
 
 redirect:
+	if (cfg->sim_redirect)
+		return done(ctx, XLB_REASON_REDIRECT, XDP_REDIRECT);
 	fallback = cfg->fail_open ? XDP_PASS : XDP_DROP;
 	if (bpf_redirect_map(&xlb_xsks, ctx->rx_queue_index, fallback) == XDP_REDIRECT)
 		return done(ctx, XLB_REASON_REDIRECT, XDP_REDIRECT);

@@ -135,6 +135,9 @@ struct xlb_config {
 	__u8 fail_open;       /* no AF_XDP socket on the queue: 1 XDP_PASS, 0 XDP_DROP */
 	__u8 block_maps;      /* XLB_BLOCK_* bits: which blocklist maps hold entries */
 	__u16 synack_mss_cap; /* largest MSS the SYN-ACK advertises */
+	__u8 sim_redirect;    /* the simulator (BPF_PROG_TEST_RUN, no AF_XDP socket exists):
+			       * report what would be redirected as XDP_REDIRECT */
+	__u8 pad[7];
 };
 
 #define XLB_BLOCK_V4_EXACT 0x01

@@ -131,6 +131,7 @@ std::unique_ptr<XdpProgram> XdpProgram::load(const XdpOptions& options, std::str
   p->cfg_.syn_window_ns = options.synWindow;
   p->cfg_.fail_open = options.failOpen ? 1 : 0;
   p->cfg_.synack_mss_cap = options.synackMssCap;
+  p->cfg_.sim_redirect = options.simRedirect ? 1 : 0;
   if (!p->updateConfigMap()) {
     error = "cannot write the config map: " + errnoText(errno);
     return nullptr;

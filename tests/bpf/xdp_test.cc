@@ -119,6 +119,24 @@ TEST_F(Xdp, FailOpenPassesWhenNoSocket) {
   EXPECT_EQ(action, XDP_PASS);
 }
 
+// The simulator's setting: no socket exists in a test run, and what would go to the engine is
+// reported as a redirect rather than meeting the fallback. Other verdicts are unchanged.
+TEST_F(Xdp, SimulatorSeesRedirects) {
+  XdpOptions o;
+  o.simRedirect = true;
+  load(o);
+  PacketSpec s;
+  s.flags = 0x10;
+  Bytes frame = buildPacket(s);
+  int action = -1;
+  EXPECT_EQ(run(frame, &action), Reason::kRedirect);
+  EXPECT_EQ(action, XDP_REDIRECT);
+  s.dport = 22;
+  frame = buildPacket(s);
+  EXPECT_EQ(run(frame, &action), Reason::kPortFilter);
+  EXPECT_EQ(action, XDP_DROP);
+}
+
 // Every prefix of a valid VIP frame is a counted drop; none is passed, answered or redirected.
 TEST_F(Xdp, EveryTruncationIsACountedDrop) {
   apply(configWith(SynFloodMode::kAlways));

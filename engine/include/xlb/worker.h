@@ -128,6 +128,8 @@ class Worker {
   // Runs queued control-plane calls now; step() does this after each batch. For tests and the
   // simulator, which drive step() themselves.
   void serveCalls(TimeNs now);
+  // Publishes stats() now instead of at the next 100 ms mark (the simulator, on its clock).
+  void publishNow() { publishStats(); }
   // Which worker owns a frame (its connection), or `id` when it is nobody's in particular.
   std::uint32_t ownerOf(const std::uint8_t* frame, std::uint32_t len) const noexcept;
 

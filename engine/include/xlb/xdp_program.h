@@ -27,6 +27,9 @@ struct XdpOptions {
   bool failOpen = false;                        // no AF_XDP socket: pass instead of drop
   TimeNs synWindow = 100 * kNsPerMs;            // auto mode window
   std::uint16_t synackMssCap = 1460;
+  // The simulator: no AF_XDP socket exists in a test run, so what would be redirected to the
+  // engine is returned as XDP_REDIRECT (counted to_engine) instead of meeting the fallback.
+  bool simRedirect = false;
 };
 
 struct ReasonStat {

@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: Apache-2.0
+// The simulator's open-loop replay: the committed golden inputs are what the generator writes
+// from their seeds, replaying them gives exactly the committed reports (XDP + engine, and engine
+// alone), every capture the simulator writes passes tshark with checksum validation, and the XDP
+// stage refuses to run without privileges unless --no-xdp is given.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "pcapgen.h"
+#include "privileges.h"
+#include "replay.h"
+#include "xlb/config_yaml.h"
+
+namespace xlb::sim {
+namespace {
+
+using nlohmann::json;
+
+const std::string kSrc = XLB_SOURCE_DIR;
+const std::string kBin = XLB_BIN_DIR;
+
+Config simConfig() {
+  ConfigResult r = loadConfigFile(kSrc + "/pcaps/sim.yaml");
+  if (auto* e = std::get_if<ConfigError>(&r)) ADD_FAILURE() << e->message;
+  return std::get<Config>(r);
+}
+
+json readJson(const std::string& path) {
+  std::ifstream f(path);
+  return json::parse(f, nullptr, false);
+}
+
+std::string tmpPath(const std::string& name) {
+  return ::testing::TempDir() + "xlb-sim-" + std::to_string(::getpid()) + "-" + name;
+}
+
+// Replays `in` and returns the report without its wall-clock part.
+json replayReport(const std::vector<PcapFrame>& in, bool xdp, const std::string& outPath) {
+  ReplayOptions o;
+  o.config = simConfig();
+  o.xdp = xdp;
+  std::string err;
+  auto w = PcapWriter::open(outPath, err);
+  EXPECT_NE(w, nullptr) << err;
+  json report;
+  EXPECT_TRUE(replay(o, in, w.get(), report, err)) << err;
+  report.erase("rate");
+  return report;
+}
+
+// tshark with IP and TCP checksum validation: the number of frames with a bad checksum or a
+// malformed dissection (-1 when tshark cannot run).
+int tsharkProblems(const std::string& pcap) {
+  const std::string cmd =
+      "tshark -r " + pcap +
+      " -o ip.check_checksum:TRUE -o tcp.check_checksum:TRUE -o udp.check_checksum:TRUE"
+      " -Y 'ip.checksum.status == \"Bad\" || tcp.checksum.status == \"Bad\" || "
+      "udp.checksum.status == \"Bad\" || _ws.malformed' -T fields -e frame.number 2>/dev/null;"
+      " echo \"rc=$?\"";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return -1;
+  std::string out;
+  char buf[256];
+  while (fgets(buf, sizeof buf, p) != nullptr) out += buf;
+  pclose(p);
+  if (out.find("rc=0") == std::string::npos) return -1;
+  int lines = 0;
+  std::istringstream in(out);
+  for (std::string l; std::getline(in, l);) lines += (!l.empty() && l.rfind("rc=", 0) != 0) ? 1 : 0;
+  return lines;
+}
+
+bool haveTshark() { return std::system("command -v tshark >/dev/null 2>&1") == 0; }
+
+TEST(Replay, GoldenInputIsWhatTheGeneratorWrites) {
+  std::vector<PcapFrame> generated, committed;
+  std::string err;
+  ASSERT_TRUE(generate(GenOptions{"mixed", 1, 0, 0}, generated, err)) << err;
+  ASSERT_TRUE(readPcap(kSrc + "/pcaps/golden/mixed.pcap", committed, err)) << err;
+  ASSERT_EQ(generated.size(), committed.size()) << "run `make golden` after changing the generator";
+  for (std::size_t i = 0; i < generated.size(); ++i) {
+    EXPECT_EQ(generated[i].ts, committed[i].ts) << "frame " << i;
+    EXPECT_EQ(generated[i].data, committed[i].data) << "frame " << i;
+  }
+}
+
+TEST(Replay, EngineAloneMatchesItsGoldenReport) {
+  std::vector<PcapFrame> in;
+  std::string err;
+  ASSERT_TRUE(readPcap(kSrc + "/pcaps/golden/mixed.pcap", in, err)) << err;
+  const std::string out = tmpPath("engine.pcap");
+  const json got = replayReport(in, false, out);
+  const json want = readJson(kSrc + "/pcaps/golden/mixed.engine.report.json");
+  EXPECT_EQ(got, want) << "differences (golden -> now): " << json::diff(want, got).dump(1)
+                       << "\nif intended, run `make golden` and review the diff";
+  EXPECT_EQ(got["conntrack"]["active_after_drain"], 0);
+  EXPECT_EQ(got["snat"]["ports_in_use_after_drain"], 0);
+  EXPECT_EQ(got["conntrack"]["created"], got["conntrack"]["closed_total"]);
+  if (haveTshark()) {
+    EXPECT_EQ(tsharkProblems(out), 0);
+  }
+  std::filesystem::remove(out);
+}
+
+TEST(Replay, XdpAndEngineMatchTheGoldenReport) {
+  XLB_REQUIRE_ROOT();
+  std::vector<PcapFrame> in;
+  std::string err;
+  ASSERT_TRUE(readPcap(kSrc + "/pcaps/golden/mixed.pcap", in, err)) << err;
+  const std::string out = tmpPath("xdp.pcap");
+  const json got = replayReport(in, true, out);
+  const json want = readJson(kSrc + "/pcaps/golden/mixed.report.json");
+  EXPECT_EQ(got, want) << "differences (golden -> now): " << json::diff(want, got).dump(1)
+                       << "\nif intended, run `make golden` and review the diff";
+  // What the input holds, checked apart from the golden file: 8 frames from blocked sources,
+  // 50 spoofed SYNs answered with cookies, one forged cookie, every session entry drained.
+  EXPECT_EQ(got["xdp"]["reasons"]["blocklist"], 8);
+  EXPECT_EQ(got["xdp"]["reasons"]["syncookie_sent"], 50);
+  EXPECT_EQ(got["engine"]["reasons"]["syncookie_invalid"], 1);
+  EXPECT_EQ(got["conntrack"]["created"], 25);
+  EXPECT_EQ(got["conntrack"]["active_after_drain"], 0);
+  EXPECT_EQ(got["output"]["frames"], 50 + 75);
+  if (haveTshark()) {
+    EXPECT_EQ(tsharkProblems(out), 0);
+  } else {
+    EXPECT_FALSE(testing::underCi()) << "tshark is missing";
+  }
+  std::filesystem::remove(out);
+}
+
+TEST(Replay, GeneratedInputsAndOutputsPassTshark) {
+  if (!haveTshark()) {
+    if (testing::underCi()) FAIL() << "tshark is missing";
+    GTEST_SKIP() << "no tshark";
+  }
+  std::vector<PcapFrame> in;
+  std::string err;
+  ASSERT_TRUE(generate(GenOptions{"established", 7, 2000, 3}, in, err)) << err;
+  const std::string inPath = tmpPath("est-in.pcap");
+  {
+    auto w = PcapWriter::open(inPath, err);
+    ASSERT_NE(w, nullptr) << err;
+    for (const auto& f : in) w->write(f.ts, f.data.data(), static_cast<std::uint32_t>(f.data.size()));
+  }
+  EXPECT_EQ(tsharkProblems(inPath), 0);
+  // The check does see problems: the golden input holds malformed frames on purpose.
+  EXPECT_GT(tsharkProblems(kSrc + "/pcaps/golden/mixed.pcap"), 0);
+  const std::string out = tmpPath("est-out.pcap");
+  const json r = replayReport(in, false, out);
+  EXPECT_EQ(r["engine"]["reasons"]["tx_to_backend"], 2000 * 4);
+  EXPECT_EQ(r["output"]["frames"], 2000 * 4);
+  EXPECT_EQ(tsharkProblems(out), 0);
+  std::filesystem::remove(inPath);
+  std::filesystem::remove(out);
+}
+
+TEST(Replay, XdpStageNeedsPrivilegesOrNoXdp) {
+  XLB_REQUIRE_ROOT();
+  if (std::system("command -v setpriv >/dev/null 2>&1") != 0) GTEST_SKIP() << "no setpriv";
+  const std::string base = "setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all " +
+                           kBin + "/xlb-sim replay --config " + kSrc + "/pcaps/sim.yaml --in " + kSrc +
+                           "/pcaps/golden/mixed.pcap --report /dev/null";
+  FILE* p = popen((base + " 2>&1; echo rc=$?").c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[512];
+  while (fgets(buf, sizeof buf, p) != nullptr) out += buf;
+  pclose(p);
+  EXPECT_NE(out.find("rc=1"), std::string::npos) << out;
+  EXPECT_NE(out.find("--no-xdp"), std::string::npos) << out;
+  EXPECT_EQ(std::system((base + " --no-xdp >/dev/null 2>&1").c_str()), 0);
+}
+
+}  // namespace
+}  // namespace xlb::sim
