@@ -2,6 +2,7 @@
 // xlb-sim: the simulator's command line.
 //   xlb-sim replay --config CFG --in IN.pcap --out OUT.pcap --report REPORT.json [--no-xdp]
 //                  [--loop N] [--seed S] [--no-drain]
+//   xlb-sim run SCENARIO.yaml
 //   xlb-sim generate --kind mixed|established --seed S --out IN.pcap [--flows N] [--packets N]
 // Exit codes: 0 done, 1 failure (the XDP stage cannot run, unreadable input, ...), 2 usage or
 // configuration error.
@@ -10,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "closed_loop.h"
 #include "pcapgen.h"
 #include "replay.h"
 #include "xlb/config_yaml.h"
@@ -40,8 +42,13 @@ int main(int argc, char** argv) {
   gen->add_option("--packets", go.packets, "established: data segments per flow")->capture_default_str();
   gen->add_option("--out", genOut, "output pcap")->required();
 
+  std::string scenario;
+  auto* run = app.add_subcommand("run", "run a closed-loop scenario and check its expectations through the API");
+  run->add_option("scenario", scenario, "scenario file (YAML, see docs/SIM.md)")->required();
+
   CLI11_PARSE(app, argc, argv);
   std::string error;
+  if (run->parsed()) return xlb::sim::runScenario(scenario, std::cout);
 
   if (gen->parsed()) {
     std::vector<xlb::sim::PcapFrame> frames;

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: Apache-2.0
+// Simulated TCP endpoints for closed-loop runs: enough of RFC 793 to exercise a load balancer
+// the way real stacks do. Three-way handshake, data both ways in MSS-sized segments, cumulative
+// ACKs, retransmission with exponential back-off, every close sequence (FIN either side first,
+// both at once, half-close, RST), TIME_WAIT, and challenge/duplicate ACKs for out-of-window
+// segments. No options beyond MSS, no window scaling, no SACK, in-order delivery only (an
+// out-of-order segment is answered with a duplicate ACK and dropped, so the sender's
+// retransmission fills the gap).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "xlb/addr.h"
+
+namespace xlb::sim {
+
+using Frame = std::vector<std::uint8_t>;
+
+struct Segment {
+  Family family = Family::kV4;
+  IpAddr src, dst;
+  std::uint16_t sport = 0, dport = 0;
+  std::uint32_t seq = 0, ack = 0;
+  std::uint8_t flags = 0;
+  std::uint32_t payloadLen = 0;
+};
+
+// Parses an Ethernet frame carrying TCP; false for anything else.
+bool parseSegment(const std::uint8_t* frame, std::uint32_t len, Segment& out);
+
+class TcpConn;
+
+// How a connection ended.
+enum class Ending : std::uint8_t { kClean, kReset, kAborted, kTimedOut };
+
+// What an application sees of its connection.
+struct TcpEvents {
+  std::function<void(TcpConn&)> established;
+  std::function<void(TcpConn&, std::uint64_t total)> data;  // bytes received so far
+  std::function<void(TcpConn&)> peerFin;                    // the peer closed its side
+  std::function<void(TcpConn&, Ending)> closed;
+};
+
+class TcpHost;
+
+class TcpConn {
+ public:
+  enum class State : std::uint8_t {
+    kSynSent, kSynRcvd, kEstablished, kFinWait1, kFinWait2, kCloseWait, kClosing, kLastAck,
+    kTimeWait, kClosed
+  };
+  State state() const noexcept { return state_; }
+  std::uint16_t localPort() const noexcept { return lport_; }
+  const Address& remote() const noexcept { return raddr_; }
+  std::uint16_t remotePort() const noexcept { return rport_; }
+  std::uint64_t received() const noexcept { return received_; }
+  TcpHost& host() noexcept { return host_; }
+
+  void send(std::uint64_t bytes);  // queues application data
+  void close();                    // FIN after the queued data
+  void abort();                    // RST now
+  TcpEvents events;
+  std::uint64_t tag = 0;           // the application's own reference
+  // Test misbehaviour: the ACK that would complete this end's close is "lost" once.
+  bool loseFinalAck = false;
+
+ private:
+  friend class TcpHost;
+  TcpConn(TcpHost& host, Address raddr, std::uint16_t lport, std::uint16_t rport, std::uint32_t iss)
+      : host_(host), raddr_(raddr), lport_(lport), rport_(rport), iss_(iss), sndUna_(iss),
+        sndNxt_(iss) {}
+  void input(const Segment& s, TimeNs now);
+  void output(TimeNs now, bool retransmit = false);
+  void emit(std::uint8_t flags, std::uint32_t seq, std::uint32_t len, TimeNs now);
+  void ackNow(TimeNs now);
+  void timer(TimeNs now);
+  void finish(Ending how);
+  std::uint32_t dataEnd() const noexcept { return iss_ + 1 + static_cast<std::uint32_t>(queued_); }
+
+  TcpHost& host_;
+  Address raddr_;
+  std::uint16_t lport_, rport_;
+  State state_ = State::kClosed;
+  std::uint32_t iss_, sndUna_, sndNxt_, rcvNxt_ = 0, irs_ = 0;
+  std::uint64_t queued_ = 0;  // application bytes handed to TCP, in all
+  bool finQueued_ = false;
+  std::uint64_t received_ = 0;
+  TimeNs rtoAt_ = 0;
+  TimeNs rto_ = 0;
+  unsigned retries_ = 0;
+  TimeNs timeWaitEnd_ = 0;
+};
+
+// A host: an address, a MAC, listeners, connections, and a way to put frames on the wire.
+class TcpHost {
+ public:
+  using Wire = std::function<void(Frame&&)>;
+  static constexpr TimeNs kInitialRto = 200 * kNsPerMs;
+  static constexpr unsigned kMaxRetries = 5;
+  static constexpr TimeNs kTimeWait = 1 * kNsPerSec;
+  static constexpr std::uint32_t kMss = 1400;
+
+  TcpHost(Address addr, MacAddr mac, MacAddr gatewayMac, Wire wire, std::uint64_t seed);
+
+  const Address& address() const noexcept { return addr_; }
+  // Accepts connections on `port`; `setup` gives each new connection its events.
+  void listen(std::uint16_t port, std::function<void(TcpConn&)> setup);
+  // Opens a connection from an ephemeral port (or `localPort`).
+  TcpConn& connect(const Address& to, std::uint16_t port, TimeNs now, std::uint16_t localPort = 0);
+  void input(const Frame& f, TimeNs now);
+  void tick(TimeNs now);  // retransmissions, TIME_WAIT
+  // The live connection with this peer and local port, or nullptr (it may have ended).
+  TcpConn* find(const Address& remote, std::uint16_t remotePort, std::uint16_t localPort);
+  // Drops every arriving frame (a silent host) or none.
+  void setSilent(bool silent) noexcept { silent_ = silent; }
+  bool silent() const noexcept { return silent_; }
+  std::size_t connections() const noexcept { return conns_.size(); }
+  std::uint64_t resetsReceived() const noexcept { return resetsReceived_; }
+
+ private:
+  friend class TcpConn;
+  void sendRaw(const Segment& s);
+
+  Address addr_;
+  MacAddr mac_, gw_;
+  Wire wire_;
+  std::uint64_t rng_;
+  bool silent_ = false;
+  TimeNs now_ = 0;
+  std::uint16_t nextPort_ = 32768;
+  std::uint64_t resetsReceived_ = 0;
+  std::map<std::uint16_t, std::function<void(TcpConn&)>> listeners_;
+  std::map<std::pair<std::string, std::uint32_t>, std::unique_ptr<TcpConn>> conns_;
+  std::vector<std::unique_ptr<TcpConn>> graveyard_;  // closed, freed on the next tick
+};
+
+}  // namespace xlb::sim
