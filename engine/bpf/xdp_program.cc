@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
+#include <ctime>
 #include <mutex>
 
 #include "xlb_bpf.skel.h"
@@ -351,8 +352,17 @@ SynState XdpProgram::synState(std::uint16_t vipId) const {
   if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.xlb_syn_rate), &id, per.data()) != 0) {
     return out;
   }
+  // The program turns cookies off on the first SYN after an idle gap of two windows; until such
+  // a SYN arrives its flag still says on. Report what that SYN would find.
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  const std::uint64_t now = cfg_.fixed_now_ns != 0
+                                ? cfg_.fixed_now_ns
+                                : static_cast<std::uint64_t>(ts.tv_sec) * kNsPerSec +
+                                      static_cast<std::uint64_t>(ts.tv_nsec);
   for (const xlb_syn_rate& r : per) {
-    out.cookies = out.cookies || r.cookies != 0;
+    const bool recent = now - r.window_start_ns < 2 * cfg_.syn_window_ns;
+    out.cookies = out.cookies || (r.cookies != 0 && recent);
     out.switches += r.switches;
   }
   return out;

@@ -266,6 +266,12 @@ Folded fold(const std::vector<WorkerStats>& ws) {
   return f;
 }
 
+// Cookies answer this VIP's SYNs: always, or in auto mode while above the threshold.
+bool cookiesActive(const VipRecord& v, const SynState& st) {
+  return v.config.synFlood.mode == SynFloodMode::kAlways ||
+         (v.config.synFlood.mode == SynFloodMode::kAuto && st.cookies);
+}
+
 BackendStats backendTotal(const std::vector<WorkerStats>& ws, std::uint16_t id) {
   BackendStats t;
   for (const WorkerStats& s : ws) {
@@ -329,7 +335,7 @@ ApiResult Controller::stats() const {
     }
     const SynState st = deps_.prog->synState(static_cast<std::uint16_t>(i));
     vips.push_back({{"address", v.config.address.toString()},
-                    {"syn_flood_active", st.cookies},
+                    {"syn_flood_active", cookiesActive(v, st)},
                     {"syn_flood_switches", st.switches},
                     {"backends", backends}});
   }
@@ -396,7 +402,7 @@ std::string Controller::metrics() const {
   for (std::size_t i = 0; i < model_.vips().size(); ++i) {
     const VipRecord& v = model_.vips()[i];
     in.vips.push_back({v.config.address.toString(),
-                       deps_.prog->synState(static_cast<std::uint16_t>(i)).cookies});
+                       cookiesActive(v, deps_.prog->synState(static_cast<std::uint16_t>(i)))});
     for (const BackendRecord& b : v.backends) {
       const BackendStats t = backendTotal(ws, b.id);
       in.backends.push_back({v.config.address.toString(), b.address.toString(),
@@ -571,7 +577,7 @@ ApiResult Controller::listVips() const {
                      {"syn_flood",
                       {{"mode", synFloodModeName(v.config.synFlood.mode)},
                        {"threshold_pps", v.config.synFlood.thresholdPps},
-                       {"active", deps_.prog->synState(static_cast<std::uint16_t>(i)).cookies}}},
+                       {"active", cookiesActive(v, deps_.prog->synState(static_cast<std::uint16_t>(i)))}}},
                      {"backends", v.backends.size()},
                      {"backends_in_rotation", inRotation},
                      {"active_connections", active}});

@@ -42,7 +42,9 @@ struct BlockHits {
   std::uint64_t lastHitNs = 0;  // the program's clock (CLOCK_MONOTONIC); 0 = never
 };
 
-// Auto-mode SYN state of one VIP, summed (counts) or OR-ed (cookies) over CPUs.
+// Auto-mode SYN state of one VIP, summed (counts) or OR-ed (cookies) over CPUs. `cookies` is on
+// when a CPU has cookie mode on and saw a SYN within two windows (the program turns it off on the
+// first SYN after a longer gap).
 struct SynState {
   bool cookies = false;
   std::uint64_t switches = 0;
