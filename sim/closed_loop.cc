@@ -753,12 +753,15 @@ bool World::check(const Expectation& x) {
     std::ostringstream got;
     got << "started " << g->started << ", completed " << g->completed << ", reset " << g->reset
         << ", failed " << g->failed;
-    for (const char* k : {"started", "completed", "reset", "failed"}) {
+    const std::uint64_t unfinished = g->started - g->completed - g->reset - g->failed;
+    got << ", unfinished " << unfinished;
+    for (const char* k : {"started", "completed", "reset", "failed", "unfinished"}) {
       const std::string key = k;
       const std::uint64_t have = key == "started" ? g->started
                                  : key == "completed" ? g->completed
                                  : key == "reset" ? g->reset
-                                                  : g->failed;
+                                 : key == "failed" ? g->failed
+                                                   : unfinished;
       if (n[key]) ok = ok && n[key].as<std::uint64_t>() == have;
       if (n[key + "_min"]) ok = ok && have >= n[key + "_min"].as<std::uint64_t>();
       if (n[key + "_max"]) ok = ok && have <= n[key + "_max"].as<std::uint64_t>();
