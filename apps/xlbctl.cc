@@ -2,7 +2,6 @@
 // xlbctl: the command-line client of xlbd's REST API (libcurl). Every API error becomes a
 // message on stderr and a non-zero exit: 1 for an error the API reported, 2 for usage errors,
 // 3 when the API cannot be reached.
-#include <curl/curl.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -15,23 +14,14 @@
 #include <string>
 #include <vector>
 
+#include "xlb/http_client.h"
+
 using nlohmann::json;
 
 namespace {
 
 constexpr int kExitApi = 1;
 constexpr int kExitUnreachable = 3;
-
-struct Http {
-  long status = 0;
-  std::string body;
-  std::string error;  // transport failure
-};
-
-std::size_t collect(char* p, std::size_t size, std::size_t n, void* out) {
-  static_cast<std::string*>(out)->append(p, size * n);
-  return size * n;
-}
 
 std::string urlEncode(const std::string& s) {
   std::string out;
@@ -52,43 +42,22 @@ struct Client {
   std::string api = "http://127.0.0.1:9180";
   std::string token;
 
-  Http request(const std::string& method, const std::string& path, const std::string& body = "",
-               const std::string& contentType = "application/json") const {
-    Http r;
-    CURL* c = curl_easy_init();
-    if (c == nullptr) {
-      r.error = "cannot initialise libcurl";
-      return r;
-    }
-    const std::string url = api + path;
-    curl_slist* headers = nullptr;
-    if (!token.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + token).c_str());
-    if (!body.empty() || method == "POST" || method == "PATCH") {
-      headers = curl_slist_append(headers, ("Content-Type: " + contentType).c_str());
-      curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
-      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-    }
-    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
-    const CURLcode rc = curl_easy_perform(c);
-    if (rc != CURLE_OK) {
-      r.error = std::string(curl_easy_strerror(rc)) + " (" + url + ")";
-    } else {
-      curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    }
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(c);
-    return r;
+  xlb::HttpResponse request(const std::string& method, const std::string& path,
+                            const std::string& body = "",
+                            const std::string& contentType = "application/json") const {
+    xlb::HttpRequest r;
+    r.method = method;
+    r.url = api + path;
+    r.body = body;
+    r.token = token;
+    r.contentType = contentType;
+    r.timeoutSeconds = 30;
+    return xlb::httpRequest(r);
   }
 };
 
 // Turns a reply into JSON, or prints the error and exits.
-json expect(const Http& r) {
+json expect(const xlb::HttpResponse& r) {
   if (!r.error.empty()) {
     std::cerr << "xlbctl: cannot reach the API: " << r.error << "\n";
     std::exit(kExitUnreachable);
@@ -249,7 +218,6 @@ int main(int argc, char** argv) {
     }
   }
   while (!client.api.empty() && client.api.back() == '/') client.api.pop_back();
-  curl_global_init(CURL_GLOBAL_DEFAULT);
   const bool asJson = output == "json";
   auto show = [&](const json& j) { std::cout << j.dump(2) << "\n"; };
 
@@ -371,12 +339,12 @@ int main(int argc, char** argv) {
       }
     }
   } else if (hl->parsed()) {
-    const Http live = client.request("GET", "/healthz");
+    const xlb::HttpResponse live = client.request("GET", "/healthz");
     if (!live.error.empty()) {
       std::cerr << "xlbctl: xlbd is not reachable: " << live.error << "\n";
       return kExitUnreachable;
     }
-    const Http ready = client.request("GET", "/readyz");
+    const xlb::HttpResponse ready = client.request("GET", "/readyz");
     json rj = json::parse(ready.body, nullptr, false);
     if (asJson) {
       show({{"alive", live.status == 200}, {"ready", ready.status == 200}, {"detail", rj}});
@@ -388,9 +356,7 @@ int main(int argc, char** argv) {
       }
       std::cout << "\n";
     }
-    curl_global_cleanup();
     return ready.status == 200 ? 0 : kExitApi;
   }
-  curl_global_cleanup();
   return 0;
 }

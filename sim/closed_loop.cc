@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "closed_loop.h"
 
-#include <curl/curl.h>
 #include <linux/bpf.h>
 #include <sched.h>
 #include <yaml-cpp/yaml.h>
@@ -25,6 +24,7 @@
 #include "xlb/config_yaml.h"
 #include "xlb/controller.h"
 #include "xlb/health.h"
+#include "xlb/http_client.h"
 #include "xlb/worker.h"
 #include "xlb/xdp_program.h"
 
@@ -297,11 +297,6 @@ Scenario load(const std::string& path) {
 }
 
 // ---- HTTP to the API ----
-
-std::size_t collect(char* p, std::size_t size, std::size_t n, void* out) {
-  static_cast<std::string*>(out)->append(p, size * n);
-  return size * n;
-}
 
 struct HttpReply {
   long status = 0;
@@ -698,23 +693,13 @@ HttpReply World::http(const std::string& method, const std::string& path, const 
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
   });
-  HttpReply r;
-  CURL* c = curl_easy_init();
-  const std::string url = "http://127.0.0.1:" + std::to_string(api_->port()) + path;
-  curl_slist* h = curl_slist_append(nullptr, ("Authorization: Bearer " + token_).c_str());
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
-  if (!body.empty()) {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  }
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-  if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-  curl_slist_free_all(h);
-  curl_easy_cleanup(c);
+  HttpRequest req;
+  req.method = method;
+  req.url = "http://127.0.0.1:" + std::to_string(api_->port()) + path;
+  req.body = body;
+  req.token = token_;
+  const HttpResponse resp = httpRequest(req);
+  HttpReply r{resp.status, resp.body};
   inFlight = false;
   pump.join();
   // A change made over the API (a new snapshot) is taken by the worker at its next step.

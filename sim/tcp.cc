@@ -194,12 +194,7 @@ void TcpConn::output(TimeNs now, bool) {
                        state_ == State::kFinWait1 || state_ == State::kClosing ||
                        state_ == State::kLastAck;
   if (!canSend) return;
-  // Data, at most a window in flight.
-  while (after(dataEnd(), sndNxt_) && sndNxt_ - sndUna_ < kWindow) {
-    const std::uint32_t len = std::min<std::uint32_t>(TcpHost::kMss, dataEnd() - sndNxt_);
-    emit(kTcpAck | kTcpPsh, sndNxt_, len, now);
-    sndNxt_ += len;
-  }
+  emitData(now);
   // FIN once every byte is out.
   if (finQueued_ && sndNxt_ == dataEnd()) {
     emit(kTcpFin | kTcpAck, sndNxt_, 0, now);
@@ -208,6 +203,15 @@ void TcpConn::output(TimeNs now, bool) {
     if (state_ == State::kCloseWait) state_ = State::kLastAck;
   }
   if (sndNxt_ != sndUna_ && rtoAt_ == 0) rtoAt_ = host_.now_ + rto_;
+}
+
+void TcpConn::emitData(TimeNs now) {
+  // From sndNxt_ on, in MSS-sized segments, at most a window in flight.
+  while (after(dataEnd(), sndNxt_) && sndNxt_ - sndUna_ < kWindow) {
+    const std::uint32_t len = std::min<std::uint32_t>(TcpHost::kMss, dataEnd() - sndNxt_);
+    emit(kTcpAck | kTcpPsh, sndNxt_, len, now);
+    sndNxt_ += len;
+  }
 }
 
 void TcpConn::timer(TimeNs now) {
@@ -234,17 +238,11 @@ void TcpConn::timer(TimeNs now) {
   // Go back to the first unacknowledged byte and send again.
   const bool finWasSent = finQueued_ && after(sndNxt_, dataEnd());
   sndNxt_ = sndUna_;
-  const auto saved = state_;
-  while (after(dataEnd(), sndNxt_) && sndNxt_ - sndUna_ < kWindow) {
-    const std::uint32_t len = std::min<std::uint32_t>(TcpHost::kMss, dataEnd() - sndNxt_);
-    emit(kTcpAck | kTcpPsh, sndNxt_, len, now);
-    sndNxt_ += len;
-  }
+  emitData(now);
   if (finWasSent && sndNxt_ == dataEnd()) {
     emit(kTcpFin | kTcpAck, sndNxt_, 0, now);
     sndNxt_ += 1;
   }
-  state_ = saved;
 }
 
 void TcpConn::finish(Ending how) {

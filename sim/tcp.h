@@ -76,6 +76,7 @@ class TcpConn {
         sndNxt_(iss) {}
   void input(const Segment& s, TimeNs now);
   void output(TimeNs now, bool retransmit = false);
+  void emitData(TimeNs now);
   void emit(std::uint8_t flags, std::uint32_t seq, std::uint32_t len, TimeNs now);
   void ackNow(TimeNs now);
   void timer(TimeNs now);

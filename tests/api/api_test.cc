@@ -4,7 +4,6 @@
 // workers on in-memory I/O, real state_dir files. Every endpoint, bad input of every kind (none
 // may get a 5xx), auth, limits, slow and concurrent clients, persistence and expiry.
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <gtest/gtest.h>
 #include <linux/bpf.h>
 #include <netinet/in.h>
@@ -22,6 +21,7 @@
 #include "privileges.h"
 #include "xlb/api_server.h"
 #include "xlb/controller.h"
+#include "xlb/http_client.h"
 #include "xlb/memory_io.h"
 
 namespace xlb {
@@ -43,35 +43,15 @@ struct Reply {
   json j() const { return json::parse(body, nullptr, false); }
 };
 
-std::size_t collect(char* p, std::size_t size, std::size_t n, void* out) {
-  static_cast<std::string*>(out)->append(p, size * n);
-  return size * n;
-}
-
 Reply http(std::uint16_t port, const std::string& method, const std::string& path,
            const std::string& body = "", const char* token = kToken) {
-  Reply r;
-  CURL* c = curl_easy_init();
-  const std::string url = "http://127.0.0.1:" + std::to_string(port) + path;
-  curl_slist* h = nullptr;
-  if (token != nullptr) h = curl_slist_append(h, (std::string("Authorization: Bearer ") + token).c_str());
-  h = curl_slist_append(h, "Expect:");
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
-  if (!body.empty()) {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  }
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.headers);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-  if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-  curl_slist_free_all(h);
-  curl_easy_cleanup(c);
-  return r;
+  HttpRequest req;
+  req.method = method;
+  req.url = "http://127.0.0.1:" + std::to_string(port) + path;
+  req.body = body;
+  if (token != nullptr) req.token = token;
+  const HttpResponse r = httpRequest(req);
+  return Reply{r.status, r.body, r.headers};
 }
 
 Config apiConfig(const std::string& stateDir) {
