@@ -12,7 +12,7 @@ PACKAGES=(
   clang llvm libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev
   libnl-route-3-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libpistache-dev prometheus-cpp-dev libcurl4-openssl-dev prometheus
-  libpcap-dev tshark
+  libpcap-dev tshark tcpreplay
   iproute2 ethtool iputils-ping nginx-light curl wrk hping3 openssl procps psmisc
 )
 

@@ -34,6 +34,54 @@ std::uint64_t num(const nlohmann::json& j, const char* section, const char* key)
   return j[section][key].get<std::uint64_t>();
 }
 
+// Waits for every entry to leave and checks the books balance: no entry, no SNAT port, every
+// created entry closed.
+void expectDrainedOn(const Rig& rig) {
+  const nlohmann::json s = rig.waitStats(
+      [](const nlohmann::json& j) { return j["conntrack"]["active"] == 0; }, 20);
+  ASSERT_FALSE(s.is_null());
+  EXPECT_EQ(s["conntrack"]["active"], 0) << s.dump(2);
+  EXPECT_EQ(s["snat"]["ports_in_use"], 0) << s.dump(2);
+  std::uint64_t closed = 0;
+  for (const auto& [k, v] : s["conntrack"]["closed"].items()) closed += v.get<std::uint64_t>();
+  EXPECT_EQ(s["conntrack"]["created"].get<std::uint64_t>(), closed) << s.dump(2);
+}
+
+// Sessions through the VIP: wrk with a new connection per request until at least 10,000 requests
+// (3 s rounds, at most 10), then with keep-alive; no errors; new connections spread over the
+// three backends within +-10 % (from the API's per-backend counts); then drained.
+void checkSessions(const Rig& rig) {
+  long requests = 0, errors = 0;
+  for (int round = 0; round < 10 && requests < 10000; ++round) {
+    const rig::CmdResult r =
+        rig.exec("c1", "wrk -t2 -c20 -d3s -H 'Connection: close' http://10.100.0.100/", 30);
+    const rig::WrkResult w = rig::parseWrk(r.out);
+    requests += w.requests;
+    errors += w.errors();
+    EXPECT_GT(w.requests, 0) << r.out;
+  }
+  EXPECT_GE(requests, 10000);
+  EXPECT_EQ(errors, 0) << "of " << requests << " requests with a new connection each";
+  const rig::CmdResult k = rig.exec("c2", "wrk -t2 -c20 -d2s http://10.100.0.100/", 30);
+  const rig::WrkResult keep = rig::parseWrk(k.out);
+  EXPECT_GT(keep.requests, 1000) << k.out;
+  EXPECT_EQ(keep.errors(), 0) << k.out;
+  const Rig::ApiReply b = rig.api("GET", "/api/v1/vips/10.100.0.100/backends");
+  ASSERT_EQ(b.status, 200) << b.raw;
+  double total = 0;
+  for (const auto& i : b.body["items"]) total += i["connections_total"].get<double>();
+  EXPECT_GE(total, 10000);
+  for (const auto& i : b.body["items"]) {
+    const double n = i["connections_total"].get<double>();
+    EXPECT_NEAR(n, total / 3, total / 3 * 0.10) << i["address"] << " of " << total << ": " << b.raw;
+  }
+  std::cout << "[ figure ] " << requests << " requests with a new connection each ("
+            << b.body["items"][0]["connections_total"] << "/" << b.body["items"][1]["connections_total"]
+            << "/" << b.body["items"][2]["connections_total"] << "), " << keep.requests
+            << " keep-alive requests\n";
+  expectDrainedOn(rig);
+}
+
 class Dataplane : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -75,17 +123,7 @@ class Dataplane : public ::testing::Test {
     }
     return out;
   }
-  // Waits for every entry to leave and checks the books balance.
-  void expectDrained() {
-    const nlohmann::json s = rig_->waitStats(
-        [](const nlohmann::json& j) { return j["conntrack"]["active"] == 0; }, 20);
-    ASSERT_FALSE(s.is_null());
-    EXPECT_EQ(s["conntrack"]["active"], 0) << s.dump(2);
-    EXPECT_EQ(s["snat"]["ports_in_use"], 0) << s.dump(2);
-    std::uint64_t closed = 0;
-    for (const auto& [k, v] : s["conntrack"]["closed"].items()) closed += v.get<std::uint64_t>();
-    EXPECT_EQ(s["conntrack"]["created"].get<std::uint64_t>(), closed) << s.dump(2);
-  }
+  void expectDrained() { expectDrainedOn(*rig_); }
 
   static Rig* rig_;
 };
@@ -110,6 +148,22 @@ TEST_F(Dataplane, HttpThroughTheVipReachesAllThreeBackends) {
   EXPECT_GT(w.requests, 1000);
   EXPECT_EQ(w.errors(), 0);
   expectDrained();
+}
+
+TEST_F(Dataplane, TenThousandSessionsBalancedAndDrained) {
+  start(testConfig("off"));
+  checkSessions(*rig_);
+}
+
+TEST_F(Dataplane, TlsOn443ThroughTheVip) {
+  start(testConfig("off"));
+  const auto got = curl(1, 6, "-k https://10.100.0.100/");
+  EXPECT_EQ(got.count("FAIL"), 0u) << "TLS requests failed";
+  int served = 0;
+  for (const auto& [body, n] : got) served += body.rfind("backend ", 0) == 0 ? n : 0;
+  EXPECT_EQ(served, 6);
+  const nlohmann::json s = rig_->stats();
+  EXPECT_GE(num(s, "engine", "tx_to_backend"), 6u * 5) << s.dump(2);  // handshakes and records
 }
 
 TEST_F(Dataplane, BlockedClientFailsWhileAnotherSucceeds) {
@@ -140,12 +194,13 @@ TEST_F(Dataplane, OtherPortsAndProtocolsOfTheVipAreDroppedTheHostStillAnswers) {
   EXPECT_TRUE(hostAnswered);
   const nlohmann::json s = rig_->stats();
   EXPECT_GE(num(s, "xdp", "port_filter"), 2u) << s.dump(2);
+  EXPECT_GE(num(s, "xdp", "proto_filter"), 1u) << s.dump(2);  // the UDP datagram
   EXPECT_EQ(num(s, "xdp", "to_engine"), 0u) << s.dump(2);
 }
 
+// A bounded flood (30000 SYNs from random sources in ~3 s) with wrk running alongside.
 TEST_F(Dataplane, SynFloodInCookieModeCreatesNoEntriesWhileRealRequestsSucceed) {
   start(testConfig("always"));
-  // A bounded flood: 30000 SYNs from random sources in ~3 s, with wrk running alongside.
   rig_->exec("c2", "timeout 8 hping3 -q -S -p 80 -i u100 -c 30000 --rand-source 10.100.0.100 "
                    ">/dev/null 2>&1 &");
   const rig::CmdResult out =
@@ -163,6 +218,30 @@ TEST_F(Dataplane, SynFloodInCookieModeCreatesNoEntriesWhileRealRequestsSucceed) 
       << s.dump(2);
   EXPECT_GE(s["syncookies"]["validated"].get<std::uint64_t>(), static_cast<std::uint64_t>(w.requests));
   expectDrained();
+}
+
+// Auto mode with a threshold of 500 SYN/s (25 per 100 ms window per CPU, 2 CPUs): the flood,
+// well above it, switches cookies on within its first window and keeps them on; only SYNs of
+// such windows reach the backends, so entries stay bounded by wrk's requests plus a few windows'
+// thresholds, never the flood's size. (With the threshold near the flood's rate, cookies would
+// toggle and each off window would admit up to a window's threshold.)
+TEST_F(Dataplane, SynFloodInAutoModeSwitchesToCookiesAndStaysBounded) {
+  start(std::regex_replace(testConfig("auto"), std::regex("threshold_pps: 2000"), "threshold_pps: 500"));
+  rig_->exec("c2", "timeout 8 hping3 -q -S -p 80 -i u100 -c 30000 --rand-source 10.100.0.100 "
+                   ">/dev/null 2>&1 &");
+  const rig::CmdResult out =
+      rig_->exec("c1", "wrk -t1 -c10 -d3s -H 'Connection: close' http://10.100.0.100/", 20);
+  const rig::WrkResult w = rig::parseWrk(out.out);
+  usleep(5 * 1000 * 1000);
+  const nlohmann::json s = rig_->stats();
+  EXPECT_GT(w.requests, 300) << out.out;
+  EXPECT_LE(w.errors() * 100, w.requests) << "more than 1% of the requests failed";
+  const auto created = s["conntrack"]["created"].get<std::uint64_t>();
+  EXPECT_LE(created, static_cast<std::uint64_t>(w.requests) + 300) << s.dump(2);
+  EXPECT_GE(s["syncookies"]["sent"].get<std::uint64_t>(), 25000u) << s.dump(2);
+  EXPECT_GE(s["vips"][0]["syn_flood_switches"].get<std::uint64_t>(), 1u) << s.dump(2);
+  std::cout << "[ figure ] auto mode: " << w.requests << " requests, " << w.errors() << " errors, "
+            << created << " entries created during a 30000-SYN flood\n";
 }
 
 TEST_F(Dataplane, SigtermDetachesXdpAndExitsCleanly) {
@@ -223,19 +302,10 @@ TEST(DataplaneMultiQueue, TwoWorkersCarrySessions) {
   for (int i = 1; i <= 3; ++i) ASSERT_TRUE(rig.startNginx(i));
   std::string log;
   ASSERT_TRUE(rig.startXlbd(testConfig("auto", "", 2), log)) << log;
-  const rig::WrkResult close = rig::parseWrk(
-      rig.exec("c1", "wrk -t2 -c20 -d3s -H 'Connection: close' http://10.100.0.100/", 20).out);
-  const rig::WrkResult keep = rig::parseWrk(
-      rig.exec("c2", "wrk -t2 -c20 -d2s http://10.100.0.100/", 20).out);
-  EXPECT_GT(close.requests, 100);
-  EXPECT_EQ(close.errors(), 0);
-  EXPECT_GT(keep.requests, 1000);
-  EXPECT_EQ(keep.errors(), 0);
-  const nlohmann::json s = rig.waitStats(
-      [](const nlohmann::json& j) { return j["conntrack"]["active"] == 0; }, 20);
+  checkSessions(rig);
+  const nlohmann::json s = rig.stats();
   EXPECT_EQ(s["workers"]["count"], 2);
-  EXPECT_EQ(s["conntrack"]["active"], 0) << s.dump(2);
-  EXPECT_EQ(s["snat"]["ports_in_use"], 0) << s.dump(2);
+  EXPECT_GT(s["workers"]["handed_off"].get<std::uint64_t>(), 0u) << "one queue carried everything";
   EXPECT_EQ(s["workers"]["handoff_drops"], 0) << s.dump(2);
   if (HasFailure()) std::cerr << "xlbd log tail:" << tail(rig.xlbdLog()) << "\n";
   EXPECT_EQ(rig.stopXlbd(SIGTERM), 0);

@@ -99,6 +99,11 @@ rig_up() {
   _rig_add_ns br
   ip -n "$(rig_ns br)" link add br0 type bridge
   ip -n "$(rig_ns br)" link set br0 up
+  # A plain L2 segment: with br_netfilter loaded, the bridge would hand frames to iptables and
+  # drop malformed IP headers before they reach the LB (the suite sends some on purpose).
+  for t in iptables ip6tables arptables; do
+    ip netns exec "$(rig_ns br)" sysctl -qw "net.bridge.bridge-nf-call-$t=0" 2>/dev/null || true
+  done
   _rig_add_ns lb
   _rig_link lb "$queues"
   ns=$(rig_ns lb)
@@ -164,13 +169,16 @@ rig_add_routed_backend() {
 }
 
 # rig_backend_nginx I: nginx in backend I (namespace b<I>, or the namespace named by $2) answering
-# "backend I" on port 80.
+# "backend I" on port 80, and with TLS on 443 (a self-signed certificate made here, one day).
 rig_backend_nginx() {
   local i=$1 nsname=${2:-b$1} dir
   dir=$(mktemp -d "/tmp/${RIG_PREFIX}-$nsname.XXXX")
   chmod 755 "$dir"
   mkdir -p "$dir/www"
   echo "backend $i" >"$dir/www/index.html"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+    -subj "/CN=xlb-rig" -keyout "$dir/key.pem" -out "$dir/cert.pem" >/dev/null 2>&1 ||
+    { echo "rig: openssl could not make a certificate" >&2; return 1; }
   cat >"$dir/nginx.conf" <<EOF
 worker_processes 1;
 pid $dir/nginx.pid;
@@ -182,6 +190,9 @@ http {
   server {
     listen 80 reuseport backlog=4096;
     listen [::]:80 reuseport backlog=4096;
+    listen 443 ssl reuseport backlog=4096;
+    ssl_certificate $dir/cert.pem;
+    ssl_certificate_key $dir/key.pem;
     root $dir/www;
   }
 }
