@@ -94,6 +94,8 @@ Worker::Worker(std::uint32_t id, std::uint32_t count, const Config& config, Batc
   table_ = std::make_unique<ConnTable>(capacity, config.conntrack.timeouts, *snat_, seed + id);
   pipe_ = std::make_unique<Pipeline>(*table_, *snat_);
   pipe_->setCookieKey(key);
+  // Readers see the capacities (and zeros) from the start, not only after the first 100 ms.
+  publishStats();
 }
 
 void Worker::publish(std::shared_ptr<const Snapshot> snapshot) {
