@@ -221,7 +221,8 @@ int main(int argc, char** argv) {
   const bool asJson = output == "json";
   auto show = [&](const json& j) { std::cout << j.dump(2) << "\n"; };
 
-  auto pages = [&](const std::string& path, const std::vector<std::pair<std::string, std::string>>& params) {
+  auto pages = [&](const std::string& path,
+                   const std::vector<std::pair<std::string, std::string>>& params) {
     json items = json::array();
     std::string next;
     json last;
@@ -240,100 +241,137 @@ int main(int argc, char** argv) {
 
   if (blList->parsed()) {
     json j = pages("/api/v1/blocklist", {});
-    if (asJson) show(j);
+    if (asJson)
+      show(j);
     else {
-      printTable(j["items"], {{"cidr", "CIDR"}, {"hits", "HITS"}, {"last_hit", "LAST HIT"},
-                              {"expires_at", "EXPIRES"}, {"source", "SOURCE"}, {"comment", "COMMENT"}});
-      if (j["next"].is_string()) std::cout << "(more: --all, or next=" << j["next"].get<std::string>() << ")\n";
+      printTable(j["items"], {{"cidr", "CIDR"},
+                              {"hits", "HITS"},
+                              {"last_hit", "LAST HIT"},
+                              {"expires_at", "EXPIRES"},
+                              {"source", "SOURCE"},
+                              {"comment", "COMMENT"}});
+      if (j["next"].is_string())
+        std::cout << "(more: --all, or next=" << j["next"].get<std::string>() << ")\n";
     }
   } else if (blAdd->parsed()) {
     json body = {{"cidr", cidr}, {"comment", comment}};
     if (ttl > 0) body["ttl_seconds"] = ttl;
     json j = expect(client.request("POST", "/api/v1/blocklist", body.dump()));
-    if (asJson) show(j);
-    else std::cout << "blocked " << j["cidr"].get<std::string>() << "\n";
+    if (asJson)
+      show(j);
+    else
+      std::cout << "blocked " << j["cidr"].get<std::string>() << "\n";
   } else if (blDel->parsed()) {
     const auto slash = cidr.find('/');
     std::string addr = cidr.substr(0, slash);
-    std::string len = slash == std::string::npos ? (addr.find(':') != std::string::npos ? "128" : "32")
-                                                  : cidr.substr(slash + 1);
+    std::string len = slash == std::string::npos
+                          ? (addr.find(':') != std::string::npos ? "128" : "32")
+                          : cidr.substr(slash + 1);
     expect(client.request("DELETE", "/api/v1/blocklist/" + urlEncode(addr) + "/" + urlEncode(len)));
     if (!asJson) std::cout << "unblocked " << addr << "/" << len << "\n";
   } else if (blImport->parsed()) {
     const std::string text = readAll(file);
-    json j = expect(client.request("POST", "/api/v1/blocklist/import" +
-                                               query({{"ttl_seconds", ttl ? std::to_string(ttl) : ""},
-                                                      {"comment", comment}}),
-                                   text, "text/plain"));
-    if (asJson) show(j);
+    json j = expect(client.request(
+        "POST",
+        "/api/v1/blocklist/import" +
+            query({{"ttl_seconds", ttl ? std::to_string(ttl) : ""}, {"comment", comment}}),
+        text, "text/plain"));
+    if (asJson)
+      show(j);
     else {
       std::cout << "accepted " << j["accepted"] << ", rejected " << j["rejected"] << "\n";
       for (const json& e : j["errors"]) {
-        std::cout << "  line " << e["line"] << ": " << cell(e["text"]) << ": " << cell(e["reason"]) << "\n";
+        std::cout << "  line " << e["line"] << ": " << cell(e["text"]) << ": " << cell(e["reason"])
+                  << "\n";
       }
     }
   } else if (beList->parsed()) {
     json j = expect(client.request("GET", "/api/v1/vips/" + urlEncode(vip) + "/backends"));
-    if (asJson) show(j);
-    else printTable(j["items"], {{"address", "ADDRESS"}, {"weight", "WEIGHT"}, {"state", "STATE"},
-                                 {"health", "HEALTH"}, {"in_rotation", "IN ROTATION"},
-                                 {"active_connections", "ACTIVE"}, {"connections_total", "TOTAL"}});
+    if (asJson)
+      show(j);
+    else
+      printTable(j["items"], {{"address", "ADDRESS"},
+                              {"weight", "WEIGHT"},
+                              {"state", "STATE"},
+                              {"health", "HEALTH"},
+                              {"in_rotation", "IN ROTATION"},
+                              {"active_connections", "ACTIVE"},
+                              {"connections_total", "TOTAL"}});
   } else if (beAdd->parsed()) {
     json body = {{"address", address}, {"weight", weight.value_or(1)}};
-    json j = expect(client.request("POST", "/api/v1/vips/" + urlEncode(vip) + "/backends", body.dump()));
-    if (asJson) show(j);
-    else std::cout << "added " << address << " to " << vip << "\n";
+    json j =
+        expect(client.request("POST", "/api/v1/vips/" + urlEncode(vip) + "/backends", body.dump()));
+    if (asJson)
+      show(j);
+    else
+      std::cout << "added " << address << " to " << vip << "\n";
   } else if (beSet->parsed()) {
     json body = json::object();
     if (weight) body["weight"] = *weight;
     if (!state.empty()) body["state"] = state;
-    json j = expect(client.request("PATCH", "/api/v1/vips/" + urlEncode(vip) + "/backends/" + urlEncode(address),
-                                   body.dump()));
-    if (asJson) show(j);
-    else std::cout << address << ": weight " << j["weight"] << ", " << cell(j["state"]) << "\n";
+    json j = expect(client.request(
+        "PATCH", "/api/v1/vips/" + urlEncode(vip) + "/backends/" + urlEncode(address),
+        body.dump()));
+    if (asJson)
+      show(j);
+    else
+      std::cout << address << ": weight " << j["weight"] << ", " << cell(j["state"]) << "\n";
   } else if (beDel->parsed()) {
-    expect(client.request("DELETE", "/api/v1/vips/" + urlEncode(vip) + "/backends/" + urlEncode(address) +
-                                        (force ? "?force=true" : "")));
+    expect(client.request("DELETE", "/api/v1/vips/" + urlEncode(vip) + "/backends/" +
+                                        urlEncode(address) + (force ? "?force=true" : "")));
     if (!asJson) std::cout << "removed " << address << " from " << vip << "\n";
   } else if (cnList->parsed()) {
     json j = pages("/api/v1/connections",
                    {{"client", fClient}, {"backend", fBackend}, {"vip", fVip}, {"state", fState}});
-    if (asJson) show(j);
+    if (asJson)
+      show(j);
     else {
-      printTable(j["items"], {{"client", "CLIENT"}, {"client_port", "PORT"}, {"vip", "VIP"},
-                              {"vip_port", "VPORT"}, {"backend", "BACKEND"}, {"snat_port", "SNAT PORT"},
-                              {"state", "STATE"}, {"expires_in_ms", "EXPIRES MS"}});
-      if (j["next"].is_string()) std::cout << "(more: --all, or next=" << j["next"].get<std::string>() << ")\n";
+      printTable(j["items"], {{"client", "CLIENT"},
+                              {"client_port", "PORT"},
+                              {"vip", "VIP"},
+                              {"vip_port", "VPORT"},
+                              {"backend", "BACKEND"},
+                              {"snat_port", "SNAT PORT"},
+                              {"state", "STATE"},
+                              {"expires_in_ms", "EXPIRES MS"}});
+      if (j["next"].is_string())
+        std::cout << "(more: --all, or next=" << j["next"].get<std::string>() << ")\n";
     }
   } else if (cnKill->parsed()) {
     json j = expect(client.request("DELETE", "/api/v1/connections" + query({{"client", fClient}})));
-    if (asJson) show(j);
-    else std::cout << "killed " << j["killed"] << " connection(s)\n";
+    if (asJson)
+      show(j);
+    else
+      std::cout << "killed " << j["killed"] << " connection(s)\n";
   } else if (st->parsed()) {
     json j = expect(client.request("GET", "/api/v1/stats"));
-    if (asJson) show(j);
+    if (asJson)
+      show(j);
     else {
       const json& c = j["conntrack"];
       std::cout << "connections: active " << c["active"] << " of " << c["capacity"] << ", created "
                 << c["created"] << "\n  by state:";
-      for (const auto& [k, v] : c["by_state"].items()) if (v != 0) std::cout << " " << k << " " << v;
+      for (const auto& [k, v] : c["by_state"].items())
+        if (v != 0) std::cout << " " << k << " " << v;
       std::cout << "\n  closed:";
       for (const auto& [k, v] : c["closed"].items()) std::cout << " " << k << " " << v;
-      std::cout << "\nSNAT ports in use: " << j["snat"]["ports_in_use"] << " of " << j["snat"]["ports_total"]
-                << "\nSYN cookies: sent " << j["syncookies"]["sent"] << ", validated "
-                << j["syncookies"]["validated"] << ", invalid " << j["syncookies"]["invalid"]
-                << "\nblocklist: " << j["blocklist"]["entries"] << " entries, " << j["blocklist"]["drops"]
-                << " drops\npackets: xdp " << j["packets"]["xdp"] << ", engine " << j["packets"]["engine"] << "\n";
+      std::cout << "\nSNAT ports in use: " << j["snat"]["ports_in_use"] << " of "
+                << j["snat"]["ports_total"] << "\nSYN cookies: sent " << j["syncookies"]["sent"]
+                << ", validated " << j["syncookies"]["validated"] << ", invalid "
+                << j["syncookies"]["invalid"] << "\nblocklist: " << j["blocklist"]["entries"]
+                << " entries, " << j["blocklist"]["drops"] << " drops\npackets: xdp "
+                << j["packets"]["xdp"] << ", engine " << j["packets"]["engine"] << "\n";
       for (const char* stage : {"xdp", "engine"}) {
         std::cout << stage << " reasons:";
         for (const auto& [k, v] : j[stage].items()) std::cout << " " << k << " " << v;
         std::cout << "\n";
       }
       for (const json& v : j["vips"]) {
-        std::cout << "VIP " << cell(v["address"]) << (v["syn_flood_active"].get<bool>() ? " (SYN cookies on)" : "")
-                  << ":";
+        std::cout << "VIP " << cell(v["address"])
+                  << (v["syn_flood_active"].get<bool>() ? " (SYN cookies on)" : "") << ":";
         for (const json& b : v["backends"]) {
-          std::cout << " " << cell(b["address"]) << " " << b["active_connections"] << "/" << b["connections_total"];
+          std::cout << " " << cell(b["address"]) << " " << b["active_connections"] << "/"
+                    << b["connections_total"];
         }
         std::cout << "  (active/total)\n";
       }
@@ -349,8 +387,8 @@ int main(int argc, char** argv) {
     if (asJson) {
       show({{"alive", live.status == 200}, {"ready", ready.status == 200}, {"detail", rj}});
     } else {
-      std::cout << "alive: " << (live.status == 200 ? "yes" : "no") << "\nready: "
-                << (ready.status == 200 ? "yes" : "no");
+      std::cout << "alive: " << (live.status == 200 ? "yes" : "no")
+                << "\nready: " << (ready.status == 200 ? "yes" : "no");
       if (ready.status != 200 && rj.is_object() && rj.contains("error")) {
         std::cout << " (" << cell(rj["error"]["message"]) << ")";
       }

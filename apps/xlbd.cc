@@ -243,7 +243,8 @@ int run(const Config& config) {
     d.controller->tick();
   }
 
-  d.attachment = XdpAttachment::attach(config.interface, d.prog->progFd(), config.xdpMode, err, note);
+  d.attachment =
+      XdpAttachment::attach(config.interface, d.prog->progFd(), config.xdpMode, err, note);
   if (!d.attachment) {
     spdlog::error("{}", err);
     return kExitRuntime;
@@ -298,7 +299,8 @@ int run(const Config& config) {
     if (sig == SIGINT || sig == SIGTERM) break;
     d.controller->tick();  // blocklist expiry, next hops
   }
-  spdlog::info("{} received: detaching XDP and stopping workers", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  spdlog::info("{} received: detaching XDP and stopping workers",
+               sig == SIGINT ? "SIGINT" : "SIGTERM");
   d.shutdown();
   std::uint64_t active = 0;
   for (auto& w : d.workers) active += w->stats().active;

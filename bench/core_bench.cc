@@ -26,12 +26,14 @@ constexpr std::size_t kFrame = 64;  // every frame here fits in 64 bytes (54 use
 Config benchConfig(std::uint32_t capacity) {
   Config c;
   // 16 SNAT addresses x 64512 ports: enough distinct SNAT tuples for 1,000,000 connections.
-  for (std::uint32_t i = 0; i < 16; ++i) c.snat.addresses.push_back(Address{Family::kV4, IpAddr::v4(0x0a010001u + i)});
+  for (std::uint32_t i = 0; i < 16; ++i)
+    c.snat.addresses.push_back(Address{Family::kV4, IpAddr::v4(0x0a010001u + i)});
   c.snat.portLo = 1024;
   c.snat.portHi = 65535;
   VipConfig v;
   v.address = A("10.0.0.100");
-  for (std::uint32_t i = 0; i < 8; ++i) v.backends.push_back({Address{Family::kV4, IpAddr::v4(0x0a00000bu + i)}, 1});
+  for (std::uint32_t i = 0; i < 8; ++i)
+    v.backends.push_back({Address{Family::kV4, IpAddr::v4(0x0a00000bu + i)}, 1});
   c.vips = {v};
   c.conntrack.capacity = capacity;
   return c;
@@ -41,8 +43,10 @@ Config benchConfig(std::uint32_t capacity) {
 struct Template {
   Bytes bytes;
   PacketInfo info;
-  explicit Template(PacketSpec s) : bytes(testing::buildPacket(s)), info(testing::parseInfo(bytes)) {}
-  void make(std::uint8_t* out, IpAddr src, IpAddr dst, std::uint16_t sport, std::uint16_t dport) const {
+  explicit Template(PacketSpec s)
+      : bytes(testing::buildPacket(s)), info(testing::parseInfo(bytes)) {}
+  void make(std::uint8_t* out, IpAddr src, IpAddr dst, std::uint16_t sport,
+            std::uint16_t dport) const {
     std::memcpy(out, bytes.data(), bytes.size());
     natRewrite(out, info, src, dst, sport, dport);
   }
@@ -88,17 +92,41 @@ const IpAddr kVip = A("10.0.0.100").ip;
 std::uint64_t packets(const benchmark::State& state) {
   return static_cast<std::uint64_t>(state.iterations()) * kMaxBatch;
 }
-const Template& synT() { static Template t(spec(kTcpSyn, 100, 0)); return t; }
-const Template& synAckT() { static Template t(spec(kTcpSyn | kTcpAck, 500, 101)); return t; }
-const Template& ackT() { static Template t(spec(kTcpAck, 101, 501)); return t; }
-const Template& cFinT() { static Template t(spec(kTcpFin | kTcpAck, 101, 501)); return t; }
-const Template& sAckT() { static Template t(spec(kTcpAck, 501, 102)); return t; }
-const Template& sFinT() { static Template t(spec(kTcpFin | kTcpAck, 501, 102)); return t; }
-const Template& cLastAckT() { static Template t(spec(kTcpAck, 102, 502)); return t; }
+const Template& synT() {
+  static Template t(spec(kTcpSyn, 100, 0));
+  return t;
+}
+const Template& synAckT() {
+  static Template t(spec(kTcpSyn | kTcpAck, 500, 101));
+  return t;
+}
+const Template& ackT() {
+  static Template t(spec(kTcpAck, 101, 501));
+  return t;
+}
+const Template& cFinT() {
+  static Template t(spec(kTcpFin | kTcpAck, 101, 501));
+  return t;
+}
+const Template& sAckT() {
+  static Template t(spec(kTcpAck, 501, 102));
+  return t;
+}
+const Template& sFinT() {
+  static Template t(spec(kTcpFin | kTcpAck, 501, 102));
+  return t;
+}
+const Template& cLastAckT() {
+  static Template t(spec(kTcpAck, 102, 502));
+  return t;
+}
 
 Conn clientTuple(std::uint64_t i) {
   return Conn{IpAddr::v4(0x0b000000u + static_cast<std::uint32_t>(i % 4'000'000)),
-              static_cast<std::uint16_t>(1024 + (i / 4'000'000) % 60000), {}, {}, 0};
+              static_cast<std::uint16_t>(1024 + (i / 4'000'000) % 60000),
+              {},
+              {},
+              0};
 }
 
 // Opens `conns.size()` connections with a full handshake, filling in the LB side of each.
@@ -143,8 +171,10 @@ Established& established(std::uint32_t flows) {
   for (std::uint32_t i = 0; i < flows; ++i) conns[i] = clientTuple(i);
   openAll(*slot->engine, conns);
   if (slot->engine->h.table->activeIn(TcpState::kEstablished) != flows) {
-    std::fprintf(stderr, "bench setup: only %llu of %u flows established\n",
-                 static_cast<unsigned long long>(slot->engine->h.table->activeIn(TcpState::kEstablished)), flows);
+    std::fprintf(
+        stderr, "bench setup: only %llu of %u flows established\n",
+        static_cast<unsigned long long>(slot->engine->h.table->activeIn(TcpState::kEstablished)),
+        flows);
     std::abort();
   }
   slot->frames = std::max<std::size_t>(flows, 1u << 16);
@@ -183,7 +213,12 @@ void BM_PipelineEstablished(benchmark::State& state) {
   state.counters["flows"] = flows;
   state.counters["bytes_per_conn"] = e.h.table->bytesPerConnection();
 }
-BENCHMARK(BM_PipelineEstablished)->Arg(1000)->Arg(10000)->Arg(100'000)->Arg(1'000'000)->Unit(benchmark::kNanosecond);
+BENCHMARK(BM_PipelineEstablished)
+    ->Arg(1000)
+    ->Arg(10000)
+    ->Arg(100'000)
+    ->Arg(1'000'000)
+    ->Unit(benchmark::kNanosecond);
 
 // New connections: SYN -> Maglev pick, entry, SNAT port, rewrite. Every SYN is a new tuple; when
 // the table's capacity has been used, a fresh engine is made outside the timed region.
@@ -224,12 +259,14 @@ void BM_CloseCycle(benchmark::State& state) {
   std::uint64_t next = 0;
   std::array<Conn, kMaxBatch> conns{};
   auto client = [&](const Template& t) {
-    for (std::size_t i = 0; i < kMaxBatch; ++i) t.make(e.buf.data() + i * kFrame, conns[i].client, kVip, conns[i].cport, 80);
+    for (std::size_t i = 0; i < kMaxBatch; ++i)
+      t.make(e.buf.data() + i * kFrame, conns[i].client, kVip, conns[i].cport, 80);
     e.now += kNsPerMs;
     e.run(kMaxBatch, t.size());
   };
   auto server = [&](const Template& t) {
-    for (std::size_t i = 0; i < kMaxBatch; ++i) t.make(e.buf.data() + i * kFrame, conns[i].backend, conns[i].snat, 80, conns[i].sport);
+    for (std::size_t i = 0; i < kMaxBatch; ++i)
+      t.make(e.buf.data() + i * kFrame, conns[i].backend, conns[i].snat, 80, conns[i].sport);
     e.now += kNsPerMs;
     e.run(kMaxBatch, t.size());
   };
@@ -250,11 +287,13 @@ void BM_CloseCycle(benchmark::State& state) {
     client(cLastAckT());
   }
   const auto& t = *e.h.table;
-  if (t.closed(CloseReason::kFin) + t.active() != t.created() || t.activeIn(TcpState::kEstablished) != 0) {
+  if (t.closed(CloseReason::kFin) + t.active() != t.created() ||
+      t.activeIn(TcpState::kEstablished) != 0) {
     state.SkipWithError("connections did not close cleanly");
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(packets(state)));
-  state.counters["conns_per_sec"] = benchmark::Counter(static_cast<double>(packets(state)), benchmark::Counter::kIsRate);
+  state.counters["conns_per_sec"] =
+      benchmark::Counter(static_cast<double>(packets(state)), benchmark::Counter::kIsRate);
   state.counters["closed_by_fin"] = static_cast<double>(t.closed(CloseReason::kFin));
   state.counters["in_time_wait"] = static_cast<double>(t.activeIn(TcpState::kTimeWait));
 }

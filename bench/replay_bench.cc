@@ -51,8 +51,12 @@ void replayBench(benchmark::State& state, bool xdp) {
   state.counters["flows"] = 100000;
 }
 
-void BM_ReplayEngineOnly(benchmark::State& state) { replayBench(state, false); }
-void BM_ReplayXdpAndEngine(benchmark::State& state) { replayBench(state, true); }
+void BM_ReplayEngineOnly(benchmark::State& state) {
+  replayBench(state, false);
+}
+void BM_ReplayXdpAndEngine(benchmark::State& state) {
+  replayBench(state, true);
+}
 
 BENCHMARK(BM_ReplayEngineOnly)->UseManualTime()->Iterations(3)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ReplayXdpAndEngine)->UseManualTime()->Iterations(1)->Unit(benchmark::kMillisecond);

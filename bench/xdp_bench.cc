@@ -52,7 +52,8 @@ Loaded& loaded() {
       const std::uint32_t a = 0x64400000u | (rng() & 0x003fffffu);
       Address addr{};
       addr.family = Family::kV4;
-      for (int b = 0; b < 4; ++b) addr.ip.bytes[static_cast<std::size_t>(b)] = static_cast<std::uint8_t>(a >> (24 - 8 * b));
+      for (int b = 0; b < 4; ++b)
+        addr.ip.bytes[static_cast<std::size_t>(b)] = static_cast<std::uint8_t>(a >> (24 - 8 * b));
       bool exists = false;
       if (x.prog->blockAdd(Prefix{addr, 32}, err, &exists)) x.blocked.push_back(a);
     }
@@ -60,7 +61,8 @@ Loaded& loaded() {
       const std::uint32_t a = 0xc6120000u | (i << 8);
       Address addr{};
       addr.family = Family::kV4;
-      for (int b = 0; b < 4; ++b) addr.ip.bytes[static_cast<std::size_t>(b)] = static_cast<std::uint8_t>(a >> (24 - 8 * b));
+      for (int b = 0; b < 4; ++b)
+        addr.ip.bytes[static_cast<std::size_t>(b)] = static_cast<std::uint8_t>(a >> (24 - 8 * b));
       x.prog->blockAdd(Prefix{addr, 24}, err);
     }
     return x;

@@ -7,10 +7,10 @@
 
 #include <algorithm>
 #include <fstream>
-#include <sstream>
 #include <map>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "privileges.h"
@@ -132,8 +132,10 @@ print(code, (t_syn - t_reply) // 1000, outcome)
   rig::sh("cat > /tmp/" + rig_->ns("probe") + ".py <<'PYEOF'\n" + probe + "PYEOF");
   std::vector<long> gapsUs;
   for (int i = 0; i < 7; ++i) {
-    const rig::CmdResult r = rig::sh("python3 /tmp/" + rig_->ns("probe") + ".py " + rig_->ns("lb") +
-                                     " " + rig_->ns("c1") + " " + rig_->stateDir() + "/api-token", 20);
+    const rig::CmdResult r =
+        rig::sh("python3 /tmp/" + rig_->ns("probe") + ".py " + rig_->ns("lb") + " " +
+                    rig_->ns("c1") + " " + rig_->stateDir() + "/api-token",
+                20);
     int code = 0;
     long gap = 0;
     char outcome[32] = {};
@@ -148,12 +150,14 @@ print(code, (t_syn - t_reply) // 1000, outcome)
   }
   rig::sh("rm -f /tmp/" + rig_->ns("probe") + ".py");
   std::sort(gapsUs.begin(), gapsUs.end());
-  std::cout << "[ figure ] API reply -> first SYN (dropped by XDP), median " << gapsUs[gapsUs.size() / 2]
-            << " us of " << gapsUs.size() << "\n";
+  std::cout << "[ figure ] API reply -> first SYN (dropped by XDP), median "
+            << gapsUs[gapsUs.size() / 2] << " us of " << gapsUs.size() << "\n";
   // Deleting the entry restored the client.
   EXPECT_EQ(curl(1, 3).count("FAIL"), 0u) << "a deleted entry still blocks";
   // Live traffic: c1 blocked while c2 goes through; hits in /metrics.
-  ASSERT_EQ(rig_->api("POST", "/api/v1/blocklist", R"({"cidr":"10.100.0.21/32","ttl_seconds":8})").status, 201);
+  ASSERT_EQ(
+      rig_->api("POST", "/api/v1/blocklist", R"({"cidr":"10.100.0.21/32","ttl_seconds":8})").status,
+      201);
   EXPECT_EQ(curl(1, 3)["FAIL"], 3);
   EXPECT_EQ(curl(2, 5).count("FAIL"), 0u);
   const std::string m = metrics();
@@ -174,7 +178,9 @@ print(code, (t_syn - t_reply) // 1000, outcome)
 
 TEST_F(Control, BlocklistSurvivesRestartAndKill9DuringWrites) {
   start();
-  ASSERT_EQ(rig_->api("POST", "/api/v1/blocklist", R"({"cidr":"10.100.0.21","comment":"keep"})").status, 201);
+  ASSERT_EQ(
+      rig_->api("POST", "/api/v1/blocklist", R"({"cidr":"10.100.0.21","comment":"keep"})").status,
+      201);
   ASSERT_EQ(rig_->stopXlbd(SIGTERM), 0);
   start();
   auto bl = rig_->api("GET", "/api/v1/blocklist");
@@ -186,8 +192,11 @@ TEST_F(Control, BlocklistSurvivesRestartAndKill9DuringWrites) {
   const std::string token = "$(cat " + rig_->stateDir() + "/api-token)";
   const std::string loop =
       "for i in $(seq 1 250); do c=$(curl -s -o /dev/null -w '%{http_code}' -m 2 -X POST -H "
-      "\"Authorization: Bearer " + token + "\" --data \"{\\\"cidr\\\":\\\"10.200.$((i / 200)).$((i % 200 + 1))\\\"}\" "
-      "http://127.0.0.1:9180/api/v1/blocklist); [ \"$c\" = 201 ] && echo \"ok 10.200.$((i / 200)).$((i % 200 + 1))\"; done";
+      "\"Authorization: Bearer " +
+      token +
+      "\" --data \"{\\\"cidr\\\":\\\"10.200.$((i / 200)).$((i % 200 + 1))\\\"}\" "
+      "http://127.0.0.1:9180/api/v1/blocklist); [ \"$c\" = 201 ] && echo \"ok 10.200.$((i / "
+      "200)).$((i % 200 + 1))\"; done";
   std::string acked;
   std::thread writer([&] { acked = rig_->exec("lb", loop, 60).out; });
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
@@ -207,8 +216,9 @@ TEST_F(Control, BlocklistSurvivesRestartAndKill9DuringWrites) {
   for (int i = 0; i < 100 && !served; ++i) {
     served = rig_->exec("c2", "curl -s -m 1 -o /dev/null http://10.100.0.100/").status == 0;
   }
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::steady_clock::now() - t0).count();
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   EXPECT_TRUE(served);
   EXPECT_EQ(curl(1, 1)["FAIL"], 1) << "the blocked client got through after the restart";
   std::cout << "[ figure ] kill -9, restart: first request served " << ms
@@ -245,7 +255,8 @@ TEST_F(Control, KilledBackendIsMarkedDownSkippedAndComesBack) {
   EXPECT_EQ(got.count("FAIL"), 0u) << "requests failed with a backend down";
   EXPECT_EQ(got.count("backend 2"), 0u);
   EXPECT_GT(got.count("backend 1") ? got.at("backend 1") : 0, 10);
-  EXPECT_NE(rig_->xlbdLog().find("backend 10.100.0.12 of VIP 10.100.0.100 is down"), std::string::npos);
+  EXPECT_NE(rig_->xlbdLog().find("backend 10.100.0.12 of VIP 10.100.0.100 is down"),
+            std::string::npos);
 
   ASSERT_TRUE(rig_->startNginx(2));
   EXPECT_EQ(waitHealth("10.100.0.12", "up", 10), "up");
@@ -279,7 +290,8 @@ TEST_F(Control, ConnectionKilledOverTheApiIsResetAtBothEnds) {
   ASSERT_EQ(conns["items"].size(), 1u) << conns.dump();
   const int port = conns["items"][0]["client_port"];
   const std::string backend = conns["items"][0]["backend"];
-  const auto r = rig_->api("DELETE", "/api/v1/connections?client=10.100.0.21:" + std::to_string(port));
+  const auto r =
+      rig_->api("DELETE", "/api/v1/connections?client=10.100.0.21:" + std::to_string(port));
   EXPECT_EQ(r.status, 200) << r.raw;
   EXPECT_EQ(r.body["killed"], 1);
   c.join();
@@ -322,15 +334,18 @@ TEST_F(Control, PcapReplayedOntoTheRigCountsWhatTheSimulatorCounts) {
       "  n=struct.unpack_from('<I',d,o+8)[0]; d[o+16:o+22]=dst; d[o+22:o+28]=src; o+=16+n\n"
       "open(sys.argv[2],'wb').write(d)\" ";
   ASSERT_EQ(rig::sh(rewrite + XLB_SOURCE_DIR + "/pcaps/golden/mixed.pcap " + base + ".pcap " +
-                    lbMac.substr(0, 17) + " " + c1Mac.substr(0, 17)).status, 0);
+                    lbMac.substr(0, 17) + " " + c1Mac.substr(0, 17))
+                .status,
+            0);
   const nlohmann::json before = rig_->stats();
   const rig::CmdResult r = rig_->exec("c1", "tcpreplay -q -i eth0 " + base + ".pcap 2>&1", 60);
   ASSERT_EQ(r.status, 0) << r.out;
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   const nlohmann::json after = rig_->stats();
-  const rig::CmdResult sim = rig::sh(Rig::binDir() + "/xlb-sim replay --no-drain --config " + base +
-                                     ".yaml --in " + XLB_SOURCE_DIR + "/pcaps/golden/mixed.pcap" +
-                                     " --report " + base + ".json 2>&1", 60);
+  const rig::CmdResult sim =
+      rig::sh(Rig::binDir() + "/xlb-sim replay --no-drain --config " + base + ".yaml --in " +
+                  XLB_SOURCE_DIR + "/pcaps/golden/mixed.pcap" + " --report " + base + ".json 2>&1",
+              60);
   ASSERT_EQ(sim.status, 0) << sim.out;
   const nlohmann::json report = nlohmann::json::parse(readText(base + ".json"), nullptr, false);
   rig::sh("rm -f " + base + ".yaml " + base + ".pcap " + base + ".json");
@@ -359,7 +374,8 @@ TEST_F(Control, PcapReplayedOntoTheRigCountsWhatTheSimulatorCounts) {
 
 TEST_F(Control, XlbctlDrivesTheApiAndFailsClearly) {
   start();
-  const std::string ctl = Rig::binDir() + "/xlbctl --token-file " + rig_->stateDir() + "/api-token ";
+  const std::string ctl =
+      Rig::binDir() + "/xlbctl --token-file " + rig_->stateDir() + "/api-token ";
   auto run = [&](const std::string& args) { return rig_->exec("lb", ctl + args + " 2>&1", 30); };
   rig::CmdResult r = run("blocklist add 10.100.0.99 --ttl 600 --comment ctl");
   EXPECT_EQ(r.status, 0) << r.out;
@@ -388,7 +404,8 @@ TEST_F(Control, XlbctlDrivesTheApiAndFailsClearly) {
   EXPECT_NE(r.out.find("connections: active"), std::string::npos) << r.out;
   EXPECT_EQ(run("health").status, 0);
   // No token: 401 and a hint; unreachable API: its own exit code.
-  r = rig_->exec("lb", Rig::binDir() + "/xlbctl --token-file /dev/null blocklist add 10.1.1.1 2>&1");
+  r = rig_->exec("lb",
+                 Rig::binDir() + "/xlbctl --token-file /dev/null blocklist add 10.1.1.1 2>&1");
   EXPECT_NE(r.status, 0) << r.out;
   r = rig_->exec("lb", Rig::binDir() + "/xlbctl --token-file " + rig_->stateDir() +
                            "/api-token --api http://127.0.0.1:1 stats 2>&1");
@@ -404,15 +421,17 @@ TEST_F(Control, NonLoopbackApiWithoutTokenFileIsRefused) {
   EXPECT_FALSE(rig_->startXlbd(config() + "control: {listen: 10.100.0.2:9180}\n", log));
   EXPECT_NE(log.find("not a loopback address: set control.token_file"), std::string::npos) << log;
   // With a token file it serves there, and mutations need that token.
-  rig::sh("mkdir -p " + rig_->stateDir() + " && echo reallyLongTokenValue-123 > " + rig_->stateDir() +
-          "/token");
-  ASSERT_TRUE(rig_->startXlbd(config() + "control: {listen: 10.100.0.2:9180, token_file: " +
-                                  rig_->stateDir() + "/token}\n",
-                              log))
+  rig::sh("mkdir -p " + rig_->stateDir() + " && echo reallyLongTokenValue-123 > " +
+          rig_->stateDir() + "/token");
+  ASSERT_TRUE(rig_->startXlbd(
+      config() + "control: {listen: 10.100.0.2:9180, token_file: " + rig_->stateDir() + "/token}\n",
+      log))
       << log;
   const auto code = [&](const std::string& token) {
-    return rig_->exec("c1", "curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Authorization: Bearer " +
-                                token + "' --data '{\"cidr\":\"10.1.2.3\"}' http://10.100.0.2:9180/api/v1/blocklist")
+    return rig_
+        ->exec("c1",
+               "curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Authorization: Bearer " + token +
+                   "' --data '{\"cidr\":\"10.1.2.3\"}' http://10.100.0.2:9180/api/v1/blocklist")
         .out;
   };
   EXPECT_EQ(code("wrong-token-value-xyz"), "401");

@@ -37,8 +37,8 @@ std::uint64_t num(const nlohmann::json& j, const char* section, const char* key)
 // Waits for every entry to leave and checks the books balance: no entry, no SNAT port, every
 // created entry closed.
 void expectDrainedOn(const Rig& rig) {
-  const nlohmann::json s = rig.waitStats(
-      [](const nlohmann::json& j) { return j["conntrack"]["active"] == 0; }, 20);
+  const nlohmann::json s =
+      rig.waitStats([](const nlohmann::json& j) { return j["conntrack"]["active"] == 0; }, 20);
   ASSERT_FALSE(s.is_null());
   EXPECT_EQ(s["conntrack"]["active"], 0) << s.dump(2);
   EXPECT_EQ(s["snat"]["ports_in_use"], 0) << s.dump(2);
@@ -76,8 +76,9 @@ void checkSessions(const Rig& rig) {
     EXPECT_NEAR(n, total / 3, total / 3 * 0.10) << i["address"] << " of " << total << ": " << b.raw;
   }
   std::cout << "[ figure ] " << requests << " requests with a new connection each ("
-            << b.body["items"][0]["connections_total"] << "/" << b.body["items"][1]["connections_total"]
-            << "/" << b.body["items"][2]["connections_total"] << "), " << keep.requests
+            << b.body["items"][0]["connections_total"] << "/"
+            << b.body["items"][1]["connections_total"] << "/"
+            << b.body["items"][2]["connections_total"] << "), " << keep.requests
             << " keep-alive requests\n";
   expectDrainedOn(rig);
 }
@@ -112,8 +113,8 @@ class Dataplane : public ::testing::Test {
   }
   // n requests with curl from client c, a new connection each: body -> count ("" = failure).
   std::map<std::string, int> curl(int client, int n, const std::string& url) {
-    const std::string cmd = "for i in $(seq " + std::to_string(n) +
-                            "); do curl -s -m 2 " + url + " || echo FAIL; echo; done";
+    const std::string cmd = "for i in $(seq " + std::to_string(n) + "); do curl -s -m 2 " + url +
+                            " || echo FAIL; echo; done";
     const rig::CmdResult r = rig_->exec("c" + std::to_string(client), cmd, 10 + n / 5);
     std::map<std::string, int> out;
     std::istringstream in(r.out);
@@ -132,7 +133,8 @@ Rig* Dataplane::rig_ = nullptr;
 TEST_F(Dataplane, HttpThroughTheVipReachesAllThreeBackends) {
   start(testConfig("off"));
   const auto got = curl(1, 300, "http://10.100.0.100/");
-  EXPECT_EQ(got.count("FAIL"), 0u) << "failed requests: " << (got.count("FAIL") ? got.at("FAIL") : 0);
+  EXPECT_EQ(got.count("FAIL"), 0u)
+      << "failed requests: " << (got.count("FAIL") ? got.at("FAIL") : 0);
   int total = 0;
   for (int b = 1; b <= 3; ++b) {
     const std::string body = "backend " + std::to_string(b);
@@ -143,8 +145,8 @@ TEST_F(Dataplane, HttpThroughTheVipReachesAllThreeBackends) {
     EXPECT_LT(n, 140) << body;
   }
   EXPECT_EQ(total, 300);
-  const rig::WrkResult w = rig::parseWrk(
-      rig_->exec("c1", "wrk -t1 -c10 -d2s http://10.100.0.100/", 20).out);
+  const rig::WrkResult w =
+      rig::parseWrk(rig_->exec("c1", "wrk -t1 -c10 -d2s http://10.100.0.100/", 20).out);
   EXPECT_GT(w.requests, 1000);
   EXPECT_EQ(w.errors(), 0);
   expectDrained();
@@ -188,7 +190,8 @@ TEST_F(Dataplane, OtherPortsAndProtocolsOfTheVipAreDroppedTheHostStillAnswers) {
   rig_->exec("lb", "timeout 20 python3 -m http.server 8080 --bind 10.100.0.2 >/dev/null 2>&1 &");
   bool hostAnswered = false;
   for (int i = 0; i < 20 && !hostAnswered; ++i) {
-    hostAnswered = rig_->exec("c1", "curl -s -m 1 -o /dev/null http://10.100.0.2:8080/").status == 0;
+    hostAnswered =
+        rig_->exec("c1", "curl -s -m 1 -o /dev/null http://10.100.0.2:8080/").status == 0;
     if (!hostAnswered) usleep(200000);
   }
   EXPECT_TRUE(hostAnswered);
@@ -201,8 +204,9 @@ TEST_F(Dataplane, OtherPortsAndProtocolsOfTheVipAreDroppedTheHostStillAnswers) {
 // A bounded flood (30000 SYNs from random sources in ~3 s) with wrk running alongside.
 TEST_F(Dataplane, SynFloodInCookieModeCreatesNoEntriesWhileRealRequestsSucceed) {
   start(testConfig("always"));
-  rig_->exec("c2", "timeout 8 hping3 -q -S -p 80 -i u100 -c 30000 --rand-source 10.100.0.100 "
-                   ">/dev/null 2>&1 &");
+  rig_->exec("c2",
+             "timeout 8 hping3 -q -S -p 80 -i u100 -c 30000 --rand-source 10.100.0.100 "
+             ">/dev/null 2>&1 &");
   const rig::CmdResult out =
       rig_->exec("c1", "wrk -t1 -c10 -d3s -H 'Connection: close' http://10.100.0.100/", 20);
   const rig::WrkResult w = rig::parseWrk(out.out);
@@ -214,9 +218,11 @@ TEST_F(Dataplane, SynFloodInCookieModeCreatesNoEntriesWhileRealRequestsSucceed) 
   // stopped): the flood's 30000 SYNs created none.
   const auto created = s["conntrack"]["created"].get<std::uint64_t>();
   EXPECT_LE(created, static_cast<std::uint64_t>(w.requests) + 100) << s.dump(2);
-  EXPECT_GE(s["syncookies"]["sent"].get<std::uint64_t>(), 29000u + static_cast<std::uint64_t>(w.requests))
+  EXPECT_GE(s["syncookies"]["sent"].get<std::uint64_t>(),
+            29000u + static_cast<std::uint64_t>(w.requests))
       << s.dump(2);
-  EXPECT_GE(s["syncookies"]["validated"].get<std::uint64_t>(), static_cast<std::uint64_t>(w.requests));
+  EXPECT_GE(s["syncookies"]["validated"].get<std::uint64_t>(),
+            static_cast<std::uint64_t>(w.requests));
   expectDrained();
 }
 
@@ -226,9 +232,11 @@ TEST_F(Dataplane, SynFloodInCookieModeCreatesNoEntriesWhileRealRequestsSucceed) 
 // thresholds, never the flood's size. (With the threshold near the flood's rate, cookies would
 // toggle and each off window would admit up to a window's threshold.)
 TEST_F(Dataplane, SynFloodInAutoModeSwitchesToCookiesAndStaysBounded) {
-  start(std::regex_replace(testConfig("auto"), std::regex("threshold_pps: 2000"), "threshold_pps: 500"));
-  rig_->exec("c2", "timeout 8 hping3 -q -S -p 80 -i u100 -c 30000 --rand-source 10.100.0.100 "
-                   ">/dev/null 2>&1 &");
+  start(std::regex_replace(testConfig("auto"), std::regex("threshold_pps: 2000"),
+                           "threshold_pps: 500"));
+  rig_->exec("c2",
+             "timeout 8 hping3 -q -S -p 80 -i u100 -c 30000 --rand-source 10.100.0.100 "
+             ">/dev/null 2>&1 &");
   const rig::CmdResult out =
       rig_->exec("c1", "wrk -t1 -c10 -d3s -H 'Connection: close' http://10.100.0.100/", 20);
   const rig::WrkResult w = rig::parseWrk(out.out);
@@ -263,13 +271,11 @@ TEST_F(Dataplane, SigtermDetachesXdpAndExitsCleanly) {
 TEST_F(Dataplane, BadConfigAndMissingInterfaceAreClearErrors) {
   std::string log;
   std::string c = testConfig("off");
-  EXPECT_FALSE(rig_->startXlbd(std::regex_replace(c, std::regex("interface: eth0"),
-                                                  "interface: nosuch0"),
-                               log));
+  EXPECT_FALSE(rig_->startXlbd(
+      std::regex_replace(c, std::regex("interface: eth0"), "interface: nosuch0"), log));
   EXPECT_NE(log.find("no such interface: nosuch0"), std::string::npos) << log;
-  EXPECT_FALSE(rig_->startXlbd(std::regex_replace(c, std::regex("ports: 20000-29999"),
-                                                  "ports: 30000-40000"),
-                               log));
+  EXPECT_FALSE(rig_->startXlbd(
+      std::regex_replace(c, std::regex("ports: 20000-29999"), "ports: 30000-40000"), log));
   EXPECT_NE(log.find("ephemeral"), std::string::npos) << log;
   EXPECT_FALSE(rig_->startXlbd(c + "bogus_key: 1\n", log));
   EXPECT_NE(log.find("bogus_key"), std::string::npos) << log;
@@ -288,7 +294,8 @@ TEST(DataplaneRouted, BackendViaAGateway) {
   std::string log;
   ASSERT_TRUE(rig.startXlbd(c, log)) << log;
   EXPECT_NE(log.find("(0 next hops unresolved)"), std::string::npos) << log;
-  const rig::CmdResult r = rig.exec("c1", "for i in 1 2 3; do curl -s -m 2 http://10.100.0.100/; done");
+  const rig::CmdResult r =
+      rig.exec("c1", "for i in 1 2 3; do curl -s -m 2 http://10.100.0.100/; done");
   EXPECT_EQ(r.out, "backend 9\nbackend 9\nbackend 9\n") << tail(rig.xlbdLog());
   EXPECT_EQ(rig.stopXlbd(SIGTERM), 0);
 }

@@ -46,8 +46,8 @@ std::string quote(const std::string& s) {
 
 CmdResult sh(const std::string& cmd, int timeoutSec) {
   CmdResult r;
-  const std::string full = "timeout -s KILL " + std::to_string(timeoutSec) + " bash -c " +
-                           quote(cmd) + " 2>&1";
+  const std::string full =
+      "timeout -s KILL " + std::to_string(timeoutSec) + " bash -c " + quote(cmd) + " 2>&1";
   FILE* p = popen(full.c_str(), "r");
   if (p == nullptr) return r;
   char buf[4096];
@@ -76,16 +76,18 @@ WrkResult parseWrk(const std::string& out) {
   return w;
 }
 
-std::string Rig::binDir() { return XLB_BIN_DIR; }
+std::string Rig::binDir() {
+  return XLB_BIN_DIR;
+}
 
 std::string Rig::defaultConfig() {
   return sh(binDir() + "/xlbd --print-default-config").out;
 }
 
 std::string Rig::libCall(const std::string& fn) const {
-  return "export RIG_BIN=" + quote(binDir()) + " && . " + quote(std::string(XLB_SOURCE_DIR) +
-                                                       "/scripts/netns/lib.sh") +
-         " && rig_attach " + prefix_ + " && " + fn;
+  return "export RIG_BIN=" + quote(binDir()) + " && . " +
+         quote(std::string(XLB_SOURCE_DIR) + "/scripts/netns/lib.sh") + " && rig_attach " +
+         prefix_ + " && " + fn;
 }
 
 Rig::Rig(const std::string& name, int clients, int backends, int lbQueues) {
@@ -173,9 +175,13 @@ int Rig::stopXlbd(int sig) {
   return -1;
 }
 
-bool Rig::xlbdRunning() const { return xlbd_ > 0 && kill(xlbd_, 0) == 0; }
+bool Rig::xlbdRunning() const {
+  return xlbd_ > 0 && kill(xlbd_, 0) == 0;
+}
 
-std::string Rig::xlbdLog() const { return readFile(dir_ + "/xlbd.log"); }
+std::string Rig::xlbdLog() const {
+  return readFile(dir_ + "/xlbd.log");
+}
 
 nlohmann::json Rig::stats() const {
   // Workers publish their counters every 100 ms.

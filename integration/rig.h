@@ -62,7 +62,8 @@ class Rig {
     nlohmann::json body;
     std::string raw;
   };
-  ApiReply api(const std::string& method, const std::string& path, const std::string& body = "") const;
+  ApiReply api(const std::string& method, const std::string& path,
+               const std::string& body = "") const;
   std::string stateDir() const { return dir_ + "/state"; }
   pid_t xlbdPid() const { return xlbd_; }
   // Waits up to timeoutSec for pred(stats) to hold; returns the last stats.

@@ -7,8 +7,8 @@
 
 #include <atomic>
 #include <charconv>
-#include <cstdlib>
 #include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <queue>
@@ -37,7 +37,9 @@ struct ScenarioError {
   std::string message;
 };
 
-[[noreturn]] void bad(const std::string& m) { throw ScenarioError{m}; }
+[[noreturn]] void bad(const std::string& m) {
+  throw ScenarioError{m};
+}
 
 TimeNs duration(const YAML::Node& n, const std::string& what) {
   if (!n || !n.IsScalar()) bad(what + ": a duration is required (e.g. 250ms, 2s)");
@@ -51,11 +53,16 @@ TimeNs duration(const YAML::Node& n, const std::string& what) {
   }
   const std::string unit = s.substr(used);
   double scale = 0;
-  if (unit == "us") scale = 1e3;
-  else if (unit == "ms") scale = 1e6;
-  else if (unit == "s") scale = 1e9;
-  else if (unit == "m") scale = 60e9;
-  else bad(what + ": \"" + s + "\" needs a unit (us, ms, s, m)");
+  if (unit == "us")
+    scale = 1e3;
+  else if (unit == "ms")
+    scale = 1e6;
+  else if (unit == "s")
+    scale = 1e9;
+  else if (unit == "m")
+    scale = 60e9;
+  else
+    bad(what + ": \"" + s + "\" needs a unit (us, ms, s, m)");
   if (v < 0) bad(what + ": negative");
   return static_cast<TimeNs>(std::llround(v * scale));
 }
@@ -186,7 +193,8 @@ ClientClose clientClose(const std::string& s) {
   if (s == "half_close") return ClientClose::kHalfClose;
   if (s == "idle") return ClientClose::kIdle;
   if (s == "lost_final_ack") return ClientClose::kLostFinalAck;
-  bad("clients: close \"" + s + "\" is not first, after_server, at, rst, half_close, idle, lost_final_ack");
+  bad("clients: close \"" + s +
+      "\" is not first, after_server, at, rst, half_close, idle, lost_final_ack");
 }
 
 ServerClose serverClose(const std::string& s) {
@@ -329,7 +337,8 @@ const json* lookup(const json& root, const std::string& path) {
         const std::string k = sel.substr(0, eq), v = sel.substr(eq + 1);
         const json* found = nullptr;
         for (const json& item : *cur) {
-          if (item.contains(k) && ((item[k].is_string() && item[k] == v) || (!item[k].is_string() && item[k].dump() == v))) {
+          if (item.contains(k) && ((item[k].is_string() && item[k] == v) ||
+                                   (!item[k].is_string() && item[k].dump() == v))) {
             found = &item;
             break;
           }
@@ -355,7 +364,9 @@ class World {
   int run();
 
  private:
-  void schedule(TimeNs at, std::function<void()> fn) { queue_.push(Item{at, seq_++, std::move(fn)}); }
+  void schedule(TimeNs at, std::function<void()> fn) {
+    queue_.push(Item{at, seq_++, std::move(fn)});
+  }
   void toLb(Frame f) {
     auto shared = std::make_shared<Frame>(std::move(f));
     schedule(now_ + s_.latency, [this, shared] { lbReceive(*shared); });
@@ -373,7 +384,9 @@ class World {
   HttpReply http(const std::string& method, const std::string& path, const std::string& body = "");
   bool check(const Expectation& x);
   void event(const Event& e);
-  std::int64_t wallClock() const { return 1'700'000'000 + static_cast<std::int64_t>(now_ / kNsPerSec); }
+  std::int64_t wallClock() const {
+    return 1'700'000'000 + static_cast<std::int64_t>(now_ / kNsPerSec);
+  }
 
   struct Item {
     TimeNs at;
@@ -415,8 +428,8 @@ class World {
 TcpHost& World::host(const Address& a) {
   auto& h = hosts_[a.toString()];
   if (!h) {
-    h = std::make_unique<TcpHost>(a, hostMac(a), simLocalMac(),
-                                  [this](Frame&& f) { toLb(std::move(f)); }, s_.seed);
+    h = std::make_unique<TcpHost>(
+        a, hostMac(a), simLocalMac(), [this](Frame&& f) { toLb(std::move(f)); }, s_.seed);
   }
   return *h;
 }
@@ -426,7 +439,8 @@ void World::toHost(Frame f) {
   Address dst;
   PacketInfo in;
   Reason why = Reason::kPassNotIp;
-  if (!parsePacket(f.data(), static_cast<std::uint32_t>(f.size()), in, why) || in.family == Family::kNone) {
+  if (!parsePacket(f.data(), static_cast<std::uint32_t>(f.size()), in, why) ||
+      in.family == Family::kNone) {
     ++unroutable_;
     return;
   }
@@ -563,8 +577,10 @@ void World::serverSetup(TcpConn& c) {
         });
       }
     };
-    if (v.delay > 0) schedule(now_ + v.delay, send);
-    else send();
+    if (v.delay > 0)
+      schedule(now_ + v.delay, send);
+    else
+      send();
   };
   c.events.data = [respond, v](TcpConn& conn, std::uint64_t total) {
     if (v.close == ServerClose::kHalfClose) return;  // waits for the client's FIN
@@ -593,9 +609,12 @@ void World::startSession(ClientGroup& g, std::uint64_t i) {
   auto finishWith = [gp, done](int outcome) {
     if (*done) return;
     *done = true;
-    if (outcome == 0) ++gp->completed;
-    else if (outcome == 1) ++gp->reset;
-    else ++gp->failed;
+    if (outcome == 0)
+      ++gp->completed;
+    else if (outcome == 1)
+      ++gp->reset;
+    else
+      ++gp->failed;
   };
   if (g.close == ClientClose::kLostFinalAck) c.loseFinalAck = true;
   c.events.established = [gp](TcpConn& conn) {
@@ -607,12 +626,16 @@ void World::startSession(ClientGroup& g, std::uint64_t i) {
     conn.tag = 1;
     switch (gp->close) {
       case ClientClose::kFirst:
-      case ClientClose::kLostFinalAck: conn.close(); break;
+      case ClientClose::kLostFinalAck:
+        conn.close();
+        break;
       case ClientClose::kRst:
         finishWith(0);
         conn.abort();
         break;
-      case ClientClose::kIdle: finishWith(0); break;
+      case ClientClose::kIdle:
+        finishWith(0);
+        break;
       case ClientClose::kAt: {
         const Address peer = conn.remote();
         const std::uint16_t rport = conn.remotePort(), lport = conn.localPort();
@@ -622,16 +645,20 @@ void World::startSession(ClientGroup& g, std::uint64_t i) {
         });
         break;
       }
-      default: break;
+      default:
+        break;
     }
   };
   c.events.peerFin = [gp](TcpConn& conn) {
     if (gp->close == ClientClose::kAfterServer) conn.close();
   };
   c.events.closed = [gp, finishWith](TcpConn& conn, Ending how) {
-    if (how == Ending::kReset) finishWith(1);
-    else if (how == Ending::kClean && conn.received() >= gp->response) finishWith(0);
-    else finishWith(2);  // timed out, or closed before the whole response
+    if (how == Ending::kReset)
+      finishWith(1);
+    else if (how == Ending::kClean && conn.received() >= gp->response)
+      finishWith(0);
+    else
+      finishWith(2);  // timed out, or closed before the whole response
   };
 }
 
@@ -667,18 +694,24 @@ Frame World::rawFrame(const Raw& r, std::uint32_t i) {
   }
   Frame f = testing::buildPacket(p);
   const std::size_t l3 = 14;
-  if (r.kind == "truncated_ipv4") f.resize(l3 + 12);
-  else if (r.kind == "bad_version") f[l3] = 0x55;
-  else if (r.kind == "bad_ihl") f[l3] = 0x44;
-  else if (r.kind == "bad_length") f[l3 + 2] = 0x40;
-  else if (r.kind == "bad_doff") f[l3 + 20 + 12] = 0x20;
+  if (r.kind == "truncated_ipv4")
+    f.resize(l3 + 12);
+  else if (r.kind == "bad_version")
+    f[l3] = 0x55;
+  else if (r.kind == "bad_ihl")
+    f[l3] = 0x44;
+  else if (r.kind == "bad_length")
+    f[l3 + 2] = 0x40;
+  else if (r.kind == "bad_doff")
+    f[l3 + 20 + 12] = 0x20;
   else if (r.kind == "truncated_tcp") {
     f.resize(l3 + 20 + 10);  // IPv4 consistent (total length 30), TCP header cut short
     f[l3 + 2] = 0;
     f[l3 + 3] = 30;
-  }
-  else bad("raw.kind \"" + r.kind + "\" is not syn, udp, icmp, syn_fin, null_flags, odd_options, "
-           "truncated_ipv4, bad_version, bad_ihl, bad_length, bad_doff, truncated_tcp");
+  } else
+    bad("raw.kind \"" + r.kind +
+        "\" is not syn, udp, icmp, syn_fin, null_flags, odd_options, "
+        "truncated_ipv4, bad_version, bad_ihl, bad_length, bad_doff, truncated_tcp");
   return f;
 }
 
@@ -710,7 +743,8 @@ HttpReply World::http(const std::string& method, const std::string& path, const 
 void World::event(const Event& e) {
   if (!e.path.empty()) {
     const HttpReply r = http(e.method, e.path, e.body);
-    log_ << "  [" << now_ / kNsPerMs << " ms] " << e.method << " " << e.path << " -> " << r.status << "\n";
+    log_ << "  [" << now_ / kNsPerMs << " ms] " << e.method << " " << e.path << " -> " << r.status
+         << "\n";
     if (e.status != 0 && r.status != e.status) {
       log_ << "FAIL: " << e.method << " " << e.path << ": expected status " << e.status << ", got "
            << r.status << ": " << r.body << "\n";
@@ -742,17 +776,19 @@ bool World::check(const Expectation& x) {
     got << ", unfinished " << unfinished;
     for (const char* k : {"started", "completed", "reset", "failed", "unfinished"}) {
       const std::string key = k;
-      const std::uint64_t have = key == "started" ? g->started
+      const std::uint64_t have = key == "started"     ? g->started
                                  : key == "completed" ? g->completed
-                                 : key == "reset" ? g->reset
-                                 : key == "failed" ? g->failed
-                                                   : unfinished;
+                                 : key == "reset"     ? g->reset
+                                 : key == "failed"    ? g->failed
+                                                      : unfinished;
       if (n[key]) ok = ok && n[key].as<std::uint64_t>() == have;
       if (n[key + "_min"]) ok = ok && have >= n[key + "_min"].as<std::uint64_t>();
       if (n[key + "_max"]) ok = ok && have <= n[key + "_max"].as<std::uint64_t>();
     }
-    if (!ok) log_ << "FAIL: " << x.text << ": got " << got.str() << "\n";
-    else log_ << "  ok: " << x.text << " (" << got.str() << ")\n";
+    if (!ok)
+      log_ << "FAIL: " << x.text << ": got " << got.str() << "\n";
+    else
+      log_ << "  ok: " << x.text << " (" << got.str() << ")\n";
     return ok;
   }
   if (n["weights"]) {
@@ -777,8 +813,10 @@ bool World::check(const Expectation& x) {
       got << b["address"].get<std::string>() << " " << have << " (weight share " << want << ") ";
       if (want > 0 && std::fabs(have - want) / want > within) ok = false;
     }
-    if (!ok) log_ << "FAIL: " << x.text << ": " << got.str() << "\n";
-    else log_ << "  ok: " << x.text << " (" << got.str() << ")\n";
+    if (!ok)
+      log_ << "FAIL: " << x.text << ": " << got.str() << "\n";
+    else
+      log_ << "  ok: " << x.text << " (" << got.str() << ")\n";
     return ok;
   }
   if (n["metric"]) {
@@ -798,7 +836,8 @@ bool World::check(const Expectation& x) {
     if (v != nullptr) actual = *v;
     // Reason maps list only the reasons seen: a reason never seen counts zero.
     const bool reasonMap = jpath.rfind("xdp.", 0) == 0 || jpath.rfind("engine.", 0) == 0;
-    if (v == nullptr && reasonMap && j.is_object() && jpath.find('.', jpath.find('.') + 1) == std::string::npos) {
+    if (v == nullptr && reasonMap && j.is_object() &&
+        jpath.find('.', jpath.find('.') + 1) == std::string::npos) {
       actual = 0;
     }
   }
@@ -806,14 +845,20 @@ bool World::check(const Expectation& x) {
   auto asNum = [](const json& v) { return v.is_number() ? v.get<double>() : std::nan(""); };
   if (ok && n["equals"]) {
     const YAML::Node& e = n["equals"];
-    if (actual.is_string()) ok = actual.get<std::string>() == e.as<std::string>();
-    else if (actual.is_boolean()) ok = actual.get<bool>() == e.as<bool>();
-    else ok = asNum(actual) == e.as<double>();
+    if (actual.is_string())
+      ok = actual.get<std::string>() == e.as<std::string>();
+    else if (actual.is_boolean())
+      ok = actual.get<bool>() == e.as<bool>();
+    else
+      ok = asNum(actual) == e.as<double>();
   }
   if (ok && n["min"]) ok = asNum(actual) >= n["min"].as<double>();
   if (ok && n["max"]) ok = asNum(actual) <= n["max"].as<double>();
-  if (!ok) log_ << "FAIL: " << x.text << ": got " << (actual.is_null() ? "nothing" : actual.dump()) << "\n";
-  else log_ << "  ok: " << x.text << " (got " << actual.dump() << ")\n";
+  if (!ok)
+    log_ << "FAIL: " << x.text << ": got " << (actual.is_null() ? "nothing" : actual.dump())
+         << "\n";
+  else
+    log_ << "  ok: " << x.text << " (got " << actual.dump() << ")\n";
   return ok;
 }
 
@@ -836,7 +881,8 @@ int World::run() {
   }
   std::uint64_t seed = s_.seed;
   const CookieKey key{seed * 0x9e3779b97f4a7c15ull + 1, seed ^ 0xc2b2ae3d27d4eb4full};
-  io_ = std::make_unique<SimIo>([this](const std::uint8_t* d, std::uint32_t len) { engineOut_.emplace_back(d, d + len); });
+  io_ = std::make_unique<SimIo>(
+      [this](const std::uint8_t* d, std::uint32_t len) { engineOut_.emplace_back(d, d + len); });
   worker_ = std::make_unique<Worker>(0, 1, s_.config, *io_, nullptr, key, seed);
   ControllerDeps deps;
   deps.prog = prog_.get();
@@ -844,7 +890,8 @@ int World::run() {
   deps.localMac = simLocalMac();
   deps.resolve = [](const Address& a) -> std::optional<MacAddr> { return hostMac(a); };
   deps.cookieKey = key;
-  controller_ = std::make_unique<Controller>(s_.config, std::move(deps), nullptr, [this] { return wallClock(); });
+  controller_ = std::make_unique<Controller>(s_.config, std::move(deps), nullptr,
+                                             [this] { return wallClock(); });
   if (!controller_->start(err)) {
     log_ << "xlb-sim: " << err << "\n";
     return 2;
@@ -865,7 +912,8 @@ int World::run() {
   for (const VipConfig& v : s_.config.vips) {
     for (const BackendConfig& b : v.backends) {
       TcpHost& h = host(b.address);
-      for (const Service& svc : s_.services) h.listen(svc.port, [this](TcpConn& c) { serverSetup(c); });
+      for (const Service& svc : s_.services)
+        h.listen(svc.port, [this](TcpConn& c) { serverSetup(c); });
     }
   }
   for (ClientGroup& g : s_.groups) {
@@ -906,7 +954,8 @@ int World::run() {
     if (!x.atEnd) schedule(x.at, [this, &x] { failures_ += check(x) ? 0 : 1; });
   }
   if (s_.config.healthCheck.enabled) {
-    tracker_ = std::make_unique<HealthTracker>(s_.config.healthCheck.rise, s_.config.healthCheck.fall);
+    tracker_ =
+        std::make_unique<HealthTracker>(s_.config.healthCheck.rise, s_.config.healthCheck.fall);
     schedule(0, [this] { healthRound(); });
   }
   schedule(0, [this] { periodic(); });
@@ -933,8 +982,8 @@ int World::run() {
   log_ << "  frames to unsimulated addresses " << unroutable_ << ", to the LB's kernel "
        << kernelFrames_ << "\n";
   api_->stop();
-  log_ << "scenario " << s_.name << ": " << (failures_ == 0 ? "PASS" : "FAIL") << " ("
-       << failures_ << " failed expectation(s))\n";
+  log_ << "scenario " << s_.name << ": " << (failures_ == 0 ? "PASS" : "FAIL") << " (" << failures_
+       << " failed expectation(s))\n";
   return failures_ == 0 ? 0 : 1;
 }
 

@@ -7,7 +7,8 @@ namespace xlb::sim {
 
 bool readPcap(const std::string& path, std::vector<PcapFrame>& frames, std::string& error) {
   char err[PCAP_ERRBUF_SIZE] = {};
-  pcap_t* p = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
+  pcap_t* p =
+      pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
   if (p == nullptr) {
     error = path + ": " + err;
     return false;

@@ -11,9 +11,9 @@
 namespace xlb::sim {
 namespace {
 
+using testing::buildPacket;
 using testing::Bytes;
 using testing::PacketSpec;
-using testing::buildPacket;
 
 constexpr TimeNs kEpoch = 1'700'000'000ull * kNsPerSec;
 
@@ -57,8 +57,8 @@ void clientSession(Out& o, const std::string& src, const std::string& dst, std::
   p.dport = dport;
   p.seq = isn;
   p.flags = 0x02;
-  p.tcpOptions = testing::concat({testing::optMss(1460), testing::optSackPermitted(),
-                                  testing::optWscale(7)});
+  p.tcpOptions =
+      testing::concat({testing::optMss(1460), testing::optSackPermitted(), testing::optWscale(7)});
   o.add(buildPacket(p));
   p.tcpOptions.clear();
   p.seq = isn + 1;

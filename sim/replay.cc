@@ -25,7 +25,9 @@ MacAddr simBackendMac(const Address& a) {
   return m;
 }
 
-MacAddr simLocalMac() { return MacAddr{{0x02, 0x00, 0x00, 0x00, 0x00, 0xaa}}; }
+MacAddr simLocalMac() {
+  return MacAddr{{0x02, 0x00, 0x00, 0x00, 0x00, 0xaa}};
+}
 
 namespace {
 
@@ -36,9 +38,9 @@ std::uint64_t splitmix(std::uint64_t& s) {
   return z ^ (z >> 31);
 }
 
-constexpr TimeNs kSample = 100 * kNsPerMs;     // timeline resolution
-constexpr TimeNs kXdpClockStep = kNsPerMs;     // XDP's virtual clock is refreshed this often
-constexpr TimeNs kBatchWindow = kNsPerMs;      // frames this close in time share an engine batch
+constexpr TimeNs kSample = 100 * kNsPerMs;  // timeline resolution
+constexpr TimeNs kXdpClockStep = kNsPerMs;  // XDP's virtual clock is refreshed this often
+constexpr TimeNs kBatchWindow = kNsPerMs;   // frames this close in time share an engine batch
 constexpr TimeNs kDrainStep = 10 * kNsPerMs;
 
 json reasonCounts(const std::array<std::uint64_t, kReasonCount>& r) {
@@ -51,12 +53,15 @@ json reasonCounts(const std::array<std::uint64_t, kReasonCount>& r) {
 
 json actionCounts(const std::array<std::uint64_t, kReasonCount>& r, bool xdp) {
   std::array<std::uint64_t, 8> a{};
-  for (std::size_t i = 0; i < kReasonCount; ++i) a[static_cast<std::size_t>(kReasonActions[i])] += r[i];
+  for (std::size_t i = 0; i < kReasonCount; ++i)
+    a[static_cast<std::size_t>(kReasonActions[i])] += r[i];
   json j = {{"pass", a[static_cast<std::size_t>(Action::kPass)]},
             {"drop", a[static_cast<std::size_t>(Action::kDrop)]},
             {"tx", a[static_cast<std::size_t>(Action::kTx)]}};
-  if (xdp) j["redirect"] = a[static_cast<std::size_t>(Action::kRedirect)];
-  else j["hold"] = a[static_cast<std::size_t>(Action::kHold)];
+  if (xdp)
+    j["redirect"] = a[static_cast<std::size_t>(Action::kRedirect)];
+  else
+    j["hold"] = a[static_cast<std::size_t>(Action::kHold)];
   return j;
 }
 
@@ -211,36 +216,41 @@ bool replay(const ReplayOptions& options, const std::vector<PcapFrame>& in, Pcap
   for (const VipConfig& v : config.vips) {
     for (const BackendConfig& b : v.backends) {
       const std::uint64_t n = id < ws.backends.size() ? ws.backends[id].counters.created : 0;
-      backends.push_back({{"vip", v.address.toString()}, {"address", b.address.toString()},
-                          {"weight", b.weight}, {"connections", n}});
+      backends.push_back({{"vip", v.address.toString()},
+                          {"address", b.address.toString()},
+                          {"weight", b.weight},
+                          {"connections", n}});
       ++id;
     }
   }
   const double seconds = std::chrono::duration<double>(wall).count();
-  report = json{
-      {"mode", options.xdp ? "xdp+engine" : "engine"},
-      {"input", {{"frames", in.size()}, {"loops", std::max<std::uint32_t>(1, options.loops)},
-                 {"duration_ms", span / kNsPerMs}}},
-      {"xdp", {{"verdicts", actionCounts(xdp, true)}, {"reasons", reasonCounts(xdp)}}},
-      {"engine",
-       {{"frames", ws.counters.packets},
-        {"verdicts", actionCounts(ws.counters.reasons, false)},
-        {"reasons", reasonCounts(ws.counters.reasons)}}},
-      {"output", {{"frames", out != nullptr ? out->frames() : 0},
+  report = json{{"mode", options.xdp ? "xdp+engine" : "engine"},
+                {"input",
+                 {{"frames", in.size()},
+                  {"loops", std::max<std::uint32_t>(1, options.loops)},
+                  {"duration_ms", span / kNsPerMs}}},
+                {"xdp", {{"verdicts", actionCounts(xdp, true)}, {"reasons", reasonCounts(xdp)}}},
+                {"engine",
+                 {{"frames", ws.counters.packets},
+                  {"verdicts", actionCounts(ws.counters.reasons, false)},
+                  {"reasons", reasonCounts(ws.counters.reasons)}}},
+                {"output",
+                 {{"frames", out != nullptr ? out->frames() : 0},
                   {"fnv1a64", out != nullptr ? fmtHex(out->digest()) : ""}}},
-      {"conntrack",
-       {{"created", ws.created},
-        {"closed", closed},
-        {"closed_total", closedTotal},
-        {"peak_active", peak},
-        {"active_at_end_of_input", activeAtEnd},
-        {"active_after_drain", ws.active},
-        {"timeline_ms_active", timeline}}},
-      {"snat", {{"ports_in_use_after_drain", ws.snatInUse}}},
-      {"backends", backends},
-      {"rate", {{"frames", frames},
-                {"wall_ms", seconds * 1e3},
-                {"mpps", seconds > 0 ? static_cast<double>(frames) / seconds / 1e6 : 0.0}}}};
+                {"conntrack",
+                 {{"created", ws.created},
+                  {"closed", closed},
+                  {"closed_total", closedTotal},
+                  {"peak_active", peak},
+                  {"active_at_end_of_input", activeAtEnd},
+                  {"active_after_drain", ws.active},
+                  {"timeline_ms_active", timeline}}},
+                {"snat", {{"ports_in_use_after_drain", ws.snatInUse}}},
+                {"backends", backends},
+                {"rate",
+                 {{"frames", frames},
+                  {"wall_ms", seconds * 1e3},
+                  {"mpps", seconds > 0 ? static_cast<double>(frames) / seconds / 1e6 : 0.0}}}};
   if (!options.xdp) report.erase("xdp");
   return true;
 }

@@ -15,10 +15,10 @@ namespace xlb::sim {
 
 struct ReplayOptions {
   Config config;
-  bool xdp = true;             // false: engine only (no blocklist, no SYN cookies)
-  std::uint32_t loops = 1;     // the capture again, shifted in time, this many times in all
-  std::uint64_t seed = 1;      // cookie key and connection-table hash seed
-  bool drain = true;           // after the input, run the clock on until every entry has left
+  bool xdp = true;          // false: engine only (no blocklist, no SYN cookies)
+  std::uint32_t loops = 1;  // the capture again, shifted in time, this many times in all
+  std::uint64_t seed = 1;   // cookie key and connection-table hash seed
+  bool drain = true;        // after the input, run the clock on until every entry has left
 };
 
 // Replays `in`; frames XDP answers (XDP_TX) and frames the engine transmits go to `out` (may be

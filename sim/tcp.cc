@@ -9,8 +9,12 @@
 namespace xlb::sim {
 namespace {
 
-bool after(std::uint32_t a, std::uint32_t b) { return static_cast<std::int32_t>(a - b) > 0; }
-bool atOrAfter(std::uint32_t a, std::uint32_t b) { return static_cast<std::int32_t>(a - b) >= 0; }
+bool after(std::uint32_t a, std::uint32_t b) {
+  return static_cast<std::int32_t>(a - b) > 0;
+}
+bool atOrAfter(std::uint32_t a, std::uint32_t b) {
+  return static_cast<std::int32_t>(a - b) >= 0;
+}
 
 constexpr std::uint32_t kWindow = 65535;
 
@@ -19,7 +23,8 @@ constexpr std::uint32_t kWindow = 65535;
 bool parseSegment(const std::uint8_t* frame, std::uint32_t len, Segment& out) {
   PacketInfo in;
   Reason why = Reason::kPassNotIp;
-  if (!parsePacket(frame, len, in, why) || in.proto != kProtoTcp || in.frag != Frag::kNone) return false;
+  if (!parsePacket(frame, len, in, why) || in.proto != kProtoTcp || in.frag != Frag::kNone)
+    return false;
   out.family = in.family;
   out.src = in.src;
   out.dst = in.dst;
@@ -41,7 +46,8 @@ void TcpHost::listen(std::uint16_t port, std::function<void(TcpConn&)> setup) {
   listeners_[port] = std::move(setup);
 }
 
-TcpConn& TcpHost::connect(const Address& to, std::uint16_t port, TimeNs now, std::uint16_t localPort) {
+TcpConn& TcpHost::connect(const Address& to, std::uint16_t port, TimeNs now,
+                          std::uint16_t localPort) {
   now_ = now;
   std::uint16_t lport = localPort;
   if (lport == 0) {
@@ -53,7 +59,8 @@ TcpConn& TcpHost::connect(const Address& to, std::uint16_t port, TimeNs now, std
     }
   }
   rng_ = rng_ * 6364136223846793005ull + 1442695040888963407ull;
-  auto c = std::unique_ptr<TcpConn>(new TcpConn(*this, to, lport, port, static_cast<std::uint32_t>(rng_ >> 32)));
+  auto c = std::unique_ptr<TcpConn>(
+      new TcpConn(*this, to, lport, port, static_cast<std::uint32_t>(rng_ >> 32)));
   TcpConn& conn = *c;
   conns_[{to.toString(), static_cast<std::uint32_t>(port) << 16 | lport}] = std::move(c);
   conn.state_ = TcpConn::State::kSynSent;
@@ -104,7 +111,8 @@ void TcpHost::input(const Frame& f, TimeNs now) {
     auto l = listeners_.find(s.dport);
     if (l != listeners_.end()) {
       rng_ = rng_ * 6364136223846793005ull + 1442695040888963407ull;
-      auto c = std::unique_ptr<TcpConn>(new TcpConn(*this, from, s.dport, s.sport, static_cast<std::uint32_t>(rng_ >> 32)));
+      auto c = std::unique_ptr<TcpConn>(
+          new TcpConn(*this, from, s.dport, s.sport, static_cast<std::uint32_t>(rng_ >> 32)));
       TcpConn& conn = *c;
       conns_[{from.toString(), static_cast<std::uint32_t>(s.sport) << 16 | s.dport}] = std::move(c);
       conn.irs_ = s.seq;
@@ -137,7 +145,8 @@ void TcpHost::input(const Frame& f, TimeNs now) {
 }
 
 TcpConn* TcpHost::find(const Address& remote, std::uint16_t remotePort, std::uint16_t localPort) {
-  auto it = conns_.find({remote.toString(), static_cast<std::uint32_t>(remotePort) << 16 | localPort});
+  auto it =
+      conns_.find({remote.toString(), static_cast<std::uint32_t>(remotePort) << 16 | localPort});
   return it == conns_.end() ? nullptr : it->second.get();
 }
 
@@ -170,7 +179,9 @@ void TcpConn::emit(std::uint8_t flags, std::uint32_t seq, std::uint32_t len, Tim
   host_.sendRaw(s);
 }
 
-void TcpConn::ackNow(TimeNs now) { emit(kTcpAck, sndNxt_, 0, now); }
+void TcpConn::ackNow(TimeNs now) {
+  emit(kTcpAck, sndNxt_, 0, now);
+}
 
 void TcpConn::send(std::uint64_t bytes) {
   queued_ += bytes;
@@ -250,7 +261,8 @@ void TcpConn::finish(Ending how) {
   state_ = State::kClosed;
   rtoAt_ = 0;
   if (events.closed) events.closed(*this, how);
-  auto it = host_.conns_.find({raddr_.toString(), static_cast<std::uint32_t>(rport_) << 16 | lport_});
+  auto it =
+      host_.conns_.find({raddr_.toString(), static_cast<std::uint32_t>(rport_) << 16 | lport_});
   if (it != host_.conns_.end() && it->second.get() == this) {
     host_.graveyard_.push_back(std::move(it->second));
     host_.conns_.erase(it);
@@ -259,8 +271,8 @@ void TcpConn::finish(Ending how) {
 
 void TcpConn::input(const Segment& s, TimeNs now) {
   if (s.flags & kTcpRst) {
-    const bool acceptable = state_ == State::kSynSent ? ((s.flags & kTcpAck) && s.ack == sndNxt_)
-                                                      : s.seq == rcvNxt_;
+    const bool acceptable =
+        state_ == State::kSynSent ? ((s.flags & kTcpAck) && s.ack == sndNxt_) : s.seq == rcvNxt_;
     if (!acceptable) {
       if (state_ != State::kSynSent) ackNow(now);  // RFC 5961: a challenge ACK
       return;
@@ -290,8 +302,10 @@ void TcpConn::input(const Segment& s, TimeNs now) {
   }
   if (s.flags & kTcpSyn) {
     // A repeated SYN (our SYN-ACK was lost) or SYN-ACK (our ACK was lost): answer again.
-    if (state_ == State::kSynRcvd) emit(kTcpSyn | kTcpAck, iss_, 0, now);
-    else ackNow(now);
+    if (state_ == State::kSynRcvd)
+      emit(kTcpSyn | kTcpAck, iss_, 0, now);
+    else
+      ackNow(now);
     return;
   }
   if (!(s.flags & kTcpAck)) return;
@@ -322,7 +336,8 @@ void TcpConn::input(const Segment& s, TimeNs now) {
     rtoAt_ = sndUna_ == sndNxt_ ? 0 : now + rto_;
     const bool finAcked = finQueued_ && sndUna_ == dataEnd() + 1;
     if (finAcked) {
-      if (state_ == State::kFinWait1) state_ = State::kFinWait2;
+      if (state_ == State::kFinWait1)
+        state_ = State::kFinWait2;
       else if (state_ == State::kClosing) {
         state_ = State::kTimeWait;
         timeWaitEnd_ = now + TcpHost::kTimeWait;
@@ -348,8 +363,10 @@ void TcpConn::input(const Segment& s, TimeNs now) {
   if (s.flags & kTcpFin) {
     rcvNxt_ += 1;
     fin = true;
-    if (state_ == State::kEstablished) state_ = State::kCloseWait;
-    else if (state_ == State::kFinWait1) state_ = State::kClosing;
+    if (state_ == State::kEstablished)
+      state_ = State::kCloseWait;
+    else if (state_ == State::kFinWait1)
+      state_ = State::kClosing;
     else if (state_ == State::kFinWait2) {
       state_ = State::kTimeWait;
       timeWaitEnd_ = now + TcpHost::kTimeWait;

@@ -51,8 +51,16 @@ class TcpHost;
 class TcpConn {
  public:
   enum class State : std::uint8_t {
-    kSynSent, kSynRcvd, kEstablished, kFinWait1, kFinWait2, kCloseWait, kClosing, kLastAck,
-    kTimeWait, kClosed
+    kSynSent,
+    kSynRcvd,
+    kEstablished,
+    kFinWait1,
+    kFinWait2,
+    kCloseWait,
+    kClosing,
+    kLastAck,
+    kTimeWait,
+    kClosed
   };
   State state() const noexcept { return state_; }
   std::uint16_t localPort() const noexcept { return lport_; }
@@ -65,14 +73,19 @@ class TcpConn {
   void close();                    // FIN after the queued data
   void abort();                    // RST now
   TcpEvents events;
-  std::uint64_t tag = 0;           // the application's own reference
+  std::uint64_t tag = 0;  // the application's own reference
   // Test misbehaviour: the ACK that would complete this end's close is "lost" once.
   bool loseFinalAck = false;
 
  private:
   friend class TcpHost;
   TcpConn(TcpHost& host, Address raddr, std::uint16_t lport, std::uint16_t rport, std::uint32_t iss)
-      : host_(host), raddr_(raddr), lport_(lport), rport_(rport), iss_(iss), sndUna_(iss),
+      : host_(host),
+        raddr_(raddr),
+        lport_(lport),
+        rport_(rport),
+        iss_(iss),
+        sndUna_(iss),
         sndNxt_(iss) {}
   void input(const Segment& s, TimeNs now);
   void output(TimeNs now, bool retransmit = false);

@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
   rp->add_flag("--no-xdp", noXdp, "engine only: no BPF needed, no blocklist or SYN cookies");
   rp->add_option("--loop", ro.loops, "replay the capture this many times (shifted in time)");
   rp->add_option("--seed", ro.seed, "cookie key and table hash seed")->capture_default_str();
-  rp->add_flag("--no-drain", noDrain, "stop at the end of the input instead of running the timers out");
+  rp->add_flag("--no-drain", noDrain,
+               "stop at the end of the input instead of running the timers out");
 
   xlb::sim::GenOptions go;
   std::string genOut;
@@ -39,11 +40,13 @@ int main(int argc, char** argv) {
   gen->add_option("--kind", go.kind, "mixed or established")->capture_default_str();
   gen->add_option("--seed", go.seed, "seed")->capture_default_str();
   gen->add_option("--flows", go.flows, "established: flows")->capture_default_str();
-  gen->add_option("--packets", go.packets, "established: data segments per flow")->capture_default_str();
+  gen->add_option("--packets", go.packets, "established: data segments per flow")
+      ->capture_default_str();
   gen->add_option("--out", genOut, "output pcap")->required();
 
   std::string scenario;
-  auto* run = app.add_subcommand("run", "run a closed-loop scenario and check its expectations through the API");
+  auto* run = app.add_subcommand(
+      "run", "run a closed-loop scenario and check its expectations through the API");
   run->add_option("scenario", scenario, "scenario file (YAML, see docs/SIM.md)")->required();
 
   CLI11_PARSE(app, argc, argv);
@@ -61,7 +64,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "xlb-sim: %s\n", error.c_str());
       return 1;
     }
-    for (const auto& f : frames) w->write(f.ts, f.data.data(), static_cast<std::uint32_t>(f.data.size()));
+    for (const auto& f : frames)
+      w->write(f.ts, f.data.data(), static_cast<std::uint32_t>(f.data.size()));
     std::fprintf(stderr, "xlb-sim: wrote %zu frames to %s\n", frames.size(), genOut.c_str());
     return 0;
   }

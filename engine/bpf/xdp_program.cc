@@ -42,7 +42,9 @@ std::string takeLog() {
   return s;
 }
 
-std::string errnoText(int err) { return std::strerror(err < 0 ? -err : err); }
+std::string errnoText(int err) {
+  return std::strerror(err < 0 ? -err : err);
+}
 
 xlb_addr_key addrKey(const Address& a) {
   xlb_addr_key k{};
@@ -53,9 +55,12 @@ xlb_addr_key addrKey(const Address& a) {
 
 std::uint8_t synModeValue(SynFloodMode m) {
   switch (m) {
-    case SynFloodMode::kOff: return XLB_SYN_OFF;
-    case SynFloodMode::kAlways: return XLB_SYN_ALWAYS;
-    case SynFloodMode::kAuto: return XLB_SYN_AUTO;
+    case SynFloodMode::kOff:
+      return XLB_SYN_OFF;
+    case SynFloodMode::kAlways:
+      return XLB_SYN_ALWAYS;
+    case SynFloodMode::kAuto:
+      return XLB_SYN_AUTO;
   }
   return XLB_SYN_OFF;
 }
@@ -88,8 +93,8 @@ std::unique_ptr<XdpProgram> XdpProgram::load(const XdpOptions& options, std::str
   }
   xlb_bpf* s = p->skel_;
   const std::uint32_t cap = std::max<std::uint32_t>(options.blocklistCapacity, 1);
-  for (bpf_map* m : {s->maps.xlb_block4, s->maps.xlb_block4_lpm, s->maps.xlb_block6,
-                     s->maps.xlb_block6_lpm}) {
+  for (bpf_map* m :
+       {s->maps.xlb_block4, s->maps.xlb_block4_lpm, s->maps.xlb_block6, s->maps.xlb_block6_lpm}) {
     bpf_map__set_max_entries(m, cap);
   }
   struct Want {
@@ -144,7 +149,9 @@ XdpProgram::~XdpProgram() {
   if (skel_ != nullptr) xlb_bpf__destroy(skel_);
 }
 
-int XdpProgram::progFd() const noexcept { return bpf_program__fd(skel_->progs.xlb_xdp); }
+int XdpProgram::progFd() const noexcept {
+  return bpf_program__fd(skel_->progs.xlb_xdp);
+}
 
 bool XdpProgram::updateConfigMap() {
   std::uint8_t bits = 0;
@@ -295,8 +302,7 @@ bool XdpProgram::blockAdd(const Prefix& p, std::string& error, bool* exists) {
       if (exists != nullptr) *exists = true;
       error = p.toString() + " is already on the blocklist";
     } else if (err == E2BIG || err == ENOMEM || err == ENOSPC) {
-      error = "blocklist full (" + std::to_string(options_.blocklistCapacity) +
-              " entries per map)";
+      error = "blocklist full (" + std::to_string(options_.blocklistCapacity) + " entries per map)";
     } else {
       error = "cannot add " + p.toString() + ": " + errnoText(err);
     }
@@ -372,9 +378,10 @@ XdpProgram::RunResult XdpProgram::run(std::vector<std::uint8_t>& frame,
                                       std::uint32_t repeat) const {
   RunResult res;
   std::vector<std::uint8_t> out(frame.size() + 256);
-  LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
-              .data_out = out.data(), .data_size_in = static_cast<std::uint32_t>(frame.size()),
-              .data_size_out = static_cast<std::uint32_t>(out.size()), .repeat = static_cast<int>(repeat));
+  LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_out = out.data(),
+              .data_size_in = static_cast<std::uint32_t>(frame.size()),
+              .data_size_out = static_cast<std::uint32_t>(out.size()),
+              .repeat = static_cast<int>(repeat));
   const int err = bpf_prog_test_run_opts(progFd(), &opts);
   if (err != 0) {
     res.action = err < 0 ? err : -errno;

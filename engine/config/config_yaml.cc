@@ -91,11 +91,13 @@ void eachItem(const YAML::Node& n, const std::string& path, Fn fn) {
 void loadSnat(const YAML::Node& n, SnatConfig& out) {
   onlyKeys(n, "snat", {"addresses", "ports"});
   if (n["addresses"]) {
-    eachItem(n["addresses"], "snat.addresses",
-             [&](const YAML::Node& a, const std::string& p) { out.addresses.push_back(address(a, p)); });
+    eachItem(n["addresses"], "snat.addresses", [&](const YAML::Node& a, const std::string& p) {
+      out.addresses.push_back(address(a, p));
+    });
   }
   if (out.addresses.empty()) fail("snat.addresses", "at least one SNAT address is required");
-  if (out.addresses.size() > SnatPool::kMaxAddresses) fail("snat.addresses", "more than 64 addresses");
+  if (out.addresses.size() > SnatPool::kMaxAddresses)
+    fail("snat.addresses", "more than 64 addresses");
   if (n["ports"]) {
     const std::string s = scalar(n["ports"], "snat.ports");
     std::size_t dash = s.find('-');
@@ -137,10 +139,14 @@ void loadVip(const YAML::Node& n, const std::string& path, VipConfig& v) {
     onlyKeys(s, sp, {"mode", "threshold_pps"});
     if (s["mode"]) {
       const std::string m = scalar(s["mode"], sp + ".mode");
-      if (m == "off") v.synFlood.mode = SynFloodMode::kOff;
-      else if (m == "always") v.synFlood.mode = SynFloodMode::kAlways;
-      else if (m == "auto") v.synFlood.mode = SynFloodMode::kAuto;
-      else fail(sp + ".mode", "\"" + m + "\" is not one of off, always, auto");
+      if (m == "off")
+        v.synFlood.mode = SynFloodMode::kOff;
+      else if (m == "always")
+        v.synFlood.mode = SynFloodMode::kAlways;
+      else if (m == "auto")
+        v.synFlood.mode = SynFloodMode::kAuto;
+      else
+        fail(sp + ".mode", "\"" + m + "\" is not one of off, always, auto");
     }
     if (s["threshold_pps"]) {
       v.synFlood.thresholdPps = static_cast<std::uint32_t>(
@@ -148,16 +154,18 @@ void loadVip(const YAML::Node& n, const std::string& path, VipConfig& v) {
     }
   }
   if (n["backends"]) {
-    eachItem(n["backends"], join(path, "backends"), [&](const YAML::Node& b, const std::string& bp) {
-      onlyKeys(b, bp, {"address", "weight"});
-      BackendConfig bc;
-      if (!b["address"]) fail(bp + ".address", "required");
-      bc.address = address(b["address"], bp + ".address");
-      if (b["weight"]) {
-        bc.weight = static_cast<std::uint32_t>(integer(b["weight"], bp + ".weight", 0, kMaxWeight, "a weight"));
-      }
-      v.backends.push_back(bc);
-    });
+    eachItem(n["backends"], join(path, "backends"),
+             [&](const YAML::Node& b, const std::string& bp) {
+               onlyKeys(b, bp, {"address", "weight"});
+               BackendConfig bc;
+               if (!b["address"]) fail(bp + ".address", "required");
+               bc.address = address(b["address"], bp + ".address");
+               if (b["weight"]) {
+                 bc.weight = static_cast<std::uint32_t>(
+                     integer(b["weight"], bp + ".weight", 0, kMaxWeight, "a weight"));
+               }
+               v.backends.push_back(bc);
+             });
     if (v.backends.size() > kMaxBackendsPerVip) fail(join(path, "backends"), "too many backends");
   }
 }
@@ -172,9 +180,11 @@ void loadConntrack(const YAML::Node& n, ConntrackConfig& c) {
     onlyKeys(t, "conntrack.timeouts", {"syn", "established", "fin", "time_wait", "rst"});
     const TimeNs min = 10 * kNsPerMs;  // the timer wheel's granularity
     if (t["syn"]) c.timeouts.syn = duration(t["syn"], "conntrack.timeouts.syn", min);
-    if (t["established"]) c.timeouts.established = duration(t["established"], "conntrack.timeouts.established", min);
+    if (t["established"])
+      c.timeouts.established = duration(t["established"], "conntrack.timeouts.established", min);
     if (t["fin"]) c.timeouts.fin = duration(t["fin"], "conntrack.timeouts.fin", min);
-    if (t["time_wait"]) c.timeouts.timeWait = duration(t["time_wait"], "conntrack.timeouts.time_wait", min);
+    if (t["time_wait"])
+      c.timeouts.timeWait = duration(t["time_wait"], "conntrack.timeouts.time_wait", min);
     if (t["rst"]) c.timeouts.rst = duration(t["rst"], "conntrack.timeouts.rst", min);
   }
 }
@@ -190,8 +200,8 @@ void loadControl(const YAML::Node& n, ControlConfig& c) {
         host = s.substr(1, close - 1);
         port = s.substr(close + 2);
       }
-    } else if (std::size_t colon = s.rfind(':'); colon != std::string::npos &&
-                                                  s.find(':') == colon) {
+    } else if (std::size_t colon = s.rfind(':');
+               colon != std::string::npos && s.find(':') == colon) {
       host = s.substr(0, colon);
       port = s.substr(colon + 1);
     }
@@ -219,11 +229,15 @@ void loadHealth(const YAML::Node& n, HealthCheckConfig& h) {
            {"enabled", "port", "reset_on_down", "interval", "timeout", "rise", "fall"});
   if (n["enabled"]) h.enabled = boolean(n["enabled"], "health_check.enabled");
   if (n["reset_on_down"]) h.resetOnDown = boolean(n["reset_on_down"], "health_check.reset_on_down");
-  if (n["port"]) h.port = static_cast<std::uint16_t>(integer(n["port"], "health_check.port", 0, 65535, "a port"));
+  if (n["port"])
+    h.port =
+        static_cast<std::uint16_t>(integer(n["port"], "health_check.port", 0, 65535, "a port"));
   if (n["interval"]) h.interval = duration(n["interval"], "health_check.interval", 10 * kNsPerMs);
   if (n["timeout"]) h.timeout = duration(n["timeout"], "health_check.timeout", kNsPerMs);
-  if (n["rise"]) h.rise = static_cast<std::uint32_t>(integer(n["rise"], "health_check.rise", 1, 100, "a count"));
-  if (n["fall"]) h.fall = static_cast<std::uint32_t>(integer(n["fall"], "health_check.fall", 1, 100, "a count"));
+  if (n["rise"])
+    h.rise = static_cast<std::uint32_t>(integer(n["rise"], "health_check.rise", 1, 100, "a count"));
+  if (n["fall"])
+    h.fall = static_cast<std::uint32_t>(integer(n["fall"], "health_check.fall", 1, 100, "a count"));
   if (h.timeout > h.interval) {
     fail("health_check.timeout", "must not be longer than health_check.interval");
   }
@@ -232,9 +246,10 @@ void loadHealth(const YAML::Node& n, HealthCheckConfig& h) {
 Config loadRoot(const YAML::Node& root) {
   Config c;
   if (!root || root.IsNull()) fail("(document)", "the configuration is empty");
-  onlyKeys(root, "", {"interface", "xdp_mode", "workers", "fail_open", "frames_per_queue",
-                      "blocklist_capacity", "snat", "vips", "blocklist", "conntrack", "control",
-                      "state_dir", "health_check"});
+  onlyKeys(
+      root, "",
+      {"interface", "xdp_mode", "workers", "fail_open", "frames_per_queue", "blocklist_capacity",
+       "snat", "vips", "blocklist", "conntrack", "control", "state_dir", "health_check"});
   if (root["interface"]) {
     c.interface = scalar(root["interface"], "interface");
     if (c.interface.empty() || c.interface.size() > 15 ||
@@ -244,13 +259,18 @@ Config loadRoot(const YAML::Node& root) {
   }
   if (root["xdp_mode"]) {
     const std::string m = scalar(root["xdp_mode"], "xdp_mode");
-    if (m == "auto") c.xdpMode = XdpMode::kAuto;
-    else if (m == "native") c.xdpMode = XdpMode::kNative;
-    else if (m == "generic") c.xdpMode = XdpMode::kGeneric;
-    else fail("xdp_mode", "\"" + m + "\" is not one of auto, native, generic");
+    if (m == "auto")
+      c.xdpMode = XdpMode::kAuto;
+    else if (m == "native")
+      c.xdpMode = XdpMode::kNative;
+    else if (m == "generic")
+      c.xdpMode = XdpMode::kGeneric;
+    else
+      fail("xdp_mode", "\"" + m + "\" is not one of auto, native, generic");
   }
   if (root["workers"]) {
-    c.workers = static_cast<std::uint32_t>(integer(root["workers"], "workers", 1, kMaxWorkers, "a worker count"));
+    c.workers = static_cast<std::uint32_t>(
+        integer(root["workers"], "workers", 1, kMaxWorkers, "a worker count"));
   }
   if (root["fail_open"]) {
     c.failOpen = boolean(root["fail_open"], "fail_open");
@@ -259,12 +279,13 @@ Config loadRoot(const YAML::Node& root) {
     c.framesPerQueue = static_cast<std::uint32_t>(
         integer(root["frames_per_queue"], "frames_per_queue", 256, 1u << 20, "a frame count"));
     if ((c.framesPerQueue & (c.framesPerQueue - 1)) != 0) {
-      fail("frames_per_queue", "\"" + std::to_string(c.framesPerQueue) + "\" is not a power of two");
+      fail("frames_per_queue",
+           "\"" + std::to_string(c.framesPerQueue) + "\" is not a power of two");
     }
   }
   if (root["blocklist_capacity"]) {
-    c.blocklistCapacity = static_cast<std::uint32_t>(integer(
-        root["blocklist_capacity"], "blocklist_capacity", 1000, 100'000'000, "a capacity"));
+    c.blocklistCapacity = static_cast<std::uint32_t>(
+        integer(root["blocklist_capacity"], "blocklist_capacity", 1000, 100'000'000, "a capacity"));
   }
   if (!root["snat"]) fail("snat", "required (addresses and ports)");
   loadSnat(root["snat"], c.snat);
@@ -303,11 +324,16 @@ std::optional<TimeNs> parseDuration(std::string_view text) {
   std::from_chars(text.data(), text.data() + i, v);
   std::string_view unit = text.substr(i);
   TimeNs mult = 0;
-  if (unit == "ms") mult = kNsPerMs;
-  else if (unit == "s") mult = kNsPerSec;
-  else if (unit == "m") mult = 60 * kNsPerSec;
-  else if (unit == "h") mult = 3600 * kNsPerSec;
-  else return std::nullopt;
+  if (unit == "ms")
+    mult = kNsPerMs;
+  else if (unit == "s")
+    mult = kNsPerSec;
+  else if (unit == "m")
+    mult = 60 * kNsPerSec;
+  else if (unit == "h")
+    mult = 3600 * kNsPerSec;
+  else
+    return std::nullopt;
   return v * mult;
 }
 
@@ -317,8 +343,8 @@ ConfigResult loadConfigString(std::string_view yaml) {
   } catch (const Fail& f) {
     return ConfigError{f.message};
   } catch (const YAML::Exception& e) {
-    return ConfigError{"YAML syntax error at line " + std::to_string(e.mark.line + 1) + ", column " +
-                       std::to_string(e.mark.column + 1) + ": " + e.msg};
+    return ConfigError{"YAML syntax error at line " + std::to_string(e.mark.line + 1) +
+                       ", column " + std::to_string(e.mark.column + 1) + ": " + e.msg};
   }
 }
 

@@ -97,8 +97,8 @@ struct Reply {
   int status = 200;
   std::string body;
   std::string contentType = "application/json";
-  std::string allow;           // 405
-  bool authenticate = false;   // 401
+  std::string allow;          // 405
+  bool authenticate = false;  // 401
 };
 
 Reply jsonReply(const ApiResult& r) {
@@ -149,14 +149,16 @@ class Dispatcher {
     const bool mutating = m == Http::Method::Post || m == Http::Method::Put ||
                           m == Http::Method::Patch || m == Http::Method::Delete;
     if (mutating && !authorized(req)) {
-      Reply r = errorReply(401, "unauthorized",
-                           "this request needs \"Authorization: Bearer <token>\" with the API token");
+      Reply r =
+          errorReply(401, "unauthorized",
+                     "this request needs \"Authorization: Bearer <token>\" with the API token");
       r.authenticate = true;
       return r;
     }
     if (req.body().size() > ctx_.options.maxBodyBytes) {
-      return errorReply(413, "payload_too_large",
-                        "request body over " + std::to_string(ctx_.options.maxBodyBytes) + " bytes");
+      return errorReply(
+          413, "payload_too_large",
+          "request body over " + std::to_string(ctx_.options.maxBodyBytes) + " bytes");
     }
     query_ = &req.query();
     body_ = &req.body();
@@ -242,15 +244,16 @@ class Dispatcher {
     if (!ok) err = errorReply(400, "bad_request", "malformed percent-encoding in " + name);
     return ok;
   }
-  bool uintParam(const std::string& name, std::uint64_t max, std::uint64_t dflt,
-                 std::uint64_t min, std::uint64_t& out, Reply& err) const {
+  bool uintParam(const std::string& name, std::uint64_t max, std::uint64_t dflt, std::uint64_t min,
+                 std::uint64_t& out, Reply& err) const {
     std::optional<std::string> v;
     if (!param(name, v, err)) return false;
     out = dflt;
     if (!v) return true;
     if (!parseUint(*v, max, out) || out < min) {
-      err = errorReply(400, "bad_request",
-                       name + " must be an integer " + std::to_string(min) + ".." + std::to_string(max));
+      err = errorReply(
+          400, "bad_request",
+          name + " must be an integer " + std::to_string(min) + ".." + std::to_string(max));
       return false;
     }
     return true;
@@ -270,7 +273,8 @@ class Dispatcher {
   static bool address(const std::string& s, Address& out, Reply& err, const char* what) {
     auto a = Address::parse(s);
     if (!a) {
-      err = errorReply(400, "bad_request", std::string(what) + " \"" + s + "\" is not an IP address");
+      err =
+          errorReply(400, "bad_request", std::string(what) + " \"" + s + "\" is not an IP address");
       return false;
     }
     out = *a;
@@ -285,10 +289,12 @@ class Dispatcher {
         std::uint64_t limit = 0;
         std::optional<std::string> next;
         if (!onlyParams({"limit", "next"}, err) ||
-            !uintParam("limit", kMaxPage, kDefaultPage, 1, limit, err) || !param("next", next, err)) {
+            !uintParam("limit", kMaxPage, kDefaultPage, 1, limit, err) ||
+            !param("next", next, err)) {
           return err;
         }
-        if (next && !Prefix::parse(*next)) return errorReply(400, "bad_request", "malformed next token");
+        if (next && !Prefix::parse(*next))
+          return errorReply(400, "bad_request", "malformed next token");
         return jsonReply(c.listBlocklist(next.value_or(""), limit));
       }
       if (m == Http::Method::Post) {
@@ -297,10 +303,14 @@ class Dispatcher {
         std::string cidr, comment;
         std::uint64_t ttl = 0;
         for (const auto& [k, v] : j.items()) {
-          if (k == "cidr" && v.is_string()) cidr = v.get<std::string>();
-          else if (k == "comment" && v.is_string()) comment = v.get<std::string>();
-          else if (k == "ttl_seconds" && v.is_number_unsigned()) ttl = v.get<std::uint64_t>();
-          else if (k == "ttl_seconds" && v.is_null()) ttl = 0;
+          if (k == "cidr" && v.is_string())
+            cidr = v.get<std::string>();
+          else if (k == "comment" && v.is_string())
+            comment = v.get<std::string>();
+          else if (k == "ttl_seconds" && v.is_number_unsigned())
+            ttl = v.get<std::uint64_t>();
+          else if (k == "ttl_seconds" && v.is_null())
+            ttl = 0;
           else if (k == "cidr" || k == "comment" || k == "ttl_seconds") {
             return errorReply(400, "bad_request", "wrong type for \"" + k + "\"");
           } else {
@@ -309,9 +319,14 @@ class Dispatcher {
         }
         if (cidr.empty()) return errorReply(400, "bad_request", "\"cidr\" is required");
         auto pre = Prefix::parse(cidr);
-        if (!pre) return errorReply(400, "bad_request", "\"" + cidr + "\" is not an address or CIDR prefix");
-        if (ttl > kMaxTtl) return errorReply(400, "bad_request", "ttl_seconds is at most " + std::to_string(kMaxTtl));
-        if (comment.size() > kMaxComment) return errorReply(400, "bad_request", "comment is at most 256 bytes");
+        if (!pre)
+          return errorReply(400, "bad_request",
+                            "\"" + cidr + "\" is not an address or CIDR prefix");
+        if (ttl > kMaxTtl)
+          return errorReply(400, "bad_request",
+                            "ttl_seconds is at most " + std::to_string(kMaxTtl));
+        if (comment.size() > kMaxComment)
+          return errorReply(400, "bad_request", "comment is at most 256 bytes");
         return jsonReply(c.addBlock(*pre, static_cast<std::int64_t>(ttl), comment));
       }
       return notAllowed("GET, POST");
@@ -324,8 +339,10 @@ class Dispatcher {
           !uintParam("ttl_seconds", kMaxTtl, 0, 0, ttl, err) || !param("comment", comment, err)) {
         return err;
       }
-      if (comment && comment->size() > kMaxComment) return errorReply(400, "bad_request", "comment is at most 256 bytes");
-      return jsonReply(c.importBlocklist(*body_, static_cast<std::int64_t>(ttl), comment.value_or("import")));
+      if (comment && comment->size() > kMaxComment)
+        return errorReply(400, "bad_request", "comment is at most 256 bytes");
+      return jsonReply(
+          c.importBlocklist(*body_, static_cast<std::int64_t>(ttl), comment.value_or("import")));
     }
     if (p.size() == 5) {
       if (m != Http::Method::Delete) return notAllowed("DELETE");
@@ -363,15 +380,20 @@ class Dispatcher {
         std::string addr;
         std::uint64_t weight = 1;
         for (const auto& [k, v] : j.items()) {
-          if (k == "address" && v.is_string()) addr = v.get<std::string>();
-          else if (k == "weight" && v.is_number_unsigned()) weight = v.get<std::uint64_t>();
-          else if (k == "address" || k == "weight") return errorReply(400, "bad_request", "wrong type for \"" + k + "\"");
-          else return errorReply(400, "bad_request", "unknown field \"" + k + "\"");
+          if (k == "address" && v.is_string())
+            addr = v.get<std::string>();
+          else if (k == "weight" && v.is_number_unsigned())
+            weight = v.get<std::uint64_t>();
+          else if (k == "address" || k == "weight")
+            return errorReply(400, "bad_request", "wrong type for \"" + k + "\"");
+          else
+            return errorReply(400, "bad_request", "unknown field \"" + k + "\"");
         }
         Address b;
         if (addr.empty()) return errorReply(400, "bad_request", "\"address\" is required");
         if (!address(addr, b, err, "backend")) return err;
-        if (weight > kMaxWeight) return errorReply(400, "bad_request", "weight must be 0.." + std::to_string(kMaxWeight));
+        if (weight > kMaxWeight)
+          return errorReply(400, "bad_request", "weight must be 0.." + std::to_string(kMaxWeight));
         return jsonReply(c.addBackend(vip, b, static_cast<std::uint32_t>(weight)));
       }
       return notAllowed("GET, POST");
@@ -389,14 +411,16 @@ class Dispatcher {
         } else if (k == "state" && v.is_string() && parseBackendState(v.get<std::string>())) {
           state = parseBackendState(v.get<std::string>());
         } else if (k == "weight") {
-          return errorReply(400, "bad_request", "weight must be an integer 0.." + std::to_string(kMaxWeight));
+          return errorReply(400, "bad_request",
+                            "weight must be an integer 0.." + std::to_string(kMaxWeight));
         } else if (k == "state") {
           return errorReply(400, "bad_request", "state must be active, draining or down");
         } else {
           return errorReply(400, "bad_request", "unknown field \"" + k + "\"");
         }
       }
-      if (!weight && !state) return errorReply(400, "bad_request", "nothing to change: give weight and/or state");
+      if (!weight && !state)
+        return errorReply(400, "bad_request", "nothing to change: give weight and/or state");
       return jsonReply(c.setBackend(vip, b, weight, state));
     }
     if (m == Http::Method::Delete) {
@@ -419,7 +443,8 @@ class Dispatcher {
       Address a;
       std::uint16_t port = 0;
       if (!client || !parseAddrPort(*client, a, port)) {
-        return errorReply(400, "bad_request", "client=ADDR:PORT is required ([ADDR]:PORT for IPv6)");
+        return errorReply(400, "bad_request",
+                          "client=ADDR:PORT is required ([ADDR]:PORT for IPv6)");
       }
       return jsonReply(c.killConnections(a, port));
     }
@@ -428,8 +453,8 @@ class Dispatcher {
     ConnFilter f;
     std::optional<std::string> client, backend, vip, state, next;
     std::uint64_t limit = 0;
-    if (!param("client", client, err) || !param("backend", backend, err) || !param("vip", vip, err) ||
-        !param("state", state, err) || !param("next", next, err) ||
+    if (!param("client", client, err) || !param("backend", backend, err) ||
+        !param("vip", vip, err) || !param("state", state, err) || !param("next", next, err) ||
         !uintParam("limit", kMaxPage, kDefaultPage, 1, limit, err)) {
       return err;
     }
@@ -469,16 +494,16 @@ class Dispatcher {
 };
 
 // Headers written as given. pistache 0.0.5 does not send headers added with addRaw().
-#define XLB_TEXT_HEADER(Cls, text)                                   \
-  class Cls : public Http::Header::Header {                          \
-   public:                                                           \
-    NAME(text)                                                       \
-    Cls() = default;                                                 \
-    explicit Cls(std::string v) : value_(std::move(v)) {}            \
-    void write(std::ostream& os) const override { os << value_; }    \
-                                                                     \
-   private:                                                          \
-    std::string value_;                                              \
+#define XLB_TEXT_HEADER(Cls, text)                                \
+  class Cls : public Http::Header::Header {                       \
+   public:                                                        \
+    NAME(text)                                                    \
+    Cls() = default;                                              \
+    explicit Cls(std::string v) : value_(std::move(v)) {}         \
+    void write(std::ostream& os) const override { os << value_; } \
+                                                                  \
+   private:                                                       \
+    std::string value_;                                           \
   };
 XLB_TEXT_HEADER(ContentTypeText, "Content-Type")
 XLB_TEXT_HEADER(AllowText, "Allow")
@@ -503,7 +528,8 @@ class Handler : public Http::Handler {
       r = errorReply(500, "internal", "internal error");
     }
     try {
-      if (r.authenticate) response.headers().add(std::make_shared<WwwAuthenticate>("Bearer realm=\"xlb\""));
+      if (r.authenticate)
+        response.headers().add(std::make_shared<WwwAuthenticate>("Bearer realm=\"xlb\""));
       if (!r.allow.empty()) response.headers().add(std::make_shared<AllowText>(r.allow));
       response.headers().add(std::make_shared<ContentTypeText>(r.contentType));
       response.send(static_cast<Http::Code>(r.status), r.body);
@@ -533,11 +559,14 @@ struct ApiServer::Impl {
   bool running = false;
 };
 
-ApiServer::ApiServer(Controller& controller, ApiServerOptions options) : impl_(std::make_unique<Impl>()) {
+ApiServer::ApiServer(Controller& controller, ApiServerOptions options)
+    : impl_(std::make_unique<Impl>()) {
   impl_->ctx = std::make_shared<Context>(Context{&controller, std::move(options)});
 }
 
-ApiServer::~ApiServer() { stop(); }
+ApiServer::~ApiServer() {
+  stop();
+}
 
 bool ApiServer::start(std::string& error) {
   const ApiServerOptions& o = impl_->ctx->options;

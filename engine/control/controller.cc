@@ -44,12 +44,15 @@ std::string iso8601(std::int64_t t) {
   return buf;
 }
 
-json nullOr(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
+json nullOr(const std::string& s) {
+  return s.empty() ? json(nullptr) : json(s);
+}
 
 }  // namespace
 
 ApiResult ApiResult::error(int status, std::string code, std::string message) {
-  return ApiResult{status, json{{"error", {{"code", std::move(code)}, {"message", std::move(message)}}}}};
+  return ApiResult{status,
+                   json{{"error", {{"code", std::move(code)}, {"message", std::move(message)}}}}};
 }
 
 ApiResult ApiResult::of(const ModelError& e) {
@@ -59,11 +62,15 @@ ApiResult ApiResult::of(const ModelError& e) {
   return error(status, e.code, e.message);
 }
 
-Controller::Controller(const Config& config, ControllerDeps deps,
-                       std::unique_ptr<StateStore> store, Clock clock)
-    : config_(config), deps_(std::move(deps)), store_(std::move(store)),
-      clock_(clock ? std::move(clock) : Clock(wallNow)), model_(config),
-      blocklist_(config.blocklist, clock_()), started_(std::chrono::steady_clock::now()) {}
+Controller::Controller(const Config& config, ControllerDeps deps, std::unique_ptr<StateStore> store,
+                       Clock clock)
+    : config_(config),
+      deps_(std::move(deps)),
+      store_(std::move(store)),
+      clock_(clock ? std::move(clock) : Clock(wallNow)),
+      model_(config),
+      blocklist_(config.blocklist, clock_()),
+      started_(std::chrono::steady_clock::now()) {}
 
 bool Controller::start(std::string& error) {
   std::lock_guard lock(mutex_);
@@ -213,9 +220,12 @@ std::vector<Controller::HealthTarget> Controller::healthTargets() const {
 
 bool Controller::ready(std::string& why) const {
   std::lock_guard lock(mutex_);
-  if (!published_) why = "no snapshot published yet";
-  else if (deps_.attached && !deps_.attached()) why = "XDP program not attached";
-  else if (deps_.running && !deps_.running()) why = "workers not running";
+  if (!published_)
+    why = "no snapshot published yet";
+  else if (deps_.attached && !deps_.attached())
+    why = "XDP program not attached";
+  else if (deps_.running && !deps_.running())
+    why = "workers not running";
   return why.empty();
 }
 
@@ -352,34 +362,36 @@ ApiResult Controller::stats() const {
                      {"rx_ring_full", k.rxRingFull},
                      {"fill_ring_empty", k.fillRingEmpty}});
   }
-  json j = {
-      {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(
-                             std::chrono::steady_clock::now() - started_).count()},
-      {"packets", {{"xdp", xdpPackets}, {"engine", f.packets}}},
-      {"xdp", xdp},
-      {"engine", engine},
-      {"conntrack",
-       {{"active", f.active},
-        {"capacity", f.capacity},
-        {"created", f.created},
-        {"by_state", states},
-        {"closed", closes}}},
-      {"snat", {{"ports_in_use", f.snatInUse}, {"ports_total", f.snatCapacity},
-                {"exhausted", f.reasons[static_cast<std::size_t>(Reason::kSnatExhausted)]}}},
-      {"syncookies",
-       {{"sent", x[static_cast<std::size_t>(Reason::kTxSyncookie)].packets},
-        {"validated", f.validated},
-        {"invalid", f.reasons[static_cast<std::size_t>(Reason::kSyncookieInvalid)]}}},
-      {"blocklist",
-       {{"entries", blocklist_.size()},
-        {"drops", x[static_cast<std::size_t>(Reason::kBlocklist)].packets}}},
-      {"vips", vips},
-      {"workers",
-       {{"count", ws.size()},
-        {"handed_off", f.handedOff},
-        {"handoff_drops", f.handoffDrops},
-        {"send_drops", f.sendDrops}}},
-      {"afxdp", afxdp}};
+  json j = {{"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(
+                                   std::chrono::steady_clock::now() - started_)
+                                   .count()},
+            {"packets", {{"xdp", xdpPackets}, {"engine", f.packets}}},
+            {"xdp", xdp},
+            {"engine", engine},
+            {"conntrack",
+             {{"active", f.active},
+              {"capacity", f.capacity},
+              {"created", f.created},
+              {"by_state", states},
+              {"closed", closes}}},
+            {"snat",
+             {{"ports_in_use", f.snatInUse},
+              {"ports_total", f.snatCapacity},
+              {"exhausted", f.reasons[static_cast<std::size_t>(Reason::kSnatExhausted)]}}},
+            {"syncookies",
+             {{"sent", x[static_cast<std::size_t>(Reason::kTxSyncookie)].packets},
+              {"validated", f.validated},
+              {"invalid", f.reasons[static_cast<std::size_t>(Reason::kSyncookieInvalid)]}}},
+            {"blocklist",
+             {{"entries", blocklist_.size()},
+              {"drops", x[static_cast<std::size_t>(Reason::kBlocklist)].packets}}},
+            {"vips", vips},
+            {"workers",
+             {{"count", ws.size()},
+              {"handed_off", f.handedOff},
+              {"handoff_drops", f.handoffDrops},
+              {"send_drops", f.sendDrops}}},
+            {"afxdp", afxdp}};
   // "xdp" and "engine" hold every verdict reason seen by name (drops, passes and transmits), so
   // one lookup answers "how many for reason R" at either stage.
   return ApiResult{200, j};
@@ -405,8 +417,8 @@ std::string Controller::metrics() const {
                        cookiesActive(v, deps_.prog->synState(static_cast<std::uint16_t>(i)))});
     for (const BackendRecord& b : v.backends) {
       const BackendStats t = backendTotal(ws, b.id);
-      in.backends.push_back({v.config.address.toString(), b.address.toString(),
-                             b.inRotation(), t.active, t.counters});
+      in.backends.push_back({v.config.address.toString(), b.address.toString(), b.inRotation(),
+                             t.active, t.counters});
     }
   }
   for (std::size_t q = 0; q < deps_.sockets.size(); ++q) {
@@ -475,10 +487,11 @@ ApiResult Controller::addBlock(const Prefix& p, std::int64_t ttlSeconds,
   }
   spdlog::info("blocklist: {} added{}", p.toString(),
                ttlSeconds > 0 ? " for " + std::to_string(ttlSeconds) + " s" : "");
-  return ApiResult{201, {{"cidr", p.toString()},
-                         {"added_at", iso8601(e.addedAt)},
-                         {"expires_at", nullOr(iso8601(e.expiresAt))},
-                         {"comment", comment}}};
+  return ApiResult{201,
+                   {{"cidr", p.toString()},
+                    {"added_at", iso8601(e.addedAt)},
+                    {"expires_at", nullOr(iso8601(e.expiresAt))},
+                    {"comment", comment}}};
 }
 
 ApiResult Controller::removeBlock(const Prefix& p) {
@@ -571,16 +584,17 @@ ApiResult Controller::listVips() const {
       active += backendTotal(ws, b.id).active;
       inRotation += b.inRotation() ? 1u : 0u;
     }
-    items.push_back({{"address", v.config.address.toString()},
-                     {"protocol", "tcp"},
-                     {"ports", v.config.ports},
-                     {"syn_flood",
-                      {{"mode", synFloodModeName(v.config.synFlood.mode)},
-                       {"threshold_pps", v.config.synFlood.thresholdPps},
-                       {"active", cookiesActive(v, deps_.prog->synState(static_cast<std::uint16_t>(i)))}}},
-                     {"backends", v.backends.size()},
-                     {"backends_in_rotation", inRotation},
-                     {"active_connections", active}});
+    items.push_back(
+        {{"address", v.config.address.toString()},
+         {"protocol", "tcp"},
+         {"ports", v.config.ports},
+         {"syn_flood",
+          {{"mode", synFloodModeName(v.config.synFlood.mode)},
+           {"threshold_pps", v.config.synFlood.thresholdPps},
+           {"active", cookiesActive(v, deps_.prog->synState(static_cast<std::uint16_t>(i)))}}},
+         {"backends", v.backends.size()},
+         {"backends_in_rotation", inRotation},
+         {"active_connections", active}});
   }
   return ApiResult{200, {{"items", items}}};
 }
@@ -595,8 +609,7 @@ ApiResult Controller::listBackends(const Address& vip) const {
   return ApiResult{200, {{"vip", vip.toString()}, {"items", items}}};
 }
 
-ApiResult Controller::addBackend(const Address& vip, const Address& backend,
-                                 std::uint32_t weight) {
+ApiResult Controller::addBackend(const Address& vip, const Address& backend, std::uint32_t weight) {
   std::lock_guard lock(mutex_);
   const ServiceModel before = model_;
   if (auto e = model_.addBackend(vip, backend, weight)) return ApiResult::of(*e);
@@ -799,16 +812,19 @@ ApiResult Controller::patchConfig(const json& patch) {
     }
     if (jv.contains("syn_flood")) {
       const json& sf = jv["syn_flood"];
-      if (!sf.is_object()) return ApiResult::error(400, "bad_request", "syn_flood must be an object");
+      if (!sf.is_object())
+        return ApiResult::error(400, "bad_request", "syn_flood must be an object");
       std::optional<SynFloodMode> mode;
       std::optional<std::uint32_t> threshold;
       for (const auto& [k, val] : sf.items()) {
         if (k == "mode") {
-          if (!val.is_string()) return ApiResult::error(400, "bad_request", "mode must be a string");
+          if (!val.is_string())
+            return ApiResult::error(400, "bad_request", "mode must be a string");
           for (SynFloodMode m : {SynFloodMode::kOff, SynFloodMode::kAlways, SynFloodMode::kAuto}) {
             if (synFloodModeName(m) == val.get<std::string>()) mode = m;
           }
-          if (!mode) return ApiResult::error(400, "bad_request", "mode must be off, always or auto");
+          if (!mode)
+            return ApiResult::error(400, "bad_request", "mode must be off, always or auto");
         } else if (k == "threshold_pps") {
           if (!val.is_number_unsigned() || val.get<std::uint64_t>() > 0xffffffffu) {
             return ApiResult::error(400, "bad_request", "threshold_pps must be a positive integer");

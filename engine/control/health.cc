@@ -32,7 +32,9 @@ std::optional<bool> HealthTracker::record(const std::string& key, bool success) 
 HealthChecker::HealthChecker(Controller& controller, const HealthCheckConfig& config)
     : controller_(controller), config_(config), tracker_(config.rise, config.fall) {}
 
-HealthChecker::~HealthChecker() { stop(); }
+HealthChecker::~HealthChecker() {
+  stop();
+}
 
 void HealthChecker::start() {
   stop_ = false;
@@ -60,7 +62,8 @@ void HealthChecker::run() {
     }
     next += interval;
     // Sleep in short steps so stop() is prompt.
-    while (!stop_ && Clock::now() < next) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    while (!stop_ && Clock::now() < next)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     if (Clock::now() > next + interval) next = Clock::now();
   }
 }
@@ -105,7 +108,8 @@ std::vector<bool> HealthChecker::probe(const std::vector<Controller::HealthTarge
   std::size_t pending = 0;
   for (const pollfd& p : fds) pending += p.fd >= 0 ? 1 : 0;
   while (pending > 0 && !stop_) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) break;
     const int n = ::poll(fds.data(), fds.size(), static_cast<int>(left.count()));
     if (n < 0 && errno == EINTR) continue;

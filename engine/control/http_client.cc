@@ -21,7 +21,8 @@ HttpResponse httpRequest(const HttpRequest& r) {
     return out;
   }
   curl_slist* headers = nullptr;
-  if (!r.token.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + r.token).c_str());
+  if (!r.token.empty())
+    headers = curl_slist_append(headers, ("Authorization: Bearer " + r.token).c_str());
   headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip for large bodies
   if (!r.body.empty() || r.method == "POST" || r.method == "PATCH" || r.method == "PUT") {
     headers = curl_slist_append(headers, ("Content-Type: " + r.contentType).c_str());

@@ -27,8 +27,10 @@ class Builder {
   static void add(MetricFamily& f, std::vector<ClientMetric::Label> labels, double v) {
     ClientMetric m;
     m.label = std::move(labels);
-    if (f.type == MetricType::Counter) m.counter.value = v;
-    else m.gauge.value = v;
+    if (f.type == MetricType::Counter)
+      m.counter.value = v;
+    else
+      m.gauge.value = v;
     f.metric.push_back(std::move(m));
   }
   std::vector<MetricFamily> families() const { return {families_.begin(), families_.end()}; }
@@ -37,7 +39,9 @@ class Builder {
   std::deque<MetricFamily> families_;  // references handed out stay valid as it grows
 };
 
-double d(std::uint64_t v) { return static_cast<double>(v); }
+double d(std::uint64_t v) {
+  return static_cast<double>(v);
+}
 
 }  // namespace
 
@@ -77,8 +81,8 @@ std::string renderMetrics(const MetricsInput& in) {
   Builder::add(pk, {{"direction", "backend_to_client"}, {"verdict", "forwarded"}},
                d(in.engine[static_cast<std::size_t>(Reason::kTxToClient)]));
 
-  MetricFamily& drops = b.family(
-      "xlb_drops_total", "Packets dropped, by stage (xdp, engine) and reason", C);
+  MetricFamily& drops =
+      b.family("xlb_drops_total", "Packets dropped, by stage (xdp, engine) and reason", C);
   for (std::size_t i = 0; i < kReasonCount; ++i) {
     if (kReasonActions[i] != Action::kDrop) continue;
     Builder::add(drops, {{"stage", "xdp"}, {"reason", std::string(kReasonNames[i])}},
@@ -96,7 +100,8 @@ std::string renderMetrics(const MetricsInput& in) {
         d(in.capacity));
   b.add(b.family("xlb_conntrack_created_total", "Connection entries created", C), {},
         d(in.created));
-  MetricFamily& cl = b.family("xlb_conntrack_closed_total", "Connection entries removed, by reason", C);
+  MetricFamily& cl =
+      b.family("xlb_conntrack_closed_total", "Connection entries removed, by reason", C);
   for (std::size_t i = 0; i < kCloseReasonCount; ++i) {
     Builder::add(cl, {{"reason", std::string(closeReasonName(static_cast<CloseReason>(i)))}},
                  d(in.closed[i]));
@@ -126,9 +131,10 @@ std::string renderMetrics(const MetricsInput& in) {
                               "weight above zero)",
                               G);
   MetricFamily& bc = b.family("xlb_backend_connections", "Live connections per backend", G);
-  MetricFamily& bct = b.family("xlb_backend_connections_total", "Connections created per backend", C);
-  MetricFamily& bb = b.family("xlb_backend_bytes_total",
-                              "Bytes of frames forwarded per backend and direction", C);
+  MetricFamily& bct =
+      b.family("xlb_backend_connections_total", "Connections created per backend", C);
+  MetricFamily& bb =
+      b.family("xlb_backend_bytes_total", "Bytes of frames forwarded per backend and direction", C);
   for (const auto& be : in.backends) {
     Builder::add(up, {{"vip", be.vip}, {"backend", be.address}}, be.up ? 1 : 0);
     Builder::add(bc, {{"vip", be.vip}, {"backend", be.address}}, d(be.active));
@@ -140,11 +146,12 @@ std::string renderMetrics(const MetricsInput& in) {
   }
 
   MetricFamily& rx = b.family("xlb_xsk_rx_frames_total", "Frames received on the AF_XDP socket", C);
-  MetricFamily& tx = b.family("xlb_xsk_tx_frames_total", "Frames transmitted on the AF_XDP socket", C);
+  MetricFamily& tx =
+      b.family("xlb_xsk_tx_frames_total", "Frames transmitted on the AF_XDP socket", C);
   MetricFamily& fe = b.family("xlb_xsk_fill_ring_empty_total",
                               "Kernel: times the fill ring was empty (XDP_STATISTICS)", C);
-  MetricFamily& tf = b.family("xlb_xsk_tx_ring_full_total",
-                              "Frames recycled because the TX ring had no room", C);
+  MetricFamily& tf =
+      b.family("xlb_xsk_tx_ring_full_total", "Frames recycled because the TX ring had no room", C);
   MetricFamily& rd = b.family("xlb_xsk_rx_dropped_total",
                               "Kernel: frames dropped for want of room (XDP_STATISTICS)", C);
   MetricFamily& zc = b.family("xlb_xsk_zerocopy", "1 when the queue's socket runs zero-copy", G);

@@ -10,9 +10,12 @@ using nlohmann::json;
 
 std::string_view backendStateName(BackendState s) noexcept {
   switch (s) {
-    case BackendState::kActive: return "active";
-    case BackendState::kDraining: return "draining";
-    case BackendState::kDown: return "down";
+    case BackendState::kActive:
+      return "active";
+    case BackendState::kDraining:
+      return "draining";
+    case BackendState::kDown:
+      return "down";
   }
   return "?";
 }
@@ -26,18 +29,27 @@ std::optional<BackendState> parseBackendState(std::string_view s) noexcept {
 
 std::string_view healthName(Health h) noexcept {
   switch (h) {
-    case Health::kUnknown: return "unknown";
-    case Health::kUp: return "up";
-    case Health::kDown: return "down";
+    case Health::kUnknown:
+      return "unknown";
+    case Health::kUp:
+      return "up";
+    case Health::kDown:
+      return "down";
   }
   return "?";
 }
 
 namespace {
 
-ModelError notFound(std::string m) { return {"not_found", std::move(m)}; }
-ModelError badRequest(std::string m) { return {"bad_request", std::move(m)}; }
-ModelError conflict(std::string m) { return {"conflict", std::move(m)}; }
+ModelError notFound(std::string m) {
+  return {"not_found", std::move(m)};
+}
+ModelError badRequest(std::string m) {
+  return {"bad_request", std::move(m)};
+}
+ModelError conflict(std::string m) {
+  return {"conflict", std::move(m)};
+}
 
 std::optional<ModelError> checkWeight(std::uint32_t w) {
   if (w > kMaxWeight) return badRequest("weight must be 0.." + std::to_string(kMaxWeight));
@@ -202,8 +214,8 @@ SnapshotSpec ServiceModel::spec(const MacAddr& localMac, const Snapshot::Resolve
   s.snatAddresses = config_.snat.addresses;
   for (const Address& a : idAddress_) s.backendMacs.push_back(resolve(a));
   for (const VipRecord& v : vips_) {
-    SnapshotSpec::Vip sv{v.config.address, v.config.protocol, v.config.synFlood.mode,
-                         v.config.ports, {}};
+    SnapshotSpec::Vip sv{
+        v.config.address, v.config.protocol, v.config.synFlood.mode, v.config.ports, {}};
     for (const BackendRecord& b : v.backends) {
       if (b.inRotation()) sv.backends.push_back(BackendSlot{b.address, b.id, b.weight});
     }
@@ -224,8 +236,9 @@ std::string ServiceModel::overlayJson() const {
     }
     json removed = json::array();
     for (const BackendConfig& c : config_.vips[i].backends) {
-      const bool present = std::any_of(v.backends.begin(), v.backends.end(),
-                                       [&](const BackendRecord& b) { return b.address == c.address; });
+      const bool present =
+          std::any_of(v.backends.begin(), v.backends.end(),
+                      [&](const BackendRecord& b) { return b.address == c.address; });
       if (!present) removed.push_back(c.address.toString());
     }
     vips.push_back({{"address", v.config.address.toString()},

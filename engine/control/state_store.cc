@@ -15,7 +15,9 @@
 namespace xlb {
 namespace {
 
-std::string errnoText(int e) { return std::strerror(e); }
+std::string errnoText(int e) {
+  return std::strerror(e);
+}
 
 bool writeAll(int fd, const std::string& s) {
   std::size_t off = 0;

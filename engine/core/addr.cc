@@ -128,10 +128,16 @@ std::string Address::toString() const {
   for (std::size_t i = 0; i < 8; ++i) g[i] = static_cast<unsigned>(b[2 * i] << 8 | b[2 * i + 1]);
   int bestStart = -1, bestLen = 0;
   for (int i = 0; i < 8;) {
-    if (g[static_cast<std::size_t>(i)] != 0) { ++i; continue; }
+    if (g[static_cast<std::size_t>(i)] != 0) {
+      ++i;
+      continue;
+    }
     int j = i;
     while (j < 8 && g[static_cast<std::size_t>(j)] == 0) ++j;
-    if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
+    if (j - i > bestLen && j - i >= 2) {
+      bestStart = i;
+      bestLen = j - i;
+    }
     i = j;
   }
   std::string out;
@@ -161,12 +167,15 @@ std::optional<Prefix> Prefix::parse(std::string_view text) {
     p.length = static_cast<std::uint8_t>(*len);
   }
   for (unsigned bit = p.length; bit < 128; ++bit) {
-    p.addr.ip.bytes[bit / 8] = static_cast<std::uint8_t>(p.addr.ip.bytes[bit / 8] & ~(0x80u >> (bit % 8)));
+    p.addr.ip.bytes[bit / 8] =
+        static_cast<std::uint8_t>(p.addr.ip.bytes[bit / 8] & ~(0x80u >> (bit % 8)));
   }
   return p;
 }
 
-std::string Prefix::toString() const { return addr.toString() + "/" + std::to_string(length); }
+std::string Prefix::toString() const {
+  return addr.toString() + "/" + std::to_string(length);
+}
 
 bool Prefix::contains(const Address& a) const noexcept {
   if (a.family != addr.family) return false;

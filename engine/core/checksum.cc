@@ -23,7 +23,8 @@ std::uint64_t pseudoHeader(Family fam, std::uint8_t proto, const IpAddr& src, co
 }  // namespace
 
 std::uint16_t l4Checksum(Family fam, std::uint8_t proto, const IpAddr& src, const IpAddr& dst,
-                         const std::uint8_t* l4, std::size_t l4Len, std::size_t csumOffset) noexcept {
+                         const std::uint8_t* l4, std::size_t l4Len,
+                         std::size_t csumOffset) noexcept {
   std::uint64_t sum = proto == 1 ? 0 : pseudoHeader(fam, proto, src, dst, l4Len);
   sum = csumAdd(l4, csumOffset, sum);
   sum = csumAdd(l4 + csumOffset + 2, l4Len - csumOffset - 2, sum);

@@ -8,18 +8,24 @@ namespace xlb {
 
 std::string_view synFloodModeName(SynFloodMode m) noexcept {
   switch (m) {
-    case SynFloodMode::kOff: return "off";
-    case SynFloodMode::kAlways: return "always";
-    case SynFloodMode::kAuto: return "auto";
+    case SynFloodMode::kOff:
+      return "off";
+    case SynFloodMode::kAlways:
+      return "always";
+    case SynFloodMode::kAuto:
+      return "auto";
   }
   return "?";
 }
 
 std::string_view xdpModeName(XdpMode m) noexcept {
   switch (m) {
-    case XdpMode::kAuto: return "auto";
-    case XdpMode::kNative: return "native";
-    case XdpMode::kGeneric: return "generic";
+    case XdpMode::kAuto:
+      return "auto";
+    case XdpMode::kNative:
+      return "native";
+    case XdpMode::kGeneric:
+      return "generic";
   }
   return "?";
 }

@@ -29,28 +29,44 @@ inline bool seqAtOrAfter(std::uint32_t a, std::uint32_t b) noexcept {
 
 std::string_view tcpStateName(TcpState s) noexcept {
   switch (s) {
-    case TcpState::kFree: return "free";
-    case TcpState::kSynSent: return "syn_sent";
-    case TcpState::kSynReceived: return "syn_received";
-    case TcpState::kEstablished: return "established";
-    case TcpState::kFinWait: return "fin_wait";
-    case TcpState::kClosing: return "closing";
-    case TcpState::kTimeWait: return "time_wait";
-    case TcpState::kClosed: return "closed";
-    case TcpState::kKilled: return "killed";
-    case TcpState::kCount: break;
+    case TcpState::kFree:
+      return "free";
+    case TcpState::kSynSent:
+      return "syn_sent";
+    case TcpState::kSynReceived:
+      return "syn_received";
+    case TcpState::kEstablished:
+      return "established";
+    case TcpState::kFinWait:
+      return "fin_wait";
+    case TcpState::kClosing:
+      return "closing";
+    case TcpState::kTimeWait:
+      return "time_wait";
+    case TcpState::kClosed:
+      return "closed";
+    case TcpState::kKilled:
+      return "killed";
+    case TcpState::kCount:
+      break;
   }
   return "?";
 }
 
 std::string_view closeReasonName(CloseReason r) noexcept {
   switch (r) {
-    case CloseReason::kFin: return "fin";
-    case CloseReason::kRst: return "rst";
-    case CloseReason::kTimeout: return "timeout";
-    case CloseReason::kEvicted: return "evicted";
-    case CloseReason::kKilled: return "killed";
-    case CloseReason::kCount: break;
+    case CloseReason::kFin:
+      return "fin";
+    case CloseReason::kRst:
+      return "rst";
+    case CloseReason::kTimeout:
+      return "timeout";
+    case CloseReason::kEvicted:
+      return "evicted";
+    case CloseReason::kKilled:
+      return "killed";
+    case CloseReason::kCount:
+      break;
   }
   return "?";
 }
@@ -88,7 +104,6 @@ ConnTable::ConnTable(std::uint32_t capacity, const Timeouts& timeouts, SnatPool&
   std::uint64_t s = seed;
   for (auto& k : seed_) k = splitmix(s);
 }
-
 
 namespace {
 inline void prefetchEntry(const ConnEntry* e) noexcept {
@@ -149,8 +164,7 @@ FlowKey ConnTable::forwardKey(const ConnEntry& e) const noexcept {
   return FlowKey{e.client, e.vip, e.clientPort, e.vipPort, e.proto, e.family};
 }
 FlowKey ConnTable::reverseKey(const ConnEntry& e) const noexcept {
-  return FlowKey{e.backend, snat_.address(e.snatIdx), e.backendPort, e.snatPort, e.proto,
-                 e.family};
+  return FlowKey{e.backend, snat_.address(e.snatIdx), e.backendPort, e.snatPort, e.proto, e.family};
 }
 
 std::uint32_t ConnTable::allocate(TimeNs now) noexcept {
@@ -242,15 +256,14 @@ void ConnTable::setState(ConnEntry& e, TcpState s) noexcept {
   e.state = s;
 }
 
-void ConnTable::track(std::uint32_t idx, bool fromClient, std::uint8_t tcpFlags,
-                      std::uint32_t seq, std::uint32_t ack, std::uint32_t payloadLen,
-                      TimeNs now) noexcept {
+void ConnTable::track(std::uint32_t idx, bool fromClient, std::uint8_t tcpFlags, std::uint32_t seq,
+                      std::uint32_t ack, std::uint32_t payloadLen, TimeNs now) noexcept {
   ConnEntry& e = entries_[idx];
   const TcpState old = e.state;
   const std::uint64_t nowMs = now / kNsPerMs;
   TcpState next = old;
   if (old == TcpState::kKilled) return;  // only expiry ends it (the pipeline sends the resets)
-  if (tcpFlags & kTcpRst) {  // RST from either side ends the connection
+  if (tcpFlags & kTcpRst) {              // RST from either side ends the connection
     next = TcpState::kClosed;
   } else if (old != TcpState::kClosed) {
     const bool fin = tcpFlags & kTcpFin, syn = tcpFlags & kTcpSyn, ackf = tcpFlags & kTcpAck;
@@ -305,7 +318,8 @@ void ConnTable::wheelInsert(std::uint32_t idx, std::uint64_t nowMs) noexcept {
   const auto hi = lo + static_cast<std::int64_t>((kWheelSlots - 1) * kSlotMs);
   if (d < lo) d = lo;
   if (d > hi) d = hi;  // beyond one revolution: parked in the last slot, re-slotted when due
-  auto slot = static_cast<std::uint32_t>((static_cast<std::uint64_t>(d) / kSlotMs) & (kWheelSlots - 1));
+  auto slot =
+      static_cast<std::uint32_t>((static_cast<std::uint64_t>(d) / kSlotMs) & (kWheelSlots - 1));
   e.timerPrev = kHeadBit | slot;
   e.timerNext = wheel_[slot];
   if (e.timerNext != kNil) entries_[e.timerNext].timerPrev = idx;
@@ -388,15 +402,13 @@ std::uint64_t ConnTable::closedTotal() const noexcept {
 double ConnTable::bytesPerConnection() const noexcept {
   // The wheel and the per-backend counts are fixed costs, not per connection.
   const std::size_t fixed = (wheel_.size() + backendActive_.size()) * sizeof(std::uint32_t);
-  return static_cast<double>(bytesAllocated() - fixed) /
-         static_cast<double>(capacity_);
+  return static_cast<double>(bytesAllocated() - fixed) / static_cast<double>(capacity_);
 }
 
 std::size_t ConnTable::bytesAllocated() const noexcept {
   return entries_.size() * sizeof(ConnEntry) + finSeqs_.size() * sizeof(FinSeqs) +
-         fwdHeads_.size() * sizeof(std::uint32_t) +
-         revHeads_.size() * sizeof(std::uint32_t) + wheel_.size() * sizeof(std::uint32_t) +
-         backendActive_.size() * sizeof(std::uint32_t);
+         fwdHeads_.size() * sizeof(std::uint32_t) + revHeads_.size() * sizeof(std::uint32_t) +
+         wheel_.size() * sizeof(std::uint32_t) + backendActive_.size() * sizeof(std::uint32_t);
 }
 
 }  // namespace xlb

@@ -52,7 +52,8 @@ std::vector<std::uint16_t> buildMaglev(std::span<const MaglevBackend> backends,
   std::vector<std::uint64_t> credit(n, 0);
   for (std::size_t i = 0; i < n; ++i) {
     pos[i] = static_cast<std::uint32_t>(addrHash(backends[i].address, 0x5bd1e995) % size);
-    skip[i] = static_cast<std::uint32_t>(addrHash(backends[i].address, 0x27d4eb2f) % (size - 1)) + 1;
+    skip[i] =
+        static_cast<std::uint32_t>(addrHash(backends[i].address, 0x27d4eb2f) % (size - 1)) + 1;
   }
   // Take turns in address order, not input order, so the table depends on the set alone.
   std::vector<std::size_t> order(n);

@@ -17,13 +17,19 @@ bool badTcpFlags(std::uint8_t f) noexcept {
   return (f & 0x3f) == 0;  // no control bit at all ("null scan")
 }
 
-bool isPlainSyn(std::uint8_t f) noexcept { return (f & (kTcpSyn | kTcpAck)) == kTcpSyn; }
+bool isPlainSyn(std::uint8_t f) noexcept {
+  return (f & (kTcpSyn | kTcpAck)) == kTcpSyn;
+}
 
 }  // namespace
 
 Pipeline::Pipeline(ConnTable& table, SnatPool& snat)
-    : table_(table), snat_(snat), held_(kHoldSlots), holdBuf_(kHoldSlots * kHoldBytes),
-      emitted_(kHoldSlots), backendCounters_(kMaxBackendIds) {}
+    : table_(table),
+      snat_(snat),
+      held_(kHoldSlots),
+      holdBuf_(kHoldSlots * kHoldBytes),
+      emitted_(kHoldSlots),
+      backendCounters_(kMaxBackendIds) {}
 
 Reason Pipeline::classify(const PacketRef& pkt, Slot& s) noexcept {
   s.kind = Kind::kDone;

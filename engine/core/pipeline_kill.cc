@@ -69,7 +69,8 @@ std::size_t Pipeline::kill(const ConnFilter& filter, TimeNs now) noexcept {
     toServer.flags = kTcpAck;
     // No buffer free: the entry stays killed and the next segment from either end still gets
     // the resets.
-    if (std::uint8_t* f = emitBuffer()) emit(f, writeFrame(f, toClient, snap_->localMac(), e.clientMac));
+    if (std::uint8_t* f = emitBuffer())
+      emit(f, writeFrame(f, toClient, snap_->localMac(), e.clientMac));
     if (std::uint8_t* f = emitBuffer()) {
       emit(f, writeFrame(f, toServer, snap_->localMac(), snap_->backendMac(e.backendId).bytes));
     }

@@ -12,10 +12,10 @@
 #include <algorithm>
 #include <cstring>
 
+#include "segments.h"
 #include "xlb/checksum.h"
 #include "xlb/pipeline.h"
 #include "xlb/rewrite.h"
-#include "segments.h"
 #include "xlb_common.h"
 
 namespace xlb {
@@ -225,8 +225,7 @@ Reason Pipeline::completeProxy(PacketRef& pkt, const PacketInfo& in, std::uint32
       e.winShifts = static_cast<std::uint8_t>(cws << 4);
     } else if (in.tcp.wscale != XLB_SYNACK_WSCALE) {
       e.flags |= kFlagRescaleToClient;
-      e.winShifts =
-          static_cast<std::uint8_t>(cws << 4 | std::min<std::uint8_t>(in.tcp.wscale, 14));
+      e.winShifts = static_cast<std::uint8_t>(cws << 4 | std::min<std::uint8_t>(in.tcp.wscale, 14));
     }
   }
   e.flags &= static_cast<std::uint8_t>(~kFlagAwaitSynAck);
@@ -245,9 +244,8 @@ bool Pipeline::heldMatches(const HeldFrame& h, std::uint32_t idx,
 }
 
 bool Pipeline::isHeld(std::uint32_t idx, const ConnEntry& e, std::uint32_t seq) const noexcept {
-  return std::any_of(held_.begin(), held_.end(), [&](const HeldFrame& h) {
-    return heldMatches(h, idx, e) && h.seq == seq;
-  });
+  return std::any_of(held_.begin(), held_.end(),
+                     [&](const HeldFrame& h) { return heldMatches(h, idx, e) && h.seq == seq; });
 }
 
 bool Pipeline::hold(const PacketRef& pkt, const PacketInfo& in, std::uint32_t idx,
@@ -286,7 +284,8 @@ void Pipeline::releaseHeld(std::uint32_t idx, TimeNs now) noexcept {
     // Oldest first: segments go out in the order the client sent them.
     std::size_t pick = held_.size();
     for (std::size_t i = 0; i < held_.size(); ++i) {
-      if (heldMatches(held_[i], idx, e) && (pick == held_.size() || held_[i].order < held_[pick].order)) {
+      if (heldMatches(held_[i], idx, e) &&
+          (pick == held_.size() || held_[i].order < held_[pick].order)) {
         pick = i;
       }
     }
@@ -306,9 +305,9 @@ void Pipeline::releaseHeld(std::uint32_t idx, TimeNs now) noexcept {
 }
 
 std::size_t Pipeline::heldCount() const noexcept {
-  return static_cast<std::size_t>(std::count_if(held_.begin(), held_.end(), [&](const HeldFrame& h) {
-    return h.state == HeldFrame::State::kHeld;
-  }));
+  return static_cast<std::size_t>(
+      std::count_if(held_.begin(), held_.end(),
+                    [&](const HeldFrame& h) { return h.state == HeldFrame::State::kHeld; }));
 }
 
 }  // namespace xlb

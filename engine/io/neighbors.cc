@@ -70,7 +70,9 @@ NeighborTable::~NeighborTable() {
   if (sock_ != nullptr) nl_socket_free(sock_);
 }
 
-void NeighborTable::refresh() { nl_cache_refill(sock_, neigh_); }
+void NeighborTable::refresh() {
+  nl_cache_refill(sock_, neigh_);
+}
 
 std::optional<MacAddr> NeighborTable::lookup(const Address& dst, int ifindex) {
   nl_addr* target = toNl(dst);
@@ -119,7 +121,8 @@ std::optional<MacAddr> interfaceMac(const std::string& ifname) {
 unsigned interfaceRxQueues(const std::string& ifname) {
   std::error_code ec;
   unsigned n = 0;
-  for (const auto& e : std::filesystem::directory_iterator("/sys/class/net/" + ifname + "/queues", ec)) {
+  for (const auto& e :
+       std::filesystem::directory_iterator("/sys/class/net/" + ifname + "/queues", ec)) {
     if (e.path().filename().string().rfind("rx-", 0) == 0) ++n;
   }
   return n;

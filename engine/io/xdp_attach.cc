@@ -10,7 +10,9 @@
 namespace xlb {
 namespace {
 
-std::string errText(int err) { return std::strerror(err < 0 ? -err : err); }
+std::string errText(int err) {
+  return std::strerror(err < 0 ? -err : err);
+}
 
 // Detaches a program named like ours. Returns false with `error` if a foreign program is there.
 bool clearStale(int ifindex, const std::string& ifname, std::string& error, std::string& note) {
@@ -86,13 +88,13 @@ std::unique_ptr<XdpAttachment> XdpAttachment::attach(const std::string& ifname, 
     const int nativeErr = err;
     err = xdp_program__attach(a->prog_, ifindex, XDP_MODE_SKB, 0);
     if (err == 0 && mode == XdpMode::kAuto) {
-      note += std::string(note.empty() ? "" : "; ") + "native XDP refused (" +
-              errText(nativeErr) + "), using generic mode";
+      note += std::string(note.empty() ? "" : "; ") + "native XDP refused (" + errText(nativeErr) +
+              "), using generic mode";
     }
   }
   if (err != 0) {
-    error = "cannot attach XDP to " + ifname + " (" + std::string(xdpModeName(mode)) + "): " +
-            errText(err);
+    error = "cannot attach XDP to " + ifname + " (" + std::string(xdpModeName(mode)) +
+            "): " + errText(err);
     if (err == -EPERM || err == -EACCES) error += " (needs root: CAP_NET_ADMIN and CAP_BPF)";
     return nullptr;
   }

@@ -23,7 +23,9 @@ struct XskIo::Rings {
 };
 
 namespace {
-std::string errText(int err) { return std::strerror(err < 0 ? -err : err); }
+std::string errText(int err) {
+  return std::strerror(err < 0 ? -err : err);
+}
 }  // namespace
 
 std::unique_ptr<XskIo> XskIo::open(const XskOptions& o, std::string& error) {
@@ -38,8 +40,7 @@ std::unique_ptr<XskIo> XskIo::open(const XskOptions& o, std::string& error) {
   void* area = mmap(nullptr, x->areaSize_, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
   if (area == MAP_FAILED) {
-    error = "cannot map " + std::to_string(x->areaSize_ >> 20) + " MiB of UMEM: " +
-            errText(errno);
+    error = "cannot map " + std::to_string(x->areaSize_ >> 20) + " MiB of UMEM: " + errText(errno);
     return nullptr;
   }
   x->area_ = static_cast<std::uint8_t*>(area);
@@ -80,8 +81,8 @@ std::unique_ptr<XskIo> XskIo::open(const XskOptions& o, std::string& error) {
     }
   }
   if (err != 0) {
-    error = "cannot bind an AF_XDP socket to " + o.interface + " queue " +
-            std::to_string(o.queue) + ": " + errText(err);
+    error = "cannot bind an AF_XDP socket to " + o.interface + " queue " + std::to_string(o.queue) +
+            ": " + errText(err);
     if (err == -ENODEV) error += " (no such interface)";
     if (err == -EINVAL) error += " (does the interface have that many queues?)";
     return nullptr;
@@ -100,7 +101,9 @@ XskIo::~XskIo() {
   if (area_ != nullptr) munmap(area_, areaSize_);
 }
 
-int XskIo::fd() const noexcept { return xsk_socket__fd(xsk_); }
+int XskIo::fd() const noexcept {
+  return xsk_socket__fd(xsk_);
+}
 
 FrameAccounting XskIo::accounting() const noexcept {
   FrameAccounting a;

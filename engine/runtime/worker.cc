@@ -30,7 +30,8 @@ void snatSubRange(std::uint16_t lo, std::uint16_t hi, std::uint32_t id, std::uin
 
 std::uint32_t snatOwner(std::uint16_t lo, std::uint16_t hi, std::uint32_t count,
                         std::uint16_t port) noexcept {
-  return std::min(count - 1, (static_cast<std::uint32_t>(port) - lo) / portsPerWorker(lo, hi, count));
+  return std::min(count - 1,
+                  (static_cast<std::uint32_t>(port) - lo) / portsPerWorker(lo, hi, count));
 }
 
 // ---- Handoff ----
@@ -85,7 +86,11 @@ void Handoff::release(std::uint32_t from, std::uint32_t to, std::size_t n) noexc
 
 Worker::Worker(std::uint32_t id, std::uint32_t count, const Config& config, BatchIo& io,
                Handoff* handoff, const CookieKey& key, std::uint64_t seed)
-    : id_(id), count_(count), io_(io), handoff_(handoff), portLo_(config.snat.portLo),
+    : id_(id),
+      count_(count),
+      io_(io),
+      handoff_(handoff),
+      portLo_(config.snat.portLo),
       portHi_(config.snat.portHi) {
   std::uint16_t lo = 0, hi = 0;
   snatSubRange(config.snat.portLo, config.snat.portHi, id, count, lo, hi);
@@ -299,9 +304,11 @@ void Worker::publishStats() {
   WorkerStats s;
   s.counters = pipe_->counters();
   s.active = table_->active();
-  for (std::size_t i = 0; i < kTcpStateCount; ++i) s.byState[i] = table_->activeIn(static_cast<TcpState>(i));
+  for (std::size_t i = 0; i < kTcpStateCount; ++i)
+    s.byState[i] = table_->activeIn(static_cast<TcpState>(i));
   s.created = table_->created();
-  for (std::size_t i = 0; i < kCloseReasonCount; ++i) s.closed[i] = table_->closed(static_cast<CloseReason>(i));
+  for (std::size_t i = 0; i < kCloseReasonCount; ++i)
+    s.closed[i] = table_->closed(static_cast<CloseReason>(i));
   s.snatInUse = snat_->portsInUse();
   s.snatCapacity = snat_->capacity();
   s.capacity = table_->capacity();

@@ -29,9 +29,9 @@ namespace {
 
 using nlohmann::json;
 using testing::A;
+using testing::buildPacket;
 using testing::Bytes;
 using testing::PacketSpec;
-using testing::buildPacket;
 using testing::parseInfo;
 
 constexpr const char* kToken = "test-token-0123456789abcdef";
@@ -77,7 +77,8 @@ struct Instance {
   std::unique_ptr<ApiServer> server;
   std::string error;
 
-  bool start(const Config& c, std::chrono::milliseconds headerTimeout = std::chrono::milliseconds(5000)) {
+  bool start(const Config& c,
+             std::chrono::milliseconds headerTimeout = std::chrono::milliseconds(5000)) {
     config = c;
     prog = XdpProgram::load(XdpOptions{}, error);
     if (!prog) return false;
@@ -91,11 +92,13 @@ struct Instance {
       deps.workers.push_back(workers.back().get());
     }
     deps.localMac = *MacAddr::parse(testing::kLbMac);
-    deps.resolve = [](const Address& a) -> std::optional<MacAddr> { return testing::backendMac(a); };
+    deps.resolve = [](const Address& a) -> std::optional<MacAddr> {
+      return testing::backendMac(a);
+    };
     deps.cookieKey = CookieKey{1, 2};
-    controller = std::make_unique<Controller>(c, std::move(deps),
-                                              std::make_unique<StateStore>(c.stateDir),
-                                              [this] { return now.load(); });
+    controller =
+        std::make_unique<Controller>(c, std::move(deps), std::make_unique<StateStore>(c.stateDir),
+                                     [this] { return now.load(); });
     if (!controller->start(error)) return false;
     for (auto& w : workers) {
       Worker* wp = w.get();
@@ -217,7 +220,8 @@ TEST_F(Api, BlocklistLifecycleIsEnforcedByXdp) {
   EXPECT_TRUE(r.j()["next"].is_null());
 
   // IPv6 prefix, and delete.
-  EXPECT_EQ(http(port_, "POST", "/api/v1/blocklist", R"({"cidr":"2001:db8:bad::/48"})").status, 201);
+  EXPECT_EQ(http(port_, "POST", "/api/v1/blocklist", R"({"cidr":"2001:db8:bad::/48"})").status,
+            201);
   EXPECT_EQ(http(port_, "DELETE", "/api/v1/blocklist/2001:db8:bad::/48").status, 204);
   EXPECT_EQ(http(port_, "DELETE", "/api/v1/blocklist/10.0.0.7/32").status, 204);
   EXPECT_FALSE(blocked("10.0.0.7"));
@@ -226,7 +230,9 @@ TEST_F(Api, BlocklistLifecycleIsEnforcedByXdp) {
 }
 
 TEST_F(Api, ExpiredEntriesLeaveTheKernelMap) {
-  ASSERT_EQ(http(port_, "POST", "/api/v1/blocklist", R"({"cidr":"10.0.0.8","ttl_seconds":5})").status, 201);
+  ASSERT_EQ(
+      http(port_, "POST", "/api/v1/blocklist", R"({"cidr":"10.0.0.8","ttl_seconds":5})").status,
+      201);
   EXPECT_TRUE(blocked("10.0.0.8"));
   inst_->now += 4;
   inst_->controller->tick();
@@ -310,8 +316,10 @@ TEST_F(Api, BadInputGetsA4xxNeverA5xx) {
       {"DELETE", "/api/v1/connections?client=1.2.3.4:1", "", 404},
       {"GET", "/api/v1/vips/abc/backends", "", 400},
       {"GET", "/api/v1/vips/10.0.0.99/backends", "", 404},
-      {"POST", "/api/v1/vips/10.0.0.100/backends", R"({"address":"10.0.0.12","weight":"12abc"})", 400},
-      {"POST", "/api/v1/vips/10.0.0.100/backends", R"({"address":"10.0.0.12","weight":70000})", 400},
+      {"POST", "/api/v1/vips/10.0.0.100/backends", R"({"address":"10.0.0.12","weight":"12abc"})",
+       400},
+      {"POST", "/api/v1/vips/10.0.0.100/backends", R"({"address":"10.0.0.12","weight":70000})",
+       400},
       {"POST", "/api/v1/vips/10.0.0.100/backends", R"({"address":"10.0.0.12","weight":-1})", 400},
       {"POST", "/api/v1/vips/10.0.0.100/backends", R"({"address":"2001:db8::12"})", 400},
       {"POST", "/api/v1/vips/10.0.0.100/backends", R"({"address":"10.0.0.11"})", 409},
@@ -324,7 +332,8 @@ TEST_F(Api, BadInputGetsA4xxNeverA5xx) {
       {"PATCH", "/api/v1/config", R"({"vips":[{"address":"10.0.0.100","ports":[70000]}]})", 400},
       {"PATCH", "/api/v1/config", R"({"vips":[{"address":"10.0.0.100","ports":[]}]})", 400},
       {"PATCH", "/api/v1/config", R"({"vips":[{"address":"10.0.0.99","ports":[80]}]})", 404},
-      {"PATCH", "/api/v1/config", R"({"vips":[{"address":"10.0.0.100","syn_flood":{"mode":"x"}}]})", 400},
+      {"PATCH", "/api/v1/config", R"({"vips":[{"address":"10.0.0.100","syn_flood":{"mode":"x"}}]})",
+       400},
       {"PATCH", "/api/v1/config", R"({"workers":4})", 400},
       {"GET", "/api/v1/nope", "", 404},
       {"GET", "/nope", "", 404},
@@ -337,7 +346,8 @@ TEST_F(Api, BadInputGetsA4xxNeverA5xx) {
     const Reply r = http(port_, c.method, c.path, c.body);
     EXPECT_EQ(r.status, c.status) << c.method << " " << c.path << " " << c.body << " -> " << r.body;
     const json j = r.j();
-    EXPECT_TRUE(j.is_object() && j["error"]["code"].is_string() && j["error"]["message"].is_string())
+    EXPECT_TRUE(j.is_object() && j["error"]["code"].is_string() &&
+                j["error"]["message"].is_string())
         << c.method << " " << c.path << ": " << r.body;
   }
   // Nothing changed on the way.
@@ -346,7 +356,8 @@ TEST_F(Api, BadInputGetsA4xxNeverA5xx) {
 }
 
 TEST_F(Api, MutationsNeedTheToken) {
-  for (const char* token : {static_cast<const char*>(nullptr), "wrong", "test-token-0123456789abcdeX"}) {
+  for (const char* token :
+       {static_cast<const char*>(nullptr), "wrong", "test-token-0123456789abcdeX"}) {
     const Reply r = http(port_, "POST", "/api/v1/blocklist", R"({"cidr":"10.0.0.9"})", token);
     EXPECT_EQ(r.status, 401) << r.body;
     EXPECT_NE(r.headers.find("WWW-Authenticate: Bearer"), std::string::npos) << r.headers;
@@ -365,7 +376,8 @@ TEST_F(Api, BodiesOverTheLimitGet413) {
 }
 
 TEST_F(Api, BackendsChangeWhereNewConnectionsGo) {
-  Reply r = http(port_, "POST", "/api/v1/vips/10.0.0.100/backends", R"({"address":"10.0.0.12","weight":3})");
+  Reply r = http(port_, "POST", "/api/v1/vips/10.0.0.100/backends",
+                 R"({"address":"10.0.0.12","weight":3})");
   ASSERT_EQ(r.status, 201) << r.body;
   EXPECT_EQ(r.j()["weight"], 3);
   EXPECT_EQ(r.j()["state"], "active");
@@ -380,7 +392,8 @@ TEST_F(Api, BackendsChangeWhereNewConnectionsGo) {
     for (int t = 0; t < 200; ++t) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
       for (auto& io : inst_->ios) {
-        for (const auto& f : io->takeSent()) ++per[Address{Family::kV4, parseInfo(f).dst}.toString()];
+        for (const auto& f : io->takeSent())
+          ++per[Address{Family::kV4, parseInfo(f).dst}.toString()];
       }
       int total = 0;
       for (auto& [k, v] : per) total += v;
@@ -405,7 +418,8 @@ TEST_F(Api, BackendsChangeWhereNewConnectionsGo) {
   EXPECT_GT(items[1]["active_connections"].get<int>(), 0) << r.body;
   EXPECT_EQ(items[1]["state"], "draining");
   // Removal with force resets them: the entries turn killed.
-  EXPECT_EQ(http(port_, "DELETE", "/api/v1/vips/10.0.0.100/backends/10.0.0.12?force=true").status, 204);
+  EXPECT_EQ(http(port_, "DELETE", "/api/v1/vips/10.0.0.100/backends/10.0.0.12?force=true").status,
+            204);
   const json killed = get("/api/v1/connections?backend=10.0.0.12&limit=1000").j();
   EXPECT_FALSE(killed["items"].empty());
   for (const json& c : killed["items"]) EXPECT_EQ(c["state"], "killed");
@@ -449,7 +463,8 @@ TEST_F(Api, ConnectionsAreListedFilteredAndKilled) {
   EXPECT_EQ(r.j()["killed"], 1);
   // The probes went out: one to the client from the VIP, one to the backend.
   std::vector<MemoryIo::Frame> sent;
-  for (auto& io : inst_->ios) for (auto& f : io->takeSent()) sent.push_back(f);
+  for (auto& io : inst_->ios)
+    for (auto& f : io->takeSent()) sent.push_back(f);
   ASSERT_EQ(sent.size(), 2u);
   EXPECT_EQ(Address(Family::kV4, parseInfo(sent[0]).dst).toString(), "10.0.0.1");
   EXPECT_EQ(parseInfo(sent[0]).dport, 40003);
@@ -459,8 +474,9 @@ TEST_F(Api, ConnectionsAreListedFilteredAndKilled) {
 }
 
 TEST_F(Api, ConfigPatchChangesPortsAndSynMode) {
-  Reply r = http(port_, "PATCH", "/api/v1/config",
-                 R"({"vips":[{"address":"10.0.0.100","ports":[8080],"syn_flood":{"mode":"always","threshold_pps":500}}]})");
+  Reply r = http(
+      port_, "PATCH", "/api/v1/config",
+      R"({"vips":[{"address":"10.0.0.100","ports":[8080],"syn_flood":{"mode":"always","threshold_pps":500}}]})");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.j()["vips"][0]["ports"], json::array({8080}));
   EXPECT_EQ(r.j()["vips"][0]["syn_flood"]["mode"], "always");
@@ -475,10 +491,17 @@ TEST_F(Api, ConfigPatchChangesPortsAndSynMode) {
 }
 
 TEST_F(Api, StateSurvivesARestartAndABadFileIsSetAside) {
-  ASSERT_EQ(http(port_, "POST", "/api/v1/blocklist", R"({"cidr":"10.0.0.77","comment":"keep"})").status, 201);
+  ASSERT_EQ(
+      http(port_, "POST", "/api/v1/blocklist", R"({"cidr":"10.0.0.77","comment":"keep"})").status,
+      201);
   ASSERT_EQ(http(port_, "DELETE", "/api/v1/blocklist/10.9.9.0/24").status, 204);
-  ASSERT_EQ(http(port_, "POST", "/api/v1/vips/10.0.0.100/backends", R"({"address":"10.0.0.12"})").status, 201);
-  ASSERT_EQ(http(port_, "PATCH", "/api/v1/vips/10.0.0.100/backends/10.0.0.11", R"({"weight":5,"state":"draining"})").status, 200);
+  ASSERT_EQ(
+      http(port_, "POST", "/api/v1/vips/10.0.0.100/backends", R"({"address":"10.0.0.12"})").status,
+      201);
+  ASSERT_EQ(http(port_, "PATCH", "/api/v1/vips/10.0.0.100/backends/10.0.0.11",
+                 R"({"weight":5,"state":"draining"})")
+                .status,
+            200);
   restart();
   json bl = get("/api/v1/blocklist").j();
   ASSERT_EQ(bl["items"].size(), 1u) << bl.dump();
@@ -538,10 +561,18 @@ TEST_F(Api, ConcurrentReadersAndWriters) {
         const std::string cidr = "10.77." + std::to_string(t) + "." + std::to_string(i + 1);
         Reply r;
         switch (i % 4) {
-          case 0: r = http(port_, "POST", "/api/v1/blocklist", R"({"cidr":")" + cidr + R"("})"); break;
-          case 1: r = get("/api/v1/stats"); break;
-          case 2: r = get("/metrics"); break;
-          default: r = get("/api/v1/blocklist?limit=5"); break;
+          case 0:
+            r = http(port_, "POST", "/api/v1/blocklist", R"({"cidr":")" + cidr + R"("})");
+            break;
+          case 1:
+            r = get("/api/v1/stats");
+            break;
+          case 2:
+            r = get("/metrics");
+            break;
+          default:
+            r = get("/api/v1/blocklist?limit=5");
+            break;
         }
         if (r.status != 200 && r.status != 201) ++bad;
       }

@@ -18,9 +18,9 @@ namespace xlb {
 namespace {
 
 using testing::A;
+using testing::buildPacket;
 using testing::Bytes;
 using testing::PacketSpec;
-using testing::buildPacket;
 
 constexpr CookieKey kKey{0x0123456789abcdefull, 0xfedcba9876543210ull};
 constexpr TimeNs kNow = 1000 * kNsPerSec;
@@ -78,11 +78,16 @@ class Xdp : public ::testing::Test {
 
   static int xdpActionOf(Reason r, bool failOpen = false) {
     switch (actionOf(r)) {
-      case Action::kDrop: return XDP_DROP;
-      case Action::kPass: return XDP_PASS;
-      case Action::kTx: return XDP_TX;
-      case Action::kRedirect: return XDP_REDIRECT;
-      case Action::kHold: break;
+      case Action::kDrop:
+        return XDP_DROP;
+      case Action::kPass:
+        return XDP_PASS;
+      case Action::kTx:
+        return XDP_TX;
+      case Action::kRedirect:
+        return XDP_REDIRECT;
+      case Action::kHold:
+        break;
     }
     return failOpen ? XDP_PASS : -1;
   }
@@ -148,8 +153,8 @@ TEST_F(Xdp, EveryTruncationIsACountedDrop) {
     s.src = src;
     s.dst = std::string(src).find(':') == std::string::npos ? "10.0.0.100" : "2001:db8::100";
     s.vlanTpids = {0x8100};
-    s.tcpOptions = testing::concat({testing::optMss(1460), testing::optSackPermitted(),
-                                    testing::optWscale(7)});
+    s.tcpOptions = testing::concat(
+        {testing::optMss(1460), testing::optSackPermitted(), testing::optWscale(7)});
     if (s.src[0] == '2') s.ipv6Ext = {{60, {}}};
     const Bytes full = buildPacket(s);
     for (std::size_t len = 14; len < full.size(); ++len) {
@@ -235,17 +240,17 @@ void expectSynAck(const Bytes& out, const Bytes& in, std::size_t l3, bool v4, st
   // Ethernet addresses swapped, VLAN tags kept.
   EXPECT_TRUE(std::equal(out.begin(), out.begin() + 6, in.begin() + 6));
   EXPECT_TRUE(std::equal(out.begin() + 6, out.begin() + 12, in.begin()));
-  EXPECT_TRUE(std::equal(out.begin() + 12, out.begin() + static_cast<std::ptrdiff_t>(l3),
-                         in.begin() + 12));
+  EXPECT_TRUE(
+      std::equal(out.begin() + 12, out.begin() + static_cast<std::ptrdiff_t>(l3), in.begin() + 12));
   const std::uint8_t* ip = out.data() + l3;
   const std::uint8_t* iip = in.data() + l3;
   if (v4) {
     EXPECT_EQ(ip[0], 0x45);
-    EXPECT_EQ(ip[1], 0);                      // TOS
-    EXPECT_EQ(load16(ip + 2), 52);            // total length
-    EXPECT_EQ(load16(ip + 4), 0);             // ID
-    EXPECT_EQ(load16(ip + 6), 0x4000);        // DF, offset 0
-    EXPECT_EQ(ip[8], 64);                     // TTL
+    EXPECT_EQ(ip[1], 0);                // TOS
+    EXPECT_EQ(load16(ip + 2), 52);      // total length
+    EXPECT_EQ(load16(ip + 4), 0);       // ID
+    EXPECT_EQ(load16(ip + 6), 0x4000);  // DF, offset 0
+    EXPECT_EQ(ip[8], 64);               // TTL
     EXPECT_EQ(ip[9], 6);
     EXPECT_EQ(load16(ip + 10), ipv4HeaderChecksum(ip, 20));
     EXPECT_TRUE(std::equal(ip + 12, ip + 16, iip + 16));
@@ -342,8 +347,7 @@ TEST_F(Xdp, SynMssCappedByConfig) {
   const Bytes in = buildPacket(s);
   Bytes out = in;
   EXPECT_EQ(run(out), Reason::kTxSyncookie);
-  expectSynAck(out, in, 14, true, s.seq, expectedCookie(in, 1440),
-               1440, false, false);
+  expectSynAck(out, in, 14, true, s.seq, expectedCookie(in, 1440), 1440, false, false);
 }
 
 TEST_F(Xdp, CookieModeVerifiesChecksumsFirst) {

@@ -25,7 +25,9 @@ namespace {
 using testing::Bytes;
 using testing::PacketSpec;
 
-int run(const std::string& cmd) { return std::system(cmd.c_str()); }
+int run(const std::string& cmd) {
+  return std::system(cmd.c_str());
+}
 
 class Xsk : public ::testing::Test {
  protected:
@@ -60,7 +62,8 @@ TEST_F(Xsk, FrameAccountingIsExactAfterMixedVerdicts) {
   EXPECT_TRUE(io->accounting().balanced());
 
   Worker worker(0, 1, config, *io, nullptr, key, 7);
-  worker.publish(Snapshot::fromConfig(config, *MacAddr::parse(testing::kLbMac), testing::backendMac));
+  worker.publish(
+      Snapshot::fromConfig(config, *MacAddr::parse(testing::kLbMac), testing::backendMac));
 
   // A packet socket on the peer: injects frames into xa and sees what xa transmits.
   const int ps = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));

@@ -3,6 +3,8 @@
 // from their seeds, replaying them gives exactly the committed reports (XDP + engine, and engine
 // alone), every capture the simulator writes passes tshark with checksum validation, and the XDP
 // stage refuses to run without privileges unless --no-xdp is given.
+#include "replay.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -13,7 +15,6 @@
 
 #include "pcapgen.h"
 #include "privileges.h"
-#include "replay.h"
 #include "xlb/config_yaml.h"
 
 namespace xlb::sim {
@@ -75,7 +76,9 @@ int tsharkProblems(const std::string& pcap) {
   return lines;
 }
 
-bool haveTshark() { return std::system("command -v tshark >/dev/null 2>&1") == 0; }
+bool haveTshark() {
+  return std::system("command -v tshark >/dev/null 2>&1") == 0;
+}
 
 TEST(Replay, GoldenInputIsWhatTheGeneratorWrites) {
   std::vector<PcapFrame> generated, committed;
@@ -145,7 +148,8 @@ TEST(Replay, GeneratedInputsAndOutputsPassTshark) {
   {
     auto w = PcapWriter::open(inPath, err);
     ASSERT_NE(w, nullptr) << err;
-    for (const auto& f : in) w->write(f.ts, f.data.data(), static_cast<std::uint32_t>(f.data.size()));
+    for (const auto& f : in)
+      w->write(f.ts, f.data.data(), static_cast<std::uint32_t>(f.data.size()));
   }
   EXPECT_EQ(tsharkProblems(inPath), 0);
   // The check does see problems: the golden input holds malformed frames on purpose.
@@ -162,9 +166,10 @@ TEST(Replay, GeneratedInputsAndOutputsPassTshark) {
 TEST(Replay, XdpStageNeedsPrivilegesOrNoXdp) {
   XLB_REQUIRE_ROOT();
   if (std::system("command -v setpriv >/dev/null 2>&1") != 0) GTEST_SKIP() << "no setpriv";
-  const std::string base = "setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all " +
-                           kBin + "/xlb-sim replay --config " + kSrc + "/pcaps/sim.yaml --in " + kSrc +
-                           "/pcaps/golden/mixed.pcap --report /dev/null";
+  const std::string base =
+      "setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all " + kBin +
+      "/xlb-sim replay --config " + kSrc + "/pcaps/sim.yaml --in " + kSrc +
+      "/pcaps/golden/mixed.pcap --report /dev/null";
   FILE* p = popen((base + " 2>&1; echo rc=$?").c_str(), "r");
   ASSERT_NE(p, nullptr);
   std::string out;

@@ -29,14 +29,14 @@ std::vector<Fixture> filterFixtures() {
 
   add("host traffic passes", tcp("10.0.0.1", "10.0.0.50", 22, kSyn), Reason::kPassNotOurs,
       Reason::kPassNotOurs);
-  add("host traffic v6 passes", tcp("2001:db8::1", "2001:db8::50", 22, kSyn),
-      Reason::kPassNotOurs, Reason::kPassNotOurs);
+  add("host traffic v6 passes", tcp("2001:db8::1", "2001:db8::50", 22, kSyn), Reason::kPassNotOurs,
+      Reason::kPassNotOurs);
   add("VIP port 22 dropped", tcp("10.0.0.1", "10.0.0.100", 22, kSyn), Reason::kPortFilter,
       Reason::kPortFilter);
   add("VIP port 8080 dropped", tcp("10.0.0.1", "10.0.0.100", 8080, kSyn), Reason::kPortFilter,
       Reason::kPortFilter);
-  add("VIP v6 port 22 dropped", tcp("2001:db8::1", "2001:db8::100", 22, kSyn),
-      Reason::kPortFilter, Reason::kPortFilter);
+  add("VIP v6 port 22 dropped", tcp("2001:db8::1", "2001:db8::100", 22, kSyn), Reason::kPortFilter,
+      Reason::kPortFilter);
   PacketSpec udp = tcp("10.0.0.1", "10.0.0.100", 80, 0);
   udp.proto = 17;
   add("VIP UDP dropped", udp, Reason::kProtoFilter, Reason::kProtoFilter);
@@ -52,10 +52,10 @@ std::vector<Fixture> filterFixtures() {
   PacketSpec frag6 = tcp("2001:db8::1", "2001:db8::100", 80, kAck);
   frag6.ipv6Ext = {{44, {0x00, 0x09, 0, 0, 0, 1}}};  // offset 1 (8 bytes), M=1
   add("VIP v6 fragment dropped", frag6, Reason::kFragment, Reason::kFragment);
-  add("VIP SYN+FIN dropped", tcp("10.0.0.1", "10.0.0.100", 80, kSyn | kFin),
-      Reason::kTcpBadFlags, Reason::kTcpBadFlags);
-  add("VIP SYN+RST dropped", tcp("10.0.0.1", "10.0.0.100", 80, kSyn | kRst),
-      Reason::kTcpBadFlags, Reason::kTcpBadFlags);
+  add("VIP SYN+FIN dropped", tcp("10.0.0.1", "10.0.0.100", 80, kSyn | kFin), Reason::kTcpBadFlags,
+      Reason::kTcpBadFlags);
+  add("VIP SYN+RST dropped", tcp("10.0.0.1", "10.0.0.100", 80, kSyn | kRst), Reason::kTcpBadFlags,
+      Reason::kTcpBadFlags);
   add("VIP null flags dropped", tcp("10.0.0.1", "10.0.0.100", 80, 0), Reason::kTcpBadFlags,
       Reason::kTcpBadFlags);
   add("VIP SYN goes to the engine", tcp("10.0.0.1", "10.0.0.100", 80, kSyn), Reason::kRedirect,
@@ -85,8 +85,7 @@ std::vector<Fixture> filterFixtures() {
   // Malformed headers (raw edits of valid frames).
   Bytes badVer = buildPacket(tcp("10.0.0.1", "10.0.0.100", 80, kSyn));
   badVer[14] = 0x55;
-  f.push_back({"IPv4 version 5 dropped", badVer, Reason::kIpv4BadVersion,
-               Reason::kIpv4BadVersion});
+  f.push_back({"IPv4 version 5 dropped", badVer, Reason::kIpv4BadVersion, Reason::kIpv4BadVersion});
   Bytes badIhl = buildPacket(tcp("10.0.0.1", "10.0.0.100", 80, kSyn));
   badIhl[14] = 0x44;
   f.push_back({"IPv4 IHL 4 dropped", badIhl, Reason::kIpv4BadIhl, Reason::kIpv4BadIhl});
@@ -101,8 +100,8 @@ std::vector<Fixture> filterFixtures() {
   Bytes v6len = buildPacket(tcp("2001:db8::1", "2001:db8::100", 80, kSyn));
   v6len[18] = 0;
   v6len[19] = 0;
-  f.push_back({"IPv6 payload length 0 dropped", v6len, Reason::kIpv6BadLength,
-               Reason::kIpv6BadLength});
+  f.push_back(
+      {"IPv6 payload length 0 dropped", v6len, Reason::kIpv6BadLength, Reason::kIpv6BadLength});
   return f;
 }
 

@@ -23,8 +23,12 @@ inline MacAddr backendMac(const Address& a) {
   return m;
 }
 
-inline Address A(const char* s) { return *Address::parse(s); }
-inline constexpr TimeNs sec(double s) { return static_cast<TimeNs>(s * 1e9); }
+inline Address A(const char* s) {
+  return *Address::parse(s);
+}
+inline constexpr TimeNs sec(double s) {
+  return static_cast<TimeNs>(s * 1e9);
+}
 
 // VIP 10.0.0.100 (ports 80, 443) -> backend 10.0.0.11; VIP 2001:db8::100 -> 2001:db8::11;
 // SNAT 10.0.0.2 and 2001:db8::2. SYN-flood protection off (the SYN proxy tests turn it on).
@@ -56,8 +60,10 @@ struct Harness {
 
   explicit Harness(Config c = testConfig(), std::uint64_t seed = 42) : config(std::move(c)) {
     snap = Snapshot::fromConfig(config, *MacAddr::parse(kLbMac), backendMac);
-    snat = std::make_unique<SnatPool>(config.snat.addresses, config.snat.portLo, config.snat.portHi);
-    table = std::make_unique<ConnTable>(config.conntrack.capacity, config.conntrack.timeouts, *snat, seed);
+    snat =
+        std::make_unique<SnatPool>(config.snat.addresses, config.snat.portLo, config.snat.portHi);
+    table = std::make_unique<ConnTable>(config.conntrack.capacity, config.conntrack.timeouts, *snat,
+                                        seed);
     pipe = std::make_unique<Pipeline>(*table, *snat);
     pipe->setSnapshot(snap.get());
     pipe->setExpireBudget(1u << 24);  // tests jump time freely; benchmarks use the default

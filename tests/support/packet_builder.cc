@@ -26,9 +26,15 @@ Address addr(const std::string& s) {
 
 }  // namespace
 
-Bytes optMss(std::uint16_t mss) { return {2, 4, static_cast<std::uint8_t>(mss >> 8), static_cast<std::uint8_t>(mss)}; }
-Bytes optWscale(std::uint8_t shift) { return {3, 3, shift}; }
-Bytes optSackPermitted() { return {4, 2}; }
+Bytes optMss(std::uint16_t mss) {
+  return {2, 4, static_cast<std::uint8_t>(mss >> 8), static_cast<std::uint8_t>(mss)};
+}
+Bytes optWscale(std::uint8_t shift) {
+  return {3, 3, shift};
+}
+Bytes optSackPermitted() {
+  return {4, 2};
+}
 Bytes optTimestamp(std::uint32_t val, std::uint32_t ecr) {
   Bytes b{8, 10};
   put32(b, val);
@@ -83,7 +89,8 @@ Bytes buildPacket(const PacketSpec& s) {
   }
   l4.insert(l4.end(), s.payload.begin(), s.payload.end());
   if (!l4.empty() && !(s.proto == 17 && s.udpZeroChecksum)) {
-    std::uint16_t c = l4Checksum(src.family, s.proto, src.ip, dst.ip, l4.data(), l4.size(), csumOff);
+    std::uint16_t c =
+        l4Checksum(src.family, s.proto, src.ip, dst.ip, l4.data(), l4.size(), csumOff);
     store16(l4.data() + csumOff, c);
   }
 

@@ -47,7 +47,9 @@ Bytes buildPacket(const PacketSpec& spec);
 
 // Parses a frame the test expects to be well formed; throws with the reason if it is not.
 PacketInfo parseInfo(const std::uint8_t* frame, std::size_t len);
-inline PacketInfo parseInfo(const Bytes& frame) { return parseInfo(frame.data(), frame.size()); }
+inline PacketInfo parseInfo(const Bytes& frame) {
+  return parseInfo(frame.data(), frame.size());
+}
 
 // Common TCP option encodings.
 Bytes optMss(std::uint16_t mss);

@@ -19,10 +19,10 @@ inline bool underCi() {
 }  // namespace xlb::testing
 
 // Use at the top of a test or SetUp(): `XLB_REQUIRE_ROOT();`
-#define XLB_REQUIRE_ROOT()                                                          \
-  do {                                                                              \
-    if (::geteuid() != 0) {                                                         \
-      if (::xlb::testing::underCi()) FAIL() << "this suite needs root (CI=true)";   \
-      GTEST_SKIP() << "needs root";                                                 \
-    }                                                                               \
+#define XLB_REQUIRE_ROOT()                                                        \
+  do {                                                                            \
+    if (::geteuid() != 0) {                                                       \
+      if (::xlb::testing::underCi()) FAIL() << "this suite needs root (CI=true)"; \
+      GTEST_SKIP() << "needs root";                                               \
+    }                                                                             \
   } while (0)

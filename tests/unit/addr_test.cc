@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-#include <gtest/gtest.h>
-
 #include "xlb/addr.h"
+
+#include <gtest/gtest.h>
 
 namespace xlb {
 namespace {
@@ -15,15 +15,15 @@ TEST(Address, ParsesAndFormatsIpv4) {
 }
 
 TEST(Address, ParsesAndFormatsIpv6Rfc5952) {
-  for (auto [in, out] : std::vector<std::pair<std::string, std::string>>{
-           {"2001:db8::1", "2001:db8::1"},
-           {"2001:DB8:0:0:0:0:0:1", "2001:db8::1"},
-           {"::", "::"},
-           {"::1", "::1"},
-           {"fe80::", "fe80::"},
-           {"1:0:0:2:0:0:0:3", "1:0:0:2::3"},
-           {"::ffff:192.0.2.1", "::ffff:c000:201"},
-           {"1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"}}) {
+  for (auto [in, out] :
+       std::vector<std::pair<std::string, std::string>>{{"2001:db8::1", "2001:db8::1"},
+                                                        {"2001:DB8:0:0:0:0:0:1", "2001:db8::1"},
+                                                        {"::", "::"},
+                                                        {"::1", "::1"},
+                                                        {"fe80::", "fe80::"},
+                                                        {"1:0:0:2:0:0:0:3", "1:0:0:2::3"},
+                                                        {"::ffff:192.0.2.1", "::ffff:c000:201"},
+                                                        {"1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"}}) {
     auto a = Address::parse(in);
     ASSERT_TRUE(a) << in;
     EXPECT_EQ(a->family, Family::kV6);

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // Incremental checksum updates (RFC 1624) against full recomputation on random packets.
+#include "xlb/checksum.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "packet_builder.h"
-#include "xlb/checksum.h"
 #include "xlb/parse.h"
 #include "xlb/rewrite.h"
 
@@ -33,8 +34,8 @@ TEST(Checksum, FullComputationValidatesBuiltPackets) {
   EXPECT_TRUE(l4ChecksumValid(Family::kV4, kProtoTcp, info.src, info.dst, f.data() + info.l4Offset,
                               info.l4Len));
   f[f.size() - 1] ^= 1;
-  EXPECT_FALSE(l4ChecksumValid(Family::kV4, kProtoTcp, info.src, info.dst,
-                               f.data() + info.l4Offset, info.l4Len));
+  EXPECT_FALSE(l4ChecksumValid(Family::kV4, kProtoTcp, info.src, info.dst, f.data() + info.l4Offset,
+                               info.l4Len));
 }
 
 // 100,000 random TCP/UDP packets over IPv4 and IPv6: after an incremental NAT rewrite the frame

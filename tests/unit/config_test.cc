@@ -97,8 +97,10 @@ TEST(Config, EveryInvalidValueIsNamed) {
       {"vips: [{address: 10.0.0.100, protocol: udp}]\n", "vips[0].protocol: \"udp\""},
       {"vips: [{address: nope}]\n", "vips[0].address: \"nope\""},
       {"vips: [{ports: [80]}]\n", "vips[0].address: required"},
-      {"vips: [{address: 10.0.0.100, syn_flood: {mode: maybe}}]\n", "vips[0].syn_flood.mode: \"maybe\""},
-      {"vips: [{address: 10.0.0.100, syn_flood: {threshold_pps: 0}}]\n", "vips[0].syn_flood.threshold_pps: \"0\""},
+      {"vips: [{address: 10.0.0.100, syn_flood: {mode: maybe}}]\n",
+       "vips[0].syn_flood.mode: \"maybe\""},
+      {"vips: [{address: 10.0.0.100, syn_flood: {threshold_pps: 0}}]\n",
+       "vips[0].syn_flood.threshold_pps: \"0\""},
       {"vips: [{address: 10.0.0.100, backends: [{address: 10.0.0.11, weight: 10001}]}]\n",
        "vips[0].backends[0].weight: \"10001\""},
       {"vips: [{address: 10.0.0.100, backends: [{address: \"2001:db8::1\"}]}]\n",
@@ -106,7 +108,8 @@ TEST(Config, EveryInvalidValueIsNamed) {
       {"vips: [{address: 10.0.0.100, backends: [{address: 10.0.0.11}, {address: 10.0.0.11}]}]\n",
        "vips[0].backends[1].address: duplicate backend 10.0.0.11"},
       {"vips: [{address: 10.0.0.100}, {address: 10.0.0.100}]\n", "vips[1].address: duplicate VIP"},
-      {"vips: [{address: \"2001:db8::100\"}]\n", "vips[0].address: no SNAT address of the same family"},
+      {"vips: [{address: \"2001:db8::100\"}]\n",
+       "vips[0].address: no SNAT address of the same family"},
       {"vips: [{address: 10.0.0.2}]\n", "vips[0].address: 10.0.0.2 is also a SNAT address"},
       {"vips: []\n", "vips: at least one VIP"},
       {"vips: [{address: 10.0.0.100, extra: 1}]\n", "vips[0].extra: unknown key"},
@@ -129,7 +132,8 @@ TEST(Config, EveryInvalidValueIsNamed) {
   for (const Bad& b : cases) {
     std::string yaml = b.yaml;
     // Complete the document where the case is about another key.
-    if (!yaml.empty() && yaml[0] != '[' && yaml.find("snat:") == std::string::npos) yaml = base + yaml;
+    if (!yaml.empty() && yaml[0] != '[' && yaml.find("snat:") == std::string::npos)
+      yaml = base + yaml;
     if (!yaml.empty() && yaml[0] != '[' && yaml.find("vips:") == std::string::npos) yaml += vip;
     if (std::string(b.yaml).empty()) yaml = "";
     auto r = loadConfigString(yaml);

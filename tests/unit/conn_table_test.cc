@@ -91,8 +91,8 @@ TEST(ConnTable, EvictionNeverTouchesEstablishedOrHalfClosed) {
   TableFixture f(4);
   for (std::uint32_t i = 0; i < 4; ++i) {
     std::uint32_t idx = f.add(0x0b000000 + i, sec(1));
-    f.table.track(idx, false, 0x12, 500, 1, 0, sec(1));  // SYN-ACK
-    f.table.track(idx, true, 0x10, 1, 501, 0, sec(1));   // ACK
+    f.table.track(idx, false, 0x12, 500, 1, 0, sec(1));             // SYN-ACK
+    f.table.track(idx, true, 0x10, 1, 501, 0, sec(1));              // ACK
     if (i == 3) f.table.track(idx, true, 0x11, 1, 501, 0, sec(1));  // FIN: half-closed
   }
   EXPECT_EQ(f.table.activeIn(TcpState::kEstablished), 3u);

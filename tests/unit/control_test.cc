@@ -15,8 +15,12 @@
 namespace xlb {
 namespace {
 
-Address A(const char* s) { return *Address::parse(s); }
-Prefix P(const char* s) { return *Prefix::parse(s); }
+Address A(const char* s) {
+  return *Address::parse(s);
+}
+Prefix P(const char* s) {
+  return *Prefix::parse(s);
+}
 
 Config twoBackends() {
   Config c;

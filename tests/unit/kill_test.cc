@@ -10,10 +10,10 @@ namespace xlb {
 namespace {
 
 using testing::A;
+using testing::buildPacket;
 using testing::Bytes;
 using testing::Harness;
 using testing::PacketSpec;
-using testing::buildPacket;
 using testing::parseInfo;
 using testing::sec;
 

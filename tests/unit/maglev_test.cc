@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
+#include "xlb/maglev.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <map>
-
-#include "xlb/maglev.h"
 
 namespace xlb {
 namespace {
@@ -12,7 +12,8 @@ namespace {
 std::vector<MaglevBackend> backends(int n, std::uint32_t weight = 1) {
   std::vector<MaglevBackend> v;
   for (int i = 0; i < n; ++i) {
-    v.push_back({Address{Family::kV4, IpAddr::v4(0x0a000100u + static_cast<std::uint32_t>(i))}, weight});
+    v.push_back(
+        {Address{Family::kV4, IpAddr::v4(0x0a000100u + static_cast<std::uint32_t>(i))}, weight});
   }
   return v;
 }

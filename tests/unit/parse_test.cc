@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Parser fixtures: every header the parser knows, and every malformation mapped to its reason.
+#include "xlb/parse.h"
+
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -7,7 +9,6 @@
 
 #include "packet_builder.h"
 #include "xlb/checksum.h"
-#include "xlb/parse.h"
 
 namespace xlb {
 namespace {
@@ -30,12 +31,17 @@ Parsed parse(const Bytes& b, std::size_t len) {
   p.ok = parsePacket(buf.get(), static_cast<std::uint32_t>(len), p.info, p.why);
   return p;
 }
-Parsed parse(const Bytes& b) { return parse(b, b.size()); }
+Parsed parse(const Bytes& b) {
+  return parse(b, b.size());
+}
 
 TEST(Parse, Ipv4TcpWithAllOptions) {
   PacketSpec s;
-  s.tcpOptions = testing::concat({testing::optMss(1460), testing::optSackPermitted(),
-                                  testing::optTimestamp(111, 222), {1}, testing::optWscale(7)});
+  s.tcpOptions = testing::concat({testing::optMss(1460),
+                                  testing::optSackPermitted(),
+                                  testing::optTimestamp(111, 222),
+                                  {1},
+                                  testing::optWscale(7)});
   s.payload = {1, 2, 3};
   auto p = parse(testing::buildPacket(s));
   ASSERT_TRUE(p.ok) << reasonName(p.why);
@@ -201,7 +207,9 @@ struct Malformed {
   std::function<Bytes()> make;
 };
 
-Bytes v4tcp() { return testing::buildPacket(PacketSpec{}); }
+Bytes v4tcp() {
+  return testing::buildPacket(PacketSpec{});
+}
 Bytes v6tcp() {
   PacketSpec s;
   s.src = "2001:db8::1";
@@ -212,53 +220,190 @@ Bytes v6tcp() {
 TEST(Parse, EveryMalformationHasItsReason) {
   const std::vector<Malformed> cases = {
       {"short ethernet", Reason::kEthTruncated, [] { return Bytes(13, 0); }},
-      {"vlan tag cut", Reason::kVlanTruncated, [] { Bytes b(16, 0); b[12] = 0x81; return b; }},
-      {"ipv4 header cut", Reason::kIpv4Truncated, [] { Bytes b = v4tcp(); b.resize(14 + 19); return b; }},
-      {"ipv4 version 5", Reason::kIpv4BadVersion, [] { Bytes b = v4tcp(); b[14] = 0x55; return b; }},
-      {"ipv4 ihl 4", Reason::kIpv4BadIhl, [] { Bytes b = v4tcp(); b[14] = 0x44; return b; }},
-      {"ipv4 ihl past frame", Reason::kIpv4Truncated, [] { Bytes b = v4tcp(); b.resize(14 + 24); b[14] = 0x4f; return b; }},
-      {"ipv4 total < ihl", Reason::kIpv4BadLength, [] { Bytes b = v4tcp(); b[16] = 0; b[17] = 19; return b; }},
-      {"ipv4 total > frame", Reason::kIpv4Truncated, [] { Bytes b = v4tcp(); b[16] = 0x05; return b; }},
-      {"ipv4 option overruns", Reason::kIpv4BadOption, [] {
-         PacketSpec s; s.ipv4Options = {7, 12, 0, 0}; return testing::buildPacket(s); }},
-      {"ipv4 option len 1", Reason::kIpv4BadOption, [] {
-         PacketSpec s; s.ipv4Options = {7, 1, 0, 0}; return testing::buildPacket(s); }},
-      {"ipv6 header cut", Reason::kIpv6Truncated, [] { Bytes b = v6tcp(); b.resize(14 + 39); return b; }},
-      {"ipv6 version 4", Reason::kIpv6BadVersion, [] { Bytes b = v6tcp(); b[14] = 0x40; return b; }},
-      {"ipv6 jumbo", Reason::kIpv6BadLength, [] { Bytes b = v6tcp(); b[18] = 0; b[19] = 0; return b; }},
-      {"ipv6 payload > frame", Reason::kIpv6Truncated, [] { Bytes b = v6tcp(); b[18] = 0x10; return b; }},
-      {"ipv6 ext cut", Reason::kIpv6ExtTruncated, [] {
-         PacketSpec s; s.src = "2001:db8::1"; s.dst = "2001:db8::2"; s.proto = 59;
-         s.ipv6Ext = {{60, {}}}; Bytes b = testing::buildPacket(s);
+      {"vlan tag cut", Reason::kVlanTruncated,
+       [] {
+         Bytes b(16, 0);
+         b[12] = 0x81;
+         return b;
+       }},
+      {"ipv4 header cut", Reason::kIpv4Truncated,
+       [] {
+         Bytes b = v4tcp();
+         b.resize(14 + 19);
+         return b;
+       }},
+      {"ipv4 version 5", Reason::kIpv4BadVersion,
+       [] {
+         Bytes b = v4tcp();
+         b[14] = 0x55;
+         return b;
+       }},
+      {"ipv4 ihl 4", Reason::kIpv4BadIhl,
+       [] {
+         Bytes b = v4tcp();
+         b[14] = 0x44;
+         return b;
+       }},
+      {"ipv4 ihl past frame", Reason::kIpv4Truncated,
+       [] {
+         Bytes b = v4tcp();
+         b.resize(14 + 24);
+         b[14] = 0x4f;
+         return b;
+       }},
+      {"ipv4 total < ihl", Reason::kIpv4BadLength,
+       [] {
+         Bytes b = v4tcp();
+         b[16] = 0;
+         b[17] = 19;
+         return b;
+       }},
+      {"ipv4 total > frame", Reason::kIpv4Truncated,
+       [] {
+         Bytes b = v4tcp();
+         b[16] = 0x05;
+         return b;
+       }},
+      {"ipv4 option overruns", Reason::kIpv4BadOption,
+       [] {
+         PacketSpec s;
+         s.ipv4Options = {7, 12, 0, 0};
+         return testing::buildPacket(s);
+       }},
+      {"ipv4 option len 1", Reason::kIpv4BadOption,
+       [] {
+         PacketSpec s;
+         s.ipv4Options = {7, 1, 0, 0};
+         return testing::buildPacket(s);
+       }},
+      {"ipv6 header cut", Reason::kIpv6Truncated,
+       [] {
+         Bytes b = v6tcp();
+         b.resize(14 + 39);
+         return b;
+       }},
+      {"ipv6 version 4", Reason::kIpv6BadVersion,
+       [] {
+         Bytes b = v6tcp();
+         b[14] = 0x40;
+         return b;
+       }},
+      {"ipv6 jumbo", Reason::kIpv6BadLength,
+       [] {
+         Bytes b = v6tcp();
+         b[18] = 0;
+         b[19] = 0;
+         return b;
+       }},
+      {"ipv6 payload > frame", Reason::kIpv6Truncated,
+       [] {
+         Bytes b = v6tcp();
+         b[18] = 0x10;
+         return b;
+       }},
+      {"ipv6 ext cut", Reason::kIpv6ExtTruncated,
+       [] {
+         PacketSpec s;
+         s.src = "2001:db8::1";
+         s.dst = "2001:db8::2";
+         s.proto = 59;
+         s.ipv6Ext = {{60, {}}};
+         Bytes b = testing::buildPacket(s);
          b[14 + 40 + 1] = 3;  // claims 32 bytes, only 8 present
-         return b; }},
-      {"ipv6 ext header < 8", Reason::kIpv6ExtTruncated, [] {
-         Bytes b = v6tcp(); b[20] = 60; b.resize(14 + 40 + 4); b[18] = 0; b[19] = 4; return b; }},
-      {"tcp header cut", Reason::kTcpTruncated, [] {
-         Bytes b = v4tcp(); b.resize(14 + 20 + 19); b[16] = 0; b[17] = 39; return b; }},
-      {"tcp doff 4", Reason::kTcpBadDoff, [] { Bytes b = v4tcp(); b[14 + 20 + 12] = 0x40; return b; }},
-      {"tcp doff past payload", Reason::kTcpBadDoff, [] { Bytes b = v4tcp(); b[14 + 20 + 12] = 0xf0; return b; }},
-      {"tcp option len 0", Reason::kTcpBadOption, [] {
-         PacketSpec s; s.tcpOptions = {3, 0, 0, 0}; return testing::buildPacket(s); }},
-      {"tcp option overrun", Reason::kTcpBadOption, [] {
-         PacketSpec s; s.tcpOptions = {1, 1, 2, 8}; return testing::buildPacket(s); }},
-      {"tcp mss len 3", Reason::kTcpBadOption, [] {
-         PacketSpec s; s.tcpOptions = {2, 3, 5, 1}; return testing::buildPacket(s); }},
-      {"tcp sack len 11", Reason::kTcpBadOption, [] {
-         PacketSpec s; s.tcpOptions = {5, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}; return testing::buildPacket(s); }},
-      {"tcp ts len 8", Reason::kTcpBadOption, [] {
-         PacketSpec s; s.tcpOptions = {8, 8, 0, 0, 0, 0, 0, 0}; return testing::buildPacket(s); }},
-      {"tcp option kind at end", Reason::kTcpBadOption, [] {
-         PacketSpec s; s.tcpOptions = {1, 1, 1, 30}; return testing::buildPacket(s); }},
-      {"udp header cut", Reason::kUdpTruncated, [] {
-         PacketSpec s; s.proto = kProtoUdp; Bytes b = testing::buildPacket(s);
-         b.resize(14 + 20 + 7); b[17] = 27; return b; }},
-      {"udp length mismatch", Reason::kUdpBadLength, [] {
-         PacketSpec s; s.proto = kProtoUdp; s.payload = {1, 2}; Bytes b = testing::buildPacket(s);
-         b[14 + 20 + 5] = 9; return b; }},
-      {"icmp cut", Reason::kIcmpTruncated, [] {
-         PacketSpec s; s.proto = kProtoIcmp; Bytes b = testing::buildPacket(s);
-         b.resize(14 + 20 + 4); b[17] = 24; return b; }},
+         return b;
+       }},
+      {"ipv6 ext header < 8", Reason::kIpv6ExtTruncated,
+       [] {
+         Bytes b = v6tcp();
+         b[20] = 60;
+         b.resize(14 + 40 + 4);
+         b[18] = 0;
+         b[19] = 4;
+         return b;
+       }},
+      {"tcp header cut", Reason::kTcpTruncated,
+       [] {
+         Bytes b = v4tcp();
+         b.resize(14 + 20 + 19);
+         b[16] = 0;
+         b[17] = 39;
+         return b;
+       }},
+      {"tcp doff 4", Reason::kTcpBadDoff,
+       [] {
+         Bytes b = v4tcp();
+         b[14 + 20 + 12] = 0x40;
+         return b;
+       }},
+      {"tcp doff past payload", Reason::kTcpBadDoff,
+       [] {
+         Bytes b = v4tcp();
+         b[14 + 20 + 12] = 0xf0;
+         return b;
+       }},
+      {"tcp option len 0", Reason::kTcpBadOption,
+       [] {
+         PacketSpec s;
+         s.tcpOptions = {3, 0, 0, 0};
+         return testing::buildPacket(s);
+       }},
+      {"tcp option overrun", Reason::kTcpBadOption,
+       [] {
+         PacketSpec s;
+         s.tcpOptions = {1, 1, 2, 8};
+         return testing::buildPacket(s);
+       }},
+      {"tcp mss len 3", Reason::kTcpBadOption,
+       [] {
+         PacketSpec s;
+         s.tcpOptions = {2, 3, 5, 1};
+         return testing::buildPacket(s);
+       }},
+      {"tcp sack len 11", Reason::kTcpBadOption,
+       [] {
+         PacketSpec s;
+         s.tcpOptions = {5, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+         return testing::buildPacket(s);
+       }},
+      {"tcp ts len 8", Reason::kTcpBadOption,
+       [] {
+         PacketSpec s;
+         s.tcpOptions = {8, 8, 0, 0, 0, 0, 0, 0};
+         return testing::buildPacket(s);
+       }},
+      {"tcp option kind at end", Reason::kTcpBadOption,
+       [] {
+         PacketSpec s;
+         s.tcpOptions = {1, 1, 1, 30};
+         return testing::buildPacket(s);
+       }},
+      {"udp header cut", Reason::kUdpTruncated,
+       [] {
+         PacketSpec s;
+         s.proto = kProtoUdp;
+         Bytes b = testing::buildPacket(s);
+         b.resize(14 + 20 + 7);
+         b[17] = 27;
+         return b;
+       }},
+      {"udp length mismatch", Reason::kUdpBadLength,
+       [] {
+         PacketSpec s;
+         s.proto = kProtoUdp;
+         s.payload = {1, 2};
+         Bytes b = testing::buildPacket(s);
+         b[14 + 20 + 5] = 9;
+         return b;
+       }},
+      {"icmp cut", Reason::kIcmpTruncated,
+       [] {
+         PacketSpec s;
+         s.proto = kProtoIcmp;
+         Bytes b = testing::buildPacket(s);
+         b.resize(14 + 20 + 4);
+         b[17] = 24;
+         return b;
+       }},
   };
   for (const auto& c : cases) {
     auto p = parse(c.make());

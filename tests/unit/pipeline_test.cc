@@ -32,8 +32,13 @@ struct Flow {
   explicit Flow(Harness& harness, std::string c = "10.0.0.1", std::uint16_t cp = 40000,
                 std::string v = "10.0.0.100", std::uint16_t vp = 80, std::string b = "10.0.0.11",
                 std::string sn = "10.0.0.2")
-      : h(harness), client(std::move(c)), cport(cp), vip(std::move(v)), vport(vp),
-        backend(std::move(b)), snatAddr(std::move(sn)) {}
+      : h(harness),
+        client(std::move(c)),
+        cport(cp),
+        vip(std::move(v)),
+        vport(vp),
+        backend(std::move(b)),
+        snatAddr(std::move(sn)) {}
 
   PacketSpec base(std::uint8_t flags, std::uint32_t seq, std::uint32_t ack, Bytes payload) const {
     PacketSpec s;
@@ -45,7 +50,8 @@ struct Flow {
     return s;
   }
 
-  Reason c(std::uint8_t flags, std::uint32_t seq, std::uint32_t ack, TimeNs now, Bytes payload = {}) {
+  Reason c(std::uint8_t flags, std::uint32_t seq, std::uint32_t ack, TimeNs now,
+           Bytes payload = {}) {
     PacketSpec in = base(flags, seq, ack, payload);
     in.src = client;
     in.sport = cport;
@@ -65,11 +71,13 @@ struct Flow {
     out.dstMac = testing::backendMac(A(backend.c_str())).toString();
     Bytes want = testing::buildPacket(out);
     EXPECT_EQ(f, want) << "client->backend rewrite\ngot:\n"
-                       << testing::hexDump(f) << "want:\n" << testing::hexDump(want);
+                       << testing::hexDump(f) << "want:\n"
+                       << testing::hexDump(want);
     return r;
   }
 
-  Reason s(std::uint8_t flags, std::uint32_t seq, std::uint32_t ack, TimeNs now, Bytes payload = {}) {
+  Reason s(std::uint8_t flags, std::uint32_t seq, std::uint32_t ack, TimeNs now,
+           Bytes payload = {}) {
     PacketSpec in = base(flags, seq, ack, payload);
     in.src = backend;
     in.sport = vport;
@@ -89,7 +97,8 @@ struct Flow {
     out.dstMac = testing::kClientMac;
     Bytes want = testing::buildPacket(out);
     EXPECT_EQ(f, want) << "backend->client rewrite\ngot:\n"
-                       << testing::hexDump(f) << "want:\n" << testing::hexDump(want);
+                       << testing::hexDump(f) << "want:\n"
+                       << testing::hexDump(want);
     return r;
   }
 
@@ -105,8 +114,12 @@ constexpr std::uint8_t SA = kTcpSyn | kTcpAck;
 constexpr std::uint8_t FA = kTcpFin | kTcpAck;
 constexpr std::uint8_t PA = kTcpPsh | kTcpAck;
 
-std::uint64_t active(const Harness& h) { return h.table->active(); }
-std::uint64_t inState(const Harness& h, TcpState s) { return h.table->activeIn(s); }
+std::uint64_t active(const Harness& h) {
+  return h.table->active();
+}
+std::uint64_t inState(const Harness& h, TcpState s) {
+  return h.table->activeIn(s);
+}
 
 TEST(Pipeline, HandshakeRewritesBothWaysAndEstablishes) {
   Harness h;
@@ -433,7 +446,8 @@ TEST(Pipeline, WeightedBackendsShareNewConnections) {
   std::map<std::string, int> perBackend;
   for (int i = 0; i < 12000; ++i) {
     PacketSpec s;
-    s.src = Address{Family::kV4, IpAddr::v4(0x0b000000u + static_cast<std::uint32_t>(i))}.toString();
+    s.src =
+        Address{Family::kV4, IpAddr::v4(0x0b000000u + static_cast<std::uint32_t>(i))}.toString();
     s.sport = static_cast<std::uint16_t>(1024 + i % 50000);
     Bytes b = testing::buildPacket(s);
     ASSERT_EQ(h.run(b, sec(1)), Reason::kTxToBackend);
@@ -455,7 +469,9 @@ TEST(Pipeline, BatchMixesVerdictsAndSameFlowPacketsSeeEachOther) {
   frames.push_back(testing::buildPacket(blocked));
   frames.push_back(Bytes(5, 0));
   PacketBatch b;
-  for (auto& f : frames) b.push({f.data(), static_cast<std::uint32_t>(f.size()), static_cast<std::uint32_t>(f.size()), 0});
+  for (auto& f : frames)
+    b.push(
+        {f.data(), static_cast<std::uint32_t>(f.size()), static_cast<std::uint32_t>(f.size()), 0});
   std::array<Verdict, kMaxBatch> v{};
   h.pipe->process(b, v, sec(1));
   EXPECT_EQ(v[0].reason, Reason::kTxToBackend);

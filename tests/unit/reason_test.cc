@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // The reason list from bpf/xlb_common.h: labels are usable as Prometheus label values and
 // unique, and every reason has one of the actions.
+#include "xlb/reason.h"
+
 #include <gtest/gtest.h>
 
 #include <set>
-
-#include "xlb/reason.h"
 
 namespace xlb {
 namespace {
@@ -16,7 +16,8 @@ TEST(Reason, LabelsAreUniqueLowerSnakeCase) {
     const std::string_view name = kReasonNames[i];
     EXPECT_TRUE(seen.insert(name).second) << "duplicate label " << name;
     ASSERT_FALSE(name.empty());
-    for (char c : name) EXPECT_TRUE((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_') << name;
+    for (char c : name)
+      EXPECT_TRUE((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_') << name;
   }
 }
 

@@ -12,7 +12,8 @@ using testing::A;
 
 TEST(Snapshot, ClassifiesEveryLocalAddressWithOneLookup) {
   Config c;
-  for (std::uint32_t i = 0; i < 64; ++i) c.snat.addresses.push_back({Family::kV4, IpAddr::v4(0x0a010000u + i)});
+  for (std::uint32_t i = 0; i < 64; ++i)
+    c.snat.addresses.push_back({Family::kV4, IpAddr::v4(0x0a010000u + i)});
   c.snat.addresses.push_back(A("2001:db8::2"));
   for (std::uint32_t i = 0; i < 40; ++i) {
     VipConfig v;

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
+#include "xlb/snat.h"
+
 #include <gtest/gtest.h>
 
 #include <set>
-
-#include "xlb/snat.h"
 
 namespace xlb {
 namespace {

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // The shared SYN cookie from the engine's side: what a SYN's cookie encodes comes back from the
 // ACK, and any change to the cookie, the tuple or the time window fails the check.
+#include "xlb/syncookie.h"
+
 #include <gtest/gtest.h>
 
 #include "harness.h"
-#include "xlb/syncookie.h"
 #include "xlb_cookie.h"
 
 namespace xlb {
@@ -44,9 +45,9 @@ struct Handshake {
 
 TEST(SynCookie, RoundTripDecodesTheClientOptions) {
   const TimeNs now = 100 * kTick + 5;
-  Handshake h("10.0.0.1", "10.0.0.100", now,
-              testing::concat({testing::optMss(1400), testing::optSackPermitted(),
-                               testing::optWscale(8)}));
+  Handshake h(
+      "10.0.0.1", "10.0.0.100", now,
+      testing::concat({testing::optMss(1400), testing::optSackPermitted(), testing::optWscale(8)}));
   EXPECT_EQ(h.made.mss, 1220);  // largest table value not above 1400
   EXPECT_EQ(h.made.wscale, 8);
   EXPECT_TRUE(h.made.sackPermitted);

@@ -13,10 +13,10 @@ namespace xlb {
 namespace {
 
 using testing::A;
+using testing::buildPacket;
 using testing::Bytes;
 using testing::Harness;
 using testing::PacketSpec;
-using testing::buildPacket;
 using testing::parseInfo;
 using testing::sec;
 
@@ -48,7 +48,9 @@ MacAddr macOf(const Bytes& f) {
   return m;
 }
 
-Bytes text(const char* s) { return Bytes(s, s + std::strlen(s)); }
+Bytes text(const char* s) {
+  return Bytes(s, s + std::strlen(s));
+}
 
 // One proxied connection: client, VIP, backend, with the sequence numbers of each side.
 struct Proxied {
@@ -105,8 +107,8 @@ TEST(SynProxy, FullConnectionWithHeldDataAndTranslation) {
   Harness h(proxyConfig());
   h.pipe->setCookieKey(kKey);
   Proxied c(h);
-  c.synOptions = testing::concat({testing::optMss(1460), testing::optSackPermitted(),
-                                  testing::optWscale(6)});
+  c.synOptions =
+      testing::concat({testing::optMss(1460), testing::optSackPermitted(), testing::optWscale(6)});
   c.syn(kT0);
 
   // 1. The ACK completing the handshake, carrying the request: becomes our SYN to the backend.
@@ -125,7 +127,8 @@ TEST(SynProxy, FullConnectionWithHeldDataAndTranslation) {
     EXPECT_EQ(p.dport, 80);
     EXPECT_TRUE(p.sport >= 10000 && p.sport <= 10999);
     EXPECT_EQ(p.tcpFlags, kTcpSyn);
-    EXPECT_EQ(p.seq, c.cisn);  // the client's ISN: client->backend sequence numbers stay as they are
+    EXPECT_EQ(p.seq,
+              c.cisn);  // the client's ISN: client->backend sequence numbers stay as they are
     EXPECT_EQ(p.tcp.mss, 1460);
     EXPECT_TRUE(p.tcp.sackPermitted);
     EXPECT_EQ(p.tcp.wscale, 6);  // the client's shift, so the backend reads its windows right
@@ -241,7 +244,8 @@ TEST(SynProxy, PortReuseDuringTimeWaitStartsAFreshConnection) {
   Proxied again(h);
   again.cisn = 0x20000000;
   again.syn(kT0 + sec(0.1));
-  f = buildPacket(again.fromClient(kTcpAck | kTcpPsh, again.cisn + 1, again.cookie + 1, text("GET")));
+  f = buildPacket(
+      again.fromClient(kTcpAck | kTcpPsh, again.cisn + 1, again.cookie + 1, text("GET")));
   ASSERT_EQ(h.run(f, kT0 + sec(0.1)), Reason::kTxSynproxy);
   const PacketInfo syn = parseInfo(f);
   EXPECT_EQ(syn.tcpFlags, kTcpSyn);

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Ownership between workers: every SNAT port belongs to exactly the worker whose sub-range holds
 // it, and the hand-off ring delivers frames in order, refusing (not overwriting) when full.
-#include <gtest/gtest.h>
-
 #include "xlb/worker.h"
+
+#include <gtest/gtest.h>
 
 namespace xlb {
 namespace {

@@ -15,8 +15,8 @@ namespace xlb {
 
 struct ApiServerOptions {
   std::string host = "127.0.0.1";
-  std::uint16_t port = 9180;  // 0: any free port (tests)
-  std::string token;          // required for POST, PATCH, PUT, DELETE
+  std::uint16_t port = 9180;            // 0: any free port (tests)
+  std::string token;                    // required for POST, PATCH, PUT, DELETE
   std::size_t maxBodyBytes = 4u << 20;  // bulk imports of a few hundred thousand lines
   std::chrono::milliseconds headerTimeout{5000};
   std::chrono::milliseconds bodyTimeout{10000};

@@ -60,8 +60,9 @@ inline std::uint64_t csumDelta16(std::uint16_t oldv, std::uint16_t newv,
 }
 inline std::uint64_t csumDelta32(std::uint32_t oldv, std::uint32_t newv,
                                  std::uint64_t sum) noexcept {
-  return csumDelta16(static_cast<std::uint16_t>(oldv >> 16), static_cast<std::uint16_t>(newv >> 16),
-                     csumDelta16(static_cast<std::uint16_t>(oldv), static_cast<std::uint16_t>(newv), sum));
+  return csumDelta16(
+      static_cast<std::uint16_t>(oldv >> 16), static_cast<std::uint16_t>(newv >> 16),
+      csumDelta16(static_cast<std::uint16_t>(oldv), static_cast<std::uint16_t>(newv), sum));
 }
 
 // HC' = ~(~HC + delta)   (RFC 1624 eqn. 3)
@@ -74,7 +75,8 @@ std::uint16_t ipv4HeaderChecksum(const std::uint8_t* ip, std::size_t ihlBytes) n
 // L4 checksum (TCP, UDP, ICMPv6 with pseudo-header; ICMPv4 without) over `l4[0, l4Len)` with
 // the checksum field treated as it currently is. A correct packet yields 0 from l4ChecksumResidue.
 std::uint16_t l4Checksum(Family fam, std::uint8_t proto, const IpAddr& src, const IpAddr& dst,
-                         const std::uint8_t* l4, std::size_t l4Len, std::size_t csumOffset) noexcept;
+                         const std::uint8_t* l4, std::size_t l4Len,
+                         std::size_t csumOffset) noexcept;
 bool l4ChecksumValid(Family fam, std::uint8_t proto, const IpAddr& src, const IpAddr& dst,
                      const std::uint8_t* l4, std::size_t l4Len) noexcept;
 

@@ -52,8 +52,8 @@ struct ControlConfig {
 
 struct HealthCheckConfig {
   bool enabled = true;
-  std::uint16_t port = 0;     // TCP port probed on each backend; 0: the VIP's first port
-  bool resetOnDown = false;   // a backend going down: reset its connections (else they finish)
+  std::uint16_t port = 0;    // TCP port probed on each backend; 0: the VIP's first port
+  bool resetOnDown = false;  // a backend going down: reset its connections (else they finish)
   TimeNs interval = 1 * kNsPerSec;
   TimeNs timeout = 500 * kNsPerMs;
   std::uint32_t rise = 2;
@@ -67,7 +67,7 @@ struct Config {
   // No AF_XDP socket on a queue (daemon stopped or crashed, program still attached): drop VIP and
   // SNAT traffic (false, fail-closed) or hand it to the kernel (true, fail-open).
   bool failOpen = false;
-  std::uint32_t framesPerQueue = 4096;           // AF_XDP UMEM frames per queue (power of two)
+  std::uint32_t framesPerQueue = 4096;          // AF_XDP UMEM frames per queue (power of two)
   std::uint32_t blocklistCapacity = 1'000'000;  // per blocklist map (v4/v6, exact/prefix)
   SnatConfig snat;
   std::vector<VipConfig> vips;

@@ -36,11 +36,11 @@ inline constexpr std::size_t kCloseReasonCount = static_cast<std::size_t>(CloseR
 std::string_view closeReasonName(CloseReason r) noexcept;
 
 struct Timeouts {
-  TimeNs syn = 5 * kNsPerSec;           // kSynSent, kSynReceived
+  TimeNs syn = 5 * kNsPerSec;            // kSynSent, kSynReceived
   TimeNs established = 300 * kNsPerSec;  // kEstablished (idle)
-  TimeNs fin = 10 * kNsPerSec;          // kFinWait, kClosing (idle)
-  TimeNs timeWait = 2 * kNsPerSec;      // kTimeWait
-  TimeNs rst = 1 * kNsPerSec;           // kClosed
+  TimeNs fin = 10 * kNsPerSec;           // kFinWait, kClosing (idle)
+  TimeNs timeWait = 2 * kNsPerSec;       // kTimeWait
+  TimeNs rst = 1 * kNsPerSec;            // kClosed
 };
 
 // Entry flags.
@@ -71,9 +71,9 @@ struct alignas(32) ConnEntry {
   std::uint16_t vipPort;
   std::uint16_t backendPort;
   std::uint16_t snatPort;
-  std::uint32_t nextFwd;     // forward-index chain (client -> VIP tuple)
-  std::uint32_t nextRev;     // reverse-index chain (backend -> SNAT tuple); free-list link
-  std::uint32_t timerPrev;   // timer wheel slot list
+  std::uint32_t nextFwd;    // forward-index chain (client -> VIP tuple)
+  std::uint32_t nextRev;    // reverse-index chain (backend -> SNAT tuple); free-list link
+  std::uint32_t timerPrev;  // timer wheel slot list
   std::uint32_t timerNext;
   std::uint32_t deadlineMs;  // wrapping milliseconds; extended per packet, re-slotted lazily
   std::uint32_t seqDelta;    // SYN proxy: backend ISN - our cookie ISN (during the backend
@@ -124,7 +124,7 @@ struct FlowKey {
 class ConnTable {
  public:
   static constexpr std::uint32_t kNil = 0xffffffffu;
-  static constexpr TimeNs kSlotMs = 10;              // wheel granularity
+  static constexpr TimeNs kSlotMs = 10;                // wheel granularity
   static constexpr std::uint32_t kWheelSlots = 16384;  // 163.84 s per revolution
   static constexpr std::uint32_t kEvictScanEntries = 128;
   static constexpr std::uint32_t kEvictScanSlots = 1024;
@@ -138,11 +138,11 @@ class ConnTable {
     std::uint64_t a[2], b[2];
     std::memcpy(a, k.a.bytes.data(), 16);
     std::memcpy(b, k.b.bytes.data(), 16);
-    const std::uint64_t x = static_cast<std::uint64_t>(k.aPort) << 32 |
-                            static_cast<std::uint64_t>(k.bPort) << 16 |
-                            static_cast<std::uint64_t>(k.proto) << 8 |
-                            static_cast<std::uint8_t>(k.family);
-    const std::uint64_t h = mum(a[0] ^ seed_[0], a[1] ^ seed_[1]) ^ mum(b[0] ^ seed_[2], b[1] ^ seed_[3]);
+    const std::uint64_t x =
+        static_cast<std::uint64_t>(k.aPort) << 32 | static_cast<std::uint64_t>(k.bPort) << 16 |
+        static_cast<std::uint64_t>(k.proto) << 8 | static_cast<std::uint8_t>(k.family);
+    const std::uint64_t h =
+        mum(a[0] ^ seed_[0], a[1] ^ seed_[1]) ^ mum(b[0] ^ seed_[2], b[1] ^ seed_[3]);
     return mum(h ^ x, seed_[0] ^ 0xa0761d6478bd642full);
   }
   void prefetchFwd(std::uint64_t h) const noexcept { __builtin_prefetch(&fwdHeads_[h & mask_]); }

@@ -8,7 +8,7 @@
 namespace xlb {
 
 struct HttpResponse {
-  long status = 0;      // 0 when the request did not complete
+  long status = 0;  // 0 when the request did not complete
   std::string body;
   std::string headers;  // raw response headers
   std::string error;    // transport failure, empty otherwise

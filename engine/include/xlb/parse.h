@@ -30,7 +30,7 @@ inline constexpr std::uint16_t kEthVlan = 0x8100;
 inline constexpr std::uint16_t kEthQinQ = 0x88a8;
 inline constexpr std::uint16_t kEthVlan9100 = 0x9100;
 
-inline constexpr unsigned kMaxVlanDepth = 2;   // 802.1Q or QinQ
+inline constexpr unsigned kMaxVlanDepth = 2;  // 802.1Q or QinQ
 inline constexpr unsigned kMaxIpv6ExtHeaders = 8;
 inline constexpr std::uint8_t kNoWscale = 0xff;
 

@@ -126,16 +126,15 @@ class Pipeline {
   Reason proxyReverse(PacketRef& pkt, Slot& s, std::uint32_t idx, TimeNs now) noexcept;
   Reason completeProxy(PacketRef& pkt, const PacketInfo& in, std::uint32_t idx,
                        TimeNs now) noexcept;
-  Reason sendBackendSyn(PacketRef& pkt, const PacketInfo& in, const ConnEntry& e,
-                        std::uint32_t isn, const CookieOptions& o) noexcept;
-  Reason sendBackendAck(PacketRef& pkt, const PacketInfo& in, const ConnEntry& e,
-                        std::uint32_t seq, std::uint32_t ack, std::uint16_t window) noexcept;
+  Reason sendBackendSyn(PacketRef& pkt, const PacketInfo& in, const ConnEntry& e, std::uint32_t isn,
+                        const CookieOptions& o) noexcept;
+  Reason sendBackendAck(PacketRef& pkt, const PacketInfo& in, const ConnEntry& e, std::uint32_t seq,
+                        std::uint32_t ack, std::uint16_t window) noexcept;
   // Replaces the frame by `seg` (link-layer header and VLAN tags kept, MACs set); false when
   // the frame cannot hold it.
   bool rewriteAs(PacketRef& pkt, const PacketInfo& in, const TcpSegment& seg,
                  const std::array<std::uint8_t, 6>& dstMac) noexcept;
-  void translateToBackend(std::uint8_t* frame, const PacketInfo& in,
-                          const ConnEntry& e) noexcept;
+  void translateToBackend(std::uint8_t* frame, const PacketInfo& in, const ConnEntry& e) noexcept;
   void translateToClient(std::uint8_t* frame, const PacketInfo& in, const ConnEntry& e) noexcept;
   Reason killReply(PacketRef& pkt, const PacketInfo& in, std::uint32_t idx,
                    bool fromClient) noexcept;

@@ -46,11 +46,16 @@ constexpr Action actionOf(Reason r) noexcept {
 }
 constexpr std::string_view actionName(Action a) noexcept {
   switch (a) {
-    case Action::kDrop: return "drop";
-    case Action::kTx: return "tx";
-    case Action::kPass: return "pass";
-    case Action::kRedirect: return "redirect";
-    case Action::kHold: return "hold";
+    case Action::kDrop:
+      return "drop";
+    case Action::kTx:
+      return "tx";
+    case Action::kPass:
+      return "pass";
+    case Action::kRedirect:
+      return "redirect";
+    case Action::kHold:
+      return "hold";
   }
   return "?";
 }

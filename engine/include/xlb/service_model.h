@@ -121,8 +121,7 @@ class Blocklist {
   std::vector<Prefix> expired(std::int64_t now) const;
   // Entries in a stable order (IPv4 before IPv6, by address then length), starting after
   // `after` (a prefix's text, or empty for the start), at most `limit`.
-  std::vector<BlockEntry> page(const std::string& after, std::size_t limit,
-                               bool& more) const;
+  std::vector<BlockEntry> page(const std::string& after, std::size_t limit, bool& more) const;
   std::vector<BlockEntry> all() const;
 
   std::string overlayJson() const;

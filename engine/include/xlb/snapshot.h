@@ -25,9 +25,10 @@ struct VipEntry {
   Address address;
   std::uint16_t id = 0;
   std::uint8_t proto = 6;
-  SynFloodMode synMode = SynFloodMode::kOff;  // not off: an ACK missing the table may carry a cookie
+  SynFloodMode synMode =
+      SynFloodMode::kOff;  // not off: an ACK missing the table may carry a cookie
   std::array<std::uint64_t, 1024> portBits{};  // 65536-bit set of served ports
-  std::vector<std::uint16_t> maglev;          // slot -> index into backends
+  std::vector<std::uint16_t> maglev;           // slot -> index into backends
   std::vector<BackendSlot> backends;
 
   bool servesPort(std::uint16_t p) const noexcept { return (portBits[p >> 6] >> (p & 63)) & 1; }

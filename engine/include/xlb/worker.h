@@ -35,19 +35,23 @@ class Handoff {
   explicit Handoff(std::uint32_t workers);
   std::uint32_t workers() const noexcept { return workers_; }
   // Copies a frame into the ring from -> to. False when full (the frame is dropped, counted).
-  bool push(std::uint32_t from, std::uint32_t to, const std::uint8_t* data, std::uint32_t len) noexcept;
+  bool push(std::uint32_t from, std::uint32_t to, const std::uint8_t* data,
+            std::uint32_t len) noexcept;
   // Frames waiting in from -> to, oldest first: up to `max` are exposed as packet refs.
-  std::size_t peek(std::uint32_t from, std::uint32_t to, PacketBatch& batch, std::size_t max) noexcept;
+  std::size_t peek(std::uint32_t from, std::uint32_t to, PacketBatch& batch,
+                   std::size_t max) noexcept;
   void release(std::uint32_t from, std::uint32_t to, std::size_t n) noexcept;
 
  private:
   struct alignas(64) Ring {
-    std::atomic<std::uint32_t> head{0};  // consumer
+    std::atomic<std::uint32_t> head{0};              // consumer
     alignas(64) std::atomic<std::uint32_t> tail{0};  // producer
     std::vector<std::uint32_t> lens;
     std::vector<std::uint8_t> data;
   };
-  Ring& ring(std::uint32_t from, std::uint32_t to) noexcept { return *rings_[from * workers_ + to]; }
+  Ring& ring(std::uint32_t from, std::uint32_t to) noexcept {
+    return *rings_[from * workers_ + to];
+  }
   std::uint32_t workers_;
   std::vector<std::unique_ptr<Ring>> rings_;
 };
@@ -102,8 +106,8 @@ struct ConnPage {
 class Worker {
  public:
   // `id` of `count` workers. The table capacity and the SNAT range are split evenly.
-  Worker(std::uint32_t id, std::uint32_t count, const Config& config, BatchIo& io,
-         Handoff* handoff, const CookieKey& key, std::uint64_t seed);
+  Worker(std::uint32_t id, std::uint32_t count, const Config& config, BatchIo& io, Handoff* handoff,
+         const CookieKey& key, std::uint64_t seed);
 
   // Control plane: the snapshot to use from the next batch on.
   void publish(std::shared_ptr<const Snapshot> snapshot);

@@ -25,10 +25,10 @@ struct XskOptions {
 
 struct FrameAccounting {
   std::uint32_t total = 0;
-  std::uint32_t free = 0;     // in the free list
-  std::uint32_t fill = 0;     // given to the kernel for receiving
-  std::uint32_t inApp = 0;    // received, not yet completed
-  std::uint32_t inTx = 0;     // submitted for transmission, completion not yet seen
+  std::uint32_t free = 0;   // in the free list
+  std::uint32_t fill = 0;   // given to the kernel for receiving
+  std::uint32_t inApp = 0;  // received, not yet completed
+  std::uint32_t inTx = 0;   // submitted for transmission, completion not yet seen
   bool balanced() const noexcept { return free + fill + inApp + inTx == total; }
 };
 
