@@ -229,7 +229,6 @@ int run(const Config& config) {
   deps.attached = [&d] { return d.attachment != nullptr; };
   deps.running = [&d] { return d.running.load(); };
   deps.cookieKey = key;
-  deps.interface = config.interface;
   d.controller = std::make_unique<Controller>(config, std::move(deps),
                                               std::make_unique<StateStore>(config.stateDir));
   if (!d.controller->start(err)) {
@@ -239,8 +238,7 @@ int run(const Config& config) {
   // Next hops: give the kernel a moment to resolve what it does not know yet.
   for (int i = 0; i < 20 && d.controller->unresolvedNextHops() > 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    d.neighbors->refresh();
-    d.controller->tick();
+    d.controller->refreshNextHops();
   }
 
   d.attachment =

@@ -435,8 +435,6 @@ TcpHost& World::host(const Address& a) {
 }
 
 void World::toHost(Frame f) {
-  Segment seg;
-  Address dst;
   PacketInfo in;
   Reason why = Reason::kPassNotIp;
   if (!parsePacket(f.data(), static_cast<std::uint32_t>(f.size()), in, why) ||
@@ -444,8 +442,7 @@ void World::toHost(Frame f) {
     ++unroutable_;
     return;
   }
-  dst = Address{in.family, in.dst};
-  auto it = hosts_.find(dst.toString());
+  auto it = hosts_.find(Address{in.family, in.dst}.toString());
   if (it == hosts_.end()) {
     ++unroutable_;  // a spoofed source, or an address nobody simulates
     return;
@@ -927,7 +924,7 @@ int World::run() {
     const std::uint32_t bits = f.sources.addr.bitLength() - f.sources.length;
     for (std::uint64_t i = 0; i < total; ++i) {
       const auto at = f.start + static_cast<TimeNs>(static_cast<double>(i) * 1e9 / f.rate);
-      schedule(at, [this, &f, i, bits] {
+      schedule(at, [this, &f, bits] {
         testing::PacketSpec p;
         const std::uint64_t r = rng_();
         const Address src = nthInPrefix(f.sources, bits >= 63 ? r : r % ((1ull << bits) - 2));
@@ -939,7 +936,6 @@ int World::run() {
         p.dport = f.port;
         p.seq = static_cast<std::uint32_t>(r >> 8);
         p.tcpOptions = testing::optMss(1460);
-        (void)i;
         toLb(testing::buildPacket(p));
       });
     }

@@ -200,7 +200,7 @@ void TcpConn::abort() {
   finish(Ending::kAborted);
 }
 
-void TcpConn::output(TimeNs now, bool) {
+void TcpConn::output(TimeNs now) {
   const bool canSend = state_ == State::kEstablished || state_ == State::kCloseWait ||
                        state_ == State::kFinWait1 || state_ == State::kClosing ||
                        state_ == State::kLastAck;
@@ -277,7 +277,6 @@ void TcpConn::input(const Segment& s, TimeNs now) {
       if (state_ != State::kSynSent) ackNow(now);  // RFC 5961: a challenge ACK
       return;
     }
-    ++host_.resetsReceived_;
     finish(Ending::kReset);
     return;
   }

@@ -88,7 +88,7 @@ class TcpConn {
         sndUna_(iss),
         sndNxt_(iss) {}
   void input(const Segment& s, TimeNs now);
-  void output(TimeNs now, bool retransmit = false);
+  void output(TimeNs now);
   void emitData(TimeNs now);
   void emit(std::uint8_t flags, std::uint32_t seq, std::uint32_t len, TimeNs now);
   void ackNow(TimeNs now);
@@ -132,9 +132,6 @@ class TcpHost {
   TcpConn* find(const Address& remote, std::uint16_t remotePort, std::uint16_t localPort);
   // Drops every arriving frame (a silent host) or none.
   void setSilent(bool silent) noexcept { silent_ = silent; }
-  bool silent() const noexcept { return silent_; }
-  std::size_t connections() const noexcept { return conns_.size(); }
-  std::uint64_t resetsReceived() const noexcept { return resetsReceived_; }
 
  private:
   friend class TcpConn;
@@ -147,7 +144,6 @@ class TcpHost {
   bool silent_ = false;
   TimeNs now_ = 0;
   std::uint16_t nextPort_ = 32768;
-  std::uint64_t resetsReceived_ = 0;
   std::map<std::uint16_t, std::function<void(TcpConn&)>> listeners_;
   std::map<std::pair<std::string, std::uint32_t>, std::unique_ptr<TcpConn>> conns_;
   std::vector<std::unique_ptr<TcpConn>> graveyard_;  // closed, freed on the next tick

@@ -28,12 +28,6 @@ std::int64_t wallNow() {
   return ts.tv_sec;
 }
 
-TimeNs monoNow() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<TimeNs>(ts.tv_sec) * kNsPerSec + static_cast<TimeNs>(ts.tv_nsec);
-}
-
 std::string iso8601(std::int64_t t) {
   if (t == 0) return "";
   const auto tt = static_cast<time_t>(t);
@@ -120,22 +114,44 @@ bool Controller::applyXdpLocked(std::string& error) {
   return deps_.prog->applyConfig(model_.effectiveConfig(), deps_.cookieKey, error);
 }
 
-void Controller::publishLocked() {
+std::vector<std::optional<MacAddr>> Controller::resolveAll(std::size_t from) const {
   std::vector<std::optional<MacAddr>> macs;
-  for (const Address& a : model_.idAddresses()) {
-    macs.push_back(deps_.resolve ? deps_.resolve(a) : std::nullopt);
+  const std::vector<Address>& ids = model_.idAddresses();
+  for (std::size_t i = from; i < ids.size(); ++i) {
+    macs.push_back(deps_.resolve ? deps_.resolve(ids[i]) : std::nullopt);
   }
+  return macs;
+}
+
+void Controller::publishLocked() {
+  // Next hops are read once per backend id; refreshNextHopsLocked() renews them.
+  std::vector<std::optional<MacAddr>> added = resolveAll(macs_.size());
+  macs_.insert(macs_.end(), added.begin(), added.end());
   std::size_t i = 0;
   // Unknown next hops: broadcast, so the first packets are not lost to a wrong address; the
   // next refresh narrows it to the neighbour's MAC.
   const SnapshotSpec spec = model_.spec(deps_.localMac, [&](const Address&) {
-    const std::optional<MacAddr>& m = macs[i++];
+    const std::optional<MacAddr>& m = macs_[i++];
     return m ? *m : MacAddr{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
   });
   std::shared_ptr<const Snapshot> snap = Snapshot::build(spec);
   for (Worker* w : deps_.workers) w->publish(snap);
-  macs_ = std::move(macs);
   published_ = true;
+}
+
+void Controller::refreshNextHops() {
+  std::lock_guard lock(mutex_);
+  refreshNextHopsLocked();
+}
+
+void Controller::refreshNextHopsLocked() {
+  if (deps_.refreshNextHops) deps_.refreshNextHops();
+  lastRefresh_ = std::chrono::steady_clock::now();
+  std::vector<std::optional<MacAddr>> macs = resolveAll(0);
+  if (macs == macs_) return;
+  spdlog::info("next hops changed; publishing a new snapshot");
+  macs_ = std::move(macs);
+  publishLocked();
 }
 
 void Controller::tick() {
@@ -151,19 +167,9 @@ void Controller::tick() {
     std::string err;
     if (!saveBlocklist(err)) spdlog::error("{}", err);
   }
-  // Next hops: republish when the kernel's answer for any backend changed.
-  const auto mono = std::chrono::steady_clock::now();
-  if (deps_.refreshNextHops && mono - lastRefresh_ >= std::chrono::seconds(1)) {
-    deps_.refreshNextHops();
-    lastRefresh_ = mono;
-  }
-  std::vector<std::optional<MacAddr>> macs;
-  for (const Address& a : model_.idAddresses()) {
-    macs.push_back(deps_.resolve ? deps_.resolve(a) : std::nullopt);
-  }
-  if (macs != macs_) {
-    spdlog::info("next hops changed; publishing a new snapshot");
-    publishLocked();
+  // Next hops, once a second: republish when the kernel's answer for any backend changed.
+  if (std::chrono::steady_clock::now() - lastRefresh_ >= std::chrono::seconds(1)) {
+    refreshNextHopsLocked();
   }
 }
 
@@ -204,7 +210,7 @@ void Controller::reportHealth(const Address& vip, const Address& backend, bool u
                                                  : "; its connections are left to finish");
   }
   publishLocked();
-  if (!up && config_.healthCheck.resetOnDown) killBackendLocked(backend);
+  if (!up && config_.healthCheck.resetOnDown) killBackendLocked(vip, backend);
 }
 
 std::vector<Controller::HealthTarget> Controller::healthTargets() const {
@@ -233,11 +239,6 @@ std::vector<WorkerStats> Controller::workerStats() const {
   std::vector<WorkerStats> out;
   for (const Worker* w : deps_.workers) out.push_back(w->stats());
   return out;
-}
-
-std::size_t Controller::blocklistSize() const {
-  std::lock_guard lock(mutex_);
-  return blocklist_.size();
 }
 
 // ---- Statistics and metrics ----
@@ -297,9 +298,7 @@ BackendStats backendTotal(const std::vector<WorkerStats>& ws, std::uint16_t id) 
 
 }  // namespace
 
-json Controller::backendJson(const VipRecord& v, const BackendRecord& b,
-                             const std::vector<WorkerStats>& ws) const {
-  (void)v;
+json Controller::backendJson(const BackendRecord& b, const std::vector<WorkerStats>& ws) const {
   const BackendStats t = backendTotal(ws, b.id);
   return json{{"address", b.address.toString()},
               {"weight", b.weight},
@@ -441,7 +440,7 @@ ApiResult Controller::listBlocklist(const std::string& after, std::size_t limit)
   bool more = false;
   const std::vector<BlockEntry> page = blocklist_.page(after, limit, more);
   const std::int64_t wall = clock_();
-  const TimeNs mono = monoNow();
+  const TimeNs mono = monotonicNow();
   json items = json::array();
   for (const BlockEntry& e : page) {
     const std::optional<BlockHits> h = deps_.prog->blockHits(e.prefix);
@@ -605,7 +604,7 @@ ApiResult Controller::listBackends(const Address& vip) const {
   if (v == nullptr) return ApiResult::error(404, "not_found", "no VIP " + vip.toString());
   const std::vector<WorkerStats> ws = workerStats();
   json items = json::array();
-  for (const BackendRecord& b : v->backends) items.push_back(backendJson(*v, b, ws));
+  for (const BackendRecord& b : v->backends) items.push_back(backendJson(b, ws));
   return ApiResult{200, {{"vip", vip.toString()}, {"items", items}}};
 }
 
@@ -617,7 +616,7 @@ ApiResult Controller::addBackend(const Address& vip, const Address& backend, std
   spdlog::info("backends: {} added to VIP {} (weight {})", backend.toString(), vip.toString(),
                weight);
   const VipRecord* v = model_.findVip(vip);
-  return ApiResult{201, backendJson(*v, v->backends.back(), workerStats())};
+  return ApiResult{201, backendJson(v->backends.back(), workerStats())};
 }
 
 ApiResult Controller::setBackend(const Address& vip, const Address& backend,
@@ -632,13 +631,14 @@ ApiResult Controller::setBackend(const Address& vip, const Address& backend,
     if (b.address != backend) continue;
     spdlog::info("backends: {} of VIP {} now weight {}, {}", backend.toString(), vip.toString(),
                  b.weight, backendStateName(b.state));
-    return ApiResult{200, backendJson(*v, b, workerStats())};
+    return ApiResult{200, backendJson(b, workerStats())};
   }
   return ApiResult::error(500, "internal", "internal error");
 }
 
-std::size_t Controller::killBackendLocked(const Address& backend) {
+std::size_t Controller::killBackendLocked(const Address& vip, const Address& backend) {
   ConnFilter f;
+  f.vip = vip;
   f.backend = backend;
   std::size_t n = 0;
   for (Worker* w : deps_.workers) n += w->kill(f, kWorkerTimeout).value_or(0);
@@ -650,13 +650,7 @@ ApiResult Controller::removeBackend(const Address& vip, const Address& backend, 
   const ServiceModel before = model_;
   if (auto e = model_.removeBackend(vip, backend)) return ApiResult::of(*e);
   if (auto failed = commitLocked(before)) return *failed;
-  std::size_t reset = 0;
-  if (force) {
-    ConnFilter f;
-    f.backend = backend;
-    f.vip = vip;
-    for (Worker* w : deps_.workers) reset += w->kill(f, kWorkerTimeout).value_or(0);
-  }
+  const std::size_t reset = force ? killBackendLocked(vip, backend) : 0;
   spdlog::info("backends: {} removed from VIP {}{}", backend.toString(), vip.toString(),
                force ? " (" + std::to_string(reset) + " connections reset)" : "");
   return ApiResult{204, nullptr};

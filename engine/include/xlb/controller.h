@@ -38,8 +38,6 @@ struct ControllerDeps {
   std::function<bool()> attached;  // XDP attached to the interface
   std::function<bool()> running;   // worker threads running
   CookieKey cookieKey{};
-  std::string interface;
-  bool xdpNative = false;
 };
 
 // An API-level outcome: HTTP status and a JSON body (an error object when status >= 400).
@@ -61,8 +59,11 @@ class Controller {
   // Restores state_dir, fills the blocklist maps, publishes the first snapshot. False with
   // `error` on a failure the daemon must not start with (map full, unwritable state_dir).
   bool start(std::string& error);
-  // Housekeeping, called about every 100 ms: blocklist expiry, next-hop changes.
+  // Housekeeping, called about every 100 ms: blocklist expiry, next hops once a second.
   void tick();
+  // Re-reads the next hops now (xlbd at start, while the kernel resolves them); republishes
+  // when one changed.
+  void refreshNextHops();
   // Backend ids whose next hop is still unknown.
   std::size_t unresolvedNextHops() const;
 
@@ -97,8 +98,6 @@ class Controller {
   ApiResult getConfig() const;
   ApiResult patchConfig(const nlohmann::json& patch);
 
-  std::size_t blocklistSize() const;
-
  private:
   ApiResult configLocked() const;
   // Persists the model change just made (and, for VIP settings, applies it to the XDP maps),
@@ -107,11 +106,14 @@ class Controller {
   bool saveBackends(std::string& error);
   bool saveBlocklist(std::string& error);
   void publishLocked();
+  void refreshNextHopsLocked();
+  // Next hops of backend ids from `from` on.
+  std::vector<std::optional<MacAddr>> resolveAll(std::size_t from) const;
   bool applyXdpLocked(std::string& error);
-  nlohmann::json backendJson(const VipRecord& v, const BackendRecord& b,
-                             const std::vector<WorkerStats>& ws) const;
+  nlohmann::json backendJson(const BackendRecord& b, const std::vector<WorkerStats>& ws) const;
   std::vector<WorkerStats> workerStats() const;
-  std::size_t killBackendLocked(const Address& backend);
+  // Resets the connections of one backend of one VIP (removal with force, reset_on_down).
+  std::size_t killBackendLocked(const Address& vip, const Address& backend);
 
   Config config_;
   ControllerDeps deps_;
@@ -120,7 +122,7 @@ class Controller {
   mutable std::mutex mutex_;
   ServiceModel model_;
   Blocklist blocklist_;
-  std::vector<std::optional<MacAddr>> macs_;  // by backend id, as last published
+  std::vector<std::optional<MacAddr>> macs_;  // next hop by backend id, as last read
   bool published_ = false;
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point lastRefresh_;

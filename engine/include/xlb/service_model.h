@@ -57,7 +57,6 @@ class ServiceModel {
 
   const std::vector<VipRecord>& vips() const noexcept { return vips_; }
   const VipRecord* findVip(const Address& a) const noexcept;
-  const Config& config() const noexcept { return config_; }
   // A config with the current VIP settings (ports, SYN flood) and in-rotation backends: what the
   // XDP program's maps are filled from.
   Config effectiveConfig() const;
