@@ -103,13 +103,6 @@ Address nthInPrefix(const Prefix& p, std::uint64_t i) {
   return a;
 }
 
-MacAddr hostMac(const Address& a) {
-  MacAddr m{{0x02, 0xcc, 0, 0, 0, 0}};
-  const std::size_t n = a.family == Family::kV4 ? 4 : 16;
-  for (std::size_t i = 0; i < 4; ++i) m.bytes[2 + i] = a.ip.bytes[n - 4 + i];
-  return m;
-}
-
 // ---- The scenario ----
 
 enum class ClientClose { kFirst, kAfterServer, kAt, kRst, kHalfClose, kIdle, kLostFinalAck };
@@ -429,7 +422,7 @@ TcpHost& World::host(const Address& a) {
   auto& h = hosts_[a.toString()];
   if (!h) {
     h = std::make_unique<TcpHost>(
-        a, hostMac(a), simLocalMac(), [this](Frame&& f) { toLb(std::move(f)); }, s_.seed);
+        a, simHostMac(a), simLocalMac(), [this](Frame&& f) { toLb(std::move(f)); }, s_.seed);
   }
   return *h;
 }
@@ -489,7 +482,7 @@ void World::kernelReceive(const Frame& f) {
     // Close the probe as a stack would after connect(): a reset.
     testing::PacketSpec r;
     r.srcMac = simLocalMac().toString();
-    r.dstMac = hostMac(it->second.backend).toString();
+    r.dstMac = simHostMac(it->second.backend).toString();
     r.src = Address{seg.family, seg.dst}.toString();
     r.dst = it->second.backend.toString();
     r.sport = seg.dport;
@@ -515,7 +508,7 @@ void World::healthRound() {
     }
     testing::PacketSpec p;
     p.srcMac = simLocalMac().toString();
-    p.dstMac = hostMac(t.backend).toString();
+    p.dstMac = simHostMac(t.backend).toString();
     p.src = from.toString();
     p.dst = t.backend.toString();
     p.sport = port;
@@ -661,7 +654,7 @@ void World::startSession(ClientGroup& g, std::uint64_t i) {
 
 Frame World::rawFrame(const Raw& r, std::uint32_t i) {
   testing::PacketSpec p;
-  p.srcMac = hostMac(*Address::parse(r.src)).toString();
+  p.srcMac = simHostMac(*Address::parse(r.src)).toString();
   p.dstMac = simLocalMac().toString();
   p.src = r.src;
   p.dst = r.vip.toString();
@@ -885,7 +878,7 @@ int World::run() {
   deps.prog = prog_.get();
   deps.workers = {worker_.get()};
   deps.localMac = simLocalMac();
-  deps.resolve = [](const Address& a) -> std::optional<MacAddr> { return hostMac(a); };
+  deps.resolve = [](const Address& a) -> std::optional<MacAddr> { return simHostMac(a); };
   deps.cookieKey = key;
   controller_ = std::make_unique<Controller>(s_.config, std::move(deps), nullptr,
                                              [this] { return wallClock(); });

@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "packet_builder.h"
+#include "xlb/splitmix.h"
 
 namespace xlb::sim {
 namespace {
@@ -20,12 +21,7 @@ constexpr TimeNs kEpoch = 1'700'000'000ull * kNsPerSec;
 class Rng {
  public:
   explicit Rng(std::uint64_t seed) : s_(seed) {}
-  std::uint64_t next() {
-    std::uint64_t z = (s_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
+  std::uint64_t next() { return splitmix64(s_); }
   std::uint32_t below(std::uint32_t n) { return static_cast<std::uint32_t>(next() % n); }
 
  private:

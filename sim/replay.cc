@@ -11,6 +11,7 @@
 
 #include "sim_io.h"
 #include "xlb/snapshot.h"
+#include "xlb/splitmix.h"
 #include "xlb/worker.h"
 #include "xlb/xdp_program.h"
 
@@ -18,7 +19,7 @@ namespace xlb::sim {
 
 using nlohmann::json;
 
-MacAddr simBackendMac(const Address& a) {
+MacAddr simHostMac(const Address& a) {
   MacAddr m{{0x02, 0xbb, 0, 0, 0, 0}};
   const std::size_t n = a.family == Family::kV4 ? 4 : 16;
   for (std::size_t i = 0; i < 4; ++i) m.bytes[2 + i] = a.ip.bytes[n - 4 + i];
@@ -30,13 +31,6 @@ MacAddr simLocalMac() {
 }
 
 namespace {
-
-std::uint64_t splitmix(std::uint64_t& s) {
-  std::uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
 
 constexpr TimeNs kSample = 100 * kNsPerMs;  // timeline resolution
 constexpr TimeNs kXdpClockStep = kNsPerMs;  // XDP's virtual clock is refreshed this often
@@ -92,8 +86,8 @@ bool replay(const ReplayOptions& options, const std::vector<PcapFrame>& in, Pcap
   sched_setaffinity(0, sizeof set, &set);
 
   std::uint64_t s = options.seed;
-  const CookieKey key{splitmix(s), splitmix(s)};
-  const std::uint64_t tableSeed = splitmix(s);
+  const CookieKey key{splitmix64(s), splitmix64(s)};
+  const std::uint64_t tableSeed = splitmix64(s);
 
   std::unique_ptr<XdpProgram> prog;
   if (options.xdp) {
@@ -119,7 +113,7 @@ bool replay(const ReplayOptions& options, const std::vector<PcapFrame>& in, Pcap
     if (out != nullptr) out->write(now, d, len);
   });
   Worker worker(0, 1, config, io, nullptr, key, tableSeed);
-  worker.publish(Snapshot::fromConfig(config, simLocalMac(), simBackendMac));
+  worker.publish(Snapshot::fromConfig(config, simLocalMac(), simHostMac));
 
   std::array<std::uint64_t, kReasonCount> xdpBefore{};
   if (prog) {

@@ -27,8 +27,8 @@ struct ReplayOptions {
 bool replay(const ReplayOptions& options, const std::vector<PcapFrame>& in, PcapWriter* out,
             nlohmann::json& report, std::string& error);
 
-// The MAC the simulator gives a backend (02:bb + its last four address bytes) and itself.
-MacAddr simBackendMac(const Address& a);
+// The MAC the simulator gives a host (02:bb + its last four address bytes) and the LB itself.
+MacAddr simHostMac(const Address& a);
 MacAddr simLocalMac();
 
 }  // namespace xlb::sim

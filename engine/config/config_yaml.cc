@@ -139,14 +139,9 @@ void loadVip(const YAML::Node& n, const std::string& path, VipConfig& v) {
     onlyKeys(s, sp, {"mode", "threshold_pps"});
     if (s["mode"]) {
       const std::string m = scalar(s["mode"], sp + ".mode");
-      if (m == "off")
-        v.synFlood.mode = SynFloodMode::kOff;
-      else if (m == "always")
-        v.synFlood.mode = SynFloodMode::kAlways;
-      else if (m == "auto")
-        v.synFlood.mode = SynFloodMode::kAuto;
-      else
-        fail(sp + ".mode", "\"" + m + "\" is not one of off, always, auto");
+      const std::optional<SynFloodMode> mode = parseSynFloodMode(m);
+      if (!mode) fail(sp + ".mode", "\"" + m + "\" is not one of off, always, auto");
+      v.synFlood.mode = *mode;
     }
     if (s["threshold_pps"]) {
       v.synFlood.thresholdPps = static_cast<std::uint32_t>(
@@ -193,27 +188,13 @@ void loadControl(const YAML::Node& n, ControlConfig& c) {
   onlyKeys(n, "control", {"listen", "token_file"});
   if (n["listen"]) {
     const std::string s = scalar(n["listen"], "control.listen");
-    std::string host, port;
-    if (!s.empty() && s[0] == '[') {
-      std::size_t close = s.find("]:");
-      if (close != std::string::npos) {
-        host = s.substr(1, close - 1);
-        port = s.substr(close + 2);
-      }
-    } else if (std::size_t colon = s.rfind(':');
-               colon != std::string::npos && s.find(':') == colon) {
-      host = s.substr(0, colon);
-      port = s.substr(colon + 1);
-    }
-    auto a = Address::parse(host);
-    std::uint64_t p = 0;
-    auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-    if (!a || port.empty() || ec != std::errc() || ptr != port.data() + port.size() || p < 1 ||
-        p > 65535) {
+    Address a;
+    std::uint16_t port = 0;
+    if (!parseAddrPort(s, a, port)) {
       fail("control.listen", "\"" + s + "\" is not ADDRESS:PORT (e.g. 127.0.0.1:9180, [::1]:9180)");
     }
-    c.listenHost = host;
-    c.listenPort = static_cast<std::uint16_t>(p);
+    c.listenHost = a.toString();
+    c.listenPort = port;
   }
   if (n["token_file"]) c.tokenFile = scalar(n["token_file"], "control.token_file");
 }

@@ -24,31 +24,6 @@ bool parseUint(std::string_view s, std::uint64_t max, std::uint64_t& out) {
   return true;
 }
 
-bool parseAddrPort(std::string_view s, Address& addr, std::uint16_t& port) {
-  std::string_view host, portText;
-  if (!s.empty() && s[0] == '[') {
-    const auto close = s.find("]:");
-    if (close == std::string_view::npos) return false;
-    host = s.substr(1, close - 1);
-    portText = s.substr(close + 2);
-    auto a = Address::parse(host);
-    if (!a || a->family != Family::kV6) return false;
-    addr = *a;
-  } else {
-    const auto colon = s.rfind(':');
-    if (colon == std::string_view::npos || s.find(':') != colon) return false;
-    host = s.substr(0, colon);
-    portText = s.substr(colon + 1);
-    auto a = Address::parse(host);
-    if (!a || a->family != Family::kV4) return false;
-    addr = *a;
-  }
-  std::uint64_t p = 0;
-  if (!parseUint(portText, 65535, p) || p == 0) return false;
-  port = static_cast<std::uint16_t>(p);
-  return true;
-}
-
 std::string percentDecode(std::string_view s, bool& ok) {
   ok = true;
   std::string out;

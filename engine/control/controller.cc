@@ -814,9 +814,7 @@ ApiResult Controller::patchConfig(const json& patch) {
         if (k == "mode") {
           if (!val.is_string())
             return ApiResult::error(400, "bad_request", "mode must be a string");
-          for (SynFloodMode m : {SynFloodMode::kOff, SynFloodMode::kAlways, SynFloodMode::kAuto}) {
-            if (synFloodModeName(m) == val.get<std::string>()) mode = m;
-          }
+          mode = parseSynFloodMode(val.get<std::string>());
           if (!mode)
             return ApiResult::error(400, "bad_request", "mode must be off, always or auto");
         } else if (k == "threshold_pps") {

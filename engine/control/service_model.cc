@@ -267,11 +267,7 @@ std::optional<ModelError> ServiceModel::applyOverlay(const std::string& text) {
       std::vector<std::uint16_t> ports = jv.at("ports").get<std::vector<std::uint16_t>>();
       if (auto e = next.setVipPorts(*va, ports)) return e;
       const json& sf = jv.at("syn_flood");
-      const std::string mode = sf.at("mode").get<std::string>();
-      std::optional<SynFloodMode> m;
-      for (SynFloodMode x : {SynFloodMode::kOff, SynFloodMode::kAlways, SynFloodMode::kAuto}) {
-        if (synFloodModeName(x) == mode) m = x;
-      }
+      const std::optional<SynFloodMode> m = parseSynFloodMode(sf.at("mode").get<std::string>());
       if (!m) return badRequest("bad SYN flood mode");
       if (auto e = next.setSynFlood(*va, m, sf.at("threshold_pps").get<std::uint32_t>())) return e;
       std::vector<Address> removed;

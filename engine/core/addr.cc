@@ -205,4 +205,31 @@ std::string MacAddr::toString() const {
   return buf;
 }
 
+bool parseAddrPort(std::string_view text, Address& addr, std::uint16_t& port) {
+  std::string_view host, portText;
+  if (!text.empty() && text[0] == '[') {
+    const auto close = text.find("]:");
+    if (close == std::string_view::npos) return false;
+    host = text.substr(1, close - 1);
+    portText = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos || text.find(':') != colon) return false;
+    host = text.substr(0, colon);
+    portText = text.substr(colon + 1);
+  }
+  const std::optional<Address> a = Address::parse(host);
+  // IPv6 only in brackets, IPv4 never.
+  if (!a || (a->family == Family::kV6) != (text[0] == '[')) return false;
+  unsigned p = 0;
+  const auto [end, ec] = std::from_chars(portText.data(), portText.data() + portText.size(), p);
+  if (portText.empty() || ec != std::errc() || end != portText.data() + portText.size() || p == 0 ||
+      p > 65535) {
+    return false;
+  }
+  addr = *a;
+  port = static_cast<std::uint16_t>(p);
+  return true;
+}
+
 }  // namespace xlb

@@ -6,6 +6,13 @@
 
 namespace xlb {
 
+std::optional<SynFloodMode> parseSynFloodMode(std::string_view name) noexcept {
+  for (SynFloodMode m : {SynFloodMode::kOff, SynFloodMode::kAlways, SynFloodMode::kAuto}) {
+    if (synFloodModeName(m) == name) return m;
+  }
+  return std::nullopt;
+}
+
 std::string_view synFloodModeName(SynFloodMode m) noexcept {
   switch (m) {
     case SynFloodMode::kOff:

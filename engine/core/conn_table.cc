@@ -2,6 +2,8 @@
 // Connection table: chained hash indexes for both directions, TCP state machine, timer wheel.
 #include "xlb/conn_table.h"
 
+#include "xlb/splitmix.h"
+
 #include <bit>
 #include <cstring>
 #include <stdexcept>
@@ -10,13 +12,6 @@
 
 namespace xlb {
 namespace {
-
-inline std::uint64_t splitmix(std::uint64_t& x) noexcept {
-  std::uint64_t z = (x += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
 
 // A wheel list head is marked in timerPrev with this bit and the slot number.
 constexpr std::uint32_t kHeadBit = 0x80000000u;
@@ -102,7 +97,7 @@ ConnTable::ConnTable(std::uint32_t capacity, const Timeouts& timeouts, SnatPool&
   timeoutMs_[static_cast<std::size_t>(TcpState::kClosed)] = ms(timeouts.rst);
   timeoutMs_[static_cast<std::size_t>(TcpState::kKilled)] = ms(timeouts.rst);
   std::uint64_t s = seed;
-  for (auto& k : seed_) k = splitmix(s);
+  for (auto& k : seed_) k = splitmix64(s);
 }
 
 namespace {

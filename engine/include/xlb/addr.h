@@ -88,6 +88,10 @@ struct Prefix {
   friend bool operator==(const Prefix&, const Prefix&) = default;
 };
 
+// "ADDR:PORT" for IPv4, "[ADDR]:PORT" for IPv6; the port 1-65535, parsed whole. The control
+// API's client parameter and the configuration's control.listen.
+bool parseAddrPort(std::string_view text, Address& addr, std::uint16_t& port);
+
 struct MacAddr {
   std::array<std::uint8_t, 6> bytes{};
   static std::optional<MacAddr> parse(std::string_view text);

@@ -43,8 +43,6 @@ class ApiServer {
 
 // Helpers the server and xlbctl share. Whole-string parses: "12abc", "-1", "" are rejected.
 bool parseUint(std::string_view s, std::uint64_t max, std::uint64_t& out);
-// "ADDR:PORT" for IPv4, "[ADDR]:PORT" for IPv6.
-bool parseAddrPort(std::string_view s, Address& addr, std::uint16_t& port);
 std::string percentDecode(std::string_view s, bool& ok);
 // Constant-time comparison (length leaks, content does not).
 bool tokenEquals(std::string_view a, std::string_view b) noexcept;

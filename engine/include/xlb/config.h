@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,7 @@ inline constexpr TimeNs kMaxTimeout = 24ull * 3600 * kNsPerSec;
 std::string checkConfig(const Config& c);
 
 std::string_view synFloodModeName(SynFloodMode m) noexcept;
+std::optional<SynFloodMode> parseSynFloodMode(std::string_view name) noexcept;
 std::string_view xdpModeName(XdpMode m) noexcept;
 
 }  // namespace xlb
