@@ -71,15 +71,7 @@ class Control : public ::testing::Test {
   }
   // n requests from client c: body -> count ("FAIL" for failures).
   std::map<std::string, int> curl(int client, int n) {
-    const std::string cmd = "for i in $(seq " + std::to_string(n) +
-                            "); do curl -s -m 2 http://10.100.0.100/ || echo FAIL; echo; done";
-    const rig::CmdResult r = rig_->exec("c" + std::to_string(client), cmd, 10 + n / 5);
-    std::map<std::string, int> out;
-    std::istringstream in(r.out);
-    for (std::string line; std::getline(in, line);) {
-      if (!line.empty()) ++out[line];
-    }
-    return out;
+    return rig_->curlBodies(client, n, "http://10.100.0.100/");
   }
   std::string metrics() const {
     return rig_->exec("lb", "curl -s -m 5 http://127.0.0.1:9180/metrics").out;

@@ -118,6 +118,18 @@ CmdResult Rig::exec(const std::string& shortName, const std::string& cmd, int ti
   return sh("ip netns exec " + ns(shortName) + " sh -c " + quote(cmd), timeoutSec);
 }
 
+std::map<std::string, int> Rig::curlBodies(int client, int n, const std::string& url) const {
+  const std::string cmd = "for i in $(seq " + std::to_string(n) + "); do curl -s -m 2 " + url +
+                          " || echo FAIL; echo; done";
+  const CmdResult r = exec("c" + std::to_string(client), cmd, 10 + n / 5);
+  std::map<std::string, int> out;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) ++out[line];
+  }
+  return out;
+}
+
 bool Rig::startNginx(int backend) {
   return sh(libCall("rig_backend_nginx " + std::to_string(backend)), 20).status == 0;
 }

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -44,6 +45,9 @@ class Rig {
   // Runs a command in a namespace (lb, br, c1.., b1..).
   CmdResult exec(const std::string& shortName, const std::string& cmd, int timeoutSec = 30) const;
   bool startNginx(int backend);
+  // n requests with curl from client c<client>, a new connection each: response body -> count,
+  // "FAIL" for a failed request. `url` may carry curl options first (e.g. "-k https://...").
+  std::map<std::string, int> curlBodies(int client, int n, const std::string& url) const;
 
   // Starts xlbd in the LB namespace with this configuration; waits until it logs that it
   // started (or exits). False with the log in `log` on failure. The configuration's state_dir

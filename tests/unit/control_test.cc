@@ -47,7 +47,7 @@ TEST(ServiceModel, IdsAreStableAndOnlyRotationIsInTheSnapshot) {
   // Ids 0, 1 (removed, MAC kept for its connections) and 2.
   EXPECT_EQ(s.backendMacs.size(), 3u);
   EXPECT_TRUE(s.vips[0].backends.empty());  // draining, removed, down
-  ASSERT_FALSE(m.setHealth(vip, A("10.0.0.13"), Health::kUp) == false);
+  ASSERT_TRUE(m.setHealth(vip, A("10.0.0.13"), Health::kUp));
   s = m.spec(MacAddr{}, [](const Address&) { return MacAddr{}; });
   ASSERT_EQ(s.vips[0].backends.size(), 1u);
   EXPECT_EQ(s.vips[0].backends[0].id, 2);

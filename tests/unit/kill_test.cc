@@ -3,6 +3,7 @@
 // (sequence numbers exact, as RFC 5961 demands), the entry's end, and per-backend counters.
 #include <gtest/gtest.h>
 
+#include "frame_checks.h"
 #include "harness.h"
 #include "xlb/checksum.h"
 
@@ -11,6 +12,7 @@ namespace {
 
 using testing::A;
 using testing::buildPacket;
+using testing::expectValidChecksums;
 using testing::Bytes;
 using testing::Harness;
 using testing::PacketSpec;
@@ -24,14 +26,6 @@ ConnFilter clientFilter(std::uint16_t port) {
   f.client = A("10.0.0.1");
   f.clientPort = port;
   return f;
-}
-
-void expectValid(const Bytes& f) {
-  const PacketInfo p = parseInfo(f);
-  EXPECT_TRUE(l4ChecksumValid(p.family, p.proto, p.src, p.dst, f.data() + p.l4Offset, p.l4Len));
-  if (p.family == Family::kV4) {
-    EXPECT_EQ(load16(f.data() + p.l3Offset + 10), ipv4HeaderChecksum(f.data() + p.l3Offset, 20));
-  }
 }
 
 struct Established {
@@ -92,7 +86,7 @@ TEST(Kill, ProbesBothEndsThenResetsEachAtItsExactSequence) {
   ASSERT_EQ(c.h.pipe->emitted().size(), 2u);
   std::vector<Bytes> probes;
   for (const Emitted& e : c.h.pipe->emitted()) probes.emplace_back(e.data, e.data + e.len);
-  for (const Bytes& p : probes) expectValid(p);
+  for (const Bytes& p : probes) expectValidChecksums(p);
   const PacketInfo toClient = parseInfo(probes[0]);
   EXPECT_EQ(toClient.src, A("10.0.0.100").ip);
   EXPECT_EQ(toClient.dst, A("10.0.0.1").ip);
@@ -112,7 +106,7 @@ TEST(Kill, ProbesBothEndsThenResetsEachAtItsExactSequence) {
   // The client answers the probe with its numbers: SND.NXT 1003, RCV.NXT 5001.
   Bytes dup = c.fromClient(kTcpAck, 1003, 5001, {});
   EXPECT_EQ(c.h.run(dup, kT0 + sec(0.01)), Reason::kTxKillRst);
-  expectValid(dup);
+  expectValidChecksums(dup);
   const PacketInfo onward = parseInfo(dup);
   EXPECT_EQ(onward.dst, A("10.0.0.11").ip);
   EXPECT_EQ(onward.dport, 80);
@@ -120,7 +114,7 @@ TEST(Kill, ProbesBothEndsThenResetsEachAtItsExactSequence) {
   EXPECT_EQ(onward.tcpFlags, kTcpRst);
   EXPECT_EQ(onward.seq, 1003u);
   ASSERT_EQ(c.h.emitted.size(), 1u);
-  expectValid(c.h.emitted[0]);
+  expectValidChecksums(c.h.emitted[0]);
   const PacketInfo back = parseInfo(c.h.emitted[0]);
   EXPECT_EQ(back.src, A("10.0.0.100").ip);
   EXPECT_EQ(back.dst, A("10.0.0.1").ip);

@@ -5,6 +5,7 @@
 // rescaling both ways, closing, and the failure paths.
 #include <gtest/gtest.h>
 
+#include "frame_checks.h"
 #include "harness.h"
 #include "xlb/checksum.h"
 #include "xlb_common.h"
@@ -14,6 +15,7 @@ namespace {
 
 using testing::A;
 using testing::buildPacket;
+using testing::expectValidChecksums;
 using testing::Bytes;
 using testing::Harness;
 using testing::PacketSpec;
@@ -27,14 +29,6 @@ Config proxyConfig(SynFloodMode mode = SynFloodMode::kAlways) {
   Config c = testing::testConfig();
   for (VipConfig& v : c.vips) v.synFlood.mode = mode;
   return c;
-}
-
-void expectValid(const Bytes& f) {
-  const PacketInfo p = parseInfo(f);
-  EXPECT_TRUE(l4ChecksumValid(p.family, p.proto, p.src, p.dst, f.data() + p.l4Offset, p.l4Len));
-  if (p.family == Family::kV4) {
-    EXPECT_EQ(load16(f.data() + p.l3Offset + 10), ipv4HeaderChecksum(f.data() + p.l3Offset, 20));
-  }
 }
 
 Bytes payloadOf(const Bytes& f) {
@@ -119,7 +113,7 @@ TEST(SynProxy, FullConnectionWithHeldDataAndTranslation) {
   EXPECT_EQ(h.pipe->heldCount(), 1u);
   {
     const PacketInfo p = parseInfo(f);
-    expectValid(f);
+    expectValidChecksums(f);
     ASSERT_EQ(f.size(), 14u + 20 + 32);
     EXPECT_EQ(macOf(f), testing::backendMac(A("10.0.0.11")));
     EXPECT_EQ(p.src, A("10.0.0.2").ip);
@@ -148,7 +142,7 @@ TEST(SynProxy, FullConnectionWithHeldDataAndTranslation) {
   ASSERT_EQ(h.run(f, kT0 + sec(0.003)), Reason::kTxSynproxy);
   {
     const PacketInfo p = parseInfo(f);
-    expectValid(f);
+    expectValidChecksums(f);
     EXPECT_EQ(p.src, A("10.0.0.2").ip);
     EXPECT_EQ(p.dst, A("10.0.0.11").ip);
     EXPECT_EQ(p.sport, c.snatPort);
@@ -161,7 +155,7 @@ TEST(SynProxy, FullConnectionWithHeldDataAndTranslation) {
   const std::uint32_t delta = c.bisn - c.cookie;
   for (std::size_t i = 0; i < 2; ++i) {
     const PacketInfo p = parseInfo(h.emitted[i]);
-    expectValid(h.emitted[i]);
+    expectValidChecksums(h.emitted[i]);
     EXPECT_EQ(p.dst, A("10.0.0.11").ip);
     EXPECT_EQ(p.sport, c.snatPort);
     EXPECT_EQ(p.ack, c.bisn + 1);  // cookie + 1 + delta
@@ -178,7 +172,7 @@ TEST(SynProxy, FullConnectionWithHeldDataAndTranslation) {
   ASSERT_EQ(h.run(f, kT0 + sec(0.004)), Reason::kTxToClient);
   {
     const PacketInfo p = parseInfo(f);
-    expectValid(f);
+    expectValidChecksums(f);
     EXPECT_EQ(p.src, A("10.0.0.100").ip);
     EXPECT_EQ(p.dst, A("10.0.0.1").ip);
     EXPECT_EQ(p.sport, 80);
@@ -196,7 +190,7 @@ TEST(SynProxy, FullConnectionWithHeldDataAndTranslation) {
   ASSERT_EQ(h.run(f, kT0 + sec(0.005)), Reason::kTxToBackend);
   {
     const PacketInfo p = parseInfo(f);
-    expectValid(f);
+    expectValidChecksums(f);
     EXPECT_EQ(p.ack, c.bisn + 13);
     ASSERT_EQ(p.tcp.sackBlocks, 1);
     EXPECT_EQ(load32(f.data() + p.tcp.sackOffset), c.bisn + 100);
@@ -269,11 +263,11 @@ TEST(SynProxy, BackendWithoutWindowScalingIsRescaledBothWays) {
   f = buildPacket(c.fromBackend(kTcpAck, c.bisn + 1, c.cisn + 1, {}));
   ASSERT_EQ(h.run(f, kT0), Reason::kTxToClient);
   EXPECT_EQ(parseInfo(f).window, 1000 >> XLB_SYNACK_WSCALE);
-  expectValid(f);
+  expectValidChecksums(f);
   f = buildPacket(c.fromClient(kTcpAck, c.cisn + 1, c.cookie + 1, {}));
   ASSERT_EQ(h.run(f, kT0), Reason::kTxToBackend);
   EXPECT_EQ(parseInfo(f).window, 502 << 4);
-  expectValid(f);
+  expectValidChecksums(f);
 }
 
 TEST(SynProxy, Ipv6WithoutOptions) {
@@ -287,7 +281,7 @@ TEST(SynProxy, Ipv6WithoutOptions) {
   c.syn(kT0);
   Bytes f = buildPacket(c.fromClient(kTcpAck, c.cisn + 1, c.cookie + 1, text("x")));
   ASSERT_EQ(h.run(f, kT0), Reason::kTxSynproxy);
-  expectValid(f);
+  expectValidChecksums(f);
   const PacketInfo syn = parseInfo(f);
   EXPECT_EQ(syn.tcp.mss, 536);
   EXPECT_FALSE(syn.tcp.sackPermitted);
@@ -296,13 +290,13 @@ TEST(SynProxy, Ipv6WithoutOptions) {
   f = buildPacket(c.fromBackend(kTcpSyn | kTcpAck, c.bisn, c.cisn + 1, {}));
   ASSERT_EQ(h.run(f, kT0), Reason::kTxSynproxy);
   ASSERT_EQ(h.emitted.size(), 1u);
-  expectValid(h.emitted[0]);
+  expectValidChecksums(h.emitted[0]);
   EXPECT_EQ(payloadOf(h.emitted[0]), text("x"));
   f = buildPacket(c.fromBackend(kTcpAck, c.bisn + 1, c.cisn + 2, text("y")));
   ASSERT_EQ(h.run(f, kT0), Reason::kTxToClient);
   EXPECT_EQ(parseInfo(f).seq, c.cookie + 1);
   EXPECT_EQ(parseInfo(f).window, 1000);  // no scaling anywhere: nothing to rescale
-  expectValid(f);
+  expectValidChecksums(f);
 }
 
 TEST(SynProxy, InvalidCookiesAreCountedDrops) {
@@ -339,7 +333,7 @@ TEST(SynProxy, BackendRefusesAndTheClientIsReset) {
   f = buildPacket(c.fromBackend(kTcpRst | kTcpAck, 0, c.cisn + 1, {}));
   ASSERT_EQ(h.run(f, kT0), Reason::kTxToClient);
   const PacketInfo p = parseInfo(f);
-  expectValid(f);
+  expectValidChecksums(f);
   EXPECT_EQ(p.src, A("10.0.0.100").ip);
   EXPECT_EQ(p.dst, A("10.0.0.1").ip);
   EXPECT_EQ(p.sport, 80);
@@ -366,7 +360,7 @@ TEST(SynProxy, BackendTimeWaitChallengeAckIsReset) {
   f = buildPacket(c.fromBackend(kTcpAck, 0x55550000, 0x12340000, {}));
   ASSERT_EQ(h.run(f, kT0 + sec(0.001)), Reason::kTxSynproxy);
   const PacketInfo rst = parseInfo(f);
-  expectValid(f);
+  expectValidChecksums(f);
   EXPECT_EQ(rst.tcpFlags, kTcpRst);
   EXPECT_EQ(rst.seq, 0x12340000u);
   EXPECT_EQ(rst.src, A("10.0.0.2").ip);
