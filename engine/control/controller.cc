@@ -296,6 +296,33 @@ BackendStats backendTotal(const std::vector<WorkerStats>& ws, std::uint16_t id) 
   return t;
 }
 
+// Everything statistics and metrics report, read once: per-worker figures folded, the XDP
+// program's per-CPU counters, per-VIP SYN state, per-queue AF_XDP figures.
+struct Figures {
+  std::vector<WorkerStats> ws;
+  Folded f;
+  std::array<ReasonStat, kReasonCount> xdp{};
+  std::vector<SynState> syn;  // by VIP position
+  std::vector<MetricsInput::Queue> queues;
+};
+
+Figures collectFigures(const ControllerDeps& d, std::size_t vipCount) {
+  Figures g;
+  for (const Worker* w : d.workers) g.ws.push_back(w->stats());
+  g.f = fold(g.ws);
+  g.xdp = d.prog->stats();
+  for (std::size_t i = 0; i < vipCount; ++i) {
+    g.syn.push_back(d.prog->synState(static_cast<std::uint16_t>(i)));
+  }
+  for (std::size_t q = 0; q < d.sockets.size(); ++q) {
+    const XskKernelStats k = d.sockets[q]->kernelStats();
+    const IoCounters io = q < g.ws.size() ? g.ws[q].io : IoCounters{};
+    g.queues.push_back({d.sockets[q]->queue(), io.rxFrames, io.txFrames, io.txRingFull,
+                        k.fillRingEmpty, k.rxDropped, k.rxRingFull, d.sockets[q]->zeroCopy()});
+  }
+  return g;
+}
+
 }  // namespace
 
 json Controller::backendJson(const BackendRecord& b, const std::vector<WorkerStats>& ws) const {
@@ -314,9 +341,9 @@ json Controller::backendJson(const BackendRecord& b, const std::vector<WorkerSta
 
 ApiResult Controller::stats() const {
   std::lock_guard lock(mutex_);
-  const std::vector<WorkerStats> ws = workerStats();
-  const Folded f = fold(ws);
-  const auto x = deps_.prog->stats();
+  const Figures g = collectFigures(deps_, model_.vips().size());
+  const Folded& f = g.f;
+  const auto& x = g.xdp;
   json xdp = json::object(), engine = json::object();
   for (std::size_t i = 0; i < kReasonCount; ++i) {
     if (x[i].packets != 0) xdp[std::string(kReasonNames[i])] = x[i].packets;
@@ -337,29 +364,26 @@ ApiResult Controller::stats() const {
     const VipRecord& v = model_.vips()[i];
     json backends = json::array();
     for (const BackendRecord& b : v.backends) {
-      const BackendStats t = backendTotal(ws, b.id);
+      const BackendStats t = backendTotal(g.ws, b.id);
       backends.push_back({{"address", b.address.toString()},
                           {"active_connections", t.active},
                           {"connections_total", t.counters.created}});
     }
-    const SynState st = deps_.prog->synState(static_cast<std::uint16_t>(i));
     vips.push_back({{"address", v.config.address.toString()},
-                    {"syn_flood_active", cookiesActive(v, st)},
-                    {"syn_flood_switches", st.switches},
+                    {"syn_flood_active", cookiesActive(v, g.syn[i])},
+                    {"syn_flood_switches", g.syn[i].switches},
                     {"backends", backends}});
   }
   json afxdp = json::array();
-  for (std::size_t q = 0; q < deps_.sockets.size(); ++q) {
-    const XskKernelStats k = deps_.sockets[q]->kernelStats();
-    const IoCounters io = q < ws.size() ? ws[q].io : IoCounters{};
-    afxdp.push_back({{"queue", deps_.sockets[q]->queue()},
-                     {"zero_copy", deps_.sockets[q]->zeroCopy()},
-                     {"rx", io.rxFrames},
-                     {"tx", io.txFrames},
-                     {"tx_ring_full", io.txRingFull},
-                     {"rx_dropped", k.rxDropped},
-                     {"rx_ring_full", k.rxRingFull},
-                     {"fill_ring_empty", k.fillRingEmpty}});
+  for (const MetricsInput::Queue& q : g.queues) {
+    afxdp.push_back({{"queue", q.queue},
+                     {"zero_copy", q.zeroCopy},
+                     {"rx", q.rx},
+                     {"tx", q.tx},
+                     {"tx_ring_full", q.txRingFull},
+                     {"rx_dropped", q.rxDropped},
+                     {"rx_ring_full", q.rxRingFull},
+                     {"fill_ring_empty", q.fillRingEmpty}});
   }
   json j = {{"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(
                                    std::chrono::steady_clock::now() - started_)
@@ -386,7 +410,7 @@ ApiResult Controller::stats() const {
               {"drops", x[static_cast<std::size_t>(Reason::kBlocklist)].packets}}},
             {"vips", vips},
             {"workers",
-             {{"count", ws.size()},
+             {{"count", g.ws.size()},
               {"handed_off", f.handedOff},
               {"handoff_drops", f.handoffDrops},
               {"send_drops", f.sendDrops}}},
@@ -398,34 +422,27 @@ ApiResult Controller::stats() const {
 
 std::string Controller::metrics() const {
   std::lock_guard lock(mutex_);
-  const std::vector<WorkerStats> ws = workerStats();
-  const Folded f = fold(ws);
+  const Figures g = collectFigures(deps_, model_.vips().size());
   MetricsInput in;
-  in.xdp = deps_.prog->stats();
-  in.engine = f.reasons;
-  in.byState = f.byState;
-  in.closed = f.closed;
-  in.capacity = f.capacity;
-  in.created = f.created;
-  in.snatInUse = f.snatInUse;
-  in.cookiesValidated = f.validated;
+  in.xdp = g.xdp;
+  in.engine = g.f.reasons;
+  in.byState = g.f.byState;
+  in.closed = g.f.closed;
+  in.capacity = g.f.capacity;
+  in.created = g.f.created;
+  in.snatInUse = g.f.snatInUse;
+  in.cookiesValidated = g.f.validated;
   in.blocklistEntries = blocklist_.size();
   for (std::size_t i = 0; i < model_.vips().size(); ++i) {
     const VipRecord& v = model_.vips()[i];
-    in.vips.push_back({v.config.address.toString(),
-                       cookiesActive(v, deps_.prog->synState(static_cast<std::uint16_t>(i)))});
+    in.vips.push_back({v.config.address.toString(), cookiesActive(v, g.syn[i])});
     for (const BackendRecord& b : v.backends) {
-      const BackendStats t = backendTotal(ws, b.id);
+      const BackendStats t = backendTotal(g.ws, b.id);
       in.backends.push_back({v.config.address.toString(), b.address.toString(), b.inRotation(),
                              t.active, t.counters});
     }
   }
-  for (std::size_t q = 0; q < deps_.sockets.size(); ++q) {
-    const XskKernelStats k = deps_.sockets[q]->kernelStats();
-    const IoCounters io = q < ws.size() ? ws[q].io : IoCounters{};
-    in.queues.push_back({deps_.sockets[q]->queue(), io.rxFrames, io.txFrames, io.txRingFull,
-                         k.fillRingEmpty, k.rxDropped, deps_.sockets[q]->zeroCopy()});
-  }
+  in.queues = g.queues;
   in.uptimeSeconds = static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                              std::chrono::steady_clock::now() - started_)
                                              .count()) /

@@ -42,6 +42,7 @@ struct MetricsInput {
     std::uint64_t txRingFull = 0;
     std::uint64_t fillRingEmpty = 0;
     std::uint64_t rxDropped = 0;
+    std::uint64_t rxRingFull = 0;
     bool zeroCopy = false;
   };
   std::vector<Queue> queues;
