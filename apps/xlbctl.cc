@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "xlb/http_client.h"
+#include "xlb/text.h"
 
 using nlohmann::json;
 
@@ -131,7 +132,7 @@ std::string query(const std::vector<std::pair<std::string, std::string>>& params
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"xlbctl: control a running xlbd through its REST API"};
   app.require_subcommand(1);
   Client client;
@@ -206,6 +207,10 @@ int main(int argc, char** argv) {
   auto* hl = app.add_subcommand("health", "liveness and readiness of xlbd");
 
   CLI11_PARSE(app, argc, argv);
+  if (!xlb::validUtf8(comment)) {
+    std::cerr << "xlbctl: --comment is not valid UTF-8\n";
+    return 2;
+  }
 
   if (tokenFile.empty() && ::access("/var/lib/xlb/api-token", R_OK) == 0) {
     tokenFile = "/var/lib/xlb/api-token";
@@ -397,4 +402,14 @@ int main(int argc, char** argv) {
     return ready.status == 200 ? 0 : kExitApi;
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  // Nothing the user types may end in an abort: an unexpected exception is a clear message.
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "xlbctl: error: " << e.what() << "\n";
+    return 1;
+  }
 }

@@ -63,7 +63,8 @@ TimeNs duration(const YAML::Node& n, const std::string& what) {
     scale = 60e9;
   else
     bad(what + ": \"" + s + "\" needs a unit (us, ms, s, m)");
-  if (v < 0) bad(what + ": negative");
+  // NaN fails both comparisons; a scenario longer than a year of virtual time is a typo.
+  if (!(v >= 0) || !(v * scale <= 365.0 * 86400e9)) bad(what + ": \"" + s + "\" is out of range");
   return static_cast<TimeNs>(std::llround(v * scale));
 }
 

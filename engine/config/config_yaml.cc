@@ -8,6 +8,7 @@
 #include <charconv>
 #include <fstream>
 #include <initializer_list>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -75,7 +76,9 @@ Address address(const YAML::Node& n, const std::string& path) {
 TimeNs duration(const YAML::Node& n, const std::string& path, TimeNs min) {
   const std::string s = scalar(n, path);
   auto d = parseDuration(s);
-  if (!d) fail(path, "\"" + s + "\" is not a duration (e.g. 500ms, 5s, 2m, 1h)");
+  if (!d) {
+    fail(path, "\"" + s + "\" is not a duration (e.g. 500ms, 5s, 2m, 1h) or is out of range");
+  }
   if (*d < min || *d > kMaxTimeout) {
     fail(path, "\"" + s + "\" is out of range (" + std::to_string(min / kNsPerMs) + "ms-24h)");
   }
@@ -300,9 +303,9 @@ Config loadRoot(const YAML::Node& root) {
 std::optional<TimeNs> parseDuration(std::string_view text) {
   std::size_t i = 0;
   while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
-  if (i == 0 || i > 12) return std::nullopt;
+  if (i == 0 || i > 19) return std::nullopt;
   std::uint64_t v = 0;
-  std::from_chars(text.data(), text.data() + i, v);
+  if (std::from_chars(text.data(), text.data() + i, v).ec != std::errc()) return std::nullopt;
   std::string_view unit = text.substr(i);
   TimeNs mult = 0;
   if (unit == "ms")
@@ -315,6 +318,8 @@ std::optional<TimeNs> parseDuration(std::string_view text) {
     mult = 3600 * kNsPerSec;
   else
     return std::nullopt;
+  // A value whose nanoseconds do not fit 64 bits is refused, never wrapped.
+  if (v > std::numeric_limits<TimeNs>::max() / mult) return std::nullopt;
   return v * mult;
 }
 

@@ -8,7 +8,9 @@
 #include <charconv>
 #include <vector>
 
+#include "xlb/boundary.h"
 #include "xlb/metrics.h"
+#include "xlb/text.h"
 
 namespace xlb {
 
@@ -62,7 +64,6 @@ bool tokenEquals(std::string_view a, std::string_view b) noexcept {
 namespace {
 
 constexpr std::uint64_t kMaxTtl = 10ull * 365 * 24 * 3600;
-constexpr std::size_t kMaxComment = 256;
 constexpr std::uint64_t kMaxPage = 1000;
 constexpr std::uint64_t kDefaultPage = 100;
 
@@ -79,7 +80,10 @@ struct Reply {
 Reply jsonReply(const ApiResult& r) {
   Reply out;
   out.status = r.status;
-  if (r.status != 204) out.body = r.body.dump() + "\n";
+  // Messages may echo request text (a path, a parameter name) that is not valid UTF-8: such bytes
+  // are replaced, never allowed to make the reply itself fail.
+  if (r.status != 204)
+    out.body = r.body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
   return out;
 }
 
@@ -300,7 +304,7 @@ class Dispatcher {
         if (ttl > kMaxTtl)
           return errorReply(400, "bad_request",
                             "ttl_seconds is at most " + std::to_string(kMaxTtl));
-        if (comment.size() > kMaxComment)
+        if (comment.size() > kMaxBlockComment)
           return errorReply(400, "bad_request", "comment is at most 256 bytes");
         return jsonReply(c.addBlock(*pre, static_cast<std::int64_t>(ttl), comment));
       }
@@ -314,8 +318,10 @@ class Dispatcher {
           !uintParam("ttl_seconds", kMaxTtl, 0, 0, ttl, err) || !param("comment", comment, err)) {
         return err;
       }
-      if (comment && comment->size() > kMaxComment)
+      if (comment && comment->size() > kMaxBlockComment)
         return errorReply(400, "bad_request", "comment is at most 256 bytes");
+      if (comment && !validUtf8(*comment))
+        return errorReply(400, "bad_request", "comment is not valid UTF-8");
       return jsonReply(
           c.importBlocklist(*body_, static_cast<std::int64_t>(ttl), comment.value_or("import")));
     }
@@ -492,16 +498,13 @@ class Handler : public Http::Handler {
 
   void onRequest(const Http::Request& req, Http::ResponseWriter response) override {
     Reply r;
-    try {
+    // Never the exception's text in the reply: it may name internals. The log has it.
+    const bool ok = guardBoundary(Boundary::kApi, [&] {
+      faultPoint(Boundary::kApi);
       Dispatcher d(*ctx_);
       r = d.handle(req);
-    } catch (const std::exception& e) {
-      // Never the exception's text: it may name internals. The log has it.
-      spdlog::error("API {} {}: {}", Http::methodString(req.method()), req.resource(), e.what());
-      r = errorReply(500, "internal", "internal error");
-    } catch (...) {
-      r = errorReply(500, "internal", "internal error");
-    }
+    });
+    if (!ok) r = errorReply(500, "internal", "internal error");
     try {
       if (r.authenticate)
         response.headers().add(std::make_shared<WwwAuthenticate>("Bearer realm=\"xlb\""));

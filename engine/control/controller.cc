@@ -8,6 +8,7 @@
 #include <charconv>
 #include <sstream>
 
+#include "xlb/boundary.h"
 #include "xlb/metrics.h"
 #include "xlb/xsk_io.h"
 
@@ -154,8 +155,16 @@ void Controller::refreshNextHopsLocked() {
   publishLocked();
 }
 
-void Controller::tick() {
-  std::lock_guard lock(mutex_);
+void Controller::tick() noexcept {
+  // The main loop's only work: nothing thrown here may end the daemon.
+  guardBoundary(Boundary::kMainLoop, [&] {
+    std::lock_guard lock(mutex_);
+    faultPoint(Boundary::kMainLoop);
+    tickLocked();
+  });
+}
+
+void Controller::tickLocked() {
   const std::int64_t now = clock_();
   const std::vector<Prefix> due = blocklist_.expired(now);
   for (const Prefix& p : due) {
@@ -192,11 +201,30 @@ std::size_t Controller::unresolvedNextHops() const {
       std::count_if(macs_.begin(), macs_.end(), [](const auto& m) { return !m.has_value(); }));
 }
 
+namespace {
+// Renders and writes one state file. A rendering that fails (text the edge should have refused)
+// is a failed save like a failed write, so the caller rolls the whole change back.
+template <typename Render>
+bool saveState(StateStore* store, const char* file, Render render, std::string& error) {
+  if (store == nullptr) return true;
+  std::string text;
+  try {
+    text = render();
+  } catch (const std::exception& e) {
+    error = std::string(file) + ": cannot render the state: " + e.what();
+    return false;
+  }
+  return store->save(file, text, error);
+}
+}  // namespace
+
 bool Controller::saveBackends(std::string& error) {
-  return !store_ || store_->save(kBackendsFile, model_.overlayJson(), error);
+  return saveState(
+      store_.get(), kBackendsFile, [&] { return model_.overlayJson(); }, error);
 }
 bool Controller::saveBlocklist(std::string& error) {
-  return !store_ || store_->save(kBlocklistFile, blocklist_.overlayJson(), error);
+  return saveState(
+      store_.get(), kBlocklistFile, [&] { return blocklist_.overlayJson(); }, error);
 }
 
 void Controller::reportHealth(const Address& vip, const Address& backend, bool up) {
@@ -325,6 +353,16 @@ Figures collectFigures(const ControllerDeps& d, std::size_t vipCount) {
 
 }  // namespace
 
+namespace {
+json internalErrorsJson() {
+  json j = json::object();
+  for (std::size_t i = 0; i < kBoundaryCount; ++i) {
+    j[std::string(kBoundaryNames[i])] = boundaryErrors(static_cast<Boundary>(i));
+  }
+  return j;
+}
+}  // namespace
+
 json Controller::backendJson(const BackendRecord& b, const std::vector<WorkerStats>& ws) const {
   const BackendStats t = backendTotal(ws, b.id);
   return json{{"address", b.address.toString()},
@@ -414,7 +452,8 @@ ApiResult Controller::stats() const {
               {"handed_off", f.handedOff},
               {"handoff_drops", f.handoffDrops},
               {"send_drops", f.sendDrops}}},
-            {"afxdp", afxdp}};
+            {"afxdp", afxdp},
+            {"internal_errors", internalErrorsJson()}};
   // "xdp" and "engine" hold every verdict reason seen by name (drops, passes and transmits), so
   // one lookup answers "how many for reason R" at either stage.
   return ApiResult{200, j};
@@ -443,6 +482,9 @@ std::string Controller::metrics() const {
     }
   }
   in.queues = g.queues;
+  for (std::size_t i = 0; i < kBoundaryCount; ++i) {
+    in.internalErrors[i] = boundaryErrors(static_cast<Boundary>(i));
+  }
   in.uptimeSeconds = static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                              std::chrono::steady_clock::now() - started_)
                                              .count()) /

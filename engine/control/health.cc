@@ -11,6 +11,8 @@
 #include <chrono>
 #include <cstring>
 
+#include "xlb/boundary.h"
+
 namespace xlb {
 
 std::optional<bool> HealthTracker::record(const std::string& key, bool success) {
@@ -51,20 +53,26 @@ void HealthChecker::run() {
   const auto interval = std::chrono::nanoseconds(config_.interval);
   auto next = Clock::now();
   while (!stop_) {
-    const std::vector<Controller::HealthTarget> targets = controller_.healthTargets();
-    const std::vector<bool> results = probe(targets);
-    for (std::size_t i = 0; i < targets.size() && !stop_; ++i) {
-      const auto& t = targets[i];
-      const std::string key = t.vip.toString() + "|" + t.backend.toString();
-      if (auto changed = tracker_.record(key, results[i])) {
-        controller_.reportHealth(t.vip, t.backend, *changed);
-      }
-    }
+    guardBoundary(Boundary::kHealth, [&] { round(); });
     next += interval;
     // Sleep in short steps so stop() is prompt.
     while (!stop_ && Clock::now() < next)
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     if (Clock::now() > next + interval) next = Clock::now();
+  }
+}
+
+void HealthChecker::round() {
+  ++rounds_;
+  faultPoint(Boundary::kHealth);
+  const std::vector<Controller::HealthTarget> targets = controller_.healthTargets();
+  const std::vector<bool> results = probe(targets);
+  for (std::size_t i = 0; i < targets.size() && !stop_; ++i) {
+    const auto& t = targets[i];
+    const std::string key = t.vip.toString() + "|" + t.backend.toString();
+    if (auto changed = tracker_.record(key, results[i])) {
+      controller_.reportHealth(t.vip, t.backend, *changed);
+    }
   }
 }
 

@@ -54,6 +54,13 @@ std::string renderMetrics(const MetricsInput& in) {
         {{"version", XLB_VERSION}}, 1);
   b.add(b.family("xlb_uptime_seconds", "Seconds since the control plane started", G), {},
         in.uptimeSeconds);
+  {
+    auto& f = b.family("xlb_internal_errors_total",
+                       "Exceptions caught at a boundary (the daemon kept serving); see the log", C);
+    for (std::size_t i = 0; i < kBoundaryCount; ++i) {
+      b.add(f, {{"boundary", std::string(kBoundaryNames[i])}}, d(in.internalErrors[i]));
+    }
+  }
 
   // Packets by stage verdict: what XDP did with every packet it saw, what the engine did with
   // every packet handed to it, and what the engine forwarded each way.

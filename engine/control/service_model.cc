@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "xlb/json_read.h"
+
 namespace xlb {
 
 using nlohmann::json;
@@ -70,7 +72,7 @@ ServiceModel::ServiceModel(const Config& config) : config_(config) {
       r.address = b.address;
       r.weight = b.weight;
       r.fromConfig = true;
-      r.id = *idFor(i, b.address);  // checkConfig bounds backends well below the id space
+      r.id = *idFor(i, b.address);  // checkConfig caps configured backends at kMaxBackendIds
       v.backends.push_back(r);
     }
     vips_.push_back(std::move(v));
@@ -80,7 +82,7 @@ ServiceModel::ServiceModel(const Config& config) : config_(config) {
 std::optional<std::uint16_t> ServiceModel::idFor(std::size_t vipIndex, const Address& backend) {
   const auto key = std::make_pair(vipIndex, backend.toString());
   if (auto it = ids_.find(key); it != ids_.end()) return it->second;
-  if (idAddress_.size() >= 0xffff) return std::nullopt;
+  if (idAddress_.size() >= kMaxBackendIds) return std::nullopt;
   const auto id = static_cast<std::uint16_t>(idAddress_.size());
   ids_.emplace(key, id);
   idAddress_.push_back(backend);
@@ -253,68 +255,81 @@ std::string ServiceModel::overlayJson() const {
 }
 
 std::optional<ModelError> ServiceModel::applyOverlay(const std::string& text) {
-  // Parse and check everything first, then apply to a copy: a bad file changes nothing.
+  // Parse and check everything first, then apply to a copy: a bad file changes nothing. Every
+  // value is read with its type and range checked (JsonReadError names the key).
   ServiceModel next = *this;
   try {
     const json j = json::parse(text);
-    if (j.at("version").get<int>() != 1) return badRequest("unknown state version");
-    for (const json& jv : j.at("vips")) {
-      auto va = Address::parse(jv.at("address").get<std::string>());
-      if (!va) return badRequest("bad VIP address");
-      VipRecord* v = next.vip(*va);
-      if (v == nullptr) continue;  // no longer configured: its runtime changes go with it
-      const auto vipIndex = static_cast<std::size_t>(v - next.vips_.data());
-      std::vector<std::uint16_t> ports = jv.at("ports").get<std::vector<std::uint16_t>>();
-      if (auto e = next.setVipPorts(*va, ports)) return e;
-      const json& sf = jv.at("syn_flood");
-      const std::optional<SynFloodMode> m = parseSynFloodMode(sf.at("mode").get<std::string>());
-      if (!m) return badRequest("bad SYN flood mode");
-      if (auto e = next.setSynFlood(*va, m, sf.at("threshold_pps").get<std::uint32_t>())) return e;
-      std::vector<Address> removed;
-      for (const json& r : jv.at("removed_configured")) {
-        auto a = Address::parse(r.get<std::string>());
-        if (!a) return badRequest("bad removed backend address");
-        removed.push_back(*a);
-      }
-      std::vector<BackendRecord> result;
-      // Configured backends first (unless removed), with their runtime weight and state.
-      for (const BackendConfig& c : next.config_.vips[vipIndex].backends) {
-        if (std::find(removed.begin(), removed.end(), c.address) != removed.end()) continue;
-        BackendRecord r;
-        r.address = c.address;
-        r.weight = c.weight;
-        r.fromConfig = true;
-        r.id = *next.idFor(vipIndex, c.address);
-        result.push_back(r);
-      }
-      for (const json& jb : jv.at("backends")) {
-        auto a = Address::parse(jb.at("address").get<std::string>());
-        auto st = parseBackendState(jb.at("state").get<std::string>());
-        const auto w = jb.at("weight").get<std::uint32_t>();
-        if (!a || !st || a->family != va->family || checkWeight(w)) {
-          return badRequest("bad backend record");
-        }
-        auto it = std::find_if(result.begin(), result.end(),
-                               [&](const BackendRecord& b) { return b.address == *a; });
-        if (it == result.end()) {
-          BackendRecord r;
-          r.address = *a;
-          const auto id = next.idFor(vipIndex, *a);
-          if (!id) return badRequest("too many backends");
-          r.id = *id;
-          result.push_back(r);
-          it = result.end() - 1;
-        }
-        it->weight = w;
-        it->state = *st;
-      }
-      v->backends = std::move(result);
+    if (const auto v = fieldInt<std::int64_t>(j, "version", INT64_MIN, INT64_MAX); v != 1) {
+      return badRequest("unknown state version " + std::to_string(v));
+    }
+    for (const json& jv : fieldArray(j, "vips")) {
+      if (auto e = next.applyVipOverlay(jv)) return e;
     }
   } catch (const json::exception& e) {
     return badRequest(std::string("malformed state: ") + e.what());
+  } catch (const JsonReadError& e) {
+    return badRequest(std::string("invalid state: ") + e.what());
   }
   ++next.version_;
   *this = std::move(next);
+  return std::nullopt;
+}
+
+std::optional<ModelError> ServiceModel::applyVipOverlay(const json& jv) {
+  auto va = Address::parse(fieldString(jv, "address", 64));
+  if (!va) return badRequest("bad VIP address");
+  VipRecord* v = vip(*va);
+  if (v == nullptr) return std::nullopt;  // no longer configured: its runtime changes go with it
+  const auto vipIndex = static_cast<std::size_t>(v - vips_.data());
+  std::vector<std::uint16_t> ports;
+  for (const json& p : fieldArray(jv, "ports")) {
+    ports.push_back(jsonInt<std::uint16_t>(p, "ports[]", 1, 65535));
+  }
+  if (auto e = setVipPorts(*va, ports)) return e;
+  const json& sf = jsonField(jv, "syn_flood");
+  const std::optional<SynFloodMode> m = parseSynFloodMode(fieldString(sf, "mode", 16));
+  if (!m) return badRequest("bad SYN flood mode");
+  const auto threshold = fieldInt<std::uint32_t>(sf, "threshold_pps", 1, 100'000'000);
+  if (auto e = setSynFlood(*va, m, threshold)) return e;
+  std::vector<Address> removed;
+  for (const json& r : fieldArray(jv, "removed_configured")) {
+    auto a = Address::parse(jsonString(r, "removed_configured[]", 64));
+    if (!a) return badRequest("bad removed backend address");
+    removed.push_back(*a);
+  }
+  std::vector<BackendRecord> result;
+  // Configured backends first (unless removed), with their runtime weight and state.
+  for (const BackendConfig& c : config_.vips[vipIndex].backends) {
+    if (std::find(removed.begin(), removed.end(), c.address) != removed.end()) continue;
+    BackendRecord r;
+    r.address = c.address;
+    r.weight = c.weight;
+    r.fromConfig = true;
+    r.id = *idFor(vipIndex, c.address);
+    result.push_back(r);
+  }
+  for (const json& jb : fieldArray(jv, "backends")) {
+    auto a = Address::parse(fieldString(jb, "address", 64));
+    auto st = parseBackendState(fieldString(jb, "state", 16));
+    const auto w = fieldInt<std::uint32_t>(jb, "weight", 0, kMaxWeight);
+    if (!a || !st || a->family != va->family) return badRequest("bad backend record");
+    auto it = std::find_if(result.begin(), result.end(),
+                           [&](const BackendRecord& b) { return b.address == *a; });
+    if (it == result.end()) {
+      if (result.size() >= kMaxBackendsPerVip) return badRequest("too many backends");
+      BackendRecord r;
+      r.address = *a;
+      const auto id = idFor(vipIndex, *a);
+      if (!id) return badRequest("too many backends");
+      r.id = *id;
+      result.push_back(r);
+      it = result.end() - 1;
+    }
+    it->weight = w;
+    it->state = *st;
+  }
+  v->backends = std::move(result);
   return std::nullopt;
 }
 
@@ -403,25 +418,29 @@ std::optional<ModelError> Blocklist::applyOverlay(const std::string& text, std::
   Blocklist next = *this;
   try {
     const json j = json::parse(text);
-    if (j.at("version").get<int>() != 1) return badRequest("unknown state version");
-    for (const json& r : j.at("removed_configured")) {
-      auto p = Prefix::parse(r.get<std::string>());
+    if (const auto v = fieldInt<std::int64_t>(j, "version", INT64_MIN, INT64_MAX); v != 1) {
+      return badRequest("unknown state version " + std::to_string(v));
+    }
+    for (const json& r : fieldArray(j, "removed_configured")) {
+      auto p = Prefix::parse(jsonString(r, "removed_configured[]", 64));
       if (!p) return badRequest("bad prefix in removed_configured");
       next.remove(*p);
     }
-    for (const json& je : j.at("entries")) {
-      auto p = Prefix::parse(je.at("cidr").get<std::string>());
+    for (const json& je : fieldArray(j, "entries")) {
+      auto p = Prefix::parse(fieldString(je, "cidr", 64));
       if (!p) return badRequest("bad prefix in entries");
       BlockEntry e;
       e.prefix = *p;
-      e.comment = je.at("comment").get<std::string>();
-      e.addedAt = je.at("added_at").get<std::int64_t>();
-      e.expiresAt = je.at("expires_at").get<std::int64_t>();
+      e.comment = fieldString(je, "comment", kMaxBlockComment);
+      e.addedAt = fieldInt<std::int64_t>(je, "added_at", 0, kMaxWallSeconds);
+      e.expiresAt = fieldInt<std::int64_t>(je, "expires_at", 0, kMaxWallSeconds);
       if (e.expiresAt != 0 && e.expiresAt <= now) continue;  // expired while we were down
       next.add(std::move(e));
     }
   } catch (const json::exception& e) {
     return badRequest(std::string("malformed state: ") + e.what());
+  } catch (const JsonReadError& e) {
+    return badRequest(std::string("invalid state: ") + e.what());
   }
   *this = std::move(next);
   return std::nullopt;

@@ -39,6 +39,13 @@ std::string_view xdpModeName(XdpMode m) noexcept {
 
 std::string checkConfig(const Config& c) {
   if (c.vips.empty()) return "vips: at least one VIP is required";
+  std::size_t backends = 0;
+  for (const VipConfig& v : c.vips) backends += v.backends.size();
+  if (backends > kMaxBackendIds) {
+    return "vips: " + std::to_string(backends) +
+           " backends in all; backend ids are 16-bit, so at " + "most " +
+           std::to_string(kMaxBackendIds) + " backends can be configured";
+  }
   std::set<std::string> seenVips;
   for (std::size_t i = 0; i < c.vips.size(); ++i) {
     const VipConfig& v = c.vips[i];

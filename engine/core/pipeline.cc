@@ -29,7 +29,7 @@ Pipeline::Pipeline(ConnTable& table, SnatPool& snat)
       held_(kHoldSlots),
       holdBuf_(kHoldSlots * kHoldBytes),
       emitted_(kHoldSlots),
-      backendCounters_(kMaxBackendIds) {}
+      backendCounters_(std::size_t{1} << 16) {}  // every 16-bit id: an index never checked
 
 Reason Pipeline::classify(const PacketRef& pkt, Slot& s) noexcept {
   s.kind = Kind::kDone;

@@ -29,6 +29,7 @@ std::shared_ptr<const Snapshot> Snapshot::fromConfig(const Config& config, const
 
 std::shared_ptr<const Snapshot> Snapshot::build(const SnapshotSpec& spec) {
   if (spec.vips.size() > kMaxVips) throw std::invalid_argument("too many VIPs");
+  if (spec.backendMacs.size() > kMaxBackendIds) throw std::invalid_argument("too many backend ids");
   if (!isPrime(spec.maglevSize)) throw std::invalid_argument("Maglev size must be prime");
   auto s = std::make_shared<Snapshot>();
   s->localMac_ = spec.localMac;

@@ -6,6 +6,8 @@
 #include <condition_variable>
 #include <cstring>
 
+#include "xlb/boundary.h"
+
 namespace xlb {
 
 TimeNs monotonicNow() noexcept {
@@ -203,8 +205,12 @@ std::size_t Worker::step(TimeNs now) {
 }
 
 void Worker::run(const std::atomic<bool>& stop) {
+  // The packet path throws nothing by design; the guard keeps a worker serving if a bug breaks
+  // that promise (a try block costs nothing until something throws).
   while (!stop.load(std::memory_order_relaxed)) {
-    if (step(monotonicNow()) == 0) io_.wait(count_ > 1 ? 1 : 10);
+    guardBoundary(Boundary::kWorker, [&] {
+      if (step(monotonicNow()) == 0) io_.wait(count_ > 1 ? 1 : 10);
+    });
   }
   publishStats();
 }
@@ -229,22 +235,28 @@ bool Worker::submit(Call call, std::chrono::milliseconds timeout,
                     const std::function<bool()>& done) {
   // The call and the caller share the answer; a call the worker runs after the caller gave up
   // writes into state the caller no longer reads.
+  // A call that throws is counted at the worker boundary and answered as failed at once.
   struct Waiter {
     std::mutex m;
     std::condition_variable cv;
+    bool failed = false;
   };
   auto w = std::make_shared<Waiter>();
   {
     std::lock_guard lock(callMutex_);
     calls_.push_back([w, call = std::move(call)](TimeNs now) {
-      call(now);
+      const bool ok = guardBoundary(Boundary::kWorker, [&] {
+        faultPoint(Boundary::kWorker);
+        call(now);
+      });
       std::lock_guard l(w->m);
+      w->failed = !ok;
       w->cv.notify_all();
     });
     callsPending_.store(true, std::memory_order_release);
   }
   std::unique_lock l(w->m);
-  return w->cv.wait_for(l, timeout, done);
+  return w->cv.wait_for(l, timeout, [&] { return w->failed || done(); }) && !w->failed;
 }
 
 std::optional<ConnPage> Worker::listConnections(const ConnFilter& filter, std::uint32_t start,

@@ -15,12 +15,15 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "harness.h"
 #include "privileges.h"
 #include "xlb/api_server.h"
+#include "xlb/boundary.h"
 #include "xlb/controller.h"
+#include "xlb/health.h"
 #include "xlb/http_client.h"
 #include "xlb/memory_io.h"
 
@@ -341,6 +344,13 @@ TEST_F(Api, BadInputGetsA4xxNeverA5xx) {
       {"PUT", "/api/v1/stats", "", 405},
       {"POST", "/healthz", "", 405},
       {"GET", "/api/v1/blocklist/%zz/32", "", 400},
+      // Text that is not UTF-8: refused at the edge, and echoed safely in the message.
+      {"POST", "/api/v1/blocklist/import?comment=%FF", "10.0.0.1\n", 400},
+      {"POST", "/api/v1/blocklist/import?comment=ok%C3", "10.0.0.1\n", 400},
+      {"POST", "/api/v1/blocklist", "{\"cidr\":\"10.0.0.1\",\"comment\":\"\xff\"}", 400},
+      {"GET", "/api/v1/vips/%FF/backends", "", 400},
+      {"GET", "/api/v1/blocklist?%FF=1", "", 400},
+      {"DELETE", "/api/v1/connections?client=%FF:1", "", 400},
   };
   for (const Case& c : cases) {
     const Reply r = http(port_, c.method, c.path, c.body);
@@ -353,6 +363,106 @@ TEST_F(Api, BadInputGetsA4xxNeverA5xx) {
   // Nothing changed on the way.
   EXPECT_EQ(get("/api/v1/blocklist").j()["total"], 1);
   EXPECT_EQ(get("/api/v1/vips/10.0.0.100/backends").j()["items"].size(), 1u);
+}
+
+// The comment that once aborted the daemon: refused with a 400 naming the field; nothing reaches
+// the map, memory or state_dir, and every later change and listing still works.
+TEST_F(Api, CommentThatIsNotUtf8IsRefusedAndChangesNothing) {
+  Reply r = http(port_, "POST", "/api/v1/blocklist/import?comment=%FF", "10.0.0.31\n10.0.0.32\n");
+  ASSERT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.j()["error"]["message"].get<std::string>().find("comment"), std::string::npos);
+  EXPECT_FALSE(blocked("10.0.0.31"));
+  ASSERT_EQ(
+      http(port_, "POST", "/api/v1/blocklist", R"({"cidr":"10.0.0.33","ttl_seconds":1})").status,
+      201);
+  EXPECT_EQ(get("/api/v1/blocklist").status, 200);
+  inst_->now += 2;
+  inst_->controller->tick();  // the expiry that once let the exception out of the main loop
+  EXPECT_FALSE(blocked("10.0.0.33"));
+  EXPECT_EQ(get("/api/v1/blocklist").j()["total"], 1);
+}
+
+// Below the edge, a change that cannot be persisted is rolled back whole: the reply is a 500 and
+// the map, the listing and the state file are as before.
+TEST_F(Api, AChangeThatCannotBePersistedIsRolledBack) {
+  const std::string file = dir_ + "/blocklist.json";
+  ASSERT_EQ(http(port_, "POST", "/api/v1/blocklist", R"({"cidr":"10.0.0.40"})").status, 201);
+  auto read = [&] {
+    std::stringstream ss;
+    ss << std::ifstream(file).rdbuf();
+    return ss.str();
+  };
+  const std::string before = read();
+  ApiResult a = inst_->controller->addBlock(*Prefix::parse("10.0.0.41/32"), 0, "bad \xff");
+  EXPECT_EQ(a.status, 500);
+  ApiResult b = inst_->controller->importBlocklist("10.0.0.42\n10.0.0.43\n", 0, "\xc3");
+  EXPECT_EQ(b.status, 500);
+  for (const char* host : {"10.0.0.41", "10.0.0.42", "10.0.0.43"}) EXPECT_FALSE(blocked(host));
+  EXPECT_TRUE(blocked("10.0.0.40"));
+  EXPECT_EQ(get("/api/v1/blocklist").j()["total"], 2);
+  EXPECT_EQ(read(), before);
+  EXPECT_EQ(http(port_, "POST", "/api/v1/blocklist", R"({"cidr":"10.0.0.44"})").status, 201);
+}
+
+std::uint64_t internalErrors(const json& stats, const char* boundary) {
+  return stats["internal_errors"][boundary].get<std::uint64_t>();
+}
+
+// An exception at each boundary (API handler, main loop, worker, health checker) is caught,
+// counted in /api/v1/stats and /metrics, and the daemon keeps serving.
+TEST_F(Api, AnExceptionAtEachBoundaryIsCountedAndServingGoesOn) {
+  const json s0 = get("/api/v1/stats").j();
+
+  armFault(Boundary::kApi);
+  Reply r = get("/api/v1/stats");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(r.j()["error"]["message"], "internal error") << r.body;  // no internals shown
+  EXPECT_EQ(get("/api/v1/stats").status, 200);
+
+  ASSERT_EQ(
+      http(port_, "POST", "/api/v1/blocklist", R"({"cidr":"10.0.0.50","ttl_seconds":1})").status,
+      201);
+  inst_->now += 2;
+  armFault(Boundary::kMainLoop);
+  inst_->controller->tick();  // throws inside, returns normally
+  EXPECT_TRUE(blocked("10.0.0.50"));
+  inst_->controller->tick();  // the next tick does the work
+  EXPECT_FALSE(blocked("10.0.0.50"));
+
+  armFault(Boundary::kWorker);
+  const auto t0 = std::chrono::steady_clock::now();
+  r = get("/api/v1/connections");
+  EXPECT_EQ(r.status, 503) << r.body;
+  // Answered at once, not after the 2 s worker timeout.
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(1500));
+  EXPECT_EQ(get("/api/v1/connections").status, 200);
+
+  // No targets, so the checker sends nothing out of the test's process.
+  for (const Controller::HealthTarget& t : inst_->controller->healthTargets()) {
+    ASSERT_EQ(inst_->controller->removeBackend(t.vip, t.backend, false).status, 204);
+  }
+  ASSERT_TRUE(inst_->controller->healthTargets().empty());
+  HealthCheckConfig hc;
+  hc.interval = 20 * kNsPerMs;
+  hc.timeout = 10 * kNsPerMs;
+  HealthChecker checker(*inst_->controller, hc);
+  armFault(Boundary::kHealth);
+  checker.start();
+  for (int i = 0; i < 200 && checker.rounds() < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  checker.stop();
+  EXPECT_GE(checker.rounds(), 3u);  // rounds went on after the one that threw
+
+  const json s1 = get("/api/v1/stats").j();
+  for (const char* b : {"api", "main_loop", "worker", "health_check"}) {
+    EXPECT_EQ(internalErrors(s1, b), internalErrors(s0, b) + 1) << b;
+  }
+  const std::string m = get("/metrics").body;
+  EXPECT_NE(m.find("xlb_internal_errors_total{boundary=\"worker\"} " +
+                   std::to_string(internalErrors(s1, "worker"))),
+            std::string::npos)
+      << m.substr(0, 2000);
 }
 
 TEST_F(Api, MutationsNeedTheToken) {

@@ -122,6 +122,11 @@ TEST(Config, EveryInvalidValueIsNamed) {
       {"conntrack: {timeouts: {fin: 1ms}}\n", "conntrack.timeouts.fin: \"1ms\""},
       {"conntrack: {timeouts: {established: 48h}}\n", "conntrack.timeouts.established: \"48h\""},
       {"conntrack: {timeouts: {idle: 5s}}\n", "conntrack.timeouts.idle: unknown key"},
+      // Values whose nanoseconds overflow 64 bits once wrapped to 25 minutes and 290 ms.
+      {"conntrack: {timeouts: {established: 5124096h}}\n",
+       "conntrack.timeouts.established: \"5124096h\""},
+      {"conntrack: {timeouts: {syn: 18446744074s}}\n", "conntrack.timeouts.syn: \"18446744074s\""},
+      {"health_check: {interval: 99999999999999999999ms}\n", "health_check.interval"},
       {"control: {listen: localhost}\n", "control.listen: \"localhost\""},
       {"control: {listen: \"127.0.0.1:0\"}\n", "control.listen: \"127.0.0.1:0\""},
       {"state_dir: \"\"\n", "state_dir"},
@@ -159,6 +164,38 @@ TEST(Config, DurationsParse) {
   EXPECT_FALSE(parseDuration("s"));
   EXPECT_FALSE(parseDuration("1.5s"));
   EXPECT_FALSE(parseDuration("-1s"));
+  // Overflow is refused, never wrapped.
+  EXPECT_FALSE(parseDuration("5124096h"));
+  EXPECT_FALSE(parseDuration("18446744074s"));
+  EXPECT_FALSE(parseDuration("307445734561826m"));
+  EXPECT_FALSE(parseDuration("99999999999999999999ms"));
+  EXPECT_EQ(parseDuration("18446744073s"), 18446744073ull * kNsPerSec);
+  EXPECT_EQ(parseDuration("5124095h"), 5124095ull * 3600 * kNsPerSec);
+}
+
+// Backend ids are 16-bit: a configuration naming more backends than ids is refused with the
+// reason, instead of the model dereferencing an empty id and the snapshot wrapping ids.
+TEST(Config, MoreBackendsThanIdsIsRefused) {
+  Config c;
+  c.snat.addresses = {*Address::parse("10.0.0.2")};
+  for (std::uint32_t v = 0; v < 17; ++v) {
+    VipConfig vc;
+    vc.address = *Address::parse("10.1." + std::to_string(v) + ".1");
+    for (std::uint32_t b = 0; b < kMaxBackendsPerVip; ++b) {
+      vc.backends.push_back(
+          {*Address::parse("10.2" + std::to_string(v / 10) + "." +
+                           std::to_string(v % 10 * 16 + b / 256) + "." + std::to_string(b % 256)),
+           1});
+    }
+    c.vips.push_back(std::move(vc));
+  }
+  std::string err = checkConfig(c);
+  EXPECT_NE(err.find("69632 backends in all"), std::string::npos) << err;
+  EXPECT_NE(err.find("65535"), std::string::npos) << err;
+  // Exactly at the limit is fine.
+  c.vips.pop_back();
+  c.vips.back().backends.pop_back();  // 16 × 4096 − 1
+  EXPECT_EQ(checkConfig(c), "");
 }
 
 }  // namespace

@@ -112,6 +112,76 @@ TEST(Blocklist, OrdersPagesExpiresAndRoundTrips) {
   EXPECT_EQ(late.size(), 1u);  // the one that expired while down is gone
 }
 
+// Numbers in state files are read with their type and range checked: each of these was once
+// read as UB or as a wrapped value (1e99 → UB, 4294967297 → 1, port 65616 → 80).
+TEST(ServiceModel, OverlayRefusesMistypedAndOutOfRangeNumbers) {
+  const std::string good =
+      R"({"version":1,"vips":[{"address":"10.0.0.100","ports":[80],)"
+      R"("syn_flood":{"mode":"auto","threshold_pps":500},"removed_configured":[],)"
+      R"("backends":[{"address":"10.0.0.13","weight":3,"state":"active"}]}]})";
+  {
+    ServiceModel m(twoBackends());
+    ASSERT_FALSE(m.applyOverlay(good));
+    EXPECT_EQ(m.vips()[0].backends.size(), 3u);
+  }
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {R"("version":1)", R"("version":1e99)"},
+      {R"("version":1)", R"("version":4294967297)"},
+      {R"("version":1)", R"("version":"1")"},
+      {R"("ports":[80])", R"("ports":[65616])"},
+      {R"("ports":[80])", R"("ports":[-1])"},
+      {R"("ports":[80])", R"("ports":[80.5])"},
+      {R"("weight":3)", R"("weight":4294967297)"},
+      {R"("weight":3)", R"("weight":-4294967295)"},
+      {R"("weight":3)", R"("weight":1e300)"},
+      {R"("threshold_pps":500)", R"("threshold_pps":4294967297)"},
+      {R"("threshold_pps":500)", R"("threshold_pps":0)"},
+      {R"("state":"active")", R"("state":7)"},
+  };
+  for (const auto& [from, to] : bad) {
+    std::string text = good;
+    text.replace(text.find(from), from.size(), to);
+    ServiceModel m(twoBackends());
+    const auto e = m.applyOverlay(text);
+    ASSERT_TRUE(e) << to;
+    EXPECT_EQ(e->code, "bad_request") << to;
+    EXPECT_EQ(m.vips()[0].backends.size(), 2u) << to;  // nothing applied
+    EXPECT_EQ(m.vips()[0].config.synFlood.thresholdPps, 20000u) << to;
+  }
+  ServiceModel m(twoBackends());
+  auto e = m.applyOverlay(R"({"version":2,"vips":[]})");
+  ASSERT_TRUE(e);
+  EXPECT_NE(e->message.find("version 2"), std::string::npos) << e->message;
+}
+
+TEST(Blocklist, OverlayRefusesMistypedTimesAndComments) {
+  const std::string good =
+      R"({"version":1,"removed_configured":[],"entries":[{"cidr":"10.1.0.0/16",)"
+      R"("comment":"x","added_at":100,"expires_at":0}]})";
+  {
+    Blocklist b({}, 0);
+    ASSERT_FALSE(b.applyOverlay(good, 50));
+    EXPECT_EQ(b.size(), 1u);
+  }
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {R"("added_at":100)", R"("added_at":1e300)"},
+      {R"("added_at":100)", R"("added_at":-5)"},
+      {R"("expires_at":0)", R"("expires_at":18446744073709551615)"},
+      {R"("comment":"x")", R"("comment":5)"},
+      {R"("comment":"x")", "\"comment\":\"" + std::string(300, 'a') + "\""},
+      {R"("version":1)", R"("version":1.0)"},
+      {R"("cidr":"10.1.0.0/16")", R"("cidr":["10.1.0.0/16"])"},
+  };
+  for (const auto& [from, to] : bad) {
+    std::string text = good;
+    text.replace(text.find(from), from.size(), to);
+    Blocklist b({}, 0);
+    const auto e = b.applyOverlay(text, 50);
+    ASSERT_TRUE(e) << to;
+    EXPECT_EQ(b.size(), 0u) << to;
+  }
+}
+
 TEST(Health, RiseAndFallNeedStreaks) {
   HealthTracker t(2, 3);
   EXPECT_FALSE(t.record("a", true));

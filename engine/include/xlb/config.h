@@ -83,6 +83,9 @@ struct Config {
 inline constexpr std::uint32_t kMaxWorkers = 64;
 inline constexpr std::uint32_t kMaxVips = 256;
 inline constexpr std::uint32_t kMaxBackendsPerVip = 4096;
+// Backend ids are 16-bit (connection entries and per-backend counters hold them) and are never
+// reused while the process runs: the configuration may name at most this many backends in all.
+inline constexpr std::uint32_t kMaxBackendIds = 0xffff;
 inline constexpr std::uint32_t kMaxWeight = 10000;
 inline constexpr std::uint32_t kMaxConntrackCapacity = 100'000'000;
 // Timeouts live in 32-bit wrapping milliseconds in each entry: keep far from the wrap.

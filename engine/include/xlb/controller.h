@@ -60,7 +60,8 @@ class Controller {
   // `error` on a failure the daemon must not start with (map full, unwritable state_dir).
   bool start(std::string& error);
   // Housekeeping, called about every 100 ms: blocklist expiry, next hops once a second.
-  void tick();
+  // Exceptions are caught, logged and counted at the main-loop boundary.
+  void tick() noexcept;
   // Re-reads the next hops now (xlbd at start, while the kernel resolves them); republishes
   // when one changed.
   void refreshNextHops();
@@ -100,6 +101,7 @@ class Controller {
 
  private:
   ApiResult configLocked() const;
+  void tickLocked();
   // Persists the model change just made (and, for VIP settings, applies it to the XDP maps),
   // then publishes a snapshot. On failure restores `before` and returns the 500 to answer.
   std::optional<ApiResult> commitLocked(const ServiceModel& before, bool vipSettings = false);

@@ -39,9 +39,13 @@ class HealthChecker {
   ~HealthChecker();
   void start();
   void stop();
+  // Rounds begun so far (a round that threw counts too).
+  std::uint64_t rounds() const noexcept { return rounds_.load(); }
 
  private:
   void run();
+  // Probes every target once and reports changes (exceptions are caught by run()).
+  void round();
   // One round: a non-blocking connect to every target, waited for together up to the timeout.
   std::vector<bool> probe(const std::vector<Controller::HealthTarget>& targets);
 
@@ -49,6 +53,7 @@ class HealthChecker {
   HealthCheckConfig config_;
   HealthTracker tracker_;
   std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> rounds_{0};
   std::thread thread_;
 };
 

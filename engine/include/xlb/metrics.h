@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "xlb/boundary.h"
 #include "xlb/pipeline.h"
 #include "xlb/xdp_program.h"
 
@@ -47,6 +48,7 @@ struct MetricsInput {
   };
   std::vector<Queue> queues;
   double uptimeSeconds = 0;
+  std::array<std::uint64_t, kBoundaryCount> internalErrors{};
 };
 
 // The text exposition format (version 0.0.4), serialised by prometheus-cpp.

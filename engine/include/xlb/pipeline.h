@@ -44,7 +44,6 @@ struct BackendCounters {
   std::uint64_t bytesToBackend = 0;  // client -> backend frames as sent
   std::uint64_t bytesToClient = 0;   // backend -> client frames as sent
 };
-inline constexpr std::size_t kMaxBackendIds = std::size_t{1} << 16;
 
 // A frame the pipeline produced besides the batch itself (SYN proxy: client data held during the
 // backend handshake). Valid until the next process() call; the worker copies it to a TX frame.

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -88,6 +89,8 @@ class ServiceModel {
 
  private:
   VipRecord* vip(const Address& a) noexcept;
+  // One VIP of an overlay (throws JsonReadError / json::exception on a malformed record).
+  std::optional<ModelError> applyVipOverlay(const nlohmann::json& jv);
   std::optional<std::uint16_t> idFor(std::size_t vipIndex, const Address& backend);
 
   Config config_;
@@ -96,6 +99,11 @@ class ServiceModel {
   std::vector<Address> idAddress_;
   std::uint64_t version_ = 1;
 };
+
+// Longest blocklist comment, in bytes of UTF-8 (API and state files).
+inline constexpr std::size_t kMaxBlockComment = 256;
+// Wall-clock seconds read from state files: up to the year 9999.
+inline constexpr std::int64_t kMaxWallSeconds = 253'402'300'799;
 
 // The blocklist as the operator sees it. Wall-clock times in seconds since the epoch.
 struct BlockEntry {
