@@ -18,6 +18,7 @@
 #include "xlb/config_yaml.h"
 #include "xlb/controller.h"
 #include "xlb/health.h"
+#include "xlb/host_addr.h"
 #include "xlb/neighbors.h"
 #include "xlb/snapshot.h"
 #include "xlb/worker.h"
@@ -112,6 +113,34 @@ bool loadToken(const Config& config, std::string& token, std::string& error) {
   return true;
 }
 
+// Host set-ups that break xlb quietly, said loudly at start. Returns how many warnings it gave.
+std::size_t warnAboutHostAddresses(const Config& config) {
+  std::size_t warnings = 0;
+  // A preferred IPv6 VIP may become the source of the host's own connections; their replies
+  // come back to the VIP on ports it does not serve and XDP drops them. xlbd's own traffic is
+  // bound to the SNAT address; the host's other traffic needs the VIP deprecated.
+  for (const HostAddress6& h : hostAddresses6()) {
+    for (const VipConfig& v : config.vips) {
+      if (v.address != h.address || h.deprecated()) continue;
+      spdlog::warn(
+          "IPv6 VIP {} on {} is a preferred source address: the host's own connections may leave "
+          "from it and their replies would be dropped as VIP traffic; add it with preferred_lft 0 "
+          "(ip -6 addr change {}/128 dev {} preferred_lft 0)",
+          v.address.toString(), h.interface, v.address.toString(), h.interface);
+      ++warnings;
+    }
+  }
+  for (const Address& a : config.snat.addresses) {
+    if (isHostAddress(a)) continue;
+    spdlog::warn(
+        "SNAT address {} is not assigned to an interface of this host: backends cannot resolve "
+        "it and health checks, which leave from it, will fail; add it to {}",
+        a.toString(), config.interface);
+    ++warnings;
+  }
+  return warnings;
+}
+
 struct Daemon {
   Config config;
   std::unique_ptr<XdpProgram> prog;
@@ -190,6 +219,8 @@ int run(const Config& config) {
     spdlog::error("{}", err);
     return kExitRuntime;
   }
+  d.neighbors->setSources(config.snat.addresses);
+  warnAboutHostAddresses(config);
 
   // Workers and sockets.
   if (config.workers > 1) d.handoff = std::make_unique<Handoff>(config.workers);

@@ -760,8 +760,17 @@ int xlb_xdp(struct xdp_md *ctx)
 		return PASS(PASS_NOT_OURS);
 	if (frag)
 		return DROP(FRAGMENT);
-	if (l4proto != dest->proto)
+	if (l4proto != dest->proto) {
+		/* Neighbour solicitations and advertisements for an IPv6 VIP (NUD probes are
+		 * unicast to it) belong to the host, as ARP does for IPv4. */
+		if (l4proto == IPPROTO_ICMPV6 && l4 <= 512) {
+			__u8 *icmp = data + l4;
+
+			if ((void *)(icmp + 1) <= end && icmp[0] >= 133 && icmp[0] <= 137)
+				return PASS(PASS_ND);
+		}
 		return DROP(PROTO_FILTER);
+	}
 	if (l4 > 512)
 		return DROP(IPV6_EXT_BAD);
 	tcp = data + l4;

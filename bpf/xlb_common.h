@@ -66,7 +66,9 @@
 	X(SYNPROXY_BAD_SYNACK, SynproxyBadSynack, synproxy_bad_synack, XLB_ACT_DROP) \
 	X(TX_SYNPROXY, TxSynproxy, synproxy_handshake, XLB_ACT_TX)      \
 	/* appended with the control plane */                            \
-	X(TX_KILL_RST, TxKillRst, killed_reset, XLB_ACT_TX)
+	X(TX_KILL_RST, TxKillRst, killed_reset, XLB_ACT_TX)              \
+	/* IPv6 neighbour discovery for a VIP: the host's stack answers */ \
+	X(PASS_ND, PassNd, pass_neighbor_discovery, XLB_ACT_PASS)
 
 enum xlb_reason {
 #define XLB_REASON_ENUM(e, c, l, a) XLB_REASON_##e,

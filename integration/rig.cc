@@ -103,9 +103,14 @@ Rig::Rig(const std::string& name, int clients, int backends, int lbQueues) {
 }
 
 std::string tail(const std::string& log, std::size_t lines) {
-  std::size_t pos = log.size();
-  for (std::size_t n = 0; n < lines && pos > 0; ++n) pos = log.rfind('\n', pos - 1);
-  return pos == std::string::npos ? log : log.substr(pos);
+  // A trailing newline does not count as a line of its own.
+  std::size_t pos = log.size() > 0 && log.back() == '\n' ? log.size() - 1 : log.size();
+  for (std::size_t n = 0; n < lines; ++n) {
+    if (pos == 0) return log;
+    pos = log.rfind('\n', pos - 1);
+    if (pos == std::string::npos) return log;
+  }
+  return log.substr(pos);
 }
 
 Rig::~Rig() {

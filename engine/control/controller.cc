@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "xlb/boundary.h"
+#include "xlb/host_addr.h"
 #include "xlb/metrics.h"
 #include "xlb/xsk_io.h"
 
@@ -247,7 +248,11 @@ std::vector<Controller::HealthTarget> Controller::healthTargets() const {
   for (const VipRecord& v : model_.vips()) {
     const std::uint16_t port =
         config_.healthCheck.port != 0 ? config_.healthCheck.port : v.config.ports.front();
-    for (const BackendRecord& b : v.backends) out.push_back({v.config.address, b.address, port});
+    const std::optional<Address> source =
+        firstOfFamily(config_.snat.addresses, v.config.address.family);
+    for (const BackendRecord& b : v.backends) {
+      out.push_back({v.config.address, b.address, port, source});
+    }
   }
   return out;
 }

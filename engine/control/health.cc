@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "xlb/boundary.h"
+#include "xlb/host_addr.h"
 
 namespace xlb {
 
@@ -84,6 +85,11 @@ std::vector<bool> HealthChecker::probe(const std::vector<Controller::HealthTarge
     const bool v4 = t.backend.family == Family::kV4;
     const int fd = ::socket(v4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) continue;
+    // From the SNAT address, never from what source selection would pick (a VIP, for IPv6).
+    if (t.source && !bindSource(fd, *t.source)) {
+      ::close(fd);
+      continue;
+    }
     sockaddr_storage ss{};
     socklen_t len = 0;
     if (v4) {

@@ -43,7 +43,11 @@ Reason Pipeline::classify(const PacketRef& pkt, Slot& s) noexcept {
   if (dest.kind == Destination::Kind::kVip) {
     const VipEntry* vip = &snap_->vips()[dest.index];
     if (in.frag != Frag::kNone) return Reason::kFragment;
-    if (in.proto != vip->proto) return Reason::kProtoFilter;
+    if (in.proto != vip->proto) {
+      // IPv6 neighbour discovery for the VIP is the host's, as XDP decides.
+      const bool nd = in.proto == kProtoIcmp6 && in.icmpType >= 133 && in.icmpType <= 137;
+      return nd ? Reason::kPassNd : Reason::kProtoFilter;
+    }
     if (!vip->servesPort(in.dport)) return Reason::kPortFilter;
     if (badTcpFlags(in.tcpFlags)) return Reason::kTcpBadFlags;
     s.vip = vip;

@@ -16,6 +16,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "xlb/host_addr.h"
+
 namespace xlb {
 namespace {
 
@@ -24,11 +26,17 @@ nl_addr* toNl(const Address& a) {
   return nl_addr_build(v4 ? AF_INET : AF_INET6, a.ip.bytes.data(), v4 ? 4 : 16);
 }
 
-// A UDP datagram to the discard port makes the kernel resolve the next hop.
-void probe(const Address& a) {
+// A UDP datagram to the discard port makes the kernel resolve the next hop. It leaves from
+// `src` when given: left to itself, IPv6 source selection may pick a VIP, and the neighbour
+// solicitation would then ask for the answer to go to the VIP.
+void probe(const Address& a, const std::optional<Address>& src) {
   const bool v4 = a.family == Family::kV4;
   const int fd = socket(v4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return;
+  if (src && !bindSource(fd, *src)) {
+    close(fd);
+    return;
+  }
   sockaddr_storage ss{};
   socklen_t len = 0;
   if (v4) {
@@ -107,7 +115,7 @@ std::optional<MacAddr> NeighborTable::lookup(const Address& dst, int ifindex) {
   }
   nl_addr_put(hop);
   nl_addr_put(target);
-  if (!out) probe(dst);
+  if (!out) probe(dst, firstOfFamily(sources_, dst.family));
   return out;
 }
 

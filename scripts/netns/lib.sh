@@ -191,6 +191,7 @@ http {
     listen 80 reuseport backlog=4096;
     listen [::]:80 reuseport backlog=4096;
     listen 443 ssl reuseport backlog=4096;
+    listen [::]:443 ssl reuseport backlog=4096;
     ssl_certificate $dir/cert.pem;
     ssl_certificate_key $dir/key.pem;
     root $dir/www;

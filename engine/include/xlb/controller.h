@@ -74,6 +74,8 @@ class Controller {
     Address vip;
     Address backend;
     std::uint16_t port;
+    // The probe's source: the first SNAT address of the backend's family (bound explicitly).
+    std::optional<Address> source;
   };
   std::vector<HealthTarget> healthTargets() const;
 

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "xlb/addr.h"
 
@@ -27,9 +28,12 @@ class NeighborTable {
   std::optional<MacAddr> lookup(const Address& dst, int ifindex);
   // Re-reads the kernel's neighbour table.
   void refresh();
+  // Source addresses for the resolving datagrams, one per family (xlbd: the SNAT addresses).
+  void setSources(std::vector<Address> sources) { sources_ = std::move(sources); }
 
  private:
   NeighborTable() = default;
+  std::vector<Address> sources_;
   nl_sock* sock_ = nullptr;
   nl_cache* neigh_ = nullptr;
 };

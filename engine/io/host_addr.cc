@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "xlb/host_addr.h"
+
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace xlb {
+
+bool bindSource(int fd, const Address& src) noexcept {
+  const int one = 1;
+  ::setsockopt(fd, SOL_IP, IP_FREEBIND, &one, sizeof one);
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  if (src.family == Family::kV4) {
+    auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
+    sa->sin_family = AF_INET;
+    std::memcpy(&sa->sin_addr, src.ip.bytes.data(), 4);
+    len = sizeof *sa;
+  } else {
+    auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
+    sa->sin6_family = AF_INET6;
+    std::memcpy(&sa->sin6_addr, src.ip.bytes.data(), 16);
+    len = sizeof *sa;
+  }
+  return ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0;
+}
+
+std::optional<Address> firstOfFamily(const std::vector<Address>& candidates, Family family) {
+  for (const Address& a : candidates) {
+    if (a.family == family) return a;
+  }
+  return std::nullopt;
+}
+
+std::vector<HostAddress6> hostAddresses6() {
+  // Each line: address (32 hex digits), ifindex, prefix length, scope, flags, name (all hex).
+  std::vector<HostAddress6> out;
+  std::ifstream f("/proc/net/if_inet6");
+  std::string line;
+  while (std::getline(f, line)) {
+    std::istringstream in(line);
+    std::string hex, ifindex, plen, scope, flags, name;
+    if (!(in >> hex >> ifindex >> plen >> scope >> flags >> name) || hex.size() != 32) continue;
+    std::string text;
+    for (std::size_t i = 0; i < 32; i += 4) {
+      if (i != 0) text.push_back(':');
+      text.append(hex, i, 4);
+    }
+    auto a = Address::parse(text);
+    if (!a) continue;
+    HostAddress6 h;
+    h.address = *a;
+    h.interface = name;
+    h.flags = static_cast<std::uint32_t>(std::strtoul(flags.c_str(), nullptr, 16));
+    out.push_back(h);
+  }
+  return out;
+}
+
+bool isHostAddress(const Address& a) {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return false;
+  bool found = false;
+  for (ifaddrs* i = list; i != nullptr && !found; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr) continue;
+    if (i->ifa_addr->sa_family == AF_INET && a.family == Family::kV4) {
+      const auto* sa = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
+      found = std::memcmp(&sa->sin_addr, a.ip.bytes.data(), 4) == 0;
+    } else if (i->ifa_addr->sa_family == AF_INET6 && a.family == Family::kV6) {
+      const auto* sa = reinterpret_cast<const sockaddr_in6*>(i->ifa_addr);
+      found = std::memcmp(&sa->sin6_addr, a.ip.bytes.data(), 16) == 0;
+    }
+  }
+  ::freeifaddrs(list);
+  return found;
+}
+
+}  // namespace xlb
