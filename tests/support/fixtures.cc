@@ -43,6 +43,15 @@ std::vector<Fixture> filterFixtures() {
   PacketSpec icmp = tcp("10.0.0.1", "10.0.0.100", 0, 0);
   icmp.proto = 1;
   add("VIP ICMP dropped", icmp, Reason::kProtoFilter, Reason::kProtoFilter);
+  PacketSpec icmp6 = tcp("2001:db8::1", "2001:db8::100", 0, 0);
+  icmp6.proto = 58;
+  icmp6.icmpType = 128;  // echo request
+  add("VIP v6 ICMPv6 echo dropped", icmp6, Reason::kProtoFilter, Reason::kProtoFilter);
+  icmp6.icmpType = 135;  // a unicast neighbour solicitation (NUD) for the VIP
+  icmp6.payload = Bytes(16, 0);
+  add("VIP v6 neighbour solicitation passes", icmp6, Reason::kPassNd, Reason::kPassNd);
+  icmp6.icmpType = 136;
+  add("VIP v6 neighbour advertisement passes", icmp6, Reason::kPassNd, Reason::kPassNd);
   PacketSpec frag = tcp("10.0.0.1", "10.0.0.100", 80, kSyn);
   frag.fragField = 0x2000;  // more fragments follow
   add("VIP first fragment dropped", frag, Reason::kFragment, Reason::kFragment);
