@@ -285,6 +285,7 @@ struct Folded {
   std::array<std::uint64_t, kCloseReasonCount> closed{};
   std::uint64_t active = 0, created = 0, snatInUse = 0, snatCapacity = 0, capacity = 0;
   std::uint64_t validated = 0, heldReleased = 0, handedOff = 0, handoffDrops = 0, sendDrops = 0;
+  std::uint64_t synTimestamped = 0, synNoTimestamp = 0, twCollisions = 0;
   std::uint64_t packets = 0, bytes = 0;
 };
 
@@ -301,6 +302,9 @@ Folded fold(const std::vector<WorkerStats>& ws) {
     f.capacity += s.capacity;
     f.validated += s.counters.cookiesValidated;
     f.heldReleased += s.counters.heldReleased;
+    f.synTimestamped += s.counters.synTimestamped;
+    f.synNoTimestamp += s.counters.synNoTimestamp;
+    f.twCollisions += s.counters.twCollisions;
     f.handedOff += s.handedOff;
     f.handoffDrops += s.handoffDrops;
     f.sendDrops += s.sendDrops;
@@ -443,7 +447,10 @@ ApiResult Controller::stats() const {
             {"snat",
              {{"ports_in_use", f.snatInUse},
               {"ports_total", f.snatCapacity},
-              {"exhausted", f.reasons[static_cast<std::size_t>(Reason::kSnatExhausted)]}}},
+              {"exhausted", f.reasons[static_cast<std::size_t>(Reason::kSnatExhausted)]},
+              {"syn_timestamped", f.synTimestamped},
+              {"syn_without_timestamp", f.synNoTimestamp},
+              {"time_wait_collisions", f.twCollisions}}},
             {"syncookies",
              {{"sent", x[static_cast<std::size_t>(Reason::kTxSyncookie)].packets},
               {"validated", f.validated},
@@ -476,6 +483,9 @@ std::string Controller::metrics() const {
   in.created = g.f.created;
   in.snatInUse = g.f.snatInUse;
   in.cookiesValidated = g.f.validated;
+  in.synTimestamped = g.f.synTimestamped;
+  in.synNoTimestamp = g.f.synNoTimestamp;
+  in.twCollisions = g.f.twCollisions;
   in.blocklistEntries = blocklist_.size();
   for (std::size_t i = 0; i < model_.vips().size(); ++i) {
     const VipRecord& v = model_.vips()[i];

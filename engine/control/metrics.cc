@@ -117,6 +117,15 @@ std::string renderMetrics(const MetricsInput& in) {
         d(in.snatInUse));
   b.add(b.family("xlb_snat_exhausted_total", "New connections refused for want of a SNAT port", C),
         {}, d(in.engine[static_cast<std::size_t>(Reason::kSnatExhausted)]));
+  b.add(b.family("xlb_snat_syn_timestamped_total",
+                 "SYNs forwarded with their TSval set from the LB clock (safe SNAT port reuse)", C),
+        {}, d(in.synTimestamped));
+  b.add(b.family("xlb_snat_syn_without_timestamp_total",
+                 "SYNs without timestamps: a backend in TIME_WAIT may refuse their port reuse", C),
+        {}, d(in.synNoTimestamp));
+  b.add(b.family("xlb_snat_time_wait_collisions_total",
+                 "SYNs a backend answered with a plain ACK (its TIME_WAIT refused the reuse)", C),
+        {}, d(in.twCollisions));
   b.add(b.family("xlb_syncookies_sent_total", "SYN-ACKs with a cookie sent by XDP", C), {},
         d(in.xdp[static_cast<std::size_t>(Reason::kTxSyncookie)].packets));
   b.add(b.family("xlb_syncookies_validated_total", "ACKs whose cookie checked out", C), {},

@@ -74,13 +74,30 @@ Reason Pipeline::classify(const PacketRef& pkt, Slot& s) noexcept {
 void Pipeline::toBackend(std::uint8_t* frame, const PacketInfo& info, const ConnEntry& e) noexcept {
   setMacs(frame, snap_->localMac().bytes, snap_->backendMac(e.backendId).bytes);
   natRewrite(frame, info, snat_.address(e.snatIdx), e.backend, e.snatPort, e.backendPort);
+  // Without the SYN proxy, seqDelta is the TSval shift chosen at the SYN (0: none).
+  if (e.seqDelta != 0 && info.tcp.hasTimestamp && !(e.flags & kFlagSynProxy)) {
+    shiftTimestamp(frame, info, e.seqDelta, true);
+  }
 }
 
+// A backend keeps a closed connection in TIME_WAIT for 60 s and accepts a SYN that reuses its
+// tuple (SNAT address and port) only if the SYN's timestamp is newer than the old connection's
+// (RFC 6191; Linux tcp_timewait_state_process). Clients' timestamps start at random offsets, so
+// a SNAT port reused for another client would be refused about half the time. The SYN's TSval is
+// therefore set from the LB's own clock, rising faster than any client's, and the connection
+// keeps the shift both ways (TSval to the backend, TSecr back to the client).
 Reason Pipeline::newConnection(PacketRef& pkt, Slot& s, TimeNs now) noexcept {
   std::uint32_t idx = ConnTable::kNil;
   const Reason r = createEntry(pkt, s, now, idx);
   if (r == Reason::kTxToBackend) {
-    const ConnEntry& e = table_.entry(idx);
+    ConnEntry& e = table_.entry(idx);
+    if (s.info.tcp.hasTimestamp) {
+      const auto clock = static_cast<std::uint32_t>((now + tsBase_) / kTsTick);
+      e.seqDelta = clock - s.info.tcp.tsVal;
+      ++counters_.synTimestamped;
+    } else {
+      ++counters_.synNoTimestamp;
+    }
     toBackend(pkt.data, s.info, e);
     backendCounters_[e.backendId].bytesToBackend += pkt.len;
   }
@@ -178,9 +195,15 @@ Reason Pipeline::reverse(PacketRef& pkt, Slot& s, TimeNs now) noexcept {
   if (e.flags & kFlagSynProxy) {
     r = proxyReverse(pkt, s, idx, now);
   } else {
+    // A plain ACK to our SYN: the backend's TIME_WAIT refused the reuse (the client's RST to it
+    // clears the TIME_WAIT, and its SYN retransmission gets through).
+    if (e.state == TcpState::kSynSent && (in.tcpFlags & (kTcpSyn | kTcpRst)) == 0) {
+      ++counters_.twCollisions;
+    }
     table_.track(idx, false, in.tcpFlags, in.seq, in.ack, in.payloadLen, now);
     setMacs(pkt.data, snap_->localMac().bytes, e.clientMac);
     natRewrite(pkt.data, in, e.vip, e.client, e.vipPort, e.clientPort);
+    if (e.seqDelta != 0 && in.tcp.hasTimestamp) shiftTimestamp(pkt.data, in, e.seqDelta, false);
   }
   if (r == Reason::kTxToClient) backendCounters_[e.backendId].bytesToClient += pkt.len;
   return r;

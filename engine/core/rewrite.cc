@@ -36,6 +36,27 @@ void natRewrite(std::uint8_t* frame, const PacketInfo& info, const IpAddr& src, 
   store16(l4 + 2, dport);
 }
 
+void shiftTimestamp(std::uint8_t* frame, const PacketInfo& info, std::uint32_t delta,
+                    bool tsval) noexcept {
+  const std::uint32_t off = info.tcp.tsOffset + (tsval ? 0u : 4u);
+  const std::uint32_t v = load32(frame + off);
+  const std::uint32_t moved = tsval ? v + delta : v - delta;
+  std::uint8_t* l4 = frame + info.l4Offset;
+  std::uint64_t d = 0;
+  if (((off - info.l4Offset) & 1u) == 0) {
+    d = csumDelta32(v, moved, d);
+    store32(frame + off, moved);
+  } else {
+    // The checksum sums 16-bit words from the TCP header's start: an odd field straddles three.
+    std::uint8_t before[6], after[6];
+    std::memcpy(before, frame + off - 1, 6);
+    store32(frame + off, moved);
+    std::memcpy(after, frame + off - 1, 6);
+    for (unsigned i = 0; i < 6; i += 2) d = csumDelta16(load16(before + i), load16(after + i), d);
+  }
+  store16(l4 + 16, csumApply(load16(l4 + 16), d));
+}
+
 std::uint32_t writeTcpSegment(std::uint8_t* frame, std::uint32_t capacity, std::uint16_t l3Offset,
                               const TcpSegment& seg) noexcept {
   const bool v4 = seg.family == Family::kV4;

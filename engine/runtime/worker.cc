@@ -101,6 +101,13 @@ Worker::Worker(std::uint32_t id, std::uint32_t count, const Config& config, Batc
   table_ = std::make_unique<ConnTable>(capacity, config.conntrack.timeouts, *snat_, seed + id);
   pipe_ = std::make_unique<Pipeline>(*table_, *snat_);
   pipe_->setCookieKey(key);
+  // SYN timestamps from the wall clock's rate and origin: they keep rising across restarts,
+  // which backends' TIME_WAIT checks need (Pipeline::newConnection).
+  timespec wall{};
+  clock_gettime(CLOCK_REALTIME, &wall);
+  const TimeNs wallNs =
+      static_cast<TimeNs>(wall.tv_sec) * kNsPerSec + static_cast<TimeNs>(wall.tv_nsec);
+  pipe_->setTimestampBase(wallNs - monotonicNow());
   // Readers see the capacities (and zeros) from the start, not only after the first 100 ms.
   publishStats();
 }

@@ -77,7 +77,8 @@ struct alignas(32) ConnEntry {
   std::uint32_t timerNext;
   std::uint32_t deadlineMs;  // wrapping milliseconds; extended per packet, re-slotted lazily
   std::uint32_t seqDelta;    // SYN proxy: backend ISN - our cookie ISN (during the backend
-                             // handshake: the client's raw window); 0 without proxy
+                             // handshake: the client's raw window). Without the proxy: the
+                             // TSval shift towards the backend (Pipeline::newConnection), 0: none
   std::uint16_t vipId;
   std::uint16_t backendId;
   std::uint8_t proto;

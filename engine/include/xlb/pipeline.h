@@ -26,6 +26,10 @@ struct WorkerCounters {
   std::uint64_t batches = 0;
   std::uint64_t cookiesValidated = 0;  // ACKs whose cookie checked out (invalid: a reason)
   std::uint64_t heldReleased = 0;      // held client segments sent once the backend answered
+  // SNAT port reuse against backends' TIME_WAIT (see Pipeline::newConnection):
+  std::uint64_t synTimestamped = 0;  // SYNs forwarded with their TSval set from the LB's clock
+  std::uint64_t synNoTimestamp = 0;  // SYNs without timestamps: reuse rests on their sequence
+  std::uint64_t twCollisions = 0;    // a backend answered a SYN with an ACK: its TIME_WAIT refused
 
   std::uint64_t of(Reason r) const noexcept { return reasons[static_cast<std::size_t>(r)]; }
   std::uint64_t ofAction(Action a) const noexcept {
@@ -76,6 +80,13 @@ class Pipeline {
   void setChainPrefetchMinActive(std::uint64_t n) noexcept { chainPrefetchMinActive_ = n; }
   // The SYN-cookie key the XDP program answers with (see bpf/xlb_cookie.h).
   void setCookieKey(const CookieKey& key) noexcept { cookieKey_ = key; }
+  // The clock a forwarded SYN's TSval is set from: (now + base) in kTsTick units. xlbd sets the
+  // base to CLOCK_REALTIME - CLOCK_MONOTONIC, so the clock keeps rising across restarts; the
+  // simulator leaves it 0 (deterministic).
+  void setTimestampBase(TimeNs base) noexcept { tsBase_ = base; }
+  // 2 kHz: faster than the 1 kHz clocks of Linux and most stacks, so a SYN's TSval is newer than
+  // the last TSval of any earlier connection on the same tuple (RFC 6191).
+  static constexpr TimeNs kTsTick = 500'000;
 
   // Processes batch.pkts[0, batch.count) in place and writes verdicts[0, batch.count). A packet
   // may change length (SYN proxy) within its capacity. Precondition: verdicts.size() >=
@@ -165,6 +176,7 @@ class Pipeline {
   std::uint64_t chainPrefetchMinActive_ = kDefaultChainPrefetchMinActive;
   WorkerCounters counters_;
   CookieKey cookieKey_{};
+  TimeNs tsBase_ = 0;
   std::array<Slot, kMaxBatch> slots_{};
   std::vector<HeldFrame> held_;
   std::vector<std::uint8_t> holdBuf_;

@@ -17,6 +17,12 @@ namespace xlb {
 void natRewrite(std::uint8_t* frame, const PacketInfo& info, const IpAddr& src, const IpAddr& dst,
                 std::uint16_t sport, std::uint16_t dport) noexcept;
 
+// Moves a parsed TCP segment's timestamp option by `delta`: TSval += delta (`tsval`), or
+// TSecr -= delta, updating the TCP checksum incrementally (an option at an odd offset included).
+// The segment must carry a timestamp option (info.tcp.hasTimestamp).
+void shiftTimestamp(std::uint8_t* frame, const PacketInfo& info, std::uint32_t delta,
+                    bool tsval) noexcept;
+
 // A TCP segment without payload, written from scratch after the link-layer header (which, with
 // any VLAN tags, stays as it is): IPv4 without options (ID 0, DF, TTL 64) or IPv6 without
 // extension headers (hop limit 64), every byte set, both checksums computed.

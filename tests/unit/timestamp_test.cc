@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: Apache-2.0
+// SNAT port reuse against backends' TIME_WAIT: a forwarded SYN's TSval comes from the LB's own
+// clock, so a backend sees every new connection on a reused (SNAT address, port) as newer than
+// the last (RFC 6191); the shift is kept both ways for the connection's life. Checked on the
+// bytes: values, checksums, and the counters that show the pressure.
+#include <gtest/gtest.h>
+
+#include "frame_checks.h"
+#include "harness.h"
+
+namespace xlb {
+namespace {
+
+using testing::Bytes;
+using testing::Harness;
+using testing::PacketSpec;
+using testing::sec;
+
+struct Ends {
+  Harness& h;
+  std::string client = "10.0.0.1";
+  std::uint16_t cport = 40000;
+  std::uint16_t snatPort = 0;
+
+  // Client -> VIP with a timestamp option (none when `ts` is false); returns the frame as sent.
+  Bytes fromClient(std::uint8_t flags, std::uint32_t tsval, std::uint32_t tsecr, TimeNs now,
+                   Reason want = Reason::kTxToBackend, Bytes options = {}, bool ts = true) {
+    PacketSpec p;
+    p.src = client;
+    p.sport = cport;
+    p.dst = "10.0.0.100";
+    p.dport = 80;
+    p.flags = flags;
+    p.srcMac = testing::kClientMac;
+    p.dstMac = testing::kLbMac;
+    p.tcpOptions = options.empty() && ts ? testing::optTimestamp(tsval, tsecr) : options;
+    Bytes f = testing::buildPacket(p);
+    EXPECT_EQ(h.run(f, now), want);
+    if (want == Reason::kTxToBackend) {
+      testing::expectValidChecksums(f);
+      snatPort = testing::parseInfo(f).sport;
+    }
+    return f;
+  }
+  Bytes fromBackend(std::uint8_t flags, std::uint32_t tsval, std::uint32_t tsecr, TimeNs now) {
+    PacketSpec p;
+    p.src = "10.0.0.11";
+    p.sport = 80;
+    p.dst = "10.0.0.2";
+    p.dport = snatPort;
+    p.flags = flags;
+    p.srcMac = testing::backendMac(testing::A("10.0.0.11")).toString();
+    p.dstMac = testing::kLbMac;
+    p.tcpOptions = testing::optTimestamp(tsval, tsecr);
+    Bytes f = testing::buildPacket(p);
+    EXPECT_EQ(h.run(f, now), Reason::kTxToClient);
+    testing::expectValidChecksums(f);
+    return f;
+  }
+};
+
+std::uint32_t tsval(const Bytes& f) {
+  return testing::parseInfo(f).tcp.tsVal;
+}
+std::uint32_t tsecr(const Bytes& f) {
+  return testing::parseInfo(f).tcp.tsEcr;
+}
+// The LB clock at `t` (base 0 in tests).
+std::uint32_t lbClock(TimeNs t) {
+  return static_cast<std::uint32_t>(t / Pipeline::kTsTick);
+}
+
+TEST(Timestamps, SynTakesTheLbClockAndTheShiftHoldsBothWays) {
+  Harness h(testing::testConfig(1024, 20000, 20000));  // one SNAT port: every connection reuses it
+  Ends a{h};
+  const Bytes syn = a.fromClient(kTcpSyn, 1'000'000, 0, sec(1));
+  EXPECT_EQ(tsval(syn), lbClock(sec(1)));
+  const std::uint32_t shift = lbClock(sec(1)) - 1'000'000;
+  const Bytes synAck = a.fromBackend(kTcpSyn | kTcpAck, 77, tsval(syn), sec(1));
+  EXPECT_EQ(tsecr(synAck), 1'000'000u);  // the client sees its own TSval echoed
+  EXPECT_EQ(tsval(synAck), 77u);         // the backend's clock passes untouched
+  const Bytes ack = a.fromClient(kTcpAck, 1'000'003, 77, sec(1.003));
+  EXPECT_EQ(tsval(ack), 1'000'003 + shift);
+  EXPECT_EQ(tsecr(ack), 77u);
+  a.fromClient(kTcpRst | kTcpAck, 1'000'004, 77, sec(1.004));
+  h.tick(sec(3));  // the entry leaves after the RST grace; the port goes back to the pool
+
+  // Another client whose clock started far lower: a backend comparing raw TSvals on the reused
+  // (SNAT address, port) would refuse it. Through xlb its SYN is newer than anything before.
+  Ends b{h};
+  b.client = "10.0.0.9";
+  const Bytes syn2 = b.fromClient(kTcpSyn, 5, 0, sec(3));
+  ASSERT_EQ(b.snatPort, a.snatPort);
+  EXPECT_GT(static_cast<std::int32_t>(tsval(syn2) - tsval(ack)), 0);
+  EXPECT_EQ(h.pipe->counters().synTimestamped, 2u);
+  EXPECT_EQ(h.pipe->counters().twCollisions, 0u);
+}
+
+TEST(Timestamps, OptionAtAnOddOffsetKeepsTheChecksumRight) {
+  Harness h;
+  Ends a{h};
+  // NOP, then the timestamp option: TSval starts at an odd offset of the TCP header.
+  Bytes opts = {1};
+  const Bytes ts = testing::optTimestamp(0x01020304, 0);
+  opts.insert(opts.end(), ts.begin(), ts.end());
+  opts.push_back(1);
+  const Bytes syn = a.fromClient(kTcpSyn, 0, 0, sec(2), Reason::kTxToBackend, opts);
+  ASSERT_EQ((testing::parseInfo(syn).tcp.tsOffset - testing::parseInfo(syn).l4Offset) % 2, 1);
+  EXPECT_EQ(tsval(syn), lbClock(sec(2)));
+  const Bytes back = a.fromBackend(kTcpSyn | kTcpAck, 9, tsval(syn), sec(2));
+  EXPECT_EQ(tsecr(back), 0x01020304u);
+}
+
+TEST(Timestamps, SynWithoutTimestampsAndRefusedReuseAreCounted) {
+  Harness h;
+  Ends a{h};
+  const Bytes syn = a.fromClient(kTcpSyn, 0, 0, sec(1), Reason::kTxToBackend, {}, false);
+  EXPECT_FALSE(testing::parseInfo(syn).tcp.hasTimestamp);
+  EXPECT_EQ(h.pipe->counters().synNoTimestamp, 1u);
+  // The backend's TIME_WAIT answers the SYN with a plain ACK: forwarded, and counted.
+  a.fromBackend(kTcpAck, 1, 0, sec(1));
+  EXPECT_EQ(h.pipe->counters().twCollisions, 1u);
+}
+
+}  // namespace
+}  // namespace xlb
