@@ -132,6 +132,10 @@ struct ClientGroup {
   TimeNs closeAfter = 0;
   // Outcomes.
   std::uint64_t started = 0, completed = 0, reset = 0, failed = 0;
+  // Handshakes: the longest (first SYN to established), and those that needed their SYN sent
+  // again (took at least the initial retransmission timeout).
+  TimeNs connectMax = 0;
+  std::uint64_t slowConnects = 0;
 };
 
 struct Flood {
@@ -609,6 +613,9 @@ void World::startSession(ClientGroup& g, std::uint64_t i) {
   };
   if (g.close == ClientClose::kLostFinalAck) c.loseFinalAck = true;
   c.events.established = [gp](TcpConn& conn) {
+    const TimeNs took = conn.establishedAt() - conn.openedAt();
+    gp->connectMax = std::max(gp->connectMax, took);
+    if (took >= TcpHost::kInitialRto) ++gp->slowConnects;
     conn.send(gp->request);
     if (gp->close == ClientClose::kHalfClose) conn.close();
   };
@@ -764,14 +771,19 @@ bool World::check(const Expectation& x) {
     got << "started " << g->started << ", completed " << g->completed << ", reset " << g->reset
         << ", failed " << g->failed;
     const std::uint64_t unfinished = g->started - g->completed - g->reset - g->failed;
-    got << ", unfinished " << unfinished;
-    for (const char* k : {"started", "completed", "reset", "failed", "unfinished"}) {
+    const std::uint64_t connectMs = static_cast<std::uint64_t>(g->connectMax / kNsPerMs);
+    got << ", unfinished " << unfinished << ", slowest handshake " << connectMs << " ms, "
+        << g->slowConnects << " needed the SYN again";
+    for (const char* k :
+         {"started", "completed", "reset", "failed", "unfinished", "connect_ms", "slow_connects"}) {
       const std::string key = k;
-      const std::uint64_t have = key == "started"     ? g->started
-                                 : key == "completed" ? g->completed
-                                 : key == "reset"     ? g->reset
-                                 : key == "failed"    ? g->failed
-                                                      : unfinished;
+      const std::uint64_t have = key == "started"         ? g->started
+                                 : key == "completed"     ? g->completed
+                                 : key == "reset"         ? g->reset
+                                 : key == "failed"        ? g->failed
+                                 : key == "connect_ms"    ? connectMs
+                                 : key == "slow_connects" ? g->slowConnects
+                                                          : unfinished;
       if (n[key]) ok = ok && n[key].as<std::uint64_t>() == have;
       if (n[key + "_min"]) ok = ok && have >= n[key + "_min"].as<std::uint64_t>();
       if (n[key + "_max"]) ok = ok && have <= n[key + "_max"].as<std::uint64_t>();

@@ -34,6 +34,9 @@ bool parseSegment(const std::uint8_t* frame, std::uint32_t len, Segment& out) {
   out.ack = in.ack;
   out.flags = in.tcpFlags;
   out.payloadLen = in.payloadLen;
+  out.hasTs = in.tcp.hasTimestamp;
+  out.tsVal = in.tcp.tsVal;
+  out.tsEcr = in.tcp.tsEcr;
   return true;
 }
 
@@ -65,10 +68,23 @@ TcpConn& TcpHost::connect(const Address& to, std::uint16_t port, TimeNs now,
   conns_[{to.toString(), static_cast<std::uint32_t>(port) << 16 | lport}] = std::move(c);
   conn.state_ = TcpConn::State::kSynSent;
   conn.rto_ = kInitialRto;
+  conn.openedAt_ = now;
   conn.emit(kTcpSyn, conn.iss_, 0, now);
   conn.sndNxt_ = conn.iss_ + 1;
   conn.rtoAt_ = now + conn.rto_;
   return conn;
+}
+
+std::uint32_t TcpHost::tsClock(const Address& peer) const noexcept {
+  // Linux: a clock in milliseconds plus an offset keyed by (source, destination).
+  std::uint64_t h = (addr_.ip.mix() ^ (peer.ip.mix() * 0x9e3779b97f4a7c15ull)) * 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 31;
+  return static_cast<std::uint32_t>(now_ / kNsPerMs) + static_cast<std::uint32_t>(h);
+}
+
+bool TcpHost::reuseAccepted(const TcpConn& tw, const Segment& syn) noexcept {
+  if (tw.tsOn_ && syn.hasTs) return static_cast<std::int32_t>(tw.tsRecent_ - syn.tsVal) < 0;
+  return after(syn.seq, tw.rcvNxt_);
 }
 
 void TcpHost::sendRaw(const Segment& s) {
@@ -84,6 +100,10 @@ void TcpHost::sendRaw(const Segment& s) {
   p.flags = s.flags;
   p.window = static_cast<std::uint16_t>(kWindow);
   if (s.flags & kTcpSyn) p.tcpOptions = testing::optMss(static_cast<std::uint16_t>(kMss));
+  if (s.hasTs) {
+    const testing::Bytes ts = testing::optTimestamp(s.tsVal, s.tsEcr);
+    p.tcpOptions.insert(p.tcpOptions.end(), ts.begin(), ts.end());
+  }
   p.payload.assign(s.payloadLen, 'x');
   wire_(testing::buildPacket(p));
 }
@@ -98,7 +118,13 @@ void TcpHost::input(const Frame& f, TimeNs now) {
   auto it = conns_.find({from.toString(), static_cast<std::uint32_t>(s.sport) << 16 | s.dport});
   if (it != conns_.end() && it->second->state_ == TcpConn::State::kTimeWait &&
       (s.flags & (kTcpSyn | kTcpAck)) == kTcpSyn) {
-    // A new connection on a tuple in TIME_WAIT (RFC 6191 lets a SYN reopen it).
+    // A new connection on a tuple in TIME_WAIT: only with a newer timestamp or a higher
+    // sequence number (RFC 6191, Linux tcp_timewait_state_process); else a challenge ACK.
+    if (!reuseAccepted(*it->second, s)) {
+      ++twRefusals_;
+      it->second->ackNow(now);
+      return;
+    }
     graveyard_.push_back(std::move(it->second));
     conns_.erase(it);
     it = conns_.end();
@@ -117,7 +143,10 @@ void TcpHost::input(const Frame& f, TimeNs now) {
       conns_[{from.toString(), static_cast<std::uint32_t>(s.sport) << 16 | s.dport}] = std::move(c);
       conn.irs_ = s.seq;
       conn.rcvNxt_ = s.seq + 1;
+      conn.tsOn_ = s.hasTs;
+      conn.tsRecent_ = s.tsVal;
       conn.state_ = TcpConn::State::kSynRcvd;
+      conn.openedAt_ = now;
       conn.rto_ = kInitialRto;
       l->second(conn);
       conn.emit(kTcpSyn | kTcpAck, conn.iss_, 0, now);
@@ -176,6 +205,13 @@ void TcpConn::emit(std::uint8_t flags, std::uint32_t seq, std::uint32_t len, Tim
   s.flags = flags;
   if (flags & kTcpAck) s.ack = rcvNxt_;
   s.payloadLen = len;
+  // Timestamps on a client's SYN always, and on everything else once both ends sent them.
+  const bool clientSyn = (flags & (kTcpSyn | kTcpAck)) == kTcpSyn;
+  if (clientSyn || tsOn_) {
+    s.hasTs = true;
+    s.tsVal = host_.tsClock(raddr_);
+    s.tsEcr = clientSyn ? 0 : tsRecent_;
+  }
   host_.sendRaw(s);
 }
 
@@ -256,11 +292,25 @@ void TcpConn::timer(TimeNs now) {
   }
 }
 
+void TcpConn::enterTimeWait(TimeNs now) {
+  state_ = State::kTimeWait;
+  timeWaitEnd_ = now + TcpHost::kTimeWait;
+  // The application is done here (close() has returned on a real stack); TIME_WAIT is the
+  // stack's own business for the next 60 s.
+  notifyClosed(Ending::kClean);
+}
+
+void TcpConn::notifyClosed(Ending how) {
+  if (closedNotified_) return;
+  closedNotified_ = true;
+  if (events.closed) events.closed(*this, how);
+}
+
 void TcpConn::finish(Ending how) {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
   rtoAt_ = 0;
-  if (events.closed) events.closed(*this, how);
+  notifyClosed(how);
   auto it =
       host_.conns_.find({raddr_.toString(), static_cast<std::uint32_t>(rport_) << 16 | lport_});
   if (it != host_.conns_.end() && it->second.get() == this) {
@@ -277,18 +327,32 @@ void TcpConn::input(const Segment& s, TimeNs now) {
       if (state_ != State::kSynSent) ackNow(now);  // RFC 5961: a challenge ACK
       return;
     }
-    finish(Ending::kReset);
+    // A reset ends TIME_WAIT early (Linux without tcp_rfc1337); the application was done.
+    finish(state_ == State::kTimeWait ? Ending::kClean : Ending::kReset);
     return;
   }
   if (state_ == State::kSynSent) {
+    if ((s.flags & kTcpAck) && s.ack != iss_ + 1) {
+      // An unacceptable ACK (a peer's TIME_WAIT answering our SYN): a reset at its number,
+      // and our SYN goes again on its timer.
+      Segment r;
+      r.family = host_.addr_.family;
+      r.src = host_.addr_.ip;
+      r.dst = raddr_.ip;
+      r.sport = lport_;
+      r.dport = rport_;
+      r.seq = s.ack;
+      r.flags = kTcpRst;
+      host_.sendRaw(r);
+      return;
+    }
     if ((s.flags & (kTcpSyn | kTcpAck)) == (kTcpSyn | kTcpAck)) {
-      if (s.ack != iss_ + 1) {
-        emit(kTcpRst, s.ack, 0, now);
-        return;
-      }
       irs_ = s.seq;
       rcvNxt_ = s.seq + 1;
       sndUna_ = s.ack;
+      tsOn_ = s.hasTs;
+      tsRecent_ = s.tsVal;
+      establishedAt_ = now;
       state_ = State::kEstablished;
       rtoAt_ = 0;
       retries_ = 0;
@@ -315,12 +379,14 @@ void TcpConn::input(const Segment& s, TimeNs now) {
     ackNow(now);
     return;
   }
+  if (s.hasTs && tsOn_) tsRecent_ = s.tsVal;
   if (state_ == State::kSynRcvd) {
     if (s.ack != iss_ + 1) {
       emit(kTcpRst, s.ack, 0, now);
       return;
     }
     sndUna_ = s.ack;
+    establishedAt_ = now;
     state_ = State::kEstablished;
     rtoAt_ = 0;
     retries_ = 0;
@@ -338,8 +404,7 @@ void TcpConn::input(const Segment& s, TimeNs now) {
       if (state_ == State::kFinWait1)
         state_ = State::kFinWait2;
       else if (state_ == State::kClosing) {
-        state_ = State::kTimeWait;
-        timeWaitEnd_ = now + TcpHost::kTimeWait;
+        enterTimeWait(now);
       } else if (state_ == State::kLastAck) {
         finish(Ending::kClean);
         return;
@@ -367,8 +432,7 @@ void TcpConn::input(const Segment& s, TimeNs now) {
     else if (state_ == State::kFinWait1)
       state_ = State::kClosing;
     else if (state_ == State::kFinWait2) {
-      state_ = State::kTimeWait;
-      timeWaitEnd_ = now + TcpHost::kTimeWait;
+      enterTimeWait(now);
     }
   }
   if (state_ == State::kTimeWait && loseFinalAck) {

@@ -3,7 +3,10 @@
 // the way real stacks do. Three-way handshake, data both ways in MSS-sized segments, cumulative
 // ACKs, retransmission with exponential back-off, every close sequence (FIN either side first,
 // both at once, half-close, RST), TIME_WAIT, and challenge/duplicate ACKs for out-of-window
-// segments. No options beyond MSS, no window scaling, no SACK, in-order delivery only (an
+// segments, and timestamps as Linux sends them (a 1 kHz clock with an offset per pair of
+// addresses). TIME_WAIT lasts 60 s, and a SYN reusing a tuple in TIME_WAIT is accepted only as
+// Linux accepts it (RFC 6191: a newer timestamp, or without timestamps a higher sequence number);
+// otherwise the SYN gets a challenge ACK. No window scaling, no SACK, in-order delivery only (an
 // out-of-order segment is answered with a duplicate ACK and dropped, so the sender's
 // retransmission fills the gap).
 #pragma once
@@ -28,6 +31,8 @@ struct Segment {
   std::uint32_t seq = 0, ack = 0;
   std::uint8_t flags = 0;
   std::uint32_t payloadLen = 0;
+  bool hasTs = false;
+  std::uint32_t tsVal = 0, tsEcr = 0;
 };
 
 // Parses an Ethernet frame carrying TCP; false for anything else.
@@ -67,6 +72,9 @@ class TcpConn {
   const Address& remote() const noexcept { return raddr_; }
   std::uint16_t remotePort() const noexcept { return rport_; }
   std::uint64_t received() const noexcept { return received_; }
+  // When the handshake completed (0: not yet), and when it began.
+  TimeNs establishedAt() const noexcept { return establishedAt_; }
+  TimeNs openedAt() const noexcept { return openedAt_; }
   TcpHost& host() noexcept { return host_; }
 
   void send(std::uint64_t bytes);  // queues application data
@@ -94,6 +102,8 @@ class TcpConn {
   void ackNow(TimeNs now);
   void timer(TimeNs now);
   void finish(Ending how);
+  void enterTimeWait(TimeNs now);
+  void notifyClosed(Ending how);
   std::uint32_t dataEnd() const noexcept { return iss_ + 1 + static_cast<std::uint32_t>(queued_); }
 
   TcpHost& host_;
@@ -108,6 +118,10 @@ class TcpConn {
   TimeNs rto_ = 0;
   unsigned retries_ = 0;
   TimeNs timeWaitEnd_ = 0;
+  bool closedNotified_ = false;
+  bool tsOn_ = false;           // both ends sent timestamps in the handshake
+  std::uint32_t tsRecent_ = 0;  // the peer's last TSval
+  TimeNs openedAt_ = 0, establishedAt_ = 0;
 };
 
 // A host: an address, a MAC, listeners, connections, and a way to put frames on the wire.
@@ -116,7 +130,7 @@ class TcpHost {
   using Wire = std::function<void(Frame&&)>;
   static constexpr TimeNs kInitialRto = 200 * kNsPerMs;
   static constexpr unsigned kMaxRetries = 5;
-  static constexpr TimeNs kTimeWait = 1 * kNsPerSec;
+  static constexpr TimeNs kTimeWait = 60 * kNsPerSec;  // Linux's TCP_TIMEWAIT_LEN
   static constexpr std::uint32_t kMss = 1400;
 
   TcpHost(Address addr, MacAddr mac, MacAddr gatewayMac, Wire wire, std::uint64_t seed);
@@ -132,16 +146,23 @@ class TcpHost {
   TcpConn* find(const Address& remote, std::uint16_t remotePort, std::uint16_t localPort);
   // Drops every arriving frame (a silent host) or none.
   void setSilent(bool silent) noexcept { silent_ = silent; }
+  // SYNs refused because their tuple was in TIME_WAIT here (answered with a challenge ACK).
+  std::uint64_t timeWaitRefusals() const noexcept { return twRefusals_; }
 
  private:
   friend class TcpConn;
   void sendRaw(const Segment& s);
+  // This host's timestamp clock towards `peer`: milliseconds plus an offset per address pair.
+  std::uint32_t tsClock(const Address& peer) const noexcept;
+  // A SYN on a tuple in TIME_WAIT: true when it may open a new connection (RFC 6191).
+  static bool reuseAccepted(const TcpConn& tw, const Segment& syn) noexcept;
 
   Address addr_;
   MacAddr mac_, gw_;
   Wire wire_;
   std::uint64_t rng_;
   bool silent_ = false;
+  std::uint64_t twRefusals_ = 0;
   TimeNs now_ = 0;
   std::uint16_t nextPort_ = 32768;
   std::map<std::uint16_t, std::function<void(TcpConn&)>> listeners_;
