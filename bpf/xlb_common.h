@@ -68,7 +68,9 @@
 	/* appended with the control plane */                            \
 	X(TX_KILL_RST, TxKillRst, killed_reset, XLB_ACT_TX)              \
 	/* IPv6 neighbour discovery for a VIP: the host's stack answers */ \
-	X(PASS_ND, PassNd, pass_neighbor_discovery, XLB_ACT_PASS)
+	X(PASS_ND, PassNd, pass_neighbor_discovery, XLB_ACT_PASS)       \
+	/* a SYN whose TCP checksum is only the pseudo-header's (a sender's TX offload) */ \
+	X(PARTIAL_CHECKSUM, PartialChecksum, partial_checksum, XLB_ACT_DROP)
 
 enum xlb_reason {
 #define XLB_REASON_ENUM(e, c, l, a) XLB_REASON_##e,

@@ -255,6 +255,35 @@ TEST_F(Dataplane, SigtermDetachesXdpAndExitsCleanly) {
   EXPECT_EQ(curl(1, 5, "http://10.100.0.100/").count("FAIL"), 0u);
 }
 
+// A client veth left with TX checksum offload on (the default) sends SYNs whose checksum holds
+// only the pseudo-header sum. Backends would drop them silently; xlb drops them with a reason of
+// their own and logs a hint naming the cause.
+TEST_F(Dataplane, SenderWithChecksumOffloadOnFailsLoudly) {
+  start(testConfig("off"));
+  // The client's veth and the bridge's port towards the LB as veths come (checksums left to
+  // offload); the rig turns both off, as the README says to.
+  ASSERT_EQ(rig_->exec("c3", "ethtool -K eth0 tx on").status, 0);
+  ASSERT_EQ(rig_->exec("br", "ethtool -K p-lb tx on").status, 0);
+  const auto got = curl(3, 5, "http://10.100.0.100/");
+  rig_->exec("c3", "ethtool -K eth0 tx off");
+  rig_->exec("br", "ethtool -K p-lb tx off");
+  EXPECT_EQ(got.count("FAIL") ? got.at("FAIL") : 0, 5);
+  const nlohmann::json s = rig_->waitStats(
+      [](const nlohmann::json& j) { return num(j, "engine", "partial_checksum") >= 5; }, 5);
+  EXPECT_GE(num(s, "engine", "partial_checksum"), 5u) << s.dump();
+  EXPECT_EQ(s["conntrack"]["created"], 0) << s.dump();
+  bool hinted = false;
+  for (int i = 0; i < 30 && !hinted; ++i) {
+    hinted = rig_->xlbdLog().find("turn TX checksum offload off on the senders") !=
+             std::string::npos;
+    if (!hinted) usleep(100000);
+  }
+  EXPECT_TRUE(hinted) << tail(rig_->xlbdLog());
+  // Offload off again: the same client gets through.
+  const auto fixed = curl(3, 5, "http://10.100.0.100/");
+  EXPECT_EQ(fixed.count("FAIL"), 0u);
+}
+
 TEST_F(Dataplane, BadConfigAndMissingInterfaceAreClearErrors) {
   std::string log;
   std::string c = testConfig("off");

@@ -177,10 +177,40 @@ void Controller::tickLocked() {
     std::string err;
     if (!saveBlocklist(err)) spdlog::error("{}", err);
   }
-  // Next hops, once a second: republish when the kernel's answer for any backend changed.
+  // Once a second: next hops (republish when the kernel's answer for any backend changed), and
+  // the checksum hint.
   if (std::chrono::steady_clock::now() - lastRefresh_ >= std::chrono::seconds(1)) {
     refreshNextHopsLocked();
+    hintChecksumsLocked();
   }
+}
+
+void Controller::hintChecksumsLocked() {
+  // Frames with checksums a sender left to an offload (veth, containers) reach XDP unfinished;
+  // backends drop them silently, so xlb drops the SYNs, counts them and says why, once a minute.
+  std::uint64_t partial = 0, bad = 0;
+  for (const WorkerStats& w : workerStats()) {
+    partial += w.counters.of(Reason::kPartialChecksum);
+    bad += w.counters.of(Reason::kBadChecksum);
+  }
+  bad += deps_.prog->stats()[static_cast<std::size_t>(Reason::kBadChecksum)].packets;
+  const std::uint64_t seen = partial + bad;
+  const std::uint64_t fresh = seen - checksumDropsSeen_;
+  const std::uint64_t freshPartial = partial - partialDropsSeen_;
+  checksumDropsSeen_ = seen;
+  partialDropsSeen_ = partial;
+  const auto now = std::chrono::steady_clock::now();
+  if (fresh == 0 || (lastChecksumHint_ != std::chrono::steady_clock::time_point{} &&
+                     now - lastChecksumHint_ < std::chrono::minutes(1))) {
+    return;
+  }
+  lastChecksumHint_ = now;
+  spdlog::warn(
+      "{} SYN(s) dropped for bad TCP checksums in the last second ({} with only the pseudo-header "
+      "sum: the sender left the checksum to an offload that never ran). On veth and in "
+      "containers, turn TX checksum offload off on the senders (ethtool -K DEV tx off); see the "
+      "README, \"Running on veth and in containers\"",
+      fresh, freshPartial);
 }
 
 std::optional<ApiResult> Controller::commitLocked(const ServiceModel& before, bool vipSettings) {

@@ -34,6 +34,13 @@ std::uint16_t l4Checksum(Family fam, std::uint8_t proto, const IpAddr& src, cons
   return c;
 }
 
+bool l4ChecksumPartial(Family fam, std::uint8_t proto, const IpAddr& src, const IpAddr& dst,
+                       const std::uint8_t* l4, std::size_t l4Len) noexcept {
+  const std::size_t field = proto == 17 ? 6 : 16;
+  if (proto == 1 || l4Len < field + 2) return false;
+  return load16(l4 + field) == csumFold(pseudoHeader(fam, proto, src, dst, l4Len));
+}
+
 bool l4ChecksumValid(Family fam, std::uint8_t proto, const IpAddr& src, const IpAddr& dst,
                      const std::uint8_t* l4, std::size_t l4Len) noexcept {
   std::uint64_t sum = proto == 1 ? 0 : pseudoHeader(fam, proto, src, dst, l4Len);

@@ -6,6 +6,7 @@
 // Random lookups in a large table then overlap instead of stalling one after another.
 #include "xlb/pipeline.h"
 
+#include "xlb/checksum.h"
 #include "xlb/rewrite.h"
 
 namespace xlb {
@@ -87,6 +88,15 @@ void Pipeline::toBackend(std::uint8_t* frame, const PacketInfo& info, const Conn
 // therefore set from the LB's own clock, rising faster than any client's, and the connection
 // keeps the shift both ways (TSval to the backend, TSecr back to the client).
 Reason Pipeline::newConnection(PacketRef& pkt, Slot& s, TimeNs now) noexcept {
+  // A SYN's checksum is checked before it costs an entry: a backend would drop a bad one
+  // silently. Partial checksums are what a veth sender with TX offload on produces.
+  const PacketInfo& in = s.info;
+  const std::uint8_t* l4 = pkt.data + in.l4Offset;
+  if (!l4ChecksumValid(in.family, in.proto, in.src, in.dst, l4, in.l4Len)) {
+    return l4ChecksumPartial(in.family, in.proto, in.src, in.dst, l4, in.l4Len)
+               ? Reason::kPartialChecksum
+               : Reason::kBadChecksum;
+  }
   std::uint32_t idx = ConnTable::kNil;
   const Reason r = createEntry(pkt, s, now, idx);
   if (r == Reason::kTxToBackend) {

@@ -124,3 +124,33 @@ TEST(Timestamps, SynWithoutTimestampsAndRefusedReuseAreCounted) {
 
 }  // namespace
 }  // namespace xlb
+
+namespace xlb {
+namespace {
+
+// A SYN with a bad TCP checksum costs no entry; one holding only the pseudo-header sum (a veth
+// sender with TX checksum offload on) gets a reason of its own, which xlbd's hint looks for.
+TEST(SynChecksum, BadAndPartialChecksumsAreDroppedAndNamed) {
+  Harness h;
+  PacketSpec p;
+  p.dst = "10.0.0.100";
+  p.flags = kTcpSyn;
+  Bytes bad = testing::buildPacket(p);
+  const PacketInfo in = testing::parseInfo(bad);
+  bad[in.l4Offset + 16] ^= 0x5a;
+  EXPECT_EQ(h.run(bad, sec(1)), Reason::kBadChecksum);
+  Bytes partial = testing::buildPacket(p);
+  // What Linux writes before handing the segment to a device that finishes checksums.
+  std::uint64_t pseudo = csumAdd(in.src.bytes.data(), 4, 0);
+  pseudo = csumAdd(in.dst.bytes.data(), 4, pseudo);
+  pseudo += kProtoTcp + in.l4Len;
+  store16(partial.data() + in.l4Offset + 16, csumFold(pseudo));
+  EXPECT_EQ(h.run(partial, sec(1)), Reason::kPartialChecksum);
+  EXPECT_EQ(h.table->active(), 0u);
+  EXPECT_EQ(h.snat->portsInUse(), 0u);
+  Bytes good = testing::buildPacket(p);
+  EXPECT_EQ(h.run(good, sec(1)), Reason::kTxToBackend);
+}
+
+}  // namespace
+}  // namespace xlb

@@ -77,6 +77,10 @@ std::uint16_t ipv4HeaderChecksum(const std::uint8_t* ip, std::size_t ihlBytes) n
 std::uint16_t l4Checksum(Family fam, std::uint8_t proto, const IpAddr& src, const IpAddr& dst,
                          const std::uint8_t* l4, std::size_t l4Len,
                          std::size_t csumOffset) noexcept;
+// True when the checksum field holds only the folded pseudo-header sum: what a stack writes when
+// it leaves the checksum to the NIC (CHECKSUM_PARTIAL) and no NIC finished it (a veth).
+bool l4ChecksumPartial(Family fam, std::uint8_t proto, const IpAddr& src, const IpAddr& dst,
+                       const std::uint8_t* l4, std::size_t l4Len) noexcept;
 bool l4ChecksumValid(Family fam, std::uint8_t proto, const IpAddr& src, const IpAddr& dst,
                      const std::uint8_t* l4, std::size_t l4Len) noexcept;
 

@@ -104,6 +104,8 @@ class Controller {
  private:
   ApiResult configLocked() const;
   void tickLocked();
+  // Logs, at most once a minute, that SYNs arrive with bad or partial TCP checksums.
+  void hintChecksumsLocked();
   // Persists the model change just made (and, for VIP settings, applies it to the XDP maps),
   // then publishes a snapshot. On failure restores `before` and returns the 500 to answer.
   std::optional<ApiResult> commitLocked(const ServiceModel& before, bool vipSettings = false);
@@ -130,6 +132,8 @@ class Controller {
   bool published_ = false;
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point lastRefresh_;
+  std::uint64_t checksumDropsSeen_ = 0, partialDropsSeen_ = 0;
+  std::chrono::steady_clock::time_point lastChecksumHint_{};
 };
 
 }  // namespace xlb
