@@ -70,7 +70,9 @@
 	/* IPv6 neighbour discovery for a VIP: the host's stack answers */ \
 	X(PASS_ND, PassNd, pass_neighbor_discovery, XLB_ACT_PASS)       \
 	/* a SYN whose TCP checksum is only the pseudo-header's (a sender's TX offload) */ \
-	X(PARTIAL_CHECKSUM, PartialChecksum, partial_checksum, XLB_ACT_DROP)
+	X(PARTIAL_CHECKSUM, PartialChecksum, partial_checksum, XLB_ACT_DROP) \
+	/* a backend's TIME_WAIT answered our SYN: reset it (the SYN goes again at once) */ \
+	X(TX_TIMEWAIT_RESET, TxTimewaitReset, time_wait_reset, XLB_ACT_TX)
 
 enum xlb_reason {
 #define XLB_REASON_ENUM(e, c, l, a) XLB_REASON_##e,

@@ -113,6 +113,9 @@ bool replay(const ReplayOptions& options, const std::vector<PcapFrame>& in, Pcap
     if (out != nullptr) out->write(now, d, len);
   });
   Worker worker(0, 1, config, io, nullptr, key, tableSeed);
+  // Open loop: no backend answers a replayed SYN, so xlb's own SYN retransmissions would only
+  // add copies to the output. Closed-loop runs keep them.
+  worker.pipeline().setSynRetransmit(false);
   worker.publish(Snapshot::fromConfig(config, simLocalMac(), simHostMac));
 
   std::array<std::uint64_t, kReasonCount> xdpBefore{};

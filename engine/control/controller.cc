@@ -315,7 +315,7 @@ struct Folded {
   std::array<std::uint64_t, kCloseReasonCount> closed{};
   std::uint64_t active = 0, created = 0, snatInUse = 0, snatCapacity = 0, capacity = 0;
   std::uint64_t validated = 0, heldReleased = 0, handedOff = 0, handoffDrops = 0, sendDrops = 0;
-  std::uint64_t synTimestamped = 0, synNoTimestamp = 0, twCollisions = 0;
+  std::uint64_t synTimestamped = 0, synNoTimestamp = 0, twCollisions = 0, synRetransmits = 0;
   std::uint64_t packets = 0, bytes = 0;
 };
 
@@ -335,6 +335,7 @@ Folded fold(const std::vector<WorkerStats>& ws) {
     f.synTimestamped += s.counters.synTimestamped;
     f.synNoTimestamp += s.counters.synNoTimestamp;
     f.twCollisions += s.counters.twCollisions;
+    f.synRetransmits += s.counters.synRetransmits;
     f.handedOff += s.handedOff;
     f.handoffDrops += s.handoffDrops;
     f.sendDrops += s.sendDrops;
@@ -473,7 +474,8 @@ ApiResult Controller::stats() const {
               {"capacity", f.capacity},
               {"created", f.created},
               {"by_state", states},
-              {"closed", closes}}},
+              {"closed", closes},
+              {"syn_retransmits", f.synRetransmits}}},
             {"snat",
              {{"ports_in_use", f.snatInUse},
               {"ports_total", f.snatCapacity},
@@ -516,6 +518,7 @@ std::string Controller::metrics() const {
   in.synTimestamped = g.f.synTimestamped;
   in.synNoTimestamp = g.f.synNoTimestamp;
   in.twCollisions = g.f.twCollisions;
+  in.synRetransmits = g.f.synRetransmits;
   in.blocklistEntries = blocklist_.size();
   for (std::size_t i = 0; i < model_.vips().size(); ++i) {
     const VipRecord& v = model_.vips()[i];

@@ -126,6 +126,9 @@ std::string renderMetrics(const MetricsInput& in) {
   b.add(b.family("xlb_snat_time_wait_collisions_total",
                  "SYNs a backend answered with a plain ACK (its TIME_WAIT refused the reuse)", C),
         {}, d(in.twCollisions));
+  b.add(b.family("xlb_syn_retransmits_total",
+                 "SYNs to backends sent again on xlb's own timer (the backend had not answered)", C),
+        {}, d(in.synRetransmits));
   b.add(b.family("xlb_syncookies_sent_total", "SYN-ACKs with a cookie sent by XDP", C), {},
         d(in.xdp[static_cast<std::size_t>(Reason::kTxSyncookie)].packets));
   b.add(b.family("xlb_syncookies_validated_total", "ACKs whose cookie checked out", C), {},

@@ -6,6 +6,7 @@
 // Random lookups in a large table then overlap instead of stalling one after another.
 #include "xlb/pipeline.h"
 
+#include "segments.h"
 #include "xlb/checksum.h"
 #include "xlb/rewrite.h"
 
@@ -109,9 +110,40 @@ Reason Pipeline::newConnection(PacketRef& pkt, Slot& s, TimeNs now) noexcept {
       ++counters_.synNoTimestamp;
     }
     toBackend(pkt.data, s.info, e);
+    if (synRetransmitOn_) synRetx_.arm(idx, synTag(e), pkt.data, pkt.len, now);
     backendCounters_[e.backendId].bytesToBackend += pkt.len;
   }
   return r;
+}
+
+Reason Pipeline::resetTimeWait(PacketRef& pkt, const PacketInfo& in, std::uint32_t idx) noexcept {
+  const ConnEntry& e = table_.entry(idx);
+  ++counters_.twCollisions;
+  TcpSegment seg = toBackendSegment(e, snat_);
+  seg.seq = in.ack;
+  seg.flags = kTcpRst;
+  if (!rewriteAs(pkt, in, seg, snap_->backendMac(e.backendId).bytes)) return Reason::kNoConntrack;
+  SynRetransmit::Frame kept{};
+  if (synRetx_.find(idx, synTag(e), kept) && emittedCount_ < emitted_.size()) {
+    emit(kept.data, kept.len);  // after the reset: the worker sends emitted frames last
+  }
+  return Reason::kTxTimewaitReset;
+}
+
+void Pipeline::retransmitSyns(TimeNs now) noexcept {
+  const auto waiting = [this](std::uint32_t idx, std::uint32_t tag) {
+    const ConnEntry& e = table_.entry(idx);
+    if (e.state == TcpState::kFree || synTag(e) != tag) return false;
+    return (e.flags & kFlagSynProxy) ? (e.flags & kFlagAwaitSynAck) != 0
+                                     : e.state == TcpState::kSynSent;
+  };
+  const auto send = [this](SynRetransmit::Frame f) {
+    if (emittedCount_ >= emitted_.size()) return false;
+    emit(f.data, f.len);
+    return true;
+  };
+  synRetx_.run(now, waiting, send);
+  counters_.synRetransmits = synRetx_.sent();
 }
 
 // Picks the backend, takes an entry and a SNAT port, fills and inserts the entry (kSynSent).
@@ -205,10 +237,9 @@ Reason Pipeline::reverse(PacketRef& pkt, Slot& s, TimeNs now) noexcept {
   if (e.flags & kFlagSynProxy) {
     r = proxyReverse(pkt, s, idx, now);
   } else {
-    // A plain ACK to our SYN: the backend's TIME_WAIT refused the reuse (the client's RST to it
-    // clears the TIME_WAIT, and its SYN retransmission gets through).
-    if (e.state == TcpState::kSynSent && (in.tcpFlags & (kTcpSyn | kTcpRst)) == 0) {
-      ++counters_.twCollisions;
+    // A plain ACK to our SYN: the backend's TIME_WAIT refused the reuse.
+    if (e.state == TcpState::kSynSent && (in.tcpFlags & (kTcpSyn | kTcpRst | kTcpFin)) == 0) {
+      return resetTimeWait(pkt, in, idx);
     }
     table_.track(idx, false, in.tcpFlags, in.seq, in.ack, in.payloadLen, now);
     setMacs(pkt.data, snap_->localMac().bytes, e.clientMac);
@@ -248,6 +279,7 @@ void Pipeline::process(PacketBatch& batch, std::span<Verdict> verdicts, TimeNs n
   counters_.bytes += bytes;
   counters_.packets += n;
   ++counters_.batches;
+  retransmitSyns(now);
   table_.expire(now, expireBudget_);
 }
 

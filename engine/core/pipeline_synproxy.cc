@@ -55,7 +55,11 @@ Reason Pipeline::cookieAck(PacketRef& pkt, Slot& s, TimeNs now) noexcept {
   side.server = in.ack - 1;  // our cookie
   // Data (or a FIN) on the handshake's ACK is kept before the frame is turned into the SYN.
   if (in.payloadLen > 0 || (in.tcpFlags & kTcpFin)) hold(pkt, in, idx, now);
-  return sendBackendSyn(pkt, in, e, side.client, opts);
+  const Reason sent = sendBackendSyn(pkt, in, e, side.client, opts);
+  if (sent == Reason::kTxSynproxy && synRetransmitOn_) {
+    synRetx_.arm(idx, synTag(e), pkt.data, pkt.len, now);
+  }
+  return sent;
 }
 
 bool Pipeline::rewriteAs(PacketRef& pkt, const PacketInfo& in, const TcpSegment& seg,
@@ -185,14 +189,9 @@ Reason Pipeline::proxyReverse(PacketRef& pkt, Slot& s, std::uint32_t idx, TimeNs
     }
     if ((in.tcpFlags & (kTcpSyn | kTcpRst | kTcpAck)) == kTcpAck) {
       // The backend still holds this SNAT port's previous connection in TIME_WAIT and answered
-      // our SYN with an ACK for the old one. Do what a client's stack does: reset with the
-      // sequence number it acknowledged (the backend drops its TIME_WAIT), and the SYN goes out
-      // again on the client's next retransmission.
-      TcpSegment seg = toBackendSegment(e, snat_);
-      seg.seq = in.ack;
-      seg.flags = kTcpRst;
-      return rewriteAs(pkt, in, seg, snap_->backendMac(e.backendId).bytes) ? Reason::kTxSynproxy
-                                                                           : Reason::kNoConntrack;
+      // our SYN with an ACK for the old one: reset it as a client's stack would, and send the
+      // SYN again at once.
+      return resetTimeWait(pkt, in, idx);
     }
     return Reason::kNoConntrack;
   }

@@ -347,8 +347,8 @@ TEST(SynProxy, BackendRefusesAndTheClientIsReset) {
 }
 
 // The SNAT port's previous connection is still in TIME_WAIT on the backend, which answers our SYN
-// with an ACK for the old connection: we reset it as a client's stack would, and the next client
-// retransmission brings the SYN again.
+// with an ACK for the old connection: we reset it as a client's stack would, and send the SYN
+// again at once (a client retransmission brings it again too).
 TEST(SynProxy, BackendTimeWaitChallengeAckIsReset) {
   Harness h(proxyConfig());
   h.pipe->setCookieKey(kKey);
@@ -357,8 +357,13 @@ TEST(SynProxy, BackendTimeWaitChallengeAckIsReset) {
   Bytes f = buildPacket(c.fromClient(kTcpAck | kTcpPsh, c.cisn + 1, c.cookie + 1, text("GET")));
   ASSERT_EQ(h.run(f, kT0), Reason::kTxSynproxy);
   c.snatPort = parseInfo(f).sport;
+  const Bytes syn = f;
   f = buildPacket(c.fromBackend(kTcpAck, 0x55550000, 0x12340000, {}));
-  ASSERT_EQ(h.run(f, kT0 + sec(0.001)), Reason::kTxSynproxy);
+  ASSERT_EQ(h.run(f, kT0 + sec(0.001)), Reason::kTxTimewaitReset);
+  ASSERT_EQ(h.emitted.size(), 1u);
+  EXPECT_EQ(h.emitted[0], Bytes(syn.begin(), syn.begin() + static_cast<long>(h.emitted[0].size())));
+  EXPECT_EQ(parseInfo(h.emitted[0]).tcpFlags, kTcpSyn);
+  EXPECT_EQ(h.pipe->counters().twCollisions, 1u);
   const PacketInfo rst = parseInfo(f);
   expectValidChecksums(f);
   EXPECT_EQ(rst.tcpFlags, kTcpRst);

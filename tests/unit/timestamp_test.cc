@@ -116,10 +116,58 @@ TEST(Timestamps, SynWithoutTimestampsAndRefusedReuseAreCounted) {
   Ends a{h};
   const Bytes syn = a.fromClient(kTcpSyn, 0, 0, sec(1), Reason::kTxToBackend, {}, false);
   EXPECT_FALSE(testing::parseInfo(syn).tcp.hasTimestamp);
+  ASSERT_EQ(syn.size(), 54u);  // frames stay as long as the pipeline left them
   EXPECT_EQ(h.pipe->counters().synNoTimestamp, 1u);
-  // The backend's TIME_WAIT answers the SYN with a plain ACK: forwarded, and counted.
-  a.fromBackend(kTcpAck, 1, 0, sec(1));
+  // The backend's TIME_WAIT answers the SYN with a plain ACK: xlb resets the TIME_WAIT at the
+  // number it acknowledged and sends the kept SYN again at once; the client sees nothing.
+  PacketSpec p;
+  p.src = "10.0.0.11";
+  p.sport = 80;
+  p.dst = "10.0.0.2";
+  p.dport = a.snatPort;
+  p.flags = kTcpAck;
+  p.seq = 777;
+  p.ack = 0x5000;
+  Bytes challenge = testing::buildPacket(p);
+  EXPECT_EQ(h.run(challenge, sec(1.001)), Reason::kTxTimewaitReset);
+  testing::expectValidChecksums(challenge);
+  const PacketInfo rst = testing::parseInfo(challenge);
+  EXPECT_EQ(rst.tcpFlags, kTcpRst);
+  EXPECT_EQ(rst.seq, 0x5000u);
+  EXPECT_EQ(rst.dst, testing::A("10.0.0.11").ip);
+  EXPECT_EQ(rst.sport, a.snatPort);
+  ASSERT_EQ(h.emitted.size(), 1u);
+  EXPECT_EQ(h.emitted[0], syn);
   EXPECT_EQ(h.pipe->counters().twCollisions, 1u);
+  EXPECT_EQ(h.table->active(), 1u);  // still waiting for the backend
+}
+
+// A backend that does not answer gets the SYN again from xlb at 200, 600 and 1400 ms (not only
+// when the client retries after a second); once it answers, nothing more goes out.
+TEST(SynRetransmit, SilentBackendGetsTheSynAgainOnXlbsTimer) {
+  Harness h;
+  Ends a{h};
+  const Bytes syn = a.fromClient(kTcpSyn, 5, 0, sec(1));
+  std::vector<TimeNs> sentAt;
+  for (TimeNs t = sec(1); t <= sec(3); t += sec(0.05)) {
+    h.tick(t);
+    for (const Emitted& e : h.pipe->emitted()) {
+      EXPECT_EQ(Bytes(e.data, e.data + e.len), syn);
+      sentAt.push_back(t);
+    }
+  }
+  EXPECT_EQ(sentAt, (std::vector<TimeNs>{sec(1.2), sec(1.6), sec(2.4)}));
+  EXPECT_EQ(h.pipe->counters().synRetransmits, 3u);
+
+  // Answered: nothing more.
+  Ends b{h};
+  b.client = "10.0.0.8";
+  b.fromClient(kTcpSyn, 5, 0, sec(4));
+  b.fromBackend(kTcpSyn | kTcpAck, 1, 2, sec(4.1));
+  for (TimeNs t = sec(4.1); t <= sec(6); t += sec(0.05)) {
+    h.tick(t);
+    EXPECT_TRUE(h.pipe->emitted().empty());
+  }
 }
 
 }  // namespace

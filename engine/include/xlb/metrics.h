@@ -22,7 +22,7 @@ struct MetricsInput {
   std::uint64_t created = 0;
   std::uint64_t snatInUse = 0;
   std::uint64_t cookiesValidated = 0;
-  std::uint64_t synTimestamped = 0, synNoTimestamp = 0, twCollisions = 0;
+  std::uint64_t synTimestamped = 0, synNoTimestamp = 0, twCollisions = 0, synRetransmits = 0;
   std::uint64_t blocklistEntries = 0;
   struct Vip {
     std::string address;

@@ -14,6 +14,7 @@
 #include "xlb/reason.h"
 #include "xlb/rewrite.h"
 #include "xlb/snapshot.h"
+#include "xlb/syn_retransmit.h"
 #include "xlb/syncookie.h"
 
 namespace xlb {
@@ -30,6 +31,7 @@ struct WorkerCounters {
   std::uint64_t synTimestamped = 0;  // SYNs forwarded with their TSval set from the LB's clock
   std::uint64_t synNoTimestamp = 0;  // SYNs without timestamps: reuse rests on their sequence
   std::uint64_t twCollisions = 0;    // a backend answered a SYN with an ACK: its TIME_WAIT refused
+  std::uint64_t synRetransmits = 0;  // SYNs to backends sent again on xlb's own timer
 
   std::uint64_t of(Reason r) const noexcept { return reasons[static_cast<std::size_t>(r)]; }
   std::uint64_t ofAction(Action a) const noexcept {
@@ -84,6 +86,9 @@ class Pipeline {
   // base to CLOCK_REALTIME - CLOCK_MONOTONIC, so the clock keeps rising across restarts; the
   // simulator leaves it 0 (deterministic).
   void setTimestampBase(TimeNs base) noexcept { tsBase_ = base; }
+  // Whether SYNs to backends are kept and sent again on xlb's timer (default on; open-loop
+  // replay turns it off: nothing there would ever answer).
+  void setSynRetransmit(bool on) noexcept { synRetransmitOn_ = on; }
   // 2 kHz: faster than the 1 kHz clocks of Linux and most stacks, so a SYN's TSval is newer than
   // the last TSval of any earlier connection on the same tuple (RFC 6191).
   static constexpr TimeNs kTsTick = 500'000;
@@ -142,6 +147,14 @@ class Pipeline {
                         std::uint32_t ack, std::uint16_t window) noexcept;
   // Replaces the frame by `seg` (link-layer header and VLAN tags kept, MACs set); false when
   // the frame cannot hold it.
+  // A backend's TIME_WAIT answered our SYN with an ACK: the frame becomes a reset at the number
+  // it acknowledged (which ends the TIME_WAIT), and the kept SYN goes out again at once.
+  Reason resetTimeWait(PacketRef& pkt, const PacketInfo& in, std::uint32_t idx) noexcept;
+  // Sends again the kept SYNs whose backends have not answered (end of each batch).
+  void retransmitSyns(TimeNs now) noexcept;
+  static std::uint32_t synTag(const ConnEntry& e) noexcept {
+    return static_cast<std::uint32_t>(e.snatPort) << 16 | e.clientPort;
+  }
   bool rewriteAs(PacketRef& pkt, const PacketInfo& in, const TcpSegment& seg,
                  const std::array<std::uint8_t, 6>& dstMac) noexcept;
   void translateToBackend(std::uint8_t* frame, const PacketInfo& in, const ConnEntry& e) noexcept;
@@ -177,6 +190,8 @@ class Pipeline {
   WorkerCounters counters_;
   CookieKey cookieKey_{};
   TimeNs tsBase_ = 0;
+  SynRetransmit synRetx_;
+  bool synRetransmitOn_ = true;
   std::array<Slot, kMaxBatch> slots_{};
   std::vector<HeldFrame> held_;
   std::vector<std::uint8_t> holdBuf_;
