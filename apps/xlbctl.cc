@@ -360,8 +360,12 @@ int run(int argc, char** argv) {
         if (v != 0) std::cout << " " << k << " " << v;
       std::cout << "\n  closed:";
       for (const auto& [k, v] : c["closed"].items()) std::cout << " " << k << " " << v;
-      std::cout << "\nSNAT ports in use: " << j["snat"]["ports_in_use"] << " of "
-                << j["snat"]["ports_total"] << "\nSYN cookies: sent " << j["syncookies"]["sent"]
+      const json& sn = j["snat"];
+      std::cout << "\nSNAT ports in use: " << sn["ports_in_use"] << " of " << sn["ports_total"]
+                << ", exhausted " << sn["exhausted"] << "\n  reuse: SYNs timestamped "
+                << sn["syn_timestamped"] << ", without timestamps " << sn["syn_without_timestamp"]
+                << ", refused by a backend's TIME_WAIT " << sn["time_wait_collisions"]
+                << "; SYNs sent again " << c["syn_retransmits"] << "\nSYN cookies: sent " << j["syncookies"]["sent"]
                 << ", validated " << j["syncookies"]["validated"] << ", invalid "
                 << j["syncookies"]["invalid"] << "\nblocklist: " << j["blocklist"]["entries"]
                 << " entries, " << j["blocklist"]["drops"] << " drops\npackets: xdp "

@@ -221,6 +221,7 @@ int run(const Config& config) {
   }
   d.neighbors->setSources(config.snat.addresses);
   warnAboutHostAddresses(config);
+  for (const std::string& w : snatSizing(config)) spdlog::warn("{}", w);
 
   // Workers and sockets.
   if (config.workers > 1) d.handoff = std::make_unique<Handoff>(config.workers);

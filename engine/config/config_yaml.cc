@@ -92,7 +92,11 @@ void eachItem(const YAML::Node& n, const std::string& path, Fn fn) {
 }
 
 void loadSnat(const YAML::Node& n, SnatConfig& out) {
-  onlyKeys(n, "snat", {"addresses", "ports"});
+  onlyKeys(n, "snat", {"addresses", "ports", "sustained_rate"});
+  if (n["sustained_rate"]) {
+    out.sustainedRate = static_cast<std::uint32_t>(
+        integer(n["sustained_rate"], "snat.sustained_rate", 1, 100'000'000, "a rate"));
+  }
   if (n["addresses"]) {
     eachItem(n["addresses"], "snat.addresses", [&](const YAML::Node& a, const std::string& p) {
       out.addresses.push_back(address(a, p));

@@ -37,6 +37,40 @@ std::string_view xdpModeName(XdpMode m) noexcept {
   return "?";
 }
 
+std::vector<std::string> snatSizing(const Config& c) {
+  std::vector<std::string> out;
+  if (c.snat.sustainedRate == 0) return out;
+  const double rate = c.snat.sustainedRate;
+  const double perAddress = static_cast<double>(c.snat.portHi) - c.snat.portLo + 1;
+  for (Family f : {Family::kV4, Family::kV6}) {
+    std::size_t addresses = 0;
+    for (const Address& a : c.snat.addresses) addresses += a.family == f ? 1 : 0;
+    if (addresses == 0) continue;
+    const double ports = perAddress * static_cast<double>(addresses);
+    const double heldSec = static_cast<double>(c.conntrack.timeouts.timeWait) / kNsPerSec;
+    const char* fam = f == Family::kV4 ? "IPv4" : "IPv6";
+    if (ports < rate * heldSec) {
+      out.push_back(std::string(fam) + " SNAT: " + std::to_string(static_cast<long>(ports)) +
+                    " ports cannot sustain " + std::to_string(c.snat.sustainedRate) +
+                    " new connections/s: each closed connection holds its port for the " +
+                    "time_wait timer, so about " + std::to_string(static_cast<long>(rate * heldSec)) +
+                    " are in use at once; new connections will be refused as snat_exhausted");
+    }
+    const double reuseSec = ports / rate;
+    if (reuseSec < 60) {
+      out.push_back(std::string(fam) + " SNAT: at " + std::to_string(c.snat.sustainedRate) +
+                    " new connections/s a port is reused after " +
+                    std::to_string(static_cast<long>(reuseSec)) +
+                    " s, inside a backend's 60 s TIME_WAIT. xlb stamps SYNs with its own clock, so "
+                    "clients that send TCP timestamps are unaffected; a SYN without them may be "
+                    "refused (counted as snat.time_wait_collisions, reset and sent again). For no "
+                    "reuse inside TIME_WAIT give it " +
+                    std::to_string(static_cast<long>(rate * 60)) + " ports (addresses x range)");
+    }
+  }
+  return out;
+}
+
 std::string checkConfig(const Config& c) {
   if (c.vips.empty()) return "vips: at least one VIP is required";
   std::size_t backends = 0;

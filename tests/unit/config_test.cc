@@ -200,3 +200,39 @@ TEST(Config, MoreBackendsThanIdsIsRefused) {
 
 }  // namespace
 }  // namespace xlb
+
+namespace xlb {
+namespace {
+
+// The start-up check of SNAT capacity against a stated rate of new connections.
+TEST(Config, SnatSizingAgainstAStatedRate) {
+  auto load = [](const std::string& snat) {
+    auto r = loadConfigString("snat: " + snat +
+                              "\nvips: [{address: 10.0.0.100, backends: [{address: 10.0.0.11}]}]\n"
+                              "conntrack: {timeouts: {time_wait: 2s}}\n");
+    return std::get<Config>(r);
+  };
+  EXPECT_TRUE(snatSizing(load("{addresses: [10.0.0.2], ports: 10000-32767}")).empty());
+  // 22,768 ports at 5,000/s: enough at once, but reused after 4 s, inside TIME_WAIT.
+  auto w = snatSizing(load("{addresses: [10.0.0.2], ports: 10000-32767, sustained_rate: 5000}"));
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_NE(w[0].find("reused after 4 s"), std::string::npos) << w[0];
+  EXPECT_NE(w[0].find("300000 ports"), std::string::npos) << w[0];
+  // At 20,000/s the pool runs out outright as well.
+  w = snatSizing(load("{addresses: [10.0.0.2], ports: 10000-32767, sustained_rate: 20000}"));
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_NE(w[0].find("cannot sustain 20000"), std::string::npos) << w[0];
+  // 16 addresses at 5,000/s: a port comes back after 72 s, outside TIME_WAIT.
+  std::string many;
+  for (int i = 0; i < 16; ++i) many += (i ? ", " : "") + std::string("10.0.1.") + std::to_string(i + 1);
+  EXPECT_TRUE(
+      snatSizing(load("{addresses: [" + many + "], ports: 10000-32767, sustained_rate: 5000}"))
+          .empty());
+  auto bad = loadConfigString(
+      "snat: {addresses: [10.0.0.2], sustained_rate: 0}\nvips: [{address: 10.0.0.100}]\n");
+  ASSERT_TRUE(std::holds_alternative<ConfigError>(bad));
+  EXPECT_NE(std::get<ConfigError>(bad).message.find("snat.sustained_rate"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace xlb

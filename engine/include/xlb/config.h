@@ -38,7 +38,11 @@ struct SnatConfig {
   std::vector<Address> addresses;
   std::uint16_t portLo = 10000;
   std::uint16_t portHi = 32767;
+  // New connections per second the operator means to sustain (0: not stated). xlbd checks the
+  // SNAT pool against it at start (snatSizing) and warns when it falls short.
+  std::uint32_t sustainedRate = 0;
 };
+
 
 struct ConntrackConfig {
   std::uint32_t capacity = 1'000'000;
@@ -94,6 +98,11 @@ inline constexpr TimeNs kMaxTimeout = 24ull * 3600 * kNsPerSec;
 // Cross-field checks (families match, SNAT address per VIP family, no duplicate VIPs, ...).
 // Returns an empty string when the configuration is usable, else one message naming the key.
 std::string checkConfig(const Config& c);
+// What a SNAT pool sustains at a stated rate of new connections: ports per family in all, how
+// soon a port comes back into use, and whether that is inside a backend's 60 s TIME_WAIT (safe
+// only for clients that send timestamps) or ports run out altogether while closed connections
+// hold theirs for the LB's time_wait timer. One warning per problem, empty when none.
+std::vector<std::string> snatSizing(const Config& c);
 
 std::string_view synFloodModeName(SynFloodMode m) noexcept;
 std::optional<SynFloodMode> parseSynFloodMode(std::string_view name) noexcept;
