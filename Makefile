@@ -5,7 +5,7 @@
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps build build-asan demo test test-asan bench golden format tidy clean
+.PHONY: all deps build build-asan demo test test-asan bench bench-rig soak golden format tidy clean
 
 all: build
 
@@ -38,6 +38,16 @@ golden: build
 
 bench: build
 	./bench/run.sh build/bin build/bench
+
+# xlb, nftables full-NAT and HAProxy on the same netns rig in the same run (RIG_RUNS, default 3):
+# JSON, Markdown and PNG plots under build/bench/ (about 5 minutes a run).
+bench-rig: build
+	./bench/rig.sh build/bench
+
+# Mixed traffic, faults and API churn for SOAK_MINUTES (default 30); series and plot under
+# build/soak/. Not part of `make test` (its 2-minute version is, in the netns suite).
+soak: build
+	./scripts/soak.sh build/soak
 
 format:
 	clang-format -i $$(git ls-files '*.h' '*.cc' | grep -v '^bpf/')

@@ -13,6 +13,7 @@ PACKAGES=(
   libnl-route-3-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libpistache-dev prometheus-cpp-dev libcurl4-openssl-dev prometheus
   libpcap-dev tshark tcpreplay
+  haproxy nftables conntrack python3-matplotlib
   iproute2 ethtool iputils-ping nginx-light curl wrk hping3 openssl procps psmisc
 )
 

@@ -386,7 +386,8 @@ Figures collectFigures(const ControllerDeps& d, std::size_t vipCount) {
     const XskKernelStats k = d.sockets[q]->kernelStats();
     const IoCounters io = q < g.ws.size() ? g.ws[q].io : IoCounters{};
     g.queues.push_back({d.sockets[q]->queue(), io.rxFrames, io.txFrames, io.txRingFull,
-                        k.fillRingEmpty, k.rxDropped, k.rxRingFull, d.sockets[q]->zeroCopy()});
+                        k.fillRingEmpty, k.rxDropped, k.rxRingFull, d.sockets[q]->zeroCopy(),
+                        io.framesTotal, io.framesFree, io.framesFill, io.framesApp, io.framesTx});
   }
   return g;
 }
@@ -461,7 +462,13 @@ ApiResult Controller::stats() const {
                      {"tx_ring_full", q.txRingFull},
                      {"rx_dropped", q.rxDropped},
                      {"rx_ring_full", q.rxRingFull},
-                     {"fill_ring_empty", q.fillRingEmpty}});
+                     {"fill_ring_empty", q.fillRingEmpty},
+                     {"frames",
+                      {{"total", q.framesTotal},
+                       {"free", q.framesFree},
+                       {"fill", q.framesFill},
+                       {"in_app", q.framesApp},
+                       {"in_tx", q.framesTx}}}});
   }
   json j = {{"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(
                                    std::chrono::steady_clock::now() - started_)

@@ -46,6 +46,7 @@ struct MetricsInput {
     std::uint64_t rxDropped = 0;
     std::uint64_t rxRingFull = 0;
     bool zeroCopy = false;
+    std::uint32_t framesTotal = 0, framesFree = 0, framesFill = 0, framesApp = 0, framesTx = 0;
   };
   std::vector<Queue> queues;
   double uptimeSeconds = 0;

@@ -74,7 +74,10 @@ class XskIo final : public BatchIo {
   FrameAccounting accounting() const noexcept;
   const XskCounters& counters() const noexcept { return counters_; }
   IoCounters ioCounters() const override {
-    return {counters_.rxFrames, counters_.txFrames, counters_.txRingFull, counters_.sendNoFrame};
+    const FrameAccounting a = accounting();
+    return {counters_.rxFrames, counters_.txFrames, counters_.txRingFull, counters_.sendNoFrame,
+            a.total,           a.free,           a.fill,          a.inApp,
+            a.inTx};
   }
   // Safe from any thread: one getsockopt.
   XskKernelStats kernelStats() const noexcept;

@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# make bench-rig: xlb, nftables full-NAT (dnat numgen + snat) and HAProxy (TCP mode) on the same
+# netns rig in the same run, each the load balancer in the LB namespace in turn. Per LB: keep-alive
+# requests/s; new connections/s sustained for RIG_SUSTAIN_SECONDS in 10 s rounds (first and last
+# round reported); wrk's p50/p99; CPU seconds per 1,000 requests; and new connections/s during an
+# hping3 random-source SYN flood divided by the same without it. RIG_RUNS runs (default 3); the
+# report (bench/rig_report.py) takes medians and writes JSON, Markdown and PNG plots.
+# Usage: bench/rig.sh OUT_DIR     (root; every load is bounded in time and count)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-build/bench}
+RUNS=${RIG_RUNS:-3}
+SUSTAIN=${RIG_SUSTAIN_SECONDS:-60}
+KEEPALIVE=${RIG_KEEPALIVE_SECONDS:-10}
+FLOOD=${RIG_FLOOD_SECONDS:-10}
+LBS=${RIG_LBS:-"xlb haproxy nftables"}
+RAW=$OUT/rig-raw
+VIP=10.100.0.100
+URL=http://$VIP/
+[[ $(id -u) -eq 0 ]] || { echo "bench-rig: needs root (network namespaces, XDP)" >&2; exit 1; }
+for t in wrk hping3 haproxy nft conntrack /usr/bin/python3; do
+  command -v "$t" >/dev/null || { echo "bench-rig: $t missing (run ci/deps.sh)" >&2; exit 1; }
+done
+rm -rf "$RAW"
+mkdir -p "$RAW"
+
+# shellcheck source=../scripts/netns/lib.sh
+source scripts/netns/lib.sh
+rig_init bench
+rig_up 2 3 >/dev/null
+for i in 1 2 3; do rig_backend_nginx "$i" >/dev/null; done
+# The LB namespace's own connections (HAProxy's to the backends) keep out of xlb's SNAT range.
+rig_exec lb sysctl -qw net.ipv4.ip_local_port_range="40000 60999"
+WORK=$(mktemp -d "/tmp/${RIG_PREFIX}-bench.XXXX")
+
+LB_PID=""
+cpu_ticks() {  # busy and total jiffies of the whole machine
+  awk '/^cpu / {busy=$2+$3+$4+$7+$8+$9; total=busy+$5+$6; print busy, total}' /proc/stat
+}
+lb_pid() {  # the pid of the process named $1 in the LB namespace
+  local p
+  for p in $(ip netns pids "$(rig_ns lb)"); do
+    [[ $(cat "/proc/$p/comm" 2>/dev/null) == "$1" ]] && { echo "$p"; return; }
+  done
+}
+proc_ticks() {  # utime + stime of a process (all its threads), in jiffies
+  [[ -n "$1" && -r /proc/$1/stat ]] || { echo 0; return; }
+  awk '{print $14 + $15}' "/proc/$1/stat"
+}
+
+start_xlb() {
+  cat >"$WORK/xlb.yaml" <<EOF
+interface: eth0
+workers: 1
+snat: {addresses: [10.100.0.2], ports: 10000-32767}
+vips:
+  - address: $VIP
+    ports: [80]
+    syn_flood: {mode: auto, threshold_pps: 2000}
+    backends: [{address: 10.100.0.11}, {address: 10.100.0.12}, {address: 10.100.0.13}]
+conntrack: {capacity: 200000}
+state_dir: $WORK/xlb-state
+EOF
+  rig_lb_exec "$RIG_BIN/xlbd" --config "$WORK/xlb.yaml" >"$WORK/xlbd.log" 2>&1 &
+  for _ in $(seq 50); do
+    if rig_exec lb curl -sf -m 1 http://127.0.0.1:9180/readyz >/dev/null 2>&1; then
+      LB_PID=$(lb_pid xlbd)
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "bench-rig: xlbd did not become ready" >&2
+  tail -20 "$WORK/xlbd.log" >&2
+  return 1
+}
+stop_xlb() {
+  kill -TERM "$LB_PID" 2>/dev/null || true
+  wait "$LB_PID" 2>/dev/null || true
+}
+
+start_haproxy() {
+  cat >"$WORK/haproxy.cfg" <<EOF
+global
+  # The fd limit cannot be raised here (20,000): two descriptors per proxied connection.
+  maxconn 9000
+  nbthread 1
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+frontend vip
+  bind $VIP:80
+  default_backend web
+backend web
+  balance roundrobin
+  source 10.100.0.2
+  server b1 10.100.0.11:80
+  server b2 10.100.0.12:80
+  server b3 10.100.0.13:80
+EOF
+  rig_exec lb haproxy -D -p "$WORK/haproxy.pid" -f "$WORK/haproxy.cfg"
+  sleep 0.3
+  LB_PID=$(lb_pid haproxy)
+}
+stop_haproxy() {
+  kill -TERM "$LB_PID" 2>/dev/null || true
+  sleep 0.5
+}
+
+start_nftables() {
+  rig_exec lb sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 \
+    net.ipv4.conf.eth0.send_redirects=0
+  rig_exec lb nft -f - <<EOF
+table ip xlbbench {
+  chain pre {
+    type nat hook prerouting priority dstnat;
+    ip daddr $VIP tcp dport 80 dnat to numgen inc mod 3 map { 0 : 10.100.0.11, 1 : 10.100.0.12, 2 : 10.100.0.13 }
+  }
+  chain post {
+    type nat hook postrouting priority srcnat;
+    ct status dnat snat to 10.100.0.2
+  }
+}
+EOF
+  LB_PID=""
+}
+stop_nftables() {
+  rig_exec lb nft delete table ip xlbbench
+  rig_exec lb sysctl -qw net.ipv4.ip_forward=0
+  rig_exec lb conntrack -F >/dev/null 2>&1 || true
+}
+
+wrk_run() {  # wrk_run SECONDS OUTFILE [extra wrk args]
+  local secs=$1 out=$2
+  shift 2
+  rig_exec c1 timeout $((secs + 15)) wrk -t1 -c50 -d"${secs}s" --latency "$@" "$URL" >"$out" 2>&1 || true
+}
+
+measure() {  # measure LB RUN
+  local lb=$1 dir=$RAW/run$2/$1 rounds c0 c1 p0 p1
+  mkdir -p "$dir"
+  sleep 1
+  wrk_run "$KEEPALIVE" "$dir/keepalive.txt"
+  rounds=$((SUSTAIN / 10))
+  read -r c0 t0 < <(cpu_ticks)
+  p0=$(proc_ticks "$LB_PID")
+  for r in $(seq "$rounds"); do
+    wrk_run 10 "$dir/sustained-$r.txt" -H 'Connection: close'
+  done
+  read -r c1 t1 < <(cpu_ticks)
+  p1=$(proc_ticks "$LB_PID")
+  echo "{\"machine_busy_ticks\": $((c1 - c0)), \"machine_total_ticks\": $((t1 - t0)), \"lb_process_ticks\": $((p1 - p0)), \"lb_process\": $([[ -n $LB_PID ]] && echo true || echo false), \"lb_pid\": ${LB_PID:-0}, \"ticks_per_second\": $(getconf CLK_TCK)}" >"$dir/cpu.json"
+  wrk_run "$FLOOD" "$dir/noflood.txt" -H 'Connection: close'
+  # Spoofed SYNs from random sources: nominally 10,000/s, bounded in count and time.
+  rig_exec c2 timeout $((FLOOD + 3)) hping3 -q -S -p 80 --rand-source -i u100 -c $((FLOOD * 10000)) "$VIP" \
+    >"$dir/hping3.txt" 2>&1 &
+  local hp=$!
+  sleep 1
+  wrk_run "$FLOOD" "$dir/flood.txt" -H 'Connection: close'
+  wait "$hp" 2>/dev/null || true
+  if [[ $lb == xlb ]]; then
+    rig_exec lb curl -s -m 5 http://127.0.0.1:9180/api/v1/stats >"$dir/xlb-stats.json" || true
+  fi
+  sleep 2
+}
+
+for run in $(seq "$RUNS"); do
+  for lb in $LBS; do
+    echo "bench-rig: run $run/$RUNS: $lb"
+    "start_$lb"
+    measure "$lb" "$run"
+    "stop_$lb"
+  done
+done
+echo "{\"runs\": $RUNS, \"sustain_seconds\": $SUSTAIN, \"keepalive_seconds\": $KEEPALIVE, \"flood_seconds\": $FLOOD, \"kernel\": \"$(uname -r)\", \"cpus\": $(nproc)}" >"$RAW/meta.json"
+/usr/bin/python3 bench/rig_report.py "$RAW" "$OUT"

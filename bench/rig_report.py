@@ -1,0 +1,186 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""Turns bench/rig.sh's raw outputs into build/bench/rig.json, rig.md and PNG plots.
+
+Every figure is the median over the runs; ratios are to nftables measured in the same runs.
+Usage: rig_report.py RAW_DIR OUT_DIR
+"""
+import json
+import os
+import re
+import statistics
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def parse_wrk(path):
+    """Requests/s, requests, errors and latency percentiles (ms) from wrk --latency output."""
+    out = {"rps": 0.0, "requests": 0, "errors": 0, "p50_ms": None, "p99_ms": None}
+    if not os.path.exists(path):
+        return out
+    text = open(path).read()
+    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    if m:
+        out["rps"] = float(m.group(1))
+    m = re.search(r"(\d+) requests in", text)
+    if m:
+        out["requests"] = int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    if m:
+        out["errors"] += sum(int(x) for x in m.groups())
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    if m:
+        out["errors"] += int(m.group(1))
+    for pct, key in (("50", "p50_ms"), ("99", "p99_ms")):
+        m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)\s*$" % pct, text, re.M)
+        if m:
+            out[key] = float(m.group(1)) * UNITS[m.group(2)]
+    return out
+
+
+def one_run(d):
+    ka = parse_wrk(os.path.join(d, "keepalive.txt"))
+    rounds = []
+    r = 1
+    while os.path.exists(os.path.join(d, "sustained-%d.txt" % r)):
+        rounds.append(parse_wrk(os.path.join(d, "sustained-%d.txt" % r)))
+        r += 1
+    cpu = json.load(open(os.path.join(d, "cpu.json")))
+    requests = sum(x["requests"] for x in rounds) or 1
+    hz = cpu["ticks_per_second"]
+    noflood = parse_wrk(os.path.join(d, "noflood.txt"))
+    flood = parse_wrk(os.path.join(d, "flood.txt"))
+    return {
+        "keepalive_rps": ka["rps"],
+        "keepalive_p50_ms": ka["p50_ms"],
+        "keepalive_p99_ms": ka["p99_ms"],
+        "keepalive_errors": ka["errors"],
+        "sustained_rounds_rps": [x["rps"] for x in rounds],
+        "sustained_first_rps": rounds[0]["rps"] if rounds else 0.0,
+        "sustained_last_rps": rounds[-1]["rps"] if rounds else 0.0,
+        "sustained_rps": statistics.mean(x["rps"] for x in rounds) if rounds else 0.0,
+        "sustained_p50_ms": rounds[-1]["p50_ms"] if rounds else None,
+        "sustained_p99_ms": rounds[-1]["p99_ms"] if rounds else None,
+        "sustained_errors": sum(x["errors"] for x in rounds),
+        "lb_process_cpu_ms_per_1k": (cpu["lb_process_ticks"] / hz) / requests * 1e6
+        if cpu["lb_process"] else None,
+        "machine_cpu_ms_per_1k": (cpu["machine_busy_ticks"] / hz) / requests * 1e6,
+        "noflood_rps": noflood["rps"],
+        "flood_rps": flood["rps"],
+        "flood_ratio": flood["rps"] / noflood["rps"] if noflood["rps"] else 0.0,
+        "flood_errors": flood["errors"],
+    }
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def main():
+    raw, out = sys.argv[1], sys.argv[2]
+    meta = json.load(open(os.path.join(raw, "meta.json")))
+    runs = sorted(d for d in os.listdir(raw) if d.startswith("run"))
+    lbs = sorted({lb for r in runs for lb in os.listdir(os.path.join(raw, r))})
+    per = {lb: [one_run(os.path.join(raw, r, lb)) for r in runs
+                if os.path.isdir(os.path.join(raw, r, lb))] for lb in lbs}
+    keys = [k for k in next(iter(per.values()))[0] if k != "sustained_rounds_rps"]
+    result = {"meta": meta, "lbs": {}}
+    for lb, rs in per.items():
+        med = {k: median([r[k] for r in rs]) for k in keys}
+        n = max(len(r["sustained_rounds_rps"]) for r in rs)
+        med["sustained_rounds_rps"] = [
+            median([r["sustained_rounds_rps"][i] for r in rs if i < len(r["sustained_rounds_rps"])])
+            for i in range(n)]
+        med["runs"] = rs
+        result["lbs"][lb] = med
+    base = result["lbs"].get("nftables")
+    goals = {}
+    if base and "xlb" in result["lbs"]:
+        x = result["lbs"]["xlb"]
+        goals = {
+            "keepalive_vs_nftables": x["keepalive_rps"] / base["keepalive_rps"],
+            "sustained_vs_nftables": x["sustained_rps"] / base["sustained_rps"],
+            "sustained_last_vs_nftables": x["sustained_last_rps"] / base["sustained_last_rps"],
+            "xlb_flood_ratio": x["flood_ratio"],
+        }
+    result["goals"] = goals
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "rig.json"), "w") as f:
+        json.dump(result, f, indent=2)
+
+    def fmt(v, spec="{:,.0f}"):
+        return "n/a" if v is None else spec.format(v)
+
+    rows = [
+        ("keep-alive requests/s", "keepalive_rps", "{:,.0f}"),
+        ("new connections/s, 1st 10 s", "sustained_first_rps", "{:,.0f}"),
+        ("new connections/s, last 10 s", "sustained_last_rps", "{:,.0f}"),
+        ("new connections/s, whole run", "sustained_rps", "{:,.0f}"),
+        ("p50 latency, keep-alive (ms)", "keepalive_p50_ms", "{:.2f}"),
+        ("p99 latency, keep-alive (ms)", "keepalive_p99_ms", "{:.2f}"),
+        ("p50 latency, new connections (ms)", "sustained_p50_ms", "{:.2f}"),
+        ("p99 latency, new connections (ms)", "sustained_p99_ms", "{:.2f}"),
+        ("LB process CPU ms per 1,000 requests", "lb_process_cpu_ms_per_1k", "{:.1f}"),
+        ("machine CPU ms per 1,000 requests", "machine_cpu_ms_per_1k", "{:.1f}"),
+        ("new connections/s under SYN flood", "flood_rps", "{:,.0f}"),
+        ("... as a share of no flood", "flood_ratio", "{:.1%}"),
+        ("errors (sustained, flood)", None, None),
+    ]
+    order = [lb for lb in ("xlb", "nftables", "haproxy") if lb in result["lbs"]]
+    md = ["# Rig benchmark (`make bench-rig`)", "",
+          "Median of %d runs; %d s of new connections per LB in 10 s rounds; kernel %s, %d CPUs."
+          % (meta["runs"], meta["sustain_seconds"], meta["kernel"], meta["cpus"]), "",
+          "| | " + " | ".join(order) + " |", "|---|" + "---|" * len(order)]
+    for label, key, spec in rows:
+        if key is None:
+            cells = ["%d, %d" % (result["lbs"][lb]["sustained_errors"],
+                                 result["lbs"][lb]["flood_errors"]) for lb in order]
+        else:
+            cells = [fmt(result["lbs"][lb][key], spec) for lb in order]
+        md.append("| %s | %s |" % (label, " | ".join(cells)))
+    if goals:
+        md += ["", "Ratios to nftables: keep-alive %.2f, new connections %.2f (last 10 s %.2f); "
+               "xlb keeps %.0f%% of its rate under the flood." % (
+                   goals["keepalive_vs_nftables"], goals["sustained_vs_nftables"],
+                   goals["sustained_last_vs_nftables"], goals["xlb_flood_ratio"] * 100)]
+    md += ["", "LB process CPU counts the load balancer's own process (xlbd, haproxy); XDP and "
+           "netfilter run in the kernel's softirq and show only in the machine figure, which also "
+           "counts the clients and backends sharing the machine."]
+    with open(os.path.join(out, "rig.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
+
+    colors = {"xlb": "tab:blue", "nftables": "tab:orange", "haproxy": "tab:green"}
+    fig, ax = plt.subplots(1, 3, figsize=(14, 4))
+    for i, (title, key) in enumerate((("keep-alive requests/s", "keepalive_rps"),
+                                      ("new connections/s (whole run)", "sustained_rps"),
+                                      ("share kept under SYN flood", "flood_ratio"))):
+        ax[i].bar(order, [result["lbs"][lb][key] for lb in order],
+                  color=[colors[lb] for lb in order])
+        ax[i].set_title(title)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "rig-comparison.png"), dpi=100)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for lb in order:
+        series = result["lbs"][lb]["sustained_rounds_rps"]
+        ax.plot([10 * (i + 1) for i in range(len(series))], series, marker="o", label=lb,
+                color=colors[lb])
+    ax.set_xlabel("seconds of connection-per-request load")
+    ax.set_ylabel("new connections/s (10 s round)")
+    ax.set_ylim(bottom=0)
+    ax.legend()
+    ax.set_title("Sustained new connections")
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "rig-sustained.png"), dpi=100)
+    print("\n".join(md))
+    print("\nwritten: %s/rig.json, rig.md, rig-comparison.png, rig-sustained.png" % out)
+
+
+if __name__ == "__main__":
+    main()
