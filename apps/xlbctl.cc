@@ -365,11 +365,12 @@ int run(int argc, char** argv) {
                 << ", exhausted " << sn["exhausted"] << "\n  reuse: SYNs timestamped "
                 << sn["syn_timestamped"] << ", without timestamps " << sn["syn_without_timestamp"]
                 << ", refused by a backend's TIME_WAIT " << sn["time_wait_collisions"]
-                << "; SYNs sent again " << c["syn_retransmits"] << "\nSYN cookies: sent " << j["syncookies"]["sent"]
-                << ", validated " << j["syncookies"]["validated"] << ", invalid "
-                << j["syncookies"]["invalid"] << "\nblocklist: " << j["blocklist"]["entries"]
-                << " entries, " << j["blocklist"]["drops"] << " drops\npackets: xdp "
-                << j["packets"]["xdp"] << ", engine " << j["packets"]["engine"] << "\n";
+                << "; SYNs sent again " << c["syn_retransmits"] << "\nSYN cookies: sent "
+                << j["syncookies"]["sent"] << ", validated " << j["syncookies"]["validated"]
+                << ", invalid " << j["syncookies"]["invalid"]
+                << "\nblocklist: " << j["blocklist"]["entries"] << " entries, "
+                << j["blocklist"]["drops"] << " drops\npackets: xdp " << j["packets"]["xdp"]
+                << ", engine " << j["packets"]["engine"] << "\n";
       for (const char* stage : {"xdp", "engine"}) {
         std::cout << stage << " reasons:";
         for (const auto& [k, v] : j[stage].items()) std::cout << " " << k << " " << v;

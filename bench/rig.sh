@@ -38,12 +38,6 @@ LB_PID=""
 cpu_ticks() {  # busy and total jiffies of the whole machine
   awk '/^cpu / {busy=$2+$3+$4+$7+$8+$9; total=busy+$5+$6; print busy, total}' /proc/stat
 }
-lb_pid() {  # the pid of the process named $1 in the LB namespace
-  local p
-  for p in $(ip netns pids "$(rig_ns lb)"); do
-    [[ $(cat "/proc/$p/comm" 2>/dev/null) == "$1" ]] && { echo "$p"; return; }
-  done
-}
 proc_ticks() {  # utime + stime of a process (all its threads), in jiffies
   [[ -n "$1" && -r /proc/$1/stat ]] || { echo 0; return; }
   awk '{print $14 + $15}' "/proc/$1/stat"
@@ -62,17 +56,8 @@ vips:
 conntrack: {capacity: 200000}
 state_dir: $WORK/xlb-state
 EOF
-  rig_lb_exec "$RIG_BIN/xlbd" --config "$WORK/xlb.yaml" >"$WORK/xlbd.log" 2>&1 &
-  for _ in $(seq 50); do
-    if rig_exec lb curl -sf -m 1 http://127.0.0.1:9180/readyz >/dev/null 2>&1; then
-      LB_PID=$(lb_pid xlbd)
-      return 0
-    fi
-    sleep 0.2
-  done
-  echo "bench-rig: xlbd did not become ready" >&2
-  tail -20 "$WORK/xlbd.log" >&2
-  return 1
+  rig_start_xlbd "$WORK/xlb.yaml" "$WORK/xlbd.log"
+  LB_PID=$RIG_XLBD_PID
 }
 stop_xlb() {
   kill -TERM "$LB_PID" 2>/dev/null || true
@@ -102,7 +87,7 @@ backend web
 EOF
   rig_exec lb haproxy -D -p "$WORK/haproxy.pid" -f "$WORK/haproxy.cfg"
   sleep 0.3
-  LB_PID=$(lb_pid haproxy)
+  LB_PID=$(rig_pid lb haproxy)
 }
 stop_haproxy() {
   kill -TERM "$LB_PID" 2>/dev/null || true

@@ -13,8 +13,7 @@
 #include <sstream>
 #include <thread>
 
-#include "privileges.h"
-#include "rig.h"
+#include "rig_suite.h"
 
 namespace xlb {
 namespace {
@@ -40,35 +39,16 @@ std::string readText(const std::string& path) {
   return s.str();
 }
 
-class Control : public ::testing::Test {
+class Control : public rig::RigSuite<Control> {
+ public:
+  static constexpr rig::RigShape kShape{"cp", 2, 3};
+
  protected:
-  static void SetUpTestSuite() {
-    if (geteuid() != 0) return;
-    rig_ = new Rig("cp", 2, 3);
-    if (rig_->ok()) {
-      for (int i = 1; i <= 3; ++i) rig_->startNginx(i);
-    }
-  }
-  static void TearDownTestSuite() {
-    delete rig_;
-    rig_ = nullptr;
-  }
   void SetUp() override {
-    XLB_REQUIRE_ROOT();
-    ASSERT_NE(rig_, nullptr);
-    ASSERT_TRUE(rig_->ok()) << rig_->setupLog();
-    rig_->exec("lb", "rm -rf " + rig_->stateDir());
+    RigSuite::SetUp();
+    if (!HasFatalFailure()) rig_->exec("lb", "rm -rf " + rig_->stateDir());
   }
-  void TearDown() override {
-    if (rig_ != nullptr && rig_->xlbdRunning()) {
-      if (HasFailure()) std::cerr << "xlbd log tail:" << tail(rig_->xlbdLog()) << "\n";
-      rig_->stopXlbd(SIGTERM);
-    }
-  }
-  void start() {
-    std::string log;
-    ASSERT_TRUE(rig_->startXlbd(config(), log)) << "xlbd did not start:\n" << log;
-  }
+  void start() { RigSuite::start(config()); }
   // n requests from client c: body -> count ("FAIL" for failures).
   std::map<std::string, int> curl(int client, int n) {
     return rig_->curlBodies(client, n, "http://10.100.0.100/");
@@ -89,10 +69,7 @@ class Control : public ::testing::Test {
     }
     return health;
   }
-
-  static Rig* rig_;
 };
-Rig* Control::rig_ = nullptr;
 
 TEST_F(Control, BlocklistOverTheApiActsOnLiveTrafficAndShowsInMetrics) {
   start();

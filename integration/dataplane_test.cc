@@ -7,8 +7,7 @@
 #include <map>
 #include <regex>
 
-#include "privileges.h"
-#include "rig.h"
+#include "rig_suite.h"
 
 namespace xlb {
 namespace {
@@ -83,34 +82,11 @@ void checkSessions(const Rig& rig) {
   expectDrainedOn(rig);
 }
 
-class Dataplane : public ::testing::Test {
+class Dataplane : public rig::RigSuite<Dataplane> {
+ public:
+  static constexpr rig::RigShape kShape{"dp", 3, 3};
+
  protected:
-  static void SetUpTestSuite() {
-    if (geteuid() != 0) return;
-    rig_ = new Rig("dp", 3, 3);
-    if (rig_->ok()) {
-      for (int i = 1; i <= 3; ++i) rig_->startNginx(i);
-    }
-  }
-  static void TearDownTestSuite() {
-    delete rig_;
-    rig_ = nullptr;
-  }
-  void SetUp() override {
-    XLB_REQUIRE_ROOT();
-    ASSERT_NE(rig_, nullptr);
-    ASSERT_TRUE(rig_->ok()) << rig_->setupLog();
-  }
-  void TearDown() override {
-    if (rig_ != nullptr && rig_->xlbdRunning()) {
-      if (HasFailure()) std::cerr << "xlbd log tail:" << tail(rig_->xlbdLog()) << "\n";
-      rig_->stopXlbd(SIGTERM);
-    }
-  }
-  void start(const std::string& config) {
-    std::string log;
-    ASSERT_TRUE(rig_->startXlbd(config, log)) << "xlbd did not start:\n" << log;
-  }
   std::map<std::string, int> curl(int client, int n, const std::string& url) {
     return rig_->curlBodies(client, n, url);
   }
@@ -131,10 +107,7 @@ class Dataplane : public ::testing::Test {
     EXPECT_LE(w.errors() * 100, w.requests) << "more than 1% of the requests failed";
     return {w, s};
   }
-
-  static Rig* rig_;
 };
-Rig* Dataplane::rig_ = nullptr;
 
 TEST_F(Dataplane, HttpThroughTheVipReachesAllThreeBackends) {
   start(testConfig("off"));
@@ -274,8 +247,8 @@ TEST_F(Dataplane, SenderWithChecksumOffloadOnFailsLoudly) {
   EXPECT_EQ(s["conntrack"]["created"], 0) << s.dump();
   bool hinted = false;
   for (int i = 0; i < 30 && !hinted; ++i) {
-    hinted = rig_->xlbdLog().find("turn TX checksum offload off on the senders") !=
-             std::string::npos;
+    hinted =
+        rig_->xlbdLog().find("turn TX checksum offload off on the senders") != std::string::npos;
     if (!hinted) usleep(100000);
   }
   EXPECT_TRUE(hinted) << tail(rig_->xlbdLog());

@@ -11,8 +11,7 @@
 #include <map>
 #include <thread>
 
-#include "privileges.h"
-#include "rig.h"
+#include "rig_suite.h"
 
 namespace xlb {
 namespace {
@@ -49,35 +48,16 @@ std::uint64_t stat(const nlohmann::json& j, const char* section, const char* key
   return j[section][key].get<std::uint64_t>();
 }
 
-class Ipv6 : public ::testing::Test {
+class Ipv6 : public rig::RigSuite<Ipv6> {
+ public:
+  static constexpr rig::RigShape kShape{"v6", 3, 3};
+
  protected:
-  static void SetUpTestSuite() {
-    if (geteuid() != 0) return;
-    rig_ = new Rig("v6", 3, 3);
-    if (rig_->ok()) {
-      for (int i = 1; i <= 3; ++i) rig_->startNginx(i);
-    }
-  }
-  static void TearDownTestSuite() {
-    delete rig_;
-    rig_ = nullptr;
-  }
   void SetUp() override {
-    XLB_REQUIRE_ROOT();
-    ASSERT_NE(rig_, nullptr);
-    ASSERT_TRUE(rig_->ok()) << rig_->setupLog();
-    rig_->exec("lb", "rm -rf " + rig_->stateDir());
+    RigSuite::SetUp();
+    if (!HasFatalFailure()) rig_->exec("lb", "rm -rf " + rig_->stateDir());
   }
-  void TearDown() override {
-    if (rig_ != nullptr && rig_->xlbdRunning()) {
-      if (HasFailure()) std::cerr << "xlbd log tail:" << tail(rig_->xlbdLog(), 40) << "\n";
-      rig_->stopXlbd(SIGTERM);
-    }
-  }
-  void start(const std::string& synMode) {
-    std::string log;
-    ASSERT_TRUE(rig_->startXlbd(config(synMode), log)) << "xlbd did not start:\n" << log;
-  }
+  void start(const std::string& synMode) { RigSuite::start(config(synMode)); }
   // Waits until every backend of the VIP is up (health checks answered); returns the listing.
   nlohmann::json waitAllUp(const std::string& vip, int timeoutSec) {
     nlohmann::json items;
@@ -91,10 +71,7 @@ class Ipv6 : public ::testing::Test {
     }
     return items;
   }
-
-  static Rig* rig_;
 };
-Rig* Ipv6::rig_ = nullptr;
 
 TEST_F(Ipv6, VipAddedAsTheReadmeSaysServesAndHealthChecksComeUp) {
   start("off");
@@ -115,8 +92,7 @@ TEST_F(Ipv6, VipAddedAsTheReadmeSaysServesAndHealthChecksComeUp) {
     EXPECT_GT(n, 25) << body;  // a third of 150 each, within Maglev's spread
   }
   const rig::WrkResult w = rig::parseWrk(
-      rig_->exec("c2", "wrk -t1 -c10 -d2s -H 'Connection: close' http://[fd00:100::100]/", 20)
-          .out);
+      rig_->exec("c2", "wrk -t1 -c10 -d2s -H 'Connection: close' http://[fd00:100::100]/", 20).out);
   EXPECT_GT(w.requests, 500);
   EXPECT_EQ(w.errors(), 0);
   // The health probes' answers reached the host: none was taken for VIP traffic.

@@ -20,8 +20,8 @@ TEST(Soak, TwoMinutesOfMixedTrafficAndFaultsLeaveNothingBehind) {
   ASSERT_NE(mkdtemp(tmpl), nullptr);
   const std::string out = tmpl;
   const rig::CmdResult r =
-      rig::sh("cd " XLB_SOURCE_DIR " && SOAK_MINUTES=2 RIG_BIN=" XLB_BIN_DIR
-              " scripts/soak.sh " + out + " 2>&1",
+      rig::sh("cd " XLB_SOURCE_DIR " && SOAK_MINUTES=2 RIG_BIN=" XLB_BIN_DIR " scripts/soak.sh " +
+                  out + " 2>&1",
               420);
   std::cout << rig::tail(r.out, 14) << "\n";
   std::ifstream f(out + "/summary.json");

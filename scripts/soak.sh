@@ -44,22 +44,14 @@ conntrack:
 health_check: {interval: 500ms, timeout: 200ms, rise: 2, fall: 2}
 state_dir: $WORK/state
 EOF
-rig_lb_exec "$RIG_BIN/xlbd" --config "$WORK/xlb.yaml" >"$OUT/xlbd.log" 2>&1 &
+rig_start_xlbd "$WORK/xlb.yaml" "$OUT/xlbd.log"
+XLBD=$RIG_XLBD_PID
 api() {  # api METHOD PATH [BODY] -> HTTP status on stdout
   rig_exec lb curl -s -o /dev/null -w '%{http_code}' -m 5 -X "$1" \
     -H "Authorization: Bearer $(cat "$WORK/state/api-token")" \
     ${3:+-H 'Content-Type: application/json' -d "$3"} "http://127.0.0.1:9180$2" || true
 }
 stats() { rig_exec lb curl -s -m 5 http://127.0.0.1:9180/api/v1/stats; }
-for _ in $(seq 50); do
-  rig_exec lb curl -sf -m 1 http://127.0.0.1:9180/readyz >/dev/null 2>&1 && break
-  sleep 0.2
-done
-XLBD=""
-for p in $(ip netns pids "$(rig_ns lb)"); do
-  [[ $(cat "/proc/$p/comm" 2>/dev/null) == xlbd ]] && XLBD=$p
-done
-[[ -n $XLBD ]] || { echo "soak: xlbd did not start" >&2; tail -20 "$OUT/xlbd.log" >&2; exit 1; }
 
 START=$(date +%s)
 END=$((START + MINUTES * 60))

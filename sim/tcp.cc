@@ -77,7 +77,8 @@ TcpConn& TcpHost::connect(const Address& to, std::uint16_t port, TimeNs now,
 
 std::uint32_t TcpHost::tsClock(const Address& peer) const noexcept {
   // Linux: a clock in milliseconds plus an offset keyed by (source, destination).
-  std::uint64_t h = (addr_.ip.mix() ^ (peer.ip.mix() * 0x9e3779b97f4a7c15ull)) * 0xbf58476d1ce4e5b9ull;
+  std::uint64_t h =
+      (addr_.ip.mix() ^ (peer.ip.mix() * 0x9e3779b97f4a7c15ull)) * 0xbf58476d1ce4e5b9ull;
   h ^= h >> 31;
   return static_cast<std::uint32_t>(now_ / kNsPerMs) + static_cast<std::uint32_t>(h);
 }
@@ -194,7 +195,7 @@ void TcpHost::tick(TimeNs now) {
 
 // ---- TcpConn ----
 
-void TcpConn::emit(std::uint8_t flags, std::uint32_t seq, std::uint32_t len, TimeNs) {
+Segment TcpConn::header(std::uint8_t flags, std::uint32_t seq) const {
   Segment s;
   s.family = host_.addr_.family;
   s.src = host_.addr_.ip;
@@ -203,6 +204,11 @@ void TcpConn::emit(std::uint8_t flags, std::uint32_t seq, std::uint32_t len, Tim
   s.dport = rport_;
   s.seq = seq;
   s.flags = flags;
+  return s;
+}
+
+void TcpConn::emit(std::uint8_t flags, std::uint32_t seq, std::uint32_t len, TimeNs) {
+  Segment s = header(flags, seq);
   if (flags & kTcpAck) s.ack = rcvNxt_;
   s.payloadLen = len;
   // Timestamps on a client's SYN always, and on everything else once both ends sent them.
@@ -335,15 +341,7 @@ void TcpConn::input(const Segment& s, TimeNs now) {
     if ((s.flags & kTcpAck) && s.ack != iss_ + 1) {
       // An unacceptable ACK (a peer's TIME_WAIT answering our SYN): a reset at its number,
       // and our SYN goes again on its timer.
-      Segment r;
-      r.family = host_.addr_.family;
-      r.src = host_.addr_.ip;
-      r.dst = raddr_.ip;
-      r.sport = lport_;
-      r.dport = rport_;
-      r.seq = s.ack;
-      r.flags = kTcpRst;
-      host_.sendRaw(r);
+      host_.sendRaw(header(kTcpRst, s.ack));
       return;
     }
     if ((s.flags & (kTcpSyn | kTcpAck)) == (kTcpSyn | kTcpAck)) {

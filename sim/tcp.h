@@ -98,6 +98,8 @@ class TcpConn {
   void input(const Segment& s, TimeNs now);
   void output(TimeNs now);
   void emitData(TimeNs now);
+  // A segment of this connection's tuple, without ACK, data or options.
+  Segment header(std::uint8_t flags, std::uint32_t seq) const;
   void emit(std::uint8_t flags, std::uint32_t seq, std::uint32_t len, TimeNs now);
   void ackNow(TimeNs now);
   void timer(TimeNs now);

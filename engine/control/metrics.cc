@@ -126,9 +126,10 @@ std::string renderMetrics(const MetricsInput& in) {
   b.add(b.family("xlb_snat_time_wait_collisions_total",
                  "SYNs a backend answered with a plain ACK (its TIME_WAIT refused the reuse)", C),
         {}, d(in.twCollisions));
-  b.add(b.family("xlb_syn_retransmits_total",
-                 "SYNs to backends sent again on xlb's own timer (the backend had not answered)", C),
-        {}, d(in.synRetransmits));
+  b.add(
+      b.family("xlb_syn_retransmits_total",
+               "SYNs to backends sent again on xlb's own timer (the backend had not answered)", C),
+      {}, d(in.synRetransmits));
   b.add(b.family("xlb_syncookies_sent_total", "SYN-ACKs with a cookie sent by XDP", C), {},
         d(in.xdp[static_cast<std::size_t>(Reason::kTxSyncookie)].packets));
   b.add(b.family("xlb_syncookies_validated_total", "ACKs whose cookie checked out", C), {},
@@ -174,10 +175,11 @@ std::string renderMetrics(const MetricsInput& in) {
   MetricFamily& rd = b.family("xlb_xsk_rx_dropped_total",
                               "Kernel: frames dropped for want of room (XDP_STATISTICS)", C);
   MetricFamily& zc = b.family("xlb_xsk_zerocopy", "1 when the queue's socket runs zero-copy", G);
-  MetricFamily& fr = b.family("xlb_xsk_frames",
-                              "UMEM frames by place (free, fill, in_app, in_tx); they add up to the "
-                              "queue's frames",
-                              G);
+  MetricFamily& fr =
+      b.family("xlb_xsk_frames",
+               "UMEM frames by place (free, fill, in_app, in_tx); they add up to the "
+               "queue's frames",
+               G);
   for (const auto& q : in.queues) {
     const std::vector<ClientMetric::Label> l{{"queue", std::to_string(q.queue)}};
     Builder::add(rx, l, d(q.rx));
@@ -186,8 +188,10 @@ std::string renderMetrics(const MetricsInput& in) {
     Builder::add(tf, l, d(q.txRingFull));
     Builder::add(rd, l, d(q.rxDropped));
     Builder::add(zc, l, q.zeroCopy ? 1 : 0);
-    const std::pair<const char*, std::uint32_t> places[] = {
-        {"free", q.framesFree}, {"fill", q.framesFill}, {"in_app", q.framesApp}, {"in_tx", q.framesTx}};
+    const std::pair<const char*, std::uint32_t> places[] = {{"free", q.framesFree},
+                                                            {"fill", q.framesFill},
+                                                            {"in_app", q.framesApp},
+                                                            {"in_tx", q.framesTx}};
     for (const auto& [place, n] : places) {
       Builder::add(fr, {{"queue", std::to_string(q.queue)}, {"place", place}}, n);
     }

@@ -53,7 +53,8 @@ std::vector<std::string> snatSizing(const Config& c) {
       out.push_back(std::string(fam) + " SNAT: " + std::to_string(static_cast<long>(ports)) +
                     " ports cannot sustain " + std::to_string(c.snat.sustainedRate) +
                     " new connections/s: each closed connection holds its port for the " +
-                    "time_wait timer, so about " + std::to_string(static_cast<long>(rate * heldSec)) +
+                    "time_wait timer, so about " +
+                    std::to_string(static_cast<long>(rate * heldSec)) +
                     " are in use at once; new connections will be refused as snat_exhausted");
     }
     const double reuseSec = ports / rate;

@@ -2,13 +2,12 @@
 // Connection table: chained hash indexes for both directions, TCP state machine, timer wheel.
 #include "xlb/conn_table.h"
 
-#include "xlb/splitmix.h"
-
 #include <bit>
 #include <cstring>
 #include <stdexcept>
 
 #include "xlb/parse.h"
+#include "xlb/splitmix.h"
 
 namespace xlb {
 namespace {

@@ -11,6 +11,8 @@
 #   rig_up NCLIENTS NBACKENDS [LB_QUEUES]
 #   rig_exec NS CMD...         run in a namespace (NS: lb, br, c1.., b1..)
 #   rig_lb_exec CMD...         run in the LB namespace with bpffs mounted
+#   rig_pid NS COMM            the pid of the process named COMM in namespace NS
+#   rig_start_xlbd CONFIG LOG  xlbd in the LB namespace until its API is ready; sets RIG_XLBD_PID
 #   rig_add_routed_backend     a router (10.100.0.1) and, behind it, backend rb1 at 10.200.0.11:
 #                              the LB reaches it via a gateway
 #   rig_down                   remove everything (also run by the EXIT trap)
@@ -64,6 +66,30 @@ rig_exec() {
 # bpffs is per mount namespace and `ip netns exec` remounts /sys, so mount it in the same call.
 rig_lb_exec() {
   ip netns exec "$(rig_ns lb)" sh -c 'mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf; exec "$@"' sh "$@"
+}
+
+rig_pid() {
+  local p
+  for p in $(ip netns pids "$(rig_ns "$1")"); do
+    [[ $(cat "/proc/$p/comm" 2>/dev/null) == "$2" ]] && { echo "$p"; return 0; }
+  done
+  return 1
+}
+
+rig_start_xlbd() {
+  local config=$1 log=$2
+  RIG_XLBD_PID=""
+  rig_lb_exec "$RIG_BIN/xlbd" --config "$config" >"$log" 2>&1 &
+  for _ in $(seq 50); do
+    if rig_exec lb curl -sf -m 1 http://127.0.0.1:9180/readyz >/dev/null 2>&1; then
+      RIG_XLBD_PID=$(rig_pid lb xlbd)
+      return 0
+    fi
+    sleep 0.2
+  done
+  rig_log "xlbd did not become ready; the end of its log:"
+  tail -20 "$log" >&2
+  return 1
 }
 
 _rig_add_ns() {

@@ -2,12 +2,13 @@
 // The simulated TCP's TIME_WAIT, as Linux keeps it: 60 s, a SYN on the tuple reopens it only
 // with a newer timestamp (or, without timestamps, a higher sequence number), a refused SYN gets
 // a challenge ACK, and a reset at the expected sequence number ends it.
+#include "tcp.h"
+
 #include <gtest/gtest.h>
 
 #include <deque>
 
 #include "packet_builder.h"
-#include "tcp.h"
 
 namespace xlb::sim {
 namespace {
@@ -46,9 +47,8 @@ struct Pair {
 
 // One connection from `port`, the server closing first: it ends in the server's TIME_WAIT.
 void oneConnection(Pair& p, std::uint16_t port, TimeNs at) {
-  p.server.listen(80, [](TcpConn& c) {
-    c.events.data = [](TcpConn& conn, std::uint64_t) { conn.close(); };
-  });
+  p.server.listen(
+      80, [](TcpConn& c) { c.events.data = [](TcpConn& conn, std::uint64_t) { conn.close(); }; });
   TcpConn& c = p.client.connect(*Address::parse("10.0.0.11"), 80, at, port);
   c.events.peerFin = [](TcpConn& conn) { conn.close(); };
   p.run(at);

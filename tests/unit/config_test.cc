@@ -224,7 +224,8 @@ TEST(Config, SnatSizingAgainstAStatedRate) {
   EXPECT_NE(w[0].find("cannot sustain 20000"), std::string::npos) << w[0];
   // 16 addresses at 5,000/s: a port comes back after 72 s, outside TIME_WAIT.
   std::string many;
-  for (int i = 0; i < 16; ++i) many += (i ? ", " : "") + std::string("10.0.1.") + std::to_string(i + 1);
+  for (int i = 0; i < 16; ++i)
+    many += (i ? ", " : "") + std::string("10.0.1.") + std::to_string(i + 1);
   EXPECT_TRUE(
       snatSizing(load("{addresses: [" + many + "], ports: 10000-32767, sustained_rate: 5000}"))
           .empty());

@@ -15,8 +15,8 @@ namespace {
 
 using testing::A;
 using testing::buildPacket;
-using testing::expectValidChecksums;
 using testing::Bytes;
+using testing::expectValidChecksums;
 using testing::Harness;
 using testing::PacketSpec;
 using testing::parseInfo;

@@ -43,7 +43,6 @@ struct SnatConfig {
   std::uint32_t sustainedRate = 0;
 };
 
-
 struct ConntrackConfig {
   std::uint32_t capacity = 1'000'000;
   Timeouts timeouts;

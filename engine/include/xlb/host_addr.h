@@ -24,7 +24,7 @@ std::optional<Address> firstOfFamily(const std::vector<Address>& candidates, Fam
 struct HostAddress6 {
   Address address;
   std::string interface;
-  std::uint32_t flags = 0;  // IFA_F_*
+  std::uint32_t flags = 0;                                           // IFA_F_*
   bool deprecated() const noexcept { return (flags & 0x20u) != 0; }  // IFA_F_DEPRECATED
 };
 std::vector<HostAddress6> hostAddresses6();

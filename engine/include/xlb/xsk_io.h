@@ -75,8 +75,14 @@ class XskIo final : public BatchIo {
   const XskCounters& counters() const noexcept { return counters_; }
   IoCounters ioCounters() const override {
     const FrameAccounting a = accounting();
-    return {counters_.rxFrames, counters_.txFrames, counters_.txRingFull, counters_.sendNoFrame,
-            a.total,           a.free,           a.fill,          a.inApp,
+    return {counters_.rxFrames,
+            counters_.txFrames,
+            counters_.txRingFull,
+            counters_.sendNoFrame,
+            a.total,
+            a.free,
+            a.fill,
+            a.inApp,
             a.inTx};
   }
   // Safe from any thread: one getsockopt.
