@@ -30,8 +30,10 @@ source scripts/netns/lib.sh
 rig_init bench
 rig_up 2 3 >/dev/null
 for i in 1 2 3; do rig_backend_nginx "$i" >/dev/null; done
-# The LB namespace's own connections (HAProxy's to the backends) keep out of xlb's SNAT range.
-rig_exec lb sysctl -qw net.ipv4.ip_local_port_range="40000 60999"
+# Three disjoint port ranges, so that no LB meets the tuples another one left in the backends'
+# TIME_WAIT (60 s): HAProxy's own connections use the LB namespace's ephemeral ports 1024-9999,
+# xlb SNATs to 10000-32767, nftables keeps the clients' ports (32768-60999).
+rig_exec lb sysctl -qw net.ipv4.ip_local_port_range="1024 9999"
 WORK=$(mktemp -d "/tmp/${RIG_PREFIX}-bench.XXXX")
 
 LB_PID=""
@@ -51,7 +53,7 @@ snat: {addresses: [10.100.0.2], ports: 10000-32767}
 vips:
   - address: $VIP
     ports: [80]
-    syn_flood: {mode: auto, threshold_pps: 2000}
+    syn_flood: {mode: auto, threshold_pps: 20000}
     backends: [{address: 10.100.0.11}, {address: 10.100.0.12}, {address: 10.100.0.13}]
 conntrack: {capacity: 200000}
 state_dir: $WORK/xlb-state
