@@ -84,11 +84,13 @@ d = json.load(open(sys.argv[1]))
 c = d["conntrack"]
 print(f"  connections created {c['created']}, closed {sum(c['closed'].values())} "
       f"({', '.join(f'{k} {v}' for k, v in c['closed'].items() if v)}), active now {c['active']}")
-print(f"  SNAT ports in use {d['snat']['ports_in_use']}")
+sn = d["snat"]
+print(f"  SNAT ports in use {sn['ports_in_use']}; backends' TIME_WAIT met {sn['time_wait_collisions']} times "
+      f"(reset and the SYN resent at once), SYNs stamped with xlb's clock {sn['syn_timestamped']}")
 s = d["syncookies"]
 print(f"  SYN cookies sent {s['sent']}, validated {s['validated']}, invalid {s['invalid']}")
 drops = {f"xdp/{k}": v for k, v in d["xdp"].items() if k not in ("to_engine", "pass_not_ip", "pass_not_ours", "syncookie_sent")}
-drops.update({f"engine/{k}": v for k, v in d["engine"].items() if not k.startswith("tx_") and k not in ("synproxy_handshake", "synproxy_held")})
+drops.update({f"engine/{k}": v for k, v in d["engine"].items() if not k.startswith("tx_") and k not in ("synproxy_handshake", "synproxy_held", "time_wait_reset")})
 print("  drops by reason: " + (", ".join(f"{k} {v}" for k, v in sorted(drops.items())) or "none"))
 print(f"  XDP: {d['xdp'].get('to_engine', 0)} to the engine, {d['xdp'].get('pass_not_ours', 0) + d['xdp'].get('pass_not_ip', 0)} passed to the kernel")
 PY
