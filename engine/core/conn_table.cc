@@ -75,6 +75,7 @@ ConnTable::ConnTable(std::uint32_t capacity, const Timeouts& timeouts, SnatPool&
   mask_ = buckets - 1;
   entries_.resize(capacity);
   finSeqs_.assign(capacity, FinSeqs{});
+  clientSeqDeltas_.assign(capacity, 0);
   fwdHeads_.assign(buckets, kNil);
   revHeads_.assign(buckets, kNil);
   wheel_.assign(kWheelSlots, kNil);
@@ -401,6 +402,7 @@ double ConnTable::bytesPerConnection() const noexcept {
 
 std::size_t ConnTable::bytesAllocated() const noexcept {
   return entries_.size() * sizeof(ConnEntry) + finSeqs_.size() * sizeof(FinSeqs) +
+         clientSeqDeltas_.size() * sizeof(std::uint32_t) +
          fwdHeads_.size() * sizeof(std::uint32_t) + revHeads_.size() * sizeof(std::uint32_t) +
          wheel_.size() * sizeof(std::uint32_t) + backendActive_.size() * sizeof(std::uint32_t);
 }

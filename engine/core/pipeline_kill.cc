@@ -82,14 +82,17 @@ Reason Pipeline::killReply(PacketRef& pkt, const PacketInfo& in, std::uint32_t i
                            bool fromClient) noexcept {
   const ConnEntry& e = table_.entry(idx);
   if (in.tcpFlags & kTcpRst) return Reason::kNoConntrack;  // that end is gone already
-  // Sequence numbers as each end sees them: the proxy's delta lies between the backend's
-  // numbering and the client's view of it.
-  const std::uint32_t delta = (e.flags & kFlagSynProxy) ? e.seqDelta : 0;
+  // Sequence numbers as each end sees them: the proxy's deltas lie between each end's
+  // numbering and the other's view of it.
+  const bool proxied = (e.flags & kFlagSynProxy) != 0;
+  const std::uint32_t delta = proxied ? e.seqDelta : 0;
+  const std::uint32_t clientDelta = proxied ? table_.clientSeqDelta(idx) : 0;
   TcpSegment back = fromClient ? toClientSegment(e) : toBackendSegment(e, snat_);
   back.seq = in.ack;  // the sender's RCV.NXT, in its own view
   back.flags = kTcpRst;
   TcpSegment onward = fromClient ? toBackendSegment(e, snat_) : toClientSegment(e);
-  onward.seq = fromClient ? in.seq : in.seq - delta;  // the sender's SND.NXT, in the other's view
+  // The sender's SND.NXT, in the other's view.
+  onward.seq = fromClient ? in.seq + clientDelta : in.seq - delta;
   onward.flags = kTcpRst;
   const std::array<std::uint8_t, 6>& senderMac =
       fromClient ? e.clientMac : snap_->backendMac(e.backendId).bytes;

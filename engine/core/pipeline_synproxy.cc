@@ -2,13 +2,16 @@
 // The SYN proxy half of the pipeline. The XDP program answers a SYN with a cookie and keeps no
 // state; the engine sees the client's ACK, finds no entry and checks the cookie itself (it holds
 // the same key). A valid cookie creates the entry and the frame becomes our SYN to the backend,
-// with the client's ISN, MSS, window scale and SACK-permitted. Client segments that arrive before
-// the backend answers are copied to a small hold pool. The backend's SYN-ACK becomes our ACK to
-// it, the held segments follow, and from then on the two sequence spaces differ by a constant:
-// client->backend acknowledgements and SACK blocks gain it, backend->client sequence numbers
-// lose it. No timestamps are negotiated on either side (our SYN-ACK carries none), so there are
-// none to translate; windows are rescaled only when the backend's window scale differs from
-// the one our SYN-ACK advertised.
+// with the client's MSS, window scale and SACK-permitted. Client segments that arrive before the
+// backend answers are copied to a small hold pool. The backend's SYN-ACK becomes our ACK to it,
+// the held segments follow, and from then on each direction's numbers differ by a constant: the
+// backend's are the cookie's plus seqDelta, and ours towards the backend are the client's plus
+// ConnTable::clientSeqDelta. Our SYN's ISN comes from our clock (tupleIsn), not from the
+// client: the client's ISN is random relative to the previous connection on the same SNAT port,
+// and a backend holding that one in TIME_WAIT refuses a SYN numbered below it. No timestamps
+// are negotiated on either side (our SYN-ACK carries none), so there are none to translate;
+// windows are rescaled only when the backend's window scale differs from the one our SYN-ACK
+// advertised.
 #include <algorithm>
 #include <cstring>
 
@@ -50,8 +53,12 @@ Reason Pipeline::cookieAck(PacketRef& pkt, Slot& s, TimeNs now) noexcept {
   e.seqDelta = in.window;  // until the backend answers: the client's window for our ACK
   e.winShifts = static_cast<std::uint8_t>(
       (opts.wscale == kNoWscale ? kNoShift : std::min<std::uint8_t>(opts.wscale, 14)) << 4);
+  const TcpSegment toServer = toBackendSegment(e, snat_);
+  const std::uint32_t isn =
+      tupleIsn(cookieKey_, toServer.src, toServer.dst, toServer.sport, toServer.dport, now);
+  table_.clientSeqDelta(idx) = isn - (in.seq - 1);
   FinSeqs& side = table_.sideSeqs(idx);
-  side.client = in.seq - 1;  // the client's ISN
+  side.client = isn;         // our ISN towards the backend
   side.server = in.ack - 1;  // our cookie
   // Data (or a FIN) on the handshake's ACK is kept before the frame is turned into the SYN.
   if (in.payloadLen > 0 || (in.tcpFlags & kTcpFin)) hold(pkt, in, idx, now);
@@ -102,10 +109,12 @@ Reason Pipeline::sendBackendAck(PacketRef& pkt, const PacketInfo& in, const Conn
   return Reason::kTxSynproxy;
 }
 
-void Pipeline::translateToBackend(std::uint8_t* frame, const PacketInfo& in,
-                                  const ConnEntry& e) noexcept {
+void Pipeline::translateToBackend(std::uint8_t* frame, const PacketInfo& in, const ConnEntry& e,
+                                  std::uint32_t clientDelta) noexcept {
   std::uint8_t* t = frame + in.l4Offset;
-  std::uint64_t d = 0;
+  const std::uint32_t seq = in.seq + clientDelta;
+  std::uint64_t d = csumDelta32(in.seq, seq, 0);
+  store32(t + 4, seq);
   if (in.tcpFlags & kTcpAck) {
     const std::uint32_t ack = in.ack + e.seqDelta;
     d = csumDelta32(in.ack, ack, d);
@@ -127,12 +136,25 @@ void Pipeline::translateToBackend(std::uint8_t* frame, const PacketInfo& in,
   store16(t + 16, csumApply(load16(t + 16), d));
 }
 
-void Pipeline::translateToClient(std::uint8_t* frame, const PacketInfo& in,
-                                 const ConnEntry& e) noexcept {
+void Pipeline::translateToClient(std::uint8_t* frame, const PacketInfo& in, const ConnEntry& e,
+                                 std::uint32_t clientDelta) noexcept {
   std::uint8_t* t = frame + in.l4Offset;
   const std::uint32_t seq = in.seq - e.seqDelta;
   std::uint64_t d = csumDelta32(in.seq, seq, 0);
   store32(t + 4, seq);
+  if (in.tcpFlags & kTcpAck) {
+    const std::uint32_t ack = in.ack - clientDelta;
+    d = csumDelta32(in.ack, ack, d);
+    store32(t + 8, ack);
+  }
+  for (unsigned b = 0; b < in.tcp.sackBlocks; ++b) {
+    std::uint8_t* edge = frame + in.tcp.sackOffset + 8 * b;
+    for (unsigned i = 0; i < 2; ++i) {
+      const std::uint32_t old = load32(edge + 4 * i);
+      d = csumDelta32(old, old - clientDelta, d);
+      store32(edge + 4 * i, old - clientDelta);
+    }
+  }
   if (e.flags & kFlagRescaleToClient) {
     const std::uint16_t w = rescale(in.window, backendShift(e), XLB_SYNACK_WSCALE);
     d = csumDelta16(in.window, w, d);
@@ -161,9 +183,11 @@ Reason Pipeline::proxyForward(PacketRef& pkt, Slot& s, std::uint32_t idx, TimeNs
     // A retransmission or a bare ACK: the client is waiting, so the SYN may have been lost.
     return sendBackendSyn(pkt, in, e, side.client, cookieOptions(side.server));
   }
-  translateToBackend(pkt.data, in, e);
-  // The state machine sees the backend's sequence space in both directions.
-  table_.track(idx, true, in.tcpFlags, in.seq, in.ack + e.seqDelta, in.payloadLen, now);
+  // The state machine sees the backend's sequence spaces in both directions.
+  const std::uint32_t clientDelta = table_.clientSeqDelta(idx);
+  table_.track(idx, true, in.tcpFlags, in.seq + clientDelta, in.ack + e.seqDelta, in.payloadLen,
+               now);
+  translateToBackend(pkt.data, in, e, clientDelta);
   toBackend(pkt.data, in, e);
   return Reason::kTxToBackend;
 }
@@ -202,7 +226,7 @@ Reason Pipeline::proxyReverse(PacketRef& pkt, Slot& s, std::uint32_t idx, TimeNs
                           static_cast<std::uint16_t>(0xffff >> (cws == kNoShift ? 0 : cws)));
   }
   table_.track(idx, false, in.tcpFlags, in.seq, in.ack, in.payloadLen, now);
-  translateToClient(pkt.data, in, e);
+  translateToClient(pkt.data, in, e, table_.clientSeqDelta(idx));
   setMacs(pkt.data, snap_->localMac().bytes, e.clientMac);
   natRewrite(pkt.data, in, e.vip, e.client, e.vipPort, e.clientPort);
   return Reason::kTxToClient;
@@ -295,8 +319,10 @@ void Pipeline::releaseHeld(std::uint32_t idx, TimeNs now) noexcept {
     PacketInfo in;
     Reason why = Reason::kPassNotIp;
     if (!parsePacket(frame, h.len, in, why)) continue;
-    translateToBackend(frame, in, e);
-    table_.track(idx, true, in.tcpFlags, in.seq, in.ack + e.seqDelta, in.payloadLen, now);
+    const std::uint32_t clientDelta = table_.clientSeqDelta(idx);
+    table_.track(idx, true, in.tcpFlags, in.seq + clientDelta, in.ack + e.seqDelta, in.payloadLen,
+                 now);
+    translateToBackend(frame, in, e, clientDelta);
     toBackend(frame, in, e);
     emitted_[emittedCount_++] = Emitted{frame, h.len};
     ++counters_.heldReleased;

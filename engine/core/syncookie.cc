@@ -46,6 +46,19 @@ std::uint32_t makeCookie(const CookieKey& key, const std::uint8_t* frame, const 
   return cookieOf(key, frame, syn, syn.seq, tick, meta);
 }
 
+std::uint32_t tupleIsn(const CookieKey& key, const IpAddr& src, const IpAddr& dst,
+                       std::uint16_t sport, std::uint16_t dport, TimeNs now) noexcept {
+  const __u64 k[2] = {key[0], key[1]};
+  __u32 s[4], d[4];
+  std::memcpy(s, src.bytes.data(), 16);
+  std::memcpy(d, dst.bytes.data(), 16);
+  // The cookie's keyed hash, with a tick no cookie reaches (cookie ticks count 68 s periods)
+  // so that the two uses of the key never hash the same words.
+  constexpr __u64 kIsnDomain = ~0ull >> 8;
+  const __u32 secret = xlb_cookie6(k, s, d, static_cast<__u32>(sport) << 16 | dport, 0, kIsnDomain, 0);
+  return secret + static_cast<std::uint32_t>(now >> 6);
+}
+
 CookieOptions cookieOptions(std::uint32_t cookie) noexcept {
   CookieOptions o;
   decode(cookie & 0xff, o);

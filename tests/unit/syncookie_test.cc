@@ -101,5 +101,23 @@ TEST(SynCookie, AnyChangeFails) {
   EXPECT_NE(makeCookie(otherKey, f.data(), testing::parseInfo(f), now, 0, made), h.cookie);
 }
 
+// The SYN proxy's own ISN: on one tuple it follows a 64 ns clock, so a later connection on a
+// reused SNAT port is numbered after the earlier one (what a backend's TIME_WAIT asks); the
+// tuple and the key move it by a hidden offset.
+TEST(TupleIsn, GrowsWithTheClockOnATupleAndDiffersBetweenTuples) {
+  const IpAddr snat = testing::A("10.0.0.2").ip;
+  const IpAddr backend = testing::A("10.0.0.11").ip;
+  const TimeNs t = 1000 * kNsPerSec;
+  const std::uint32_t first = tupleIsn(kKey, snat, backend, 20000, 80, t);
+  EXPECT_EQ(tupleIsn(kKey, snat, backend, 20000, 80, t + kNsPerSec) - first, 15'625'000u);
+  // A minute later (a backend's TIME_WAIT) the new ISN is still "after" the old one even if the
+  // old connection sent half a gigabyte.
+  const std::uint32_t later = tupleIsn(kKey, snat, backend, 20000, 80, t + 60 * kNsPerSec);
+  EXPECT_GT(static_cast<std::int32_t>(later - (first + 500'000'000u)), 0);
+  EXPECT_NE(tupleIsn(kKey, snat, backend, 20001, 80, t), first);
+  EXPECT_NE(tupleIsn(kKey, snat, testing::A("10.0.0.12").ip, 20000, 80, t), first);
+  EXPECT_NE(tupleIsn(CookieKey{1, 3}, snat, backend, 20000, 80, t), first);
+}
+
 }  // namespace
 }  // namespace xlb

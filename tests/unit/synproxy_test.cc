@@ -58,6 +58,7 @@ struct Proxied {
   std::uint32_t cisn = 0x10000000;
   std::uint32_t cookie = 0;
   std::uint32_t bisn = 0x7ffffff0;  // wraps during the test
+  std::uint32_t oisn = 0;           // our ISN towards the backend, read from our SYN
   std::uint16_t snatPort = 0;
   Bytes synOptions;
 
@@ -121,8 +122,12 @@ TEST(SynProxy, FullConnectionWithHeldDataAndTranslation) {
     EXPECT_EQ(p.dport, 80);
     EXPECT_TRUE(p.sport >= 10000 && p.sport <= 10999);
     EXPECT_EQ(p.tcpFlags, kTcpSyn);
-    EXPECT_EQ(p.seq,
-              c.cisn);  // the client's ISN: client->backend sequence numbers stay as they are
+    // Our own ISN, from the clock and a keyed hash of the backend-side tuple (tupleIsn): the
+    // client's would be random relative to that tuple's previous connection.
+    EXPECT_EQ(p.seq, tupleIsn(kKey, A("10.0.0.2").ip, A("10.0.0.11").ip, p.sport, 80,
+                              kT0 + sec(0.001)));
+    EXPECT_NE(p.seq, c.cisn);
+    c.oisn = p.seq;
     EXPECT_EQ(p.tcp.mss, 1460);
     EXPECT_TRUE(p.tcp.sackPermitted);
     EXPECT_EQ(p.tcp.wscale, 6);  // the client's shift, so the backend reads its windows right
@@ -136,7 +141,7 @@ TEST(SynProxy, FullConnectionWithHeldDataAndTranslation) {
   EXPECT_EQ(h.pipe->heldCount(), 2u);
 
   // 3. The backend's SYN-ACK (window scale 9): our ACK goes back, the held data follows in order.
-  PacketSpec sa = c.fromBackend(kTcpSyn | kTcpAck, c.bisn, c.cisn + 1, {});
+  PacketSpec sa = c.fromBackend(kTcpSyn | kTcpAck, c.bisn, c.oisn + 1, {});
   sa.tcpOptions = testing::concat({testing::optMss(1400), testing::optWscale(9)});
   f = buildPacket(sa);
   ASSERT_EQ(h.run(f, kT0 + sec(0.003)), Reason::kTxSynproxy);
@@ -147,7 +152,7 @@ TEST(SynProxy, FullConnectionWithHeldDataAndTranslation) {
     EXPECT_EQ(p.dst, A("10.0.0.11").ip);
     EXPECT_EQ(p.sport, c.snatPort);
     EXPECT_EQ(p.tcpFlags, kTcpAck);
-    EXPECT_EQ(p.seq, c.cisn + 1);
+    EXPECT_EQ(p.seq, c.oisn + 1);
     EXPECT_EQ(p.ack, c.bisn + 1);
     EXPECT_EQ(p.window, 502);  // the client's window from its ACK
   }
@@ -160,15 +165,19 @@ TEST(SynProxy, FullConnectionWithHeldDataAndTranslation) {
     EXPECT_EQ(p.sport, c.snatPort);
     EXPECT_EQ(p.ack, c.bisn + 1);  // cookie + 1 + delta
     EXPECT_EQ(p.ack, c.cookie + 1 + delta);
+    EXPECT_EQ(p.seq, c.oisn + (i == 0 ? 1 : 6));  // the client's numbers in our ISN's space
   }
   EXPECT_EQ(payloadOf(h.emitted[0]), text("GET /"));
   EXPECT_EQ(payloadOf(h.emitted[1]), text(" HTTP/1.1"));
   EXPECT_EQ(h.pipe->heldCount(), 0u);
   EXPECT_EQ(h.table->activeIn(TcpState::kEstablished), 1u);
 
-  // 4. Backend data to the client: sequence number in the client's space, window rescaled from
-  // the backend's shift (9) to the one our SYN-ACK advertised (7).
-  f = buildPacket(c.fromBackend(kTcpAck | kTcpPsh, c.bisn + 1, c.cisn + 15, text("HTTP/1.1 200")));
+  // 4. Backend data to the client: sequence number in the client's space, ack and SACK block in
+  // the client's numbers, window rescaled from the backend's shift (9) to the one our SYN-ACK
+  // advertised (7).
+  PacketSpec data = c.fromBackend(kTcpAck | kTcpPsh, c.bisn + 1, c.oisn + 15, text("HTTP/1.1 200"));
+  data.tcpOptions = testing::optSack({{c.oisn + 30, c.oisn + 40}});
+  f = buildPacket(data);
   ASSERT_EQ(h.run(f, kT0 + sec(0.004)), Reason::kTxToClient);
   {
     const PacketInfo p = parseInfo(f);
@@ -179,6 +188,9 @@ TEST(SynProxy, FullConnectionWithHeldDataAndTranslation) {
     EXPECT_EQ(p.dport, c.cport);
     EXPECT_EQ(p.seq, c.cookie + 1);
     EXPECT_EQ(p.ack, c.cisn + 15);
+    ASSERT_EQ(p.tcp.sackBlocks, 1);
+    EXPECT_EQ(load32(f.data() + p.tcp.sackOffset), c.cisn + 30);
+    EXPECT_EQ(load32(f.data() + p.tcp.sackOffset + 4), c.cisn + 40);
     EXPECT_EQ(p.window, 1000 << (9 - XLB_SYNACK_WSCALE));
     EXPECT_EQ(payloadOf(f), text("HTTP/1.1 200"));
   }
@@ -191,6 +203,7 @@ TEST(SynProxy, FullConnectionWithHeldDataAndTranslation) {
   {
     const PacketInfo p = parseInfo(f);
     expectValidChecksums(f);
+    EXPECT_EQ(p.seq, c.oisn + 15);
     EXPECT_EQ(p.ack, c.bisn + 13);
     ASSERT_EQ(p.tcp.sackBlocks, 1);
     EXPECT_EQ(load32(f.data() + p.tcp.sackOffset), c.bisn + 100);
@@ -201,12 +214,13 @@ TEST(SynProxy, FullConnectionWithHeldDataAndTranslation) {
   // 6. Close: client FIN, backend FIN+ACK, client's last ACK; the entry leaves after TIME_WAIT.
   f = buildPacket(c.fromClient(kTcpFin | kTcpAck, c.cisn + 15, c.cookie + 13, {}));
   EXPECT_EQ(h.run(f, kT0 + sec(0.006)), Reason::kTxToBackend);
-  f = buildPacket(c.fromBackend(kTcpFin | kTcpAck, c.bisn + 13, c.cisn + 16, {}));
+  f = buildPacket(c.fromBackend(kTcpFin | kTcpAck, c.bisn + 13, c.oisn + 16, {}));
   EXPECT_EQ(h.run(f, kT0 + sec(0.007)), Reason::kTxToClient);
   EXPECT_EQ(parseInfo(f).seq, c.cookie + 13);
   f = buildPacket(c.fromClient(kTcpAck, c.cisn + 16, c.cookie + 14, {}));
   EXPECT_EQ(h.run(f, kT0 + sec(0.008)), Reason::kTxToBackend);
   EXPECT_EQ(parseInfo(f).ack, c.bisn + 14);
+  EXPECT_EQ(parseInfo(f).seq, c.oisn + 16);
   EXPECT_EQ(h.table->activeIn(TcpState::kTimeWait), 1u);
   h.tick(kT0 + sec(0.008) + h.config.conntrack.timeouts.timeWait + sec(0.1));
   EXPECT_EQ(h.table->active(), 0u);
@@ -225,13 +239,14 @@ TEST(SynProxy, PortReuseDuringTimeWaitStartsAFreshConnection) {
   Bytes f = buildPacket(c.fromClient(kTcpAck, c.cisn + 1, c.cookie + 1, {}));
   ASSERT_EQ(h.run(f, kT0), Reason::kTxSynproxy);
   c.snatPort = parseInfo(f).sport;
-  f = buildPacket(c.fromBackend(kTcpSyn | kTcpAck, c.bisn, c.cisn + 1, {}));
+  c.oisn = parseInfo(f).seq;
+  f = buildPacket(c.fromBackend(kTcpSyn | kTcpAck, c.bisn, c.oisn + 1, {}));
   ASSERT_EQ(h.run(f, kT0), Reason::kTxSynproxy);
-  f = buildPacket(c.fromBackend(kTcpFin | kTcpAck, c.bisn + 1, c.cisn + 1, {}));
+  f = buildPacket(c.fromBackend(kTcpFin | kTcpAck, c.bisn + 1, c.oisn + 1, {}));
   ASSERT_EQ(h.run(f, kT0), Reason::kTxToClient);
   f = buildPacket(c.fromClient(kTcpFin | kTcpAck, c.cisn + 1, c.cookie + 2, {}));
   ASSERT_EQ(h.run(f, kT0), Reason::kTxToBackend);
-  f = buildPacket(c.fromBackend(kTcpAck, c.bisn + 2, c.cisn + 2, {}));
+  f = buildPacket(c.fromBackend(kTcpAck, c.bisn + 2, c.oisn + 2, {}));
   ASSERT_EQ(h.run(f, kT0), Reason::kTxToClient);
   ASSERT_EQ(h.table->activeIn(TcpState::kTimeWait), 1u);
 
@@ -243,7 +258,8 @@ TEST(SynProxy, PortReuseDuringTimeWaitStartsAFreshConnection) {
   ASSERT_EQ(h.run(f, kT0 + sec(0.1)), Reason::kTxSynproxy);
   const PacketInfo syn = parseInfo(f);
   EXPECT_EQ(syn.tcpFlags, kTcpSyn);
-  EXPECT_EQ(syn.seq, again.cisn);
+  EXPECT_EQ(syn.seq, tupleIsn(kKey, A("10.0.0.2").ip, A("10.0.0.11").ip, syn.sport, 80,
+                              kT0 + sec(0.1)));
   EXPECT_NE(syn.sport, c.snatPort);  // a fresh SNAT port
   EXPECT_EQ(h.table->active(), 1u);
   EXPECT_EQ(h.table->closed(CloseReason::kFin), 1u);
@@ -258,9 +274,10 @@ TEST(SynProxy, BackendWithoutWindowScalingIsRescaledBothWays) {
   Bytes f = buildPacket(c.fromClient(kTcpAck, c.cisn + 1, c.cookie + 1, {}));
   ASSERT_EQ(h.run(f, kT0), Reason::kTxSynproxy);
   c.snatPort = parseInfo(f).sport;
-  f = buildPacket(c.fromBackend(kTcpSyn | kTcpAck, c.bisn, c.cisn + 1, {}));  // no WS option
+  c.oisn = parseInfo(f).seq;
+  f = buildPacket(c.fromBackend(kTcpSyn | kTcpAck, c.bisn, c.oisn + 1, {}));  // no WS option
   ASSERT_EQ(h.run(f, kT0), Reason::kTxSynproxy);
-  f = buildPacket(c.fromBackend(kTcpAck, c.bisn + 1, c.cisn + 1, {}));
+  f = buildPacket(c.fromBackend(kTcpAck, c.bisn + 1, c.oisn + 1, {}));
   ASSERT_EQ(h.run(f, kT0), Reason::kTxToClient);
   EXPECT_EQ(parseInfo(f).window, 1000 >> XLB_SYNACK_WSCALE);
   expectValidChecksums(f);
@@ -287,12 +304,13 @@ TEST(SynProxy, Ipv6WithoutOptions) {
   EXPECT_FALSE(syn.tcp.sackPermitted);
   EXPECT_EQ(syn.tcp.wscale, kNoWscale);
   c.snatPort = syn.sport;
-  f = buildPacket(c.fromBackend(kTcpSyn | kTcpAck, c.bisn, c.cisn + 1, {}));
+  c.oisn = syn.seq;
+  f = buildPacket(c.fromBackend(kTcpSyn | kTcpAck, c.bisn, c.oisn + 1, {}));
   ASSERT_EQ(h.run(f, kT0), Reason::kTxSynproxy);
   ASSERT_EQ(h.emitted.size(), 1u);
   expectValidChecksums(h.emitted[0]);
   EXPECT_EQ(payloadOf(h.emitted[0]), text("x"));
-  f = buildPacket(c.fromBackend(kTcpAck, c.bisn + 1, c.cisn + 2, text("y")));
+  f = buildPacket(c.fromBackend(kTcpAck, c.bisn + 1, c.oisn + 2, text("y")));
   ASSERT_EQ(h.run(f, kT0), Reason::kTxToClient);
   EXPECT_EQ(parseInfo(f).seq, c.cookie + 1);
   EXPECT_EQ(parseInfo(f).window, 1000);  // no scaling anywhere: nothing to rescale
@@ -327,10 +345,11 @@ TEST(SynProxy, BackendRefusesAndTheClientIsReset) {
   Bytes f = buildPacket(c.fromClient(kTcpAck, c.cisn + 1, c.cookie + 1, text("data")));
   ASSERT_EQ(h.run(f, kT0), Reason::kTxSynproxy);
   c.snatPort = parseInfo(f).sport;
+  c.oisn = parseInfo(f).seq;
   // A SYN-ACK acknowledging something else is not ours.
-  f = buildPacket(c.fromBackend(kTcpSyn | kTcpAck, c.bisn, c.cisn + 5, {}));
+  f = buildPacket(c.fromBackend(kTcpSyn | kTcpAck, c.bisn, c.oisn + 5, {}));
   EXPECT_EQ(h.run(f, kT0), Reason::kSynproxyBadSynack);
-  f = buildPacket(c.fromBackend(kTcpRst | kTcpAck, 0, c.cisn + 1, {}));
+  f = buildPacket(c.fromBackend(kTcpRst | kTcpAck, 0, c.oisn + 1, {}));
   ASSERT_EQ(h.run(f, kT0), Reason::kTxToClient);
   const PacketInfo p = parseInfo(f);
   expectValidChecksums(f);
@@ -357,6 +376,7 @@ TEST(SynProxy, BackendTimeWaitChallengeAckIsReset) {
   Bytes f = buildPacket(c.fromClient(kTcpAck | kTcpPsh, c.cisn + 1, c.cookie + 1, text("GET")));
   ASSERT_EQ(h.run(f, kT0), Reason::kTxSynproxy);
   c.snatPort = parseInfo(f).sport;
+  c.oisn = parseInfo(f).seq;
   const Bytes syn = f;
   f = buildPacket(c.fromBackend(kTcpAck, 0x55550000, 0x12340000, {}));
   ASSERT_EQ(h.run(f, kT0 + sec(0.001)), Reason::kTxTimewaitReset);
@@ -375,7 +395,7 @@ TEST(SynProxy, BackendTimeWaitChallengeAckIsReset) {
   f = buildPacket(c.fromClient(kTcpAck | kTcpPsh, c.cisn + 1, c.cookie + 1, text("GET")));
   ASSERT_EQ(h.run(f, kT0 + sec(0.3)), Reason::kTxSynproxy);
   EXPECT_EQ(parseInfo(f).tcpFlags, kTcpSyn);
-  f = buildPacket(c.fromBackend(kTcpSyn | kTcpAck, c.bisn, c.cisn + 1, {}));
+  f = buildPacket(c.fromBackend(kTcpSyn | kTcpAck, c.bisn, c.oisn + 1, {}));
   ASSERT_EQ(h.run(f, kT0 + sec(0.301)), Reason::kTxSynproxy);
   ASSERT_EQ(h.emitted.size(), 1u);
   EXPECT_EQ(payloadOf(h.emitted[0]), text("GET"));
@@ -388,11 +408,12 @@ TEST(SynProxy, SilentBackendRetransmitsOnClientRetryThenTimesOut) {
   c.syn(kT0);
   Bytes f = buildPacket(c.fromClient(kTcpAck, c.cisn + 1, c.cookie + 1, text("req")));
   ASSERT_EQ(h.run(f, kT0), Reason::kTxSynproxy);
+  c.oisn = parseInfo(f).seq;
   // The client retransmits the same segment: the SYN goes out again.
   f = buildPacket(c.fromClient(kTcpAck, c.cisn + 1, c.cookie + 1, text("req")));
   ASSERT_EQ(h.run(f, kT0 + sec(1)), Reason::kTxSynproxy);
   EXPECT_EQ(parseInfo(f).tcpFlags, kTcpSyn);
-  EXPECT_EQ(parseInfo(f).seq, c.cisn);
+  EXPECT_EQ(parseInfo(f).seq, c.oisn);  // the same SYN: our ISN is kept while we wait
   EXPECT_EQ(h.pipe->heldCount(), 1u);
   h.tick(kT0 + sec(1) + h.config.conntrack.timeouts.syn + sec(0.1));
   EXPECT_EQ(h.table->active(), 0u);

@@ -49,7 +49,8 @@ inline constexpr std::uint8_t kFlagFinServer = 0x02;
 inline constexpr std::uint8_t kFlagFinClientAcked = 0x04;
 inline constexpr std::uint8_t kFlagFinServerAcked = 0x08;
 // SYN proxy: the client's handshake was answered with a cookie. Client->backend acks (and SACK
-// blocks) gain seqDelta, backend->client sequence numbers lose it.
+// blocks) gain seqDelta, backend->client sequence numbers lose it; client->backend sequence
+// numbers gain ConnTable::clientSeqDelta, backend->client acks (and SACK blocks) lose it.
 inline constexpr std::uint8_t kFlagSynProxy = 0x10;
 // SYN proxy: the SYN to the backend is out, its SYN-ACK not seen yet.
 inline constexpr std::uint8_t kFlagAwaitSynAck = 0x20;
@@ -93,8 +94,8 @@ static_assert(sizeof(ConnEntry) == 96, "ConnEntry layout is part of the memory b
 
 // Sequence numbers just past each side's FIN: read only while a FIN is outstanding, so they live
 // in a side array instead of widening every entry to a third cache line. While a SYN-proxied
-// connection waits for the backend's SYN-ACK (no FIN is tracked yet) they hold the client's ISN
-// and the cookie we answered with.
+// connection waits for the backend's SYN-ACK (no FIN is tracked yet) they hold our ISN towards
+// the backend and the cookie we answered the client with.
 struct FinSeqs {
   std::uint32_t client;
   std::uint32_t server;
@@ -185,6 +186,10 @@ class ConnTable {
 
   ConnEntry& entry(std::uint32_t idx) noexcept { return entries_[idx]; }
   FinSeqs& sideSeqs(std::uint32_t idx) noexcept { return finSeqs_[idx]; }
+  // SYN proxy: our ISN towards the backend minus the client's ISN (set when the proxy creates
+  // the entry, read only for proxied entries). Beside the entry, not in it: the entry has no
+  // room left, and only proxied connections read it.
+  std::uint32_t& clientSeqDelta(std::uint32_t idx) noexcept { return clientSeqDeltas_[idx]; }
   const ConnEntry& entry(std::uint32_t idx) const noexcept { return entries_[idx]; }
 
   std::uint32_t capacity() const noexcept { return capacity_; }
@@ -225,7 +230,8 @@ class ConnTable {
   FlowKey reverseKey(const ConnEntry& e) const noexcept;
 
   std::vector<ConnEntry> entries_;
-  std::vector<FinSeqs> finSeqs_;  // parallel to entries_
+  std::vector<FinSeqs> finSeqs_;                // parallel to entries_
+  std::vector<std::uint32_t> clientSeqDeltas_;  // parallel to entries_
   std::vector<std::uint32_t> fwdHeads_;
   std::vector<std::uint32_t> revHeads_;
   std::vector<std::uint32_t> wheel_;

@@ -157,8 +157,11 @@ class Pipeline {
   }
   bool rewriteAs(PacketRef& pkt, const PacketInfo& in, const TcpSegment& seg,
                  const std::array<std::uint8_t, 6>& dstMac) noexcept;
-  void translateToBackend(std::uint8_t* frame, const PacketInfo& in, const ConnEntry& e) noexcept;
-  void translateToClient(std::uint8_t* frame, const PacketInfo& in, const ConnEntry& e) noexcept;
+  // clientDelta: ConnTable::clientSeqDelta of the entry.
+  void translateToBackend(std::uint8_t* frame, const PacketInfo& in, const ConnEntry& e,
+                          std::uint32_t clientDelta) noexcept;
+  void translateToClient(std::uint8_t* frame, const PacketInfo& in, const ConnEntry& e,
+                         std::uint32_t clientDelta) noexcept;
   Reason killReply(PacketRef& pkt, const PacketInfo& in, std::uint32_t idx,
                    bool fromClient) noexcept;
   // A free hold-pool slot for a frame built here, marked emitted; nullptr when none is free.

@@ -28,6 +28,14 @@ std::uint32_t makeCookie(const CookieKey& key, const std::uint8_t* frame, const 
 bool checkCookie(const CookieKey& key, const std::uint8_t* frame, const PacketInfo& ack, TimeNs now,
                  CookieOptions& opts) noexcept;
 
+// An ISN for a connection we open ourselves (the SYN proxy's SYN to a backend), as RFC 6528
+// makes one: a 64 ns clock (Linux's rate: it wraps in 274 s, past any TIME_WAIT) plus a keyed
+// hash of the tuple. The same tuple's ISNs grow with time, so a backend still holding the
+// tuple's previous connection in TIME_WAIT sees a sequence number after it and accepts the
+// reuse; other tuples' ISNs cannot be predicted from it.
+std::uint32_t tupleIsn(const CookieKey& key, const IpAddr& src, const IpAddr& dst,
+                       std::uint16_t sport, std::uint16_t dport, TimeNs now) noexcept;
+
 // What a cookie encodes (its low byte), without checking it.
 CookieOptions cookieOptions(std::uint32_t cookie) noexcept;
 
