@@ -89,6 +89,7 @@ enum xlb_reason {
 #define XLB_MAX_SNAT_ADDRS 64
 #define XLB_MAX_DESTS (XLB_MAX_VIPS + XLB_MAX_SNAT_ADDRS)
 #define XLB_MAX_QUEUES 64
+#define XLB_MAX_CPUS 1024 /* CPUs whose SYN counts the auto mode sums (xlb_config.nr_cpus) */
 #define XLB_BLOCKLIST_DEFAULT_CAPACITY 1000000
 
 #define XLB_FAMILY_V4 4
@@ -114,7 +115,8 @@ struct xlb_dest {
 	__u8 pad;
 	__u16 vip_id;   /* index into xlb_vip_ports and xlb_syn_rate */
 	__u16 pad2;
-	__u32 syn_threshold; /* auto mode: SYNs per window on one CPU that switch cookies on */
+	__u32 syn_threshold; /* auto mode: SYNs per window, all CPUs together, that switch
+			      * cookies on (off below half of it) */
 	__u32 pad3;
 };
 
@@ -123,12 +125,18 @@ struct xlb_port_bits {
 	__u64 bits[1024];
 };
 
-/* xlb_syn_rate (per CPU): the auto mode's SYN counter per VIP. */
+/*
+ * xlb_syn_rate (per CPU): the auto mode's SYN counter per VIP. Each CPU counts its own SYNs
+ * (no shared cache line on the packet path) and, once per window, adds up the other CPUs'
+ * counts to decide for the VIP as a whole.
+ */
 struct xlb_syn_rate {
 	__u64 window_start_ns;
 	__u32 count;     /* SYNs in the current window */
 	__u32 cookies;   /* 1 while cookie mode is on */
-	__u64 switches;  /* times cookie mode switched on */
+	__u64 switches;  /* times cookie mode switched on (on this CPU) */
+	__u32 last;      /* SYNs in the window before the current one */
+	__u32 pad;
 };
 
 /* xlb_cfg: one entry of global settings. */
@@ -143,7 +151,11 @@ struct xlb_config {
 	__u16 synack_mss_cap; /* largest MSS the SYN-ACK advertises */
 	__u8 sim_redirect;    /* the simulator (BPF_PROG_TEST_RUN, no AF_XDP socket exists):
 			       * report what would be redirected as XDP_REDIRECT */
-	__u8 pad[7];
+	__u8 syn_pressure;    /* 1: half-open connections hold too many SNAT ports or entries
+			       * (the engine's verdict): auto-mode VIPs answer every SYN with a
+			       * cookie */
+	__u16 nr_cpus;        /* possible CPUs: the width of the per-CPU maps */
+	__u8 pad[4];
 };
 
 #define XLB_BLOCK_V4_EXACT 0x01

@@ -138,6 +138,7 @@ std::unique_ptr<XdpProgram> XdpProgram::load(const XdpOptions& options, std::str
   p->cfg_.fail_open = options.failOpen ? 1 : 0;
   p->cfg_.synack_mss_cap = options.synackMssCap;
   p->cfg_.sim_redirect = options.simRedirect ? 1 : 0;
+  p->cfg_.nr_cpus = static_cast<std::uint16_t>(std::min<unsigned>(p->cpus_, 0xffff));
   if (!p->updateConfigMap()) {
     error = "cannot write the config map: " + errnoText(errno);
     return nullptr;
@@ -176,8 +177,8 @@ bool XdpProgram::applyConfig(const Config& config, const CookieKey& key, std::st
 
   const int destFd = bpf_map__fd(skel_->maps.xlb_dests);
   const int portsFd = bpf_map__fd(skel_->maps.xlb_vip_ports);
-  // Thresholds are per CPU and per window: each CPU decides on its own share of the SYN rate,
-  // so no counter is shared between CPUs on the packet path.
+  // Thresholds are per window, for the VIP as a whole: each CPU counts its own SYNs and adds
+  // up the others' once per window (xlb.bpf.c, cookies_on).
   const double windowSec = static_cast<double>(options_.synWindow) / 1e9;
   std::vector<xlb_addr_key> keep;
   for (std::size_t i = 0; i < config.vips.size(); ++i) {
@@ -188,7 +189,7 @@ bool XdpProgram::applyConfig(const Config& config, const CookieKey& key, std::st
     d.proto = v.protocol;
     d.vip_id = static_cast<std::uint16_t>(i);
     d.syn_threshold = std::max<std::uint32_t>(
-        1, static_cast<std::uint32_t>(v.synFlood.thresholdPps * windowSec / cpus_));
+        1, static_cast<std::uint32_t>(v.synFlood.thresholdPps * windowSec));
     xlb_port_bits bits{};
     for (std::uint16_t port : v.ports) bits.bits[port >> 6] |= 1ull << (port & 63);
     const std::uint32_t id = static_cast<std::uint32_t>(i);
@@ -232,6 +233,12 @@ bool XdpProgram::applyConfig(const Config& config, const CookieKey& key, std::st
     return false;
   }
   return true;
+}
+
+void XdpProgram::setSynPressure(bool on) {
+  if ((cfg_.syn_pressure != 0) == on) return;
+  cfg_.syn_pressure = on ? 1 : 0;
+  updateConfigMap();
 }
 
 void XdpProgram::setFixedNow(TimeNs now) {

@@ -177,11 +177,29 @@ void Controller::tickLocked() {
     std::string err;
     if (!saveBlocklist(err)) spdlog::error("{}", err);
   }
+  synPressureLocked();
   // Once a second: next hops (republish when the kernel's answer for any backend changed), and
   // the checksum hint.
   if (std::chrono::steady_clock::now() - lastRefresh_ >= std::chrono::seconds(1)) {
     refreshNextHopsLocked();
     hintChecksumsLocked();
+  }
+}
+
+void Controller::synPressureLocked() {
+  const std::vector<WorkerStats> ws = workerStats();
+  if (!synPressure_.update(ws)) return;
+  deps_.prog->setSynPressure(synPressure_.on());
+  if (synPressure_.on()) {
+    spdlog::warn(
+        "{} half-open connections hold SNAT ports or entries (limit {}): a SYN flood below the "
+        "rate thresholds? SYN cookies on for every auto-mode VIP until they fall below {}",
+        synPressure_.halfOpen(), synPressure_.limit(), synPressure_.limit() / 2);
+  } else {
+    spdlog::info(
+        "half-open connections down to {}: auto-mode VIPs back to their SYN-rate "
+        "thresholds",
+        synPressure_.halfOpen());
   }
 }
 
@@ -345,10 +363,11 @@ Folded fold(const std::vector<WorkerStats>& ws) {
   return f;
 }
 
-// Cookies answer this VIP's SYNs: always, or in auto mode while above the threshold.
-bool cookiesActive(const VipRecord& v, const SynState& st) {
+// Cookies answer this VIP's SYNs: always, or in auto mode while above the threshold or while
+// half-open connections press on the SNAT ports (SynPressure).
+bool cookiesActive(const VipRecord& v, const SynState& st, bool pressure) {
   return v.config.synFlood.mode == SynFloodMode::kAlways ||
-         (v.config.synFlood.mode == SynFloodMode::kAuto && st.cookies);
+         (v.config.synFlood.mode == SynFloodMode::kAuto && (st.cookies || pressure));
 }
 
 BackendStats backendTotal(const std::vector<WorkerStats>& ws, std::uint16_t id) {
@@ -449,7 +468,7 @@ ApiResult Controller::stats() const {
                           {"connections_total", t.counters.created}});
     }
     vips.push_back({{"address", v.config.address.toString()},
-                    {"syn_flood_active", cookiesActive(v, g.syn[i])},
+                    {"syn_flood_active", cookiesActive(v, g.syn[i], synPressure_.on())},
                     {"syn_flood_switches", g.syn[i].switches},
                     {"backends", backends}});
   }
@@ -494,6 +513,11 @@ ApiResult Controller::stats() const {
              {{"sent", x[static_cast<std::size_t>(Reason::kTxSyncookie)].packets},
               {"validated", f.validated},
               {"invalid", f.reasons[static_cast<std::size_t>(Reason::kSyncookieInvalid)]}}},
+            {"half_open",
+             {{"connections", synPressure_.halfOpen()},
+              {"limit", synPressure_.limit()},
+              {"pressure", synPressure_.on()},
+              {"pressure_switches", synPressure_.switches()}}},
             {"blocklist",
              {{"entries", blocklist_.size()},
               {"drops", x[static_cast<std::size_t>(Reason::kBlocklist)].packets}}},
@@ -527,9 +551,13 @@ std::string Controller::metrics() const {
   in.twCollisions = g.f.twCollisions;
   in.synRetransmits = g.f.synRetransmits;
   in.blocklistEntries = blocklist_.size();
+  in.halfOpen = synPressure_.halfOpen();
+  in.halfOpenLimit = synPressure_.limit();
+  in.synPressure = synPressure_.on();
+  in.synPressureSwitches = synPressure_.switches();
   for (std::size_t i = 0; i < model_.vips().size(); ++i) {
     const VipRecord& v = model_.vips()[i];
-    in.vips.push_back({v.config.address.toString(), cookiesActive(v, g.syn[i])});
+    in.vips.push_back({v.config.address.toString(), cookiesActive(v, g.syn[i], synPressure_.on())});
     for (const BackendRecord& b : v.backends) {
       const BackendStats t = backendTotal(g.ws, b.id);
       in.backends.push_back({v.config.address.toString(), b.address.toString(), b.inRotation(),
@@ -704,7 +732,8 @@ ApiResult Controller::listVips() const {
          {"syn_flood",
           {{"mode", synFloodModeName(v.config.synFlood.mode)},
            {"threshold_pps", v.config.synFlood.thresholdPps},
-           {"active", cookiesActive(v, deps_.prog->synState(static_cast<std::uint16_t>(i)))}}},
+           {"active", cookiesActive(v, deps_.prog->synState(static_cast<std::uint16_t>(i)),
+                                    synPressure_.on())}}},
          {"backends", v.backends.size()},
          {"backends_in_rotation", inRotation},
          {"active_connections", active}});

@@ -138,9 +138,21 @@ std::string renderMetrics(const MetricsInput& in) {
         d(in.engine[static_cast<std::size_t>(Reason::kSyncookieInvalid)]));
   MetricFamily& sf = b.family("xlb_synflood_active",
                               "1 while the VIP answers SYNs with cookies (mode always, or auto "
-                              "above its threshold)",
+                              "above its threshold or under half-open pressure)",
                               G);
   for (const auto& v : in.vips) Builder::add(sf, {{"vip", v.address}}, v.synFloodActive ? 1 : 0);
+  b.add(b.family("xlb_half_open_connections",
+                 "Connections whose handshake has not completed (SYN sent or SYN-ACK seen)", G),
+        {}, d(in.halfOpen));
+  b.add(b.family("xlb_half_open_limit",
+                 "Half-open connections that switch SYN cookies on for auto-mode VIPs", G),
+        {}, d(in.halfOpenLimit));
+  b.add(b.family("xlb_syn_pressure_active",
+                 "1 while half-open connections keep SYN cookies on for auto-mode VIPs", G),
+        {}, in.synPressure ? 1 : 0);
+  b.add(b.family("xlb_syn_pressure_switches_total",
+                 "Times half-open pressure switched SYN cookies on", C),
+        {}, d(in.synPressureSwitches));
   b.add(b.family("xlb_blocklist_entries", "Blocklist entries (addresses and prefixes)", G), {},
         d(in.blocklistEntries));
   b.add(b.family("xlb_blocklist_drops_total", "Packets dropped by the blocklist in XDP", C), {},

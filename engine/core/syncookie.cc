@@ -55,7 +55,8 @@ std::uint32_t tupleIsn(const CookieKey& key, const IpAddr& src, const IpAddr& ds
   // The cookie's keyed hash, with a tick no cookie reaches (cookie ticks count 68 s periods)
   // so that the two uses of the key never hash the same words.
   constexpr __u64 kIsnDomain = ~0ull >> 8;
-  const __u32 secret = xlb_cookie6(k, s, d, static_cast<__u32>(sport) << 16 | dport, 0, kIsnDomain, 0);
+  const __u32 secret =
+      xlb_cookie6(k, s, d, static_cast<__u32>(sport) << 16 | dport, 0, kIsnDomain, 0);
   return secret + static_cast<std::uint32_t>(now >> 6);
 }
 

@@ -7,6 +7,7 @@
 #include <sched.h>
 
 #include <set>
+#include <thread>
 
 #include "fixtures.h"
 #include "privileges.h"
@@ -376,9 +377,8 @@ TEST_F(Xdp, CookieModeVerifiesChecksumsFirst) {
 }
 
 TEST_F(Xdp, AutoModeSwitchesOnAboveThresholdAndOffWhenTheRateFalls) {
-  // The loader gives each CPU thresholdPps * window / possible CPUs: make that 5 SYNs per
-  // 100 ms window.
-  apply(configWith(SynFloodMode::kAuto, 50 * prog_->cpus()));
+  // The threshold is the VIP's, per 100 ms window: 50/s is 5 SYNs per window.
+  apply(configWith(SynFloodMode::kAuto, 50));
 
   auto syn = [&](TimeNs t) {
     prog_->setFixedNow(t);
@@ -401,6 +401,78 @@ TEST_F(Xdp, AutoModeSwitchesOnAboveThresholdAndOffWhenTheRateFalls) {
   EXPECT_FALSE(prog_->synState(0).cookies);
   // The other VIP was never touched.
   EXPECT_EQ(prog_->synState(1).switches, 0u);
+}
+
+void pinTo(unsigned cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  ASSERT_EQ(sched_setaffinity(0, sizeof set, &set), 0);
+}
+
+// The threshold is the VIP's, not each CPU's: SYNs spread over two CPUs, fewer than the
+// threshold on each, switch cookies on at the end of the window where together they pass it.
+TEST_F(Xdp, AutoModeAddsUpTheSynsOfEveryCpu) {
+  if (std::thread::hardware_concurrency() < 2) {
+    if (testing::underCi()) FAIL() << "needs two CPUs to spread SYNs over (CI=true)";
+    GTEST_SKIP() << "needs two CPUs";
+  }
+  apply(configWith(SynFloodMode::kAuto, 100));  // 10 SYNs per 100 ms window
+  std::uint16_t port = 1000;
+  auto syn = [&](TimeNs t) {
+    prog_->setFixedNow(t);
+    PacketSpec s;
+    s.sport = port++;
+    Bytes f = buildPacket(s);
+    return run(f);
+  };
+  const TimeNs t0 = kNow;
+  for (int i = 0; i < 6; ++i) {
+    pinTo(static_cast<unsigned>(i % 2));  // 3 SYNs on each CPU: 6 in the window, below 10
+    EXPECT_EQ(syn(t0 + static_cast<TimeNs>(i)), Reason::kNoSocketDrop) << i;
+  }
+  // CPU 0's window ends: 3 of its own and none from CPU 1's (still open) window: off.
+  pinTo(0);
+  EXPECT_EQ(syn(t0 + 100 * kNsPerMs), Reason::kNoSocketDrop);
+  EXPECT_FALSE(prog_->synState(0).cookies);
+  // CPU 1's window ends: its own 3 and CPU 0's last 3: 6, below 10: off. Then 6 more SYNs
+  // on each CPU, none of them seeing 10 on its own.
+  for (int i = 0; i < 12; ++i) {
+    pinTo(static_cast<unsigned>((i + 1) % 2));
+    EXPECT_EQ(syn(t0 + 100 * kNsPerMs + 1 + static_cast<TimeNs>(i)), Reason::kNoSocketDrop) << i;
+  }
+  EXPECT_FALSE(prog_->synState(0).cookies);
+  // CPU 1's next window ends: its own 6 and CPU 0's 7 (a whole window, not yet rolled over)
+  // pass the threshold together.
+  pinTo(1);
+  EXPECT_EQ(syn(t0 + 200 * kNsPerMs + 2), Reason::kTxSyncookie);
+  EXPECT_TRUE(prog_->synState(0).cookies);
+  // CPU 0 decides the same at its own window's end.
+  pinTo(0);
+  EXPECT_EQ(syn(t0 + 200 * kNsPerMs + 3), Reason::kTxSyncookie);
+}
+
+// Half-open pressure (the engine's verdict) turns cookies on for auto-mode VIPs whatever the
+// SYN rate, and leaves VIPs with protection off alone.
+TEST_F(Xdp, HalfOpenPressureTurnsCookiesOnForAutoModeVips) {
+  Config c = configWith(SynFloodMode::kAuto, 1'000'000);
+  c.vips[1].synFlood.mode = SynFloodMode::kOff;
+  apply(c);
+  PacketSpec s;
+  Bytes f = buildPacket(s);
+  EXPECT_EQ(run(f), Reason::kNoSocketDrop);
+  prog_->setSynPressure(true);
+  EXPECT_TRUE(prog_->synPressure());
+  f = buildPacket(s);
+  EXPECT_EQ(run(f), Reason::kTxSyncookie);
+  PacketSpec other = s;
+  other.src = "2001:db8::1";
+  other.dst = c.vips[1].address.toString();
+  f = buildPacket(other);
+  EXPECT_EQ(run(f), Reason::kNoSocketDrop);
+  prog_->setSynPressure(false);
+  f = buildPacket(s);
+  EXPECT_EQ(run(f), Reason::kNoSocketDrop);
 }
 
 }  // namespace

@@ -124,8 +124,8 @@ TEST(SynProxy, FullConnectionWithHeldDataAndTranslation) {
     EXPECT_EQ(p.tcpFlags, kTcpSyn);
     // Our own ISN, from the clock and a keyed hash of the backend-side tuple (tupleIsn): the
     // client's would be random relative to that tuple's previous connection.
-    EXPECT_EQ(p.seq, tupleIsn(kKey, A("10.0.0.2").ip, A("10.0.0.11").ip, p.sport, 80,
-                              kT0 + sec(0.001)));
+    EXPECT_EQ(p.seq,
+              tupleIsn(kKey, A("10.0.0.2").ip, A("10.0.0.11").ip, p.sport, 80, kT0 + sec(0.001)));
     EXPECT_NE(p.seq, c.cisn);
     c.oisn = p.seq;
     EXPECT_EQ(p.tcp.mss, 1460);
@@ -258,8 +258,8 @@ TEST(SynProxy, PortReuseDuringTimeWaitStartsAFreshConnection) {
   ASSERT_EQ(h.run(f, kT0 + sec(0.1)), Reason::kTxSynproxy);
   const PacketInfo syn = parseInfo(f);
   EXPECT_EQ(syn.tcpFlags, kTcpSyn);
-  EXPECT_EQ(syn.seq, tupleIsn(kKey, A("10.0.0.2").ip, A("10.0.0.11").ip, syn.sport, 80,
-                              kT0 + sec(0.1)));
+  EXPECT_EQ(syn.seq,
+            tupleIsn(kKey, A("10.0.0.2").ip, A("10.0.0.11").ip, syn.sport, 80, kT0 + sec(0.1)));
   EXPECT_NE(syn.sport, c.snatPort);  // a fresh SNAT port
   EXPECT_EQ(h.table->active(), 1u);
   EXPECT_EQ(h.table->closed(CloseReason::kFin), 1u);

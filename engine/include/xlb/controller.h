@@ -18,6 +18,7 @@
 #include "xlb/batch_io.h"
 #include "xlb/service_model.h"
 #include "xlb/state_store.h"
+#include "xlb/syn_pressure.h"
 #include "xlb/worker.h"
 #include "xlb/xdp_program.h"
 
@@ -106,6 +107,7 @@ class Controller {
   void tickLocked();
   // Logs, at most once a minute, that SYNs arrive with bad or partial TCP checksums.
   void hintChecksumsLocked();
+  void synPressureLocked();
   // Persists the model change just made (and, for VIP settings, applies it to the XDP maps),
   // then publishes a snapshot. On failure restores `before` and returns the 500 to answer.
   std::optional<ApiResult> commitLocked(const ServiceModel& before, bool vipSettings = false);
@@ -134,6 +136,7 @@ class Controller {
   std::chrono::steady_clock::time_point lastRefresh_;
   std::uint64_t checksumDropsSeen_ = 0, partialDropsSeen_ = 0;
   std::chrono::steady_clock::time_point lastChecksumHint_{};
+  SynPressure synPressure_;
 };
 
 }  // namespace xlb

@@ -24,6 +24,8 @@ struct MetricsInput {
   std::uint64_t cookiesValidated = 0;
   std::uint64_t synTimestamped = 0, synNoTimestamp = 0, twCollisions = 0, synRetransmits = 0;
   std::uint64_t blocklistEntries = 0;
+  std::uint64_t halfOpen = 0, halfOpenLimit = 0, synPressureSwitches = 0;
+  bool synPressure = false;
   struct Vip {
     std::string address;
     bool synFloodActive = false;

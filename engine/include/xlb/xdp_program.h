@@ -66,6 +66,10 @@ class XdpProgram {
   bool applyConfig(const Config& config, const CookieKey& key, std::string& error);
   // 0: the program reads CLOCK_MONOTONIC (coarse). The simulator sets its virtual clock here.
   void setFixedNow(TimeNs now);
+  // Half-open pressure (the engine's verdict, Controller): on, every auto-mode VIP answers
+  // SYNs with cookies whatever its SYN rate.
+  void setSynPressure(bool on);
+  bool synPressure() const noexcept { return cfg_.syn_pressure != 0; }
   bool setXsk(std::uint32_t queue, int xskFd, std::string& error);
   bool clearXsk(std::uint32_t queue);
 
