@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The control API over HTTP (pistache): /healthz, /readyz, /metrics and /api/v1/*. One server
-// thread (pistache's router is not safe with several, see docs/ARCHITECTURE.md), our own
-// dispatch so every error is a JSON object with the right status, bearer-token auth on every
-// mutating request, strict parsing of every path and query parameter.
+// thread (pistache's router is not safe with several, see docs/ARCHITECTURE.md). The server only
+// adapts: it turns pistache's request into an ApiRequest for the route table (api_routes.h),
+// which dispatches, authenticates and runs the handlers, and sends the ApiReply back.
 #pragma once
 
 #include <chrono>

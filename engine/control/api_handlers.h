@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: Apache-2.0
+// The API's handlers, one file per area. Each parses and validates its request (ApiCall's strict
+// parsers), calls the Controller with valid arguments only, and renders the reply.
+#pragma once
+
+#include "xlb/api_routes.h"
+
+namespace xlb::handlers {
+
+// api_handlers_status.cc
+ApiReply healthz(ApiCall& call);
+ApiReply readyz(ApiCall& call);
+ApiReply metrics(ApiCall& call);
+ApiReply stats(ApiCall& call);
+ApiReply getConfig(ApiCall& call);
+ApiReply patchConfig(ApiCall& call);
+
+// api_handlers_blocklist.cc
+ApiReply listBlocklist(ApiCall& call);
+ApiReply addBlock(ApiCall& call);
+ApiReply importBlocklist(ApiCall& call);
+ApiReply removeBlock(ApiCall& call);
+
+// api_handlers_vips.cc
+ApiReply listVips(ApiCall& call);
+ApiReply listBackends(ApiCall& call);
+ApiReply addBackend(ApiCall& call);
+ApiReply setBackend(ApiCall& call);
+ApiReply removeBackend(ApiCall& call);
+
+// api_handlers_connections.cc
+ApiReply listConnections(ApiCall& call);
+ApiReply killConnections(ApiCall& call);
+
+}  // namespace xlb::handlers

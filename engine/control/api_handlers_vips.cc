@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: Apache-2.0
+// VIPs and their backends: list, add, change weight or state, remove.
+#include "api_handlers.h"
+#include "xlb/config.h"
+#include "xlb/controller.h"
+#include "xlb/service_model.h"
+
+namespace xlb::handlers {
+
+ApiReply listVips(ApiCall& call) {
+  return jsonReply(call.controller().listVips());
+}
+
+ApiReply listBackends(ApiCall& call) {
+  Address vip;
+  if (!call.address(call.capture(0), vip, "VIP")) return call.error;
+  return jsonReply(call.controller().listBackends(vip));
+}
+
+ApiReply addBackend(ApiCall& call) {
+  Address vip, backend;
+  nlohmann::json j;
+  if (!call.address(call.capture(0), vip, "VIP") || !call.body(j)) return call.error;
+  std::string addr;
+  std::uint64_t weight = 1;
+  for (const auto& [k, v] : j.items()) {
+    if (k == "address" && v.is_string())
+      addr = v.get<std::string>();
+    else if (k == "weight" && v.is_number_unsigned())
+      weight = v.get<std::uint64_t>();
+    else if (k == "address" || k == "weight")
+      return errorReply(400, "bad_request", "wrong type for \"" + k + "\"");
+    else
+      return errorReply(400, "bad_request", "unknown field \"" + k + "\"");
+  }
+  if (addr.empty()) return errorReply(400, "bad_request", "\"address\" is required");
+  if (!call.address(addr, backend, "backend")) return call.error;
+  if (weight > kMaxWeight)
+    return errorReply(400, "bad_request", "weight must be 0.." + std::to_string(kMaxWeight));
+  return jsonReply(call.controller().addBackend(vip, backend, static_cast<std::uint32_t>(weight)));
+}
+
+ApiReply setBackend(ApiCall& call) {
+  Address vip, backend;
+  nlohmann::json j;
+  if (!call.address(call.capture(0), vip, "VIP") ||
+      !call.address(call.capture(1), backend, "backend") || !call.body(j)) {
+    return call.error;
+  }
+  std::optional<std::uint32_t> weight;
+  std::optional<BackendState> state;
+  for (const auto& [k, v] : j.items()) {
+    if (k == "weight" && v.is_number_unsigned() && v.get<std::uint64_t>() <= kMaxWeight) {
+      weight = static_cast<std::uint32_t>(v.get<std::uint64_t>());
+    } else if (k == "state" && v.is_string() && parseBackendState(v.get<std::string>())) {
+      state = parseBackendState(v.get<std::string>());
+    } else if (k == "weight") {
+      return errorReply(400, "bad_request",
+                        "weight must be an integer 0.." + std::to_string(kMaxWeight));
+    } else if (k == "state") {
+      return errorReply(400, "bad_request", "state must be active, draining or down");
+    } else {
+      return errorReply(400, "bad_request", "unknown field \"" + k + "\"");
+    }
+  }
+  if (!weight && !state)
+    return errorReply(400, "bad_request", "nothing to change: give weight and/or state");
+  return jsonReply(call.controller().setBackend(vip, backend, weight, state));
+}
+
+ApiReply removeBackend(ApiCall& call) {
+  Address vip, backend;
+  std::optional<std::string> force;
+  if (!call.address(call.capture(0), vip, "VIP") ||
+      !call.address(call.capture(1), backend, "backend") || !call.onlyParams({"force"}) ||
+      !call.param("force", force)) {
+    return call.error;
+  }
+  if (force && *force != "true" && *force != "false") {
+    return errorReply(400, "bad_request", "force must be true or false");
+  }
+  return jsonReply(call.controller().removeBackend(vip, backend, force && *force == "true"));
+}
+
+}  // namespace xlb::handlers
