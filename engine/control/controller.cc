@@ -11,7 +11,6 @@
 #include "xlb/boundary.h"
 #include "xlb/host_addr.h"
 #include "xlb/metrics.h"
-#include "xlb/xsk_io.h"
 
 namespace xlb {
 
@@ -137,7 +136,7 @@ void Controller::publishLocked() {
     return m ? *m : MacAddr{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
   });
   std::shared_ptr<const Snapshot> snap = Snapshot::build(spec);
-  for (Worker* w : deps_.workers) w->publish(snap);
+  for (WorkerControl* w : deps_.workers) w->publish(snap);
   published_ = true;
 }
 
@@ -318,7 +317,7 @@ bool Controller::ready(std::string& why) const {
 
 std::vector<WorkerStats> Controller::workerStats() const {
   std::vector<WorkerStats> out;
-  for (const Worker* w : deps_.workers) out.push_back(w->stats());
+  for (const WorkerControl* w : deps_.workers) out.push_back(w->stats());
   return out;
 }
 
@@ -395,7 +394,7 @@ struct Figures {
 
 Figures collectFigures(const ControllerDeps& d, std::size_t vipCount) {
   Figures g;
-  for (const Worker* w : d.workers) g.ws.push_back(w->stats());
+  for (const WorkerControl* w : d.workers) g.ws.push_back(w->stats());
   g.f = fold(g.ws);
   g.xdp = d.prog->stats();
   for (std::size_t i = 0; i < vipCount; ++i) {
@@ -784,7 +783,7 @@ std::size_t Controller::killBackendLocked(const Address& vip, const Address& bac
   f.vip = vip;
   f.backend = backend;
   std::size_t n = 0;
-  for (Worker* w : deps_.workers) n += w->kill(f, kWorkerTimeout).value_or(0);
+  for (WorkerControl* w : deps_.workers) n += w->kill(f, kWorkerTimeout).value_or(0);
   return n;
 }
 
@@ -859,7 +858,7 @@ ApiResult Controller::killConnections(const Address& client, std::uint16_t port)
   f.client = client;
   f.clientPort = port;
   std::size_t n = 0;
-  for (Worker* w : deps_.workers) {
+  for (WorkerControl* w : deps_.workers) {
     std::optional<std::size_t> k = w->kill(f, kWorkerTimeout);
     if (!k) return ApiResult::error(503, "unavailable", "a worker did not answer in time");
     n += *k;

@@ -230,11 +230,8 @@ XskKernelStats XskIo::kernelStats() const noexcept {
   socklen_t len = sizeof st;
   if (getsockopt(fd(), SOL_XDP, XDP_STATISTICS, &st, &len) == 0) {
     k.rxDropped = st.rx_dropped;
-    k.rxInvalid = st.rx_invalid_descs;
-    k.txInvalid = st.tx_invalid_descs;
     k.rxRingFull = st.rx_ring_full;
     k.fillRingEmpty = st.rx_fill_ring_empty_descs;
-    k.txRingEmpty = st.tx_ring_empty_descs;
   }
   return k;
 }

@@ -26,6 +26,7 @@
 #include "xlb/health.h"
 #include "xlb/http_client.h"
 #include "xlb/memory_io.h"
+#include "xlb/xdp_program.h"
 
 namespace xlb {
 namespace {

@@ -16,20 +16,18 @@
 #include <vector>
 
 #include "xlb/batch_io.h"
+#include "xlb/dataplane_ports.h"
 #include "xlb/service_model.h"
 #include "xlb/state_store.h"
 #include "xlb/syn_pressure.h"
 #include "xlb/worker.h"
-#include "xlb/xdp_program.h"
 
 namespace xlb {
 
-class XskIo;
-
 struct ControllerDeps {
-  XdpProgram* prog = nullptr;  // loaded; attached or not
-  std::vector<Worker*> workers;
-  std::vector<XskIo*> sockets;  // empty when the workers run on other I/O (tests)
+  XdpMaps* prog = nullptr;  // the XDP program's maps (loaded; attached or not)
+  std::vector<WorkerControl*> workers;
+  std::vector<SocketInfo*> sockets;  // empty when the workers run on other I/O (tests)
   MacAddr localMac;
   // The next hop for a backend, nullopt while unknown (the daemon asks the neighbour table).
   std::function<std::optional<MacAddr>(const Address&)> resolve;

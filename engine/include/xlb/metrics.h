@@ -9,7 +9,7 @@
 
 #include "xlb/boundary.h"
 #include "xlb/pipeline.h"
-#include "xlb/xdp_program.h"
+#include "xlb/dataplane_ports.h"
 
 namespace xlb {
 

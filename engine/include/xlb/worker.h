@@ -103,21 +103,36 @@ struct ConnPage {
   std::uint32_t scanned = 0;  // entries looked at
 };
 
-class Worker {
+// A worker as the control plane drives it (Controller): Worker, or a fake in unit tests.
+class WorkerControl {
+ public:
+  virtual ~WorkerControl() = default;
+  // The snapshot to use from the next batch on.
+  virtual void publish(std::shared_ptr<const Snapshot> snapshot) = 0;
+  virtual WorkerStats stats() const = 0;
+  // Answered by the worker between batches; nullopt when it did not answer within `timeout`.
+  virtual std::optional<ConnPage> listConnections(const ConnFilter& filter, std::uint32_t start,
+                                                  std::uint32_t limit, std::uint32_t maxScan,
+                                                  std::chrono::milliseconds timeout) = 0;
+  virtual std::optional<std::size_t> kill(const ConnFilter& filter,
+                                          std::chrono::milliseconds timeout) = 0;
+};
+
+class Worker final : public WorkerControl {
  public:
   // `id` of `count` workers. The table capacity and the SNAT range are split evenly.
   Worker(std::uint32_t id, std::uint32_t count, const Config& config, BatchIo& io, Handoff* handoff,
          const CookieKey& key, std::uint64_t seed);
 
   // Control plane: the snapshot to use from the next batch on.
-  void publish(std::shared_ptr<const Snapshot> snapshot);
+  void publish(std::shared_ptr<const Snapshot> snapshot) override;
   // One iteration: receive a batch, hand off what is not ours, process, complete, send emitted
   // frames, then process frames other workers handed to us. Returns frames handled.
   std::size_t step(TimeNs now);
   // The thread body: steps until `stop`, waiting up to 10 ms when idle.
   void run(const std::atomic<bool>& stop);
 
-  WorkerStats stats() const;
+  WorkerStats stats() const override;
 
   // Control-plane calls answered by the worker's own thread between batches (it owns the
   // table). Each blocks up to `timeout`; nullopt when the worker did not answer in time.
@@ -126,9 +141,10 @@ class Worker {
   // worker for long).
   std::optional<ConnPage> listConnections(const ConnFilter& filter, std::uint32_t start,
                                           std::uint32_t limit, std::uint32_t maxScan,
-                                          std::chrono::milliseconds timeout);
+                                          std::chrono::milliseconds timeout) override;
   // Kills every matching connection (see Pipeline::kill). Returns how many.
-  std::optional<std::size_t> kill(const ConnFilter& filter, std::chrono::milliseconds timeout);
+  std::optional<std::size_t> kill(const ConnFilter& filter,
+                                  std::chrono::milliseconds timeout) override;
   // Runs queued control-plane calls now; step() does this after each batch. For tests and the
   // simulator, which drive step() themselves.
   void serveCalls(TimeNs now);

@@ -15,6 +15,7 @@
 
 #include "xlb/addr.h"
 #include "xlb/config.h"
+#include "xlb/dataplane_ports.h"
 #include "xlb/reason.h"
 #include "xlb/syncookie.h"
 
@@ -32,30 +33,12 @@ struct XdpOptions {
   bool simRedirect = false;
 };
 
-struct ReasonStat {
-  std::uint64_t packets = 0;
-  std::uint64_t bytes = 0;
-};
-
-struct BlockHits {
-  std::uint64_t hits = 0;
-  std::uint64_t lastHitNs = 0;  // the program's clock (CLOCK_MONOTONIC); 0 = never
-};
-
-// Auto-mode SYN state of one VIP, summed (counts) or OR-ed (cookies) over CPUs. `cookies` is on
-// when a CPU has cookie mode on and saw a SYN within two windows (the program turns it off on the
-// first SYN after a longer gap).
-struct SynState {
-  bool cookies = false;
-  std::uint64_t switches = 0;
-};
-
-class XdpProgram {
+class XdpProgram final : public XdpMaps {
  public:
   // Opens and loads the program. On failure returns nullptr and sets `error` (verifier log
   // excerpt, missing permission, layout mismatch, ...).
   static std::unique_ptr<XdpProgram> load(const XdpOptions& options, std::string& error);
-  ~XdpProgram();
+  ~XdpProgram() override;
   XdpProgram(const XdpProgram&) = delete;
   XdpProgram& operator=(const XdpProgram&) = delete;
 
@@ -63,26 +46,26 @@ class XdpProgram {
 
   // Replaces VIPs, served ports, SNAT addresses and range, SYN modes and the cookie key.
   // VIP ids are positions in config.vips, as in Snapshot. Returns false with `error` set.
-  bool applyConfig(const Config& config, const CookieKey& key, std::string& error);
+  bool applyConfig(const Config& config, const CookieKey& key, std::string& error) override;
   // 0: the program reads CLOCK_MONOTONIC (coarse). The simulator sets its virtual clock here.
   void setFixedNow(TimeNs now);
   // Half-open pressure (the engine's verdict, Controller): on, every auto-mode VIP answers
   // SYNs with cookies whatever its SYN rate.
-  void setSynPressure(bool on);
+  void setSynPressure(bool on) override;
   bool synPressure() const noexcept { return cfg_.syn_pressure != 0; }
   bool setXsk(std::uint32_t queue, int xskFd, std::string& error);
   bool clearXsk(std::uint32_t queue);
 
   // Blocklist. Full-length prefixes go to the exact-match hash maps, shorter ones to the LPM
   // tries. add() fails if the prefix is present (`exists` = true) or the map is full.
-  bool blockAdd(const Prefix& p, std::string& error, bool* exists = nullptr);
-  bool blockRemove(const Prefix& p);
-  std::optional<BlockHits> blockHits(const Prefix& p) const;
+  bool blockAdd(const Prefix& p, std::string& error, bool* exists = nullptr) override;
+  bool blockRemove(const Prefix& p) override;
+  std::optional<BlockHits> blockHits(const Prefix& p) const override;
   std::size_t blockCount() const noexcept;
 
   // Per-reason counters summed over CPUs.
-  std::array<ReasonStat, kReasonCount> stats() const;
-  SynState synState(std::uint16_t vipId) const;
+  std::array<ReasonStat, kReasonCount> stats() const override;
+  SynState synState(std::uint16_t vipId) const override;
 
   // Runs one frame through the program (BPF_PROG_TEST_RUN). The frame is replaced by the
   // program's output (for XDP_TX: the reply). `repeat` > 1 is for benchmarks: the mean time

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "xlb/batch_io.h"
+#include "xlb/dataplane_ports.h"
 
 struct xsk_socket;
 struct xsk_umem;
@@ -40,17 +41,7 @@ struct XskCounters {
   std::uint64_t wakeups = 0;
 };
 
-// The kernel's own AF_XDP counters for the socket (XDP_STATISTICS).
-struct XskKernelStats {
-  std::uint64_t rxDropped = 0;
-  std::uint64_t rxInvalid = 0;
-  std::uint64_t txInvalid = 0;
-  std::uint64_t rxRingFull = 0;
-  std::uint64_t fillRingEmpty = 0;
-  std::uint64_t txRingEmpty = 0;
-};
-
-class XskIo final : public BatchIo {
+class XskIo final : public BatchIo, public SocketInfo {
  public:
   static constexpr std::uint32_t kFrameSize = 4096;
 
@@ -62,8 +53,8 @@ class XskIo final : public BatchIo {
   XskIo& operator=(const XskIo&) = delete;
 
   int fd() const noexcept;
-  bool zeroCopy() const noexcept { return zeroCopy_; }
-  std::uint32_t queue() const noexcept { return options_.queue; }
+  bool zeroCopy() const noexcept override { return zeroCopy_; }
+  std::uint32_t queue() const noexcept override { return options_.queue; }
 
   std::size_t receive(PacketBatch& batch) override;
   void complete(PacketBatch& batch, std::span<const Verdict> verdicts) override;
@@ -86,7 +77,7 @@ class XskIo final : public BatchIo {
             a.inTx};
   }
   // Safe from any thread: one getsockopt.
-  XskKernelStats kernelStats() const noexcept;
+  XskKernelStats kernelStats() const noexcept override;
 
  private:
   XskIo() = default;
