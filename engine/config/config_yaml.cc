@@ -104,7 +104,7 @@ void loadSnat(const YAML::Node& n, SnatConfig& out) {
   }
   if (out.addresses.empty()) fail("snat.addresses", "at least one SNAT address is required");
   if (out.addresses.size() > SnatPool::kMaxAddresses)
-    fail("snat.addresses", "more than 64 addresses");
+    fail("snat.addresses", "more than " + std::to_string(SnatPool::kMaxAddresses) + " addresses");
   if (n["ports"]) {
     const std::string s = scalar(n["ports"], "snat.ports");
     std::size_t dash = s.find('-');

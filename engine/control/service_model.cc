@@ -132,7 +132,6 @@ std::optional<ModelError> ServiceModel::addBackend(const Address& vipAddr, const
   r.weight = weight;
   r.id = *id;
   v->backends.push_back(r);
-  ++version_;
   return std::nullopt;
 }
 
@@ -148,7 +147,6 @@ std::optional<ModelError> ServiceModel::setBackend(const Address& vipAddr, const
       b.weight = *weight;
     }
     if (state) b.state = *state;
-    ++version_;
     return std::nullopt;
   }
   return notFound("no backend " + backend.toString() + " on VIP " + vipAddr.toString());
@@ -164,7 +162,6 @@ std::optional<ModelError> ServiceModel::removeBackend(const Address& vipAddr,
     return notFound("no backend " + backend.toString() + " on VIP " + vipAddr.toString());
   }
   v->backends.erase(it);  // its id stays reserved: its connections may still be finishing
-  ++version_;
   return std::nullopt;
 }
 
@@ -174,7 +171,6 @@ bool ServiceModel::setHealth(const Address& vipAddr, const Address& backend, Hea
   for (BackendRecord& b : v->backends) {
     if (b.address == backend && b.health != h) {
       b.health = h;
-      ++version_;
       return true;
     }
   }
@@ -192,7 +188,6 @@ std::optional<ModelError> ServiceModel::setVipPorts(const Address& vipAddr,
   }
   if (ports.front() == 0) return badRequest("port 0 is not a port");
   v->config.ports = std::move(ports);
-  ++version_;
   return std::nullopt;
 }
 
@@ -206,7 +201,6 @@ std::optional<ModelError> ServiceModel::setSynFlood(const Address& vipAddr,
   }
   if (mode) v->config.synFlood.mode = *mode;
   if (thresholdPps) v->config.synFlood.thresholdPps = *thresholdPps;
-  ++version_;
   return std::nullopt;
 }
 
@@ -271,7 +265,6 @@ std::optional<ModelError> ServiceModel::applyOverlay(const std::string& text) {
   } catch (const JsonReadError& e) {
     return badRequest(std::string("invalid state: ") + e.what());
   }
-  ++next.version_;
   *this = std::move(next);
   return std::nullopt;
 }

@@ -131,7 +131,7 @@ void XskIo::refill() {
   xsk_ring_prod__submit(&rings_->fill, n);
   inFill_ += n;
   if (xsk_ring_prod__needs_wakeup(&rings_->fill)) {
-    ++counters_.wakeups;
+    ++wakeups_;
     recvfrom(fd(), nullptr, 0, MSG_DONTWAIT, nullptr, nullptr);
   }
 }
@@ -187,7 +187,6 @@ bool XskIo::send(const std::uint8_t* data, std::uint32_t len) {
   if (len > kFrameSize) return false;
   if (free_.empty()) reapCompletions();
   if (free_.empty()) {
-    ++counters_.sendNoFrame;
     return false;
   }
   const std::uint64_t addr = free_.back();
@@ -213,7 +212,7 @@ void XskIo::flush() {
     // In copy mode the kernel transmits only when kicked, and at most 32 frames per kick
     // (EAGAIN: more are waiting). Kick until the ring is drained, or the kernel stops taking.
     for (int i = 0; i < 64 && xsk_ring_prod__needs_wakeup(&rings_->tx); ++i) {
-      ++counters_.wakeups;
+      ++wakeups_;
       if (sendto(fd(), nullptr, 0, MSG_DONTWAIT, nullptr, 0) >= 0) break;
       if (errno != EAGAIN && errno != EBUSY && errno != ENOBUFS) break;
       reapCompletions();

@@ -17,7 +17,6 @@ struct IoCounters {
   std::uint64_t rxFrames = 0;
   std::uint64_t txFrames = 0;
   std::uint64_t txRingFull = 0;   // frames recycled because the TX ring had no room
-  std::uint64_t sendNoFrame = 0;  // emitted copies dropped for want of a free frame
   // Where the I/O's frames are (AF_XDP UMEM; zeros for I/O without a frame pool): they add up
   // to `framesTotal` at every moment, so a leak shows as one place growing for good.
   std::uint32_t framesTotal = 0, framesFree = 0, framesFill = 0, framesApp = 0, framesTx = 0;

@@ -10,6 +10,7 @@
 
 #include "xlb/addr.h"
 #include "xlb/conn_table.h"
+#include "xlb_common.h"
 
 namespace xlb {
 
@@ -82,9 +83,10 @@ struct Config {
   HealthCheckConfig healthCheck;
 };
 
-// Limits the loader and the cross-field check enforce.
-inline constexpr std::uint32_t kMaxWorkers = 64;
-inline constexpr std::uint32_t kMaxVips = 256;
+// Limits the loader and the cross-field check enforce. Those the XDP program's maps size come
+// from the ABI header, their one copy.
+inline constexpr std::uint32_t kMaxWorkers = XLB_MAX_QUEUES;  // one queue (and socket) each
+inline constexpr std::uint32_t kMaxVips = XLB_MAX_VIPS;
 inline constexpr std::uint32_t kMaxBackendsPerVip = 4096;
 // Backend ids are 16-bit (connection entries and per-backend counters hold them) and are never
 // reused while the process runs: the configuration may name at most this many backends in all.

@@ -79,7 +79,6 @@ class Pipeline {
   // packet is passed to the kernel.
   void setSnapshot(const Snapshot* snapshot) noexcept { snap_ = snapshot; }
   void setExpireBudget(std::size_t budget) noexcept { expireBudget_ = budget; }
-  void setChainPrefetchMinActive(std::uint64_t n) noexcept { chainPrefetchMinActive_ = n; }
   // The SYN-cookie key the XDP program answers with (see bpf/xlb_cookie.h).
   void setCookieKey(const CookieKey& key) noexcept { cookieKey_ = key; }
   // The clock a forwarded SYN's TSval is set from: (now + base) in kTsTick units. xlbd sets the

@@ -61,7 +61,6 @@ class ServiceModel {
   // A config with the current VIP settings (ports, SYN flood) and in-rotation backends: what the
   // XDP program's maps are filled from.
   Config effectiveConfig() const;
-  std::uint64_t version() const noexcept { return version_; }
 
   std::optional<ModelError> addBackend(const Address& vip, const Address& backend,
                                        std::uint32_t weight);
@@ -97,7 +96,6 @@ class ServiceModel {
   std::vector<VipRecord> vips_;
   std::map<std::pair<std::size_t, std::string>, std::uint16_t> ids_;  // (vip, address) -> id
   std::vector<Address> idAddress_;
-  std::uint64_t version_ = 1;
 };
 
 // Longest blocklist comment, in bytes of UTF-8 (API and state files).

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "xlb/addr.h"
+#include "xlb_common.h"
 
 namespace xlb {
 
@@ -19,7 +20,7 @@ namespace xlb {
 class SnatPool {
  public:
   static constexpr std::uint8_t kNoAddress = 0xff;
-  static constexpr std::size_t kMaxAddresses = 64;
+  static constexpr std::size_t kMaxAddresses = XLB_MAX_SNAT_ADDRS;
 
   // Allocates every ring here, never later. `addresses` must be <= kMaxAddresses, lo <= hi.
   SnatPool(const std::vector<Address>& addresses, std::uint16_t lo, std::uint16_t hi);

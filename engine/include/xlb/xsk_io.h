@@ -33,14 +33,6 @@ struct FrameAccounting {
   bool balanced() const noexcept { return free + fill + inApp + inTx == total; }
 };
 
-struct XskCounters {
-  std::uint64_t rxFrames = 0;
-  std::uint64_t txFrames = 0;
-  std::uint64_t txRingFull = 0;   // frames recycled because the TX ring had no room
-  std::uint64_t sendNoFrame = 0;  // emitted copies dropped for want of a free frame
-  std::uint64_t wakeups = 0;
-};
-
 class XskIo final : public BatchIo, public SocketInfo {
  public:
   static constexpr std::uint32_t kFrameSize = 4096;
@@ -63,18 +55,17 @@ class XskIo final : public BatchIo, public SocketInfo {
   bool wait(int timeoutMs) override;
 
   FrameAccounting accounting() const noexcept;
-  const XskCounters& counters() const noexcept { return counters_; }
+  const IoCounters& counters() const noexcept { return counters_; }
+  std::uint64_t wakeups() const noexcept { return wakeups_; }
   IoCounters ioCounters() const override {
     const FrameAccounting a = accounting();
-    return {counters_.rxFrames,
-            counters_.txFrames,
-            counters_.txRingFull,
-            counters_.sendNoFrame,
-            a.total,
-            a.free,
-            a.fill,
-            a.inApp,
-            a.inTx};
+    IoCounters c = counters_;
+    c.framesTotal = a.total;
+    c.framesFree = a.free;
+    c.framesFill = a.fill;
+    c.framesApp = a.inApp;
+    c.framesTx = a.inTx;
+    return c;
   }
   // Safe from any thread: one getsockopt.
   XskKernelStats kernelStats() const noexcept override;
@@ -98,7 +89,8 @@ class XskIo final : public BatchIo, public SocketInfo {
   std::uint32_t inApp_ = 0;
   std::uint32_t inTx_ = 0;
   std::uint32_t txPending_ = 0;  // submitted since the last kick
-  XskCounters counters_;
+  IoCounters counters_;  // frame places are filled in by ioCounters()
+  std::uint64_t wakeups_ = 0;
 };
 
 }  // namespace xlb
