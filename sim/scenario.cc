@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "scenario.h"
+
+#include <cmath>
+#include <variant>
+
+#include "xlb/config_yaml.h"
+
+namespace xlb::sim {
+
+[[noreturn]] void bad(const std::string& m) {
+  throw ScenarioError{m};
+}
+
+TimeNs duration(const YAML::Node& n, const std::string& what) {
+  if (!n || !n.IsScalar()) bad(what + ": a duration is required (e.g. 250ms, 2s)");
+  const std::string s = n.as<std::string>();
+  double v = 0;
+  std::size_t used = 0;
+  try {
+    v = std::stod(s, &used);
+  } catch (...) {
+    bad(what + ": \"" + s + "\" is not a duration");
+  }
+  const std::string unit = s.substr(used);
+  double scale = 0;
+  if (unit == "us")
+    scale = 1e3;
+  else if (unit == "ms")
+    scale = 1e6;
+  else if (unit == "s")
+    scale = 1e9;
+  else if (unit == "m")
+    scale = 60e9;
+  else
+    bad(what + ": \"" + s + "\" needs a unit (us, ms, s, m)");
+  // NaN fails both comparisons; a scenario longer than a year of virtual time is a typo.
+  if (!(v >= 0) || !(v * scale <= 365.0 * 86400e9)) bad(what + ": \"" + s + "\" is out of range");
+  return static_cast<TimeNs>(std::llround(v * scale));
+}
+
+std::string str(const YAML::Node& n, const std::string& what, const std::string& dflt) {
+  if (!n) {
+    if (dflt.empty()) bad(what + " is required");
+    return dflt;
+  }
+  return n.as<std::string>();
+}
+
+Address addressOf(const std::string& s, const std::string& what) {
+  auto a = Address::parse(s);
+  if (!a) bad(what + ": \"" + s + "\" is not an address");
+  return *a;
+}
+
+Address nthInPrefix(const Prefix& p, std::uint64_t i) {
+  Address a = p.addr;
+  std::uint64_t v = i + 1;
+  for (int b = static_cast<int>(a.bitLength() / 8) - 1; b >= 0 && v > 0; --b) {
+    const std::uint64_t sum = a.ip.bytes[static_cast<std::size_t>(b)] + (v & 0xff);
+    a.ip.bytes[static_cast<std::size_t>(b)] = static_cast<std::uint8_t>(sum);
+    v = (v >> 8) + (sum >> 8);
+  }
+  return a;
+}
+
+namespace {
+
+ClientClose clientClose(const std::string& s) {
+  if (s == "first") return ClientClose::kFirst;
+  if (s == "after_server") return ClientClose::kAfterServer;
+  if (s == "at") return ClientClose::kAt;
+  if (s == "rst") return ClientClose::kRst;
+  if (s == "half_close") return ClientClose::kHalfClose;
+  if (s == "idle") return ClientClose::kIdle;
+  if (s == "lost_final_ack") return ClientClose::kLostFinalAck;
+  bad("clients: close \"" + s +
+      "\" is not first, after_server, at, rst, half_close, idle, lost_final_ack");
+}
+
+ServerClose serverClose(const std::string& s) {
+  if (s == "after_client") return ServerClose::kAfterClient;
+  if (s == "first") return ServerClose::kFirst;
+  if (s == "at") return ServerClose::kAt;
+  if (s == "rst") return ServerClose::kRst;
+  if (s == "half_close") return ServerClose::kHalfClose;
+  bad("services: close \"" + s + "\" is not after_client, first, at, rst, half_close");
+}
+
+}  // namespace
+
+Scenario loadScenario(const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    bad(path + ": " + e.what());
+  }
+  Scenario s;
+  s.name = str(root["name"], "name");
+  s.seed = num<std::uint64_t>(root["seed"], "seed", 1);
+  s.length = duration(root["duration"], "duration");
+  if (root["latency"]) s.latency = duration(root["latency"], "latency");
+  ConfigResult cr = loadConfigString(str(root["config"], "config"));
+  if (auto* e = std::get_if<ConfigError>(&cr)) bad("config: " + e->message);
+  s.config = std::get<Config>(cr);
+  s.config.workers = 1;
+  for (const YAML::Node& n : root["services"]) {
+    Service v;
+    v.port = num<std::uint16_t>(n["port"], "services.port", 80);
+    v.response = num<std::uint64_t>(n["response"], "services.response", 1000);
+    v.close = serverClose(str(n["close"], "services.close", "after_client"));
+    if (n["close_after"]) v.closeAfter = duration(n["close_after"], "services.close_after");
+    if (n["delay"]) v.delay = duration(n["delay"], "services.delay");
+    s.services.push_back(v);
+  }
+  if (s.services.empty()) s.services = {Service{80}, Service{443}};
+  for (const YAML::Node& n : root["clients"]) {
+    ClientGroup g;
+    g.name = str(n["name"], "clients.name");
+    auto p = Prefix::parse(str(n["sources"], "clients.sources"));
+    if (!p) bad("clients." + g.name + ".sources is not a prefix");
+    g.sources = *p;
+    g.hosts = num<std::uint32_t>(n["hosts"], "clients.hosts", 50);
+    g.vip = addressOf(str(n["vip"], "clients.vip"), "clients.vip");
+    g.port = num<std::uint16_t>(n["port"], "clients.port", 80);
+    g.sessions = num<std::uint64_t>(n["sessions"], "clients.sessions", 1);
+    if (n["start"]) g.start = duration(n["start"], "clients.start");
+    g.rate = num<double>(n["rate"], "clients.rate", 100);
+    g.request = num<std::uint64_t>(n["request"], "clients.request", 100);
+    g.response = num<std::uint64_t>(n["response"], "clients.response", 1000);
+    g.close = clientClose(str(n["close"], "clients.close", "first"));
+    if (n["close_after"]) g.closeAfter = duration(n["close_after"], "clients.close_after");
+    if (g.hosts == 0 || g.rate <= 0) bad("clients." + g.name + ": hosts and rate must be positive");
+    s.groups.push_back(g);
+  }
+  for (const YAML::Node& n : root["flood"]) {
+    Flood f;
+    f.vip = addressOf(str(n["vip"], "flood.vip"), "flood.vip");
+    f.port = num<std::uint16_t>(n["port"], "flood.port", 80);
+    f.start = duration(n["start"], "flood.start");
+    f.length = duration(n["duration"], "flood.duration");
+    f.rate = num<double>(n["rate"], "flood.rate", 1000);
+    auto p = Prefix::parse(str(n["sources"], "flood.sources"));
+    if (!p) bad("flood.sources is not a prefix");
+    f.sources = *p;
+    s.floods.push_back(f);
+  }
+  for (const YAML::Node& n : root["raw"]) {
+    Raw r;
+    r.at = duration(n["at"], "raw.at");
+    r.kind = str(n["kind"], "raw.kind");
+    r.count = num<std::uint32_t>(n["count"], "raw.count", 1);
+    r.vip = addressOf(str(n["vip"], "raw.vip"), "raw.vip");
+    r.port = num<std::uint16_t>(n["port"], "raw.port", 80);
+    r.src = str(n["src"], "raw.src", "10.200.0.1");
+    s.raws.push_back(r);
+  }
+  for (const YAML::Node& n : root["events"]) {
+    Event e;
+    e.at = duration(n["at"], "events.at");
+    if (n["api"]) {
+      std::istringstream in(n["api"].as<std::string>());
+      in >> e.method >> e.path;
+      if (e.path.empty()) bad("events.api: \"METHOD /path\"");
+      e.body = str(n["body"], "events.body", " ");
+      if (e.body == " ") e.body.clear();
+      e.status = num<long>(n["status"], "events.status", 0);
+    } else {
+      e.backend = str(n["backend"], "events.backend");
+      e.set = str(n["set"], "events.set");
+      if (e.set != "silent" && e.set != "normal") bad("events.set: silent or normal");
+    }
+    s.events.push_back(e);
+  }
+  for (const YAML::Node& n : root["expect"]) {
+    Expectation x;
+    const std::string at = str(n["at"], "expect.at", "end");
+    x.atEnd = at == "end";
+    if (!x.atEnd) x.at = duration(n["at"], "expect.at");
+    x.node = n;
+    YAML::Emitter e;
+    e << YAML::Flow << n;
+    x.text = e.c_str();
+    s.expects.push_back(x);
+  }
+  return s;
+}
+
+}  // namespace xlb::sim

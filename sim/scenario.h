@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: Apache-2.0
+// A closed-loop scenario (docs/SIM.md) as loaded from its YAML file: the LB's configuration, the
+// simulated services and clients, floods, raw frames, API events and expectations. Loading
+// checks every field; a malformed scenario is a ScenarioError naming the field.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "xlb/addr.h"
+#include "xlb/config.h"
+
+namespace xlb::sim {
+
+struct ScenarioError {
+  std::string message;
+};
+
+[[noreturn]] void bad(const std::string& m);
+
+// Strict field readers: a missing required field or a malformed value is a ScenarioError.
+TimeNs duration(const YAML::Node& n, const std::string& what);
+template <typename T>
+T num(const YAML::Node& n, const std::string& what, T dflt) {
+  if (!n) return dflt;
+  try {
+    return n.as<T>();
+  } catch (...) {
+    bad(what + ": \"" + n.as<std::string>("?") + "\" is not a number");
+  }
+}
+std::string str(const YAML::Node& n, const std::string& what, const std::string& dflt = "");
+Address addressOf(const std::string& s, const std::string& what);
+// The i-th host address inside a prefix (skipping the network address).
+Address nthInPrefix(const Prefix& p, std::uint64_t i);
+
+enum class ClientClose { kFirst, kAfterServer, kAt, kRst, kHalfClose, kIdle, kLostFinalAck };
+enum class ServerClose { kAfterClient, kFirst, kAt, kRst, kHalfClose };
+
+struct Service {
+  std::uint16_t port = 80;
+  std::uint64_t response = 1000;
+  ServerClose close = ServerClose::kAfterClient;
+  TimeNs closeAfter = 0;
+  TimeNs delay = 0;  // slowness: the response waits this long
+};
+
+struct ClientGroup {
+  std::string name;
+  Prefix sources;
+  std::uint32_t hosts = 50;
+  Address vip;
+  std::uint16_t port = 80;
+  std::uint64_t sessions = 1;
+  TimeNs start = 0;
+  double rate = 100;  // sessions per second
+  std::uint64_t request = 100;
+  std::uint64_t response = 1000;
+  ClientClose close = ClientClose::kFirst;
+  TimeNs closeAfter = 0;
+  // Outcomes.
+  std::uint64_t started = 0, completed = 0, reset = 0, failed = 0;
+  // Handshakes: the longest (first SYN to established), and those that needed their SYN sent
+  // again (took at least the initial retransmission timeout).
+  TimeNs connectMax = 0;
+  std::uint64_t slowConnects = 0;
+};
+
+struct Flood {
+  Address vip;
+  std::uint16_t port = 80;
+  TimeNs start = 0, length = 0;
+  double rate = 1000;
+  Prefix sources;
+};
+
+struct Raw {
+  TimeNs at = 0;
+  std::string kind;
+  std::uint32_t count = 1;
+  Address vip;
+  std::uint16_t port = 80;
+  std::string src = "10.200.0.1";
+};
+
+struct Event {
+  TimeNs at = 0;
+  std::string method, path, body;
+  long status = 0;
+  std::string backend, set;  // host changes
+};
+
+struct Expectation {
+  TimeNs at = 0;
+  bool atEnd = false;
+  YAML::Node node;
+  std::string text;
+};
+
+struct Scenario {
+  std::string name;
+  std::uint64_t seed = 1;
+  TimeNs length = 10 * kNsPerSec;
+  TimeNs latency = 100'000;
+  Config config;
+  std::vector<Service> services;
+  std::vector<ClientGroup> groups;
+  std::vector<Flood> floods;
+  std::vector<Raw> raws;
+  std::vector<Event> events;
+  std::vector<Expectation> expects;
+};
+
+Scenario loadScenario(const std::string& path);
+
+}  // namespace xlb::sim

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: Apache-2.0
+// The closed loop's world: a scheduler on a virtual clock, the simulated hosts (tcp.h), the LB
+// (the real XDP object through BPF_PROG_TEST_RUN, one worker with the real pipeline, the real
+// Controller and REST API on loopback) and the LB kernel's part (health probes, frames XDP
+// passes). world.cc runs it, world_sessions.cc plays clients and services and makes raw frames,
+// world_check.cc checks expectations.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <ostream>
+#include <queue>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "scenario.h"
+#include "sim_io.h"
+#include "tcp.h"
+#include "xlb/api_server.h"
+#include "xlb/controller.h"
+#include "xlb/health.h"
+#include "xlb/worker.h"
+#include "xlb/xdp_program.h"
+
+namespace xlb::sim {
+
+struct HttpReply {
+  long status = 0;
+  std::string body;
+};
+
+class World {
+ public:
+  World(Scenario& s, std::ostream& log) : s_(s), log_(log) {}
+  int run();
+
+ private:
+  int startLb();
+  void scheduleScenario();
+  Frame floodSyn(const Flood& f, std::uint32_t bits);
+  void schedule(TimeNs at, std::function<void()> fn) {
+    queue_.push(Item{at, seq_++, std::move(fn)});
+  }
+  void toLb(Frame f) {
+    auto shared = std::make_shared<Frame>(std::move(f));
+    schedule(now_ + s_.latency, [this, shared] { lbReceive(*shared); });
+  }
+  void toHost(Frame f);
+  void lbReceive(Frame& f);
+  void kernelReceive(const Frame& f);
+  void engineRun();
+  void periodic();
+  void healthRound();
+  void startSession(ClientGroup& g, std::uint64_t i);
+  void serverSetup(TcpConn& c);
+  TcpHost& host(const Address& a);
+  Frame rawFrame(const Raw& r, std::uint32_t i);
+  HttpReply http(const std::string& method, const std::string& path, const std::string& body = "");
+  bool check(const Expectation& x);
+  bool checkSessions(const Expectation& x);
+  bool checkWeights(const Expectation& x);
+  nlohmann::json observed(const YAML::Node& n);
+  bool report(const Expectation& x, bool ok, const std::string& got);
+  void event(const Event& e);
+  std::int64_t wallClock() const {
+    return 1'700'000'000 + static_cast<std::int64_t>(now_ / kNsPerSec);
+  }
+
+  struct Item {
+    TimeNs at;
+    std::uint64_t seq;
+    std::function<void()> fn;
+    bool operator>(const Item& o) const { return at != o.at ? at > o.at : seq > o.seq; }
+  };
+
+  Scenario& s_;
+  std::ostream& log_;
+  TimeNs now_ = 0;
+  std::uint64_t seq_ = 0;
+  std::priority_queue<Item, std::vector<Item>, std::greater<>> queue_;
+  std::mt19937_64 rng_{1};
+
+  std::unique_ptr<XdpProgram> prog_;
+  std::unique_ptr<SimIo> io_;
+  std::unique_ptr<Worker> worker_;
+  std::unique_ptr<Controller> controller_;
+  std::unique_ptr<ApiServer> api_;
+  std::string token_;
+  TimeNs xdpClock_ = 0;
+  std::map<std::string, std::unique_ptr<TcpHost>> hosts_;
+  std::vector<Frame> engineOut_;
+
+  // The LB kernel's side of health checks.
+  struct Probe {
+    Address vip, backend;
+    bool ok = false;
+  };
+  std::map<std::uint32_t, Probe> probes_;  // by local port
+  std::uint16_t probePort_ = 61000;
+  std::unique_ptr<HealthTracker> tracker_;
+
+  std::uint64_t unroutable_ = 0, kernelFrames_ = 0;
+  int failures_ = 0;
+};
+
+}  // namespace xlb::sim
