@@ -43,13 +43,15 @@ double d(std::uint64_t v) {
   return static_cast<double>(v);
 }
 
+constexpr auto C = MetricType::Counter;
+constexpr auto G = MetricType::Gauge;
+
 }  // namespace
 
-std::string renderMetrics(const MetricsInput& in) {
-  Builder b;
-  const auto C = MetricType::Counter;
-  const auto G = MetricType::Gauge;
+namespace {
 
+// Build, uptime, internal errors.
+void addProcess(Builder& b, const MetricsInput& in) {
   b.add(b.family("xlb_build_info", "Build information; the value is always 1", G),
         {{"version", XLB_VERSION}}, 1);
   b.add(b.family("xlb_uptime_seconds", "Seconds since the control plane started", G), {},
@@ -61,7 +63,10 @@ std::string renderMetrics(const MetricsInput& in) {
       b.add(f, {{"boundary", std::string(kBoundaryNames[i])}}, d(in.internalErrors[i]));
     }
   }
+}
 
+// Packets by stage verdict and drops by reason.
+void addPackets(Builder& b, const MetricsInput& in) {
   // Packets by stage verdict: what XDP did with every packet it saw, what the engine did with
   // every packet handed to it, and what the engine forwarded each way.
   std::array<std::uint64_t, 8> xdpAct{}, engAct{};
@@ -97,7 +102,10 @@ std::string renderMetrics(const MetricsInput& in) {
     Builder::add(drops, {{"stage", "engine"}, {"reason", std::string(kReasonNames[i])}},
                  d(in.engine[i]));
   }
+}
 
+// Connections, SNAT, SYN cookies and half-open pressure, blocklist.
+void addConnections(Builder& b, const MetricsInput& in) {
   MetricFamily& st = b.family("xlb_conntrack_entries", "Connection entries by TCP state", G);
   for (std::size_t i = 1; i < kTcpStateCount; ++i) {
     Builder::add(st, {{"state", std::string(tcpStateName(static_cast<TcpState>(i)))}},
@@ -157,7 +165,10 @@ std::string renderMetrics(const MetricsInput& in) {
         d(in.blocklistEntries));
   b.add(b.family("xlb_blocklist_drops_total", "Packets dropped by the blocklist in XDP", C), {},
         d(in.xdp[static_cast<std::size_t>(Reason::kBlocklist)].packets));
+}
 
+// Per backend: in rotation, live connections, totals, bytes.
+void addBackends(Builder& b, const MetricsInput& in) {
   MetricFamily& up = b.family("xlb_backend_up",
                               "1 when the backend takes new connections (active, healthy, "
                               "weight above zero)",
@@ -176,7 +187,10 @@ std::string renderMetrics(const MetricsInput& in) {
     Builder::add(bb, {{"vip", be.vip}, {"backend", be.address}, {"direction", "to_client"}},
                  d(be.counters.bytesToClient));
   }
+}
 
+// Per AF_XDP queue: frames, rings, UMEM frames by place.
+void addQueues(Builder& b, const MetricsInput& in) {
   MetricFamily& rx = b.family("xlb_xsk_rx_frames_total", "Frames received on the AF_XDP socket", C);
   MetricFamily& tx =
       b.family("xlb_xsk_tx_frames_total", "Frames transmitted on the AF_XDP socket", C);
@@ -208,7 +222,17 @@ std::string renderMetrics(const MetricsInput& in) {
       Builder::add(fr, {{"queue", std::to_string(q.queue)}, {"place", place}}, n);
     }
   }
+}
 
+}  // namespace
+
+std::string renderMetrics(const MetricsInput& in) {
+  Builder b;
+  addProcess(b, in);
+  addPackets(b, in);
+  addConnections(b, in);
+  addBackends(b, in);
+  addQueues(b, in);
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, b.families());
   return out.str();

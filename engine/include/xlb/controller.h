@@ -24,6 +24,10 @@
 
 namespace xlb {
 
+namespace controller_detail {
+struct Figures;
+}
+
 struct ControllerDeps {
   XdpMaps* prog = nullptr;  // the XDP program's maps (loaded; attached or not)
   std::vector<WorkerControl*> workers;
@@ -101,6 +105,7 @@ class Controller {
   ApiResult patchConfig(const nlohmann::json& patch);
 
  private:
+  nlohmann::json vipsStatsJson(const controller_detail::Figures& g) const;
   ApiResult configLocked() const;
   void tickLocked();
   // Logs, at most once a minute, that SYNs arrive with bad or partial TCP checksums.

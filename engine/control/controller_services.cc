@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: Apache-2.0
+// The Controller's backend, connection and VIP-settings changes.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+#include <sstream>
+
+#include "controller_detail.h"
+
+namespace xlb {
+
+using nlohmann::json;
+using namespace controller_detail;
+
+ApiResult Controller::addBackend(const Address& vip, const Address& backend, std::uint32_t weight) {
+  std::lock_guard lock(mutex_);
+  const ServiceModel before = model_;
+  if (auto e = model_.addBackend(vip, backend, weight)) return ApiResult::of(*e);
+  if (auto failed = commitLocked(before)) return *failed;
+  spdlog::info("backends: {} added to VIP {} (weight {})", backend.toString(), vip.toString(),
+               weight);
+  const VipRecord* v = model_.findVip(vip);
+  return ApiResult{201, backendJson(v->backends.back(), workerStats())};
+}
+
+ApiResult Controller::setBackend(const Address& vip, const Address& backend,
+                                 std::optional<std::uint32_t> weight,
+                                 std::optional<BackendState> state) {
+  std::lock_guard lock(mutex_);
+  const ServiceModel before = model_;
+  if (auto e = model_.setBackend(vip, backend, weight, state)) return ApiResult::of(*e);
+  if (auto failed = commitLocked(before)) return *failed;
+  const VipRecord* v = model_.findVip(vip);
+  for (const BackendRecord& b : v->backends) {
+    if (b.address != backend) continue;
+    spdlog::info("backends: {} of VIP {} now weight {}, {}", backend.toString(), vip.toString(),
+                 b.weight, backendStateName(b.state));
+    return ApiResult{200, backendJson(b, workerStats())};
+  }
+  return ApiResult::error(500, "internal", "internal error");
+}
+
+std::size_t Controller::killBackendLocked(const Address& vip, const Address& backend) {
+  ConnFilter f;
+  f.vip = vip;
+  f.backend = backend;
+  std::size_t n = 0;
+  for (WorkerControl* w : deps_.workers) n += w->kill(f, kWorkerTimeout).value_or(0);
+  return n;
+}
+
+ApiResult Controller::removeBackend(const Address& vip, const Address& backend, bool force) {
+  std::lock_guard lock(mutex_);
+  const ServiceModel before = model_;
+  if (auto e = model_.removeBackend(vip, backend)) return ApiResult::of(*e);
+  if (auto failed = commitLocked(before)) return *failed;
+  const std::size_t reset = force ? killBackendLocked(vip, backend) : 0;
+  spdlog::info("backends: {} removed from VIP {}{}", backend.toString(), vip.toString(),
+               force ? " (" + std::to_string(reset) + " connections reset)" : "");
+  return ApiResult{204, nullptr};
+}
+
+// ---- Connections ----
+
+ApiResult Controller::listConnections(const ConnFilter& filter, const std::string& cursor,
+                                      std::uint32_t limit) const {
+  // The cursor is "worker.index"; it is not secret, only opaque to clients.
+  std::uint32_t worker = 0, index = 0;
+  if (!cursor.empty()) {
+    const auto dot = cursor.find('.');
+    const char* b = cursor.data();
+    const char* e = b + cursor.size();
+    auto r1 = std::from_chars(b, dot == std::string::npos ? e : b + dot, worker);
+    if (dot == std::string::npos || r1.ec != std::errc() || r1.ptr != b + dot) {
+      return ApiResult::error(400, "bad_request", "malformed cursor");
+    }
+    auto r2 = std::from_chars(b + dot + 1, e, index);
+    if (r2.ec != std::errc() || r2.ptr != e || worker >= deps_.workers.size()) {
+      return ApiResult::error(400, "bad_request", "malformed cursor");
+    }
+  }
+  json items = json::array();
+  std::string next;
+  std::uint32_t budget = kMaxScanPerPage;
+  while (worker < deps_.workers.size() && items.size() < limit && budget > 0) {
+    const auto room = static_cast<std::uint32_t>(limit - items.size());
+    std::optional<ConnPage> page =
+        deps_.workers[worker]->listConnections(filter, index, room, budget, kWorkerTimeout);
+    if (!page) return ApiResult::error(503, "unavailable", "a worker did not answer in time");
+    for (const ConnView& c : page->items) {
+      items.push_back({{"client", c.client.toString()},
+                       {"client_port", c.clientPort},
+                       {"vip", c.vip.toString()},
+                       {"vip_port", c.vipPort},
+                       {"backend", c.backend.toString()},
+                       {"backend_port", c.backendPort},
+                       {"snat", c.snat.toString()},
+                       {"snat_port", c.snatPort},
+                       {"state", tcpStateName(c.state)},
+                       {"syn_proxy", c.synProxy},
+                       {"worker", c.worker},
+                       {"expires_in_ms", c.expiresInMs}});
+    }
+    budget = page->scanned >= budget ? 0 : budget - page->scanned;
+    if (page->next == ConnPage::kNone) {
+      ++worker;
+      index = 0;
+    } else {
+      index = page->next;
+    }
+  }
+  if (worker < deps_.workers.size()) next = std::to_string(worker) + "." + std::to_string(index);
+  json j = {{"items", items}};
+  j["next"] = next.empty() ? json(nullptr) : json(next);
+  return ApiResult{200, j};
+}
+
+ApiResult Controller::killConnections(const Address& client, std::uint16_t port) {
+  ConnFilter f;
+  f.client = client;
+  f.clientPort = port;
+  std::size_t n = 0;
+  for (WorkerControl* w : deps_.workers) {
+    std::optional<std::size_t> k = w->kill(f, kWorkerTimeout);
+    if (!k) return ApiResult::error(503, "unavailable", "a worker did not answer in time");
+    n += *k;
+  }
+  if (n == 0) {
+    return ApiResult::error(404, "not_found",
+                            "no connection from " + client.toString() + ":" + std::to_string(port));
+  }
+  spdlog::info("connections: {} from {}:{} killed", n, client.toString(), port);
+  return ApiResult{200, {{"killed", n}}};
+}
+
+// ---- Configuration ----
+
+ApiResult Controller::getConfig() const {
+  std::lock_guard lock(mutex_);
+  return configLocked();
+}
+
+ApiResult Controller::configLocked() const {
+  const Config& c = config_;
+  json vips = json::array();
+  for (const VipRecord& v : model_.vips()) {
+    vips.push_back({{"address", v.config.address.toString()},
+                    {"ports", v.config.ports},
+                    {"syn_flood",
+                     {{"mode", synFloodModeName(v.config.synFlood.mode)},
+                      {"threshold_pps", v.config.synFlood.thresholdPps}}}});
+  }
+  json snat = json::array();
+  for (const Address& a : c.snat.addresses) snat.push_back(a.toString());
+  return ApiResult{
+      200,
+      {{"interface", c.interface},
+       {"xdp_mode", xdpModeName(c.xdpMode)},
+       {"workers", c.workers},
+       {"fail_open", c.failOpen},
+       {"snat", {{"addresses", snat}, {"port_lo", c.snat.portLo}, {"port_hi", c.snat.portHi}}},
+       {"conntrack", {{"capacity", c.conntrack.capacity}}},
+       {"blocklist_capacity", c.blocklistCapacity},
+       {"health_check",
+        {{"enabled", c.healthCheck.enabled},
+         {"port", c.healthCheck.port},
+         {"interval_ms", c.healthCheck.interval / kNsPerMs},
+         {"timeout_ms", c.healthCheck.timeout / kNsPerMs},
+         {"rise", c.healthCheck.rise},
+         {"fall", c.healthCheck.fall},
+         {"reset_on_down", c.healthCheck.resetOnDown}}},
+       {"state_dir", c.stateDir},
+       {"vips", vips}}};
+}
+
+ApiResult Controller::patchConfig(const json& patch) {
+  // {"vips": [{"address": A, "ports": [...], "syn_flood": {"mode": M, "threshold_pps": N}}]}
+  // Every entry is checked before anything changes.
+  if (!patch.is_object() || patch.size() != 1 || !patch.contains("vips") ||
+      !patch["vips"].is_array()) {
+    return ApiResult::error(400, "bad_request",
+                            "expected {\"vips\": [{\"address\": ..., \"ports\": [...], "
+                            "\"syn_flood\": {\"mode\": ..., \"threshold_pps\": ...}}]}");
+  }
+  std::lock_guard lock(mutex_);
+  ServiceModel next = model_;
+  for (const json& jv : patch["vips"]) {
+    if (!jv.is_object() || !jv.contains("address") || !jv["address"].is_string()) {
+      return ApiResult::error(400, "bad_request", "each VIP needs an \"address\" string");
+    }
+    for (const auto& [k, _] : jv.items()) {
+      if (k != "address" && k != "ports" && k != "syn_flood") {
+        return ApiResult::error(400, "bad_request", "unknown or read-only field \"" + k + "\"");
+      }
+    }
+    auto va = Address::parse(jv["address"].get<std::string>());
+    if (!va) return ApiResult::error(400, "bad_request", "bad VIP address");
+    if (jv.contains("ports")) {
+      const json& jp = jv["ports"];
+      std::vector<std::uint16_t> ports;
+      if (!jp.is_array()) return ApiResult::error(400, "bad_request", "ports must be an array");
+      for (const json& p : jp) {
+        if (!p.is_number_unsigned() || p.get<std::uint64_t>() < 1 ||
+            p.get<std::uint64_t>() > 65535) {
+          return ApiResult::error(400, "bad_request", "ports must be integers 1..65535");
+        }
+        ports.push_back(static_cast<std::uint16_t>(p.get<std::uint64_t>()));
+      }
+      if (auto e = next.setVipPorts(*va, ports)) return ApiResult::of(*e);
+    }
+    if (jv.contains("syn_flood")) {
+      const json& sf = jv["syn_flood"];
+      if (!sf.is_object())
+        return ApiResult::error(400, "bad_request", "syn_flood must be an object");
+      std::optional<SynFloodMode> mode;
+      std::optional<std::uint32_t> threshold;
+      for (const auto& [k, val] : sf.items()) {
+        if (k == "mode") {
+          if (!val.is_string())
+            return ApiResult::error(400, "bad_request", "mode must be a string");
+          mode = parseSynFloodMode(val.get<std::string>());
+          if (!mode)
+            return ApiResult::error(400, "bad_request", "mode must be off, always or auto");
+        } else if (k == "threshold_pps") {
+          if (!val.is_number_unsigned() || val.get<std::uint64_t>() > 0xffffffffu) {
+            return ApiResult::error(400, "bad_request", "threshold_pps must be a positive integer");
+          }
+          threshold = static_cast<std::uint32_t>(val.get<std::uint64_t>());
+        } else {
+          return ApiResult::error(400, "bad_request", "unknown field syn_flood." + k);
+        }
+      }
+      if (auto e = next.setSynFlood(*va, mode, threshold)) return ApiResult::of(*e);
+    }
+  }
+  const ServiceModel before = model_;
+  model_ = std::move(next);
+  if (auto failed = commitLocked(before, true)) return *failed;
+  spdlog::info("config: VIP settings changed");
+  return configLocked();
+}
+
+}  // namespace xlb

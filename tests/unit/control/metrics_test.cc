@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: Apache-2.0
+// renderMetrics directly: every figure of a known input appears once under its name and labels,
+// packets are folded by the reasons' actions, and drops are listed by stage and reason.
+#include "xlb/metrics.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <sstream>
+
+namespace xlb {
+namespace {
+
+// "name{labels} value" lines of the exposition, by everything before the value.
+std::map<std::string, std::string> samples(const std::string& text) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    const auto sp = line.rfind(' ');
+    EXPECT_TRUE(out.emplace(line.substr(0, sp), line.substr(sp + 1)).second) << line;
+  }
+  return out;
+}
+
+TEST(Metrics, RendersEveryFigureOfAKnownInput) {
+  MetricsInput in;
+  in.xdp[static_cast<std::size_t>(Reason::kBlocklist)].packets = 5;
+  in.xdp[static_cast<std::size_t>(Reason::kPassNotOurs)].packets = 7;
+  in.engine[static_cast<std::size_t>(Reason::kTxToBackend)] = 11;
+  in.engine[static_cast<std::size_t>(Reason::kTxToClient)] = 13;
+  in.engine[static_cast<std::size_t>(Reason::kNoConntrack)] = 2;
+  in.byState[static_cast<std::size_t>(TcpState::kEstablished)] = 3;
+  in.halfOpen = 12;
+  in.halfOpenLimit = 250;
+  in.synPressure = true;
+  in.synPressureSwitches = 4;
+  in.vips.push_back({"10.0.0.100", true});
+  MetricsInput::Queue q;
+  q.queue = 0;
+  q.framesFree = 9;
+  q.framesFill = 1;
+  in.queues.push_back(q);
+  const auto m = samples(renderMetrics(in));
+  EXPECT_EQ(m.at("xlb_drops_total{stage=\"xdp\",reason=\"blocklist\"}"), "5");
+  EXPECT_EQ(m.at("xlb_drops_total{stage=\"engine\",reason=\"no_conntrack\"}"), "2");
+  EXPECT_EQ(m.at("xlb_packets_total{direction=\"xdp\",verdict=\"drop\"}"), "5");
+  EXPECT_EQ(m.at("xlb_packets_total{direction=\"xdp\",verdict=\"pass\"}"), "7");
+  EXPECT_EQ(m.at("xlb_packets_total{direction=\"engine\",verdict=\"tx\"}"), "24");
+  EXPECT_EQ(m.at("xlb_packets_total{direction=\"client_to_backend\",verdict=\"forwarded\"}"), "11");
+  EXPECT_EQ(m.at("xlb_conntrack_entries{state=\"established\"}"), "3");
+  EXPECT_EQ(m.at("xlb_half_open_connections"), "12");
+  EXPECT_EQ(m.at("xlb_half_open_limit"), "250");
+  EXPECT_EQ(m.at("xlb_syn_pressure_active"), "1");
+  EXPECT_EQ(m.at("xlb_syn_pressure_switches_total"), "4");
+  EXPECT_EQ(m.at("xlb_synflood_active{vip=\"10.0.0.100\"}"), "1");
+  EXPECT_EQ(m.at("xlb_xsk_frames{queue=\"0\",place=\"free\"}"), "9");
+  EXPECT_EQ(m.at("xlb_xsk_frames{queue=\"0\",place=\"fill\"}"), "1");
+  // No drop reason is missing from the listing, even at zero.
+  std::size_t drops = 0;
+  for (const auto& [k, v] : m) drops += k.rfind("xlb_drops_total{", 0) == 0 ? 1u : 0u;
+  std::size_t dropReasons = 0;
+  for (std::size_t i = 0; i < kReasonCount; ++i)
+    dropReasons += kReasonActions[i] == Action::kDrop ? 1u : 0u;
+  EXPECT_EQ(drops, 2 * dropReasons);
+}
+
+}  // namespace
+}  // namespace xlb
