@@ -6,15 +6,15 @@
 #include <algorithm>
 #include <numeric>
 
-#include "packet_builder.h"
+#include "xlb/packet_builder.h"
 #include "xlb/splitmix.h"
 
 namespace xlb::sim {
 namespace {
 
-using testing::buildPacket;
-using testing::Bytes;
-using testing::PacketSpec;
+using frames::buildPacket;
+using frames::Bytes;
+using frames::PacketSpec;
 
 constexpr TimeNs kEpoch = 1'700'000'000ull * kNsPerSec;
 
@@ -54,7 +54,7 @@ void clientSession(Out& o, const std::string& src, const std::string& dst, std::
   p.seq = isn;
   p.flags = 0x02;
   p.tcpOptions =
-      testing::concat({testing::optMss(1460), testing::optSackPermitted(), testing::optWscale(7)});
+      frames::concat({frames::optMss(1460), frames::optSackPermitted(), frames::optWscale(7)});
   o.add(buildPacket(p));
   p.tcpOptions.clear();
   p.seq = isn + 1;
@@ -98,7 +98,7 @@ void mixed(std::uint64_t seed, std::vector<PcapFrame>& frames) {
     p.dst = "10.0.0.101";
     p.sport = static_cast<std::uint16_t>(1024 + rng.below(60000));
     p.seq = static_cast<std::uint32_t>(rng.next());
-    p.tcpOptions = testing::optMss(1460);
+    p.tcpOptions = frames::optMss(1460);
     o.add(buildPacket(p), 10'000);
   }
   // An ACK with a forged cookie: the engine finds no entry and an invalid cookie.

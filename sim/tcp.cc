@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "packet_builder.h"
+#include "xlb/packet_builder.h"
 #include "xlb/parse.h"
 
 namespace xlb::sim {
@@ -89,7 +89,7 @@ bool TcpHost::reuseAccepted(const TcpConn& tw, const Segment& syn) noexcept {
 }
 
 void TcpHost::sendRaw(const Segment& s) {
-  testing::PacketSpec p;
+  frames::PacketSpec p;
   p.srcMac = mac_.toString();
   p.dstMac = gw_.toString();
   p.src = Address{s.family, s.src}.toString();
@@ -100,13 +100,13 @@ void TcpHost::sendRaw(const Segment& s) {
   p.ack = s.ack;
   p.flags = s.flags;
   p.window = static_cast<std::uint16_t>(kWindow);
-  if (s.flags & kTcpSyn) p.tcpOptions = testing::optMss(static_cast<std::uint16_t>(kMss));
+  if (s.flags & kTcpSyn) p.tcpOptions = frames::optMss(static_cast<std::uint16_t>(kMss));
   if (s.hasTs) {
-    const testing::Bytes ts = testing::optTimestamp(s.tsVal, s.tsEcr);
+    const frames::Bytes ts = frames::optTimestamp(s.tsVal, s.tsEcr);
     p.tcpOptions.insert(p.tcpOptions.end(), ts.begin(), ts.end());
   }
   p.payload.assign(s.payloadLen, 'x');
-  wire_(testing::buildPacket(p));
+  wire_(frames::buildPacket(p));
 }
 
 void TcpHost::input(const Frame& f, TimeNs now) {

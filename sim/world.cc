@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "closed_loop.h"
-#include "packet_builder.h"
+#include "xlb/packet_builder.h"
 #include "replay.h"
 #include "xlb/http_client.h"
 
@@ -80,7 +80,7 @@ void World::kernelReceive(const Frame& f) {
   if ((seg.flags & (kTcpSyn | kTcpAck)) == (kTcpSyn | kTcpAck)) {
     it->second.ok = true;
     // Close the probe as a stack would after connect(): a reset.
-    testing::PacketSpec r;
+    frames::PacketSpec r;
     r.srcMac = simLocalMac().toString();
     r.dstMac = simHostMac(it->second.backend).toString();
     r.src = Address{seg.family, seg.dst}.toString();
@@ -89,7 +89,7 @@ void World::kernelReceive(const Frame& f) {
     r.dport = seg.sport;
     r.seq = seg.ack;
     r.flags = kTcpRst;
-    toHost(testing::buildPacket(r));
+    toHost(frames::buildPacket(r));
   }
 }
 
@@ -106,7 +106,7 @@ void World::healthRound() {
         break;
       }
     }
-    testing::PacketSpec p;
+    frames::PacketSpec p;
     p.srcMac = simLocalMac().toString();
     p.dstMac = simHostMac(t.backend).toString();
     p.src = from.toString();
@@ -114,8 +114,8 @@ void World::healthRound() {
     p.sport = port;
     p.dport = t.port;
     p.seq = static_cast<std::uint32_t>(rng_());
-    p.tcpOptions = testing::optMss(1460);
-    toHost(testing::buildPacket(p));
+    p.tcpOptions = frames::optMss(1460);
+    toHost(frames::buildPacket(p));
     schedule(now_ + hc.timeout, [this, port] {
       auto it = probes_.find(port);
       if (it == probes_.end()) return;
@@ -231,7 +231,7 @@ int World::startLb() {
 
 // One spoofed SYN of a flood: a random source inside its prefix.
 Frame World::floodSyn(const Flood& f, std::uint32_t bits) {
-  testing::PacketSpec p;
+  frames::PacketSpec p;
   const std::uint64_t r = rng_();
   const Address src = nthInPrefix(f.sources, bits >= 63 ? r : r % ((1ull << bits) - 2));
   p.srcMac = "02:dd:00:00:00:01";
@@ -241,8 +241,8 @@ Frame World::floodSyn(const Flood& f, std::uint32_t bits) {
   p.sport = static_cast<std::uint16_t>(1024 + (r >> 40) % 60000);
   p.dport = f.port;
   p.seq = static_cast<std::uint32_t>(r >> 8);
-  p.tcpOptions = testing::optMss(1460);
-  return testing::buildPacket(p);
+  p.tcpOptions = frames::optMss(1460);
+  return frames::buildPacket(p);
 }
 
 // Everything the scenario lists goes on the queue: services, sessions, floods, raw frames,

@@ -3,7 +3,7 @@
 // raw (malformed) frames.
 #include <cmath>
 
-#include "packet_builder.h"
+#include "xlb/packet_builder.h"
 #include "replay.h"
 #include "world.h"
 
@@ -129,7 +129,7 @@ void World::startSession(ClientGroup& g, std::uint64_t i) {
 }
 
 Frame World::rawFrame(const Raw& r, std::uint32_t i) {
-  testing::PacketSpec p;
+  frames::PacketSpec p;
   p.srcMac = simHostMac(*Address::parse(r.src)).toString();
   p.dstMac = simLocalMac().toString();
   p.src = r.src;
@@ -137,28 +137,28 @@ Frame World::rawFrame(const Raw& r, std::uint32_t i) {
   p.dport = r.port;
   p.sport = static_cast<std::uint16_t>(40000 + i);
   p.seq = 1000 + i;
-  if (r.kind == "syn") return testing::buildPacket(p);
+  if (r.kind == "syn") return frames::buildPacket(p);
   if (r.kind == "udp") {
     p.proto = 17;
-    return testing::buildPacket(p);
+    return frames::buildPacket(p);
   }
   if (r.kind == "icmp") {
     p.proto = 1;
-    return testing::buildPacket(p);
+    return frames::buildPacket(p);
   }
   if (r.kind == "syn_fin") {
     p.flags = 0x03;
-    return testing::buildPacket(p);
+    return frames::buildPacket(p);
   }
   if (r.kind == "null_flags") {
     p.flags = 0;
-    return testing::buildPacket(p);
+    return frames::buildPacket(p);
   }
   if (r.kind == "odd_options") {
     p.tcpOptions = {0x01, 0x01, 0x05, 0x01};  // NOP NOP and a SACK option of length 1
-    return testing::buildPacket(p);
+    return frames::buildPacket(p);
   }
-  Frame f = testing::buildPacket(p);
+  Frame f = frames::buildPacket(p);
   const std::size_t l3 = 14;
   if (r.kind == "truncated_ipv4")
     f.resize(l3 + 12);

@@ -8,7 +8,7 @@
 
 #include <deque>
 
-#include "packet_builder.h"
+#include "test_frames.h"
 
 namespace xlb::sim {
 namespace {

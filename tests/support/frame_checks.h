@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "packet_builder.h"
+#include "test_frames.h"
 #include "xlb/checksum.h"
 
 namespace xlb::testing {

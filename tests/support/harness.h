@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <memory>
 
-#include "packet_builder.h"
+#include "test_frames.h"
 #include "xlb/config.h"
 #include "xlb/pipeline.h"
 

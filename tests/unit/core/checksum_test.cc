@@ -6,7 +6,7 @@
 
 #include <random>
 
-#include "packet_builder.h"
+#include "test_frames.h"
 #include "xlb/parse.h"
 #include "xlb/rewrite.h"
 

@@ -7,7 +7,7 @@
 #include <functional>
 #include <memory>
 
-#include "packet_builder.h"
+#include "test_frames.h"
 #include "xlb/checksum.h"
 
 namespace xlb {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Builds test frames field by field with fully computed lengths and checksums: the reference the
-// pipeline's incremental rewrites are compared against, byte for byte.
+// Builds frames field by field with fully computed lengths and checksums: the simulator's
+// hosts and capture generator write their frames with it, and the tests use it as the reference
+// the pipeline's incremental rewrites are compared against, byte for byte.
 #pragma once
 
 #include <cstdint>
@@ -10,7 +11,7 @@
 #include "xlb/addr.h"
 #include "xlb/parse.h"
 
-namespace xlb::testing {
+namespace xlb::frames {
 
 using Bytes = std::vector<std::uint8_t>;
 
@@ -45,7 +46,7 @@ struct PacketSpec {
 
 Bytes buildPacket(const PacketSpec& spec);
 
-// Parses a frame the test expects to be well formed; throws with the reason if it is not.
+// Parses a frame the caller expects to be well formed; throws with the reason if it is not.
 PacketInfo parseInfo(const std::uint8_t* frame, std::size_t len);
 inline PacketInfo parseInfo(const Bytes& frame) {
   return parseInfo(frame.data(), frame.size());
@@ -61,4 +62,4 @@ Bytes concat(std::initializer_list<Bytes> parts);
 
 std::string hexDump(const Bytes& b);
 
-}  // namespace xlb::testing
+}  // namespace xlb::frames

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "packet_builder.h"
+#include "xlb/packet_builder.h"
 
 #include <cstdio>
 #include <stdexcept>
 
 #include "xlb/checksum.h"
 
-namespace xlb::testing {
+namespace xlb::frames {
 namespace {
 
 void put16(Bytes& b, std::uint16_t v) {
@@ -169,4 +169,4 @@ std::string hexDump(const Bytes& b) {
   return out;
 }
 
-}  // namespace xlb::testing
+}  // namespace xlb::frames
