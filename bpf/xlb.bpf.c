@@ -50,6 +50,7 @@ struct pkt {
 	__u16 proto; /* the ethertype after the VLAN tags */
 	__u8 l4proto;
 	__u8 frag;
+	__u8 flags; /* TCP, after stage_vip */
 };
 
 /* 1. Ethernet and up to two VLAN tags. */
@@ -196,16 +197,16 @@ static __always_inline int stage_snat(struct xdp_md *ctx, struct xlb_config *cfg
 }
 
 /* 4. A VIP: fragments, other protocols, ports it does not serve and impossible TCP headers are
- * counted drops. On CONTINUE, *flags holds the TCP flags. */
-static __always_inline int stage_vip(struct xdp_md *ctx, struct xlb_dest *dest, struct pkt *p,
-				     __u8 *flags)
+ * counted drops. On CONTINUE, p->flags holds the TCP flags. */
+static __always_inline int stage_vip(struct xdp_md *ctx, struct xlb_dest *dest, struct pkt *p)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 	struct xlb_port_bits *pb;
 	struct tcphdr *tcp;
-	__u32 vid = dest->vip_id, l4 = p->l4, l4len = p->l4len;
+	__u32 vid, l4 = p->l4, l4len = p->l4len;
 	__u16 port;
+	__u8 flags;
 
 	if (p->frag)
 		return DROP(FRAGMENT);
@@ -226,15 +227,17 @@ static __always_inline int stage_vip(struct xdp_md *ctx, struct xlb_dest *dest, 
 	if ((void *)(tcp + 1) > end || l4len < sizeof(*tcp))
 		return DROP(TCP_TRUNCATED);
 	port = bpf_ntohs(tcp->dest);
+	vid = dest->vip_id;
 	pb = bpf_map_lookup_elem(&xlb_vip_ports, &vid);
 	if (!pb || !((pb->bits[(port >> 6) & 1023] >> (port & 63)) & 1))
 		return DROP(PORT_FILTER);
 	if (tcp->doff < 5 || tcp->doff * 4 > l4len)
 		return DROP(TCP_BAD_DOFF);
-	*flags = *((__u8 *)tcp + TCP_FLAGS_OFF);
-	if ((*flags & (F_SYN | F_FIN)) == (F_SYN | F_FIN) ||
-	    (*flags & (F_SYN | F_RST)) == (F_SYN | F_RST) || (*flags & 0x3f) == 0)
+	flags = *((__u8 *)tcp + TCP_FLAGS_OFF);
+	if ((flags & (F_SYN | F_FIN)) == (F_SYN | F_FIN) ||
+	    (flags & (F_SYN | F_RST)) == (F_SYN | F_RST) || (flags & 0x3f) == 0)
 		return DROP(TCP_BAD_FLAGS);
+	p->flags = flags;
 	return CONTINUE;
 }
 
@@ -259,7 +262,6 @@ int xlb_xdp(struct xdp_md *ctx)
 	struct xlb_config *cfg;
 	struct xlb_dest *dest;
 	__u32 zero = 0;
-	__u8 flags = 0;
 	__u64 now;
 	int rc;
 
@@ -287,11 +289,11 @@ int xlb_xdp(struct xdp_md *ctx)
 	}
 	if (dest->kind != XLB_DEST_VIP)
 		return PASS(PASS_NOT_OURS);
-	rc = stage_vip(ctx, dest, &p, &flags);
+	rc = stage_vip(ctx, dest, &p);
 	if (rc != CONTINUE)
 		return rc;
 	/* 5. The clock is read only where it is used: a helper call costs more than the parse. */
-	if ((flags & (F_SYN | F_ACK)) == F_SYN) {
+	if ((p.flags & (F_SYN | F_ACK)) == F_SYN) {
 		now = now_ns(cfg);
 		if (cookies_on(cfg, dest, now)) {
 			if (p.dkey.family == XLB_FAMILY_V4)
