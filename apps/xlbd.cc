@@ -18,6 +18,7 @@
 #include "xlb/config_yaml.h"
 #include "xlb/controller.h"
 #include "xlb/health.h"
+#include "xlb/tcp_probe.h"
 #include "xlb/host_addr.h"
 #include "xlb/neighbors.h"
 #include "xlb/snapshot.h"
@@ -297,7 +298,7 @@ int run(const Config& config) {
     return kExitRuntime;
   }
   if (config.healthCheck.enabled) {
-    d.health = std::make_unique<HealthChecker>(*d.controller, config.healthCheck);
+    d.health = std::make_unique<HealthChecker>(*d.controller, config.healthCheck, probeTcp);
     d.health->start();
   }
 

@@ -7,7 +7,6 @@
 
 #include "controller_detail.h"
 #include "xlb/boundary.h"
-#include "xlb/host_addr.h"
 
 namespace xlb {
 

@@ -232,4 +232,11 @@ bool parseAddrPort(std::string_view text, Address& addr, std::uint16_t& port) {
   return true;
 }
 
+std::optional<Address> firstOfFamily(const std::vector<Address>& candidates, Family family) {
+  for (const Address& a : candidates) {
+    if (a.family == family) return a;
+  }
+  return std::nullopt;
+}
+
 }  // namespace xlb

@@ -30,13 +30,6 @@ bool bindSource(int fd, const Address& src) noexcept {
   return ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0;
 }
 
-std::optional<Address> firstOfFamily(const std::vector<Address>& candidates, Family family) {
-  for (const Address& a : candidates) {
-    if (a.family == family) return a;
-  }
-  return std::nullopt;
-}
-
 std::vector<HostAddress6> hostAddresses6() {
   // Each line: address (32 hex digits), ifindex, prefix length, scope, flags, name (all hex).
   std::vector<HostAddress6> out;

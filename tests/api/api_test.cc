@@ -24,6 +24,7 @@
 #include "xlb/boundary.h"
 #include "xlb/controller.h"
 #include "xlb/health.h"
+#include "xlb/tcp_probe.h"
 #include "xlb/http_client.h"
 #include "xlb/memory_io.h"
 #include "xlb/xdp_program.h"
@@ -446,7 +447,7 @@ TEST_F(Api, AnExceptionAtEachBoundaryIsCountedAndServingGoesOn) {
   HealthCheckConfig hc;
   hc.interval = 20 * kNsPerMs;
   hc.timeout = 10 * kNsPerMs;
-  HealthChecker checker(*inst_->controller, hc);
+  HealthChecker checker(*inst_->controller, hc, probeTcp);
   armFault(Boundary::kHealth);
   checker.start();
   for (int i = 0; i < 200 && checker.rounds() < 3; ++i) {

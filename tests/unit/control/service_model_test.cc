@@ -2,6 +2,8 @@
 // The control plane's pure parts: the service model (stable ids, rotation, overlay round trip),
 // the blocklist registry (order, paging, expiry, overlay), health rise/fall counting, atomic
 // state files and the API's strict parsers.
+#include "xlb/service_model.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -9,7 +11,6 @@
 
 #include "xlb/api_server.h"
 #include "xlb/health.h"
-#include "xlb/service_model.h"
 #include "xlb/state_store.h"
 
 namespace xlb {

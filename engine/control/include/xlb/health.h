@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// Active health checks: a TCP connect to each backend every interval, from the host's own stack
-// (its ephemeral ports lie outside the SNAT range, so the XDP program hands the replies to the
-// kernel). A backend turns down after `fall` failures in a row and up after `rise` successes.
+// Active health checks: a probe of each backend every interval (the daemon's prober is a TCP
+// connect from the host's own stack, io/tcp_probe.h; its ephemeral ports lie outside the SNAT
+// range, so the XDP program hands the replies to the kernel). A backend turns down after `fall`
+// failures in a row and up after `rise` successes.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <string>
@@ -35,7 +37,12 @@ class HealthTracker {
 
 class HealthChecker {
  public:
-  HealthChecker(Controller& controller, const HealthCheckConfig& config);
+  // One round's probes: a result per target, within `timeout`, returning early once `stop` is
+  // set.
+  using Prober = std::function<std::vector<bool>(const std::vector<ProbeTarget>&,
+                                                 std::chrono::nanoseconds timeout,
+                                                 const std::atomic<bool>& stop)>;
+  HealthChecker(Controller& controller, const HealthCheckConfig& config, Prober prober);
   ~HealthChecker();
   void start();
   void stop();
@@ -46,11 +53,10 @@ class HealthChecker {
   void run();
   // Probes every target once and reports changes (exceptions are caught by run()).
   void round();
-  // One round: a non-blocking connect to every target, waited for together up to the timeout.
-  std::vector<bool> probe(const std::vector<Controller::HealthTarget>& targets);
 
   Controller& controller_;
   HealthCheckConfig config_;
+  Prober prober_;
   HealthTracker tracker_;
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> rounds_{0};

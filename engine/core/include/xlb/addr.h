@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace xlb {
 
@@ -91,6 +92,9 @@ struct Prefix {
 // "ADDR:PORT" for IPv4, "[ADDR]:PORT" for IPv6; the port 1-65535, parsed whole. The control
 // API's client parameter and the configuration's control.listen.
 bool parseAddrPort(std::string_view text, Address& addr, std::uint16_t& port);
+
+// The first address of `family` in `candidates`, if any.
+std::optional<Address> firstOfFamily(const std::vector<Address>& candidates, Family family);
 
 struct MacAddr {
   std::array<std::uint8_t, 6> bytes{};

@@ -17,8 +17,6 @@ namespace xlb {
 // bind while an IPv6 address is still tentative (duplicate address detection). False with errno.
 bool bindSource(int fd, const Address& src) noexcept;
 
-// The first address of `family` in `candidates`, if any.
-std::optional<Address> firstOfFamily(const std::vector<Address>& candidates, Family family);
 
 // An IPv6 address on an interface of this host, as /proc/net/if_inet6 lists it.
 struct HostAddress6 {

@@ -43,6 +43,14 @@ struct XskKernelStats {
   std::uint64_t fillRingEmpty = 0;
 };
 
+// A health probe's target (the daemon's prober: io/tcp_probe.h).
+struct ProbeTarget {
+  Address backend;
+  std::uint16_t port = 0;
+  // The probe's source, bound explicitly (IP_FREEBIND); nullopt: the kernel's choice.
+  std::optional<Address> source;
+};
+
 class XdpMaps {
  public:
   virtual ~XdpMaps() = default;

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: Apache-2.0
+// Fakes of what the Controller drives (XdpMaps, WorkerControl) and a Controller built on them,
+// with state_dir in a temporary directory: the control plane's rules without root.
+#pragma once
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "fixtures.h"
+#include "xlb/api_routes.h"
+#include "xlb/controller.h"
+
+namespace xlb::testing {
+
+class FakeMaps final : public XdpMaps {
+ public:
+  bool applyConfig(const Config& config, const CookieKey&, std::string& error) override {
+    if (failApply) {
+      error = "fake: map write refused";
+      return false;
+    }
+    applied = config;
+    ++applies;
+    return true;
+  }
+  bool blockAdd(const Prefix& p, std::string& error, bool* exists) override {
+    if (exists) *exists = blocked.count(p.toString()) > 0;
+    if (blocked.count(p.toString()) || blocked.size() >= capacity) {
+      error = "fake: full or present";
+      return false;
+    }
+    blocked.insert(p.toString());
+    return true;
+  }
+  bool blockRemove(const Prefix& p) override { return blocked.erase(p.toString()) > 0; }
+  std::optional<BlockHits> blockHits(const Prefix& p) const override {
+    if (!blocked.count(p.toString())) return std::nullopt;
+    return BlockHits{7, 0};
+  }
+  std::array<ReasonStat, kReasonCount> stats() const override { return {}; }
+  SynState synState(std::uint16_t) const override { return {}; }
+  void setSynPressure(bool on) override { pressure = on; }
+
+  std::set<std::string> blocked;
+  std::size_t capacity = 1000;
+  bool failApply = false;
+  bool pressure = false;
+  int applies = 0;
+  Config applied;
+};
+
+class FakeWorker final : public WorkerControl {
+ public:
+  void publish(std::shared_ptr<const Snapshot> s) override { snapshot = std::move(s); }
+  WorkerStats stats() const override { return figures; }
+  std::optional<ConnPage> listConnections(const ConnFilter&, std::uint32_t, std::uint32_t,
+                                          std::uint32_t, std::chrono::milliseconds) override {
+    return ConnPage{};
+  }
+  std::optional<std::size_t> kill(const ConnFilter&, std::chrono::milliseconds) override {
+    return 0;
+  }
+  std::shared_ptr<const Snapshot> snapshot;
+  WorkerStats figures;
+};
+
+struct ControlFixture {
+  explicit ControlFixture(const std::function<void(Config&)>& adjust = nullptr) {
+    dir = std::filesystem::temp_directory_path() /
+          ("xlb-controller-test-" + std::to_string(::getpid()) + "-" + std::to_string(++serial));
+    std::filesystem::remove_all(dir);
+    config = testing::testConfig(4096, 20000, 29999);
+    config.stateDir = dir.string();
+    config.healthCheck.enabled = false;
+    if (adjust) adjust(config);
+    ControllerDeps deps;
+    deps.prog = &maps;
+    deps.workers = {&worker};
+    deps.localMac = *MacAddr::parse(testing::kLbMac);
+    deps.resolve = [](const Address& a) -> std::optional<MacAddr> {
+      return testing::backendMac(a);
+    };
+    controller = std::make_unique<Controller>(config, std::move(deps),
+                                              std::make_unique<StateStore>(config.stateDir),
+                                              [this] { return now; });
+    std::string error;
+    started = controller->start(error);
+    EXPECT_TRUE(started) << error;
+  }
+  ~ControlFixture() { std::filesystem::remove_all(dir); }
+
+  ApiReply call(HttpMethod m, const std::string& path, const std::string& body = "") {
+    ApiRequest r;
+    r.method = m;
+    r.resource = path;
+    r.body = body;
+    r.authorization = "Bearer t";
+    return dispatch(apiRoutes(), ApiLimits{"t", 1 << 20}, controller.get(), r);
+  }
+  nlohmann::json json(const ApiReply& r) { return nlohmann::json::parse(r.body); }
+
+  static inline int serial = 0;
+  std::filesystem::path dir;
+  Config config;
+  FakeMaps maps;
+  FakeWorker worker;
+  std::int64_t now = 1'800'000'000;
+  std::unique_ptr<Controller> controller;
+  bool started = false;
+};
+
+}  // namespace xlb::testing
