@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // A worker's engine in a box: config -> snapshot, SNAT pool, connection table, pipeline. Used by
-// the unit tests and the benchmarks (and, later, by the sim's in-memory runner).
+// the unit tests and the benchmarks.
 #pragma once
 
 #include <algorithm>

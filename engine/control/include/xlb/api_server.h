@@ -41,7 +41,8 @@ class ApiServer {
   std::unique_ptr<Impl> impl_;
 };
 
-// Helpers the server and xlbctl share. Whole-string parses: "12abc", "-1", "" are rejected.
+// Helpers of the route table and its handlers. Whole-string parses: "12abc", "-1", "" are
+// rejected.
 bool parseUint(std::string_view s, std::uint64_t max, std::uint64_t& out);
 std::string percentDecode(std::string_view s, bool& ok);
 // Constant-time comparison (length leaks, content does not).

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The one batch I/O interface a worker runs on: AF_XDP sockets in the daemon, pcap files in the
-// simulator, memory in tests. A worker is receive -> process -> complete (+ send what the
+// The one batch I/O interface a worker runs on: AF_XDP sockets in the daemon, the simulator's
+// single-thread I/O (frames from pcap files or simulated hosts), memory in tests. A worker is receive -> process -> complete (+ send what the
 // pipeline emitted) -> flush.
 #pragma once
 
