@@ -33,6 +33,20 @@ std::uint8_t backendShift(const ConnEntry& e) noexcept {
   return static_cast<std::uint8_t>(e.winShifts & 0xf);
 }
 
+// Moves both edges of every SACK block by `delta`, folding the checksum change into `d`.
+std::uint64_t shiftSack(std::uint8_t* frame, const PacketInfo& in, std::uint32_t delta,
+                        std::uint64_t d) noexcept {
+  for (unsigned b = 0; b < in.tcp.sackBlocks; ++b) {
+    std::uint8_t* edge = frame + in.tcp.sackOffset + 8 * b;
+    for (unsigned i = 0; i < 2; ++i) {
+      const std::uint32_t old = load32(edge + 4 * i);
+      d = csumDelta32(old, old + delta, d);
+      store32(edge + 4 * i, old + delta);
+    }
+  }
+  return d;
+}
+
 std::uint16_t rescale(std::uint16_t window, unsigned fromShift, unsigned toShift) noexcept {
   const std::uint64_t bytes = static_cast<std::uint64_t>(window) << fromShift;
   return static_cast<std::uint16_t>(std::min<std::uint64_t>(0xffff, bytes >> toShift));
@@ -120,14 +134,7 @@ void Pipeline::translateToBackend(std::uint8_t* frame, const PacketInfo& in, con
     d = csumDelta32(in.ack, ack, d);
     store32(t + 8, ack);
   }
-  for (unsigned b = 0; b < in.tcp.sackBlocks; ++b) {
-    std::uint8_t* edge = frame + in.tcp.sackOffset + 8 * b;
-    for (unsigned i = 0; i < 2; ++i) {
-      const std::uint32_t old = load32(edge + 4 * i);
-      d = csumDelta32(old, old + e.seqDelta, d);
-      store32(edge + 4 * i, old + e.seqDelta);
-    }
-  }
+  d = shiftSack(frame, in, e.seqDelta, d);
   if (e.flags & kFlagRescaleToBackend) {
     const std::uint16_t w = rescale(in.window, clientShift(e), 0);
     d = csumDelta16(in.window, w, d);
@@ -147,14 +154,7 @@ void Pipeline::translateToClient(std::uint8_t* frame, const PacketInfo& in, cons
     d = csumDelta32(in.ack, ack, d);
     store32(t + 8, ack);
   }
-  for (unsigned b = 0; b < in.tcp.sackBlocks; ++b) {
-    std::uint8_t* edge = frame + in.tcp.sackOffset + 8 * b;
-    for (unsigned i = 0; i < 2; ++i) {
-      const std::uint32_t old = load32(edge + 4 * i);
-      d = csumDelta32(old, old - clientDelta, d);
-      store32(edge + 4 * i, old - clientDelta);
-    }
-  }
+  d = shiftSack(frame, in, 0u - clientDelta, d);
   if (e.flags & kFlagRescaleToClient) {
     const std::uint16_t w = rescale(in.window, backendShift(e), XLB_SYNACK_WSCALE);
     d = csumDelta16(in.window, w, d);

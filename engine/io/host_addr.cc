@@ -15,19 +15,24 @@ bool bindSource(int fd, const Address& src) noexcept {
   const int one = 1;
   ::setsockopt(fd, SOL_IP, IP_FREEBIND, &one, sizeof one);
   sockaddr_storage ss{};
-  socklen_t len = 0;
-  if (src.family == Family::kV4) {
-    auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
-    sa->sin_family = AF_INET;
-    std::memcpy(&sa->sin_addr, src.ip.bytes.data(), 4);
-    len = sizeof *sa;
-  } else {
-    auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
-    sa->sin6_family = AF_INET6;
-    std::memcpy(&sa->sin6_addr, src.ip.bytes.data(), 16);
-    len = sizeof *sa;
-  }
+  const socklen_t len = toSockaddr(src, 0, ss);
   return ::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0;
+}
+
+socklen_t toSockaddr(const Address& a, std::uint16_t port, sockaddr_storage& out) noexcept {
+  out = sockaddr_storage{};
+  if (a.family == Family::kV4) {
+    auto* sa = reinterpret_cast<sockaddr_in*>(&out);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons(port);
+    std::memcpy(&sa->sin_addr, a.ip.bytes.data(), 4);
+    return sizeof *sa;
+  }
+  auto* sa = reinterpret_cast<sockaddr_in6*>(&out);
+  sa->sin6_family = AF_INET6;
+  sa->sin6_port = htons(port);
+  std::memcpy(&sa->sin6_addr, a.ip.bytes.data(), 16);
+  return sizeof *sa;
 }
 
 std::vector<HostAddress6> hostAddresses6() {

@@ -38,20 +38,7 @@ void probe(const Address& a, const std::optional<Address>& src) {
     return;
   }
   sockaddr_storage ss{};
-  socklen_t len = 0;
-  if (v4) {
-    auto* s = reinterpret_cast<sockaddr_in*>(&ss);
-    s->sin_family = AF_INET;
-    s->sin_port = htons(9);
-    std::memcpy(&s->sin_addr, a.ip.bytes.data(), 4);
-    len = sizeof(sockaddr_in);
-  } else {
-    auto* s = reinterpret_cast<sockaddr_in6*>(&ss);
-    s->sin6_family = AF_INET6;
-    s->sin6_port = htons(9);
-    std::memcpy(&s->sin6_addr, a.ip.bytes.data(), 16);
-    len = sizeof(sockaddr_in6);
-  }
+  const socklen_t len = toSockaddr(a, 9, ss);
   const char byte = 0;
   sendto(fd, &byte, 1, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&ss), len);
   close(fd);

@@ -30,20 +30,7 @@ std::vector<bool> probeTcp(const std::vector<ProbeTarget>& targets,
       continue;
     }
     sockaddr_storage ss{};
-    socklen_t len = 0;
-    if (v4) {
-      auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
-      sa->sin_family = AF_INET;
-      sa->sin_port = htons(t.port);
-      std::memcpy(&sa->sin_addr, t.backend.ip.bytes.data(), 4);
-      len = sizeof *sa;
-    } else {
-      auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
-      sa->sin6_family = AF_INET6;
-      sa->sin6_port = htons(t.port);
-      std::memcpy(&sa->sin6_addr, t.backend.ip.bytes.data(), 16);
-      len = sizeof *sa;
-    }
+    const socklen_t len = toSockaddr(t.backend, t.port, ss);
     const int r = ::connect(fd, reinterpret_cast<sockaddr*>(&ss), len);
     if (r == 0) {
       ok[i] = true;

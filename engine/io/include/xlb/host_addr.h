@@ -4,6 +4,8 @@
 // whose replies the XDP program would take for VIP traffic and drop.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -17,6 +19,8 @@ namespace xlb {
 // bind while an IPv6 address is still tentative (duplicate address detection). False with errno.
 bool bindSource(int fd, const Address& src) noexcept;
 
+// `a`:`port` as a socket address; returns its length.
+socklen_t toSockaddr(const Address& a, std::uint16_t port, sockaddr_storage& out) noexcept;
 
 // An IPv6 address on an interface of this host, as /proc/net/if_inet6 lists it.
 struct HostAddress6 {

@@ -89,7 +89,7 @@ class XskIo final : public BatchIo, public SocketInfo {
   std::uint32_t inApp_ = 0;
   std::uint32_t inTx_ = 0;
   std::uint32_t txPending_ = 0;  // submitted since the last kick
-  IoCounters counters_;  // frame places are filled in by ioCounters()
+  IoCounters counters_;          // frame places are filled in by ioCounters()
   std::uint64_t wakeups_ = 0;
 };
 
