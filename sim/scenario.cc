@@ -5,6 +5,7 @@
 #include <variant>
 
 #include "xlb/config_yaml.h"
+#include "xlb/text.h"
 
 namespace xlb::sim {
 
@@ -15,28 +16,11 @@ namespace xlb::sim {
 TimeNs duration(const YAML::Node& n, const std::string& what) {
   if (!n || !n.IsScalar()) bad(what + ": a duration is required (e.g. 250ms, 2s)");
   const std::string s = n.as<std::string>();
-  double v = 0;
-  std::size_t used = 0;
-  try {
-    v = std::stod(s, &used);
-  } catch (...) {
-    bad(what + ": \"" + s + "\" is not a duration");
-  }
-  const std::string unit = s.substr(used);
-  double scale = 0;
-  if (unit == "us")
-    scale = 1e3;
-  else if (unit == "ms")
-    scale = 1e6;
-  else if (unit == "s")
-    scale = 1e9;
-  else if (unit == "m")
-    scale = 60e9;
-  else
-    bad(what + ": \"" + s + "\" needs a unit (us, ms, s, m)");
-  // NaN fails both comparisons; a scenario longer than a year of virtual time is a typo.
-  if (!(v >= 0) || !(v * scale <= 365.0 * 86400e9)) bad(what + ": \"" + s + "\" is out of range");
-  return static_cast<TimeNs>(std::llround(v * scale));
+  const std::optional<TimeNs> d = parseDuration(s);
+  if (!d) bad(what + ": \"" + s + "\" is not a duration (digits and us, ms, s, m or h)");
+  // A scenario longer than a year of virtual time is a typo.
+  if (*d > 365 * 86400 * kNsPerSec) bad(what + ": \"" + s + "\" is out of range");
+  return *d;
 }
 
 std::string str(const YAML::Node& n, const std::string& what, const std::string& dflt) {

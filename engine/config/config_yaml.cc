@@ -12,6 +12,8 @@
 #include <set>
 #include <sstream>
 
+#include "xlb/text.h"
+
 namespace xlb {
 namespace {
 
@@ -58,8 +60,7 @@ std::uint64_t integer(const YAML::Node& n, const std::string& path, std::uint64_
                       std::uint64_t hi, const char* what) {
   const std::string s = scalar(n, path);
   std::uint64_t v = 0;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || ptr != s.data() + s.size() || v < lo || v > hi) {
+  if (!parseUint(s, hi, v) || v < lo) {
     fail(path, "\"" + s + "\" is not " + what + " (" + std::to_string(lo) + "-" +
                    std::to_string(hi) + ")");
   }
@@ -109,10 +110,7 @@ void loadSnat(const YAML::Node& n, SnatConfig& out) {
     const std::string s = scalar(n["ports"], "snat.ports");
     std::size_t dash = s.find('-');
     std::uint64_t lo = 0, hi = 0;
-    auto num = [](std::string_view t, std::uint64_t& v) {
-      auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
-      return !t.empty() && ec == std::errc() && ptr == t.data() + t.size();
-    };
+    auto num = [](std::string_view t, std::uint64_t& v) { return parseUint(t, 65535, v); };
     if (dash == std::string::npos || !num(std::string_view(s).substr(0, dash), lo) ||
         !num(std::string_view(s).substr(dash + 1), hi) || lo < 1 || hi > 65535 || lo > hi) {
       fail("snat.ports", "\"" + s + "\" is not a port range LOW-HIGH within 1-65535");
@@ -303,29 +301,6 @@ Config loadRoot(const YAML::Node& root) {
 }
 
 }  // namespace
-
-std::optional<TimeNs> parseDuration(std::string_view text) {
-  std::size_t i = 0;
-  while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
-  if (i == 0 || i > 19) return std::nullopt;
-  std::uint64_t v = 0;
-  if (std::from_chars(text.data(), text.data() + i, v).ec != std::errc()) return std::nullopt;
-  std::string_view unit = text.substr(i);
-  TimeNs mult = 0;
-  if (unit == "ms")
-    mult = kNsPerMs;
-  else if (unit == "s")
-    mult = kNsPerSec;
-  else if (unit == "m")
-    mult = 60 * kNsPerSec;
-  else if (unit == "h")
-    mult = 3600 * kNsPerSec;
-  else
-    return std::nullopt;
-  // A value whose nanoseconds do not fit 64 bits is refused, never wrapped.
-  if (v > std::numeric_limits<TimeNs>::max() / mult) return std::nullopt;
-  return v * mult;
-}
 
 ConfigResult loadConfigString(std::string_view yaml) {
   try {

@@ -16,15 +16,6 @@ namespace xlb {
 using nlohmann::json;
 using namespace Pistache;
 
-bool parseUint(std::string_view s, std::uint64_t max, std::uint64_t& out) {
-  if (s.empty() || s.size() > 20) return false;
-  std::uint64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || v > max) return false;
-  out = v;
-  return true;
-}
-
 std::string percentDecode(std::string_view s, bool& ok) {
   ok = true;
   std::string out;

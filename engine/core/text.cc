@@ -1,9 +1,45 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "xlb/text.h"
 
+#include <charconv>
 #include <cstdint>
+#include <limits>
 
 namespace xlb {
+
+bool parseUint(std::string_view s, std::uint64_t max, std::uint64_t& out) noexcept {
+  if (s.empty() || s.size() > 20) return false;
+  std::uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v > max) return false;
+  out = v;
+  return true;
+}
+
+std::optional<TimeNs> parseDuration(std::string_view text) noexcept {
+  std::size_t i = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+  std::uint64_t v = 0;
+  if (i == 0 || !parseUint(text.substr(0, i), std::numeric_limits<std::uint64_t>::max(), v)) {
+    return std::nullopt;
+  }
+  const std::string_view unit = text.substr(i);
+  TimeNs mult = 0;
+  if (unit == "us")
+    mult = 1000;
+  else if (unit == "ms")
+    mult = kNsPerMs;
+  else if (unit == "s")
+    mult = kNsPerSec;
+  else if (unit == "m")
+    mult = 60 * kNsPerSec;
+  else if (unit == "h")
+    mult = 3600 * kNsPerSec;
+  else
+    return std::nullopt;
+  if (v > std::numeric_limits<TimeNs>::max() / mult) return std::nullopt;
+  return v * mult;
+}
 
 bool validUtf8(std::string_view s) noexcept {
   std::size_t i = 0;

@@ -25,3 +25,25 @@ TEST(Text, ValidUtf8) {
 
 }  // namespace
 }  // namespace xlb
+
+namespace xlb {
+namespace {
+
+// The one strict number and duration parser that configuration, API and scenarios share.
+TEST(Text, WholeStringNumbersAndDurations) {
+  std::uint64_t v = 0;
+  EXPECT_TRUE(parseUint("65535", 65535, v));
+  EXPECT_EQ(v, 65535u);
+  for (const char* bad : {"", "-1", "+1", "12abc", " 1", "65536", "123456789012345678901"}) {
+    EXPECT_FALSE(parseUint(bad, 65535, v)) << bad;
+  }
+  EXPECT_EQ(parseDuration("250us"), 250'000);
+  EXPECT_EQ(parseDuration("500ms"), 500 * kNsPerMs);
+  EXPECT_EQ(parseDuration("2m"), 120 * kNsPerSec);
+  for (const char* bad : {"5", "s", "1.5s", "-1s", "5 s", "5S", "18446744074s", "5124096h"}) {
+    EXPECT_FALSE(parseDuration(bad)) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace xlb

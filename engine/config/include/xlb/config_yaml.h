@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "xlb/config.h"
+#include "xlb/text.h"  // parseDuration, used with the loader
 
 namespace xlb {
 
@@ -20,7 +21,5 @@ using ConfigResult = std::variant<Config, ConfigError>;
 ConfigResult loadConfigString(std::string_view yaml);
 ConfigResult loadConfigFile(const std::string& path);
 
-// "5s", "500ms", "2m", "1h" -> nanoseconds; nullopt for anything else.
-std::optional<TimeNs> parseDuration(std::string_view text);
 
 }  // namespace xlb

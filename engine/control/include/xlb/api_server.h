@@ -10,6 +10,7 @@
 #include <string>
 
 #include "xlb/controller.h"
+#include "xlb/text.h"
 
 namespace xlb {
 
@@ -41,9 +42,7 @@ class ApiServer {
   std::unique_ptr<Impl> impl_;
 };
 
-// Helpers of the route table and its handlers. Whole-string parses: "12abc", "-1", "" are
-// rejected.
-bool parseUint(std::string_view s, std::uint64_t max, std::uint64_t& out);
+// Helpers of the route table and its handlers (numbers: parseUint in xlb/text.h).
 std::string percentDecode(std::string_view s, bool& ok);
 // Constant-time comparison (length leaks, content does not).
 bool tokenEquals(std::string_view a, std::string_view b) noexcept;
