@@ -307,7 +307,7 @@ int run(const Config& config) {
   for (const VipConfig& v : config.vips) {
     backends += v.backends.size();
     vips += (vips.empty() ? "" : ", ") + v.address.toString() + " (" +
-            std::string(synFloodModeName(v.synFlood.mode)) + ")";
+            std::string(enumName(v.synFlood.mode)) + ")";
   }
   spdlog::info(
       "xlbd started: interface {} (ifindex {}), XDP {} mode, AF_XDP {} mode, {} queue(s), {} "

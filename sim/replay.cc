@@ -205,7 +205,7 @@ bool replay(const ReplayOptions& options, const std::vector<PcapFrame>& in, Pcap
   json closed = json::object();
   std::uint64_t closedTotal = 0;
   for (std::size_t i = 0; i < kCloseReasonCount; ++i) {
-    closed[std::string(closeReasonName(static_cast<CloseReason>(i)))] = ws.closed[i];
+    closed[std::string(enumName(static_cast<CloseReason>(i)))] = ws.closed[i];
     closedTotal += ws.closed[i];
   }
   json backends = json::array();

@@ -51,24 +51,13 @@ Address nthInPrefix(const Prefix& p, std::uint64_t i) {
 namespace {
 
 ClientClose clientClose(const std::string& s) {
-  if (s == "first") return ClientClose::kFirst;
-  if (s == "after_server") return ClientClose::kAfterServer;
-  if (s == "at") return ClientClose::kAt;
-  if (s == "rst") return ClientClose::kRst;
-  if (s == "half_close") return ClientClose::kHalfClose;
-  if (s == "idle") return ClientClose::kIdle;
-  if (s == "lost_final_ack") return ClientClose::kLostFinalAck;
-  bad("clients: close \"" + s +
-      "\" is not first, after_server, at, rst, half_close, idle, lost_final_ack");
+  if (const auto c = parseEnum<ClientClose>(s)) return *c;
+  bad("clients: close \"" + s + "\" is not one of " + enumChoices<ClientClose>());
 }
 
 ServerClose serverClose(const std::string& s) {
-  if (s == "after_client") return ServerClose::kAfterClient;
-  if (s == "first") return ServerClose::kFirst;
-  if (s == "at") return ServerClose::kAt;
-  if (s == "rst") return ServerClose::kRst;
-  if (s == "half_close") return ServerClose::kHalfClose;
-  bad("services: close \"" + s + "\" is not after_client, first, at, rst, half_close");
+  if (const auto c = parseEnum<ServerClose>(s)) return *c;
+  bad("services: close \"" + s + "\" is not one of " + enumChoices<ServerClose>());
 }
 
 }  // namespace

@@ -117,3 +117,14 @@ struct Scenario {
 Scenario loadScenario(const std::string& path);
 
 }  // namespace xlb::sim
+
+namespace xlb {
+XLB_ENUM_NAMES(sim::ClientClose, {sim::ClientClose::kFirst, "first"},
+               {sim::ClientClose::kAfterServer, "after_server"}, {sim::ClientClose::kAt, "at"},
+               {sim::ClientClose::kRst, "rst"}, {sim::ClientClose::kHalfClose, "half_close"},
+               {sim::ClientClose::kIdle, "idle"},
+               {sim::ClientClose::kLostFinalAck, "lost_final_ack"});
+XLB_ENUM_NAMES(sim::ServerClose, {sim::ServerClose::kAfterClient, "after_client"},
+               {sim::ServerClose::kFirst, "first"}, {sim::ServerClose::kAt, "at"},
+               {sim::ServerClose::kRst, "rst"}, {sim::ServerClose::kHalfClose, "half_close"});
+}  // namespace xlb

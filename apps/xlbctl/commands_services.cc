@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "xlb/config.h"
 
 namespace xlbctl {
 
@@ -183,7 +184,7 @@ std::vector<Command> serviceCommands() {
          a.add_option("vip", o.vip, "VIP address")->required();
          a.add_option("--ports", o.ports, "served ports, comma-separated (replaces the list)");
          a.add_option("--syn-flood", o.synFlood, "off, always or auto")
-             ->check(CLI::IsMember({"off", "always", "auto"}));
+             ->check(CLI::IsMember(xlb::enumNameList<xlb::SynFloodMode>()));
          a.add_option("--threshold", o.threshold, "auto mode: SYNs per second that switch on");
        },
        configSet},

@@ -144,8 +144,8 @@ void loadVip(const YAML::Node& n, const std::string& path, VipConfig& v) {
     onlyKeys(s, sp, {"mode", "threshold_pps"});
     if (s["mode"]) {
       const std::string m = scalar(s["mode"], sp + ".mode");
-      const std::optional<SynFloodMode> mode = parseSynFloodMode(m);
-      if (!mode) fail(sp + ".mode", "\"" + m + "\" is not one of off, always, auto");
+      const std::optional<SynFloodMode> mode = parseEnum<SynFloodMode>(m);
+      if (!mode) fail(sp + ".mode", "\"" + m + "\" is not one of " + enumChoices<SynFloodMode>());
       v.synFlood.mode = *mode;
     }
     if (s["threshold_pps"]) {
@@ -245,14 +245,9 @@ Config loadRoot(const YAML::Node& root) {
   }
   if (root["xdp_mode"]) {
     const std::string m = scalar(root["xdp_mode"], "xdp_mode");
-    if (m == "auto")
-      c.xdpMode = XdpMode::kAuto;
-    else if (m == "native")
-      c.xdpMode = XdpMode::kNative;
-    else if (m == "generic")
-      c.xdpMode = XdpMode::kGeneric;
-    else
-      fail("xdp_mode", "\"" + m + "\" is not one of auto, native, generic");
+    const std::optional<XdpMode> mode = parseEnum<XdpMode>(m);
+    if (!mode) fail("xdp_mode", "\"" + m + "\" is not one of " + enumChoices<XdpMode>());
+    c.xdpMode = *mode;
   }
   if (root["workers"]) {
     c.workers = static_cast<std::uint32_t>(

@@ -26,7 +26,7 @@ bool clientFilter(ApiCall& call, const std::string& text, ConnFilter& f) {
 
 bool stateFilter(ApiCall& call, const std::string& text, ConnFilter& f) {
   for (std::size_t i = 1; i < kTcpStateCount; ++i) {
-    if (tcpStateName(static_cast<TcpState>(i)) == text) f.state = static_cast<TcpState>(i);
+    if (enumName(static_cast<TcpState>(i)) == text) f.state = static_cast<TcpState>(i);
   }
   return f.state ? true : call.badRequest("unknown state " + text);
 }

@@ -52,13 +52,13 @@ ApiReply setBackend(ApiCall& call) {
   for (const auto& [k, v] : j.items()) {
     if (k == "weight" && v.is_number_unsigned() && v.get<std::uint64_t>() <= kMaxWeight) {
       weight = static_cast<std::uint32_t>(v.get<std::uint64_t>());
-    } else if (k == "state" && v.is_string() && parseBackendState(v.get<std::string>())) {
-      state = parseBackendState(v.get<std::string>());
+    } else if (k == "state" && v.is_string() && parseEnum<BackendState>(v.get<std::string>())) {
+      state = parseEnum<BackendState>(v.get<std::string>());
     } else if (k == "weight") {
       return errorReply(400, "bad_request",
                         "weight must be an integer 0.." + std::to_string(kMaxWeight));
     } else if (k == "state") {
-      return errorReply(400, "bad_request", "state must be active, draining or down");
+      return errorReply(400, "bad_request", "state must be one of " + enumChoices<BackendState>());
     } else {
       return errorReply(400, "bad_request", "unknown field \"" + k + "\"");
     }

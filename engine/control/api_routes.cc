@@ -68,24 +68,6 @@ ApiReply unauthorized() {
 
 }  // namespace
 
-std::string_view httpMethodName(HttpMethod m) noexcept {
-  switch (m) {
-    case H::kGet:
-      return "GET";
-    case H::kPost:
-      return "POST";
-    case H::kPut:
-      return "PUT";
-    case H::kPatch:
-      return "PATCH";
-    case H::kDelete:
-      return "DELETE";
-    case H::kOther:
-      break;
-  }
-  return "OTHER";
-}
-
 std::span<const Route> apiRoutes() {
   return table();
 }
@@ -154,7 +136,7 @@ ApiReply dispatch(std::span<const Route> routes, const ApiLimits& limits, Contro
       captures = tried;
       break;
     }
-    allow += (allow.empty() ? "" : ", ") + std::string(httpMethodName(r.method));
+    allow += (allow.empty() ? "" : ", ") + std::string(enumName(r.method));
   }
   // Mutating requests are refused without the token before anything about the path is said.
   const bool mutating = found ? found->mutating : isMutatingMethod(req.method);

@@ -35,7 +35,7 @@ ApiResult Controller::setBackend(const Address& vip, const Address& backend,
   for (const BackendRecord& b : v->backends) {
     if (b.address != backend) continue;
     spdlog::info("backends: {} of VIP {} now weight {}, {}", backend.toString(), vip.toString(),
-                 b.weight, backendStateName(b.state));
+                 b.weight, enumName(b.state));
     return ApiResult{200, backendJson(b, workerStats())};
   }
   return ApiResult::error(500, "internal", "internal error");
@@ -97,7 +97,7 @@ ApiResult Controller::listConnections(const ConnFilter& filter, const std::strin
                        {"backend_port", c.backendPort},
                        {"snat", c.snat.toString()},
                        {"snat_port", c.snatPort},
-                       {"state", tcpStateName(c.state)},
+                       {"state", enumName(c.state)},
                        {"syn_proxy", c.synProxy},
                        {"worker", c.worker},
                        {"expires_in_ms", c.expiresInMs}});
@@ -148,7 +148,7 @@ ApiResult Controller::configLocked() const {
     vips.push_back({{"address", v.config.address.toString()},
                     {"ports", v.config.ports},
                     {"syn_flood",
-                     {{"mode", synFloodModeName(v.config.synFlood.mode)},
+                     {{"mode", enumName(v.config.synFlood.mode)},
                       {"threshold_pps", v.config.synFlood.thresholdPps}}}});
   }
   json snat = json::array();
@@ -156,7 +156,7 @@ ApiResult Controller::configLocked() const {
   return ApiResult{
       200,
       {{"interface", c.interface},
-       {"xdp_mode", xdpModeName(c.xdpMode)},
+       {"xdp_mode", enumName(c.xdpMode)},
        {"workers", c.workers},
        {"fail_open", c.failOpen},
        {"snat", {{"addresses", snat}, {"port_lo", c.snat.portLo}, {"port_hi", c.snat.portHi}}},
@@ -219,9 +219,9 @@ ApiResult Controller::patchConfig(const json& patch) {
         if (k == "mode") {
           if (!val.is_string())
             return ApiResult::error(400, "bad_request", "mode must be a string");
-          mode = parseSynFloodMode(val.get<std::string>());
+          mode = parseEnum<SynFloodMode>(val.get<std::string>());
           if (!mode)
-            return ApiResult::error(400, "bad_request", "mode must be off, always or auto");
+            return ApiResult::error(400, "bad_request", "mode must be one of " + enumChoices<SynFloodMode>());
         } else if (k == "threshold_pps") {
           if (!val.is_number_unsigned() || val.get<std::uint64_t>() > 0xffffffffu) {
             return ApiResult::error(400, "bad_request", "threshold_pps must be a positive integer");

@@ -17,8 +17,8 @@ json Controller::backendJson(const BackendRecord& b, const std::vector<WorkerSta
   const BackendStats t = backendTotal(ws, b.id);
   return json{{"address", b.address.toString()},
               {"weight", b.weight},
-              {"state", backendStateName(b.state)},
-              {"health", healthName(b.health)},
+              {"state", enumName(b.state)},
+              {"health", enumName(b.health)},
               {"in_rotation", b.inRotation()},
               {"active_connections", t.active},
               {"connections_total", t.counters.created},
@@ -42,11 +42,11 @@ json reasonsJson(const std::array<std::uint64_t, kReasonCount>& counts) {
 json conntrackJson(const Folded& f) {
   json states = json::object();
   for (std::size_t i = 1; i < kTcpStateCount; ++i) {
-    states[std::string(tcpStateName(static_cast<TcpState>(i)))] = f.byState[i];
+    states[std::string(enumName(static_cast<TcpState>(i)))] = f.byState[i];
   }
   json closes = json::object();
   for (std::size_t i = 0; i < kCloseReasonCount; ++i) {
-    closes[std::string(closeReasonName(static_cast<CloseReason>(i)))] = f.closed[i];
+    closes[std::string(enumName(static_cast<CloseReason>(i)))] = f.closed[i];
   }
   return {{"active", f.active}, {"capacity", f.capacity}, {"created", f.created},
           {"by_state", states}, {"closed", closes},       {"syn_retransmits", f.synRetransmits}};
@@ -202,7 +202,7 @@ ApiResult Controller::listVips() const {
          {"protocol", "tcp"},
          {"ports", v.config.ports},
          {"syn_flood",
-          {{"mode", synFloodModeName(v.config.synFlood.mode)},
+          {{"mode", enumName(v.config.synFlood.mode)},
            {"threshold_pps", v.config.synFlood.thresholdPps},
            {"active", cookiesActive(v, deps_.prog->synState(static_cast<std::uint16_t>(i)),
                                     synPressure_.on())}}},

@@ -81,11 +81,11 @@ void addPackets(Builder& b, const MetricsInput& in) {
       "backend_to_client: packets the engine forwarded",
       C);
   for (Action a : {Action::kPass, Action::kDrop, Action::kTx, Action::kRedirect}) {
-    Builder::add(pk, {{"direction", "xdp"}, {"verdict", std::string(actionName(a))}},
+    Builder::add(pk, {{"direction", "xdp"}, {"verdict", std::string(enumName(a))}},
                  d(xdpAct[static_cast<std::size_t>(a)]));
   }
   for (Action a : {Action::kPass, Action::kDrop, Action::kTx, Action::kHold}) {
-    Builder::add(pk, {{"direction", "engine"}, {"verdict", std::string(actionName(a))}},
+    Builder::add(pk, {{"direction", "engine"}, {"verdict", std::string(enumName(a))}},
                  d(engAct[static_cast<std::size_t>(a)]));
   }
   Builder::add(pk, {{"direction", "client_to_backend"}, {"verdict", "forwarded"}},
@@ -108,7 +108,7 @@ void addPackets(Builder& b, const MetricsInput& in) {
 void addConnections(Builder& b, const MetricsInput& in) {
   MetricFamily& st = b.family("xlb_conntrack_entries", "Connection entries by TCP state", G);
   for (std::size_t i = 1; i < kTcpStateCount; ++i) {
-    Builder::add(st, {{"state", std::string(tcpStateName(static_cast<TcpState>(i)))}},
+    Builder::add(st, {{"state", std::string(enumName(static_cast<TcpState>(i)))}},
                  d(in.byState[i]));
   }
   b.add(b.family("xlb_conntrack_capacity", "Connection entries the tables can hold", G), {},
@@ -118,7 +118,7 @@ void addConnections(Builder& b, const MetricsInput& in) {
   MetricFamily& cl =
       b.family("xlb_conntrack_closed_total", "Connection entries removed, by reason", C);
   for (std::size_t i = 0; i < kCloseReasonCount; ++i) {
-    Builder::add(cl, {{"reason", std::string(closeReasonName(static_cast<CloseReason>(i)))}},
+    Builder::add(cl, {{"reason", std::string(enumName(static_cast<CloseReason>(i)))}},
                  d(in.closed[i]));
   }
   b.add(b.family("xlb_snat_ports_in_use", "SNAT ports held by connections", G), {},

@@ -10,37 +10,6 @@ namespace xlb {
 
 using nlohmann::json;
 
-std::string_view backendStateName(BackendState s) noexcept {
-  switch (s) {
-    case BackendState::kActive:
-      return "active";
-    case BackendState::kDraining:
-      return "draining";
-    case BackendState::kDown:
-      return "down";
-  }
-  return "?";
-}
-
-std::optional<BackendState> parseBackendState(std::string_view s) noexcept {
-  if (s == "active") return BackendState::kActive;
-  if (s == "draining") return BackendState::kDraining;
-  if (s == "down") return BackendState::kDown;
-  return std::nullopt;
-}
-
-std::string_view healthName(Health h) noexcept {
-  switch (h) {
-    case Health::kUnknown:
-      return "unknown";
-    case Health::kUp:
-      return "up";
-    case Health::kDown:
-      return "down";
-  }
-  return "?";
-}
-
 namespace {
 
 ModelError notFound(std::string m) {
@@ -228,7 +197,7 @@ std::string ServiceModel::overlayJson() const {
     for (const BackendRecord& b : v.backends) {
       backends.push_back({{"address", b.address.toString()},
                           {"weight", b.weight},
-                          {"state", backendStateName(b.state)}});
+                          {"state", enumName(b.state)}});
     }
     json removed = json::array();
     for (const BackendConfig& c : config_.vips[i].backends) {
@@ -240,7 +209,7 @@ std::string ServiceModel::overlayJson() const {
     vips.push_back({{"address", v.config.address.toString()},
                     {"ports", v.config.ports},
                     {"syn_flood",
-                     {{"mode", synFloodModeName(v.config.synFlood.mode)},
+                     {{"mode", enumName(v.config.synFlood.mode)},
                       {"threshold_pps", v.config.synFlood.thresholdPps}}},
                     {"backends", backends},
                     {"removed_configured", removed}});
@@ -281,7 +250,7 @@ std::optional<ModelError> ServiceModel::applyVipOverlay(const json& jv) {
   }
   if (auto e = setVipPorts(*va, ports)) return e;
   const json& sf = jsonField(jv, "syn_flood");
-  const std::optional<SynFloodMode> m = parseSynFloodMode(fieldString(sf, "mode", 16));
+  const std::optional<SynFloodMode> m = parseEnum<SynFloodMode>(fieldString(sf, "mode", 16));
   if (!m) return badRequest("bad SYN flood mode");
   const auto threshold = fieldInt<std::uint32_t>(sf, "threshold_pps", 1, 100'000'000);
   if (auto e = setSynFlood(*va, m, threshold)) return e;
@@ -304,7 +273,7 @@ std::optional<ModelError> ServiceModel::applyVipOverlay(const json& jv) {
   }
   for (const json& jb : fieldArray(jv, "backends")) {
     auto a = Address::parse(fieldString(jb, "address", 64));
-    auto st = parseBackendState(fieldString(jb, "state", 16));
+    auto st = parseEnum<BackendState>(fieldString(jb, "state", 16));
     const auto w = fieldInt<std::uint32_t>(jb, "weight", 0, kMaxWeight);
     if (!a || !st || a->family != va->family) return badRequest("bad backend record");
     auto it = std::find_if(result.begin(), result.end(),

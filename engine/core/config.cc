@@ -6,37 +6,6 @@
 
 namespace xlb {
 
-std::optional<SynFloodMode> parseSynFloodMode(std::string_view name) noexcept {
-  for (SynFloodMode m : {SynFloodMode::kOff, SynFloodMode::kAlways, SynFloodMode::kAuto}) {
-    if (synFloodModeName(m) == name) return m;
-  }
-  return std::nullopt;
-}
-
-std::string_view synFloodModeName(SynFloodMode m) noexcept {
-  switch (m) {
-    case SynFloodMode::kOff:
-      return "off";
-    case SynFloodMode::kAlways:
-      return "always";
-    case SynFloodMode::kAuto:
-      return "auto";
-  }
-  return "?";
-}
-
-std::string_view xdpModeName(XdpMode m) noexcept {
-  switch (m) {
-    case XdpMode::kAuto:
-      return "auto";
-    case XdpMode::kNative:
-      return "native";
-    case XdpMode::kGeneric:
-      return "generic";
-  }
-  return "?";
-}
-
 std::vector<std::string> snatSizing(const Config& c) {
   std::vector<std::string> out;
   if (c.snat.sustainedRate == 0) return out;

@@ -21,50 +21,6 @@ inline bool seqAtOrAfter(std::uint32_t a, std::uint32_t b) noexcept {
 
 }  // namespace
 
-std::string_view tcpStateName(TcpState s) noexcept {
-  switch (s) {
-    case TcpState::kFree:
-      return "free";
-    case TcpState::kSynSent:
-      return "syn_sent";
-    case TcpState::kSynReceived:
-      return "syn_received";
-    case TcpState::kEstablished:
-      return "established";
-    case TcpState::kFinWait:
-      return "fin_wait";
-    case TcpState::kClosing:
-      return "closing";
-    case TcpState::kTimeWait:
-      return "time_wait";
-    case TcpState::kClosed:
-      return "closed";
-    case TcpState::kKilled:
-      return "killed";
-    case TcpState::kCount:
-      break;
-  }
-  return "?";
-}
-
-std::string_view closeReasonName(CloseReason r) noexcept {
-  switch (r) {
-    case CloseReason::kFin:
-      return "fin";
-    case CloseReason::kRst:
-      return "rst";
-    case CloseReason::kTimeout:
-      return "timeout";
-    case CloseReason::kEvicted:
-      return "evicted";
-    case CloseReason::kKilled:
-      return "killed";
-    case CloseReason::kCount:
-      break;
-  }
-  return "?";
-}
-
 ConnTable::ConnTable(std::uint32_t capacity, const Timeouts& timeouts, SnatPool& snat,
                      std::uint64_t seed)
     : capacity_(capacity), freeHead_(kNil), snat_(snat), timeouts_(timeouts) {

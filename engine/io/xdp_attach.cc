@@ -93,7 +93,7 @@ std::unique_ptr<XdpAttachment> XdpAttachment::attach(const std::string& ifname, 
     }
   }
   if (err != 0) {
-    error = "cannot attach XDP to " + ifname + " (" + std::string(xdpModeName(mode)) +
+    error = "cannot attach XDP to " + ifname + " (" + std::string(enumName(mode)) +
             "): " + errText(err);
     if (err == -EPERM || err == -EACCES) error += " (needs root: CAP_NET_ADMIN and CAP_BPF)";
     return nullptr;

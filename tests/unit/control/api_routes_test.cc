@@ -98,7 +98,7 @@ using RouteKey = std::pair<std::string, std::string>;  // lowercase method, patt
 std::set<RouteKey> tableRoutes() {
   std::set<RouteKey> out;
   for (const Route& r : apiRoutes()) {
-    EXPECT_TRUE(out.emplace(lower(httpMethodName(r.method)), std::string(r.pattern)).second)
+    EXPECT_TRUE(out.emplace(lower(enumName(r.method)), std::string(r.pattern)).second)
         << r.pattern << " twice";
     EXPECT_FALSE(r.help.empty()) << r.pattern;
     const bool mutatingMethod = r.method != HttpMethod::kGet;

@@ -160,7 +160,7 @@ void expectGoneAt(Harness& h, TimeNs before, TimeNs after, CloseReason why) {
   EXPECT_EQ(active(h), 1u) << "removed too early";
   h.tick(after);
   EXPECT_EQ(active(h), 0u) << "not removed in time";
-  EXPECT_EQ(h.table->closed(why), closedBefore + 1) << closeReasonName(why);
+  EXPECT_EQ(h.table->closed(why), closedBefore + 1) << enumName(why);
   EXPECT_EQ(h.snat->portsInUse(), 0u);
   EXPECT_EQ(h.table->created(), h.table->closedTotal());
 }

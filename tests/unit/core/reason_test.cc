@@ -25,12 +25,12 @@ TEST(Reason, ActionsFollowTheList) {
   EXPECT_EQ(Verdict{Reason::kTxToBackend}.action(), Action::kTx);
   EXPECT_EQ(Verdict{Reason::kPassNotOurs}.action(), Action::kPass);
   EXPECT_EQ(Verdict{Reason::kNoConntrack}.action(), Action::kDrop);
-  EXPECT_EQ(actionName(actionOf(Reason::kTableFull)), "drop");
-  EXPECT_EQ(actionName(actionOf(Reason::kTxSyncookie)), "tx");
-  EXPECT_EQ(actionName(actionOf(Reason::kPassNotIp)), "pass");
+  EXPECT_EQ(enumName(actionOf(Reason::kTableFull)), "drop");
+  EXPECT_EQ(enumName(actionOf(Reason::kTxSyncookie)), "tx");
+  EXPECT_EQ(enumName(actionOf(Reason::kPassNotIp)), "pass");
   EXPECT_EQ(reasonName(Reason::kSnatExhausted), "snat_exhausted");
-  EXPECT_EQ(actionName(actionOf(Reason::kRedirect)), "redirect");
-  EXPECT_EQ(actionName(actionOf(Reason::kSynproxyHeld)), "hold");
+  EXPECT_EQ(enumName(actionOf(Reason::kRedirect)), "redirect");
+  EXPECT_EQ(enumName(actionOf(Reason::kSynproxyHeld)), "hold");
   std::size_t tx = 0, pass = 0, drop = 0, other = 0;
   for (Action a : kReasonActions) {
     tx += a == Action::kTx;

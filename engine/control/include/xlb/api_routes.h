@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "xlb/addr.h"
+#include "xlb/enum_names.h"
 
 namespace xlb {
 
@@ -24,7 +25,9 @@ class Controller;
 struct ApiResult;
 
 enum class HttpMethod { kGet, kPost, kPut, kPatch, kDelete, kOther };
-std::string_view httpMethodName(HttpMethod m) noexcept;
+XLB_ENUM_NAMES(HttpMethod, {HttpMethod::kGet, "GET"}, {HttpMethod::kPost, "POST"},
+               {HttpMethod::kPut, "PUT"}, {HttpMethod::kPatch, "PATCH"},
+               {HttpMethod::kDelete, "DELETE"}, {HttpMethod::kOther, "OTHER"});
 
 struct ApiRequest {
   HttpMethod method = HttpMethod::kGet;

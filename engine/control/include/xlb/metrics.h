@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "xlb/boundary.h"
-#include "xlb/pipeline.h"
 #include "xlb/dataplane_ports.h"
+#include "xlb/pipeline.h"
 
 namespace xlb {
 

@@ -18,15 +18,16 @@
 #include <vector>
 
 #include "xlb/config.h"
+#include "xlb/enum_names.h"
 #include "xlb/snapshot.h"
 
 namespace xlb {
 
 enum class BackendState : std::uint8_t { kActive, kDraining, kDown };
 enum class Health : std::uint8_t { kUnknown, kUp, kDown };
-std::string_view backendStateName(BackendState s) noexcept;
-std::optional<BackendState> parseBackendState(std::string_view s) noexcept;
-std::string_view healthName(Health h) noexcept;
+XLB_ENUM_NAMES(BackendState, {BackendState::kActive, "active"},
+               {BackendState::kDraining, "draining"}, {BackendState::kDown, "down"});
+XLB_ENUM_NAMES(Health, {Health::kUnknown, "unknown"}, {Health::kUp, "up"}, {Health::kDown, "down"});
 
 struct BackendRecord {
   Address address;

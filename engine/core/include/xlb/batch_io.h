@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The one batch I/O interface a worker runs on: AF_XDP sockets in the daemon, the simulator's
-// single-thread I/O (frames from pcap files or simulated hosts), memory in tests. A worker is receive -> process -> complete (+ send what the
-// pipeline emitted) -> flush.
+// single-thread I/O (frames from pcap files or simulated hosts), memory in tests. A worker is
+// receive -> process -> complete (+ send what the pipeline emitted) -> flush.
 #pragma once
 
 #include <cstdint>
@@ -16,7 +16,7 @@ namespace xlb {
 struct IoCounters {
   std::uint64_t rxFrames = 0;
   std::uint64_t txFrames = 0;
-  std::uint64_t txRingFull = 0;   // frames recycled because the TX ring had no room
+  std::uint64_t txRingFull = 0;  // frames recycled because the TX ring had no room
   // Where the I/O's frames are (AF_XDP UMEM; zeros for I/O without a frame pool): they add up
   // to `framesTotal` at every moment, so a leak shows as one place growing for good.
   std::uint32_t framesTotal = 0, framesFree = 0, framesFill = 0, framesApp = 0, framesTx = 0;

@@ -10,12 +10,17 @@
 
 #include "xlb/addr.h"
 #include "xlb/conn_table.h"
+#include "xlb/enum_names.h"
 #include "xlb_common.h"
 
 namespace xlb {
 
 enum class XdpMode : std::uint8_t { kAuto, kNative, kGeneric };
 enum class SynFloodMode : std::uint8_t { kOff, kAlways, kAuto };
+XLB_ENUM_NAMES(XdpMode, {XdpMode::kAuto, "auto"}, {XdpMode::kNative, "native"},
+               {XdpMode::kGeneric, "generic"});
+XLB_ENUM_NAMES(SynFloodMode, {SynFloodMode::kOff, "off"}, {SynFloodMode::kAlways, "always"},
+               {SynFloodMode::kAuto, "auto"});
 
 struct BackendConfig {
   Address address;
@@ -104,9 +109,5 @@ std::string checkConfig(const Config& c);
 // only for clients that send timestamps) or ports run out altogether while closed connections
 // hold theirs for the LB's time_wait timer. One warning per problem, empty when none.
 std::vector<std::string> snatSizing(const Config& c);
-
-std::string_view synFloodModeName(SynFloodMode m) noexcept;
-std::optional<SynFloodMode> parseSynFloodMode(std::string_view name) noexcept;
-std::string_view xdpModeName(XdpMode m) noexcept;
 
 }  // namespace xlb

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "xlb/addr.h"
+#include "xlb/enum_names.h"
 #include "xlb/snat.h"
 
 namespace xlb {
@@ -29,11 +30,17 @@ enum class TcpState : std::uint8_t {
   kCount
 };
 inline constexpr std::size_t kTcpStateCount = static_cast<std::size_t>(TcpState::kCount);
-std::string_view tcpStateName(TcpState s) noexcept;
+XLB_ENUM_NAMES(TcpState, {TcpState::kFree, "free"}, {TcpState::kSynSent, "syn_sent"},
+               {TcpState::kSynReceived, "syn_received"}, {TcpState::kEstablished, "established"},
+               {TcpState::kFinWait, "fin_wait"}, {TcpState::kClosing, "closing"},
+               {TcpState::kTimeWait, "time_wait"}, {TcpState::kClosed, "closed"},
+               {TcpState::kKilled, "killed"});
 
 enum class CloseReason : std::uint8_t { kFin = 0, kRst, kTimeout, kEvicted, kKilled, kCount };
 inline constexpr std::size_t kCloseReasonCount = static_cast<std::size_t>(CloseReason::kCount);
-std::string_view closeReasonName(CloseReason r) noexcept;
+XLB_ENUM_NAMES(CloseReason, {CloseReason::kFin, "fin"}, {CloseReason::kRst, "rst"},
+               {CloseReason::kTimeout, "timeout"}, {CloseReason::kEvicted, "evicted"},
+               {CloseReason::kKilled, "killed"});
 
 struct Timeouts {
   TimeNs syn = 5 * kNsPerSec;            // kSynSent, kSynReceived

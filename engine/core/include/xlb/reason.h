@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "xlb/enum_names.h"
 #include "xlb_common.h"
 
 namespace xlb {
@@ -44,21 +45,8 @@ constexpr std::string_view reasonName(Reason r) noexcept {
 constexpr Action actionOf(Reason r) noexcept {
   return kReasonActions[static_cast<std::size_t>(r)];
 }
-constexpr std::string_view actionName(Action a) noexcept {
-  switch (a) {
-    case Action::kDrop:
-      return "drop";
-    case Action::kTx:
-      return "tx";
-    case Action::kPass:
-      return "pass";
-    case Action::kRedirect:
-      return "redirect";
-    case Action::kHold:
-      return "hold";
-  }
-  return "?";
-}
+XLB_ENUM_NAMES(Action, {Action::kDrop, "drop"}, {Action::kTx, "tx"}, {Action::kPass, "pass"},
+               {Action::kRedirect, "redirect"}, {Action::kHold, "hold"});
 
 // A verdict is its reason; the action (transmit, drop, pass to kernel, ...) follows from the list.
 struct Verdict {
