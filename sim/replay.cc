@@ -45,10 +45,8 @@ json reasonCounts(const std::array<std::uint64_t, kReasonCount>& r) {
   return j;
 }
 
-json actionCounts(const std::array<std::uint64_t, kReasonCount>& r, bool xdp) {
-  std::array<std::uint64_t, 8> a{};
-  for (std::size_t i = 0; i < kReasonCount; ++i)
-    a[static_cast<std::size_t>(kReasonActions[i])] += r[i];
+json actionCountsJson(const std::array<std::uint64_t, kReasonCount>& r, bool xdp) {
+  const auto a = actionCounts(r);
   json j = {{"pass", a[static_cast<std::size_t>(Action::kPass)]},
             {"drop", a[static_cast<std::size_t>(Action::kDrop)]},
             {"tx", a[static_cast<std::size_t>(Action::kTx)]}};
@@ -226,10 +224,10 @@ bool replay(const ReplayOptions& options, const std::vector<PcapFrame>& in, Pcap
                  {{"frames", in.size()},
                   {"loops", std::max<std::uint32_t>(1, options.loops)},
                   {"duration_ms", span / kNsPerMs}}},
-                {"xdp", {{"verdicts", actionCounts(xdp, true)}, {"reasons", reasonCounts(xdp)}}},
+                {"xdp", {{"verdicts", actionCountsJson(xdp, true)}, {"reasons", reasonCounts(xdp)}}},
                 {"engine",
                  {{"frames", ws.counters.packets},
-                  {"verdicts", actionCounts(ws.counters.reasons, false)},
+                  {"verdicts", actionCountsJson(ws.counters.reasons, false)},
                   {"reasons", reasonCounts(ws.counters.reasons)}}},
                 {"output",
                  {{"frames", out != nullptr ? out->frames() : 0},

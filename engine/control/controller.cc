@@ -144,17 +144,18 @@ void Controller::tickLocked() {
     std::string err;
     if (!saveBlocklist(err)) spdlog::error("{}", err);
   }
-  synPressureLocked();
+  // The workers' figures, read once per tick for both uses.
+  const std::vector<WorkerStats> ws = workerStats();
+  synPressureLocked(ws);
   // Once a second: next hops (republish when the kernel's answer for any backend changed), and
   // the checksum hint.
   if (std::chrono::steady_clock::now() - lastRefresh_ >= std::chrono::seconds(1)) {
     refreshNextHopsLocked();
-    hintChecksumsLocked();
+    hintChecksumsLocked(fold(ws));
   }
 }
 
-void Controller::synPressureLocked() {
-  const std::vector<WorkerStats> ws = workerStats();
+void Controller::synPressureLocked(const std::vector<WorkerStats>& ws) {
   if (!synPressure_.update(ws)) return;
   deps_.prog->setSynPressure(synPressure_.on());
   if (synPressure_.on()) {
@@ -170,14 +171,11 @@ void Controller::synPressureLocked() {
   }
 }
 
-void Controller::hintChecksumsLocked() {
+void Controller::hintChecksumsLocked(const WorkerStats& total) {
   // Frames with checksums a sender left to an offload (veth, containers) reach XDP unfinished;
   // backends drop them silently, so xlb drops the SYNs, counts them and says why, once a minute.
-  std::uint64_t partial = 0, bad = 0;
-  for (const WorkerStats& w : workerStats()) {
-    partial += w.counters.of(Reason::kPartialChecksum);
-    bad += w.counters.of(Reason::kBadChecksum);
-  }
+  const std::uint64_t partial = total.counters.of(Reason::kPartialChecksum);
+  std::uint64_t bad = total.counters.of(Reason::kBadChecksum);
   bad += deps_.prog->stats()[static_cast<std::size_t>(Reason::kBadChecksum)].packets;
   const std::uint64_t seen = partial + bad;
   const std::uint64_t fresh = seen - checksumDropsSeen_;

@@ -22,32 +22,22 @@ std::int64_t wallNow();
 std::string iso8601(std::int64_t t);
 nlohmann::json nullOr(const std::string& s);
 
-// Per-worker figures folded into one.
-struct Folded {
-  std::array<std::uint64_t, kReasonCount> reasons{};
-  std::array<std::uint64_t, kTcpStateCount> byState{};
-  std::array<std::uint64_t, kCloseReasonCount> closed{};
-  std::uint64_t active = 0, created = 0, snatInUse = 0, snatCapacity = 0, capacity = 0;
-  std::uint64_t validated = 0, heldReleased = 0, handedOff = 0, handoffDrops = 0, sendDrops = 0;
-  std::uint64_t synTimestamped = 0, synNoTimestamp = 0, twCollisions = 0, synRetransmits = 0;
-  std::uint64_t packets = 0, bytes = 0;
-};
-
 // Everything statistics and metrics report, read once: per-worker figures folded, the XDP
 // program's per-CPU counters, per-VIP SYN state, per-queue AF_XDP figures.
 struct Figures {
-  std::vector<WorkerStats> ws;
-  Folded f;
+  WorkerStats total;  // every worker's figures added up
   std::array<ReasonStat, kReasonCount> xdp{};
   std::vector<SynState> syn;  // by VIP position
   std::vector<MetricsInput::Queue> queues;
 };
 
-Folded fold(const std::vector<WorkerStats>& ws);
+// Every worker's figures added up (WorkerStats::operator+=); backends by id.
+WorkerStats fold(const std::vector<WorkerStats>& ws);
 // Cookies answer this VIP's SYNs: always, or in auto mode while above the threshold or while
 // half-open connections press on the SNAT ports (SynPressure).
 bool cookiesActive(const VipRecord& v, const SynState& st, bool pressure);
-BackendStats backendTotal(const std::vector<WorkerStats>& ws, std::uint16_t id);
+// One backend id's figures from a fold (zeros for an id no worker has seen yet).
+BackendStats backendOf(const WorkerStats& total, std::uint16_t id);
 Figures collectFigures(const ControllerDeps& d, std::size_t vipCount);
 nlohmann::json internalErrorsJson();
 

@@ -21,7 +21,7 @@ ApiResult Controller::addBackend(const Address& vip, const Address& backend, std
   spdlog::info("backends: {} added to VIP {} (weight {})", backend.toString(), vip.toString(),
                weight);
   const VipRecord* v = model_.findVip(vip);
-  return ApiResult{201, backendJson(v->backends.back(), workerStats())};
+  return ApiResult{201, backendJson(v->backends.back(), fold(workerStats()))};
 }
 
 ApiResult Controller::setBackend(const Address& vip, const Address& backend,
@@ -36,7 +36,7 @@ ApiResult Controller::setBackend(const Address& vip, const Address& backend,
     if (b.address != backend) continue;
     spdlog::info("backends: {} of VIP {} now weight {}, {}", backend.toString(), vip.toString(),
                  b.weight, enumName(b.state));
-    return ApiResult{200, backendJson(b, workerStats())};
+    return ApiResult{200, backendJson(b, fold(workerStats()))};
   }
   return ApiResult::error(500, "internal", "internal error");
 }

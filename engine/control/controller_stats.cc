@@ -13,8 +13,8 @@ namespace xlb {
 using nlohmann::json;
 using namespace controller_detail;
 
-json Controller::backendJson(const BackendRecord& b, const std::vector<WorkerStats>& ws) const {
-  const BackendStats t = backendTotal(ws, b.id);
+json Controller::backendJson(const BackendRecord& b, const WorkerStats& total) const {
+  const BackendStats t = backendOf(total, b.id);
   return json{{"address", b.address.toString()},
               {"weight", b.weight},
               {"state", enumName(b.state)},
@@ -39,36 +39,39 @@ json reasonsJson(const std::array<std::uint64_t, kReasonCount>& counts) {
   return out;
 }
 
-json conntrackJson(const Folded& f) {
+// Each figure of a list at its place: out[group][key] (figures.h).
+template <typename Holder, typename Table>
+void putFigures(json& out, const Table& table, const Holder& h) {
+  for (const Figure<Holder>& f : table) out[std::string(f.group)][std::string(f.key)] = h.*f.member;
+}
+
+json conntrackStatesJson(const WorkerStats& t) {
   json states = json::object();
   for (std::size_t i = 1; i < kTcpStateCount; ++i) {
-    states[std::string(enumName(static_cast<TcpState>(i)))] = f.byState[i];
+    states[std::string(enumName(static_cast<TcpState>(i)))] = t.byState[i];
   }
   json closes = json::object();
   for (std::size_t i = 0; i < kCloseReasonCount; ++i) {
-    closes[std::string(enumName(static_cast<CloseReason>(i)))] = f.closed[i];
+    closes[std::string(enumName(static_cast<CloseReason>(i)))] = t.closed[i];
   }
-  return {{"active", f.active}, {"capacity", f.capacity}, {"created", f.created},
-          {"by_state", states}, {"closed", closes},       {"syn_retransmits", f.synRetransmits}};
+  return {{"by_state", states}, {"closed", closes}};
 }
 
+// One object per queue: the I/O's and the kernel's figures by key, and UMEM frames by place.
 json afxdpJson(const std::vector<MetricsInput::Queue>& queues) {
   json afxdp = json::array();
   for (const MetricsInput::Queue& q : queues) {
-    afxdp.push_back({{"queue", q.queue},
-                     {"zero_copy", q.zeroCopy},
-                     {"rx", q.rx},
-                     {"tx", q.tx},
-                     {"tx_ring_full", q.txRingFull},
-                     {"rx_dropped", q.rxDropped},
-                     {"rx_ring_full", q.rxRingFull},
-                     {"fill_ring_empty", q.fillRingEmpty},
-                     {"frames",
-                      {{"total", q.framesTotal},
-                       {"free", q.framesFree},
-                       {"fill", q.framesFill},
-                       {"in_app", q.framesApp},
-                       {"in_tx", q.framesTx}}}});
+    json o = {{"queue", q.queue},
+              {"zero_copy", q.zeroCopy},
+              {"frames",
+               {{"total", q.io.framesTotal},
+                {"free", q.io.framesFree},
+                {"fill", q.io.framesFill},
+                {"in_app", q.io.framesApp},
+                {"in_tx", q.io.framesTx}}}};
+    for (const auto& f : kIoFigures) o[std::string(f.key)] = q.io.*f.member;
+    for (const auto& f : kXskKernelFigures) o[std::string(f.key)] = q.kernel.*f.member;
+    afxdp.push_back(std::move(o));
   }
   return afxdp;
 }
@@ -81,7 +84,7 @@ json Controller::vipsStatsJson(const Figures& g) const {
     const VipRecord& v = model_.vips()[i];
     json backends = json::array();
     for (const BackendRecord& b : v.backends) {
-      const BackendStats t = backendTotal(g.ws, b.id);
+      const BackendStats t = backendOf(g.total, b.id);
       backends.push_back({{"address", b.address.toString()},
                           {"active_connections", t.active},
                           {"connections_total", t.counters.created}});
@@ -97,32 +100,19 @@ json Controller::vipsStatsJson(const Figures& g) const {
 ApiResult Controller::stats() const {
   std::lock_guard lock(mutex_);
   const Figures g = collectFigures(deps_, model_.vips().size());
-  const Folded& f = g.f;
-  const auto& x = g.xdp;
-  std::array<std::uint64_t, kReasonCount> xdpCounts{};
+  const WorkerStats& t = g.total;
+  std::array<std::uint64_t, kReasonCount> xdp{};
   std::uint64_t xdpPackets = 0;
   for (std::size_t i = 0; i < kReasonCount; ++i) {
-    xdpCounts[i] = x[i].packets;
-    xdpPackets += x[i].packets;
+    xdp[i] = g.xdp[i].packets;
+    xdpPackets += xdp[i];
   }
   const auto uptime =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_);
   json j = {{"uptime_seconds", uptime.count()},
-            {"packets", {{"xdp", xdpPackets}, {"engine", f.packets}}},
-            {"xdp", reasonsJson(xdpCounts)},
-            {"engine", reasonsJson(f.reasons)},
-            {"conntrack", conntrackJson(f)},
-            {"snat",
-             {{"ports_in_use", f.snatInUse},
-              {"ports_total", f.snatCapacity},
-              {"exhausted", f.reasons[static_cast<std::size_t>(Reason::kSnatExhausted)]},
-              {"syn_timestamped", f.synTimestamped},
-              {"syn_without_timestamp", f.synNoTimestamp},
-              {"time_wait_collisions", f.twCollisions}}},
-            {"syncookies",
-             {{"sent", x[static_cast<std::size_t>(Reason::kTxSyncookie)].packets},
-              {"validated", f.validated},
-              {"invalid", f.reasons[static_cast<std::size_t>(Reason::kSyncookieInvalid)]}}},
+            {"xdp", reasonsJson(xdp)},
+            {"engine", reasonsJson(t.counters.reasons)},
+            {"conntrack", conntrackStatesJson(t)},
             {"half_open",
              {{"connections", synPressure_.halfOpen()},
               {"limit", synPressure_.limit()},
@@ -130,15 +120,17 @@ ApiResult Controller::stats() const {
               {"pressure_switches", synPressure_.switches()}}},
             {"blocklist",
              {{"entries", blocklist_.size()},
-              {"drops", x[static_cast<std::size_t>(Reason::kBlocklist)].packets}}},
+              {"drops", xdp[static_cast<std::size_t>(Reason::kBlocklist)]}}},
             {"vips", vipsStatsJson(g)},
-            {"workers",
-             {{"count", g.ws.size()},
-              {"handed_off", f.handedOff},
-              {"handoff_drops", f.handoffDrops},
-              {"send_drops", f.sendDrops}}},
             {"afxdp", afxdpJson(g.queues)},
             {"internal_errors", internalErrorsJson()}};
+  putFigures(j, kPipelineFigures, t.counters);
+  putFigures(j, kWorkerFigures, t);
+  j["packets"]["xdp"] = xdpPackets;
+  j["snat"]["exhausted"] = t.counters.of(Reason::kSnatExhausted);
+  j["syncookies"]["sent"] = xdp[static_cast<std::size_t>(Reason::kTxSyncookie)];
+  j["syncookies"]["invalid"] = t.counters.of(Reason::kSyncookieInvalid);
+  j["workers"]["count"] = deps_.workers.size();
   return ApiResult{200, j};
 }
 
@@ -147,17 +139,7 @@ std::string Controller::metrics() const {
   const Figures g = collectFigures(deps_, model_.vips().size());
   MetricsInput in;
   in.xdp = g.xdp;
-  in.engine = g.f.reasons;
-  in.byState = g.f.byState;
-  in.closed = g.f.closed;
-  in.capacity = g.f.capacity;
-  in.created = g.f.created;
-  in.snatInUse = g.f.snatInUse;
-  in.cookiesValidated = g.f.validated;
-  in.synTimestamped = g.f.synTimestamped;
-  in.synNoTimestamp = g.f.synNoTimestamp;
-  in.twCollisions = g.f.twCollisions;
-  in.synRetransmits = g.f.synRetransmits;
+  in.engine = g.total;
   in.blocklistEntries = blocklist_.size();
   in.halfOpen = synPressure_.halfOpen();
   in.halfOpenLimit = synPressure_.limit();
@@ -167,9 +149,8 @@ std::string Controller::metrics() const {
     const VipRecord& v = model_.vips()[i];
     in.vips.push_back({v.config.address.toString(), cookiesActive(v, g.syn[i], synPressure_.on())});
     for (const BackendRecord& b : v.backends) {
-      const BackendStats t = backendTotal(g.ws, b.id);
       in.backends.push_back({v.config.address.toString(), b.address.toString(), b.inRotation(),
-                             t.active, t.counters});
+                             backendOf(g.total, b.id)});
     }
   }
   in.queues = g.queues;
@@ -187,14 +168,14 @@ std::string Controller::metrics() const {
 
 ApiResult Controller::listVips() const {
   std::lock_guard lock(mutex_);
-  const std::vector<WorkerStats> ws = workerStats();
+  const WorkerStats total = fold(workerStats());
   json items = json::array();
   for (std::size_t i = 0; i < model_.vips().size(); ++i) {
     const VipRecord& v = model_.vips()[i];
     std::uint64_t active = 0;
     std::size_t inRotation = 0;
     for (const BackendRecord& b : v.backends) {
-      active += backendTotal(ws, b.id).active;
+      active += backendOf(total, b.id).active;
       inRotation += b.inRotation() ? 1u : 0u;
     }
     items.push_back(
@@ -217,9 +198,9 @@ ApiResult Controller::listBackends(const Address& vip) const {
   std::lock_guard lock(mutex_);
   const VipRecord* v = model_.findVip(vip);
   if (v == nullptr) return ApiResult::error(404, "not_found", "no VIP " + vip.toString());
-  const std::vector<WorkerStats> ws = workerStats();
+  const WorkerStats total = fold(workerStats());
   json items = json::array();
-  for (const BackendRecord& b : v->backends) items.push_back(backendJson(b, ws));
+  for (const BackendRecord& b : v->backends) items.push_back(backendJson(b, total));
   return ApiResult{200, {{"vip", vip.toString()}, {"items", items}}};
 }
 

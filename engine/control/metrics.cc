@@ -65,15 +65,26 @@ void addProcess(Builder& b, const MetricsInput& in) {
   }
 }
 
+// One metric per figure of a list (figures.h) that has a metric of its own.
+template <typename Holder, typename Table>
+void addFigures(Builder& b, const Table& table, const Holder& h) {
+  for (const Figure<Holder>& f : table) {
+    if (f.metric.empty()) continue;
+    b.add(b.family(std::string(f.metric), std::string(f.help),
+                   f.kind == FigureKind::kCounter ? C : G),
+          {}, d(h.*f.member));
+  }
+}
+
 // Packets by stage verdict and drops by reason.
 void addPackets(Builder& b, const MetricsInput& in) {
   // Packets by stage verdict: what XDP did with every packet it saw, what the engine did with
   // every packet handed to it, and what the engine forwarded each way.
-  std::array<std::uint64_t, 8> xdpAct{}, engAct{};
-  for (std::size_t i = 0; i < kReasonCount; ++i) {
-    xdpAct[static_cast<std::size_t>(kReasonActions[i])] += in.xdp[i].packets;
-    engAct[static_cast<std::size_t>(kReasonActions[i])] += in.engine[i];
-  }
+  std::array<std::uint64_t, kReasonCount> xdp{};
+  for (std::size_t i = 0; i < kReasonCount; ++i) xdp[i] = in.xdp[i].packets;
+  const auto& engine = in.engine.counters.reasons;
+  const auto xdpAct = actionCounts(xdp);
+  const auto engAct = actionCounts(engine);
   MetricFamily& pk = b.family(
       "xlb_packets_total",
       "Packets by direction and verdict: direction xdp (all packets the XDP program saw) and "
@@ -89,61 +100,43 @@ void addPackets(Builder& b, const MetricsInput& in) {
                  d(engAct[static_cast<std::size_t>(a)]));
   }
   Builder::add(pk, {{"direction", "client_to_backend"}, {"verdict", "forwarded"}},
-               d(in.engine[static_cast<std::size_t>(Reason::kTxToBackend)]));
+               d(in.engine.counters.of(Reason::kTxToBackend)));
   Builder::add(pk, {{"direction", "backend_to_client"}, {"verdict", "forwarded"}},
-               d(in.engine[static_cast<std::size_t>(Reason::kTxToClient)]));
+               d(in.engine.counters.of(Reason::kTxToClient)));
 
   MetricFamily& drops =
       b.family("xlb_drops_total", "Packets dropped, by stage (xdp, engine) and reason", C);
   for (std::size_t i = 0; i < kReasonCount; ++i) {
     if (kReasonActions[i] != Action::kDrop) continue;
-    Builder::add(drops, {{"stage", "xdp"}, {"reason", std::string(kReasonNames[i])}},
-                 d(in.xdp[i].packets));
+    Builder::add(drops, {{"stage", "xdp"}, {"reason", std::string(kReasonNames[i])}}, d(xdp[i]));
     Builder::add(drops, {{"stage", "engine"}, {"reason", std::string(kReasonNames[i])}},
-                 d(in.engine[i]));
+                 d(engine[i]));
   }
 }
 
-// Connections, SNAT, SYN cookies and half-open pressure, blocklist.
+// Connections by state and by close reason.
 void addConnections(Builder& b, const MetricsInput& in) {
   MetricFamily& st = b.family("xlb_conntrack_entries", "Connection entries by TCP state", G);
   for (std::size_t i = 1; i < kTcpStateCount; ++i) {
     Builder::add(st, {{"state", std::string(enumName(static_cast<TcpState>(i)))}},
-                 d(in.byState[i]));
+                 d(in.engine.byState[i]));
   }
-  b.add(b.family("xlb_conntrack_capacity", "Connection entries the tables can hold", G), {},
-        d(in.capacity));
-  b.add(b.family("xlb_conntrack_created_total", "Connection entries created", C), {},
-        d(in.created));
   MetricFamily& cl =
       b.family("xlb_conntrack_closed_total", "Connection entries removed, by reason", C);
   for (std::size_t i = 0; i < kCloseReasonCount; ++i) {
     Builder::add(cl, {{"reason", std::string(enumName(static_cast<CloseReason>(i)))}},
-                 d(in.closed[i]));
+                 d(in.engine.closed[i]));
   }
-  b.add(b.family("xlb_snat_ports_in_use", "SNAT ports held by connections", G), {},
-        d(in.snatInUse));
   b.add(b.family("xlb_snat_exhausted_total", "New connections refused for want of a SNAT port", C),
-        {}, d(in.engine[static_cast<std::size_t>(Reason::kSnatExhausted)]));
-  b.add(b.family("xlb_snat_syn_timestamped_total",
-                 "SYNs forwarded with their TSval set from the LB clock (safe SNAT port reuse)", C),
-        {}, d(in.synTimestamped));
-  b.add(b.family("xlb_snat_syn_without_timestamp_total",
-                 "SYNs without timestamps: a backend in TIME_WAIT may refuse their port reuse", C),
-        {}, d(in.synNoTimestamp));
-  b.add(b.family("xlb_snat_time_wait_collisions_total",
-                 "SYNs a backend answered with a plain ACK (its TIME_WAIT refused the reuse)", C),
-        {}, d(in.twCollisions));
-  b.add(
-      b.family("xlb_syn_retransmits_total",
-               "SYNs to backends sent again on xlb's own timer (the backend had not answered)", C),
-      {}, d(in.synRetransmits));
+        {}, d(in.engine.counters.of(Reason::kSnatExhausted)));
+}
+
+// SYN cookies, SYN-flood mode and half-open pressure, blocklist.
+void addProtection(Builder& b, const MetricsInput& in) {
   b.add(b.family("xlb_syncookies_sent_total", "SYN-ACKs with a cookie sent by XDP", C), {},
         d(in.xdp[static_cast<std::size_t>(Reason::kTxSyncookie)].packets));
-  b.add(b.family("xlb_syncookies_validated_total", "ACKs whose cookie checked out", C), {},
-        d(in.cookiesValidated));
   b.add(b.family("xlb_syncookies_invalid_total", "ACKs with an invalid cookie (dropped)", C), {},
-        d(in.engine[static_cast<std::size_t>(Reason::kSyncookieInvalid)]));
+        d(in.engine.counters.of(Reason::kSyncookieInvalid)));
   MetricFamily& sf = b.family("xlb_synflood_active",
                               "1 while the VIP answers SYNs with cookies (mode always, or auto "
                               "above its threshold or under half-open pressure)",
@@ -179,27 +172,37 @@ void addBackends(Builder& b, const MetricsInput& in) {
   MetricFamily& bb =
       b.family("xlb_backend_bytes_total", "Bytes of frames forwarded per backend and direction", C);
   for (const auto& be : in.backends) {
+    const BackendCounters& c = be.stats.counters;
     Builder::add(up, {{"vip", be.vip}, {"backend", be.address}}, be.up ? 1 : 0);
-    Builder::add(bc, {{"vip", be.vip}, {"backend", be.address}}, d(be.active));
-    Builder::add(bct, {{"vip", be.vip}, {"backend", be.address}}, d(be.counters.created));
+    Builder::add(bc, {{"vip", be.vip}, {"backend", be.address}}, d(be.stats.active));
+    Builder::add(bct, {{"vip", be.vip}, {"backend", be.address}}, d(c.created));
     Builder::add(bb, {{"vip", be.vip}, {"backend", be.address}, {"direction", "to_backend"}},
-                 d(be.counters.bytesToBackend));
+                 d(c.bytesToBackend));
     Builder::add(bb, {{"vip", be.vip}, {"backend", be.address}, {"direction", "to_client"}},
-                 d(be.counters.bytesToClient));
+                 d(c.bytesToClient));
+  }
+}
+
+// One family per figure of a per-queue list, a sample per queue.
+template <typename Holder, typename Table, typename Get>
+void addQueueFigures(Builder& b, const MetricsInput& in, const Table& table, Get get) {
+  for (const Figure<Holder>& f : table) {
+    MetricFamily& fam = b.family(std::string(f.metric), std::string(f.help),
+                                 f.kind == FigureKind::kCounter ? C : G);
+    for (const auto& q : in.queues) {
+      Builder::add(fam, {{"queue", std::to_string(q.queue)}}, d(get(q).*f.member));
+    }
   }
 }
 
 // Per AF_XDP queue: frames, rings, UMEM frames by place.
 void addQueues(Builder& b, const MetricsInput& in) {
-  MetricFamily& rx = b.family("xlb_xsk_rx_frames_total", "Frames received on the AF_XDP socket", C);
-  MetricFamily& tx =
-      b.family("xlb_xsk_tx_frames_total", "Frames transmitted on the AF_XDP socket", C);
-  MetricFamily& fe = b.family("xlb_xsk_fill_ring_empty_total",
-                              "Kernel: times the fill ring was empty (XDP_STATISTICS)", C);
-  MetricFamily& tf =
-      b.family("xlb_xsk_tx_ring_full_total", "Frames recycled because the TX ring had no room", C);
-  MetricFamily& rd = b.family("xlb_xsk_rx_dropped_total",
-                              "Kernel: frames dropped for want of room (XDP_STATISTICS)", C);
+  using Q = MetricsInput::Queue;
+  addQueueFigures<IoCounters>(b, in, kIoFigures, [](const Q& q) -> const IoCounters& {
+    return q.io;
+  });
+  addQueueFigures<XskKernelStats>(b, in, kXskKernelFigures,
+                                  [](const Q& q) -> const XskKernelStats& { return q.kernel; });
   MetricFamily& zc = b.family("xlb_xsk_zerocopy", "1 when the queue's socket runs zero-copy", G);
   MetricFamily& fr =
       b.family("xlb_xsk_frames",
@@ -207,19 +210,14 @@ void addQueues(Builder& b, const MetricsInput& in) {
                "queue's frames",
                G);
   for (const auto& q : in.queues) {
-    const std::vector<ClientMetric::Label> l{{"queue", std::to_string(q.queue)}};
-    Builder::add(rx, l, d(q.rx));
-    Builder::add(tx, l, d(q.tx));
-    Builder::add(fe, l, d(q.fillRingEmpty));
-    Builder::add(tf, l, d(q.txRingFull));
-    Builder::add(rd, l, d(q.rxDropped));
-    Builder::add(zc, l, q.zeroCopy ? 1 : 0);
-    const std::pair<const char*, std::uint32_t> places[] = {{"free", q.framesFree},
-                                                            {"fill", q.framesFill},
-                                                            {"in_app", q.framesApp},
-                                                            {"in_tx", q.framesTx}};
+    const std::string queue = std::to_string(q.queue);
+    Builder::add(zc, {{"queue", queue}}, q.zeroCopy ? 1 : 0);
+    const std::pair<const char*, std::uint32_t> places[] = {{"free", q.io.framesFree},
+                                                            {"fill", q.io.framesFill},
+                                                            {"in_app", q.io.framesApp},
+                                                            {"in_tx", q.io.framesTx}};
     for (const auto& [place, n] : places) {
-      Builder::add(fr, {{"queue", std::to_string(q.queue)}, {"place", place}}, n);
+      Builder::add(fr, {{"queue", queue}, {"place", place}}, n);
     }
   }
 }
@@ -230,7 +228,10 @@ std::string renderMetrics(const MetricsInput& in) {
   Builder b;
   addProcess(b, in);
   addPackets(b, in);
+  addFigures(b, kPipelineFigures, in.engine.counters);
+  addFigures(b, kWorkerFigures, in.engine);
   addConnections(b, in);
+  addProtection(b, in);
   addBackends(b, in);
   addQueues(b, in);
   std::ostringstream out;

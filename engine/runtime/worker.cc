@@ -319,6 +319,19 @@ std::optional<std::size_t> Worker::kill(const ConnFilter& filter,
   return static_cast<std::size_t>(killed->load());
 }
 
+WorkerStats& WorkerStats::operator+=(const WorkerStats& o) {
+  counters += o.counters;
+  addFigures(*this, o, kWorkerFigures);
+  for (std::size_t i = 0; i < kTcpStateCount; ++i) byState[i] += o.byState[i];
+  for (std::size_t i = 0; i < kCloseReasonCount; ++i) closed[i] += o.closed[i];
+  if (backends.size() < o.backends.size()) backends.resize(o.backends.size());
+  for (std::size_t i = 0; i < o.backends.size(); ++i) {
+    backends[i].active += o.backends[i].active;
+    backends[i].counters += o.backends[i].counters;
+  }
+  return *this;
+}
+
 void Worker::publishStats() {
   WorkerStats s;
   s.counters = pipe_->counters();

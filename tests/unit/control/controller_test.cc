@@ -84,5 +84,25 @@ TEST(Controller, HalfOpenPressureFromTheWorkersReachesTheMapsOnTick) {
   EXPECT_FALSE(f.maps.pressure);
 }
 
+// Every figure of the lists in figures.h sits in GET /api/v1/stats at its group and key, with its
+// member's value (distinct values prove each reads its own member).
+TEST(Controller, StatsShowEveryListedFigureAtItsPlace) {
+  ControlFixture f;
+  WorkerStats w;
+  std::uint64_t v = 1000;
+  for (const auto& fig : kPipelineFigures) w.counters.*fig.member = ++v;
+  for (const auto& fig : kWorkerFigures) w.*fig.member = ++v;
+  f.worker.figures = w;
+  const nlohmann::json s = f.json(f.call(HttpMethod::kGet, "/api/v1/stats"));
+  v = 1000;
+  for (const auto& fig : kPipelineFigures) {
+    EXPECT_EQ(s[std::string(fig.group)][std::string(fig.key)], ++v) << fig.key;
+  }
+  for (const auto& fig : kWorkerFigures) {
+    EXPECT_EQ(s[std::string(fig.group)][std::string(fig.key)], ++v) << fig.key;
+  }
+  EXPECT_EQ(s["workers"]["count"], 1);
+}
+
 }  // namespace
 }  // namespace xlb

@@ -27,10 +27,10 @@ TEST(Metrics, RendersEveryFigureOfAKnownInput) {
   MetricsInput in;
   in.xdp[static_cast<std::size_t>(Reason::kBlocklist)].packets = 5;
   in.xdp[static_cast<std::size_t>(Reason::kPassNotOurs)].packets = 7;
-  in.engine[static_cast<std::size_t>(Reason::kTxToBackend)] = 11;
-  in.engine[static_cast<std::size_t>(Reason::kTxToClient)] = 13;
-  in.engine[static_cast<std::size_t>(Reason::kNoConntrack)] = 2;
-  in.byState[static_cast<std::size_t>(TcpState::kEstablished)] = 3;
+  in.engine.counters.reasons[static_cast<std::size_t>(Reason::kTxToBackend)] = 11;
+  in.engine.counters.reasons[static_cast<std::size_t>(Reason::kTxToClient)] = 13;
+  in.engine.counters.reasons[static_cast<std::size_t>(Reason::kNoConntrack)] = 2;
+  in.engine.byState[static_cast<std::size_t>(TcpState::kEstablished)] = 3;
   in.halfOpen = 12;
   in.halfOpenLimit = 250;
   in.synPressure = true;
@@ -38,8 +38,8 @@ TEST(Metrics, RendersEveryFigureOfAKnownInput) {
   in.vips.push_back({"10.0.0.100", true});
   MetricsInput::Queue q;
   q.queue = 0;
-  q.framesFree = 9;
-  q.framesFill = 1;
+  q.io.framesFree = 9;
+  q.io.framesFill = 1;
   in.queues.push_back(q);
   const auto m = samples(renderMetrics(in));
   EXPECT_EQ(m.at("xlb_drops_total{stage=\"xdp\",reason=\"blocklist\"}"), "5");
@@ -63,6 +63,42 @@ TEST(Metrics, RendersEveryFigureOfAKnownInput) {
   for (std::size_t i = 0; i < kReasonCount; ++i)
     dropReasons += kReasonActions[i] == Action::kDrop ? 1u : 0u;
   EXPECT_EQ(drops, 2 * dropReasons);
+}
+
+// Every figure of the lists in figures.h with a metric of its own is exported once, under that
+// name, with the value of its member: distinct values prove each reads its own member.
+TEST(Metrics, EveryListedFigureIsExportedUnderItsName) {
+  MetricsInput in;
+  std::uint64_t v = 100;
+  for (const auto& f : kPipelineFigures) in.engine.counters.*f.member = ++v;
+  for (const auto& f : kWorkerFigures) in.engine.*f.member = ++v;
+  MetricsInput::Queue q;
+  q.queue = 3;
+  for (const auto& f : kIoFigures) q.io.*f.member = ++v;
+  for (const auto& f : kXskKernelFigures) q.kernel.*f.member = ++v;
+  in.queues.push_back(q);
+  const auto m = samples(renderMetrics(in));
+  v = 100;
+  std::size_t exported = 0;
+  for (const auto& f : kPipelineFigures) {
+    ++v;
+    if (f.metric.empty()) continue;
+    EXPECT_EQ(m.at(std::string(f.metric)), std::to_string(v)) << f.metric;
+    ++exported;
+  }
+  for (const auto& f : kWorkerFigures) {
+    ++v;
+    if (f.metric.empty()) continue;
+    EXPECT_EQ(m.at(std::string(f.metric)), std::to_string(v)) << f.metric;
+    ++exported;
+  }
+  for (const auto& f : kIoFigures) {
+    EXPECT_EQ(m.at(std::string(f.metric) + "{queue=\"3\"}"), std::to_string(++v)) << f.metric;
+  }
+  for (const auto& f : kXskKernelFigures) {
+    EXPECT_EQ(m.at(std::string(f.metric) + "{queue=\"3\"}"), std::to_string(++v)) << f.metric;
+  }
+  EXPECT_GE(exported, kPipelineFigures.size() + kWorkerFigures.size() - 1);
 }
 
 }  // namespace

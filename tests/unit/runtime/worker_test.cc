@@ -45,5 +45,49 @@ TEST(Worker, HandoffRingIsOrderedAndRefusesWhenFull) {
   EXPECT_EQ(h.peek(1, 0, other, kMaxBatch), 0u);  // the other direction is its own ring
 }
 
+// Folding workers adds every listed figure, every state and close count and every backend by
+// id; a worker that has seen fewer backend ids still adds into the right ones.
+TEST(WorkerStats, FoldingAddsEveryFigure) {
+  WorkerStats a, b;
+  std::uint64_t v = 0;
+  for (const auto& f : kPipelineFigures) {
+    a.counters.*f.member = ++v;
+    b.counters.*f.member = 100 * v;
+  }
+  for (const auto& f : kWorkerFigures) {
+    a.*f.member = ++v;
+    b.*f.member = 100 * v;
+  }
+  a.counters.reasons[3] = 2;
+  b.counters.reasons[3] = 5;
+  a.byState[2] = 1;
+  b.byState[2] = 4;
+  a.closed[1] = 7;
+  b.backends.resize(3);
+  b.backends[2].active = 9;
+  b.backends[2].counters.bytesToClient = 11;
+  a.backends.resize(1);
+  a.backends[0].counters.created = 6;
+  WorkerStats t;
+  t += a;
+  t += b;
+  v = 0;
+  for (const auto& f : kPipelineFigures) {
+    ++v;
+    EXPECT_EQ(t.counters.*f.member, 101 * v) << f.key;
+  }
+  for (const auto& f : kWorkerFigures) {
+    ++v;
+    EXPECT_EQ(t.*f.member, 101 * v) << f.key;
+  }
+  EXPECT_EQ(t.counters.reasons[3], 7u);
+  EXPECT_EQ(t.byState[2], 5u);
+  EXPECT_EQ(t.closed[1], 7u);
+  ASSERT_EQ(t.backends.size(), 3u);
+  EXPECT_EQ(t.backends[0].counters.created, 6u);
+  EXPECT_EQ(t.backends[2].active, 9u);
+  EXPECT_EQ(t.backends[2].counters.bytesToClient, 11u);
+}
+
 }  // namespace
 }  // namespace xlb

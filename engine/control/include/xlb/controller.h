@@ -109,8 +109,8 @@ class Controller {
   ApiResult configLocked() const;
   void tickLocked();
   // Logs, at most once a minute, that SYNs arrive with bad or partial TCP checksums.
-  void hintChecksumsLocked();
-  void synPressureLocked();
+  void hintChecksumsLocked(const WorkerStats& total);
+  void synPressureLocked(const std::vector<WorkerStats>& ws);
   // Persists the model change just made (and, for VIP settings, applies it to the XDP maps),
   // then publishes a snapshot. On failure restores `before` and returns the 500 to answer.
   std::optional<ApiResult> commitLocked(const ServiceModel& before, bool vipSettings = false);
@@ -121,7 +121,7 @@ class Controller {
   // Next hops of backend ids from `from` on.
   std::vector<std::optional<MacAddr>> resolveAll(std::size_t from) const;
   bool applyXdpLocked(std::string& error);
-  nlohmann::json backendJson(const BackendRecord& b, const std::vector<WorkerStats>& ws) const;
+  nlohmann::json backendJson(const BackendRecord& b, const WorkerStats& total) const;
   std::vector<WorkerStats> workerStats() const;
   // Resets the connections of one backend of one VIP (removal with force, reset_on_down).
   std::size_t killBackendLocked(const Address& vip, const Address& backend);

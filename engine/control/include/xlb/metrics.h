@@ -10,19 +10,13 @@
 #include "xlb/boundary.h"
 #include "xlb/dataplane_ports.h"
 #include "xlb/pipeline.h"
+#include "xlb/worker.h"
 
 namespace xlb {
 
 struct MetricsInput {
   std::array<ReasonStat, kReasonCount> xdp{};
-  std::array<std::uint64_t, kReasonCount> engine{};
-  std::array<std::uint64_t, kTcpStateCount> byState{};
-  std::array<std::uint64_t, kCloseReasonCount> closed{};
-  std::uint64_t capacity = 0;
-  std::uint64_t created = 0;
-  std::uint64_t snatInUse = 0;
-  std::uint64_t cookiesValidated = 0;
-  std::uint64_t synTimestamped = 0, synNoTimestamp = 0, twCollisions = 0, synRetransmits = 0;
+  WorkerStats engine;  // every worker's figures added up (WorkerStats::operator+=)
   std::uint64_t blocklistEntries = 0;
   std::uint64_t halfOpen = 0, halfOpenLimit = 0, synPressureSwitches = 0;
   bool synPressure = false;
@@ -35,20 +29,14 @@ struct MetricsInput {
     std::string vip;
     std::string address;
     bool up = false;
-    std::uint64_t active = 0;
-    BackendCounters counters;
+    BackendStats stats;
   };
   std::vector<Backend> backends;
   struct Queue {
     std::uint32_t queue = 0;
-    std::uint64_t rx = 0;
-    std::uint64_t tx = 0;
-    std::uint64_t txRingFull = 0;
-    std::uint64_t fillRingEmpty = 0;
-    std::uint64_t rxDropped = 0;
-    std::uint64_t rxRingFull = 0;
     bool zeroCopy = false;
-    std::uint32_t framesTotal = 0, framesFree = 0, framesFill = 0, framesApp = 0, framesTx = 0;
+    IoCounters io;          // the queue's worker's
+    XskKernelStats kernel;  // the socket's, from the kernel
   };
   std::vector<Queue> queues;
   double uptimeSeconds = 0;

@@ -4,22 +4,30 @@
 // receive -> process -> complete (+ send what the pipeline emitted) -> flush.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 
+#include "xlb/figures.h"
 #include "xlb/packet.h"
 #include "xlb/reason.h"
 
 namespace xlb {
 
 // Frame counts an I/O backend keeps (plain counters, read by its worker's thread only).
+// The counters are XLB_IO_FIGURES (figures.h).
 struct IoCounters {
-  std::uint64_t rxFrames = 0;
-  std::uint64_t txFrames = 0;
-  std::uint64_t txRingFull = 0;  // frames recycled because the TX ring had no room
+  XLB_IO_FIGURES(XLB_FIGURE_MEMBER)
   // Where the I/O's frames are (AF_XDP UMEM; zeros for I/O without a frame pool): they add up
   // to `framesTotal` at every moment, so a leak shows as one place growing for good.
   std::uint32_t framesTotal = 0, framesFree = 0, framesFill = 0, framesApp = 0, framesTx = 0;
+};
+
+inline constexpr std::array kIoFigures = {
+#define XLB_IO_ROW(m, g, k, metric, kind, help) \
+  Figure<IoCounters>{&IoCounters::m, g, k, metric, FigureKind::kind, help},
+    XLB_IO_FIGURES(XLB_IO_ROW)
+#undef XLB_IO_ROW
 };
 
 class BatchIo {

@@ -13,6 +13,7 @@
 
 #include "xlb/addr.h"
 #include "xlb/config.h"
+#include "xlb/figures.h"
 #include "xlb/reason.h"
 #include "xlb/syncookie.h"
 
@@ -38,9 +39,14 @@ struct SynState {
 
 // The kernel's own AF_XDP counters for a socket (XDP_STATISTICS).
 struct XskKernelStats {
-  std::uint64_t rxDropped = 0;
-  std::uint64_t rxRingFull = 0;
-  std::uint64_t fillRingEmpty = 0;
+  XLB_XSK_KERNEL_FIGURES(XLB_FIGURE_MEMBER)
+};
+
+inline constexpr std::array kXskKernelFigures = {
+#define XLB_XSK_ROW(m, g, k, metric, kind, help) \
+  Figure<XskKernelStats>{&XskKernelStats::m, g, k, metric, FigureKind::kind, help},
+    XLB_XSK_KERNEL_FIGURES(XLB_XSK_ROW)
+#undef XLB_XSK_ROW
 };
 
 // A health probe's target (the daemon's prober: io/tcp_probe.h).

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "xlb/conn_table.h"
+#include "xlb/figures.h"
 #include "xlb/packet.h"
 #include "xlb/parse.h"
 #include "xlb/reason.h"
@@ -20,28 +21,30 @@
 namespace xlb {
 
 // Plain per-worker counters; folded into metrics by whoever reads them, never atomics.
+// Verdicts by reason, and the scalar figures of XLB_PIPELINE_FIGURES (figures.h).
 struct WorkerCounters {
   std::array<std::uint64_t, kReasonCount> reasons{};
-  std::uint64_t packets = 0;
-  std::uint64_t bytes = 0;
-  std::uint64_t batches = 0;
-  std::uint64_t cookiesValidated = 0;  // ACKs whose cookie checked out (invalid: a reason)
-  std::uint64_t heldReleased = 0;      // held client segments sent once the backend answered
-  // SNAT port reuse against backends' TIME_WAIT (see Pipeline::newConnection):
-  std::uint64_t synTimestamped = 0;  // SYNs forwarded with their TSval set from the LB's clock
-  std::uint64_t synNoTimestamp = 0;  // SYNs without timestamps: reuse rests on their sequence
-  std::uint64_t twCollisions = 0;    // a backend answered a SYN with an ACK: its TIME_WAIT refused
-  std::uint64_t synRetransmits = 0;  // SYNs to backends sent again on xlb's own timer
+  XLB_PIPELINE_FIGURES(XLB_FIGURE_MEMBER)
 
   std::uint64_t of(Reason r) const noexcept { return reasons[static_cast<std::size_t>(r)]; }
   std::uint64_t ofAction(Action a) const noexcept {
-    std::uint64_t t = 0;
-    for (std::size_t i = 0; i < kReasonCount; ++i) {
-      if (kReasonActions[i] == a) t += reasons[i];
-    }
-    return t;
+    return actionCounts(reasons)[static_cast<std::size_t>(a)];
   }
+  WorkerCounters& operator+=(const WorkerCounters& o) noexcept;
 };
+
+inline constexpr std::array kPipelineFigures = {
+#define XLB_PIPELINE_ROW(m, g, k, metric, kind, help) \
+  Figure<WorkerCounters>{&WorkerCounters::m, g, k, metric, FigureKind::kind, help},
+    XLB_PIPELINE_FIGURES(XLB_PIPELINE_ROW)
+#undef XLB_PIPELINE_ROW
+};
+
+inline WorkerCounters& WorkerCounters::operator+=(const WorkerCounters& o) noexcept {
+  for (std::size_t i = 0; i < kReasonCount; ++i) reasons[i] += o.reasons[i];
+  addFigures(*this, o, kPipelineFigures);
+  return *this;
+}
 
 // Per backend id (ConnEntry::backendId); plain counters like WorkerCounters. Live connections
 // per backend come from ConnTable::activeForBackend.
@@ -49,6 +52,12 @@ struct BackendCounters {
   std::uint64_t created = 0;
   std::uint64_t bytesToBackend = 0;  // client -> backend frames as sent
   std::uint64_t bytesToClient = 0;   // backend -> client frames as sent
+  BackendCounters& operator+=(const BackendCounters& o) noexcept {
+    created += o.created;
+    bytesToBackend += o.bytesToBackend;
+    bytesToClient += o.bytesToClient;
+    return *this;
+  }
 };
 
 // A frame the pipeline produced besides the batch itself (SYN proxy: client data held during the

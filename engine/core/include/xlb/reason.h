@@ -48,6 +48,18 @@ constexpr Action actionOf(Reason r) noexcept {
 XLB_ENUM_NAMES(Action, {Action::kDrop, "drop"}, {Action::kTx, "tx"}, {Action::kPass, "pass"},
                {Action::kRedirect, "redirect"}, {Action::kHold, "hold"});
 
+inline constexpr std::size_t kActionCount = 8;  // room for every XLB_ACT_* value
+
+// Counts per reason summed into counts per action (the reason list says each one's action).
+constexpr std::array<std::uint64_t, kActionCount> actionCounts(
+    const std::array<std::uint64_t, kReasonCount>& byReason) noexcept {
+  std::array<std::uint64_t, kActionCount> out{};
+  for (std::size_t i = 0; i < kReasonCount; ++i) {
+    out[static_cast<std::size_t>(kReasonActions[i])] += byReason[i];
+  }
+  return out;
+}
+
 // A verdict is its reason; the action (transmit, drop, pass to kernel, ...) follows from the list.
 struct Verdict {
   Reason reason = Reason::kPassNotIp;

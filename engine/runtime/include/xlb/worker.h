@@ -62,21 +62,27 @@ struct BackendStats {
   BackendCounters counters;
 };
 
-// What a worker publishes for the control plane (copied about every 100 ms, never per packet).
+// What a worker publishes for the control plane (copied about every 100 ms, never per packet):
+// the pipeline's counters, the figures of XLB_WORKER_FIGURES (figures.h), connections by state
+// and closes by reason, per-backend figures and the I/O's counters.
 struct WorkerStats {
   WorkerCounters counters;
-  std::uint64_t active = 0;
+  XLB_WORKER_FIGURES(XLB_FIGURE_MEMBER)
   std::array<std::uint64_t, kTcpStateCount> byState{};
-  std::uint64_t created = 0;
   std::array<std::uint64_t, kCloseReasonCount> closed{};
-  std::uint64_t snatInUse = 0;
-  std::uint64_t snatCapacity = 0;
-  std::uint64_t capacity = 0;
-  std::uint64_t handedOff = 0;
-  std::uint64_t handoffDrops = 0;
-  std::uint64_t sendDrops = 0;
   std::vector<BackendStats> backends;  // indexed by backend id, up to the snapshot's ids
   IoCounters io;
+
+  // Adds another worker's figures: counters, states, closes and backends (by id). The I/O's
+  // counters stay per queue.
+  WorkerStats& operator+=(const WorkerStats& o);
+};
+
+inline constexpr std::array kWorkerFigures = {
+#define XLB_WORKER_ROW(m, g, k, metric, kind, help) \
+  Figure<WorkerStats>{&WorkerStats::m, g, k, metric, FigureKind::kind, help},
+    XLB_WORKER_FIGURES(XLB_WORKER_ROW)
+#undef XLB_WORKER_ROW
 };
 
 // One connection as the API shows it.
