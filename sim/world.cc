@@ -10,9 +10,9 @@
 #include <thread>
 
 #include "closed_loop.h"
-#include "xlb/packet_builder.h"
 #include "replay.h"
 #include "xlb/http_client.h"
+#include "xlb/packet_builder.h"
 
 namespace xlb::sim {
 

@@ -3,9 +3,9 @@
 // raw (malformed) frames.
 #include <cmath>
 
-#include "xlb/packet_builder.h"
 #include "replay.h"
 #include "world.h"
+#include "xlb/packet_builder.h"
 
 namespace xlb::sim {
 

@@ -30,10 +30,68 @@ ApiReply getConfig(ApiCall& call) {
   return jsonReply(call.controller().getConfig());
 }
 
+namespace {
+
+// {"syn_flood": {"mode": M, "threshold_pps": N}} of one VIP entry.
+bool parseSynFloodPatch(ApiCall& call, const nlohmann::json& sf, VipPatch& out) {
+  if (!sf.is_object()) return call.badRequest("syn_flood must be an object");
+  for (const auto& [k, val] : sf.items()) {
+    if (k == "mode") {
+      out.mode = val.is_string() ? parseEnum<SynFloodMode>(val.get<std::string>()) : std::nullopt;
+      if (!out.mode) return call.badRequest("mode must be one of " + enumChoices<SynFloodMode>());
+    } else if (k == "threshold_pps") {
+      // The range is the model's rule (ServiceModel::setSynFlood), shared with the state file.
+      if (!val.is_number_unsigned() || val.get<std::uint64_t>() > 0xffffffffu) {
+        return call.badRequest("threshold_pps must be a positive integer");
+      }
+      out.thresholdPps = static_cast<std::uint32_t>(val.get<std::uint64_t>());
+    } else {
+      return call.badRequest("unknown field syn_flood." + k);
+    }
+  }
+  return true;
+}
+
+// One entry of "vips": {"address": A, "ports": [...], "syn_flood": {...}}.
+bool parseVipPatch(ApiCall& call, const nlohmann::json& jv, VipPatch& out) {
+  if (!jv.is_object() || !jv.contains("address") || !jv["address"].is_string()) {
+    return call.badRequest("each VIP needs an \"address\" string");
+  }
+  for (const auto& [k, _] : jv.items()) {
+    if (k != "address" && k != "ports" && k != "syn_flood") {
+      return call.badRequest("unknown or read-only field \"" + k + "\"");
+    }
+  }
+  if (!call.address(jv["address"].get<std::string>(), out.address, "VIP")) return false;
+  if (jv.contains("ports")) {
+    const nlohmann::json& jp = jv["ports"];
+    if (!jp.is_array()) return call.badRequest("ports must be an array");
+    out.ports.emplace();
+    for (const nlohmann::json& p : jp) {
+      if (!p.is_number_unsigned() || p.get<std::uint64_t>() < 1 || p.get<std::uint64_t>() > 65535) {
+        return call.badRequest("ports must be integers 1..65535");
+      }
+      out.ports->push_back(static_cast<std::uint16_t>(p.get<std::uint64_t>()));
+    }
+  }
+  return !jv.contains("syn_flood") || parseSynFloodPatch(call, jv["syn_flood"], out);
+}
+
+}  // namespace
+
 ApiReply patchConfig(ApiCall& call) {
   nlohmann::json j;
   if (!call.body(j)) return call.error;
-  return jsonReply(call.controller().patchConfig(j));
+  if (j.size() != 1 || !j.contains("vips") || !j["vips"].is_array()) {
+    return errorReply(400, "bad_request",
+                      "expected {\"vips\": [{\"address\": ..., \"ports\": [...], "
+                      "\"syn_flood\": {\"mode\": ..., \"threshold_pps\": ...}}]}");
+  }
+  std::vector<VipPatch> patch;
+  for (const nlohmann::json& jv : j["vips"]) {
+    if (!parseVipPatch(call, jv, patch.emplace_back())) return call.error;
+  }
+  return jsonReply(call.controller().patchConfig(patch));
 }
 
 }  // namespace xlb::handlers

@@ -174,64 +174,16 @@ ApiResult Controller::configLocked() const {
        {"vips", vips}}};
 }
 
-ApiResult Controller::patchConfig(const json& patch) {
-  // {"vips": [{"address": A, "ports": [...], "syn_flood": {"mode": M, "threshold_pps": N}}]}
-  // Every entry is checked before anything changes.
-  if (!patch.is_object() || patch.size() != 1 || !patch.contains("vips") ||
-      !patch["vips"].is_array()) {
-    return ApiResult::error(400, "bad_request",
-                            "expected {\"vips\": [{\"address\": ..., \"ports\": [...], "
-                            "\"syn_flood\": {\"mode\": ..., \"threshold_pps\": ...}}]}");
-  }
+ApiResult Controller::patchConfig(const std::vector<VipPatch>& patch) {
+  // All or nothing: every entry applies to a copy of the model before anything changes.
   std::lock_guard lock(mutex_);
   ServiceModel next = model_;
-  for (const json& jv : patch["vips"]) {
-    if (!jv.is_object() || !jv.contains("address") || !jv["address"].is_string()) {
-      return ApiResult::error(400, "bad_request", "each VIP needs an \"address\" string");
+  for (const VipPatch& p : patch) {
+    if (p.ports) {
+      if (auto e = next.setVipPorts(p.address, *p.ports)) return ApiResult::of(*e);
     }
-    for (const auto& [k, _] : jv.items()) {
-      if (k != "address" && k != "ports" && k != "syn_flood") {
-        return ApiResult::error(400, "bad_request", "unknown or read-only field \"" + k + "\"");
-      }
-    }
-    auto va = Address::parse(jv["address"].get<std::string>());
-    if (!va) return ApiResult::error(400, "bad_request", "bad VIP address");
-    if (jv.contains("ports")) {
-      const json& jp = jv["ports"];
-      std::vector<std::uint16_t> ports;
-      if (!jp.is_array()) return ApiResult::error(400, "bad_request", "ports must be an array");
-      for (const json& p : jp) {
-        if (!p.is_number_unsigned() || p.get<std::uint64_t>() < 1 ||
-            p.get<std::uint64_t>() > 65535) {
-          return ApiResult::error(400, "bad_request", "ports must be integers 1..65535");
-        }
-        ports.push_back(static_cast<std::uint16_t>(p.get<std::uint64_t>()));
-      }
-      if (auto e = next.setVipPorts(*va, ports)) return ApiResult::of(*e);
-    }
-    if (jv.contains("syn_flood")) {
-      const json& sf = jv["syn_flood"];
-      if (!sf.is_object())
-        return ApiResult::error(400, "bad_request", "syn_flood must be an object");
-      std::optional<SynFloodMode> mode;
-      std::optional<std::uint32_t> threshold;
-      for (const auto& [k, val] : sf.items()) {
-        if (k == "mode") {
-          if (!val.is_string())
-            return ApiResult::error(400, "bad_request", "mode must be a string");
-          mode = parseEnum<SynFloodMode>(val.get<std::string>());
-          if (!mode)
-            return ApiResult::error(400, "bad_request", "mode must be one of " + enumChoices<SynFloodMode>());
-        } else if (k == "threshold_pps") {
-          if (!val.is_number_unsigned() || val.get<std::uint64_t>() > 0xffffffffu) {
-            return ApiResult::error(400, "bad_request", "threshold_pps must be a positive integer");
-          }
-          threshold = static_cast<std::uint32_t>(val.get<std::uint64_t>());
-        } else {
-          return ApiResult::error(400, "bad_request", "unknown field syn_flood." + k);
-        }
-      }
-      if (auto e = next.setSynFlood(*va, mode, threshold)) return ApiResult::of(*e);
+    if (p.mode || p.thresholdPps) {
+      if (auto e = next.setSynFlood(p.address, p.mode, p.thresholdPps)) return ApiResult::of(*e);
     }
   }
   const ServiceModel before = model_;

@@ -198,9 +198,8 @@ void addQueueFigures(Builder& b, const MetricsInput& in, const Table& table, Get
 // Per AF_XDP queue: frames, rings, UMEM frames by place.
 void addQueues(Builder& b, const MetricsInput& in) {
   using Q = MetricsInput::Queue;
-  addQueueFigures<IoCounters>(b, in, kIoFigures, [](const Q& q) -> const IoCounters& {
-    return q.io;
-  });
+  addQueueFigures<IoCounters>(b, in, kIoFigures,
+                              [](const Q& q) -> const IoCounters& { return q.io; });
   addQueueFigures<XskKernelStats>(b, in, kXskKernelFigures,
                                   [](const Q& q) -> const XskKernelStats& { return q.kernel; });
   MetricFamily& zc = b.family("xlb_xsk_zerocopy", "1 when the queue's socket runs zero-copy", G);

@@ -195,9 +195,8 @@ std::string ServiceModel::overlayJson() const {
     const VipRecord& v = vips_[i];
     json backends = json::array();
     for (const BackendRecord& b : v.backends) {
-      backends.push_back({{"address", b.address.toString()},
-                          {"weight", b.weight},
-                          {"state", enumName(b.state)}});
+      backends.push_back(
+          {{"address", b.address.toString()}, {"weight", b.weight}, {"state", enumName(b.state)}});
     }
     json removed = json::array();
     for (const BackendConfig& c : config_.vips[i].backends) {

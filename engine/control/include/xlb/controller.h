@@ -43,6 +43,14 @@ struct ControllerDeps {
   CookieKey cookieKey{};
 };
 
+// One VIP's entry of PATCH /api/v1/config, parsed and checked by its handler: what to change.
+struct VipPatch {
+  Address address;
+  std::optional<std::vector<std::uint16_t>> ports;  // replaces the served ports
+  std::optional<SynFloodMode> mode;
+  std::optional<std::uint32_t> thresholdPps;
+};
+
 // An API-level outcome: HTTP status and a JSON body (an error object when status >= 400).
 struct ApiResult {
   int status = 200;
@@ -102,7 +110,7 @@ class Controller {
                             std::uint32_t limit) const;
   ApiResult killConnections(const Address& client, std::uint16_t port);
   ApiResult getConfig() const;
-  ApiResult patchConfig(const nlohmann::json& patch);
+  ApiResult patchConfig(const std::vector<VipPatch>& patch);
 
  private:
   nlohmann::json vipsStatsJson(const controller_detail::Figures& g) const;

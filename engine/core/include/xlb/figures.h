@@ -38,41 +38,41 @@ enum class FigureKind : std::uint8_t { kCounter, kGauge };
     "SYNs to backends sent again on xlb's own timer (the backend had not answered)")
 
 // Read from a worker's table, SNAT pool and rings when it publishes (WorkerStats).
-#define XLB_WORKER_FIGURES(X)                                                                    \
-  X(active, "conntrack", "active", "", kGauge,                                                   \
-    "Connection entries in use (the sum of xlb_conntrack_entries)")                              \
-  X(created, "conntrack", "created", "xlb_conntrack_created_total", kCounter,                    \
-    "Connection entries created")                                                                \
-  X(capacity, "conntrack", "capacity", "xlb_conntrack_capacity", kGauge,                         \
-    "Connection entries the tables can hold")                                                    \
-  X(snatInUse, "snat", "ports_in_use", "xlb_snat_ports_in_use", kGauge,                          \
-    "SNAT ports held by connections")                                                            \
-  X(snatCapacity, "snat", "ports_total", "xlb_snat_ports_total", kGauge,                         \
-    "SNAT ports the workers can hand out (addresses times the port range)")                      \
-  X(handedOff, "workers", "handed_off", "xlb_worker_handed_off_total", kCounter,                 \
-    "Frames a worker received for a connection another worker owns, passed to that worker")     \
-  X(handoffDrops, "workers", "handoff_drops", "xlb_worker_handoff_drops_total", kCounter,        \
-    "Frames dropped because the ring to the owner worker was full")                              \
-  X(sendDrops, "workers", "send_drops", "xlb_worker_send_drops_total", kCounter,                 \
+#define XLB_WORKER_FIGURES(X)                                                               \
+  X(active, "conntrack", "active", "", kGauge,                                              \
+    "Connection entries in use (the sum of xlb_conntrack_entries)")                         \
+  X(created, "conntrack", "created", "xlb_conntrack_created_total", kCounter,               \
+    "Connection entries created")                                                           \
+  X(capacity, "conntrack", "capacity", "xlb_conntrack_capacity", kGauge,                    \
+    "Connection entries the tables can hold")                                               \
+  X(snatInUse, "snat", "ports_in_use", "xlb_snat_ports_in_use", kGauge,                     \
+    "SNAT ports held by connections")                                                       \
+  X(snatCapacity, "snat", "ports_total", "xlb_snat_ports_total", kGauge,                    \
+    "SNAT ports the workers can hand out (addresses times the port range)")                 \
+  X(handedOff, "workers", "handed_off", "xlb_worker_handed_off_total", kCounter,            \
+    "Frames a worker received for a connection another worker owns, passed to that worker") \
+  X(handoffDrops, "workers", "handoff_drops", "xlb_worker_handoff_drops_total", kCounter,   \
+    "Frames dropped because the ring to the owner worker was full")                         \
+  X(sendDrops, "workers", "send_drops", "xlb_worker_send_drops_total", kCounter,            \
     "Frames the engine produced but could not transmit (no TX frame or ring room)")
 
 // Per AF_XDP queue (group: the queue's object in "afxdp"; metrics labelled by queue). Counted by
 // the worker's I/O (IoCounters) ...
-#define XLB_IO_FIGURES(X)                                                                      \
-  X(rxFrames, "afxdp", "rx", "xlb_xsk_rx_frames_total", kCounter,                              \
-    "Frames received on the AF_XDP socket")                                                    \
-  X(txFrames, "afxdp", "tx", "xlb_xsk_tx_frames_total", kCounter,                              \
-    "Frames transmitted on the AF_XDP socket")                                                 \
-  X(txRingFull, "afxdp", "tx_ring_full", "xlb_xsk_tx_ring_full_total", kCounter,               \
+#define XLB_IO_FIGURES(X)                                                        \
+  X(rxFrames, "afxdp", "rx", "xlb_xsk_rx_frames_total", kCounter,                \
+    "Frames received on the AF_XDP socket")                                      \
+  X(txFrames, "afxdp", "tx", "xlb_xsk_tx_frames_total", kCounter,                \
+    "Frames transmitted on the AF_XDP socket")                                   \
+  X(txRingFull, "afxdp", "tx_ring_full", "xlb_xsk_tx_ring_full_total", kCounter, \
     "Frames recycled because the TX ring had no room")
 
 // ... and by the kernel for the socket (XDP_STATISTICS, XskKernelStats).
-#define XLB_XSK_KERNEL_FIGURES(X)                                                              \
-  X(rxDropped, "afxdp", "rx_dropped", "xlb_xsk_rx_dropped_total", kCounter,                    \
-    "Kernel: frames dropped for want of room (XDP_STATISTICS)")                                \
-  X(rxRingFull, "afxdp", "rx_ring_full", "xlb_xsk_rx_ring_full_total", kCounter,               \
-    "Kernel: times the RX ring was full (XDP_STATISTICS)")                                     \
-  X(fillRingEmpty, "afxdp", "fill_ring_empty", "xlb_xsk_fill_ring_empty_total", kCounter,      \
+#define XLB_XSK_KERNEL_FIGURES(X)                                                         \
+  X(rxDropped, "afxdp", "rx_dropped", "xlb_xsk_rx_dropped_total", kCounter,               \
+    "Kernel: frames dropped for want of room (XDP_STATISTICS)")                           \
+  X(rxRingFull, "afxdp", "rx_ring_full", "xlb_xsk_rx_ring_full_total", kCounter,          \
+    "Kernel: times the RX ring was full (XDP_STATISTICS)")                                \
+  X(fillRingEmpty, "afxdp", "fill_ring_empty", "xlb_xsk_fill_ring_empty_total", kCounter, \
     "Kernel: times the fill ring was empty (XDP_STATISTICS)")
 
 // Declares a list's members as plain counters (inside the struct that holds them).
