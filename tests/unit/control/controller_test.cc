@@ -104,5 +104,33 @@ TEST(Controller, StatsShowEveryListedFigureAtItsPlace) {
   EXPECT_EQ(s["workers"]["count"], 1);
 }
 
+// PATCH /api/v1/config: the handler refuses a malformed entry with 400 before anything changes;
+// a valid one changes the VIP's settings.
+TEST(Controller, ConfigPatchIsCheckedWholeBeforeAnythingChanges) {
+  ControlFixture f;
+  const char* bad[] = {
+      R"({"vips":{}})",
+      R"({"vips":[{"ports":[80]}]})",
+      R"({"vips":[{"address":"10.0.0.100","weight":1}]})",
+      R"({"vips":[{"address":"10.0.0.100","ports":[0]}]})",
+      R"({"vips":[{"address":"10.0.0.100","syn_flood":{"mode":"sometimes"}}]})",
+      R"({"vips":[{"address":"10.0.0.100","syn_flood":{"threshold_pps":0}}]})",
+      R"({"vips":[{"address":"10.0.0.100","ports":[80]},{"address":"not-an-ip"}]})",
+  };
+  for (const char* body : bad) {
+    EXPECT_EQ(f.call(HttpMethod::kPatch, "/api/v1/config", body).status, 400) << body;
+  }
+  nlohmann::json cfg = f.json(f.call(HttpMethod::kGet, "/api/v1/config"));
+  EXPECT_EQ(cfg["vips"][0]["ports"], nlohmann::json::array({80, 443}));
+  const ApiReply r = f.call(HttpMethod::kPatch, "/api/v1/config",
+                            R"({"vips":[{"address":"10.0.0.100","ports":[8080],)"
+                            R"("syn_flood":{"mode":"always","threshold_pps":5000}}]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  cfg = f.json(f.call(HttpMethod::kGet, "/api/v1/config"));
+  EXPECT_EQ(cfg["vips"][0]["ports"], nlohmann::json::array({8080}));
+  EXPECT_EQ(cfg["vips"][0]["syn_flood"]["mode"], "always");
+  EXPECT_EQ(cfg["vips"][0]["syn_flood"]["threshold_pps"], 5000);
+}
+
 }  // namespace
 }  // namespace xlb
