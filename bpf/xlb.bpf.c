@@ -296,9 +296,8 @@ int xlb_xdp(struct xdp_md *ctx)
 	if ((p.flags & (F_SYN | F_ACK)) == F_SYN) {
 		now = now_ns(cfg);
 		if (cookies_on(cfg, dest, now)) {
-			if (p.dkey.family == XLB_FAMILY_V4)
-				return xlb_answer_syn4(ctx, p.l3, now);
-			return xlb_answer_syn6(ctx, p.l3, p.l4, now);
+			return xlb_answer_syn(ctx, p.l3, p.l4, p.dkey.family == XLB_FAMILY_V6,
+					      now);
 		}
 	}
 	return stage_redirect(ctx, cfg);

@@ -101,5 +101,19 @@ TEST(Metrics, EveryListedFigureIsExportedUnderItsName) {
   EXPECT_GE(exported, kPipelineFigures.size() + kWorkerFigures.size() - 1);
 }
 
+// Prometheus naming: counters end in _total, gauges never do (promtool checks the same).
+TEST(Metrics, ListedNamesFollowTheCounterSuffixRule) {
+  auto check = [](const auto& table) {
+    for (const auto& f : table) {
+      if (f.metric.empty()) continue;
+      EXPECT_EQ(f.metric.ends_with("_total"), f.kind == FigureKind::kCounter) << f.metric;
+    }
+  };
+  check(kPipelineFigures);
+  check(kWorkerFigures);
+  check(kIoFigures);
+  check(kXskKernelFigures);
+}
+
 }  // namespace
 }  // namespace xlb

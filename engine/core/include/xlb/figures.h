@@ -47,7 +47,7 @@ enum class FigureKind : std::uint8_t { kCounter, kGauge };
     "Connection entries the tables can hold")                                               \
   X(snatInUse, "snat", "ports_in_use", "xlb_snat_ports_in_use", kGauge,                     \
     "SNAT ports held by connections")                                                       \
-  X(snatCapacity, "snat", "ports_total", "xlb_snat_ports_total", kGauge,                    \
+  X(snatCapacity, "snat", "ports_total", "xlb_snat_ports_capacity", kGauge,                    \
     "SNAT ports the workers can hand out (addresses times the port range)")                 \
   X(handedOff, "workers", "handed_off", "xlb_worker_handed_off_total", kCounter,            \
     "Frames a worker received for a connection another worker owns, passed to that worker") \
