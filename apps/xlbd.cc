@@ -15,13 +15,14 @@
 #include <thread>
 
 #include "xlb/api_server.h"
+#include "xlb/assembly.h"
 #include "xlb/config_yaml.h"
 #include "xlb/controller.h"
 #include "xlb/health.h"
-#include "xlb/tcp_probe.h"
 #include "xlb/host_addr.h"
 #include "xlb/neighbors.h"
 #include "xlb/snapshot.h"
+#include "xlb/tcp_probe.h"
 #include "xlb/worker.h"
 #include "xlb/xdp_attach.h"
 #include "xlb/xdp_program.h"
@@ -144,37 +145,31 @@ std::size_t warnAboutHostAddresses(const Config& config) {
 
 struct Daemon {
   Config config;
-  std::unique_ptr<XdpProgram> prog;
+  std::string token;
+  int ifindex = 0;
+  MacAddr mac;
   std::unique_ptr<NeighborTable> neighbors;
-  std::vector<std::unique_ptr<XskIo>> sockets;
-  std::unique_ptr<Handoff> handoff;
-  std::vector<std::unique_ptr<Worker>> workers;
-  std::vector<std::thread> threads;
+  std::unique_ptr<Assembly> lb;  // program, sockets, workers, controller
   std::unique_ptr<XdpAttachment> attachment;
-  std::unique_ptr<Controller> controller;
   std::unique_ptr<ApiServer> api;
   std::unique_ptr<HealthChecker> health;
-  std::atomic<bool> stop{false};
-  std::atomic<bool> running{false};
-  int ifindex = 0;
 
   void shutdown() {
     if (health) health->stop();
     if (api) api->stop();
     // Detach first: from then on the kernel sees the traffic instead of dead sockets.
     if (attachment) attachment->detach();
-    stop = true;
-    for (auto& t : threads) t.join();
-    threads.clear();
-    running = false;
-    for (std::uint32_t q = 0; q < sockets.size(); ++q) prog->clearXsk(q);
+    if (!lb) return;
+    lb->stopWorkers();
+    for (std::uint32_t q = 0; q < lb->queues(); ++q) lb->program().clearXsk(q);
   }
 };
 
-int run(const Config& config) {
-  Daemon d;
-  d.config = config;
-  std::string err, note;
+// Checks of the host before anything is loaded: ports, token, interface, queues, MAC. 0, or the
+// exit code (the reason logged).
+int preflight(Daemon& d) {
+  const Config& config = d.config;
+  std::string err;
   std::uint32_t eLo = 0, eHi = 0;
   if (ephemeralRange(eLo, eHi) && config.snat.portLo <= eHi && config.snat.portHi >= eLo) {
     spdlog::error(
@@ -184,8 +179,7 @@ int run(const Config& config) {
         config.snat.portLo, config.snat.portHi, eLo, eHi);
     return kExitConfig;
   }
-  std::string token;
-  if (!loadToken(config, token, err)) {
+  if (!loadToken(config, d.token, err)) {
     spdlog::error("{}", err);
     return kExitConfig;
   }
@@ -200,21 +194,12 @@ int run(const Config& config) {
                   queues, config.workers);
     return kExitConfig;
   }
-  auto mac = interfaceMac(config.interface);
+  const auto mac = interfaceMac(config.interface);
   if (!mac) {
     spdlog::error("cannot read the MAC address of {}", config.interface);
     return kExitRuntime;
   }
-
-  XdpOptions xo;
-  xo.failOpen = config.failOpen;
-  xo.blocklistCapacity = config.blocklistCapacity;
-  d.prog = XdpProgram::load(xo, err);
-  if (!d.prog) {
-    spdlog::error("{}", err);
-    return kExitRuntime;
-  }
-  const CookieKey key = randomKey();
+  d.mac = *mac;
   d.neighbors = NeighborTable::open(err);
   if (!d.neighbors) {
     spdlog::error("{}", err);
@@ -223,85 +208,67 @@ int run(const Config& config) {
   d.neighbors->setSources(config.snat.addresses);
   warnAboutHostAddresses(config);
   for (const std::string& w : snatSizing(config)) spdlog::warn("{}", w);
+  return 0;
+}
 
-  // Workers and sockets.
-  if (config.workers > 1) d.handoff = std::make_unique<Handoff>(config.workers);
-  for (std::uint32_t q = 0; q < config.workers; ++q) {
+// The shared assembly on AF_XDP sockets, the kernel's neighbour table and state_dir.
+bool assemble(Daemon& d, std::string& err) {
+  const Config& config = d.config;
+  OpenQueue open = [&config](std::uint32_t q, XdpProgram& prog,
+                             std::string& e) -> std::unique_ptr<BatchIo> {
     XskOptions o;
     o.interface = config.interface;
     o.queue = q;
     o.frames = config.framesPerQueue;
-    auto s = XskIo::open(o, err);
-    if (!s) {
-      spdlog::error("{}", err);
-      return kExitRuntime;
-    }
-    if (!d.prog->setXsk(q, s->fd(), err)) {
-      spdlog::error("{}", err);
-      return kExitRuntime;
-    }
-    d.sockets.push_back(std::move(s));
-  }
-  std::uint64_t seed = 0;
-  getrandom(&seed, sizeof seed, 0);
-  for (std::uint32_t q = 0; q < config.workers; ++q) {
-    d.workers.push_back(std::make_unique<Worker>(q, config.workers, config, *d.sockets[q],
-                                                 d.handoff.get(), key, seed));
-  }
-
-  // The control plane: model, state_dir, XDP maps, the first snapshot.
-  ControllerDeps deps;
-  deps.prog = d.prog.get();
-  for (auto& w : d.workers) deps.workers.push_back(w.get());
-  for (auto& s : d.sockets) deps.sockets.push_back(s.get());
-  deps.localMac = *mac;
+    auto s = XskIo::open(o, e);
+    if (!s || !prog.setXsk(q, s->fd(), e)) return nullptr;
+    return s;
+  };
+  AssemblyHooks h;
+  h.cookieKey = randomKey();
+  getrandom(&h.tableSeed, sizeof h.tableSeed, 0);
+  h.localMac = d.mac;
   NeighborTable* nt = d.neighbors.get();
   const int ifindex = d.ifindex;
-  deps.resolve = [nt, ifindex](const Address& a) { return nt->lookup(a, ifindex); };
-  deps.refreshNextHops = [nt] { nt->refresh(); };
-  deps.attached = [&d] { return d.attachment != nullptr; };
-  deps.running = [&d] { return d.running.load(); };
-  deps.cookieKey = key;
-  d.controller = std::make_unique<Controller>(config, std::move(deps),
-                                              std::make_unique<StateStore>(config.stateDir));
-  if (!d.controller->start(err)) {
-    spdlog::error("{}", err);
-    return kExitRuntime;
-  }
+  h.resolve = [nt, ifindex](const Address& a) { return nt->lookup(a, ifindex); };
+  h.refreshNextHops = [nt] { nt->refresh(); };
+  h.attached = [&d] { return d.attachment != nullptr; };
+  h.running = [&d] { return d.lb && d.lb->workersRunning(); };
+  h.store = std::make_unique<StateStore>(config.stateDir);
+  d.lb = Assembly::build(config, open, std::move(h), err);
+  if (!d.lb || !d.lb->start(err)) return false;
   // Next hops: give the kernel a moment to resolve what it does not know yet.
-  for (int i = 0; i < 20 && d.controller->unresolvedNextHops() > 0; ++i) {
+  for (int i = 0; i < 20 && d.lb->controller().unresolvedNextHops() > 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    d.controller->refreshNextHops();
+    d.lb->controller().refreshNextHops();
   }
+  return true;
+}
 
+// Attaches XDP, starts the workers, the API and the health checks.
+bool serve(Daemon& d, std::string& err) {
+  const Config& config = d.config;
+  std::string note;
   d.attachment =
-      XdpAttachment::attach(config.interface, d.prog->progFd(), config.xdpMode, err, note);
-  if (!d.attachment) {
-    spdlog::error("{}", err);
-    return kExitRuntime;
-  }
+      XdpAttachment::attach(config.interface, d.lb->program().progFd(), config.xdpMode, err, note);
+  if (!d.attachment) return false;
   if (!note.empty()) spdlog::warn("{}", note);
-  for (auto& w : d.workers) {
-    Worker* wp = w.get();
-    d.threads.emplace_back([wp, &d] { wp->run(d.stop); });
-  }
-  d.running = true;
-
+  d.lb->runWorkers();
   ApiServerOptions ao;
   ao.host = config.control.listenHost;
   ao.port = config.control.listenPort;
-  ao.token = token;
-  d.api = std::make_unique<ApiServer>(*d.controller, ao);
-  if (!d.api->start(err)) {
-    spdlog::error("{}", err);
-    d.shutdown();
-    return kExitRuntime;
-  }
+  ao.token = d.token;
+  d.api = std::make_unique<ApiServer>(d.lb->controller(), ao);
+  if (!d.api->start(err)) return false;
   if (config.healthCheck.enabled) {
-    d.health = std::make_unique<HealthChecker>(*d.controller, config.healthCheck, probeTcp);
+    d.health = std::make_unique<HealthChecker>(d.lb->controller(), config.healthCheck, probeTcp);
     d.health->start();
   }
+  return true;
+}
 
+void logStarted(const Daemon& d) {
+  const Config& config = d.config;
   std::size_t backends = 0;
   std::string vips;
   for (const VipConfig& v : config.vips) {
@@ -309,32 +276,49 @@ int run(const Config& config) {
     vips += (vips.empty() ? "" : ", ") + v.address.toString() + " (" +
             std::string(enumName(v.synFlood.mode)) + ")";
   }
+  auto* zc = dynamic_cast<SocketInfo*>(&d.lb->io(0));
   spdlog::info(
       "xlbd started: interface {} (ifindex {}), XDP {} mode, AF_XDP {} mode, {} queue(s), {} "
       "worker(s), VIPs: {}, backends: {} ({} next hops unresolved), SNAT {} ports {}-{}, "
       "fail-{}, API http://{}:{} , health checks {}",
       config.interface, d.ifindex, d.attachment->native() ? "native" : "generic",
-      d.sockets[0]->zeroCopy() ? "zero-copy" : "copy", config.workers, config.workers, vips,
-      backends, d.controller->unresolvedNextHops(), config.snat.addresses[0].toString(),
+      zc != nullptr && zc->zeroCopy() ? "zero-copy" : "copy", config.workers, config.workers, vips,
+      backends, d.lb->controller().unresolvedNextHops(), config.snat.addresses[0].toString(),
       config.snat.portLo, config.snat.portHi, config.failOpen ? "open" : "closed",
       config.control.listenHost, d.api->port(), config.healthCheck.enabled ? "on" : "off");
+}
 
+// Housekeeping every 100 ms until SIGINT or SIGTERM; returns the signal.
+int waitForSignal(Controller& controller) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
-  int sig = 0;
   for (;;) {
     timespec ts{0, 100'000'000};
-    sig = sigtimedwait(&set, nullptr, &ts);
-    if (sig == SIGINT || sig == SIGTERM) break;
-    d.controller->tick();  // blocklist expiry, next hops
+    const int sig = sigtimedwait(&set, nullptr, &ts);
+    if (sig == SIGINT || sig == SIGTERM) return sig;
+    controller.tick();  // blocklist expiry, next hops, half-open pressure
   }
+}
+
+int run(const Config& config) {
+  Daemon d;
+  d.config = config;
+  if (const int code = preflight(d)) return code;
+  std::string err;
+  if (!assemble(d, err) || !serve(d, err)) {
+    spdlog::error("{}", err);
+    d.shutdown();
+    return kExitRuntime;
+  }
+  logStarted(d);
+  const int sig = waitForSignal(d.lb->controller());
   spdlog::info("{} received: detaching XDP and stopping workers",
                sig == SIGINT ? "SIGINT" : "SIGTERM");
   d.shutdown();
   std::uint64_t active = 0;
-  for (auto& w : d.workers) active += w->stats().active;
+  for (std::uint32_t q = 0; q < d.lb->queues(); ++q) active += d.lb->worker(q).stats().active;
   spdlog::info("xlbd stopped ({} connection entries dropped with the process)", active);
   return 0;
 }

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "sim_io.h"
+#include "xlb/assembly.h"
 #include "xlb/snapshot.h"
 #include "xlb/splitmix.h"
 #include "xlb/worker.h"
@@ -89,11 +90,7 @@ bool replay(const ReplayOptions& options, const std::vector<PcapFrame>& in, Pcap
 
   std::unique_ptr<XdpProgram> prog;
   if (options.xdp) {
-    XdpOptions xo;
-    xo.failOpen = config.failOpen;
-    xo.blocklistCapacity = config.blocklistCapacity;
-    xo.simRedirect = true;
-    prog = XdpProgram::load(xo, error);
+    prog = XdpProgram::load(xdpOptionsFor(config, true), error);
     if (!prog) {
       error = "the XDP stage cannot run (" + error +
               "); run as root with BPF, or pass --no-xdp for the engine alone";

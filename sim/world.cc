@@ -188,30 +188,30 @@ int World::startLb() {
   CPU_SET(0, &set);
   sched_setaffinity(0, sizeof set, &set);
   std::string err;
-  XdpOptions xo;
-  xo.failOpen = s_.config.failOpen;
-  xo.blocklistCapacity = s_.config.blocklistCapacity;
-  xo.simRedirect = true;
-  prog_ = XdpProgram::load(xo, err);
-  if (!prog_) {
+  const std::uint64_t seed = s_.seed;
+  AssemblyHooks h;
+  h.cookieKey = CookieKey{seed * 0x9e3779b97f4a7c15ull + 1, seed ^ 0xc2b2ae3d27d4eb4full};
+  h.tableSeed = seed;
+  h.localMac = simLocalMac();
+  h.resolve = [](const Address& a) -> std::optional<MacAddr> { return simHostMac(a); };
+  h.clock = [this] { return wallClock(); };
+  h.simRedirect = true;
+  OpenQueue open = [this](std::uint32_t, XdpProgram&, std::string&) {
+    auto io = std::make_unique<SimIo>(
+        [this](const std::uint8_t* d, std::uint32_t len) { engineOut_.emplace_back(d, d + len); });
+    io_ = io.get();
+    return io;
+  };
+  lb_ = Assembly::build(s_.config, open, std::move(h), err);
+  if (!lb_) {
     log_ << "xlb-sim: the XDP stage cannot run (" << err << "); run needs root and BPF\n";
     const char* ci = std::getenv("CI");
     return ci != nullptr && std::string(ci) == "true" ? 1 : kExitNoBpf;
   }
-  const std::uint64_t seed = s_.seed;
-  const CookieKey key{seed * 0x9e3779b97f4a7c15ull + 1, seed ^ 0xc2b2ae3d27d4eb4full};
-  io_ = std::make_unique<SimIo>(
-      [this](const std::uint8_t* d, std::uint32_t len) { engineOut_.emplace_back(d, d + len); });
-  worker_ = std::make_unique<Worker>(0, 1, s_.config, *io_, nullptr, key, seed);
-  ControllerDeps deps;
-  deps.prog = prog_.get();
-  deps.workers = {worker_.get()};
-  deps.localMac = simLocalMac();
-  deps.resolve = [](const Address& a) -> std::optional<MacAddr> { return simHostMac(a); };
-  deps.cookieKey = key;
-  controller_ = std::make_unique<Controller>(s_.config, std::move(deps), nullptr,
-                                             [this] { return wallClock(); });
-  if (!controller_->start(err)) {
+  prog_ = &lb_->program();
+  worker_ = &lb_->worker(0);
+  controller_ = &lb_->controller();
+  if (!lb_->start(err)) {
     log_ << "xlb-sim: " << err << "\n";
     return 2;
   }

@@ -19,6 +19,7 @@
 #include "sim_io.h"
 #include "tcp.h"
 #include "xlb/api_server.h"
+#include "xlb/assembly.h"
 #include "xlb/controller.h"
 #include "xlb/health.h"
 #include "xlb/worker.h"
@@ -82,10 +83,11 @@ class World {
   std::priority_queue<Item, std::vector<Item>, std::greater<>> queue_;
   std::mt19937_64 rng_{1};
 
-  std::unique_ptr<XdpProgram> prog_;
-  std::unique_ptr<SimIo> io_;
-  std::unique_ptr<Worker> worker_;
-  std::unique_ptr<Controller> controller_;
+  std::unique_ptr<Assembly> lb_;  // the shared assembly: program, one worker on SimIo, controller
+  XdpProgram* prog_ = nullptr;
+  SimIo* io_ = nullptr;
+  Worker* worker_ = nullptr;
+  Controller* controller_ = nullptr;
   std::unique_ptr<ApiServer> api_;
   std::string token_;
   TimeNs xdpClock_ = 0;

@@ -21,12 +21,13 @@
 #include "harness.h"
 #include "privileges.h"
 #include "xlb/api_server.h"
+#include "xlb/assembly.h"
 #include "xlb/boundary.h"
 #include "xlb/controller.h"
 #include "xlb/health.h"
-#include "xlb/tcp_probe.h"
 #include "xlb/http_client.h"
 #include "xlb/memory_io.h"
+#include "xlb/tcp_probe.h"
 #include "xlb/xdp_program.h"
 
 namespace xlb {
@@ -71,44 +72,35 @@ Config apiConfig(const std::string& stateDir) {
 // One control plane with its workers; destroyed and rebuilt on the same state_dir to restart.
 struct Instance {
   Config config;
-  std::unique_ptr<XdpProgram> prog;
-  std::vector<std::unique_ptr<MemoryIo>> ios;
-  std::unique_ptr<Handoff> handoff;
-  std::vector<std::unique_ptr<Worker>> workers;
-  std::vector<std::thread> threads;
-  std::atomic<bool> stop{false};
-  std::atomic<std::int64_t> now{1'800'000'000};
-  std::unique_ptr<Controller> controller;
+  std::atomic<std::int64_t> now{1'800'000'000};  // the controller's clock: outlives it
+  std::unique_ptr<Assembly> lb;                  // the shared assembly on memory I/O
+  XdpProgram* prog = nullptr;
+  std::vector<MemoryIo*> ios;
+  Controller* controller = nullptr;
   std::unique_ptr<ApiServer> server;
   std::string error;
 
   bool start(const Config& c,
              std::chrono::milliseconds headerTimeout = std::chrono::milliseconds(5000)) {
     config = c;
-    prog = XdpProgram::load(XdpOptions{}, error);
-    if (!prog) return false;
-    handoff = std::make_unique<Handoff>(c.workers);
-    ControllerDeps deps;
-    deps.prog = prog.get();
-    for (std::uint32_t i = 0; i < c.workers; ++i) {
-      ios.push_back(std::make_unique<MemoryIo>());
-      workers.push_back(std::make_unique<Worker>(i, c.workers, c, *ios.back(), handoff.get(),
-                                                 CookieKey{1, 2}, 7));
-      deps.workers.push_back(workers.back().get());
-    }
-    deps.localMac = *MacAddr::parse(testing::kLbMac);
-    deps.resolve = [](const Address& a) -> std::optional<MacAddr> {
-      return testing::backendMac(a);
+    AssemblyHooks h;
+    h.cookieKey = CookieKey{1, 2};
+    h.tableSeed = 7;
+    h.localMac = *MacAddr::parse(testing::kLbMac);
+    h.resolve = [](const Address& a) -> std::optional<MacAddr> { return testing::backendMac(a); };
+    h.store = std::make_unique<StateStore>(c.stateDir);
+    h.clock = [this] { return now.load(); };
+    OpenQueue open = [this](std::uint32_t, XdpProgram&, std::string&) {
+      auto io = std::make_unique<MemoryIo>();
+      ios.push_back(io.get());
+      return io;
     };
-    deps.cookieKey = CookieKey{1, 2};
-    controller =
-        std::make_unique<Controller>(c, std::move(deps), std::make_unique<StateStore>(c.stateDir),
-                                     [this] { return now.load(); });
-    if (!controller->start(error)) return false;
-    for (auto& w : workers) {
-      Worker* wp = w.get();
-      threads.emplace_back([wp, this] { wp->run(stop); });
-    }
+    lb = Assembly::build(c, open, std::move(h), error);
+    if (!lb) return false;
+    prog = &lb->program();
+    controller = &lb->controller();
+    if (!lb->start(error)) return false;
+    lb->runWorkers();
     ApiServerOptions o;
     o.port = 0;
     o.token = kToken;
@@ -119,9 +111,7 @@ struct Instance {
   }
   void shutdown() {
     if (server) server->stop();
-    stop = true;
-    for (auto& t : threads) t.join();
-    threads.clear();
+    if (lb) lb->stopWorkers();
   }
   ~Instance() { shutdown(); }
   std::uint16_t port() const { return server->port(); }

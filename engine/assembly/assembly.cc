@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "xlb/assembly.h"
+
+namespace xlb {
+
+XdpOptions xdpOptionsFor(const Config& config, bool simRedirect) {
+  XdpOptions o;
+  o.failOpen = config.failOpen;
+  o.blocklistCapacity = config.blocklistCapacity;
+  o.simRedirect = simRedirect;
+  return o;
+}
+
+std::unique_ptr<Assembly> Assembly::build(const Config& config, const OpenQueue& open,
+                                          AssemblyHooks hooks, std::string& error) {
+  std::unique_ptr<Assembly> a(new Assembly());
+  a->prog_ = XdpProgram::load(xdpOptionsFor(config, hooks.simRedirect), error);
+  if (!a->prog_) return nullptr;
+  ControllerDeps deps;
+  deps.prog = a->prog_.get();
+  for (std::uint32_t q = 0; q < config.workers; ++q) {
+    std::unique_ptr<BatchIo> io = open(q, *a->prog_, error);
+    if (!io) return nullptr;
+    if (auto* s = dynamic_cast<SocketInfo*>(io.get())) deps.sockets.push_back(s);
+    a->ios_.push_back(std::move(io));
+  }
+  if (config.workers > 1) a->handoff_ = std::make_unique<Handoff>(config.workers);
+  for (std::uint32_t q = 0; q < config.workers; ++q) {
+    a->workers_.push_back(std::make_unique<Worker>(q, config.workers, config, *a->ios_[q],
+                                                   a->handoff_.get(), hooks.cookieKey,
+                                                   hooks.tableSeed));
+    deps.workers.push_back(a->workers_.back().get());
+  }
+  deps.localMac = hooks.localMac;
+  deps.resolve = std::move(hooks.resolve);
+  deps.refreshNextHops = std::move(hooks.refreshNextHops);
+  deps.attached = std::move(hooks.attached);
+  deps.running = std::move(hooks.running);
+  deps.cookieKey = hooks.cookieKey;
+  a->controller_ = std::make_unique<Controller>(config, std::move(deps), std::move(hooks.store),
+                                                std::move(hooks.clock));
+  return a;
+}
+
+Assembly::~Assembly() {
+  stopWorkers();
+}
+
+void Assembly::runWorkers() {
+  if (!threads_.empty()) return;
+  stop_ = false;
+  for (auto& w : workers_) {
+    Worker* wp = w.get();
+    threads_.emplace_back([wp, this] { wp->run(stop_); });
+  }
+  running_ = true;
+}
+
+void Assembly::stopWorkers() {
+  stop_ = true;
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  running_ = false;
+}
+
+}  // namespace xlb
