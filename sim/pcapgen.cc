@@ -69,9 +69,7 @@ void clientSession(Out& o, const std::string& src, const std::string& dst, std::
   o.add(buildPacket(p));
 }
 
-void mixed(std::uint64_t seed, std::vector<PcapFrame>& frames) {
-  Rng rng(seed);
-  Out o{frames, kEpoch};
+void sessions(Rng& rng, Out& o) {
   // Sessions to the plain VIP (ports 80 and 443), IPv4 and IPv6, interleaved.
   for (std::uint32_t i = 0; i < 20; ++i) {
     clientSession(o, "10.0.1." + std::to_string(1 + rng.below(200)), "10.0.0.100",
@@ -83,6 +81,9 @@ void mixed(std::uint64_t seed, std::vector<PcapFrame>& frames) {
                   static_cast<std::uint16_t>(32768 + rng.below(20000)), 443,
                   static_cast<std::uint32_t>(rng.next()));
   }
+}
+
+void blockedSources(Out& o) {
   // Blocked sources: an address, a prefix, an IPv6 prefix, a host inside a nested prefix.
   for (const char* src : {"192.0.2.7", "198.51.100.77", "2001:db8:bad::5", "203.0.113.9"}) {
     PacketSpec p;
@@ -91,6 +92,9 @@ void mixed(std::uint64_t seed, std::vector<PcapFrame>& frames) {
     o.add(buildPacket(p));
     o.add(buildPacket(p));
   }
+}
+
+void synFloodAndForgedAck(Rng& rng, Out& o) {
   // A spoofed SYN flood at the cookie VIP: XDP answers each with a SYN-ACK.
   for (std::uint32_t i = 0; i < 50; ++i) {
     PacketSpec p;
@@ -110,6 +114,9 @@ void mixed(std::uint64_t seed, std::vector<PcapFrame>& frames) {
     p.ack = 12345;
     o.add(buildPacket(p));
   }
+}
+
+void policyAndOtherTraffic(Out& o) {
   // Policy: other ports, other protocols; traffic for other hosts; ARP.
   for (const std::uint16_t port : {std::uint16_t{22}, std::uint16_t{8080}, std::uint16_t{3306}}) {
     PacketSpec p;
@@ -134,6 +141,9 @@ void mixed(std::uint64_t seed, std::vector<PcapFrame>& frames) {
     arp.resize(42, 0);
     o.add(arp);
   }
+}
+
+void malformed(Out& o) {
   // Malformed frames to the VIP: each is a counted drop.
   PacketSpec good;
   const Bytes base = buildPacket(good);
@@ -158,6 +168,16 @@ void mixed(std::uint64_t seed, std::vector<PcapFrame>& frames) {
     f.flags = 0x00;  // no flag at all
     o.add(buildPacket(f));
   }
+}
+
+void mixed(std::uint64_t seed, std::vector<PcapFrame>& frames) {
+  Rng rng(seed);
+  Out o{frames, kEpoch};
+  sessions(rng, o);
+  blockedSources(o);
+  synFloodAndForgedAck(rng, o);
+  policyAndOtherTraffic(o);
+  malformed(o);
 }
 
 void established(std::uint64_t seed, std::uint32_t flows, std::uint32_t packets,

@@ -60,6 +60,90 @@ ServerClose serverClose(const std::string& s) {
   bad("services: close \"" + s + "\" is not one of " + enumChoices<ServerClose>());
 }
 
+Service service(const YAML::Node& n) {
+  Service v;
+  v.port = num<std::uint16_t>(n["port"], "services.port", 80);
+  v.response = num<std::uint64_t>(n["response"], "services.response", 1000);
+  v.close = serverClose(str(n["close"], "services.close", "after_client"));
+  if (n["close_after"]) v.closeAfter = duration(n["close_after"], "services.close_after");
+  if (n["delay"]) v.delay = duration(n["delay"], "services.delay");
+  return v;
+}
+
+ClientGroup clientGroup(const YAML::Node& n) {
+  ClientGroup g;
+  g.name = str(n["name"], "clients.name");
+  auto p = Prefix::parse(str(n["sources"], "clients.sources"));
+  if (!p) bad("clients." + g.name + ".sources is not a prefix");
+  g.sources = *p;
+  g.hosts = num<std::uint32_t>(n["hosts"], "clients.hosts", 50);
+  g.vip = addressOf(str(n["vip"], "clients.vip"), "clients.vip");
+  g.port = num<std::uint16_t>(n["port"], "clients.port", 80);
+  g.sessions = num<std::uint64_t>(n["sessions"], "clients.sessions", 1);
+  if (n["start"]) g.start = duration(n["start"], "clients.start");
+  g.rate = num<double>(n["rate"], "clients.rate", 100);
+  g.request = num<std::uint64_t>(n["request"], "clients.request", 100);
+  g.response = num<std::uint64_t>(n["response"], "clients.response", 1000);
+  g.close = clientClose(str(n["close"], "clients.close", "first"));
+  if (n["close_after"]) g.closeAfter = duration(n["close_after"], "clients.close_after");
+  if (g.hosts == 0 || g.rate <= 0) bad("clients." + g.name + ": hosts and rate must be positive");
+  return g;
+}
+
+Flood flood(const YAML::Node& n) {
+  Flood f;
+  f.vip = addressOf(str(n["vip"], "flood.vip"), "flood.vip");
+  f.port = num<std::uint16_t>(n["port"], "flood.port", 80);
+  f.start = duration(n["start"], "flood.start");
+  f.length = duration(n["duration"], "flood.duration");
+  f.rate = num<double>(n["rate"], "flood.rate", 1000);
+  auto p = Prefix::parse(str(n["sources"], "flood.sources"));
+  if (!p) bad("flood.sources is not a prefix");
+  f.sources = *p;
+  return f;
+}
+
+Raw raw(const YAML::Node& n) {
+  Raw r;
+  r.at = duration(n["at"], "raw.at");
+  r.kind = str(n["kind"], "raw.kind");
+  r.count = num<std::uint32_t>(n["count"], "raw.count", 1);
+  r.vip = addressOf(str(n["vip"], "raw.vip"), "raw.vip");
+  r.port = num<std::uint16_t>(n["port"], "raw.port", 80);
+  r.src = str(n["src"], "raw.src", "10.200.0.1");
+  return r;
+}
+
+Event event(const YAML::Node& n) {
+  Event e;
+  e.at = duration(n["at"], "events.at");
+  if (n["api"]) {
+    std::istringstream in(n["api"].as<std::string>());
+    in >> e.method >> e.path;
+    if (e.path.empty()) bad("events.api: \"METHOD /path\"");
+    e.body = str(n["body"], "events.body", " ");
+    if (e.body == " ") e.body.clear();
+    e.status = num<long>(n["status"], "events.status", 0);
+  } else {
+    e.backend = str(n["backend"], "events.backend");
+    e.set = str(n["set"], "events.set");
+    if (e.set != "silent" && e.set != "normal") bad("events.set: silent or normal");
+  }
+  return e;
+}
+
+Expectation expectation(const YAML::Node& n) {
+  Expectation x;
+  const std::string at = str(n["at"], "expect.at", "end");
+  x.atEnd = at == "end";
+  if (!x.atEnd) x.at = duration(n["at"], "expect.at");
+  x.node = n;
+  YAML::Emitter e;
+  e << YAML::Flow << n;
+  x.text = e.c_str();
+  return x;
+}
+
 }  // namespace
 
 Scenario loadScenario(const std::string& path) {
@@ -78,85 +162,13 @@ Scenario loadScenario(const std::string& path) {
   if (auto* e = std::get_if<ConfigError>(&cr)) bad("config: " + e->message);
   s.config = std::get<Config>(cr);
   s.config.workers = 1;
-  for (const YAML::Node& n : root["services"]) {
-    Service v;
-    v.port = num<std::uint16_t>(n["port"], "services.port", 80);
-    v.response = num<std::uint64_t>(n["response"], "services.response", 1000);
-    v.close = serverClose(str(n["close"], "services.close", "after_client"));
-    if (n["close_after"]) v.closeAfter = duration(n["close_after"], "services.close_after");
-    if (n["delay"]) v.delay = duration(n["delay"], "services.delay");
-    s.services.push_back(v);
-  }
+  for (const YAML::Node& n : root["services"]) s.services.push_back(service(n));
   if (s.services.empty()) s.services = {Service{80}, Service{443}};
-  for (const YAML::Node& n : root["clients"]) {
-    ClientGroup g;
-    g.name = str(n["name"], "clients.name");
-    auto p = Prefix::parse(str(n["sources"], "clients.sources"));
-    if (!p) bad("clients." + g.name + ".sources is not a prefix");
-    g.sources = *p;
-    g.hosts = num<std::uint32_t>(n["hosts"], "clients.hosts", 50);
-    g.vip = addressOf(str(n["vip"], "clients.vip"), "clients.vip");
-    g.port = num<std::uint16_t>(n["port"], "clients.port", 80);
-    g.sessions = num<std::uint64_t>(n["sessions"], "clients.sessions", 1);
-    if (n["start"]) g.start = duration(n["start"], "clients.start");
-    g.rate = num<double>(n["rate"], "clients.rate", 100);
-    g.request = num<std::uint64_t>(n["request"], "clients.request", 100);
-    g.response = num<std::uint64_t>(n["response"], "clients.response", 1000);
-    g.close = clientClose(str(n["close"], "clients.close", "first"));
-    if (n["close_after"]) g.closeAfter = duration(n["close_after"], "clients.close_after");
-    if (g.hosts == 0 || g.rate <= 0) bad("clients." + g.name + ": hosts and rate must be positive");
-    s.groups.push_back(g);
-  }
-  for (const YAML::Node& n : root["flood"]) {
-    Flood f;
-    f.vip = addressOf(str(n["vip"], "flood.vip"), "flood.vip");
-    f.port = num<std::uint16_t>(n["port"], "flood.port", 80);
-    f.start = duration(n["start"], "flood.start");
-    f.length = duration(n["duration"], "flood.duration");
-    f.rate = num<double>(n["rate"], "flood.rate", 1000);
-    auto p = Prefix::parse(str(n["sources"], "flood.sources"));
-    if (!p) bad("flood.sources is not a prefix");
-    f.sources = *p;
-    s.floods.push_back(f);
-  }
-  for (const YAML::Node& n : root["raw"]) {
-    Raw r;
-    r.at = duration(n["at"], "raw.at");
-    r.kind = str(n["kind"], "raw.kind");
-    r.count = num<std::uint32_t>(n["count"], "raw.count", 1);
-    r.vip = addressOf(str(n["vip"], "raw.vip"), "raw.vip");
-    r.port = num<std::uint16_t>(n["port"], "raw.port", 80);
-    r.src = str(n["src"], "raw.src", "10.200.0.1");
-    s.raws.push_back(r);
-  }
-  for (const YAML::Node& n : root["events"]) {
-    Event e;
-    e.at = duration(n["at"], "events.at");
-    if (n["api"]) {
-      std::istringstream in(n["api"].as<std::string>());
-      in >> e.method >> e.path;
-      if (e.path.empty()) bad("events.api: \"METHOD /path\"");
-      e.body = str(n["body"], "events.body", " ");
-      if (e.body == " ") e.body.clear();
-      e.status = num<long>(n["status"], "events.status", 0);
-    } else {
-      e.backend = str(n["backend"], "events.backend");
-      e.set = str(n["set"], "events.set");
-      if (e.set != "silent" && e.set != "normal") bad("events.set: silent or normal");
-    }
-    s.events.push_back(e);
-  }
-  for (const YAML::Node& n : root["expect"]) {
-    Expectation x;
-    const std::string at = str(n["at"], "expect.at", "end");
-    x.atEnd = at == "end";
-    if (!x.atEnd) x.at = duration(n["at"], "expect.at");
-    x.node = n;
-    YAML::Emitter e;
-    e << YAML::Flow << n;
-    x.text = e.c_str();
-    s.expects.push_back(x);
-  }
+  for (const YAML::Node& n : root["clients"]) s.groups.push_back(clientGroup(n));
+  for (const YAML::Node& n : root["flood"]) s.floods.push_back(flood(n));
+  for (const YAML::Node& n : root["raw"]) s.raws.push_back(raw(n));
+  for (const YAML::Node& n : root["events"]) s.events.push_back(event(n));
+  for (const YAML::Node& n : root["expect"]) s.expects.push_back(expectation(n));
   return s;
 }
 

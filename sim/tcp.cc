@@ -325,113 +325,87 @@ void TcpConn::finish(Ending how) {
   }
 }
 
-void TcpConn::input(const Segment& s, TimeNs now) {
-  if (s.flags & kTcpRst) {
-    const bool acceptable =
-        state_ == State::kSynSent ? ((s.flags & kTcpAck) && s.ack == sndNxt_) : s.seq == rcvNxt_;
-    if (!acceptable) {
-      if (state_ != State::kSynSent) ackNow(now);  // RFC 5961: a challenge ACK
-      return;
-    }
-    // A reset ends TIME_WAIT early (Linux without tcp_rfc1337); the application was done.
-    finish(state_ == State::kTimeWait ? Ending::kClean : Ending::kReset);
+void TcpConn::inputRst(const Segment& s, TimeNs now) {
+  const bool acceptable =
+      state_ == State::kSynSent ? ((s.flags & kTcpAck) && s.ack == sndNxt_) : s.seq == rcvNxt_;
+  if (!acceptable) {
+    if (state_ != State::kSynSent) ackNow(now);  // RFC 5961: a challenge ACK
     return;
   }
-  if (state_ == State::kSynSent) {
-    if ((s.flags & kTcpAck) && s.ack != iss_ + 1) {
-      // An unacceptable ACK (a peer's TIME_WAIT answering our SYN): a reset at its number,
-      // and our SYN goes again on its timer.
-      host_.sendRaw(header(kTcpRst, s.ack));
-      return;
-    }
-    if ((s.flags & (kTcpSyn | kTcpAck)) == (kTcpSyn | kTcpAck)) {
-      irs_ = s.seq;
-      rcvNxt_ = s.seq + 1;
-      sndUna_ = s.ack;
-      tsOn_ = s.hasTs;
-      tsRecent_ = s.tsVal;
-      establishedAt_ = now;
-      state_ = State::kEstablished;
-      rtoAt_ = 0;
-      retries_ = 0;
-      rto_ = TcpHost::kInitialRto;
-      ackNow(now);
-      if (events.established) events.established(*this);
-      output(now);
-    }
+  // A reset ends TIME_WAIT early (Linux without tcp_rfc1337); the application was done.
+  finish(state_ == State::kTimeWait ? Ending::kClean : Ending::kReset);
+}
+
+void TcpConn::inputSynSent(const Segment& s, TimeNs now) {
+  if ((s.flags & kTcpAck) && s.ack != iss_ + 1) {
+    // An unacceptable ACK (a peer's TIME_WAIT answering our SYN): a reset at its number, and our
+    // SYN goes again on its timer.
+    host_.sendRaw(header(kTcpRst, s.ack));
     return;
   }
-  if (s.flags & kTcpSyn) {
-    // A repeated SYN (our SYN-ACK was lost) or SYN-ACK (our ACK was lost): answer again.
-    if (state_ == State::kSynRcvd)
-      emit(kTcpSyn | kTcpAck, iss_, 0, now);
-    else
-      ackNow(now);
-    return;
+  if ((s.flags & (kTcpSyn | kTcpAck)) != (kTcpSyn | kTcpAck)) return;
+  irs_ = s.seq;
+  rcvNxt_ = s.seq + 1;
+  sndUna_ = s.ack;
+  tsOn_ = s.hasTs;
+  tsRecent_ = s.tsVal;
+  enterEstablished(now);
+  ackNow(now);
+  if (events.established) events.established(*this);
+  output(now);
+}
+
+bool TcpConn::completeHandshake(const Segment& s, TimeNs now) {
+  if (s.ack != iss_ + 1) {
+    emit(kTcpRst, s.ack, 0, now);
+    return false;
   }
-  if (!(s.flags & kTcpAck)) return;
-  const bool hasData = s.payloadLen > 0 || (s.flags & kTcpFin);
-  if (s.seq != rcvNxt_) {
-    // Out of order, a duplicate, or out of window (a load balancer's kill probe): tell the
-    // sender where we are.
-    ackNow(now);
-    return;
+  sndUna_ = s.ack;
+  enterEstablished(now);
+  if (events.established) events.established(*this);
+  return true;
+}
+
+void TcpConn::enterEstablished(TimeNs now) {
+  establishedAt_ = now;
+  state_ = State::kEstablished;
+  rtoAt_ = 0;
+  retries_ = 0;
+  rto_ = TcpHost::kInitialRto;
+}
+
+bool TcpConn::inputAck(const Segment& s, TimeNs now) {
+  if (!after(s.ack, sndUna_) || !atOrAfter(sndNxt_, s.ack)) return true;
+  sndUna_ = s.ack;
+  retries_ = 0;
+  rto_ = TcpHost::kInitialRto;
+  rtoAt_ = sndUna_ == sndNxt_ ? 0 : now + rto_;
+  if (!finQueued_ || sndUna_ != dataEnd() + 1) return true;  // our FIN not acknowledged yet
+  if (state_ == State::kFinWait1) {
+    state_ = State::kFinWait2;
+  } else if (state_ == State::kClosing) {
+    enterTimeWait(now);
+  } else if (state_ == State::kLastAck) {
+    finish(Ending::kClean);
+    return false;
   }
-  if (s.hasTs && tsOn_) tsRecent_ = s.tsVal;
-  if (state_ == State::kSynRcvd) {
-    if (s.ack != iss_ + 1) {
-      emit(kTcpRst, s.ack, 0, now);
-      return;
-    }
-    sndUna_ = s.ack;
-    establishedAt_ = now;
-    state_ = State::kEstablished;
-    rtoAt_ = 0;
-    retries_ = 0;
-    rto_ = TcpHost::kInitialRto;
-    if (events.established) events.established(*this);
-  }
-  // Acknowledgement.
-  if (after(s.ack, sndUna_) && atOrAfter(sndNxt_, s.ack)) {
-    sndUna_ = s.ack;
-    retries_ = 0;
-    rto_ = TcpHost::kInitialRto;
-    rtoAt_ = sndUna_ == sndNxt_ ? 0 : now + rto_;
-    const bool finAcked = finQueued_ && sndUna_ == dataEnd() + 1;
-    if (finAcked) {
-      if (state_ == State::kFinWait1)
-        state_ = State::kFinWait2;
-      else if (state_ == State::kClosing) {
-        enterTimeWait(now);
-      } else if (state_ == State::kLastAck) {
-        finish(Ending::kClean);
-        return;
-      }
-    }
-  }
-  if (state_ == State::kTimeWait) {
-    if (s.flags & kTcpFin) ackNow(now);  // the peer did not get our last ACK
-    return;
-  }
-  if (!hasData) {
-    output(now);
-    return;
-  }
+  return true;
+}
+
+void TcpConn::inputData(const Segment& s, TimeNs now) {
   if (s.payloadLen > 0) {
     rcvNxt_ += s.payloadLen;
     received_ += s.payloadLen;
   }
-  bool fin = false;
-  if (s.flags & kTcpFin) {
+  const bool fin = (s.flags & kTcpFin) != 0;
+  if (fin) {
     rcvNxt_ += 1;
-    fin = true;
     if (state_ == State::kEstablished)
       state_ = State::kCloseWait;
     else if (state_ == State::kFinWait1)
       state_ = State::kClosing;
-    else if (state_ == State::kFinWait2) {
+    else if (state_ == State::kFinWait2)
       enterTimeWait(now);
-    }
   }
   if (state_ == State::kTimeWait && loseFinalAck) {
     loseFinalAck = false;  // this ACK never arrives; the peer's FIN retransmission gets another
@@ -441,6 +415,38 @@ void TcpConn::input(const Segment& s, TimeNs now) {
   if (s.payloadLen > 0 && events.data) events.data(*this, received_);
   if (fin && events.peerFin) events.peerFin(*this);
   if (state_ != State::kClosed) output(now);
+}
+
+void TcpConn::input(const Segment& s, TimeNs now) {
+  if (s.flags & kTcpRst) return inputRst(s, now);
+  if (state_ == State::kSynSent) return inputSynSent(s, now);
+  if (s.flags & kTcpSyn) {
+    // A repeated SYN (our SYN-ACK was lost) or SYN-ACK (our ACK was lost): answer again.
+    if (state_ == State::kSynRcvd)
+      emit(kTcpSyn | kTcpAck, iss_, 0, now);
+    else
+      ackNow(now);
+    return;
+  }
+  if (!(s.flags & kTcpAck)) return;
+  if (s.seq != rcvNxt_) {
+    // Out of order, a duplicate, or out of window (a load balancer's kill probe): tell the
+    // sender where we are.
+    ackNow(now);
+    return;
+  }
+  if (s.hasTs && tsOn_) tsRecent_ = s.tsVal;
+  if (state_ == State::kSynRcvd && !completeHandshake(s, now)) return;
+  if (!inputAck(s, now)) return;
+  if (state_ == State::kTimeWait) {
+    if (s.flags & kTcpFin) ackNow(now);  // the peer did not get our last ACK
+    return;
+  }
+  if (s.payloadLen > 0 || (s.flags & kTcpFin)) {
+    inputData(s, now);
+  } else {
+    output(now);
+  }
 }
 
 }  // namespace xlb::sim

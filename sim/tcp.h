@@ -96,6 +96,15 @@ class TcpConn {
         sndUna_(iss),
         sndNxt_(iss) {}
   void input(const Segment& s, TimeNs now);
+  void inputRst(const Segment& s, TimeNs now);
+  void inputSynSent(const Segment& s, TimeNs now);
+  // The handshake's last ACK in kSynRcvd; false when it was refused with a reset.
+  bool completeHandshake(const Segment& s, TimeNs now);
+  void enterEstablished(TimeNs now);
+  // Our data and FIN acknowledged; false when that ended the connection.
+  bool inputAck(const Segment& s, TimeNs now);
+  // In-order payload and FIN, then the ACK and what the application does next.
+  void inputData(const Segment& s, TimeNs now);
   void output(TimeNs now);
   void emitData(TimeNs now);
   // A segment of this connection's tuple, without ACK, data or options.

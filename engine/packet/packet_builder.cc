@@ -55,12 +55,10 @@ Bytes concat(std::initializer_list<Bytes> parts) {
   return out;
 }
 
-Bytes buildPacket(const PacketSpec& s) {
-  const Address src = addr(s.src), dst = addr(s.dst);
-  if (src.family != dst.family) throw std::invalid_argument("mixed families");
-  const bool v4 = src.family == Family::kV4;
+namespace {
 
-  // L4
+// The L4 header and payload, checksummed over the pseudo-header of src and dst.
+Bytes buildL4(const PacketSpec& s, const Address& src, const Address& dst) {
   Bytes l4;
   std::size_t csumOff = 0;
   if (s.proto == 6) {
@@ -93,47 +91,61 @@ Bytes buildPacket(const PacketSpec& s) {
         l4Checksum(src.family, s.proto, src.ip, dst.ip, l4.data(), l4.size(), csumOff);
     store16(l4.data() + csumOff, c);
   }
+  return l4;
+}
 
-  // L3
+Bytes buildIpv4(const PacketSpec& s, const Address& src, const Address& dst, std::size_t l4Len) {
   Bytes l3;
-  if (v4) {
-    Bytes opts = s.ipv4Options;
-    while (opts.size() % 4) opts.push_back(0);
-    const std::size_t ihl = 20 + opts.size();
-    l3.push_back(static_cast<std::uint8_t>(0x40 | ihl / 4));
-    l3.push_back(0);
-    put16(l3, static_cast<std::uint16_t>(ihl + l4.size()));
-    put16(l3, s.ipId);
-    put16(l3, s.fragField);
-    l3.push_back(s.ttl);
-    l3.push_back(s.proto);
-    put16(l3, 0);
-    l3.insert(l3.end(), src.ip.bytes.begin(), src.ip.bytes.begin() + 4);
-    l3.insert(l3.end(), dst.ip.bytes.begin(), dst.ip.bytes.begin() + 4);
-    l3.insert(l3.end(), opts.begin(), opts.end());
-    store16(l3.data() + 10, ipv4HeaderChecksum(l3.data(), ihl));
-  } else {
-    Bytes ext;
-    std::uint8_t first = s.proto;
-    for (std::size_t i = s.ipv6Ext.size(); i-- > 0;) {
-      const Ipv6Ext& e = s.ipv6Ext[i];
-      Bytes h{first, 0};
-      h.insert(h.end(), e.body.begin(), e.body.end());
-      while (h.size() % 8 || h.size() < 8) h.push_back(0);
-      if (e.type != 44) h[1] = static_cast<std::uint8_t>(h.size() / 8 - 1);
-      h.insert(h.end(), ext.begin(), ext.end());
-      ext = h;
-      first = e.type;
-    }
-    l3 = {0x60, 0, 0, 0};
-    put16(l3, static_cast<std::uint16_t>(ext.size() + l4.size()));
-    l3.push_back(first);
-    l3.push_back(s.ttl);
-    l3.insert(l3.end(), src.ip.bytes.begin(), src.ip.bytes.end());
-    l3.insert(l3.end(), dst.ip.bytes.begin(), dst.ip.bytes.end());
-    l3.insert(l3.end(), ext.begin(), ext.end());
-  }
+  Bytes opts = s.ipv4Options;
+  while (opts.size() % 4) opts.push_back(0);
+  const std::size_t ihl = 20 + opts.size();
+  l3.push_back(static_cast<std::uint8_t>(0x40 | ihl / 4));
+  l3.push_back(0);
+  put16(l3, static_cast<std::uint16_t>(ihl + l4Len));
+  put16(l3, s.ipId);
+  put16(l3, s.fragField);
+  l3.push_back(s.ttl);
+  l3.push_back(s.proto);
+  put16(l3, 0);
+  l3.insert(l3.end(), src.ip.bytes.begin(), src.ip.bytes.begin() + 4);
+  l3.insert(l3.end(), dst.ip.bytes.begin(), dst.ip.bytes.begin() + 4);
+  l3.insert(l3.end(), opts.begin(), opts.end());
+  store16(l3.data() + 10, ipv4HeaderChecksum(l3.data(), ihl));
+  return l3;
+}
 
+// The IPv6 header and its extension headers, innermost built first.
+Bytes buildIpv6(const PacketSpec& s, const Address& src, const Address& dst, std::size_t l4Len) {
+  Bytes ext;
+  std::uint8_t first = s.proto;
+  for (std::size_t i = s.ipv6Ext.size(); i-- > 0;) {
+    const Ipv6Ext& e = s.ipv6Ext[i];
+    Bytes h{first, 0};
+    h.insert(h.end(), e.body.begin(), e.body.end());
+    while (h.size() % 8 || h.size() < 8) h.push_back(0);
+    if (e.type != 44) h[1] = static_cast<std::uint8_t>(h.size() / 8 - 1);
+    h.insert(h.end(), ext.begin(), ext.end());
+    ext = h;
+    first = e.type;
+  }
+  Bytes l3 = {0x60, 0, 0, 0};
+  put16(l3, static_cast<std::uint16_t>(ext.size() + l4Len));
+  l3.push_back(first);
+  l3.push_back(s.ttl);
+  l3.insert(l3.end(), src.ip.bytes.begin(), src.ip.bytes.end());
+  l3.insert(l3.end(), dst.ip.bytes.begin(), dst.ip.bytes.end());
+  l3.insert(l3.end(), ext.begin(), ext.end());
+  return l3;
+}
+
+}  // namespace
+
+Bytes buildPacket(const PacketSpec& s) {
+  const Address src = addr(s.src), dst = addr(s.dst);
+  if (src.family != dst.family) throw std::invalid_argument("mixed families");
+  const bool v4 = src.family == Family::kV4;
+  const Bytes l4 = buildL4(s, src, dst);
+  const Bytes l3 = v4 ? buildIpv4(s, src, dst, l4.size()) : buildIpv6(s, src, dst, l4.size());
   Bytes f;
   auto dmac = MacAddr::parse(s.dstMac), smac = MacAddr::parse(s.srcMac);
   if (!dmac || !smac) throw std::invalid_argument("bad test MAC");
