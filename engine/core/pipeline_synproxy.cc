@@ -102,7 +102,12 @@ Reason Pipeline::sendBackendSyn(PacketRef& pkt, const PacketInfo& in, const Conn
   seg.window = XLB_SYNACK_WINDOW;
   seg.options = options;
   seg.optionsLen = kSynOptionsLen;
-  // A frame too small for a SYN (never an AF_XDP frame) is dropped like a full hold pool.
+  return sendToBackend(pkt, in, e, seg);
+}
+
+Reason Pipeline::sendToBackend(PacketRef& pkt, const PacketInfo& in, const ConnEntry& e,
+                               const TcpSegment& seg) noexcept {
+  // A frame too small for the segment (never an AF_XDP frame) is dropped like a full hold pool.
   if (!rewriteAs(pkt, in, seg, snap_->backendMac(e.backendId).bytes)) {
     return Reason::kSynproxyHoldFull;
   }
@@ -117,10 +122,7 @@ Reason Pipeline::sendBackendAck(PacketRef& pkt, const PacketInfo& in, const Conn
   seg.ack = ack;
   seg.flags = kTcpAck;
   seg.window = window;
-  if (!rewriteAs(pkt, in, seg, snap_->backendMac(e.backendId).bytes)) {
-    return Reason::kSynproxyHoldFull;
-  }
-  return Reason::kTxSynproxy;
+  return sendToBackend(pkt, in, e, seg);
 }
 
 void Pipeline::translateToBackend(std::uint8_t* frame, const PacketInfo& in, const ConnEntry& e,

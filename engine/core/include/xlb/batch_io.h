@@ -23,12 +23,7 @@ struct IoCounters {
   std::uint32_t framesTotal = 0, framesFree = 0, framesFill = 0, framesApp = 0, framesTx = 0;
 };
 
-inline constexpr std::array kIoFigures = {
-#define XLB_IO_ROW(m, g, k, metric, kind, help) \
-  Figure<IoCounters>{&IoCounters::m, g, k, metric, FigureKind::kind, help},
-    XLB_IO_FIGURES(XLB_IO_ROW)
-#undef XLB_IO_ROW
-};
+inline constexpr auto kIoFigures = XLB_FIGURE_TABLE(IoCounters, XLB_IO_FIGURES);
 
 class BatchIo {
  public:

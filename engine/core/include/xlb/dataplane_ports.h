@@ -42,12 +42,7 @@ struct XskKernelStats {
   XLB_XSK_KERNEL_FIGURES(XLB_FIGURE_MEMBER)
 };
 
-inline constexpr std::array kXskKernelFigures = {
-#define XLB_XSK_ROW(m, g, k, metric, kind, help) \
-  Figure<XskKernelStats>{&XskKernelStats::m, g, k, metric, FigureKind::kind, help},
-    XLB_XSK_KERNEL_FIGURES(XLB_XSK_ROW)
-#undef XLB_XSK_ROW
-};
+inline constexpr auto kXskKernelFigures = XLB_FIGURE_TABLE(XskKernelStats, XLB_XSK_KERNEL_FIGURES);
 
 // A health probe's target (the daemon's prober: io/tcp_probe.h).
 struct ProbeTarget {

@@ -8,6 +8,7 @@
 // keyed by their own lists (bpf/xlb_common.h, enum tables).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string_view>
 
@@ -47,7 +48,7 @@ enum class FigureKind : std::uint8_t { kCounter, kGauge };
     "Connection entries the tables can hold")                                               \
   X(snatInUse, "snat", "ports_in_use", "xlb_snat_ports_in_use", kGauge,                     \
     "SNAT ports held by connections")                                                       \
-  X(snatCapacity, "snat", "ports_total", "xlb_snat_ports_capacity", kGauge,                    \
+  X(snatCapacity, "snat", "ports_total", "xlb_snat_ports_capacity", kGauge,                 \
     "SNAT ports the workers can hand out (addresses times the port range)")                 \
   X(handedOff, "workers", "handed_off", "xlb_worker_handed_off_total", kCounter,            \
     "Frames a worker received for a connection another worker owns, passed to that worker") \
@@ -88,6 +89,15 @@ struct Figure {
   FigureKind kind;
   std::string_view help;
 };
+
+// The table of a list for the struct that holds it: Figure<Holder> rows in list order.
+#define XLB_FIGURE_ROW(m, g, k, metric, kind, help) \
+  Figure<FigureHolder>{&FigureHolder::m, g, k, metric, FigureKind::kind, help},
+#define XLB_FIGURE_TABLE(Holder, LIST)       \
+  [] {                                       \
+    using FigureHolder = Holder;             \
+    return std::array{LIST(XLB_FIGURE_ROW)}; \
+  }()
 
 // Adds `from`'s figures of table `t` into `to` (folding workers into one total).
 template <typename Holder, typename Table>

@@ -33,12 +33,7 @@ struct WorkerCounters {
   WorkerCounters& operator+=(const WorkerCounters& o) noexcept;
 };
 
-inline constexpr std::array kPipelineFigures = {
-#define XLB_PIPELINE_ROW(m, g, k, metric, kind, help) \
-  Figure<WorkerCounters>{&WorkerCounters::m, g, k, metric, FigureKind::kind, help},
-    XLB_PIPELINE_FIGURES(XLB_PIPELINE_ROW)
-#undef XLB_PIPELINE_ROW
-};
+inline constexpr auto kPipelineFigures = XLB_FIGURE_TABLE(WorkerCounters, XLB_PIPELINE_FIGURES);
 
 inline WorkerCounters& WorkerCounters::operator+=(const WorkerCounters& o) noexcept {
   for (std::size_t i = 0; i < kReasonCount; ++i) reasons[i] += o.reasons[i];
@@ -151,6 +146,9 @@ class Pipeline {
                        TimeNs now) noexcept;
   Reason sendBackendSyn(PacketRef& pkt, const PacketInfo& in, const ConnEntry& e, std::uint32_t isn,
                         const CookieOptions& o) noexcept;
+  // Rewrites the frame as `seg` to the connection's backend (SYN proxy's own segments).
+  Reason sendToBackend(PacketRef& pkt, const PacketInfo& in, const ConnEntry& e,
+                       const TcpSegment& seg) noexcept;
   Reason sendBackendAck(PacketRef& pkt, const PacketInfo& in, const ConnEntry& e, std::uint32_t seq,
                         std::uint32_t ack, std::uint16_t window) noexcept;
   // Replaces the frame by `seg` (link-layer header and VLAN tags kept, MACs set); false when

@@ -78,12 +78,7 @@ struct WorkerStats {
   WorkerStats& operator+=(const WorkerStats& o);
 };
 
-inline constexpr std::array kWorkerFigures = {
-#define XLB_WORKER_ROW(m, g, k, metric, kind, help) \
-  Figure<WorkerStats>{&WorkerStats::m, g, k, metric, FigureKind::kind, help},
-    XLB_WORKER_FIGURES(XLB_WORKER_ROW)
-#undef XLB_WORKER_ROW
-};
+inline constexpr auto kWorkerFigures = XLB_FIGURE_TABLE(WorkerStats, XLB_WORKER_FIGURES);
 
 // One connection as the API shows it.
 struct ConnView {
