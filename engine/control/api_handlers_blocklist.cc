@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The blocklist: list (paged), add, bulk import, remove.
+#include <algorithm>
+#include <sstream>
+
 #include "api_handlers.h"
 #include "xlb/api_server.h"
 #include "xlb/controller.h"
@@ -11,6 +14,27 @@ namespace {
 constexpr std::uint64_t kMaxTtl = 10ull * 365 * 24 * 3600;
 constexpr std::uint64_t kMaxPage = 1000;
 constexpr std::uint64_t kDefaultPage = 100;
+constexpr std::size_t kMaxImportErrors = 100;
+
+// One address or prefix per line; '#' starts a comment; blank lines are skipped. Lines that do
+// not parse are refused here, the rest go to the Controller.
+void parseImport(const std::string& text, std::vector<ImportLine>& lines,
+                 std::vector<ImportRejection>& rejected) {
+  std::istringstream in(text);
+  std::string line;
+  for (std::size_t n = 1; std::getline(in, line); ++n) {
+    if (auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
+    const auto b = line.find_first_not_of(" \t\r");
+    if (b == std::string::npos) continue;
+    const auto e = line.find_last_not_of(" \t\r");
+    std::string t = line.substr(b, e - b + 1);
+    if (auto p = Prefix::parse(t)) {
+      lines.push_back({n, std::move(t), *p});
+    } else {
+      rejected.push_back({n, std::move(t), "not an address or CIDR prefix"});
+    }
+  }
+}
 
 // {"cidr": "...", "ttl_seconds": N|null, "comment": "..."}: fields, types and bounds.
 bool parseBlock(ApiCall& call, std::optional<Prefix>& prefix, std::uint64_t& ttl,
@@ -71,8 +95,25 @@ ApiReply importBlocklist(ApiCall& call) {
     return errorReply(400, "bad_request", "comment is at most 256 bytes");
   if (comment && !validUtf8(*comment))
     return errorReply(400, "bad_request", "comment is not valid UTF-8");
-  return jsonReply(call.controller().importBlocklist(
-      call.request().body, static_cast<std::int64_t>(ttl), comment.value_or("import")));
+  std::vector<ImportLine> lines;
+  std::vector<ImportRejection> rejected;
+  parseImport(call.request().body, lines, rejected);
+  auto r = call.controller().importBlocklist(lines, static_cast<std::int64_t>(ttl),
+                                             comment.value_or("import"));
+  if (auto* e = std::get_if<ApiResult>(&r)) return jsonReply(*e);
+  ImportOutcome& out = std::get<ImportOutcome>(r);
+  // Refusals of both kinds in line order; the first 100 are listed.
+  rejected.insert(rejected.end(), out.rejected.begin(), out.rejected.end());
+  std::stable_sort(
+      rejected.begin(), rejected.end(),
+      [](const ImportRejection& a, const ImportRejection& b) { return a.line < b.line; });
+  nlohmann::json errors = nlohmann::json::array();
+  for (std::size_t i = 0; i < rejected.size() && i < kMaxImportErrors; ++i) {
+    errors.push_back(
+        {{"line", rejected[i].line}, {"text", rejected[i].text}, {"reason", rejected[i].reason}});
+  }
+  return jsonReply(ApiResult{
+      200, {{"accepted", out.accepted}, {"rejected", rejected.size()}, {"errors", errors}}});
 }
 
 ApiReply removeBlock(ApiCall& call) {

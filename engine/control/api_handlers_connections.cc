@@ -2,6 +2,7 @@
 // Connections: list with filters (paged), reset a client's connections.
 #include "api_handlers.h"
 #include "xlb/controller.h"
+#include "xlb/text.h"
 
 namespace xlb::handlers {
 namespace {
@@ -25,10 +26,39 @@ bool clientFilter(ApiCall& call, const std::string& text, ConnFilter& f) {
 }
 
 bool stateFilter(ApiCall& call, const std::string& text, ConnFilter& f) {
-  for (std::size_t i = 1; i < kTcpStateCount; ++i) {
-    if (enumName(static_cast<TcpState>(i)) == text) f.state = static_cast<TcpState>(i);
+  const std::optional<TcpState> s = parseEnum<TcpState>(text);
+  if (!s || *s == TcpState::kFree) return call.badRequest("unknown state " + text);
+  f.state = s;
+  return true;
+}
+
+// "worker.index", as the previous page's `next` said, with a worker that exists.
+bool cursor(ApiCall& call, const std::string& text, ConnCursor& out) {
+  const auto dot = text.find('.');
+  std::uint64_t worker = 0, index = 0;
+  if (dot == std::string::npos ||
+      !parseUint(std::string_view(text).substr(0, dot), 0xffffffffu, worker) ||
+      !parseUint(std::string_view(text).substr(dot + 1), 0xffffffffu, index) ||
+      worker >= call.controller().workerCount()) {
+    return call.badRequest("malformed cursor");
   }
-  return f.state ? true : call.badRequest("unknown state " + text);
+  out = ConnCursor{static_cast<std::uint32_t>(worker), static_cast<std::uint32_t>(index)};
+  return true;
+}
+
+nlohmann::json connectionJson(const ConnView& c) {
+  return {{"client", c.client.toString()},
+          {"client_port", c.clientPort},
+          {"vip", c.vip.toString()},
+          {"vip_port", c.vipPort},
+          {"backend", c.backend.toString()},
+          {"backend_port", c.backendPort},
+          {"snat", c.snat.toString()},
+          {"snat_port", c.snatPort},
+          {"state", enumName(c.state)},
+          {"syn_proxy", c.synProxy},
+          {"worker", c.worker},
+          {"expires_in_ms", c.expiresInMs}};
 }
 
 }  // namespace
@@ -54,8 +84,17 @@ ApiReply listConnections(ApiCall& call) {
     f.vip = a;
   }
   if (state && !stateFilter(call, *state, f)) return call.error;
-  return jsonReply(
-      call.controller().listConnections(f, next.value_or(""), static_cast<std::uint32_t>(limit)));
+  ConnCursor from;
+  if (next && !cursor(call, *next, from)) return call.error;
+  auto r = call.controller().listConnections(f, from, static_cast<std::uint32_t>(limit));
+  if (auto* e = std::get_if<ApiResult>(&r)) return jsonReply(*e);
+  const ConnListing& page = std::get<ConnListing>(r);
+  nlohmann::json items = nlohmann::json::array();
+  for (const ConnView& c : page.items) items.push_back(connectionJson(c));
+  nlohmann::json j = {{"items", items}, {"next", nullptr}};
+  if (page.next)
+    j["next"] = std::to_string(page.next->worker) + "." + std::to_string(page.next->index);
+  return jsonReply(ApiResult{200, j});
 }
 
 ApiReply killConnections(ApiCall& call) {

@@ -90,49 +90,31 @@ ApiResult Controller::removeBlock(const Prefix& p) {
   return ApiResult{204, nullptr};
 }
 
-ApiResult Controller::importBlocklist(const std::string& text, std::int64_t ttlSeconds,
-                                      const std::string& comment) {
+std::variant<ImportOutcome, ApiResult> Controller::importBlocklist(
+    const std::vector<ImportLine>& lines, std::int64_t ttlSeconds, const std::string& comment) {
   std::lock_guard lock(mutex_);
-  std::size_t accepted = 0, rejected = 0, lineNo = 0;
-  json errors = json::array();
+  ImportOutcome out;
   std::vector<Prefix> added;
   const std::int64_t now = clock_();
-  auto reject = [&](std::size_t line, const std::string& t, const std::string& why) {
-    ++rejected;
-    if (errors.size() < 100) errors.push_back({{"line", line}, {"text", t}, {"reason", why}});
-  };
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    ++lineNo;
-    if (auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
-    const auto b = line.find_first_not_of(" \t\r");
-    if (b == std::string::npos) continue;
-    const auto e = line.find_last_not_of(" \t\r");
-    const std::string t = line.substr(b, e - b + 1);
-    auto p = Prefix::parse(t);
-    if (!p) {
-      reject(lineNo, t, "not an address or CIDR prefix");
-      continue;
-    }
-    if (blocklist_.find(*p) != nullptr) {
-      reject(lineNo, t, "already on the blocklist");
+  for (const ImportLine& l : lines) {
+    if (blocklist_.find(l.prefix) != nullptr) {
+      out.rejected.push_back({l.line, l.text, "already on the blocklist"});
       continue;
     }
     std::string err;
     bool exists = false;
-    if (!deps_.prog->blockAdd(*p, err, &exists) && !exists) {
-      reject(lineNo, t, err);
+    if (!deps_.prog->blockAdd(l.prefix, err, &exists) && !exists) {
+      out.rejected.push_back({l.line, l.text, err});
       continue;
     }
     BlockEntry be;
-    be.prefix = *p;
+    be.prefix = l.prefix;
     be.comment = comment;
     be.addedAt = now;
     be.expiresAt = ttlSeconds > 0 ? now + ttlSeconds : 0;
     blocklist_.add(be);
-    added.push_back(*p);
-    ++accepted;
+    added.push_back(l.prefix);
+    ++out.accepted;
   }
   std::string err;
   if (!added.empty() && !saveBlocklist(err)) {
@@ -143,8 +125,8 @@ ApiResult Controller::importBlocklist(const std::string& text, std::int64_t ttlS
     spdlog::error("{}", err);
     return ApiResult::error(500, "internal", "the change could not be persisted; nothing changed");
   }
-  spdlog::info("blocklist: import accepted {}, rejected {}", accepted, rejected);
-  return ApiResult{200, {{"accepted", accepted}, {"rejected", rejected}, {"errors", errors}}};
+  spdlog::info("blocklist: import accepted {}, rejected {}", out.accepted, out.rejected.size());
+  return out;
 }
 
 // ---- VIPs and backends ----

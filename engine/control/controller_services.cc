@@ -63,45 +63,18 @@ ApiResult Controller::removeBackend(const Address& vip, const Address& backend, 
 
 // ---- Connections ----
 
-ApiResult Controller::listConnections(const ConnFilter& filter, const std::string& cursor,
-                                      std::uint32_t limit) const {
-  // The cursor is "worker.index"; it is not secret, only opaque to clients.
-  std::uint32_t worker = 0, index = 0;
-  if (!cursor.empty()) {
-    const auto dot = cursor.find('.');
-    const char* b = cursor.data();
-    const char* e = b + cursor.size();
-    auto r1 = std::from_chars(b, dot == std::string::npos ? e : b + dot, worker);
-    if (dot == std::string::npos || r1.ec != std::errc() || r1.ptr != b + dot) {
-      return ApiResult::error(400, "bad_request", "malformed cursor");
-    }
-    auto r2 = std::from_chars(b + dot + 1, e, index);
-    if (r2.ec != std::errc() || r2.ptr != e || worker >= deps_.workers.size()) {
-      return ApiResult::error(400, "bad_request", "malformed cursor");
-    }
-  }
-  json items = json::array();
-  std::string next;
+std::variant<ConnListing, ApiResult> Controller::listConnections(const ConnFilter& filter,
+                                                                 ConnCursor from,
+                                                                 std::uint32_t limit) const {
+  ConnListing out;
+  std::uint32_t worker = from.worker, index = from.index;
   std::uint32_t budget = kMaxScanPerPage;
-  while (worker < deps_.workers.size() && items.size() < limit && budget > 0) {
-    const auto room = static_cast<std::uint32_t>(limit - items.size());
+  while (worker < deps_.workers.size() && out.items.size() < limit && budget > 0) {
+    const auto room = static_cast<std::uint32_t>(limit - out.items.size());
     std::optional<ConnPage> page =
         deps_.workers[worker]->listConnections(filter, index, room, budget, kWorkerTimeout);
     if (!page) return ApiResult::error(503, "unavailable", "a worker did not answer in time");
-    for (const ConnView& c : page->items) {
-      items.push_back({{"client", c.client.toString()},
-                       {"client_port", c.clientPort},
-                       {"vip", c.vip.toString()},
-                       {"vip_port", c.vipPort},
-                       {"backend", c.backend.toString()},
-                       {"backend_port", c.backendPort},
-                       {"snat", c.snat.toString()},
-                       {"snat_port", c.snatPort},
-                       {"state", enumName(c.state)},
-                       {"syn_proxy", c.synProxy},
-                       {"worker", c.worker},
-                       {"expires_in_ms", c.expiresInMs}});
-    }
+    out.items.insert(out.items.end(), page->items.begin(), page->items.end());
     budget = page->scanned >= budget ? 0 : budget - page->scanned;
     if (page->next == ConnPage::kNone) {
       ++worker;
@@ -110,10 +83,8 @@ ApiResult Controller::listConnections(const ConnFilter& filter, const std::strin
       index = page->next;
     }
   }
-  if (worker < deps_.workers.size()) next = std::to_string(worker) + "." + std::to_string(index);
-  json j = {{"items", items}};
-  j["next"] = next.empty() ? json(nullptr) : json(next);
-  return ApiResult{200, j};
+  if (worker < deps_.workers.size()) out.next = ConnCursor{worker, index};
+  return out;
 }
 
 ApiResult Controller::killConnections(const Address& client, std::uint16_t port) {

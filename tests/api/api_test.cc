@@ -387,8 +387,12 @@ TEST_F(Api, AChangeThatCannotBePersistedIsRolledBack) {
   const std::string before = read();
   ApiResult a = inst_->controller->addBlock(*Prefix::parse("10.0.0.41/32"), 0, "bad \xff");
   EXPECT_EQ(a.status, 500);
-  ApiResult b = inst_->controller->importBlocklist("10.0.0.42\n10.0.0.43\n", 0, "\xc3");
-  EXPECT_EQ(b.status, 500);
+  auto b = inst_->controller->importBlocklist(
+      {{1, "10.0.0.42", *Prefix::parse("10.0.0.42/32")},
+       {2, "10.0.0.43", *Prefix::parse("10.0.0.43/32")}},
+      0, "\xc3");
+  ASSERT_TRUE(std::holds_alternative<ApiResult>(b));
+  EXPECT_EQ(std::get<ApiResult>(b).status, 500);
   for (const char* host : {"10.0.0.41", "10.0.0.42", "10.0.0.43"}) EXPECT_FALSE(blocked(host));
   EXPECT_TRUE(blocked("10.0.0.40"));
   EXPECT_EQ(get("/api/v1/blocklist").j()["total"], 2);

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "xlb/batch_io.h"
@@ -49,6 +50,36 @@ struct VipPatch {
   std::optional<std::vector<std::uint16_t>> ports;  // replaces the served ports
   std::optional<SynFloodMode> mode;
   std::optional<std::uint32_t> thresholdPps;
+};
+
+// Where a connection listing resumes: a worker and an index into its table. Shown to clients
+// as "worker.index" (not secret, only opaque to them).
+struct ConnCursor {
+  std::uint32_t worker = 0;
+  std::uint32_t index = 0;
+};
+
+// A page of connections across the workers; `next` unset when every worker is done.
+struct ConnListing {
+  std::vector<ConnView> items;
+  std::optional<ConnCursor> next;
+};
+
+// One line of a blocklist import that parsed (its number from 1, its text, its prefix), and
+// one that was refused with the reason.
+struct ImportLine {
+  std::size_t line = 0;
+  std::string text;
+  Prefix prefix;
+};
+struct ImportRejection {
+  std::size_t line = 0;
+  std::string text;
+  std::string reason;
+};
+struct ImportOutcome {
+  std::size_t accepted = 0;
+  std::vector<ImportRejection> rejected;
 };
 
 // An API-level outcome: HTTP status and a JSON body (an error object when status >= 400).
@@ -98,16 +129,22 @@ class Controller {
   ApiResult listBlocklist(const std::string& after, std::size_t limit) const;
   ApiResult addBlock(const Prefix& p, std::int64_t ttlSeconds, const std::string& comment);
   ApiResult removeBlock(const Prefix& p);
-  ApiResult importBlocklist(const std::string& text, std::int64_t ttlSeconds,
-                            const std::string& comment);
+  // Adds every line that is not on the blocklist yet and fits the map; all or nothing towards
+  // state_dir (a failed save undoes the lot: 500).
+  std::variant<ImportOutcome, ApiResult> importBlocklist(const std::vector<ImportLine>& lines,
+                                                         std::int64_t ttlSeconds,
+                                                         const std::string& comment);
   ApiResult listVips() const;
   ApiResult listBackends(const Address& vip) const;
   ApiResult addBackend(const Address& vip, const Address& backend, std::uint32_t weight);
   ApiResult setBackend(const Address& vip, const Address& backend,
                        std::optional<std::uint32_t> weight, std::optional<BackendState> state);
   ApiResult removeBackend(const Address& vip, const Address& backend, bool force);
-  ApiResult listConnections(const ConnFilter& filter, const std::string& cursor,
-                            std::uint32_t limit) const;
+  std::size_t workerCount() const noexcept { return deps_.workers.size(); }
+  // Up to `limit` matching connections from `from` on (from.worker < workerCount()); 503 when
+  // a worker does not answer in time.
+  std::variant<ConnListing, ApiResult> listConnections(const ConnFilter& filter, ConnCursor from,
+                                                       std::uint32_t limit) const;
   ApiResult killConnections(const Address& client, std::uint16_t port);
   ApiResult getConfig() const;
   ApiResult patchConfig(const std::vector<VipPatch>& patch);
