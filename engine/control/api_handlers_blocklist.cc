@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "api_handlers.h"
+#include "api_render.h"
 #include "xlb/api_server.h"
 #include "xlb/controller.h"
 #include "xlb/text.h"
@@ -73,7 +74,8 @@ ApiReply listBlocklist(ApiCall& call) {
     return call.error;
   }
   if (next && !Prefix::parse(*next)) return errorReply(400, "bad_request", "malformed next token");
-  return jsonReply(call.controller().listBlocklist(next.value_or(""), limit));
+  return jsonReply(200,
+                   render::blockPage(call.controller().listBlocklist(next.value_or(""), limit)));
 }
 
 ApiReply addBlock(ApiCall& call) {
@@ -81,7 +83,9 @@ ApiReply addBlock(ApiCall& call) {
   std::uint64_t ttl = 0;
   std::string comment;
   if (!parseBlock(call, prefix, ttl, comment)) return call.error;
-  return jsonReply(call.controller().addBlock(*prefix, static_cast<std::int64_t>(ttl), comment));
+  return render::replyOf(
+      call.controller().addBlock(*prefix, static_cast<std::int64_t>(ttl), comment), 201,
+      render::blockAdded);
 }
 
 ApiReply importBlocklist(ApiCall& call) {
@@ -100,7 +104,7 @@ ApiReply importBlocklist(ApiCall& call) {
   parseImport(call.request().body, lines, rejected);
   auto r = call.controller().importBlocklist(lines, static_cast<std::int64_t>(ttl),
                                              comment.value_or("import"));
-  if (auto* e = std::get_if<ApiResult>(&r)) return jsonReply(*e);
+  if (const auto* e = std::get_if<ControlError>(&r)) return failureReply(*e);
   ImportOutcome& out = std::get<ImportOutcome>(r);
   // Refusals of both kinds in line order; the first 100 are listed.
   rejected.insert(rejected.end(), out.rejected.begin(), out.rejected.end());
@@ -112,8 +116,8 @@ ApiReply importBlocklist(ApiCall& call) {
     errors.push_back(
         {{"line", rejected[i].line}, {"text", rejected[i].text}, {"reason", rejected[i].reason}});
   }
-  return jsonReply(ApiResult{
-      200, {{"accepted", out.accepted}, {"rejected", rejected.size()}, {"errors", errors}}});
+  return jsonReply(200,
+                   {{"accepted", out.accepted}, {"rejected", rejected.size()}, {"errors", errors}});
 }
 
 ApiReply removeBlock(ApiCall& call) {
@@ -128,7 +132,8 @@ ApiReply removeBlock(ApiCall& call) {
   if (!pre || pre->addr != a) {
     return errorReply(400, "bad_request", "host bits are set below the prefix length");
   }
-  return jsonReply(call.controller().removeBlock(*pre));
+  if (auto e = call.controller().removeBlock(*pre)) return failureReply(*e);
+  return jsonReply(204, nullptr);
 }
 
 }  // namespace xlb::handlers

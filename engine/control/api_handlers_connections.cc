@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Connections: list with filters (paged), reset a client's connections.
 #include "api_handlers.h"
+#include "api_render.h"
 #include "xlb/controller.h"
 #include "xlb/text.h"
 
@@ -87,14 +88,14 @@ ApiReply listConnections(ApiCall& call) {
   ConnCursor from;
   if (next && !cursor(call, *next, from)) return call.error;
   auto r = call.controller().listConnections(f, from, static_cast<std::uint32_t>(limit));
-  if (auto* e = std::get_if<ApiResult>(&r)) return jsonReply(*e);
+  if (const auto* e = std::get_if<ControlError>(&r)) return failureReply(*e);
   const ConnListing& page = std::get<ConnListing>(r);
   nlohmann::json items = nlohmann::json::array();
   for (const ConnView& c : page.items) items.push_back(connectionJson(c));
   nlohmann::json j = {{"items", items}, {"next", nullptr}};
   if (page.next)
     j["next"] = std::to_string(page.next->worker) + "." + std::to_string(page.next->index);
-  return jsonReply(ApiResult{200, j});
+  return jsonReply(200, j);
 }
 
 ApiReply killConnections(ApiCall& call) {
@@ -105,7 +106,9 @@ ApiReply killConnections(ApiCall& call) {
   if (!client || !parseAddrPort(*client, a, port)) {
     return errorReply(400, "bad_request", "client=ADDR:PORT is required ([ADDR]:PORT for IPv6)");
   }
-  return jsonReply(call.controller().killConnections(a, port));
+  return render::replyOf(call.controller().killConnections(a, port), 200, [](std::size_t n) {
+    return nlohmann::json{{"killed", n}};
+  });
 }
 
 }  // namespace xlb::handlers

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Liveness, readiness, metrics, statistics and the running configuration.
 #include "api_handlers.h"
+#include "api_render.h"
 #include "xlb/controller.h"
 #include "xlb/metrics.h"
 
@@ -17,17 +18,17 @@ ApiReply readyz(ApiCall& call) {
 }
 
 ApiReply metrics(ApiCall& call) {
-  ApiReply r{200, call.controller().metrics()};
+  ApiReply r{200, renderMetrics(call.controller().statsView())};
   r.contentType = kMetricsContentType;
   return r;
 }
 
 ApiReply stats(ApiCall& call) {
-  return jsonReply(call.controller().stats());
+  return jsonReply(200, render::stats(call.controller().statsView()));
 }
 
 ApiReply getConfig(ApiCall& call) {
-  return jsonReply(call.controller().getConfig());
+  return jsonReply(200, render::config(call.controller().runningConfig()));
 }
 
 namespace {
@@ -91,7 +92,7 @@ ApiReply patchConfig(ApiCall& call) {
   for (const nlohmann::json& jv : j["vips"]) {
     if (!parseVipPatch(call, jv, patch.emplace_back())) return call.error;
   }
-  return jsonReply(call.controller().patchConfig(patch));
+  return render::replyOf(call.controller().patchConfig(patch), 200, render::config);
 }
 
 }  // namespace xlb::handlers

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // VIPs and their backends: list, add, change weight or state, remove.
 #include "api_handlers.h"
+#include "api_render.h"
 #include "xlb/config.h"
 #include "xlb/controller.h"
 #include "xlb/service_model.h"
@@ -8,13 +9,15 @@
 namespace xlb::handlers {
 
 ApiReply listVips(ApiCall& call) {
-  return jsonReply(call.controller().listVips());
+  nlohmann::json items = nlohmann::json::array();
+  for (const VipView& v : call.controller().listVips()) items.push_back(render::vipSummary(v));
+  return jsonReply(200, {{"items", items}});
 }
 
 ApiReply listBackends(ApiCall& call) {
   Address vip;
   if (!call.address(call.capture(0), vip, "VIP")) return call.error;
-  return jsonReply(call.controller().listBackends(vip));
+  return render::replyOf(call.controller().vip(vip), 200, render::backends);
 }
 
 ApiReply addBackend(ApiCall& call) {
@@ -37,7 +40,9 @@ ApiReply addBackend(ApiCall& call) {
   if (!call.address(addr, backend, "backend")) return call.error;
   if (weight > kMaxWeight)
     return errorReply(400, "bad_request", "weight must be 0.." + std::to_string(kMaxWeight));
-  return jsonReply(call.controller().addBackend(vip, backend, static_cast<std::uint32_t>(weight)));
+  return render::replyOf(
+      call.controller().addBackend(vip, backend, static_cast<std::uint32_t>(weight)), 201,
+      render::backend);
 }
 
 ApiReply setBackend(ApiCall& call) {
@@ -65,7 +70,8 @@ ApiReply setBackend(ApiCall& call) {
   }
   if (!weight && !state)
     return errorReply(400, "bad_request", "nothing to change: give weight and/or state");
-  return jsonReply(call.controller().setBackend(vip, backend, weight, state));
+  return render::replyOf(call.controller().setBackend(vip, backend, weight, state), 200,
+                         render::backend);
 }
 
 ApiReply removeBackend(ApiCall& call) {
@@ -79,7 +85,10 @@ ApiReply removeBackend(ApiCall& call) {
   if (force && *force != "true" && *force != "false") {
     return errorReply(400, "bad_request", "force must be true or false");
   }
-  return jsonReply(call.controller().removeBackend(vip, backend, force && *force == "true"));
+  if (auto e = call.controller().removeBackend(vip, backend, force && *force == "true")) {
+    return failureReply(*e);
+  }
+  return jsonReply(204, nullptr);
 }
 
 }  // namespace xlb::handlers

@@ -2,10 +2,12 @@
 #include "xlb/api_routes.h"
 
 #include <algorithm>
+#include <array>
 
 #include "api_handlers.h"
 #include "xlb/api_server.h"
 #include "xlb/controller.h"
+#include "xlb/service_model.h"
 
 namespace xlb {
 
@@ -72,18 +74,23 @@ std::span<const Route> apiRoutes() {
   return table();
 }
 
-ApiReply jsonReply(const ApiResult& r) {
+ApiReply jsonReply(int status, const json& body) {
   ApiReply out;
-  out.status = r.status;
+  out.status = status;
   // Messages may echo request text (a path, a parameter name) that is not valid UTF-8: such
   // bytes are replaced, never allowed to make the reply itself fail.
-  if (r.status != 204)
-    out.body = r.body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  if (status != 204) out.body = body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
   return out;
 }
 
 ApiReply errorReply(int status, const std::string& code, const std::string& message) {
-  return jsonReply(ApiResult::error(status, code, message));
+  return jsonReply(status, json{{"error", {{"code", code}, {"message", message}}}});
+}
+
+ApiReply failureReply(const ControlError& e) {
+  static constexpr std::array<int, 6> kStatus = {400, 404, 409, 507, 503, 500};  // by Failure
+  return errorReply(kStatus[static_cast<std::size_t>(e.failure)], std::string(enumName(e.failure)),
+                    e.message);
 }
 
 bool splitPath(std::string_view resource, std::vector<std::string>& out) {

@@ -13,18 +13,6 @@ namespace xlb {
 using nlohmann::json;
 using namespace controller_detail;
 
-ApiResult ApiResult::error(int status, std::string code, std::string message) {
-  return ApiResult{status,
-                   json{{"error", {{"code", std::move(code)}, {"message", std::move(message)}}}}};
-}
-
-ApiResult ApiResult::of(const ModelError& e) {
-  int status = 400;
-  if (e.code == "not_found") status = 404;
-  if (e.code == "conflict") status = 409;
-  return error(status, e.code, e.message);
-}
-
 Controller::Controller(const Config& config, ControllerDeps deps, std::unique_ptr<StateStore> store,
                        Clock clock)
     : config_(config),
@@ -196,14 +184,14 @@ void Controller::hintChecksumsLocked(const WorkerStats& total) {
       fresh, freshPartial);
 }
 
-std::optional<ApiResult> Controller::commitLocked(const ServiceModel& before, bool vipSettings) {
+std::optional<ControlError> Controller::commitLocked(const ServiceModel& before, bool vipSettings) {
   std::string err;
   if (!saveBackends(err) || (vipSettings && !applyXdpLocked(err))) {
     model_ = before;
     std::string ignored;
     if (vipSettings) applyXdpLocked(ignored);
     spdlog::error("{}", err);
-    return ApiResult::error(500, "internal", "the change could not be applied; nothing changed");
+    return ControlError{Failure::kInternal, "the change could not be applied; nothing changed"};
   }
   publishLocked();
   return std::nullopt;

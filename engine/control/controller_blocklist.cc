@@ -13,42 +13,37 @@ namespace xlb {
 using nlohmann::json;
 using namespace controller_detail;
 
-ApiResult Controller::listBlocklist(const std::string& after, std::size_t limit) const {
+BlockPage Controller::listBlocklist(const std::string& after, std::size_t limit) const {
   std::lock_guard lock(mutex_);
-  bool more = false;
-  const std::vector<BlockEntry> page = blocklist_.page(after, limit, more);
+  BlockPage out;
+  const std::vector<BlockEntry> page = blocklist_.page(after, limit, out.more);
+  out.total = blocklist_.size();
   const std::int64_t wall = clock_();
   const TimeNs mono = monotonicNow();
-  json items = json::array();
   for (const BlockEntry& e : page) {
-    const std::optional<BlockHits> h = deps_.prog->blockHits(e.prefix);
-    std::string lastHit;
-    if (h && h->lastHitNs != 0 && h->lastHitNs <= mono) {
-      lastHit = iso8601(wall - static_cast<std::int64_t>((mono - h->lastHitNs) / kNsPerSec));
+    BlockView v{e, 0, 0};
+    if (const std::optional<BlockHits> h = deps_.prog->blockHits(e.prefix)) {
+      v.hits = h->hits;
+      if (h->lastHitNs != 0 && h->lastHitNs <= mono) {
+        v.lastHit = wall - static_cast<std::int64_t>((mono - h->lastHitNs) / kNsPerSec);
+      }
     }
-    items.push_back({{"cidr", e.prefix.toString()},
-                     {"hits", h ? h->hits : 0},
-                     {"last_hit", nullOr(lastHit)},
-                     {"added_at", iso8601(e.addedAt)},
-                     {"expires_at", nullOr(iso8601(e.expiresAt))},
-                     {"comment", e.comment},
-                     {"source", e.fromConfig ? "config" : "api"}});
+    out.items.push_back(std::move(v));
   }
-  json j = {{"items", items}, {"total", blocklist_.size()}};
-  j["next"] = more && !page.empty() ? json(page.back().prefix.toString()) : json(nullptr);
-  return ApiResult{200, j};
+  return out;
 }
 
-ApiResult Controller::addBlock(const Prefix& p, std::int64_t ttlSeconds,
-                               const std::string& comment) {
+std::variant<BlockEntry, ControlError> Controller::addBlock(const Prefix& p,
+                                                            std::int64_t ttlSeconds,
+                                                            const std::string& comment) {
   std::lock_guard lock(mutex_);
   if (blocklist_.find(p) != nullptr) {
-    return ApiResult::error(409, "conflict", p.toString() + " is already on the blocklist");
+    return ControlError{Failure::kConflict, p.toString() + " is already on the blocklist"};
   }
   std::string err;
   bool exists = false;
   if (!deps_.prog->blockAdd(p, err, &exists) && !exists) {
-    return ApiResult::error(507, "blocklist_full", err);
+    return ControlError{Failure::kFull, err};
   }
   BlockEntry e;
   e.prefix = p;
@@ -60,22 +55,18 @@ ApiResult Controller::addBlock(const Prefix& p, std::int64_t ttlSeconds,
     blocklist_.remove(p);
     deps_.prog->blockRemove(p);
     spdlog::error("{}", err);
-    return ApiResult::error(500, "internal", "the change could not be persisted; nothing changed");
+    return ControlError{Failure::kInternal, "the change could not be persisted; nothing changed"};
   }
   spdlog::info("blocklist: {} added{}", p.toString(),
                ttlSeconds > 0 ? " for " + std::to_string(ttlSeconds) + " s" : "");
-  return ApiResult{201,
-                   {{"cidr", p.toString()},
-                    {"added_at", iso8601(e.addedAt)},
-                    {"expires_at", nullOr(iso8601(e.expiresAt))},
-                    {"comment", comment}}};
+  return e;
 }
 
-ApiResult Controller::removeBlock(const Prefix& p) {
+std::optional<ControlError> Controller::removeBlock(const Prefix& p) {
   std::lock_guard lock(mutex_);
   const BlockEntry* found = blocklist_.find(p);
   if (found == nullptr) {
-    return ApiResult::error(404, "not_found", p.toString() + " is not on the blocklist");
+    return ControlError{Failure::kNotFound, p.toString() + " is not on the blocklist"};
   }
   const BlockEntry saved = *found;
   blocklist_.remove(p);
@@ -83,14 +74,14 @@ ApiResult Controller::removeBlock(const Prefix& p) {
   if (!saveBlocklist(err)) {
     blocklist_.add(saved);
     spdlog::error("{}", err);
-    return ApiResult::error(500, "internal", "the change could not be persisted; nothing changed");
+    return ControlError{Failure::kInternal, "the change could not be persisted; nothing changed"};
   }
   deps_.prog->blockRemove(p);
   spdlog::info("blocklist: {} removed", p.toString());
-  return ApiResult{204, nullptr};
+  return std::nullopt;
 }
 
-std::variant<ImportOutcome, ApiResult> Controller::importBlocklist(
+std::variant<ImportOutcome, ControlError> Controller::importBlocklist(
     const std::vector<ImportLine>& lines, std::int64_t ttlSeconds, const std::string& comment) {
   std::lock_guard lock(mutex_);
   ImportOutcome out;
@@ -123,7 +114,7 @@ std::variant<ImportOutcome, ApiResult> Controller::importBlocklist(
       deps_.prog->blockRemove(p);
     }
     spdlog::error("{}", err);
-    return ApiResult::error(500, "internal", "the change could not be persisted; nothing changed");
+    return ControlError{Failure::kInternal, "the change could not be persisted; nothing changed"};
   }
   spdlog::info("blocklist: import accepted {}, rejected {}", out.accepted, out.rejected.size());
   return out;

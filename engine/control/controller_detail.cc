@@ -13,20 +13,6 @@ std::int64_t wallNow() {
   return ts.tv_sec;
 }
 
-std::string iso8601(std::int64_t t) {
-  if (t == 0) return "";
-  const auto tt = static_cast<time_t>(t);
-  tm g{};
-  gmtime_r(&tt, &g);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &g);
-  return buf;
-}
-
-json nullOr(const std::string& s) {
-  return s.empty() ? json(nullptr) : json(s);
-}
-
 WorkerStats fold(const std::vector<WorkerStats>& ws) {
   WorkerStats total;
   for (const WorkerStats& s : ws) total += s;
@@ -36,6 +22,11 @@ WorkerStats fold(const std::vector<WorkerStats>& ws) {
 bool cookiesActive(const VipRecord& v, const SynState& st, bool pressure) {
   return v.config.synFlood.mode == SynFloodMode::kAlways ||
          (v.config.synFlood.mode == SynFloodMode::kAuto && (st.cookies || pressure));
+}
+
+BackendView backendView(const BackendRecord& b, const WorkerStats& total) {
+  return BackendView{
+      b.address, b.weight, b.state, b.health, b.inRotation(), b.fromConfig, backendOf(total, b.id)};
 }
 
 BackendStats backendOf(const WorkerStats& total, std::uint16_t id) {
@@ -56,14 +47,6 @@ Figures collectFigures(const ControllerDeps& d, std::size_t vipCount) {
                         q < ws.size() ? ws[q].io : IoCounters{}, d.sockets[q]->kernelStats()});
   }
   return g;
-}
-
-json internalErrorsJson() {
-  json j = json::object();
-  for (std::size_t i = 0; i < kBoundaryCount; ++i) {
-    j[std::string(kBoundaryNames[i])] = boundaryErrors(static_cast<Boundary>(i));
-  }
-  return j;
 }
 
 }  // namespace xlb::controller_detail

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "xlb/controller.h"
-#include "xlb/metrics.h"
+#include "xlb/stats_view.h"
 
 namespace xlb::controller_detail {
 
@@ -19,8 +19,6 @@ constexpr const char* kBackendsFile = "services.json";  // VIP settings and back
 constexpr const char* kBlocklistFile = "blocklist.json";
 
 std::int64_t wallNow();
-std::string iso8601(std::int64_t t);
-nlohmann::json nullOr(const std::string& s);
 
 // Everything statistics and metrics report, read once: per-worker figures folded, the XDP
 // program's per-CPU counters, per-VIP SYN state, per-queue AF_XDP figures.
@@ -28,7 +26,7 @@ struct Figures {
   WorkerStats total;  // every worker's figures added up
   std::array<ReasonStat, kReasonCount> xdp{};
   std::vector<SynState> syn;  // by VIP position
-  std::vector<MetricsInput::Queue> queues;
+  std::vector<StatsView::Queue> queues;
 };
 
 // Every worker's figures added up (WorkerStats::operator+=); backends by id.
@@ -36,9 +34,10 @@ WorkerStats fold(const std::vector<WorkerStats>& ws);
 // Cookies answer this VIP's SYNs: always, or in auto mode while above the threshold or while
 // half-open connections press on the SNAT ports (SynPressure).
 bool cookiesActive(const VipRecord& v, const SynState& st, bool pressure);
+// A backend's record with its figures from a fold, as the API shows it.
+BackendView backendView(const BackendRecord& b, const WorkerStats& total);
 // One backend id's figures from a fold (zeros for an id no worker has seen yet).
 BackendStats backendOf(const WorkerStats& total, std::uint16_t id);
 Figures collectFigures(const ControllerDeps& d, std::size_t vipCount);
-nlohmann::json internalErrorsJson();
 
 }  // namespace xlb::controller_detail

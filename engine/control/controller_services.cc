@@ -13,32 +13,35 @@ namespace xlb {
 using nlohmann::json;
 using namespace controller_detail;
 
-ApiResult Controller::addBackend(const Address& vip, const Address& backend, std::uint32_t weight) {
+std::variant<BackendView, ControlError> Controller::addBackend(const Address& vip,
+                                                               const Address& backend,
+                                                               std::uint32_t weight) {
   std::lock_guard lock(mutex_);
   const ServiceModel before = model_;
-  if (auto e = model_.addBackend(vip, backend, weight)) return ApiResult::of(*e);
+  if (auto e = model_.addBackend(vip, backend, weight)) return *e;
   if (auto failed = commitLocked(before)) return *failed;
   spdlog::info("backends: {} added to VIP {} (weight {})", backend.toString(), vip.toString(),
                weight);
-  const VipRecord* v = model_.findVip(vip);
-  return ApiResult{201, backendJson(v->backends.back(), fold(workerStats()))};
+  const BackendRecord& b = model_.findVip(vip)->backends.back();
+  return backendView(b, fold(workerStats()));
 }
 
-ApiResult Controller::setBackend(const Address& vip, const Address& backend,
-                                 std::optional<std::uint32_t> weight,
-                                 std::optional<BackendState> state) {
+std::variant<BackendView, ControlError> Controller::setBackend(const Address& vip,
+                                                               const Address& backend,
+                                                               std::optional<std::uint32_t> weight,
+                                                               std::optional<BackendState> state) {
   std::lock_guard lock(mutex_);
   const ServiceModel before = model_;
-  if (auto e = model_.setBackend(vip, backend, weight, state)) return ApiResult::of(*e);
+  if (auto e = model_.setBackend(vip, backend, weight, state)) return *e;
   if (auto failed = commitLocked(before)) return *failed;
   const VipRecord* v = model_.findVip(vip);
   for (const BackendRecord& b : v->backends) {
     if (b.address != backend) continue;
     spdlog::info("backends: {} of VIP {} now weight {}, {}", backend.toString(), vip.toString(),
                  b.weight, enumName(b.state));
-    return ApiResult{200, backendJson(b, fold(workerStats()))};
+    return backendView(b, fold(workerStats()));
   }
-  return ApiResult::error(500, "internal", "internal error");
+  return ControlError{Failure::kInternal, "internal error"};
 }
 
 std::size_t Controller::killBackendLocked(const Address& vip, const Address& backend) {
@@ -50,22 +53,23 @@ std::size_t Controller::killBackendLocked(const Address& vip, const Address& bac
   return n;
 }
 
-ApiResult Controller::removeBackend(const Address& vip, const Address& backend, bool force) {
+std::optional<ControlError> Controller::removeBackend(const Address& vip, const Address& backend,
+                                                      bool force) {
   std::lock_guard lock(mutex_);
   const ServiceModel before = model_;
-  if (auto e = model_.removeBackend(vip, backend)) return ApiResult::of(*e);
+  if (auto e = model_.removeBackend(vip, backend)) return *e;
   if (auto failed = commitLocked(before)) return *failed;
   const std::size_t reset = force ? killBackendLocked(vip, backend) : 0;
   spdlog::info("backends: {} removed from VIP {}{}", backend.toString(), vip.toString(),
                force ? " (" + std::to_string(reset) + " connections reset)" : "");
-  return ApiResult{204, nullptr};
+  return std::nullopt;
 }
 
 // ---- Connections ----
 
-std::variant<ConnListing, ApiResult> Controller::listConnections(const ConnFilter& filter,
-                                                                 ConnCursor from,
-                                                                 std::uint32_t limit) const {
+std::variant<ConnListing, ControlError> Controller::listConnections(const ConnFilter& filter,
+                                                                    ConnCursor from,
+                                                                    std::uint32_t limit) const {
   ConnListing out;
   std::uint32_t worker = from.worker, index = from.index;
   std::uint32_t budget = kMaxScanPerPage;
@@ -73,7 +77,7 @@ std::variant<ConnListing, ApiResult> Controller::listConnections(const ConnFilte
     const auto room = static_cast<std::uint32_t>(limit - out.items.size());
     std::optional<ConnPage> page =
         deps_.workers[worker]->listConnections(filter, index, room, budget, kWorkerTimeout);
-    if (!page) return ApiResult::error(503, "unavailable", "a worker did not answer in time");
+    if (!page) return ControlError{Failure::kUnavailable, "a worker did not answer in time"};
     out.items.insert(out.items.end(), page->items.begin(), page->items.end());
     budget = page->scanned >= budget ? 0 : budget - page->scanned;
     if (page->next == ConnPage::kNone) {
@@ -87,81 +91,56 @@ std::variant<ConnListing, ApiResult> Controller::listConnections(const ConnFilte
   return out;
 }
 
-ApiResult Controller::killConnections(const Address& client, std::uint16_t port) {
+std::variant<std::size_t, ControlError> Controller::killConnections(const Address& client,
+                                                                    std::uint16_t port) {
   ConnFilter f;
   f.client = client;
   f.clientPort = port;
   std::size_t n = 0;
   for (WorkerControl* w : deps_.workers) {
     std::optional<std::size_t> k = w->kill(f, kWorkerTimeout);
-    if (!k) return ApiResult::error(503, "unavailable", "a worker did not answer in time");
+    if (!k) return ControlError{Failure::kUnavailable, "a worker did not answer in time"};
     n += *k;
   }
   if (n == 0) {
-    return ApiResult::error(404, "not_found",
-                            "no connection from " + client.toString() + ":" + std::to_string(port));
+    return ControlError{Failure::kNotFound,
+                        "no connection from " + client.toString() + ":" + std::to_string(port)};
   }
   spdlog::info("connections: {} from {}:{} killed", n, client.toString(), port);
-  return ApiResult{200, {{"killed", n}}};
+  return n;
 }
 
 // ---- Configuration ----
 
-ApiResult Controller::getConfig() const {
+Config Controller::runningConfig() const {
   std::lock_guard lock(mutex_);
-  return configLocked();
+  return runningConfigLocked();
 }
 
-ApiResult Controller::configLocked() const {
-  const Config& c = config_;
-  json vips = json::array();
-  for (const VipRecord& v : model_.vips()) {
-    vips.push_back({{"address", v.config.address.toString()},
-                    {"ports", v.config.ports},
-                    {"syn_flood",
-                     {{"mode", enumName(v.config.synFlood.mode)},
-                      {"threshold_pps", v.config.synFlood.thresholdPps}}}});
-  }
-  json snat = json::array();
-  for (const Address& a : c.snat.addresses) snat.push_back(a.toString());
-  return ApiResult{
-      200,
-      {{"interface", c.interface},
-       {"xdp_mode", enumName(c.xdpMode)},
-       {"workers", c.workers},
-       {"fail_open", c.failOpen},
-       {"snat", {{"addresses", snat}, {"port_lo", c.snat.portLo}, {"port_hi", c.snat.portHi}}},
-       {"conntrack", {{"capacity", c.conntrack.capacity}}},
-       {"blocklist_capacity", c.blocklistCapacity},
-       {"health_check",
-        {{"enabled", c.healthCheck.enabled},
-         {"port", c.healthCheck.port},
-         {"interval_ms", c.healthCheck.interval / kNsPerMs},
-         {"timeout_ms", c.healthCheck.timeout / kNsPerMs},
-         {"rise", c.healthCheck.rise},
-         {"fall", c.healthCheck.fall},
-         {"reset_on_down", c.healthCheck.resetOnDown}}},
-       {"state_dir", c.stateDir},
-       {"vips", vips}}};
+Config Controller::runningConfigLocked() const {
+  Config c = config_;
+  c.vips.clear();
+  for (const VipRecord& v : model_.vips()) c.vips.push_back(v.config);
+  return c;
 }
 
-ApiResult Controller::patchConfig(const std::vector<VipPatch>& patch) {
+std::variant<Config, ControlError> Controller::patchConfig(const std::vector<VipPatch>& patch) {
   // All or nothing: every entry applies to a copy of the model before anything changes.
   std::lock_guard lock(mutex_);
   ServiceModel next = model_;
   for (const VipPatch& p : patch) {
     if (p.ports) {
-      if (auto e = next.setVipPorts(p.address, *p.ports)) return ApiResult::of(*e);
+      if (auto e = next.setVipPorts(p.address, *p.ports)) return *e;
     }
     if (p.mode || p.thresholdPps) {
-      if (auto e = next.setSynFlood(p.address, p.mode, p.thresholdPps)) return ApiResult::of(*e);
+      if (auto e = next.setSynFlood(p.address, p.mode, p.thresholdPps)) return *e;
     }
   }
   const ServiceModel before = model_;
   model_ = std::move(next);
   if (auto failed = commitLocked(before, true)) return *failed;
   spdlog::info("config: VIP settings changed");
-  return configLocked();
+  return runningConfigLocked();
 }
 
 }  // namespace xlb

@@ -51,7 +51,7 @@ constexpr auto G = MetricType::Gauge;
 namespace {
 
 // Build, uptime, internal errors.
-void addProcess(Builder& b, const MetricsInput& in) {
+void addProcess(Builder& b, const StatsView& in) {
   b.add(b.family("xlb_build_info", "Build information; the value is always 1", G),
         {{"version", XLB_VERSION}}, 1);
   b.add(b.family("xlb_uptime_seconds", "Seconds since the control plane started", G), {},
@@ -77,7 +77,7 @@ void addFigures(Builder& b, const Table& table, const Holder& h) {
 }
 
 // Packets by stage verdict and drops by reason.
-void addPackets(Builder& b, const MetricsInput& in) {
+void addPackets(Builder& b, const StatsView& in) {
   // Packets by stage verdict: what XDP did with every packet it saw, what the engine did with
   // every packet handed to it, and what the engine forwarded each way.
   std::array<std::uint64_t, kReasonCount> xdp{};
@@ -115,7 +115,7 @@ void addPackets(Builder& b, const MetricsInput& in) {
 }
 
 // Connections by state and by close reason.
-void addConnections(Builder& b, const MetricsInput& in) {
+void addConnections(Builder& b, const StatsView& in) {
   MetricFamily& st = b.family("xlb_conntrack_entries", "Connection entries by TCP state", G);
   for (std::size_t i = 1; i < kTcpStateCount; ++i) {
     Builder::add(st, {{"state", std::string(enumName(static_cast<TcpState>(i)))}},
@@ -132,7 +132,7 @@ void addConnections(Builder& b, const MetricsInput& in) {
 }
 
 // SYN cookies, SYN-flood mode and half-open pressure, blocklist.
-void addProtection(Builder& b, const MetricsInput& in) {
+void addProtection(Builder& b, const StatsView& in) {
   b.add(b.family("xlb_syncookies_sent_total", "SYN-ACKs with a cookie sent by XDP", C), {},
         d(in.xdp[static_cast<std::size_t>(Reason::kTxSyncookie)].packets));
   b.add(b.family("xlb_syncookies_invalid_total", "ACKs with an invalid cookie (dropped)", C), {},
@@ -161,7 +161,7 @@ void addProtection(Builder& b, const MetricsInput& in) {
 }
 
 // Per backend: in rotation, live connections, totals, bytes.
-void addBackends(Builder& b, const MetricsInput& in) {
+void addBackends(Builder& b, const StatsView& in) {
   MetricFamily& up = b.family("xlb_backend_up",
                               "1 when the backend takes new connections (active, healthy, "
                               "weight above zero)",
@@ -185,7 +185,7 @@ void addBackends(Builder& b, const MetricsInput& in) {
 
 // One family per figure of a per-queue list, a sample per queue.
 template <typename Holder, typename Table, typename Get>
-void addQueueFigures(Builder& b, const MetricsInput& in, const Table& table, Get get) {
+void addQueueFigures(Builder& b, const StatsView& in, const Table& table, Get get) {
   for (const Figure<Holder>& f : table) {
     MetricFamily& fam = b.family(std::string(f.metric), std::string(f.help),
                                  f.kind == FigureKind::kCounter ? C : G);
@@ -196,8 +196,8 @@ void addQueueFigures(Builder& b, const MetricsInput& in, const Table& table, Get
 }
 
 // Per AF_XDP queue: frames, rings, UMEM frames by place.
-void addQueues(Builder& b, const MetricsInput& in) {
-  using Q = MetricsInput::Queue;
+void addQueues(Builder& b, const StatsView& in) {
+  using Q = StatsView::Queue;
   addQueueFigures<IoCounters>(b, in, kIoFigures,
                               [](const Q& q) -> const IoCounters& { return q.io; });
   addQueueFigures<XskKernelStats>(b, in, kXskKernelFigures,
@@ -223,7 +223,7 @@ void addQueues(Builder& b, const MetricsInput& in) {
 
 }  // namespace
 
-std::string renderMetrics(const MetricsInput& in) {
+std::string renderMetrics(const StatsView& in) {
   Builder b;
   addProcess(b, in);
   addPackets(b, in);

@@ -13,13 +13,13 @@ using nlohmann::json;
 namespace {
 
 ModelError notFound(std::string m) {
-  return {"not_found", std::move(m)};
+  return {Failure::kNotFound, std::move(m)};
 }
 ModelError badRequest(std::string m) {
-  return {"bad_request", std::move(m)};
+  return {Failure::kBadRequest, std::move(m)};
 }
 ModelError conflict(std::string m) {
-  return {"conflict", std::move(m)};
+  return {Failure::kConflict, std::move(m)};
 }
 
 std::optional<ModelError> checkWeight(std::uint32_t w) {

@@ -385,14 +385,14 @@ TEST_F(Api, AChangeThatCannotBePersistedIsRolledBack) {
     return ss.str();
   };
   const std::string before = read();
-  ApiResult a = inst_->controller->addBlock(*Prefix::parse("10.0.0.41/32"), 0, "bad \xff");
-  EXPECT_EQ(a.status, 500);
-  auto b = inst_->controller->importBlocklist(
-      {{1, "10.0.0.42", *Prefix::parse("10.0.0.42/32")},
-       {2, "10.0.0.43", *Prefix::parse("10.0.0.43/32")}},
-      0, "\xc3");
-  ASSERT_TRUE(std::holds_alternative<ApiResult>(b));
-  EXPECT_EQ(std::get<ApiResult>(b).status, 500);
+  auto a = inst_->controller->addBlock(*Prefix::parse("10.0.0.41/32"), 0, "bad \xff");
+  ASSERT_TRUE(std::holds_alternative<ControlError>(a));
+  EXPECT_EQ(std::get<ControlError>(a).failure, Failure::kInternal);
+  auto b = inst_->controller->importBlocklist({{1, "10.0.0.42", *Prefix::parse("10.0.0.42/32")},
+                                               {2, "10.0.0.43", *Prefix::parse("10.0.0.43/32")}},
+                                              0, "\xc3");
+  ASSERT_TRUE(std::holds_alternative<ControlError>(b));
+  EXPECT_EQ(std::get<ControlError>(b).failure, Failure::kInternal);
   for (const char* host : {"10.0.0.41", "10.0.0.42", "10.0.0.43"}) EXPECT_FALSE(blocked(host));
   EXPECT_TRUE(blocked("10.0.0.40"));
   EXPECT_EQ(get("/api/v1/blocklist").j()["total"], 2);
@@ -435,7 +435,7 @@ TEST_F(Api, AnExceptionAtEachBoundaryIsCountedAndServingGoesOn) {
 
   // No targets, so the checker sends nothing out of the test's process.
   for (const Controller::HealthTarget& t : inst_->controller->healthTargets()) {
-    ASSERT_EQ(inst_->controller->removeBackend(t.vip, t.backend, false).status, 204);
+    ASSERT_FALSE(inst_->controller->removeBackend(t.vip, t.backend, false).has_value());
   }
   ASSERT_TRUE(inst_->controller->healthTargets().empty());
   HealthCheckConfig hc;

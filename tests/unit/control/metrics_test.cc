@@ -24,7 +24,7 @@ std::map<std::string, std::string> samples(const std::string& text) {
 }
 
 TEST(Metrics, RendersEveryFigureOfAKnownInput) {
-  MetricsInput in;
+  StatsView in;
   in.xdp[static_cast<std::size_t>(Reason::kBlocklist)].packets = 5;
   in.xdp[static_cast<std::size_t>(Reason::kPassNotOurs)].packets = 7;
   in.engine.counters.reasons[static_cast<std::size_t>(Reason::kTxToBackend)] = 11;
@@ -36,7 +36,7 @@ TEST(Metrics, RendersEveryFigureOfAKnownInput) {
   in.synPressure = true;
   in.synPressureSwitches = 4;
   in.vips.push_back({"10.0.0.100", true});
-  MetricsInput::Queue q;
+  StatsView::Queue q;
   q.queue = 0;
   q.io.framesFree = 9;
   q.io.framesFill = 1;
@@ -68,11 +68,11 @@ TEST(Metrics, RendersEveryFigureOfAKnownInput) {
 // Every figure of the lists in figures.h with a metric of its own is exported once, under that
 // name, with the value of its member: distinct values prove each reads its own member.
 TEST(Metrics, EveryListedFigureIsExportedUnderItsName) {
-  MetricsInput in;
+  StatsView in;
   std::uint64_t v = 100;
   for (const auto& f : kPipelineFigures) in.engine.counters.*f.member = ++v;
   for (const auto& f : kWorkerFigures) in.engine.*f.member = ++v;
-  MetricsInput::Queue q;
+  StatsView::Queue q;
   q.queue = 3;
   for (const auto& f : kIoFigures) q.io.*f.member = ++v;
   for (const auto& f : kXskKernelFigures) q.kernel.*f.member = ++v;

@@ -37,9 +37,9 @@ TEST(ServiceModel, IdsAreStableAndOnlyRotationIsInTheSnapshot) {
   ServiceModel m(twoBackends());
   const Address vip = A("10.0.0.100");
   ASSERT_FALSE(m.addBackend(vip, A("10.0.0.13"), 1));
-  EXPECT_EQ(m.addBackend(vip, A("10.0.0.13"), 1)->code, "conflict");
-  EXPECT_EQ(m.addBackend(vip, A("2001:db8::1"), 1)->code, "bad_request");
-  EXPECT_EQ(m.addBackend(A("10.0.0.99"), A("10.0.0.14"), 1)->code, "not_found");
+  EXPECT_EQ(m.addBackend(vip, A("10.0.0.13"), 1)->failure, Failure::kConflict);
+  EXPECT_EQ(m.addBackend(vip, A("2001:db8::1"), 1)->failure, Failure::kBadRequest);
+  EXPECT_EQ(m.addBackend(A("10.0.0.99"), A("10.0.0.14"), 1)->failure, Failure::kNotFound);
   ASSERT_FALSE(m.setBackend(vip, A("10.0.0.11"), std::nullopt, BackendState::kDraining));
   ASSERT_FALSE(m.removeBackend(vip, A("10.0.0.12")));
   EXPECT_TRUE(m.setHealth(vip, A("10.0.0.13"), Health::kDown));
@@ -145,7 +145,7 @@ TEST(ServiceModel, OverlayRefusesMistypedAndOutOfRangeNumbers) {
     ServiceModel m(twoBackends());
     const auto e = m.applyOverlay(text);
     ASSERT_TRUE(e) << to;
-    EXPECT_EQ(e->code, "bad_request") << to;
+    EXPECT_EQ(e->failure, Failure::kBadRequest) << to;
     EXPECT_EQ(m.vips()[0].backends.size(), 2u) << to;  // nothing applied
     EXPECT_EQ(m.vips()[0].config.synFlood.thresholdPps, 20000u) << to;
   }

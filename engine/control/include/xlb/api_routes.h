@@ -22,7 +22,7 @@
 namespace xlb {
 
 class Controller;
-struct ApiResult;
+struct ControlError;
 
 enum class HttpMethod { kGet, kPost, kPut, kPatch, kDelete, kOther };
 XLB_ENUM_NAMES(HttpMethod, {HttpMethod::kGet, "GET"}, {HttpMethod::kPost, "POST"},
@@ -47,9 +47,12 @@ struct ApiReply {
   bool authenticate = false;  // 401: ask for the bearer token
 };
 
-// Renders a Controller result (JSON; invalid UTF-8 in echoed request text is replaced).
-ApiReply jsonReply(const ApiResult& r);
+// A JSON reply (no body for 204; invalid UTF-8 in echoed request text is replaced).
+ApiReply jsonReply(int status, const nlohmann::json& body);
+// {"error": {"code": ..., "message": ...}}.
 ApiReply errorReply(int status, const std::string& code, const std::string& message);
+// The reply to a Controller's failure: its HTTP status and code (one table, api_routes.cc).
+ApiReply failureReply(const ControlError& e);
 
 struct ApiLimits {
   std::string token;  // mutating routes need "Authorization: Bearer <token>"

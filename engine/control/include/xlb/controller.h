@@ -2,7 +2,9 @@
 // The control plane: what the REST API, health checks and the daemon's housekeeping act on.
 // It owns the service model and the blocklist, keeps the XDP maps and the workers' snapshot in
 // step with them, persists every change to state_dir before answering, and folds per-worker and
-// per-CPU figures into statistics and metrics when asked (never on the packet path).
+// per-CPU figures into statistics and metrics when asked (never on the packet path). It answers
+// with plain results (views, or a ControlError); the API's handlers parse requests before and
+// render replies after, so nothing here knows JSON or HTTP.
 // Thread-safe: one mutex serialises changes; reads of counters take it too (they are cheap).
 #pragma once
 
@@ -10,7 +12,6 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <variant>
@@ -20,6 +21,7 @@
 #include "xlb/dataplane_ports.h"
 #include "xlb/service_model.h"
 #include "xlb/state_store.h"
+#include "xlb/stats_view.h"
 #include "xlb/syn_pressure.h"
 #include "xlb/worker.h"
 
@@ -82,12 +84,34 @@ struct ImportOutcome {
   std::vector<ImportRejection> rejected;
 };
 
-// An API-level outcome: HTTP status and a JSON body (an error object when status >= 400).
-struct ApiResult {
-  int status = 200;
-  nlohmann::json body;
-  static ApiResult error(int status, std::string code, std::string message);
-  static ApiResult of(const ModelError& e);
+// A backend as the API shows it: its settings, health and figures.
+struct BackendView {
+  Address address;
+  std::uint32_t weight = 0;
+  BackendState state = BackendState::kActive;
+  Health health = Health::kUnknown;
+  bool inRotation = false;
+  bool fromConfig = false;
+  BackendStats stats;
+};
+
+// A VIP as the API shows it: its running settings, SYN-flood mode now, and its backends.
+struct VipView {
+  VipConfig config;  // address, protocol, ports, SYN-flood settings (backends: `backends`)
+  bool synFloodActive = false;
+  std::vector<BackendView> backends;
+};
+
+// A blocklist entry with its XDP hit count and last hit (wall clock seconds, 0: never).
+struct BlockView {
+  BlockEntry entry;
+  std::uint64_t hits = 0;
+  std::int64_t lastHit = 0;
+};
+struct BlockPage {
+  std::vector<BlockView> items;
+  std::size_t total = 0;  // entries in all
+  bool more = false;      // entries after the last item
 };
 
 class Controller {
@@ -123,42 +147,48 @@ class Controller {
 
   bool ready(std::string& why) const;
 
-  // Endpoints. Arguments are already parsed and validated by the HTTP layer.
-  ApiResult stats() const;
-  std::string metrics() const;
-  ApiResult listBlocklist(const std::string& after, std::size_t limit) const;
-  ApiResult addBlock(const Prefix& p, std::int64_t ttlSeconds, const std::string& comment);
-  ApiResult removeBlock(const Prefix& p);
+  // Endpoints. Arguments are already parsed and validated by the API's handlers.
+  // Every figure of the statistics and the metrics, read once (the handlers render them).
+  StatsView statsView() const;
+  BlockPage listBlocklist(const std::string& after, std::size_t limit) const;
+  std::variant<BlockEntry, ControlError> addBlock(const Prefix& p, std::int64_t ttlSeconds,
+                                                  const std::string& comment);
+  std::optional<ControlError> removeBlock(const Prefix& p);
   // Adds every line that is not on the blocklist yet and fits the map; all or nothing towards
   // state_dir (a failed save undoes the lot: 500).
-  std::variant<ImportOutcome, ApiResult> importBlocklist(const std::vector<ImportLine>& lines,
-                                                         std::int64_t ttlSeconds,
-                                                         const std::string& comment);
-  ApiResult listVips() const;
-  ApiResult listBackends(const Address& vip) const;
-  ApiResult addBackend(const Address& vip, const Address& backend, std::uint32_t weight);
-  ApiResult setBackend(const Address& vip, const Address& backend,
-                       std::optional<std::uint32_t> weight, std::optional<BackendState> state);
-  ApiResult removeBackend(const Address& vip, const Address& backend, bool force);
+  std::variant<ImportOutcome, ControlError> importBlocklist(const std::vector<ImportLine>& lines,
+                                                            std::int64_t ttlSeconds,
+                                                            const std::string& comment);
+  std::vector<VipView> listVips() const;
+  std::variant<VipView, ControlError> vip(const Address& vip) const;
+  std::variant<BackendView, ControlError> addBackend(const Address& vip, const Address& backend,
+                                                     std::uint32_t weight);
+  std::variant<BackendView, ControlError> setBackend(const Address& vip, const Address& backend,
+                                                     std::optional<std::uint32_t> weight,
+                                                     std::optional<BackendState> state);
+  std::optional<ControlError> removeBackend(const Address& vip, const Address& backend, bool force);
   std::size_t workerCount() const noexcept { return deps_.workers.size(); }
   // Up to `limit` matching connections from `from` on (from.worker < workerCount()); 503 when
   // a worker does not answer in time.
-  std::variant<ConnListing, ApiResult> listConnections(const ConnFilter& filter, ConnCursor from,
-                                                       std::uint32_t limit) const;
-  ApiResult killConnections(const Address& client, std::uint16_t port);
-  ApiResult getConfig() const;
-  ApiResult patchConfig(const std::vector<VipPatch>& patch);
+  std::variant<ConnListing, ControlError> listConnections(const ConnFilter& filter, ConnCursor from,
+                                                          std::uint32_t limit) const;
+  // How many connections were killed (404 when none matched).
+  std::variant<std::size_t, ControlError> killConnections(const Address& client,
+                                                          std::uint16_t port);
+  // The configuration as it runs: the file's, with the VIP settings changed since.
+  Config runningConfig() const;
+  std::variant<Config, ControlError> patchConfig(const std::vector<VipPatch>& patch);
 
  private:
-  nlohmann::json vipsStatsJson(const controller_detail::Figures& g) const;
-  ApiResult configLocked() const;
+  Config runningConfigLocked() const;
+  VipView vipViewLocked(std::size_t i, const WorkerStats& total) const;
   void tickLocked();
   // Logs, at most once a minute, that SYNs arrive with bad or partial TCP checksums.
   void hintChecksumsLocked(const WorkerStats& total);
   void synPressureLocked(const std::vector<WorkerStats>& ws);
   // Persists the model change just made (and, for VIP settings, applies it to the XDP maps),
   // then publishes a snapshot. On failure restores `before` and returns the 500 to answer.
-  std::optional<ApiResult> commitLocked(const ServiceModel& before, bool vipSettings = false);
+  std::optional<ControlError> commitLocked(const ServiceModel& before, bool vipSettings = false);
   bool saveBackends(std::string& error);
   bool saveBlocklist(std::string& error);
   void publishLocked();
@@ -166,7 +196,6 @@ class Controller {
   // Next hops of backend ids from `from` on.
   std::vector<std::optional<MacAddr>> resolveAll(std::size_t from) const;
   bool applyXdpLocked(std::string& error);
-  nlohmann::json backendJson(const BackendRecord& b, const WorkerStats& total) const;
   std::vector<WorkerStats> workerStats() const;
   // Resets the connections of one backend of one VIP (removal with force, reset_on_down).
   std::size_t killBackendLocked(const Address& vip, const Address& backend);

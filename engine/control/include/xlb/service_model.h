@@ -47,11 +47,25 @@ struct VipRecord {
   std::vector<BackendRecord> backends;
 };
 
-// One failed change: an API error code (bad_request, not_found, conflict, ...) and a message.
-struct ModelError {
-  std::string code;
+// Why a change or a request failed, in the control plane's terms; the API's handlers map each to
+// an HTTP status, and the name is the error code they answer with.
+enum class Failure : std::uint8_t {
+  kBadRequest,   // the request contradicts the model (a weight out of range, a duplicate port)
+  kNotFound,     // no such VIP, backend, entry or connection
+  kConflict,     // already there
+  kFull,         // a kernel map has no room
+  kUnavailable,  // a worker did not answer in time
+  kInternal,     // state_dir or the XDP maps refused the change; nothing changed
+};
+XLB_ENUM_NAMES(Failure, {Failure::kBadRequest, "bad_request"}, {Failure::kNotFound, "not_found"},
+               {Failure::kConflict, "conflict"}, {Failure::kFull, "blocklist_full"},
+               {Failure::kUnavailable, "unavailable"}, {Failure::kInternal, "internal"});
+
+struct ControlError {
+  Failure failure = Failure::kInternal;
   std::string message;
 };
+using ModelError = ControlError;  // what the service model's checks answer
 
 class ServiceModel {
  public:

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: Apache-2.0
+// VIPs, backends and the running configuration rendered from the Controller's views.
+#include "api_render.h"
+
+namespace xlb::render {
+
+using nlohmann::json;
+
+json backend(const BackendView& b) {
+  return json{{"address", b.address.toString()},
+              {"weight", b.weight},
+              {"state", enumName(b.state)},
+              {"health", enumName(b.health)},
+              {"in_rotation", b.inRotation},
+              {"active_connections", b.stats.active},
+              {"connections_total", b.stats.counters.created},
+              {"bytes_to_backend", b.stats.counters.bytesToBackend},
+              {"bytes_to_client", b.stats.counters.bytesToClient},
+              {"source", b.fromConfig ? "config" : "api"}};
+}
+
+json vipSummary(const VipView& v) {
+  std::uint64_t active = 0;
+  std::size_t inRotation = 0;
+  for (const BackendView& b : v.backends) {
+    active += b.stats.active;
+    inRotation += b.inRotation ? 1u : 0u;
+  }
+  return {{"address", v.config.address.toString()},
+          {"protocol", "tcp"},
+          {"ports", v.config.ports},
+          {"syn_flood",
+           {{"mode", enumName(v.config.synFlood.mode)},
+            {"threshold_pps", v.config.synFlood.thresholdPps},
+            {"active", v.synFloodActive}}},
+          {"backends", v.backends.size()},
+          {"backends_in_rotation", inRotation},
+          {"active_connections", active}};
+}
+
+json backends(const VipView& v) {
+  json items = json::array();
+  for (const BackendView& b : v.backends) items.push_back(backend(b));
+  return {{"vip", v.config.address.toString()}, {"items", items}};
+}
+
+json config(const Config& c) {
+  json vips = json::array();
+  for (const VipConfig& v : c.vips) {
+    vips.push_back(
+        {{"address", v.address.toString()},
+         {"ports", v.ports},
+         {"syn_flood",
+          {{"mode", enumName(v.synFlood.mode)}, {"threshold_pps", v.synFlood.thresholdPps}}}});
+  }
+  json snat = json::array();
+  for (const Address& a : c.snat.addresses) snat.push_back(a.toString());
+  return {{"interface", c.interface},
+          {"xdp_mode", enumName(c.xdpMode)},
+          {"workers", c.workers},
+          {"fail_open", c.failOpen},
+          {"snat", {{"addresses", snat}, {"port_lo", c.snat.portLo}, {"port_hi", c.snat.portHi}}},
+          {"conntrack", {{"capacity", c.conntrack.capacity}}},
+          {"blocklist_capacity", c.blocklistCapacity},
+          {"health_check",
+           {{"enabled", c.healthCheck.enabled},
+            {"port", c.healthCheck.port},
+            {"interval_ms", c.healthCheck.interval / kNsPerMs},
+            {"timeout_ms", c.healthCheck.timeout / kNsPerMs},
+            {"rise", c.healthCheck.rise},
+            {"fall", c.healthCheck.fall},
+            {"reset_on_down", c.healthCheck.resetOnDown}}},
+          {"state_dir", c.stateDir},
+          {"vips", vips}};
+}
+
+}  // namespace xlb::render

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+// GET /api/v1/stats rendered from the Controller's StatsView.
+#include <nlohmann/json.hpp>
+
+#include "api_render.h"
+
+namespace xlb::render {
+
+using nlohmann::json;
+
+namespace {
+
+// "xdp" and "engine" hold every verdict reason seen by name (drops, passes and transmits), so
+// one lookup answers "how many for reason R" at either stage.
+json reasonsJson(const std::array<std::uint64_t, kReasonCount>& counts) {
+  json out = json::object();
+  for (std::size_t i = 0; i < kReasonCount; ++i) {
+    if (counts[i] != 0) out[std::string(kReasonNames[i])] = counts[i];
+  }
+  return out;
+}
+
+// Each figure of a list at its place: out[group][key] (figures.h).
+template <typename Holder, typename Table>
+void putFigures(json& out, const Table& table, const Holder& h) {
+  for (const Figure<Holder>& f : table) out[std::string(f.group)][std::string(f.key)] = h.*f.member;
+}
+
+json conntrackStatesJson(const WorkerStats& t) {
+  json states = json::object();
+  for (std::size_t i = 1; i < kTcpStateCount; ++i) {
+    states[std::string(enumName(static_cast<TcpState>(i)))] = t.byState[i];
+  }
+  json closes = json::object();
+  for (std::size_t i = 0; i < kCloseReasonCount; ++i) {
+    closes[std::string(enumName(static_cast<CloseReason>(i)))] = t.closed[i];
+  }
+  return {{"by_state", states}, {"closed", closes}};
+}
+
+// One object per queue: the I/O's and the kernel's figures by key, and UMEM frames by place.
+json afxdpJson(const std::vector<StatsView::Queue>& queues) {
+  json afxdp = json::array();
+  for (const StatsView::Queue& q : queues) {
+    json o = {{"queue", q.queue},
+              {"zero_copy", q.zeroCopy},
+              {"frames",
+               {{"total", q.io.framesTotal},
+                {"free", q.io.framesFree},
+                {"fill", q.io.framesFill},
+                {"in_app", q.io.framesApp},
+                {"in_tx", q.io.framesTx}}}};
+    for (const auto& f : kIoFigures) o[std::string(f.key)] = q.io.*f.member;
+    for (const auto& f : kXskKernelFigures) o[std::string(f.key)] = q.kernel.*f.member;
+    afxdp.push_back(std::move(o));
+  }
+  return afxdp;
+}
+
+json internalErrorsJson(const StatsView& v) {
+  json j = json::object();
+  for (std::size_t i = 0; i < kBoundaryCount; ++i) {
+    j[std::string(kBoundaryNames[i])] = v.internalErrors[i];
+  }
+  return j;
+}
+
+// VIPs with their backends (StatsView lists backends VIP by VIP, in the VIPs' order).
+json vipsJson(const StatsView& v) {
+  json vips = json::array();
+  std::size_t b = 0;
+  for (const StatsView::Vip& vip : v.vips) {
+    json backends = json::array();
+    for (; b < v.backends.size() && v.backends[b].vip == vip.address; ++b) {
+      backends.push_back({{"address", v.backends[b].address},
+                          {"active_connections", v.backends[b].stats.active},
+                          {"connections_total", v.backends[b].stats.counters.created}});
+    }
+    vips.push_back({{"address", vip.address},
+                    {"syn_flood_active", vip.synFloodActive},
+                    {"syn_flood_switches", vip.synFloodSwitches},
+                    {"backends", backends}});
+  }
+  return vips;
+}
+
+}  // namespace
+
+json stats(const StatsView& v) {
+  const WorkerStats& t = v.engine;
+  std::array<std::uint64_t, kReasonCount> xdp{};
+  std::uint64_t xdpPackets = 0;
+  for (std::size_t i = 0; i < kReasonCount; ++i) {
+    xdp[i] = v.xdp[i].packets;
+    xdpPackets += xdp[i];
+  }
+  json j = {{"uptime_seconds", static_cast<std::int64_t>(v.uptimeSeconds)},
+            {"xdp", reasonsJson(xdp)},
+            {"engine", reasonsJson(t.counters.reasons)},
+            {"conntrack", conntrackStatesJson(t)},
+            {"half_open",
+             {{"connections", v.halfOpen},
+              {"limit", v.halfOpenLimit},
+              {"pressure", v.synPressure},
+              {"pressure_switches", v.synPressureSwitches}}},
+            {"blocklist",
+             {{"entries", v.blocklistEntries},
+              {"drops", xdp[static_cast<std::size_t>(Reason::kBlocklist)]}}},
+            {"vips", vipsJson(v)},
+            {"afxdp", afxdpJson(v.queues)},
+            {"internal_errors", internalErrorsJson(v)}};
+  putFigures(j, kPipelineFigures, t.counters);
+  putFigures(j, kWorkerFigures, t);
+  j["packets"]["xdp"] = xdpPackets;
+  j["snat"]["exhausted"] = t.counters.of(Reason::kSnatExhausted);
+  j["syncookies"]["sent"] = xdp[static_cast<std::size_t>(Reason::kTxSyncookie)];
+  j["syncookies"]["invalid"] = t.counters.of(Reason::kSyncookieInvalid);
+  j["workers"]["count"] = v.workers;
+  return j;
+}
+
+}  // namespace xlb::render

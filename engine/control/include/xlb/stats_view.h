@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: Apache-2.0
+// Every figure the statistics and the metrics report, read once by the Controller (folded across
+// workers, the XDP program's per-CPU counters, per-VIP SYN state, per-queue AF_XDP figures) and
+// rendered by the API's handlers: JSON for /api/v1/stats (renderStats), the Prometheus text for
+// /metrics (renderMetrics).
+#pragma once
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "xlb/boundary.h"
+#include "xlb/dataplane_ports.h"
+#include "xlb/pipeline.h"
+#include "xlb/worker.h"
+
+namespace xlb {
+
+struct StatsView {
+  std::array<ReasonStat, kReasonCount> xdp{};
+  WorkerStats engine;  // every worker's figures added up (WorkerStats::operator+=)
+  std::uint64_t blocklistEntries = 0;
+  std::uint64_t halfOpen = 0, halfOpenLimit = 0, synPressureSwitches = 0;
+  bool synPressure = false;
+  struct Vip {
+    std::string address;
+    bool synFloodActive = false;
+    std::uint64_t synFloodSwitches = 0;
+  };
+  std::vector<Vip> vips;
+  struct Backend {
+    std::string vip;
+    std::string address;
+    bool up = false;
+    BackendStats stats;
+  };
+  std::vector<Backend> backends;  // VIP by VIP, in the VIPs' order
+  struct Queue {
+    std::uint32_t queue = 0;
+    bool zeroCopy = false;
+    IoCounters io;          // the queue's worker's
+    XskKernelStats kernel;  // the socket's, from the kernel
+  };
+  std::vector<Queue> queues;
+  std::size_t workers = 0;
+  double uptimeSeconds = 0;
+  std::array<std::uint64_t, kBoundaryCount> internalErrors{};
+};
+
+}  // namespace xlb
