@@ -119,6 +119,15 @@ _rig_link() {
   _rig_offloads_off "$ns" eth0
 }
 
+# _rig_host NAME OCTET: a namespace on the bridge with 10.100.0.OCTET and fd00:100::OCTET.
+_rig_host() {
+  local name=$1 octet=$2
+  _rig_add_ns "$name"
+  _rig_link "$name"
+  ip -n "$(rig_ns "$name")" addr add "10.100.0.$octet/24" dev eth0
+  ip -n "$(rig_ns "$name")" -6 addr add "fd00:100::$octet/64" dev eth0 nodad
+}
+
 rig_up() {
   local nclients=$1 nbackends=$2 queues=${3:-1} i ns
   [[ -n "$RIG_PREFIX" ]] || rig_init
@@ -142,18 +151,8 @@ rig_up() {
     rig_log "cannot attach $RIG_BIN/xdp_pass.bpf.o to the LB's bridge-side veth"
     return 1
   }
-  for ((i = 1; i <= nbackends; i++)); do
-    _rig_add_ns "b$i"
-    _rig_link "b$i"
-    ip -n "$(rig_ns "b$i")" addr add "10.100.0.$((10 + i))/24" dev eth0
-    ip -n "$(rig_ns "b$i")" -6 addr add "fd00:100::$((10 + i))/64" dev eth0 nodad
-  done
-  for ((i = 1; i <= nclients; i++)); do
-    _rig_add_ns "c$i"
-    _rig_link "c$i"
-    ip -n "$(rig_ns "c$i")" addr add "10.100.0.$((20 + i))/24" dev eth0
-    ip -n "$(rig_ns "c$i")" -6 addr add "fd00:100::$((20 + i))/64" dev eth0 nodad
-  done
+  for ((i = 1; i <= nbackends; i++)); do _rig_host "b$i" $((10 + i)); done
+  for ((i = 1; i <= nclients; i++)); do _rig_host "c$i" $((20 + i)); done
   rig_log "up: $RIG_PREFIX (LB, $nbackends backends, $nclients clients, $queues LB queue(s))"
 }
 
