@@ -53,7 +53,7 @@ format:
 	clang-format -i $$(git ls-files '*.h' '*.cc' | grep -v '^bpf/')
 
 tidy: build
-	run-clang-tidy -p build/release $$(git ls-files 'engine/*.cc')
+	run-clang-tidy -quiet -p build/release $$(git ls-files 'engine/*.cc' 'apps/*.cc' 'sim/*.cc')
 
 clean:
 	rm -rf build

@@ -39,7 +39,8 @@ int run(int argc, char** argv) {
   app.require_subcommand(1);
   Session session;
   if (const char* e = std::getenv("XLB_API")) session.api = e;
-  std::string tokenFile = std::getenv("XLB_TOKEN_FILE") ? std::getenv("XLB_TOKEN_FILE") : "";
+  const char* tokenEnv = std::getenv("XLB_TOKEN_FILE");
+  std::string tokenFile = tokenEnv != nullptr ? tokenEnv : "";
   std::string output = "table";
   app.add_option("--api", session.api, "API base URL (env XLB_API)")->capture_default_str();
   app.add_option("--token-file", tokenFile,

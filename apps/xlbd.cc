@@ -326,7 +326,9 @@ int run(const Config& config) {
 }  // namespace
 }  // namespace xlb
 
-int main(int argc, char** argv) {
+namespace {
+
+int daemonMain(int argc, char** argv) {
   CLI::App app{"xlbd: XDP/AF_XDP L4 load balancer"};
   std::string configPath, checkPath, stateDir, level = "info";
   bool printDefault = false;
@@ -367,4 +369,19 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
   return xlb::run(std::get<xlb::Config>(r));
+}
+
+}  // namespace
+
+// The outermost boundary: anything thrown before the daemon's own boundaries catch it (the
+// command line, loading the configuration) ends the process with a message, not an abort.
+int main(int argc, char** argv) {
+  try {
+    return daemonMain(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "xlbd: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "xlbd: unknown error\n");
+  }
+  return xlb::kExitRuntime;
 }

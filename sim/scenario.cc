@@ -19,7 +19,7 @@ TimeNs duration(const YAML::Node& n, const std::string& what) {
   const std::optional<TimeNs> d = parseDuration(s);
   if (!d) bad(what + ": \"" + s + "\" is not a duration (digits and us, ms, s, m or h)");
   // A scenario longer than a year of virtual time is a typo.
-  if (*d > 365 * 86400 * kNsPerSec) bad(what + ": \"" + s + "\" is out of range");
+  if (*d > TimeNs{365} * 86400 * kNsPerSec) bad(what + ": \"" + s + "\" is out of range");
   return *d;
 }
 

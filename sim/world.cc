@@ -272,7 +272,7 @@ void World::scheduleScenario() {
   }
   for (const Raw& r : s_.raws) {
     for (std::uint32_t i = 0; i < r.count; ++i) {
-      schedule(r.at + i * 1000, [this, &r, i] { toLb(rawFrame(r, i)); });
+      schedule(r.at + TimeNs{i} * 1000, [this, &r, i] { toLb(rawFrame(r, i)); });
     }
   }
   for (const Event& e : s_.events) schedule(e.at, [this, &e] { event(e); });

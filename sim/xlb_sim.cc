@@ -78,9 +78,7 @@ int replayCommand(ReplayArgs& a) {
   return writeReport(report, a.report);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int simMain(int argc, char** argv) {
   CLI::App app{"xlb-sim: xlb's data path (the real XDP object and engine) on a virtual clock"};
   app.require_subcommand(1);
 
@@ -118,4 +116,18 @@ int main(int argc, char** argv) {
   if (run->parsed()) return xlb::sim::runScenario(scenario, std::cout);
   if (gen->parsed()) return generateCommand(go, genOut);
   return replayCommand(ra);
+}
+
+}  // namespace
+
+// Anything thrown that the commands do not catch ends the run with a message and exit 1.
+int main(int argc, char** argv) {
+  try {
+    return simMain(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "xlb-sim: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "xlb-sim: unknown error\n");
+  }
+  return 1;
 }

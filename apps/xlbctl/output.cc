@@ -97,10 +97,12 @@ std::string cell(const json& v) {
 
 void printTable(const json& items, const std::vector<std::pair<std::string, std::string>>& cols) {
   std::vector<std::size_t> width;
+  width.reserve(cols.size());
   for (const auto& [key, title] : cols) width.push_back(title.size());
   std::vector<std::vector<std::string>> rows;
   for (const json& it : items) {
     std::vector<std::string> row;
+    row.reserve(cols.size());
     for (std::size_t i = 0; i < cols.size(); ++i) {
       row.push_back(cell(it.contains(cols[i].first) ? it[cols[i].first] : json(nullptr)));
       width[i] = std::max(width[i], row.back().size());
@@ -114,6 +116,7 @@ void printTable(const json& items, const std::vector<std::pair<std::string, std:
     std::cout << "\n";
   };
   std::vector<std::string> head;
+  head.reserve(cols.size());
   for (const auto& [key, title] : cols) head.push_back(title);
   line(head);
   for (const auto& r : rows) line(r);

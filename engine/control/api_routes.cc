@@ -205,7 +205,8 @@ bool ApiCall::uintParam(const std::string& name, std::uint64_t max, std::uint64_
 }
 
 bool ApiCall::onlyParams(std::initializer_list<const char*> allowed) {
-  for (const auto& [k, v] : request_.query) {
+  for (const auto& param : request_.query) {
+    const std::string& k = param.first;
     const bool known =
         std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return k == a; });
     if (!known) return badRequest("unknown query parameter " + k);

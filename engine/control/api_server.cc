@@ -90,6 +90,8 @@ ApiRequest toApiRequest(const Http::Request& req) {
 }
 
 // Headers written as given. pistache 0.0.5 does not send headers added with addRaw().
+// Cls names the class it declares, so it cannot be parenthesised.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define XLB_TEXT_HEADER(Cls, text)                                \
   class Cls : public Http::Header::Header {                       \
    public:                                                        \
@@ -105,6 +107,7 @@ XLB_TEXT_HEADER(ContentTypeText, "Content-Type")
 XLB_TEXT_HEADER(AllowText, "Allow")
 XLB_TEXT_HEADER(WwwAuthenticate, "WWW-Authenticate")
 #undef XLB_TEXT_HEADER
+// NOLINTEND(bugprone-macro-parentheses)
 
 class Handler : public Http::Handler {
  public:
@@ -171,7 +174,7 @@ bool ApiServer::start(std::string& error) {
     auto opts = Http::Endpoint::options()
                     .threads(1)
                     .flags(Tcp::Options::ReuseAddr)
-                    .maxRequestSize(o.maxBodyBytes + 64 * 1024)
+                    .maxRequestSize(o.maxBodyBytes + std::size_t{64} * 1024)
                     .headerTimeout(o.headerTimeout)
                     .bodyTimeout(o.bodyTimeout)
                     .keepaliveTimeout(o.keepaliveTimeout);

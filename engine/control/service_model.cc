@@ -339,6 +339,7 @@ std::vector<Prefix> Blocklist::expired(std::int64_t now) const {
   }
   std::sort(due.begin(), due.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<Prefix> out;
+  out.reserve(due.size());
   for (auto& d : due) out.push_back(d.second);
   return out;
 }

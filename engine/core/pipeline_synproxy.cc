@@ -37,8 +37,8 @@ std::uint8_t backendShift(const ConnEntry& e) noexcept {
 std::uint64_t shiftSack(std::uint8_t* frame, const PacketInfo& in, std::uint32_t delta,
                         std::uint64_t d) noexcept {
   for (unsigned b = 0; b < in.tcp.sackBlocks; ++b) {
-    std::uint8_t* edge = frame + in.tcp.sackOffset + 8 * b;
-    for (unsigned i = 0; i < 2; ++i) {
+    std::uint8_t* edge = frame + in.tcp.sackOffset + std::size_t{8} * b;
+    for (std::size_t i = 0; i < 2; ++i) {
       const std::uint32_t old = load32(edge + 4 * i);
       d = csumDelta32(old, old + delta, d);
       store32(edge + 4 * i, old + delta);

@@ -152,7 +152,8 @@ class Blocklist {
     std::uint8_t family;
     std::array<std::uint8_t, 16> ip;
     std::uint8_t length;
-    auto operator<=>(const Key&) const = default;
+    auto operator<=>(const Key&) const =
+        default;  // NOLINT(modernize-use-nullptr): a false alarm on <=>
   };
   static Key keyOf(const Prefix& p) noexcept;
   std::map<Key, BlockEntry> entries_;

@@ -38,6 +38,7 @@ constexpr std::optional<E> parseEnum(std::string_view s) noexcept {
 template <typename E>
 std::vector<std::string> enumNameList() {
   std::vector<std::string> out;
+  out.reserve(EnumNames<E>::kTable.size());
   for (const auto& [value, name] : EnumNames<E>::kTable) out.emplace_back(name);
   return out;
 }
