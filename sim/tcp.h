@@ -22,6 +22,14 @@
 
 namespace xlb::sim {
 
+// Sequence-space comparisons (RFC 1982 serial arithmetic).
+inline bool after(std::uint32_t a, std::uint32_t b) {
+  return static_cast<std::int32_t>(a - b) > 0;
+}
+inline bool atOrAfter(std::uint32_t a, std::uint32_t b) {
+  return static_cast<std::int32_t>(a - b) >= 0;
+}
+
 using Frame = std::vector<std::uint8_t>;
 
 struct Segment {
@@ -143,6 +151,7 @@ class TcpHost {
   static constexpr unsigned kMaxRetries = 5;
   static constexpr TimeNs kTimeWait = 60 * kNsPerSec;  // Linux's TCP_TIMEWAIT_LEN
   static constexpr std::uint32_t kMss = 1400;
+  static constexpr std::uint32_t kWindow = 65535;  // advertised, never scaled
 
   TcpHost(Address addr, MacAddr mac, MacAddr gatewayMac, Wire wire, std::uint64_t seed);
 
