@@ -11,6 +11,7 @@
 
 #include "sim_io.h"
 #include "xlb/assembly.h"
+#include "xlb/packet_builder.h"
 #include "xlb/snapshot.h"
 #include "xlb/splitmix.h"
 #include "xlb/worker.h"
@@ -20,15 +21,12 @@ namespace xlb::sim {
 
 using nlohmann::json;
 
-MacAddr simHostMac(const Address& a) {
-  MacAddr m{{0x02, 0xbb, 0, 0, 0, 0}};
-  const std::size_t n = a.family == Family::kV4 ? 4 : 16;
-  for (std::size_t i = 0; i < 4; ++i) m.bytes[2 + i] = a.ip.bytes[n - 4 + i];
-  return m;
-}
-
-MacAddr simLocalMac() {
-  return MacAddr{{0x02, 0x00, 0x00, 0x00, 0x00, 0xaa}};
+SimSeeds seedsFrom(std::uint64_t seed) {
+  std::uint64_t s = seed;
+  SimSeeds out;
+  out.key = CookieKey{splitmix64(s), splitmix64(s)};
+  out.tableSeed = splitmix64(s);
+  return out;
 }
 
 namespace {
@@ -84,9 +82,9 @@ bool replay(const ReplayOptions& options, const std::vector<PcapFrame>& in, Pcap
   CPU_SET(0, &set);
   sched_setaffinity(0, sizeof set, &set);
 
-  std::uint64_t s = options.seed;
-  const CookieKey key{splitmix64(s), splitmix64(s)};
-  const std::uint64_t tableSeed = splitmix64(s);
+  const SimSeeds seeds = seedsFrom(options.seed);
+  const CookieKey& key = seeds.key;
+  const std::uint64_t tableSeed = seeds.tableSeed;
 
   std::unique_ptr<XdpProgram> prog;
   if (options.xdp) {
@@ -111,7 +109,7 @@ bool replay(const ReplayOptions& options, const std::vector<PcapFrame>& in, Pcap
   // Open loop: no backend answers a replayed SYN, so xlb's own SYN retransmissions would only
   // add copies to the output. Closed-loop runs keep them.
   worker.pipeline().setSynRetransmit(false);
-  worker.publish(Snapshot::fromConfig(config, simLocalMac(), simHostMac));
+  worker.publish(Snapshot::fromConfig(config, frames::lbMac(), frames::hostMac));
 
   std::array<std::uint64_t, kReasonCount> xdpBefore{};
   if (prog) {

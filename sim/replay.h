@@ -10,6 +10,7 @@
 
 #include "pcap_io.h"
 #include "xlb/config.h"
+#include "xlb/syncookie.h"
 
 namespace xlb::sim {
 
@@ -28,7 +29,11 @@ bool replay(const ReplayOptions& options, const std::vector<PcapFrame>& in, Pcap
             nlohmann::json& report, std::string& error);
 
 // The MAC the simulator gives a host (02:bb + its last four address bytes) and the LB itself.
-MacAddr simHostMac(const Address& a);
-MacAddr simLocalMac();
+// The cookie key and table hash seed of a run, from its one seed (replay and scenarios alike).
+struct SimSeeds {
+  CookieKey key{};
+  std::uint64_t tableSeed = 0;
+};
+SimSeeds seedsFrom(std::uint64_t seed);
 
 }  // namespace xlb::sim

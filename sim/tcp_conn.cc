@@ -2,9 +2,8 @@
 // One simulated TCP connection: handshake, data, every close sequence, retransmission, TIME_WAIT.
 #include <algorithm>
 
-#include "xlb/parse.h"
-
 #include "tcp.h"
+#include "xlb/parse.h"
 
 namespace xlb::sim {
 Segment TcpConn::header(std::uint8_t flags, std::uint32_t seq) const {

@@ -22,7 +22,7 @@ TcpHost& World::host(const Address& a) {
   auto& h = hosts_[a.toString()];
   if (!h) {
     h = std::make_unique<TcpHost>(
-        a, simHostMac(a), simLocalMac(), [this](Frame&& f) { toLb(std::move(f)); }, s_.seed);
+        a, frames::hostMac(a), frames::lbMac(), [this](Frame&& f) { toLb(std::move(f)); }, s_.seed);
   }
   return *h;
 }
@@ -81,8 +81,8 @@ void World::kernelReceive(const Frame& f) {
     it->second.ok = true;
     // Close the probe as a stack would after connect(): a reset.
     frames::PacketSpec r;
-    r.srcMac = simLocalMac().toString();
-    r.dstMac = simHostMac(it->second.backend).toString();
+    r.srcMac = frames::lbMac().toString();
+    r.dstMac = frames::hostMac(it->second.backend).toString();
     r.src = Address{seg.family, seg.dst}.toString();
     r.dst = it->second.backend.toString();
     r.sport = seg.dport;
@@ -107,8 +107,8 @@ void World::healthRound() {
       }
     }
     frames::PacketSpec p;
-    p.srcMac = simLocalMac().toString();
-    p.dstMac = simHostMac(t.backend).toString();
+    p.srcMac = frames::lbMac().toString();
+    p.dstMac = frames::hostMac(t.backend).toString();
     p.src = from.toString();
     p.dst = t.backend.toString();
     p.sport = port;
@@ -190,10 +190,11 @@ int World::startLb() {
   std::string err;
   const std::uint64_t seed = s_.seed;
   AssemblyHooks h;
-  h.cookieKey = CookieKey{seed * 0x9e3779b97f4a7c15ull + 1, seed ^ 0xc2b2ae3d27d4eb4full};
-  h.tableSeed = seed;
-  h.localMac = simLocalMac();
-  h.resolve = [](const Address& a) -> std::optional<MacAddr> { return simHostMac(a); };
+  const SimSeeds seeds = seedsFrom(seed);
+  h.cookieKey = seeds.key;
+  h.tableSeed = seeds.tableSeed;
+  h.localMac = frames::lbMac();
+  h.resolve = [](const Address& a) -> std::optional<MacAddr> { return frames::hostMac(a); };
   h.clock = [this] { return wallClock(); };
   h.simRedirect = true;
   OpenQueue open = [this](std::uint32_t, XdpProgram&, std::string&) {
@@ -235,7 +236,7 @@ Frame World::floodSyn(const Flood& f, std::uint32_t bits) {
   const std::uint64_t r = rng_();
   const Address src = nthInPrefix(f.sources, bits >= 63 ? r : r % ((1ull << bits) - 2));
   p.srcMac = "02:dd:00:00:00:01";
-  p.dstMac = simLocalMac().toString();
+  p.dstMac = frames::lbMac().toString();
   p.src = src.toString();
   p.dst = f.vip.toString();
   p.sport = static_cast<std::uint16_t>(1024 + (r >> 40) % 60000);

@@ -130,8 +130,8 @@ void World::startSession(ClientGroup& g, std::uint64_t i) {
 
 Frame World::rawFrame(const Raw& r, std::uint32_t i) {
   frames::PacketSpec p;
-  p.srcMac = simHostMac(*Address::parse(r.src)).toString();
-  p.dstMac = simLocalMac().toString();
+  p.srcMac = frames::hostMac(*Address::parse(r.src)).toString();
+  p.dstMac = frames::lbMac().toString();
   p.src = r.src;
   p.dst = r.vip.toString();
   p.dport = r.port;

@@ -140,6 +140,17 @@ Bytes buildIpv6(const PacketSpec& s, const Address& src, const Address& dst, std
 
 }  // namespace
 
+MacAddr hostMac(const Address& a) {
+  MacAddr m{{0x02, 0xbb, 0, 0, 0, 0}};
+  const std::size_t n = a.family == Family::kV4 ? 4 : 16;
+  for (std::size_t i = 0; i < 4; ++i) m.bytes[2 + i] = a.ip.bytes[n - 4 + i];
+  return m;
+}
+
+MacAddr lbMac() {
+  return MacAddr{{0x02, 0x00, 0x00, 0x00, 0x00, 0xaa}};
+}
+
 Bytes buildPacket(const PacketSpec& s) {
   const Address src = addr(s.src), dst = addr(s.dst);
   if (src.family != dst.family) throw std::invalid_argument("mixed families");

@@ -15,12 +15,9 @@ namespace xlb::testing {
 inline constexpr const char* kLbMac = "02:00:00:00:00:aa";
 inline constexpr const char* kClientMac = "02:00:00:00:00:01";
 
-// Backends' next-hop MACs in tests: 02:bb:<last four address bytes>.
+// Backends' next-hop MACs in tests: the simulator's rule (frames::hostMac).
 inline MacAddr backendMac(const Address& a) {
-  MacAddr m{{0x02, 0xbb, 0, 0, 0, 0}};
-  const std::size_t n = a.family == Family::kV4 ? 4 : 16;
-  for (std::size_t i = 0; i < 4; ++i) m.bytes[2 + i] = a.ip.bytes[n - 4 + i];
-  return m;
+  return frames::hostMac(a);
 }
 
 inline Address A(const char* s) {

@@ -15,6 +15,11 @@ namespace xlb::frames {
 
 using Bytes = std::vector<std::uint8_t>;
 
+// The MACs of the simulator's and the tests' hosts, one rule for both: a host's is
+// 02:bb:<last four bytes of its address>, the LB's 02:00:00:00:00:aa.
+MacAddr hostMac(const Address& a);
+MacAddr lbMac();
+
 struct Ipv6Ext {
   std::uint8_t type;  // 0 hop-by-hop, 43 routing, 60 destination options, 44 fragment
   Bytes body;         // bytes after (next header, length); sized by the builder to 8n - 2
