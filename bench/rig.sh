@@ -46,18 +46,8 @@ proc_ticks() {  # utime + stime of a process (all its threads), in jiffies
 }
 
 start_xlb() {
-  cat >"$WORK/xlb.yaml" <<EOF
-interface: eth0
-workers: 1
-snat: {addresses: [10.100.0.2], ports: 10000-32767}
-vips:
-  - address: $VIP
-    ports: [80]
-    syn_flood: {mode: auto, threshold_pps: 20000}
-    backends: [{address: 10.100.0.11}, {address: 10.100.0.12}, {address: 10.100.0.13}]
-conntrack: {capacity: 200000}
-state_dir: $WORK/xlb-state
-EOF
+  rig_xlb_yaml 10000-32767 20000 "$WORK/xlb-state" "conntrack: {capacity: 200000}" \
+    >"$WORK/xlb.yaml"
   rig_start_xlbd "$WORK/xlb.yaml" "$WORK/xlbd.log"
   LB_PID=$RIG_XLBD_PID
 }

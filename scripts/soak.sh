@@ -29,21 +29,10 @@ rig_init soak
 rig_up 3 4 >/dev/null
 for i in 1 2 3 4; do rig_backend_nginx "$i" >/dev/null; done
 WORK=$(mktemp -d "/tmp/${RIG_PREFIX}-soak.XXXX")
-cat >"$WORK/xlb.yaml" <<EOF
-interface: eth0
-workers: 1
-snat: {addresses: [10.100.0.2], ports: 20000-29999}
-vips:
-  - address: $VIP
-    ports: [80]
-    syn_flood: {mode: auto, threshold_pps: 2000}
-    backends: [{address: 10.100.0.11}, {address: 10.100.0.12}, {address: 10.100.0.13}]
-conntrack:
+rig_xlb_yaml 20000-29999 2000 "$WORK/state" "conntrack:
   capacity: 100000
   timeouts: {syn: 3s, established: 30s, fin: 3s, time_wait: 2s, rst: 1s}
-health_check: {interval: 500ms, timeout: 200ms, rise: 2, fall: 2}
-state_dir: $WORK/state
-EOF
+health_check: {interval: 500ms, timeout: 200ms, rise: 2, fall: 2}" >"$WORK/xlb.yaml"
 rig_start_xlbd "$WORK/xlb.yaml" "$OUT/xlbd.log"
 XLBD=$RIG_XLBD_PID
 api() {  # api METHOD PATH [BODY] -> HTTP status on stdout

@@ -13,18 +13,18 @@ bool parseSegment(const std::uint8_t* frame, std::uint32_t len, Segment& out) {
   Reason why = Reason::kPassNotIp;
   if (!parsePacket(frame, len, in, why) || in.proto != kProtoTcp || in.frag != Frag::kNone)
     return false;
-  out.family = in.family;
-  out.src = in.src;
-  out.dst = in.dst;
-  out.sport = in.sport;
-  out.dport = in.dport;
-  out.seq = in.seq;
-  out.ack = in.ack;
-  out.flags = in.tcpFlags;
-  out.payloadLen = in.payloadLen;
-  out.hasTs = in.tcp.hasTimestamp;
-  out.tsVal = in.tcp.tsVal;
-  out.tsEcr = in.tcp.tsEcr;
+  out = Segment{.family = in.family,
+                .src = in.src,
+                .dst = in.dst,
+                .sport = in.sport,
+                .dport = in.dport,
+                .seq = in.seq,
+                .ack = in.ack,
+                .flags = in.tcpFlags,
+                .payloadLen = in.payloadLen,
+                .hasTs = in.tcp.hasTimestamp,
+                .tsVal = in.tcp.tsVal,
+                .tsEcr = in.tcp.tsEcr};
   return true;
 }
 
@@ -146,12 +146,8 @@ void TcpHost::input(const Frame& f, TimeNs now) {
   }
   if (s.flags & kTcpRst) return;
   // Nothing here for it: a reset, as any stack answers.
-  Segment r;
-  r.family = s.family;
-  r.src = s.dst;
-  r.dst = s.src;
-  r.sport = s.dport;
-  r.dport = s.sport;
+  // The reverse direction of the segment it answers.
+  Segment r{.family = s.family, .src = s.dst, .dst = s.src, .sport = s.dport, .dport = s.sport};
   if (s.flags & kTcpAck) {
     r.seq = s.ack;
     r.flags = kTcpRst;

@@ -45,11 +45,11 @@ json afxdpJson(const std::vector<StatsView::Queue>& queues) {
     json o = {{"queue", q.queue},
               {"zero_copy", q.zeroCopy},
               {"frames",
-               {{"total", q.io.framesTotal},
-                {"free", q.io.framesFree},
-                {"fill", q.io.framesFill},
-                {"in_app", q.io.framesApp},
-                {"in_tx", q.io.framesTx}}}};
+               {{"total", q.io.frames.total},
+                {"free", q.io.frames.free},
+                {"fill", q.io.frames.fill},
+                {"in_app", q.io.frames.inApp},
+                {"in_tx", q.io.frames.inTx}}}};
     for (const auto& f : kIoFigures) o[std::string(f.key)] = q.io.*f.member;
     for (const auto& f : kXskKernelFigures) o[std::string(f.key)] = q.kernel.*f.member;
     afxdp.push_back(std::move(o));

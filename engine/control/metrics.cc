@@ -211,10 +211,10 @@ void addQueues(Builder& b, const StatsView& in) {
   for (const auto& q : in.queues) {
     const std::string queue = std::to_string(q.queue);
     Builder::add(zc, {{"queue", queue}}, q.zeroCopy ? 1 : 0);
-    const std::pair<const char*, std::uint32_t> places[] = {{"free", q.io.framesFree},
-                                                            {"fill", q.io.framesFill},
-                                                            {"in_app", q.io.framesApp},
-                                                            {"in_tx", q.io.framesTx}};
+    const std::pair<const char*, std::uint32_t> places[] = {{"free", q.io.frames.free},
+                                                            {"fill", q.io.frames.fill},
+                                                            {"in_app", q.io.frames.inApp},
+                                                            {"in_tx", q.io.frames.inTx}};
     for (const auto& [place, n] : places) {
       Builder::add(fr, {{"queue", queue}, {"place", place}}, n);
     }

@@ -11,23 +11,16 @@
 namespace xlb {
 
 inline TcpSegment toBackendSegment(const ConnEntry& e, const SnatPool& snat) noexcept {
-  TcpSegment seg;
-  seg.family = e.family;
-  seg.src = snat.address(e.snatIdx);
-  seg.dst = e.backend;
-  seg.sport = e.snatPort;
-  seg.dport = e.backendPort;
-  return seg;
+  return TcpSegment{.family = e.family,
+                    .src = snat.address(e.snatIdx),
+                    .dst = e.backend,
+                    .sport = e.snatPort,
+                    .dport = e.backendPort};
 }
 
 inline TcpSegment toClientSegment(const ConnEntry& e) noexcept {
-  TcpSegment seg;
-  seg.family = e.family;
-  seg.src = e.vip;
-  seg.dst = e.client;
-  seg.sport = e.vipPort;
-  seg.dport = e.clientPort;
-  return seg;
+  return TcpSegment{
+      .family = e.family, .src = e.vip, .dst = e.client, .sport = e.vipPort, .dport = e.clientPort};
 }
 
 }  // namespace xlb

@@ -119,6 +119,23 @@ _rig_link() {
   _rig_offloads_off "$ns" eth0
 }
 
+# rig_xlb_yaml SNAT_PORTS THRESHOLD STATE_DIR [MORE_YAML]: an xlbd configuration for the rig's LB
+# with one VIP ($RIG_VIP, port 80, auto SYN-flood mode) over the first three backends.
+rig_xlb_yaml() {
+  cat <<EOF
+interface: eth0
+workers: 1
+snat: {addresses: [10.100.0.2], ports: $1}
+vips:
+  - address: $RIG_VIP
+    ports: [80]
+    syn_flood: {mode: auto, threshold_pps: $2}
+    backends: [{address: 10.100.0.11}, {address: 10.100.0.12}, {address: 10.100.0.13}]
+state_dir: $3
+${4:-}
+EOF
+}
+
 # _rig_host NAME OCTET: a namespace on the bridge with 10.100.0.OCTET and fd00:100::OCTET.
 _rig_host() {
   local name=$1 octet=$2

@@ -38,8 +38,8 @@ TEST(Metrics, RendersEveryFigureOfAKnownInput) {
   in.vips.push_back({"10.0.0.100", true});
   StatsView::Queue q;
   q.queue = 0;
-  q.io.framesFree = 9;
-  q.io.framesFill = 1;
+  q.io.frames.free = 9;
+  q.io.frames.fill = 1;
   in.queues.push_back(q);
   const auto m = samples(renderMetrics(in));
   EXPECT_EQ(m.at("xlb_drops_total{stage=\"xdp\",reason=\"blocklist\"}"), "5");

@@ -15,12 +15,21 @@
 namespace xlb {
 
 // Frame counts an I/O backend keeps (plain counters, read by its worker's thread only).
+// Where an I/O's frames are (AF_XDP UMEM; zeros for I/O without a frame pool): they add up to
+// `total` at every moment, so a leak shows as one place growing for good.
+struct FrameAccounting {
+  std::uint32_t total = 0;
+  std::uint32_t free = 0;   // in the free list
+  std::uint32_t fill = 0;   // given to the kernel for receiving
+  std::uint32_t inApp = 0;  // received, not yet completed
+  std::uint32_t inTx = 0;   // submitted for transmission, completion not yet seen
+  bool balanced() const noexcept { return free + fill + inApp + inTx == total; }
+};
+
 // The counters are XLB_IO_FIGURES (figures.h).
 struct IoCounters {
   XLB_IO_FIGURES(XLB_FIGURE_MEMBER)
-  // Where the I/O's frames are (AF_XDP UMEM; zeros for I/O without a frame pool): they add up
-  // to `framesTotal` at every moment, so a leak shows as one place growing for good.
-  std::uint32_t framesTotal = 0, framesFree = 0, framesFill = 0, framesApp = 0, framesTx = 0;
+  FrameAccounting frames;
 };
 
 inline constexpr auto kIoFigures = XLB_FIGURE_TABLE(IoCounters, XLB_IO_FIGURES);

@@ -24,14 +24,6 @@ struct XskOptions {
   bool tryZeroCopy = true;      // zero-copy first, copy mode if the driver refuses
 };
 
-struct FrameAccounting {
-  std::uint32_t total = 0;
-  std::uint32_t free = 0;   // in the free list
-  std::uint32_t fill = 0;   // given to the kernel for receiving
-  std::uint32_t inApp = 0;  // received, not yet completed
-  std::uint32_t inTx = 0;   // submitted for transmission, completion not yet seen
-  bool balanced() const noexcept { return free + fill + inApp + inTx == total; }
-};
 
 class XskIo final : public BatchIo, public SocketInfo {
  public:
@@ -58,13 +50,8 @@ class XskIo final : public BatchIo, public SocketInfo {
   const IoCounters& counters() const noexcept { return counters_; }
   std::uint64_t wakeups() const noexcept { return wakeups_; }
   IoCounters ioCounters() const override {
-    const FrameAccounting a = accounting();
     IoCounters c = counters_;
-    c.framesTotal = a.total;
-    c.framesFree = a.free;
-    c.framesFill = a.fill;
-    c.framesApp = a.inApp;
-    c.framesTx = a.inTx;
+    c.frames = accounting();
     return c;
   }
   // Safe from any thread: one getsockopt.
