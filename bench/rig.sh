@@ -125,6 +125,8 @@ measure() {  # measure LB RUN
   p0=$(proc_ticks "$LB_PID")
   for r in $(seq "$rounds"); do
     wrk_run 10 "$dir/sustained-$r.txt" -H 'Connection: close'
+    # The load generator's own TIME_WAIT sockets, so that a limit of the client shows as one.
+    rig_exec c1 ss -Htan state time-wait | wc -l >>"$dir/client-time-wait.txt"
   done
   read -r c1 t1 < <(cpu_ticks)
   p1=$(proc_ticks "$LB_PID")

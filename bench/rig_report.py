@@ -51,6 +51,8 @@ def one_run(d):
     while os.path.exists(os.path.join(d, "sustained-%d.txt" % r)):
         rounds.append(parse_wrk(os.path.join(d, "sustained-%d.txt" % r)))
         r += 1
+    tw_path = os.path.join(d, "client-time-wait.txt")
+    client_tw = [int(x) for x in open(tw_path).read().split()] if os.path.exists(tw_path) else []
     cpu = json.load(open(os.path.join(d, "cpu.json")))
     requests = sum(x["requests"] for x in rounds) or 1
     hz = cpu["ticks_per_second"]
@@ -68,6 +70,7 @@ def one_run(d):
         "sustained_p50_ms": rounds[-1]["p50_ms"] if rounds else None,
         "sustained_p99_ms": rounds[-1]["p99_ms"] if rounds else None,
         "sustained_errors": sum(x["errors"] for x in rounds),
+        "client_time_wait_max": max(client_tw) if client_tw else None,
         "lb_process_cpu_ms_per_1k": (cpu["lb_process_ticks"] / hz) / requests * 1e6
         if cpu["lb_process"] else None,
         "machine_cpu_ms_per_1k": (cpu["machine_busy_ticks"] / hz) / requests * 1e6,
@@ -131,6 +134,7 @@ def main():
         ("machine CPU ms per 1,000 requests", "machine_cpu_ms_per_1k", "{:.1f}"),
         ("new connections/s under SYN flood", "flood_rps", "{:,.0f}"),
         ("... as a share of no flood", "flood_ratio", "{:.1%}"),
+        ("client TIME_WAIT sockets, most after a round", "client_time_wait_max", "{:,.0f}"),
         ("errors (sustained, flood)", None, None),
     ]
     order = [lb for lb in ("xlb", "nftables", "haproxy") if lb in result["lbs"]]
