@@ -72,8 +72,13 @@ std::uint32_t TcpHost::tsClock(const Address& peer) const noexcept {
 }
 
 bool TcpHost::reuseAccepted(const TcpConn& tw, const Segment& syn) noexcept {
-  if (tw.tsOn_ && syn.hasTs) return static_cast<std::int32_t>(tw.tsRecent_ - syn.tsVal) < 0;
-  return after(syn.seq, tw.rcvNxt_);
+  // As Linux's tcp_timewait_state_process: an older timestamp is refused outright (PAWS,
+  // tcp_paws_reject); otherwise a sequence number after the old connection's, or a timestamp
+  // newer than the last one seen, which is 0 when the old connection had none.
+  const std::uint32_t recent = tw.tsOn_ ? tw.tsRecent_ : 0;
+  if (tw.tsOn_ && syn.hasTs && static_cast<std::int32_t>(recent - syn.tsVal) > 0) return false;
+  return after(syn.seq, tw.rcvNxt_) ||
+         (syn.hasTs && static_cast<std::int32_t>(recent - syn.tsVal) < 0);
 }
 
 void TcpHost::sendRaw(const Segment& s) {

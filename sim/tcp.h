@@ -5,7 +5,7 @@
 // both at once, half-close, RST), TIME_WAIT, and challenge/duplicate ACKs for out-of-window
 // segments, and timestamps as Linux sends them (a 1 kHz clock with an offset per pair of
 // addresses). TIME_WAIT lasts 60 s, and a SYN reusing a tuple in TIME_WAIT is accepted only as
-// Linux accepts it (RFC 6191: a newer timestamp, or without timestamps a higher sequence number);
+// Linux accepts it (RFC 6191: no older timestamp, and a higher sequence number or a newer one);
 // otherwise the SYN gets a challenge ACK. No window scaling, no SACK, in-order delivery only (an
 // out-of-order segment is answered with a duplicate ACK and dropped, so the sender's
 // retransmission fills the gap).

@@ -171,6 +171,13 @@ void ConnTable::remove(std::uint32_t idx, CloseReason why) noexcept {
   wheelUnlink(idx);
   unlinkChain(fwdHeads_, &ConnEntry::nextFwd, hash(forwardKey(e)), idx);
   unlinkChain(revHeads_, &ConnEntry::nextRev, hash(reverseKey(e)), idx);
+  // The backend holds the tuple in TIME_WAIT when the client's FIN reached it and no RST ended
+  // the connection; where its sequence space ended lets a proxied SYN reuse the port after it.
+  std::optional<std::uint32_t> endSeq;
+  if ((e.flags & kFlagFinClient) && e.state != TcpState::kClosed && e.state != TcpState::kKilled) {
+    endSeq = finSeqs_[idx].client;  // the backend's numbering (proxied: tracked translated)
+  }
+  snat_.noteEnd(e.snatIdx, e.snatPort, e.backendId, e.backendPort, endSeq);
   snat_.release(e.snatIdx, e.snatPort);
   --byState_[static_cast<std::size_t>(e.state)];
   --active_;

@@ -25,6 +25,9 @@ namespace xlb {
 namespace {
 
 constexpr std::uint8_t kNoShift = 0xf;
+// How far past the previous connection's end a reused port's proxied SYN starts (any distance
+// below 2^31 is "after" it); the low 16 bits of tupleIsn are added so it stays unpredictable.
+constexpr std::uint32_t kIsnGapAfterEnd = 1u << 20;
 
 std::uint8_t clientShift(const ConnEntry& e) noexcept {
   return static_cast<std::uint8_t>(e.winShifts >> 4);
@@ -68,8 +71,13 @@ Reason Pipeline::cookieAck(PacketRef& pkt, Slot& s, TimeNs now) noexcept {
   e.winShifts = static_cast<std::uint8_t>(
       (opts.wscale == kNoWscale ? kNoShift : std::min<std::uint8_t>(opts.wscale, 14)) << 4);
   const TcpSegment toServer = toBackendSegment(e, snat_);
-  const std::uint32_t isn =
+  std::uint32_t isn =
       tupleIsn(cookieKey_, toServer.src, toServer.dst, toServer.sport, toServer.dport, now);
+  // After the last connection this backend saw on the port, wherever its numbers came from
+  // (a plain connection's are the client's): its TIME_WAIT accepts a SYN numbered after it.
+  if (const auto end = snat_.lastEnd(e.snatIdx, e.snatPort, e.backendId, e.backendPort)) {
+    isn = *end + kIsnGapAfterEnd + (isn & 0xffff);
+  }
   table_.clientSeqDelta(idx) = isn - (in.seq - 1);
   FinSeqs& side = table_.sideSeqs(idx);
   side.client = isn;         // our ISN towards the backend

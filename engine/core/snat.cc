@@ -16,6 +16,7 @@ SnatPool::SnatPool(const std::vector<Address>& addresses, std::uint16_t lo, std:
     p.ring.resize(rangeSize_);
     for (std::uint32_t k = 0; k < rangeSize_; ++k) p.ring[k] = static_cast<std::uint16_t>(lo + k);
     p.used.assign((rangeSize_ + 63) / 64, 0);
+    p.ends.assign(std::size_t{rangeSize_} * kRecentBackends, PortEnd{});
     p.freeCount = rangeSize_;
   }
   index_.fill(kNoAddress);
@@ -69,6 +70,40 @@ bool SnatPool::release(std::uint8_t addrIdx, std::uint16_t port) noexcept {
   ++p.freeCount;
   --inUseTotal_;
   return true;
+}
+
+void SnatPool::noteEnd(std::uint8_t addrIdx, std::uint16_t port, std::uint16_t backendId,
+                       std::uint16_t backendPort, std::optional<std::uint32_t> endSeq) noexcept {
+  if (addrIdx >= pools_.size() || !inRange(port)) return;
+  PortEnd* ends = &pools_[addrIdx].ends[static_cast<std::size_t>(port - lo_) * kRecentBackends];
+  // This backend's record leaves its place (or, when it has none, the oldest goes) ...
+  std::size_t at = kRecentBackends - 1;
+  for (std::size_t i = 0; i < kRecentBackends; ++i) {
+    if (ends[i].backendId == backendId && ends[i].backendPort == backendPort) {
+      at = i;
+      break;
+    }
+  }
+  if (!endSeq) {  // ... and an unknown end leaves no record behind to crowd the others out
+    if (ends[at].backendId != backendId || ends[at].backendPort != backendPort) return;
+    for (std::size_t i = at; i + 1 < kRecentBackends; ++i) ends[i] = ends[i + 1];
+    ends[kRecentBackends - 1] = PortEnd{};
+    return;
+  }
+  for (std::size_t i = at; i > 0; --i) ends[i] = ends[i - 1];
+  ends[0] = PortEnd{backendId, backendPort, *endSeq};
+}
+
+std::optional<std::uint32_t> SnatPool::lastEnd(std::uint8_t addrIdx, std::uint16_t port,
+                                               std::uint16_t backendId,
+                                               std::uint16_t backendPort) const noexcept {
+  if (addrIdx >= pools_.size() || !inRange(port)) return std::nullopt;
+  const PortEnd* ends =
+      &pools_[addrIdx].ends[static_cast<std::size_t>(port - lo_) * kRecentBackends];
+  for (std::size_t i = 0; i < kRecentBackends; ++i) {
+    if (ends[i].backendId == backendId && ends[i].backendPort == backendPort) return ends[i].seq;
+  }
+  return std::nullopt;
 }
 
 std::uint8_t SnatPool::find(Family family, const IpAddr& addr) const noexcept {

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The simulated TCP's TIME_WAIT, as Linux keeps it: 60 s, a SYN on the tuple reopens it only
-// with a newer timestamp (or, without timestamps, a higher sequence number), a refused SYN gets
-// a challenge ACK, and a reset at the expected sequence number ends it.
+// as tcp_timewait_state_process allows (no older timestamp, and a higher sequence number or a
+// newer timestamp), a refused SYN gets a challenge ACK, and a reset at the expected sequence
+// number ends it.
 #include "tcp.h"
 
 #include <gtest/gtest.h>
@@ -129,6 +130,62 @@ TEST(SimTcp, WithoutTimestampsTheSequenceDecidesAndARstEndsTimeWait) {
   ASSERT_EQ(p.toClient.size(), 1u);
   EXPECT_EQ(parse(p.toClient.front()).flags, kTcpSyn | kTcpAck);
   EXPECT_EQ(p.server.timeWaitRefusals(), 1u);
+}
+
+Frame raw(std::uint16_t sport, std::uint8_t flags, std::uint32_t seq, std::uint32_t ack,
+          std::size_t payload) {
+  testing::PacketSpec p;
+  p.src = "10.0.0.2";
+  p.dst = "10.0.0.11";
+  p.sport = sport;
+  p.dport = 80;
+  p.seq = seq;
+  p.ack = ack;
+  p.flags = flags;
+  p.payload.assign(payload, 'x');
+  return testing::buildPacket(p);
+}
+
+// A connection without timestamps (the SYN proxy's towards a backend) driven by hand, the
+// server closing first: it ends in TIME_WAIT with RCV.NXT 1012 and no TS.Recent (0).
+void untimedConnection(Pair& p, std::uint16_t port) {
+  p.server.listen(
+      80, [](TcpConn& c) { c.events.data = [](TcpConn& conn, std::uint64_t) { conn.close(); }; });
+  p.server.input(raw(port, kTcpSyn, 1000, 0, 0), kNsPerSec);
+  ASSERT_EQ(p.toClient.size(), 1u);
+  const std::uint32_t sisn = parse(p.toClient.front()).seq;
+  p.toClient.clear();
+  p.server.input(raw(port, kTcpAck | kTcpPsh, 1001, sisn + 1, 10), kNsPerSec);
+  ASSERT_FALSE(p.toClient.empty());
+  const Segment fin = parse(p.toClient.back());
+  ASSERT_TRUE(fin.flags & kTcpFin);
+  p.toClient.clear();
+  p.server.input(raw(port, kTcpFin | kTcpAck, 1011, fin.seq + 1, 0), kNsPerSec);
+  p.toClient.clear();
+  const TcpConn* tw = p.server.find(*Address::parse("10.0.0.2"), port, 80);
+  ASSERT_NE(tw, nullptr);
+  ASSERT_EQ(tw->state(), TcpConn::State::kTimeWait);
+}
+
+TEST(SimTcp, ATimestampedSynOnAnUntimedTimeWaitIsNewerOnlyInTheLowerHalf) {
+  Pair p;
+  untimedConnection(p, 40010);
+  // Below RCV.NXT, but its timestamp is newer than the 0 the old connection left: accepted.
+  p.server.input(syn(40010, 500, true, 5), 2 * kNsPerSec);
+  ASSERT_EQ(p.toClient.size(), 1u);
+  EXPECT_EQ(parse(p.toClient.front()).flags, kTcpSyn | kTcpAck);
+  p.toClient.clear();
+  // A timestamp with its top bit set is "older" than 0: the sequence number decides, refused.
+  untimedConnection(p, 40011);
+  p.server.input(syn(40011, 500, true, 0x80000005u), 2 * kNsPerSec);
+  ASSERT_EQ(p.toClient.size(), 1u);
+  EXPECT_EQ(parse(p.toClient.front()).flags, kTcpAck);
+  EXPECT_EQ(p.server.timeWaitRefusals(), 1u);
+  p.toClient.clear();
+  // ... and above RCV.NXT it is accepted.
+  p.server.input(syn(40011, 5000, true, 0x80000005u), 3 * kNsPerSec);
+  ASSERT_EQ(p.toClient.size(), 1u);
+  EXPECT_EQ(parse(p.toClient.front()).flags, kTcpSyn | kTcpAck);
 }
 
 TEST(SimTcp, TimeWaitLastsSixtySeconds) {

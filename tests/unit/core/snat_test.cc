@@ -82,5 +82,35 @@ TEST(SnatPool, PicksAddressOfTheRightFamilyRoundRobin) {
   EXPECT_EQ(pool.find(Family::kV4, Address::parse("10.0.0.9")->ip), SnatPool::kNoAddress);
 }
 
+TEST(SnatPool, RemembersWhereEachRecentBackendSawAPortEnd) {
+  SnatPool pool(addrs({"10.0.0.2"}), 10000, 10099);
+  EXPECT_FALSE(pool.lastEnd(0, 10001, 7, 80));
+  pool.noteEnd(0, 10001, 7, 80, 1000u);
+  pool.noteEnd(0, 10001, 8, 80, 2000u);
+  pool.noteEnd(0, 10001, 7, 8443, 3000u);  // another backend port is another tuple
+  EXPECT_EQ(pool.lastEnd(0, 10001, 7, 80), 1000u);
+  EXPECT_EQ(pool.lastEnd(0, 10001, 8, 80), 2000u);
+  EXPECT_EQ(pool.lastEnd(0, 10001, 7, 8443), 3000u);
+  EXPECT_FALSE(pool.lastEnd(0, 10002, 7, 80));  // per port
+  pool.noteEnd(0, 10001, 7, 80, 1500u);         // the newer end replaces the older
+  EXPECT_EQ(pool.lastEnd(0, 10001, 7, 80), 1500u);
+  // An end not known to leave a TIME_WAIT (reset, expiry) forgets the record, and holds no
+  // place that would push another backend's record out.
+  pool.noteEnd(0, 10001, 8, 80, std::nullopt);
+  EXPECT_FALSE(pool.lastEnd(0, 10001, 8, 80));
+  pool.noteEnd(0, 10001, 9, 80, 4000u);
+  pool.noteEnd(0, 10001, 10, 80, 5000u);
+  EXPECT_EQ(pool.lastEnd(0, 10001, 7, 8443), 3000u);
+  // Past kRecentBackends backends the one served longest ago is forgotten.
+  pool.noteEnd(0, 10001, 11, 80, 6000u);
+  EXPECT_FALSE(pool.lastEnd(0, 10001, 7, 8443));
+  EXPECT_EQ(pool.lastEnd(0, 10001, 11, 80), 6000u);
+  // Out of range or of addresses: nothing.
+  pool.noteEnd(1, 10001, 7, 80, 1u);
+  pool.noteEnd(0, 9999, 7, 80, 1u);
+  EXPECT_FALSE(pool.lastEnd(1, 10001, 7, 80));
+  EXPECT_FALSE(pool.lastEnd(0, 9999, 7, 80));
+}
+
 }  // namespace
 }  // namespace xlb

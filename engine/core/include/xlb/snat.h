@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "xlb/addr.h"
@@ -31,6 +32,19 @@ class SnatPool {
   // so a bookkeeping bug cannot hand the same port out twice.
   bool release(std::uint8_t addrIdx, std::uint16_t port) noexcept;
 
+  // Where the last connection on (address, port) to one backend (id and port) ended in the
+  // sequence space that backend saw: just past the client's FIN, or nullopt when it is not known
+  // to end in the backend's TIME_WAIT (reset, expired without the client's FIN). Kept for the
+  // kRecentBackends backends a port served last. A SYN the SYN proxy numbers itself starts after
+  // it, so a backend still holding that TIME_WAIT accepts the reuse (RFC 6191's sequence rule:
+  // the proxy's SYN carries no timestamp). Costs 32 bytes per port and address.
+  void noteEnd(std::uint8_t addrIdx, std::uint16_t port, std::uint16_t backendId,
+               std::uint16_t backendPort, std::optional<std::uint32_t> endSeq) noexcept;
+  std::optional<std::uint32_t> lastEnd(std::uint8_t addrIdx, std::uint16_t port,
+                                       std::uint16_t backendId,
+                                       std::uint16_t backendPort) const noexcept;
+  static constexpr std::size_t kRecentBackends = 4;
+
   // Index of `addr` among the SNAT addresses, or kNoAddress.
   std::uint8_t find(Family family, const IpAddr& addr) const noexcept;
   bool inRange(std::uint16_t port) const noexcept { return port >= lo_ && port <= hi_; }
@@ -45,10 +59,17 @@ class SnatPool {
   std::uint64_t badReleases() const noexcept { return badReleases_; }
 
  private:
+  struct PortEnd {
+    std::uint16_t backendId = kNoBackend;
+    std::uint16_t backendPort = 0;
+    std::uint32_t seq = 0;
+  };
+  static constexpr std::uint16_t kNoBackend = 0xffff;  // backend ids stop below it
   struct Pool {
     Address addr;
     std::vector<std::uint16_t> ring;  // free ports, FIFO
     std::vector<std::uint64_t> used;  // bitmap over the range
+    std::vector<PortEnd> ends;        // kRecentBackends per port, most recent first
     std::uint32_t head = 0;           // next to hand out
     std::uint32_t freeCount = 0;
   };
