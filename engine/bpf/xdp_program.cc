@@ -165,9 +165,15 @@ bool XdpProgram::updateConfigMap() {
   return bpf_map_update_elem(bpf_map__fd(skel_->maps.xlb_cfg), &zero, &cfg_, BPF_ANY) == 0;
 }
 
-bool XdpProgram::applyConfig(const Config& config, const CookieKey& key, std::string& error) {
+bool XdpProgram::apply(const Config& config, std::span<const std::uint16_t> vipIds,
+                       const CookieKey& key, std::string& error) {
   if (std::string e = checkConfig(config); !e.empty()) {
     error = e;
+    return false;
+  }
+  if (vipIds.size() != config.vips.size() ||
+      std::any_of(vipIds.begin(), vipIds.end(), [](std::uint16_t id) { return id >= kMaxVips; })) {
+    error = "VIP slots do not match the VIPs";
     return false;
   }
   cfg_.cookie_key[0] = key[0];
@@ -187,18 +193,26 @@ bool XdpProgram::applyConfig(const Config& config, const CookieKey& key, std::st
     d.kind = XLB_DEST_VIP;
     d.syn_mode = synModeValue(v.synFlood.mode);
     d.proto = v.protocol;
-    d.vip_id = static_cast<std::uint16_t>(i);
-    d.syn_threshold = std::max<std::uint32_t>(
-        1, static_cast<std::uint32_t>(v.synFlood.thresholdPps * windowSec));
+    d.vip_id = vipIds[i];
+    d.syn_threshold =
+        std::max<std::uint32_t>(1, static_cast<std::uint32_t>(v.synFlood.thresholdPps * windowSec));
     xlb_port_bits bits{};
     for (std::uint16_t port : v.ports) bits.bits[port >> 6] |= 1ull << (port & 63);
-    const std::uint32_t id = static_cast<std::uint32_t>(i);
+    const std::uint32_t id = vipIds[i];
     // Ports before the destination, so a new VIP never exists without its port set.
     if (bpf_map_update_elem(portsFd, &id, &bits, BPF_ANY) != 0) {
       error = "cannot write VIP ports: " + errnoText(errno);
       return false;
     }
     const xlb_addr_key k = addrKey(v.address);
+    // A slot new to this address (a VIP added at runtime, maybe into a removed one's slot)
+    // starts its SYN-rate window afresh instead of inheriting the old VIP's cookie mode.
+    xlb_dest old{};
+    if (bpf_map_lookup_elem(destFd, &k, &old) != 0 || old.kind != XLB_DEST_VIP ||
+        old.vip_id != d.vip_id) {
+      const std::vector<xlb_syn_rate> zero(cpus_);
+      bpf_map_update_elem(bpf_map__fd(skel_->maps.xlb_syn_rate), &id, zero.data(), BPF_ANY);
+    }
     if (bpf_map_update_elem(destFd, &k, &d, BPF_ANY) != 0) {
       error = "cannot write VIP " + v.address.toString() + ": " + errnoText(errno);
       return false;

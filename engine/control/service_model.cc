@@ -178,9 +178,15 @@ SnapshotSpec ServiceModel::spec(const MacAddr& localMac, const Snapshot::Resolve
   s.localMac = localMac;
   s.snatAddresses = config_.snat.addresses;
   for (const Address& a : idAddress_) s.backendMacs.push_back(resolve(a));
-  for (const VipRecord& v : vips_) {
-    SnapshotSpec::Vip sv{
-        v.config.address, v.config.protocol, v.config.synFlood.mode, v.config.ports, {}};
+  for (std::size_t i = 0; i < vips_.size(); ++i) {
+    const VipRecord& v = vips_[i];
+    SnapshotSpec::Vip sv{.address = v.config.address,
+                         .id = static_cast<std::uint16_t>(i),
+                         .proto = v.config.protocol,
+                         .synMode = v.config.synFlood.mode,
+                         .ports = v.config.ports,
+                         .backendPorts = v.config.backendPorts,
+                         .backends = {}};
     for (const BackendRecord& b : v.backends) {
       if (b.inRotation()) sv.backends.push_back(BackendSlot{b.address, b.id, b.weight});
     }

@@ -2,6 +2,7 @@
 // Cross-field configuration checks.
 #include "xlb/config.h"
 
+#include <algorithm>
 #include <set>
 
 namespace xlb {
@@ -64,6 +65,12 @@ std::string checkConfig(const Config& c) {
     if (!haveSnat) {
       return key + ".address: no SNAT address of the same family as " + addr +
              " (add one to snat.addresses)";
+    }
+    for (const auto& [port, to] : v.backendPorts) {
+      if (std::find(v.ports.begin(), v.ports.end(), port) == v.ports.end()) {
+        return key + ".backend_ports: " + std::to_string(port) + " is not a port the VIP serves";
+      }
+      if (to == 0) return key + ".backend_ports: port 0 is not a port";
     }
     std::set<std::string> seenBackends;
     for (std::size_t j = 0; j < v.backends.size(); ++j) {

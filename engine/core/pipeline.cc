@@ -170,7 +170,7 @@ Reason Pipeline::createEntry(const PacketRef& pkt, Slot& s, TimeNs now,
   e.backend = b.address.ip;
   e.clientPort = in.sport;
   e.vipPort = in.dport;
-  e.backendPort = in.dport;
+  e.backendPort = vip.backendPort(in.dport);
   e.snatPort = snatPort;
   e.snatIdx = snatIdx;
   e.vipId = vip.id;

@@ -16,8 +16,15 @@ std::shared_ptr<const Snapshot> Snapshot::fromConfig(const Config& config, const
   spec.maglevSize = maglevSize;
   spec.snatAddresses = config.snat.addresses;
   std::uint16_t nextBackendId = 0;
-  for (const VipConfig& vc : config.vips) {
-    SnapshotSpec::Vip v{vc.address, vc.protocol, vc.synFlood.mode, vc.ports, {}};
+  for (std::size_t i = 0; i < config.vips.size(); ++i) {
+    const VipConfig& vc = config.vips[i];
+    SnapshotSpec::Vip v{.address = vc.address,
+                        .id = static_cast<std::uint16_t>(i),
+                        .proto = vc.protocol,
+                        .synMode = vc.synFlood.mode,
+                        .ports = vc.ports,
+                        .backendPorts = vc.backendPorts,
+                        .backends = {}};
     for (const BackendConfig& bc : vc.backends) {
       v.backends.push_back(BackendSlot{bc.address, nextBackendId++, bc.weight});
       spec.backendMacs.push_back(resolve(bc.address));
@@ -38,10 +45,11 @@ std::shared_ptr<const Snapshot> Snapshot::build(const SnapshotSpec& spec) {
     const SnapshotSpec::Vip& vs = spec.vips[i];
     VipEntry v;
     v.address = vs.address;
-    v.id = static_cast<std::uint16_t>(i);
+    v.id = vs.id;
     v.proto = vs.proto;
     v.synMode = vs.synMode;
     for (std::uint16_t p : vs.ports) v.portBits[p >> 6] |= std::uint64_t{1} << (p & 63);
+    v.backendPorts.assign(vs.backendPorts.begin(), vs.backendPorts.end());
     std::vector<MaglevBackend> mb;
     for (const BackendSlot& b : vs.backends) {
       if (b.id >= spec.backendMacs.size()) throw std::invalid_argument("backend id without a MAC");

@@ -19,12 +19,14 @@ namespace xlb::testing {
 
 class FakeMaps final : public XdpMaps {
  public:
-  bool applyConfig(const Config& config, const CookieKey&, std::string& error) override {
+  bool apply(const Config& config, std::span<const std::uint16_t> ids, const CookieKey&,
+             std::string& error) override {
     if (failApply) {
       error = "fake: map write refused";
       return false;
     }
     applied = config;
+    appliedIds.assign(ids.begin(), ids.end());
     ++applies;
     return true;
   }
@@ -52,6 +54,7 @@ class FakeMaps final : public XdpMaps {
   bool pressure = false;
   int applies = 0;
   Config applied;
+  std::vector<std::uint16_t> appliedIds;
 };
 
 class FakeWorker final : public WorkerControl {

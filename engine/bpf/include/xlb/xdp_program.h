@@ -46,7 +46,8 @@ class XdpProgram final : public XdpMaps {
 
   // Replaces VIPs, served ports, SNAT addresses and range, SYN modes and the cookie key.
   // VIP ids are positions in config.vips, as in Snapshot. Returns false with `error` set.
-  bool applyConfig(const Config& config, const CookieKey& key, std::string& error) override;
+  bool apply(const Config& config, std::span<const std::uint16_t> vipIds, const CookieKey& key,
+             std::string& error) override;
   // 0: the program reads CLOCK_MONOTONIC (coarse). The simulator sets its virtual clock here.
   void setFixedNow(TimeNs now);
   // Half-open pressure (the engine's verdict, Controller): on, every auto-mode VIP answers

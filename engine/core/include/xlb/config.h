@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,12 +33,23 @@ struct SynFloodConfig {
   std::uint32_t thresholdPps = 20000;
 };
 
+// Served ports whose backends listen on another port: VIP port -> backend port (VIP:443 ->
+// backend:8443). A served port not named here reaches the backends on the same port.
+using BackendPorts = std::map<std::uint16_t, std::uint16_t>;
+
 struct VipConfig {
   Address address;
   std::uint8_t protocol = 6;  // TCP; the only protocol served today
   std::vector<std::uint16_t> ports{80, 443};
+  BackendPorts backendPorts;  // keys are served ports (checkConfig)
   SynFloodConfig synFlood;
   std::vector<BackendConfig> backends;
+
+  // The port a connection to VIP port `p` reaches its backend on.
+  std::uint16_t backendPort(std::uint16_t p) const {
+    auto it = backendPorts.find(p);
+    return it == backendPorts.end() ? p : it->second;
+  }
 };
 
 struct SnatConfig {

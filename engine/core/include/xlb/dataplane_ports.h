@@ -9,7 +9,9 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "xlb/addr.h"
 #include "xlb/config.h"
@@ -56,7 +58,16 @@ class XdpMaps {
  public:
   virtual ~XdpMaps() = default;
   // Replaces VIPs, served ports, SNAT addresses and range, SYN modes and the cookie key.
-  virtual bool applyConfig(const Config& config, const CookieKey& key, std::string& error) = 0;
+  // vipIds[i] is the slot of config.vips[i] (its port set and SYN-rate window): stable while
+  // the VIP exists, so adding or removing another VIP moves nothing.
+  virtual bool apply(const Config& config, std::span<const std::uint16_t> vipIds,
+                     const CookieKey& key, std::string& error) = 0;
+  // A configuration as loaded: each VIP's slot is its position.
+  bool applyConfig(const Config& config, const CookieKey& key, std::string& error) {
+    std::vector<std::uint16_t> ids(config.vips.size());
+    for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<std::uint16_t>(i);
+    return apply(config, ids, key, error);
+  }
   // Fails if the prefix is present (`exists` = true) or the map is full.
   virtual bool blockAdd(const Prefix& p, std::string& error, bool* exists = nullptr) = 0;
   virtual bool blockRemove(const Prefix& p) = 0;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "xlb/addr.h"
@@ -28,10 +29,18 @@ struct VipEntry {
   SynFloodMode synMode =
       SynFloodMode::kOff;  // not off: an ACK missing the table may carry a cookie
   std::array<std::uint64_t, 1024> portBits{};  // 65536-bit set of served ports
-  std::vector<std::uint16_t> maglev;           // slot -> index into backends
+  // Served ports whose backends listen elsewhere, sorted; most VIPs have none. Read per SYN.
+  std::vector<std::pair<std::uint16_t, std::uint16_t>> backendPorts;
+  std::vector<std::uint16_t> maglev;  // slot -> index into backends
   std::vector<BackendSlot> backends;
 
   bool servesPort(std::uint16_t p) const noexcept { return (portBits[p >> 6] >> (p & 63)) & 1; }
+  std::uint16_t backendPort(std::uint16_t p) const noexcept {
+    for (const auto& [from, to] : backendPorts) {
+      if (from == p) return to;
+    }
+    return p;
+  }
 };
 
 // What a destination address is to this load balancer.
@@ -46,9 +55,11 @@ struct Destination {
 struct SnapshotSpec {
   struct Vip {
     Address address;
+    std::uint16_t id = 0;  // stable while the VIP exists (the XDP program's slot for it)
     std::uint8_t proto = 6;
     SynFloodMode synMode = SynFloodMode::kOff;
     std::vector<std::uint16_t> ports;
+    BackendPorts backendPorts;
     std::vector<BackendSlot> backends;  // in the Maglev table: active, healthy, weight > 0
   };
   MacAddr localMac;
