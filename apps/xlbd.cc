@@ -145,6 +145,9 @@ std::size_t warnAboutHostAddresses(const Config& config) {
 
 struct Daemon {
   Config config;
+  // Reads the configuration file again (SIGHUP, POST /api/v1/config/reload), with the same
+  // command-line overrides; unset when xlbd runs on the built-in configuration.
+  std::function<std::variant<Config, std::string>()> reread;
   std::string token;
   int ifindex = 0;
   MacAddr mac;
@@ -235,6 +238,7 @@ bool assemble(Daemon& d, std::string& err) {
   h.attached = [&d] { return d.attachment != nullptr; };
   h.running = [&d] { return d.lb && d.lb->workersRunning(); };
   h.store = std::make_unique<StateStore>(config.stateDir);
+  h.loadConfig = d.reread;
   d.lb = Assembly::build(config, open, std::move(h), err);
   if (!d.lb || !d.lb->start(err)) return false;
   // Next hops: give the kernel a moment to resolve what it does not know yet.
@@ -288,23 +292,32 @@ void logStarted(const Daemon& d) {
       config.control.listenHost, d.api->port(), config.healthCheck.enabled ? "on" : "off");
 }
 
-// Housekeeping every 100 ms until SIGINT or SIGTERM; returns the signal.
+// Housekeeping every 100 ms until SIGINT or SIGTERM; returns the signal. SIGHUP reloads the
+// configuration file (the Controller logs what changed, or why nothing did).
 int waitForSignal(Controller& controller) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   for (;;) {
     timespec ts{0, 100'000'000};
     const int sig = sigtimedwait(&set, nullptr, &ts);
     if (sig == SIGINT || sig == SIGTERM) return sig;
+    if (sig == SIGHUP) {
+      spdlog::info("SIGHUP received: reloading the configuration file");
+      const auto outcome = controller.reload();  // logs each change itself
+      if (const auto* e = std::get_if<ControlError>(&outcome))
+        spdlog::error("reload: {}", e->message);
+    }
     controller.tick();  // blocklist expiry, next hops, half-open pressure
   }
 }
 
-int run(const Config& config) {
+int run(const Config& config, std::function<std::variant<Config, std::string>()> reread) {
   Daemon d;
   d.config = config;
+  d.reread = std::move(reread);
   if (const int code = preflight(d)) return code;
   std::string err;
   if (!assemble(d, err) || !serve(d, err)) {
@@ -366,9 +379,20 @@ int daemonMain(int argc, char** argv) {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
-  return xlb::run(std::get<xlb::Config>(r));
+  std::function<std::variant<xlb::Config, std::string>()> reread;
+  if (!path.empty()) {
+    reread = [path, stateDir]() -> std::variant<xlb::Config, std::string> {
+      xlb::ConfigResult c = xlb::loadConfigFile(path);
+      if (auto* e = std::get_if<xlb::ConfigError>(&c)) return path + ": " + e->message;
+      xlb::Config cfg = std::get<xlb::Config>(std::move(c));
+      if (!stateDir.empty()) cfg.stateDir = stateDir;
+      return cfg;
+    };
+  }
+  return xlb::run(std::get<xlb::Config>(r), std::move(reread));
 }
 
 }  // namespace

@@ -139,16 +139,20 @@ bool Rig::startNginx(int backend) {
   return sh(libCall("rig_backend_nginx " + std::to_string(backend)), 20).status == 0;
 }
 
-bool Rig::startXlbd(const std::string& yaml, std::string& log) {
-  const std::string cfg = dir_ + "/xlbd.yaml";
-  const std::string logPath = dir_ + "/xlbd.log";
+void Rig::writeConfig(const std::string& yaml) const {
   std::string conf;
   std::istringstream in(yaml);
   for (std::string line; std::getline(in, line);) {
     if (line.rfind("state_dir:", 0) != 0) conf += line + "\n";
   }
   conf += "state_dir: " + stateDir() + "\n";
-  std::ofstream(cfg) << conf;
+  std::ofstream(dir_ + "/xlbd.yaml") << conf;
+}
+
+bool Rig::startXlbd(const std::string& yaml, std::string& log) {
+  const std::string cfg = dir_ + "/xlbd.yaml";
+  const std::string logPath = dir_ + "/xlbd.log";
+  writeConfig(yaml);
   std::remove(logPath.c_str());
   const std::string cmd = "mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf; exec " +
                           binDir() + "/xlbd --config " + cfg + " >" + logPath + " 2>&1";

@@ -53,6 +53,9 @@ class Rig {
   // started (or exits). False with the log in `log` on failure. The configuration's state_dir
   // is replaced by one inside the rig's directory (kept across restarts of the same rig).
   bool startXlbd(const std::string& yaml, std::string& log);
+  // Writes the configuration file xlbd runs with (state_dir replaced as above), as an operator
+  // edits it before a reload.
+  void writeConfig(const std::string& yaml) const;
   // Sends `sig` and waits up to 10 s; returns the exit status (128+signal when killed).
   int stopXlbd(int sig);
   bool xlbdRunning() const;

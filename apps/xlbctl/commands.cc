@@ -10,10 +10,10 @@ std::vector<Command> statusCommands();
 const std::vector<std::pair<std::string_view, std::string_view>>& groups() {
   static const std::vector<std::pair<std::string_view, std::string_view>> g = {
       {"blocklist", "list, add, delete and import blocklist entries"},
-      {"vips", "list the VIPs"},
+      {"vips", "list, add and remove VIPs"},
       {"backends", "list, add, change and remove a VIP's backends"},
       {"conns", "list and kill connections"},
-      {"config", "show the running configuration, change a VIP's settings"},
+      {"config", "show the running configuration, change a VIP's settings, reload the file"},
   };
   return g;
 }

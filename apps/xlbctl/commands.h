@@ -30,8 +30,10 @@ struct Options {
   std::string vip, address, state;
   std::optional<std::uint32_t> weight;
   bool force = false;
-  std::string client, backend;  // connection filters
-  std::string ports, synFlood;  // config set
+  std::string client, backend;            // connection filters
+  std::string ports, synFlood;            // config set, vips add
+  std::vector<std::string> backendPorts;  // "443:8443"
+  std::string backends;                   // vips add: "ADDR[/WEIGHT],..."
   std::optional<std::uint32_t> threshold;
 };
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// xlbctl vips list, backends list | add | set | del, config show | set.
+// xlbctl vips list | add | remove, backends list | add | set | del, config show | set | reload.
 #include <iostream>
 
 #include "commands.h"
@@ -36,6 +36,104 @@ int vipsList(const Session& s, const Options&) {
                     {"cookies", "COOKIES ON"},
                     {"in_rotation", "IN ROTATION"},
                     {"active", "ACTIVE"}});
+  return 0;
+}
+
+// "80,443" -> [80, 443]; false (with a message) on anything else.
+bool parsePorts(const std::string& text, json& out) {
+  out = json::array();
+  std::size_t i = 0;
+  while (i <= text.size()) {
+    const std::size_t j = std::min(text.find(',', i), text.size());
+    const std::string p = text.substr(i, j - i);
+    if (p.empty() || p.find_first_not_of("0123456789") != std::string::npos || p.size() > 5) {
+      std::cerr << "xlbctl: ports are numbers separated by commas\n";
+      return false;
+    }
+    out.push_back(std::stoul(p));
+    i = j + 1;
+  }
+  return true;
+}
+
+// ["443:8443", ...] -> {"443": 8443, ...}; the server checks the ranges.
+bool parseBackendPorts(const std::vector<std::string>& items, json& out) {
+  out = json::object();
+  for (const std::string& item : items) {
+    const std::size_t c = item.find(':');
+    const std::string from = item.substr(0, c),
+                      to = c == std::string::npos ? "" : item.substr(c + 1);
+    if (from.empty() || to.empty() || from.size() > 5 || to.size() > 5 ||
+        from.find_first_not_of("0123456789") != std::string::npos ||
+        to.find_first_not_of("0123456789") != std::string::npos) {
+      std::cerr << "xlbctl: --backend-port takes VIP_PORT:BACKEND_PORT, e.g. 443:8443\n";
+      return false;
+    }
+    out[from] = std::stoul(to);
+  }
+  return true;
+}
+
+int vipsAdd(const Session& s, const Options& o) {
+  json vip = {{"address", o.vip}};
+  json ports, backendPorts;
+  if (!parsePorts(o.ports, ports) || !parseBackendPorts(o.backendPorts, backendPorts)) {
+    return kExitUsage;
+  }
+  vip["ports"] = ports;
+  if (!backendPorts.empty()) vip["backend_ports"] = backendPorts;
+  json syn = json::object();
+  if (!o.synFlood.empty()) syn["mode"] = o.synFlood;
+  if (o.threshold) syn["threshold_pps"] = *o.threshold;
+  if (!syn.empty()) vip["syn_flood"] = syn;
+  json backends = json::array();
+  std::size_t i = 0;
+  while (!o.backends.empty() && i <= o.backends.size()) {  // ADDR or ADDR/WEIGHT
+    const std::size_t j = std::min(o.backends.find(',', i), o.backends.size());
+    const std::string item = o.backends.substr(i, j - i);
+    const std::size_t slash = item.find('/');
+    json b = {{"address", item.substr(0, slash)}};
+    if (slash != std::string::npos) {
+      const std::string w = item.substr(slash + 1);
+      if (w.empty() || w.size() > 5 || w.find_first_not_of("0123456789") != std::string::npos) {
+        std::cerr << "xlbctl: --backends takes ADDRESS[/WEIGHT],...\n";
+        return kExitUsage;
+      }
+      b["weight"] = std::stoul(w);
+    }
+    backends.push_back(b);
+    i = j + 1;
+  }
+  vip["backends"] = backends;
+  const json j = s.expect(s.request("POST", "/api/v1/vips", vip.dump()));
+  if (s.asJson)
+    s.show(j);
+  else
+    std::cout << "added VIP " << o.vip << " (" << backends.size() << " backends)\n";
+  return 0;
+}
+
+int vipsRemove(const Session& s, const Options& o) {
+  s.expect(
+      s.request("DELETE", "/api/v1/vips/" + urlEncode(o.vip) + (o.force ? "?force=true" : "")));
+  if (!s.asJson) {
+    std::cout << "removed VIP " << o.vip
+              << (o.force ? " (its connections reset)\n" : " (its connections finish)\n");
+  }
+  return 0;
+}
+
+int configReload(const Session& s, const Options&) {
+  const json j = s.expect(s.request("POST", "/api/v1/config/reload"));
+  if (s.asJson) {
+    s.show(j);
+    return 0;
+  }
+  for (const json& c : j["changed"]) std::cout << "changed: " << cell(c) << "\n";
+  for (const json& r : j["restart_required"]) {
+    std::cout << "needs a restart (left as it runs): " << cell(r) << "\n";
+  }
+  if (j["changed"].empty() && j["restart_required"].empty()) std::cout << "nothing changed\n";
   return 0;
 }
 
@@ -94,19 +192,14 @@ int configShow(const Session& s, const Options&) {
 int configSet(const Session& s, const Options& o) {
   json vip = {{"address", o.vip}};
   if (!o.ports.empty()) {
-    json ports = json::array();
-    std::size_t i = 0;
-    while (i <= o.ports.size()) {
-      const std::size_t j = std::min(o.ports.find(',', i), o.ports.size());
-      const std::string p = o.ports.substr(i, j - i);
-      if (p.empty() || p.find_first_not_of("0123456789") != std::string::npos || p.size() > 5) {
-        std::cerr << "xlbctl: --ports takes port numbers separated by commas\n";
-        return kExitUsage;
-      }
-      ports.push_back(std::stoul(p));
-      i = j + 1;
-    }
+    json ports;
+    if (!parsePorts(o.ports, ports)) return kExitUsage;
     vip["ports"] = ports;
+  }
+  if (!o.backendPorts.empty()) {
+    json backendPorts;
+    if (!parseBackendPorts(o.backendPorts, backendPorts)) return kExitUsage;
+    vip["backend_ports"] = backendPorts;
   }
   json syn = json::object();
   if (!o.synFlood.empty()) syn["mode"] = o.synFlood;
@@ -135,6 +228,30 @@ std::vector<Command> serviceCommands() {
        {{"GET", "/api/v1/vips"}},
        [](CLI::App&, Options&) {},
        vipsList},
+      {"vips",
+       "add",
+       "add a VIP with its ports, backends and SYN-flood protection",
+       {{"POST", "/api/v1/vips"}},
+       [](CLI::App& a, Options& o) {
+         a.add_option("vip", o.vip, "VIP address")->required();
+         a.add_option("--ports", o.ports, "served ports, comma-separated")->required();
+         a.add_option("--backend-port", o.backendPorts,
+                      "VIP_PORT:BACKEND_PORT, where backends listen on another port (repeatable)");
+         a.add_option("--backends", o.backends, "ADDRESS[/WEIGHT],... (default weight 1)");
+         a.add_option("--syn-flood", o.synFlood, "off, always or auto (default auto)")
+             ->check(CLI::IsMember(xlb::enumNameList<xlb::SynFloodMode>()));
+         a.add_option("--threshold", o.threshold, "auto mode: SYNs per second that switch on");
+       },
+       vipsAdd},
+      {"vips",
+       "remove",
+       "remove a VIP (its connections finish; --force resets them)",
+       {{"DELETE", "/api/v1/vips/{vip}"}},
+       [](CLI::App& a, Options& o) {
+         a.add_option("vip", o.vip, "VIP address")->required();
+         a.add_flag("--force", o.force, "reset its connections instead");
+       },
+       vipsRemove},
       {"backends",
        "list",
        "backends of a VIP with state, health, connections",
@@ -183,11 +300,19 @@ std::vector<Command> serviceCommands() {
        [](CLI::App& a, Options& o) {
          a.add_option("vip", o.vip, "VIP address")->required();
          a.add_option("--ports", o.ports, "served ports, comma-separated (replaces the list)");
+         a.add_option("--backend-port", o.backendPorts,
+                      "VIP_PORT:BACKEND_PORT (repeatable; replaces the backend ports)");
          a.add_option("--syn-flood", o.synFlood, "off, always or auto")
              ->check(CLI::IsMember(xlb::enumNameList<xlb::SynFloodMode>()));
          a.add_option("--threshold", o.threshold, "auto mode: SYNs per second that switch on");
        },
        configSet},
+      {"config",
+       "reload",
+       "re-read xlbd's configuration file and apply what changed",
+       {{"POST", "/api/v1/config/reload"}},
+       [](CLI::App&, Options&) {},
+       configReload},
   };
 }
 

@@ -37,6 +37,7 @@ std::unique_ptr<Assembly> Assembly::build(const Config& config, const OpenQueue&
   deps.attached = std::move(hooks.attached);
   deps.running = std::move(hooks.running);
   deps.cookieKey = hooks.cookieKey;
+  deps.loadConfig = std::move(hooks.loadConfig);
   a->controller_ = std::make_unique<Controller>(config, std::move(deps), std::move(hooks.store),
                                                 std::move(hooks.clock));
   return a;

@@ -121,7 +121,7 @@ void loadSnat(const YAML::Node& n, SnatConfig& out) {
 }
 
 void loadVip(const YAML::Node& n, const std::string& path, VipConfig& v) {
-  onlyKeys(n, path, {"address", "protocol", "ports", "syn_flood", "backends"});
+  onlyKeys(n, path, {"address", "protocol", "ports", "backend_ports", "syn_flood", "backends"});
   if (!n["address"]) fail(join(path, "address"), "required");
   v.address = address(n["address"], join(path, "address"));
   if (n["protocol"]) {
@@ -137,6 +137,16 @@ void loadVip(const YAML::Node& n, const std::string& path, VipConfig& v) {
       v.ports.push_back(static_cast<std::uint16_t>(port));
     });
     if (v.ports.empty()) fail(join(path, "ports"), "at least one port is required");
+  }
+  if (n["backend_ports"]) {  // {443: 8443}: the port a served port reaches its backends on
+    const std::string bp = join(path, "backend_ports");
+    if (!n["backend_ports"].IsMap())
+      fail(bp, "expected a map of port: port, got " + quoted(n["backend_ports"]));
+    for (const auto& kv : n["backend_ports"]) {
+      const auto from = integer(kv.first, bp, 1, 65535, "a port");
+      v.backendPorts[static_cast<std::uint16_t>(from)] = static_cast<std::uint16_t>(
+          integer(kv.second, bp + "." + std::to_string(from), 1, 65535, "a port"));
+    }
   }
   if (n["syn_flood"]) {
     const std::string sp = join(path, "syn_flood");

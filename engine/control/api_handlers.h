@@ -14,6 +14,7 @@ ApiReply metrics(ApiCall& call);
 ApiReply stats(ApiCall& call);
 ApiReply getConfig(ApiCall& call);
 ApiReply patchConfig(ApiCall& call);
+ApiReply reloadConfig(ApiCall& call);
 
 // api_handlers_blocklist.cc
 ApiReply listBlocklist(ApiCall& call);
@@ -23,6 +24,8 @@ ApiReply removeBlock(ApiCall& call);
 
 // api_handlers_vips.cc
 ApiReply listVips(ApiCall& call);
+ApiReply addVip(ApiCall& call);
+ApiReply removeVip(ApiCall& call);
 ApiReply listBackends(ApiCall& call);
 ApiReply addBackend(ApiCall& call);
 ApiReply setBackend(ApiCall& call);

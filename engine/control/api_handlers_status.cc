@@ -3,6 +3,7 @@
 #include "api_handlers.h"
 #include "api_render.h"
 #include "xlb/controller.h"
+#include "xlb/json_read.h"
 #include "xlb/metrics.h"
 
 namespace xlb::handlers {
@@ -59,7 +60,7 @@ bool parseVipPatch(ApiCall& call, const nlohmann::json& jv, VipPatch& out) {
     return call.badRequest("each VIP needs an \"address\" string");
   }
   for (const auto& [k, _] : jv.items()) {
-    if (k != "address" && k != "ports" && k != "syn_flood") {
+    if (k != "address" && k != "ports" && k != "backend_ports" && k != "syn_flood") {
       return call.badRequest("unknown or read-only field \"" + k + "\"");
     }
   }
@@ -75,10 +76,22 @@ bool parseVipPatch(ApiCall& call, const nlohmann::json& jv, VipPatch& out) {
       out.ports->push_back(static_cast<std::uint16_t>(p.get<std::uint64_t>()));
     }
   }
+  if (jv.contains("backend_ports")) {
+    try {
+      out.backendPorts = backendPortsFromJson(jv["backend_ports"]);
+    } catch (const JsonReadError& e) {
+      return call.badRequest(e.what());
+    }
+  }
   return !jv.contains("syn_flood") || parseSynFloodPatch(call, jv["syn_flood"], out);
 }
 
 }  // namespace
+
+ApiReply reloadConfig(ApiCall& call) {
+  if (!call.onlyParams({})) return call.error;  // no parameters; a body, if any, is not read
+  return render::replyOf(call.controller().reload(), 200, render::reload);
+}
 
 ApiReply patchConfig(ApiCall& call) {
   nlohmann::json j;

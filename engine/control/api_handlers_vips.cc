@@ -4,6 +4,7 @@
 #include "api_render.h"
 #include "xlb/config.h"
 #include "xlb/controller.h"
+#include "xlb/json_read.h"
 #include "xlb/service_model.h"
 
 namespace xlb::handlers {
@@ -12,6 +13,34 @@ ApiReply listVips(ApiCall& call) {
   nlohmann::json items = nlohmann::json::array();
   for (const VipView& v : call.controller().listVips()) items.push_back(render::vipSummary(v));
   return jsonReply(200, {{"items", items}});
+}
+
+ApiReply addVip(ApiCall& call) {
+  nlohmann::json j;
+  if (!call.body(j)) return call.error;
+  VipConfig vip;
+  try {
+    vip = vipFromJson(j);
+  } catch (const JsonReadError& e) {
+    return errorReply(400, "bad_request", e.what());
+  }
+  return render::replyOf(call.controller().addVip(vip), 201, render::vipSummary);
+}
+
+ApiReply removeVip(ApiCall& call) {
+  Address vip;
+  std::optional<std::string> force;
+  if (!call.address(call.capture(0), vip, "VIP") || !call.onlyParams({"force"}) ||
+      !call.param("force", force)) {
+    return call.error;
+  }
+  if (force && *force != "true" && *force != "false") {
+    return errorReply(400, "bad_request", "force must be true or false");
+  }
+  if (auto e = call.controller().removeVip(vip, force && *force == "true")) {
+    return failureReply(*e);
+  }
+  return jsonReply(204, nullptr);
 }
 
 ApiReply listBackends(ApiCall& call) {

@@ -17,9 +17,10 @@ nlohmann::json stats(const StatsView& v);
 
 // api_render_services.cc
 nlohmann::json backend(const BackendView& b);
-nlohmann::json vipSummary(const VipView& v);  // one item of GET /api/v1/vips
-nlohmann::json backends(const VipView& v);    // GET /api/v1/vips/{vip}/backends
-nlohmann::json config(const Config& c);       // GET and PATCH /api/v1/config
+nlohmann::json vipSummary(const VipView& v);    // one item of GET /api/v1/vips
+nlohmann::json backends(const VipView& v);      // GET /api/v1/vips/{vip}/backends
+nlohmann::json config(const Config& c);         // GET and PATCH /api/v1/config
+nlohmann::json reload(const ReloadOutcome& r);  // POST /api/v1/config/reload
 
 // api_render_blocklist.cc
 nlohmann::json blockAdded(const BlockEntry& e);  // POST /api/v1/blocklist

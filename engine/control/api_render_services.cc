@@ -6,6 +6,14 @@ namespace xlb::render {
 
 using nlohmann::json;
 
+namespace {
+json backendPorts(const BackendPorts& bp) {
+  json out = json::object();
+  for (const auto& [from, to] : bp) out[std::to_string(from)] = to;
+  return out;
+}
+}  // namespace
+
 json backend(const BackendView& b) {
   return json{{"address", b.address.toString()},
               {"weight", b.weight},
@@ -28,7 +36,9 @@ json vipSummary(const VipView& v) {
   }
   return {{"address", v.config.address.toString()},
           {"protocol", "tcp"},
+          {"state", v.draining ? "draining" : "active"},
           {"ports", v.config.ports},
+          {"backend_ports", backendPorts(v.config.backendPorts)},
           {"syn_flood",
            {{"mode", enumName(v.config.synFlood.mode)},
             {"threshold_pps", v.config.synFlood.thresholdPps},
@@ -50,6 +60,7 @@ json config(const Config& c) {
     vips.push_back(
         {{"address", v.address.toString()},
          {"ports", v.ports},
+         {"backend_ports", backendPorts(v.backendPorts)},
          {"syn_flood",
           {{"mode", enumName(v.synFlood.mode)}, {"threshold_pps", v.synFlood.thresholdPps}}}});
   }
@@ -72,6 +83,10 @@ json config(const Config& c) {
             {"reset_on_down", c.healthCheck.resetOnDown}}},
           {"state_dir", c.stateDir},
           {"vips", vips}};
+}
+
+json reload(const ReloadOutcome& r) {
+  return {{"changed", r.changed}, {"restart_required", r.restartRequired}};
 }
 
 }  // namespace xlb::render

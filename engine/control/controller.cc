@@ -68,7 +68,7 @@ bool Controller::start(std::string& error) {
 }
 
 bool Controller::applyXdpLocked(std::string& error) {
-  return deps_.prog->applyConfig(model_.effectiveConfig(), deps_.cookieKey, error);
+  return deps_.prog->apply(model_.effectiveConfig(), model_.vipIds(), deps_.cookieKey, error);
 }
 
 std::vector<std::optional<MacAddr>> Controller::resolveAll(std::size_t from) const {
@@ -140,6 +140,10 @@ void Controller::tickLocked() {
   if (std::chrono::steady_clock::now() - lastRefresh_ >= std::chrono::seconds(1)) {
     refreshNextHopsLocked();
     hintChecksumsLocked(fold(ws));
+  }
+  const auto& vips = model_.vips();
+  if (std::any_of(vips.begin(), vips.end(), [](const VipRecord& v) { return v.draining; })) {
+    finishDrainsLocked(fold(ws));
   }
 }
 
@@ -247,8 +251,11 @@ std::vector<Controller::HealthTarget> Controller::healthTargets() const {
   std::lock_guard lock(mutex_);
   std::vector<HealthTarget> out;
   for (const VipRecord& v : model_.vips()) {
-    const std::uint16_t port =
-        config_.healthCheck.port != 0 ? config_.healthCheck.port : v.config.ports.front();
+    if (v.draining) continue;
+    // Backends are probed where they listen: the first served port's backend port.
+    const std::uint16_t port = config_.healthCheck.port != 0
+                                   ? config_.healthCheck.port
+                                   : v.config.backendPort(v.config.ports.front());
     const std::optional<Address> source =
         firstOfFamily(config_.snat.addresses, v.config.address.family);
     for (const BackendRecord& b : v.backends) {

@@ -33,15 +33,12 @@ BackendStats backendOf(const WorkerStats& total, std::uint16_t id) {
   return id < total.backends.size() ? total.backends[id] : BackendStats{};
 }
 
-Figures collectFigures(const ControllerDeps& d, std::size_t vipCount) {
+Figures collectFigures(const ControllerDeps& d, const std::vector<WorkerStats>& ws,
+                       const std::vector<std::uint16_t>& vipIds) {
   Figures g;
-  std::vector<WorkerStats> ws;
-  for (const WorkerControl* w : d.workers) ws.push_back(w->stats());
   g.total = fold(ws);
   g.xdp = d.prog->stats();
-  for (std::size_t i = 0; i < vipCount; ++i) {
-    g.syn.push_back(d.prog->synState(static_cast<std::uint16_t>(i)));
-  }
+  for (std::uint16_t id : vipIds) g.syn.push_back(d.prog->synState(id));
   for (std::size_t q = 0; q < d.sockets.size(); ++q) {
     g.queues.push_back({d.sockets[q]->queue(), d.sockets[q]->zeroCopy(),
                         q < ws.size() ? ws[q].io : IoCounters{}, d.sockets[q]->kernelStats()});

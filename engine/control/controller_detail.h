@@ -25,7 +25,7 @@ std::int64_t wallNow();
 struct Figures {
   WorkerStats total;  // every worker's figures added up
   std::array<ReasonStat, kReasonCount> xdp{};
-  std::vector<SynState> syn;  // by VIP position
+  std::vector<SynState> syn;  // by VIP position in the model
   std::vector<StatsView::Queue> queues;
 };
 
@@ -38,6 +38,8 @@ bool cookiesActive(const VipRecord& v, const SynState& st, bool pressure);
 BackendView backendView(const BackendRecord& b, const WorkerStats& total);
 // One backend id's figures from a fold (zeros for an id no worker has seen yet).
 BackendStats backendOf(const WorkerStats& total, std::uint16_t id);
-Figures collectFigures(const ControllerDeps& d, std::size_t vipCount);
+// `ws`: each worker's figures (Controller::workerStats); `vipIds`: the model's VIP slots, in order.
+Figures collectFigures(const ControllerDeps& d, const std::vector<WorkerStats>& ws,
+                       const std::vector<std::uint16_t>& vipIds);
 
 }  // namespace xlb::controller_detail

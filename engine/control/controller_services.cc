@@ -120,7 +120,9 @@ Config Controller::runningConfig() const {
 Config Controller::runningConfigLocked() const {
   Config c = config_;
   c.vips.clear();
-  for (const VipRecord& v : model_.vips()) c.vips.push_back(v.config);
+  for (const VipRecord& v : model_.vips()) {
+    if (!v.draining) c.vips.push_back(v.config);
+  }
   return c;
 }
 
@@ -129,8 +131,13 @@ std::variant<Config, ControlError> Controller::patchConfig(const std::vector<Vip
   std::lock_guard lock(mutex_);
   ServiceModel next = model_;
   for (const VipPatch& p : patch) {
-    if (p.ports) {
-      if (auto e = next.setVipPorts(p.address, *p.ports)) return *e;
+    if (p.ports || p.backendPorts) {
+      const VipRecord* v = next.findVip(p.address);
+      if (v == nullptr || v->draining) {
+        return ControlError{Failure::kNotFound, "no VIP " + p.address.toString()};
+      }
+      if (auto e = next.setVipPorts(p.address, p.ports.value_or(v->config.ports), p.backendPorts))
+        return *e;
     }
     if (p.mode || p.thresholdPps) {
       if (auto e = next.setSynFlood(p.address, p.mode, p.thresholdPps)) return *e;

@@ -16,9 +16,7 @@ using namespace controller_detail;
 VipView Controller::vipViewLocked(std::size_t i, const WorkerStats& total) const {
   const VipRecord& v = model_.vips()[i];
   VipView out{
-      v.config,
-      cookiesActive(v, deps_.prog->synState(static_cast<std::uint16_t>(i)), synPressure_.on()),
-      {}};
+      v.config, v.draining, cookiesActive(v, deps_.prog->synState(v.id), synPressure_.on()), {}};
   out.config.backends.clear();
   for (const BackendRecord& b : v.backends) out.backends.push_back(backendView(b, total));
   return out;
@@ -26,7 +24,7 @@ VipView Controller::vipViewLocked(std::size_t i, const WorkerStats& total) const
 
 StatsView Controller::statsView() const {
   std::lock_guard lock(mutex_);
-  const Figures g = collectFigures(deps_, model_.vips().size());
+  const Figures g = collectFigures(deps_, workerStats(), model_.vipIds());
   StatsView in;
   in.xdp = g.xdp;
   in.engine = g.total;
@@ -68,10 +66,9 @@ std::vector<VipView> Controller::listVips() const {
 
 std::variant<VipView, ControlError> Controller::vip(const Address& vip) const {
   std::lock_guard lock(mutex_);
-  for (std::size_t i = 0; i < model_.vips().size(); ++i) {
-    if (model_.vips()[i].config.address == vip) return vipViewLocked(i, fold(workerStats()));
-  }
-  return ControlError{Failure::kNotFound, "no VIP " + vip.toString()};
+  const VipRecord* v = model_.findVip(vip);
+  if (v == nullptr) return ControlError{Failure::kNotFound, "no VIP " + vip.toString()};
+  return vipViewLocked(static_cast<std::size_t>(v - model_.vips().data()), fold(workerStats()));
 }
 
 }  // namespace xlb

@@ -42,6 +42,16 @@ TEST(Config, DocumentedExampleLoads) {
   EXPECT_EQ(c.healthCheck.timeout, 500 * kNsPerMs);
 }
 
+TEST(Config, BackendPortsMapServedPorts) {
+  const Config& c = ok(loadConfigString(
+      "snat: {addresses: [10.0.0.2]}\n"
+      "vips: [{address: 10.0.0.100, ports: [80, 443], backend_ports: {443: 8443},\n"
+      "        backends: [{address: 10.0.0.11}]}]\n"));
+  ASSERT_EQ(c.vips.size(), 1u);
+  EXPECT_EQ(c.vips[0].backendPort(443), 8443);
+  EXPECT_EQ(c.vips[0].backendPort(80), 80);
+}
+
 TEST(Config, DefaultsApply) {
   auto r = loadConfigString(R"(
 snat: {addresses: [10.0.0.2]}
@@ -95,6 +105,12 @@ TEST(Config, EveryInvalidValueIsNamed) {
       {"vips: [{address: 10.0.0.100, ports: [80, 80]}]\n", "vips[0].ports[1]: duplicate port 80"},
       {"vips: [{address: 10.0.0.100, ports: []}]\n", "vips[0].ports"},
       {"vips: [{address: 10.0.0.100, protocol: udp}]\n", "vips[0].protocol: \"udp\""},
+      {"vips: [{address: 10.0.0.100, ports: [443], backend_ports: {80: 8080}}]\n",
+       "vips[0].backend_ports: 80 is not a port the VIP serves"},
+      {"vips: [{address: 10.0.0.100, ports: [443], backend_ports: {443: 0}}]\n",
+       "vips[0].backend_ports.443: \"0\""},
+      {"vips: [{address: 10.0.0.100, ports: [443], backend_ports: [8443]}]\n",
+       "vips[0].backend_ports: expected a map"},
       {"vips: [{address: nope}]\n", "vips[0].address: \"nope\""},
       {"vips: [{ports: [80]}]\n", "vips[0].address: required"},
       {"vips: [{address: 10.0.0.100, syn_flood: {mode: maybe}}]\n",

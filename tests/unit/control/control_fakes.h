@@ -88,6 +88,8 @@ struct ControlFixture {
     deps.resolve = [](const Address& a) -> std::optional<MacAddr> {
       return testing::backendMac(a);
     };
+    fileConfig = config;
+    deps.loadConfig = [this] { return fileConfig; };
     controller = std::make_unique<Controller>(config, std::move(deps),
                                               std::make_unique<StateStore>(config.stateDir),
                                               [this] { return now; });
@@ -110,6 +112,7 @@ struct ControlFixture {
   static inline int serial = 0;
   std::filesystem::path dir;
   Config config;
+  std::variant<Config, std::string> fileConfig;  // what a reload reads
   FakeMaps maps;
   FakeWorker worker;
   std::int64_t now = 1'800'000'000;

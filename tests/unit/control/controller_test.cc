@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -18,6 +19,10 @@ namespace xlb {
 namespace {
 
 using testing::ControlFixture;
+
+Address A(const char* s) {
+  return *Address::parse(s);
+}
 
 TEST(Controller, StartFillsTheMapsAndPublishesASnapshot) {
   ControlFixture f;
@@ -130,6 +135,117 @@ TEST(Controller, ConfigPatchIsCheckedWholeBeforeAnythingChanges) {
   EXPECT_EQ(cfg["vips"][0]["ports"], nlohmann::json::array({8080}));
   EXPECT_EQ(cfg["vips"][0]["syn_flood"]["mode"], "always");
   EXPECT_EQ(cfg["vips"][0]["syn_flood"]["threshold_pps"], 5000);
+}
+
+TEST(Controller, AVipAddedOverTheApiReachesMapsSnapshotAndStateDirAndDrainsAway) {
+  ControlFixture f;
+  const char* body =
+      R"({"address":"10.0.0.101","ports":[443],"backend_ports":{"443":8443},)"
+      R"("syn_flood":{"mode":"off"},"backends":[{"address":"10.0.0.21","weight":2}]})";
+  const char* bad[] = {
+      R"({"address":"10.0.0.101"})",                                            // no ports
+      R"({"address":"10.0.0.101","ports":[443],"color":"red"})",                // unknown field
+      R"({"address":"10.0.0.101","ports":[443],"backend_ports":{"80":8080}})",  // not served
+      R"({"address":"10.0.0.101","ports":[443],"backend_ports":{"443":0}})",
+      R"({"address":"10.0.0.2","ports":[443]})",  // a SNAT address
+      R"({"address":"10.0.0.101","ports":[443],"backends":[{"address":"2001:db8::5"}]})",
+      R"({"address":"10.0.0.101","ports":[443],"protocol":"udp"})",
+  };
+  for (const char* b : bad) {
+    const ApiReply r = f.call(HttpMethod::kPost, "/api/v1/vips", b);
+    EXPECT_EQ(r.status, 400) << b << " -> " << r.body;
+  }
+  EXPECT_EQ(f.maps.applied.vips.size(), 2u);  // nothing reached the maps
+  ApiReply r = f.call(HttpMethod::kPost, "/api/v1/vips", body);
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(f.json(r)["backend_ports"]["443"], 8443);
+  EXPECT_EQ(f.json(r)["state"], "active");
+  EXPECT_EQ(f.call(HttpMethod::kPost, "/api/v1/vips", body).status, 409);
+  ASSERT_EQ(f.maps.applied.vips.size(), 3u);
+  EXPECT_EQ(f.maps.appliedIds, (std::vector<std::uint16_t>{0, 1, 2}));
+  const VipEntry* v = f.worker.snapshot->findVip(Family::kV4, A("10.0.0.101").ip);
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->id, 2);
+  EXPECT_TRUE(v->servesPort(443));
+  EXPECT_EQ(v->backendPort(443), 8443);
+  ASSERT_EQ(v->backends.size(), 1u);
+  // Health checks probe the backend's port.
+  const auto targets = f.controller->healthTargets();
+  EXPECT_TRUE(std::any_of(targets.begin(), targets.end(), [](const Controller::HealthTarget& t) {
+    return t.backend == A("10.0.0.21") && t.port == 8443;
+  }));
+  // A restart brings it back from state_dir.
+  {
+    ControlFixture again([&](Config& c) { c.stateDir = f.dir.string(); });
+    EXPECT_NE(again.worker.snapshot->findVip(Family::kV4, A("10.0.0.101").ip), nullptr);
+  }
+  // Removal: 204, no new connections (no backend), kept while a connection lives.
+  f.worker.figures.backends.resize(8);
+  const std::uint16_t id = v->backends[0].id;
+  f.worker.figures.backends[id].active = 1;
+  ASSERT_EQ(f.call(HttpMethod::kDelete, "/api/v1/vips/10.0.0.101").status, 204);
+  EXPECT_EQ(f.call(HttpMethod::kDelete, "/api/v1/vips/10.0.0.101").status, 404);
+  EXPECT_EQ(f.call(HttpMethod::kDelete, "/api/v1/vips/10.0.0.101?force=maybe").status, 400);
+  const nlohmann::json listed = f.json(f.call(HttpMethod::kGet, "/api/v1/vips"));
+  EXPECT_EQ(listed["items"][2]["state"], "draining");
+  v = f.worker.snapshot->findVip(Family::kV4, A("10.0.0.101").ip);
+  ASSERT_NE(v, nullptr);
+  EXPECT_TRUE(v->backends.empty());
+  EXPECT_EQ(f.call(HttpMethod::kPost, "/api/v1/vips", body).status, 409);  // still draining
+  f.controller->tick();
+  EXPECT_NE(f.worker.snapshot->findVip(Family::kV4, A("10.0.0.101").ip), nullptr);
+  f.worker.figures.backends[id].active = 0;  // its last connection ended
+  f.controller->tick();
+  EXPECT_EQ(f.worker.snapshot->findVip(Family::kV4, A("10.0.0.101").ip), nullptr);
+  EXPECT_EQ(f.maps.applied.vips.size(), 2u);
+  ASSERT_EQ(f.call(HttpMethod::kPost, "/api/v1/vips", body).status, 201);  // the slot is free
+  EXPECT_EQ(f.maps.appliedIds, (std::vector<std::uint16_t>{0, 1, 2}));
+}
+
+TEST(Controller, ReloadAppliesTheFilesDifferencesAndNamesWhatNeedsARestart) {
+  ControlFixture f;
+  ASSERT_EQ(
+      f.call(HttpMethod::kPost, "/api/v1/vips/10.0.0.100/backends", R"({"address":"10.0.0.13"})")
+          .status,
+      201);  // a runtime change, which the reload keeps
+  Config next = f.config;
+  next.vips[0].ports = {80, 8080};
+  next.vips[0].backends.push_back({A("10.0.0.12"), 3});
+  next.vips.pop_back();  // 2001:db8::100 goes (drains)
+  next.blocklist = {*Prefix::parse("192.0.2.0/24")};
+  next.workers = 2;  // needs a restart
+  f.fileConfig = next;
+  ApiReply r = f.call(HttpMethod::kPost, "/api/v1/config/reload");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const nlohmann::json j = f.json(r);
+  const auto has = [&](const char* key, const std::string& text) {
+    for (const auto& c : j[key]) {
+      if (c.get<std::string>().find(text) != std::string::npos) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(has("changed", "VIP 10.0.0.100: ports 80,443 -> 80,8080")) << j.dump();
+  EXPECT_TRUE(has("changed", "backend 10.0.0.12 added")) << j.dump();
+  EXPECT_TRUE(has("changed", "VIP 2001:db8::100 removed")) << j.dump();
+  EXPECT_TRUE(has("changed", "blocklist: 192.0.2.0/24 added")) << j.dump();
+  EXPECT_EQ(j["restart_required"], nlohmann::json::array({"workers"}));
+  EXPECT_TRUE(f.maps.blocked.count("192.0.2.0/24"));
+  const VipEntry* v = f.worker.snapshot->findVip(Family::kV4, A("10.0.0.100").ip);
+  ASSERT_NE(v, nullptr);
+  EXPECT_TRUE(v->servesPort(8080));
+  EXPECT_EQ(v->backends.size(), 3u);  // .11, .12 and the runtime .13
+  EXPECT_EQ(f.json(f.call(HttpMethod::kGet, "/api/v1/config"))["workers"], 1);
+  // A file that does not validate changes nothing.
+  f.fileConfig = std::string("xlb.yaml: vips[0].ports[0]: \"0\" is not a port");
+  r = f.call(HttpMethod::kPost, "/api/v1/config/reload");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("is not a port"), std::string::npos) << r.body;
+  EXPECT_TRUE(f.worker.snapshot->findVip(Family::kV4, A("10.0.0.100").ip)->servesPort(8080));
+  // The same file again: nothing to change.
+  f.fileConfig = next;
+  r = f.call(HttpMethod::kPost, "/api/v1/config/reload");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(f.json(r)["changed"].empty()) << r.body;
 }
 
 }  // namespace

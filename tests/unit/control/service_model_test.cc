@@ -6,8 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "xlb/api_server.h"
 #include "xlb/health.h"
@@ -81,6 +83,142 @@ TEST(ServiceModel, OverlayRoundTripsOverTheConfiguration) {
   EXPECT_EQ(b.vips()[0].backends.size(), 2u);
 }
 
+VipConfig runtimeVip(const char* address) {
+  VipConfig v;
+  v.address = A(address);
+  v.ports = {443, 80};
+  v.backendPorts = {{443, 8443}};
+  v.backends = {{A("10.0.0.21"), 1}, {A("10.0.0.22"), 3}};
+  return v;
+}
+
+TEST(ServiceModel, RuntimeVipsTakeAFreeSlotDrainAndGiveItBack) {
+  ServiceModel m(twoBackends());
+  ASSERT_FALSE(m.addVip(runtimeVip("10.0.0.101")));
+  const VipRecord* v = m.findVip(A("10.0.0.101"));
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->id, 1);
+  EXPECT_FALSE(v->fromConfig);
+  EXPECT_EQ(v->config.ports, (std::vector<std::uint16_t>{80, 443}));
+  EXPECT_EQ(v->config.backendPort(443), 8443);
+  EXPECT_EQ(v->config.backendPort(80), 80);
+  EXPECT_EQ(m.vipIds(), (std::vector<std::uint16_t>{0, 1}));
+  // Checked whole, as a configuration file is.
+  EXPECT_EQ(m.addVip(runtimeVip("10.0.0.101"))->failure, Failure::kConflict);
+  VipConfig v6 = runtimeVip("2001:db8::100");
+  v6.backends = {{A("2001:db8::1"), 1}};
+  const auto noSnat6 = m.addVip(v6);
+  ASSERT_TRUE(noSnat6);
+  EXPECT_EQ(noSnat6->failure, Failure::kBadRequest);
+  EXPECT_NE(noSnat6->message.find("SNAT"), std::string::npos) << noSnat6->message;
+  VipConfig unserved = runtimeVip("10.0.0.102");
+  unserved.backendPorts = {{8080, 80}};
+  EXPECT_EQ(m.addVip(unserved)->failure, Failure::kBadRequest);
+  VipConfig mixed = runtimeVip("10.0.0.102");
+  mixed.backends.push_back({A("2001:db8::1"), 1});
+  EXPECT_EQ(m.addVip(mixed)->failure, Failure::kBadRequest);
+  EXPECT_EQ(m.vips().size(), 2u);
+  // Removing drains: no backend in the snapshot, the slot and the ids kept.
+  ASSERT_FALSE(m.removeVip(A("10.0.0.101")));
+  EXPECT_EQ(m.removeVip(A("10.0.0.101"))->failure, Failure::kNotFound);
+  EXPECT_EQ(m.addVip(runtimeVip("10.0.0.101"))->failure, Failure::kConflict);
+  EXPECT_EQ(m.addBackend(A("10.0.0.101"), A("10.0.0.23"), 1)->failure, Failure::kNotFound);
+  const SnapshotSpec s = m.spec(MacAddr{}, [](const Address&) { return MacAddr{}; });
+  ASSERT_EQ(s.vips.size(), 2u);
+  EXPECT_EQ(s.vips[1].id, 1);
+  EXPECT_TRUE(s.vips[1].backends.empty());
+  EXPECT_EQ(m.backendIdsOf(A("10.0.0.101")), (std::vector<std::uint16_t>{2, 3}));
+  EXPECT_TRUE(m.effectiveConfig().vips[1].backends.empty());
+  // Its drain over, the slot is free for the next VIP.
+  m.dropVip(A("10.0.0.101"));
+  ASSERT_FALSE(m.addVip(runtimeVip("10.0.0.103")));
+  EXPECT_EQ(m.findVip(A("10.0.0.103"))->id, 1);
+}
+
+TEST(ServiceModel, OverlayKeepsRuntimeVipsAndOnlyWhatDiffersFromTheFile) {
+  Config file = twoBackends();
+  VipConfig second = runtimeVip("10.0.0.110");
+  file.vips.push_back(second);
+  ServiceModel m(file);
+  ASSERT_FALSE(m.addVip(runtimeVip("10.0.0.101")));
+  ASSERT_FALSE(m.addBackend(A("10.0.0.101"), A("10.0.0.29"), 5));
+  ASSERT_FALSE(m.removeVip(A("10.0.0.110")));  // a configured VIP removed at runtime
+  const std::string overlay = m.overlayJson();
+  // Settings the API did not touch are not in it: the file's win after an edit and a restart.
+  const nlohmann::json j = nlohmann::json::parse(overlay);
+  ASSERT_EQ(j["vips"].size(), 2u);
+  EXPECT_EQ(j["vips"][0]["address"], "10.0.0.100");
+  EXPECT_FALSE(j["vips"][0].contains("ports"));
+  EXPECT_FALSE(j["vips"][0].contains("syn_flood"));
+  EXPECT_TRUE(j["vips"][1].contains("ports"));  // added over the API: everything
+  EXPECT_EQ(j["removed_vips"], nlohmann::json::array({"10.0.0.110"}));
+
+  Config edited = file;
+  edited.vips[0].ports = {8080};
+  ServiceModel r(edited);
+  ASSERT_FALSE(r.applyOverlay(overlay));
+  ASSERT_EQ(r.vips().size(), 2u);
+  EXPECT_EQ(r.vips()[0].config.ports, (std::vector<std::uint16_t>{8080}));
+  EXPECT_EQ(r.findVip(A("10.0.0.110")), nullptr);
+  const VipRecord* added = r.findVip(A("10.0.0.101"));
+  ASSERT_NE(added, nullptr);
+  EXPECT_FALSE(added->fromConfig);
+  EXPECT_EQ(added->config.backendPort(443), 8443);
+  ASSERT_EQ(added->backends.size(), 3u);
+  EXPECT_EQ(added->backends[2].address, A("10.0.0.29"));
+  EXPECT_EQ(added->backends[2].weight, 5u);
+  // A version-1 file (before runtime VIPs) still reads.
+  ServiceModel old(twoBackends());
+  ASSERT_FALSE(old.applyOverlay(
+      R"({"version":1,"vips":[{"address":"10.0.0.100","ports":[81],)"
+      R"("syn_flood":{"mode":"off","threshold_pps":5},"removed_configured":[],"backends":[]}]})"));
+  EXPECT_EQ(old.vips()[0].config.ports, (std::vector<std::uint16_t>{81}));
+}
+
+TEST(ServiceModel, RebaseAppliesTheNewFileUnderTheRuntimeChanges) {
+  Config file = twoBackends();
+  file.vips.push_back(runtimeVip("10.0.0.110"));
+  ServiceModel m(file);
+  const Address vip = A("10.0.0.100");
+  ASSERT_FALSE(m.addBackend(vip, A("10.0.0.13"), 4));  // a runtime change
+  ASSERT_TRUE(m.setHealth(vip, A("10.0.0.11"), Health::kUp));
+  ASSERT_FALSE(m.addVip(runtimeVip("10.0.0.101")));
+  const std::uint16_t id11 = m.vips()[0].backends[0].id;
+
+  Config next = twoBackends();  // 10.0.0.110 dropped, a new VIP, new ports and a new backend
+  next.vips[0].ports = {80, 8080};
+  next.vips[0].backends.push_back({A("10.0.0.14"), 1});
+  VipConfig fresh = runtimeVip("10.0.0.120");
+  next.vips.push_back(fresh);
+  auto rebased = m.rebase(next);
+  ASSERT_TRUE(std::holds_alternative<ServiceModel>(rebased));
+  const ServiceModel& r = std::get<ServiceModel>(rebased);
+  const VipRecord* v = r.findVip(vip);
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->config.ports, (std::vector<std::uint16_t>{80, 8080}));
+  ASSERT_EQ(v->backends.size(), 4u);  // .11 .12 from the file, .14 new, .13 from the API
+  EXPECT_EQ(v->backends[0].id, id11);
+  EXPECT_EQ(v->backends[0].health, Health::kUp);
+  EXPECT_TRUE(std::any_of(v->backends.begin(), v->backends.end(),
+                          [](const BackendRecord& b) { return b.address == A("10.0.0.13"); }));
+  const VipRecord* dropped = r.findVip(A("10.0.0.110"));
+  ASSERT_NE(dropped, nullptr);
+  EXPECT_TRUE(dropped->draining);
+  EXPECT_EQ(dropped->id, 1);
+  EXPECT_EQ(r.findVip(A("10.0.0.101"))->id, 2);  // added over the API: kept, same slot
+  EXPECT_EQ(r.findVip(A("10.0.0.120"))->id, 3);
+  // More VIPs than slots, with the draining ones: refused, nothing changes.
+  Config many = twoBackends();
+  for (std::uint32_t i = 0; i < kMaxVips; ++i) {
+    VipConfig x = runtimeVip("10.0.0.1");
+    x.address = A(("10.9." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1)).c_str());
+    x.backends.clear();
+    many.vips.push_back(x);
+  }
+  many.vips.resize(kMaxVips);
+  EXPECT_TRUE(std::holds_alternative<ModelError>(m.rebase(many)));
+}
+
 TEST(Blocklist, OrdersPagesExpiresAndRoundTrips) {
   Blocklist b({P("10.9.0.0/16")}, 100);
   BlockEntry e;
@@ -150,9 +288,9 @@ TEST(ServiceModel, OverlayRefusesMistypedAndOutOfRangeNumbers) {
     EXPECT_EQ(m.vips()[0].config.synFlood.thresholdPps, 20000u) << to;
   }
   ServiceModel m(twoBackends());
-  auto e = m.applyOverlay(R"({"version":2,"vips":[]})");
+  auto e = m.applyOverlay(R"({"version":3,"vips":[]})");
   ASSERT_TRUE(e);
-  EXPECT_NE(e->message.find("version 2"), std::string::npos) << e->message;
+  EXPECT_NE(e->message.find("version 3"), std::string::npos) << e->message;
 }
 
 TEST(Blocklist, OverlayRefusesMistypedTimesAndComments) {

@@ -28,6 +28,7 @@ struct Flow {
   std::string snatAddr;
   std::vector<std::uint16_t> vlans;
   std::uint16_t snatPort = 0;  // learned from the first SYN's rewrite
+  std::uint16_t bport = 0;     // the backend's port; 0: the VIP's
 
   explicit Flow(Harness& harness, std::string c = "10.0.0.1", std::uint16_t cp = 40000,
                 std::string v = "10.0.0.100", std::uint16_t vp = 80, std::string b = "10.0.0.11",
@@ -66,6 +67,7 @@ struct Flow {
     PacketSpec out = in;
     out.src = snatAddr;
     out.sport = snatPort;
+    out.dport = bport != 0 ? bport : vport;
     out.dst = backend;
     out.srcMac = testing::kLbMac;
     out.dstMac = testing::backendMac(A(backend.c_str())).toString();
@@ -80,7 +82,7 @@ struct Flow {
            Bytes payload = {}) {
     PacketSpec in = base(flags, seq, ack, payload);
     in.src = backend;
-    in.sport = vport;
+    in.sport = bport != 0 ? bport : vport;
     in.dst = snatAddr;
     in.dport = snatPort;
     in.srcMac = testing::backendMac(A(backend.c_str())).toString();
@@ -139,6 +141,20 @@ TEST(Pipeline, HandshakeRewritesBothWaysAndEstablishes) {
   EXPECT_EQ(c.of(Reason::kTxToBackend), 3u);
   EXPECT_EQ(c.of(Reason::kTxToClient), 2u);
   EXPECT_EQ(c.packets, 5u);
+}
+
+TEST(Pipeline, AServedPortReachesItsBackendsOnTheirPort) {
+  Config c = testing::testConfig();
+  c.vips[0].backendPorts = {{443, 8443}};
+  Harness h(c);
+  Flow tls{h, "10.0.0.1", 40000, "10.0.0.100", 443};
+  tls.bport = 8443;  // client->backend goes to 8443; backend->client comes from 443
+  tls.open(sec(1));
+  EXPECT_EQ(tls.c(PA, 101, 501, sec(1), Bytes(10, 'x')), Reason::kTxToBackend);
+  EXPECT_EQ(tls.s(PA, 501, 111, sec(1), Bytes(20, 'y')), Reason::kTxToClient);
+  Flow web{h, "10.0.0.1", 40001, "10.0.0.100", 80};  // a port not mapped keeps its number
+  web.open(sec(1));
+  EXPECT_EQ(h.table->created(), 2u);
 }
 
 TEST(Pipeline, Ipv6AndVlanFlows) {

@@ -33,6 +33,8 @@ struct AssemblyHooks {
   std::function<bool()> running;                                  // optional
   std::unique_ptr<StateStore> store;  // nullptr: nothing persisted (the simulator)
   Controller::Clock clock;            // nullptr: the wall clock
+  // The configuration file read again for a reload (ControllerDeps::loadConfig); optional.
+  std::function<std::variant<Config, std::string>()> loadConfig;
   bool simRedirect = false;
 };
 

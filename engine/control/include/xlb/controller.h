@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "xlb/batch_io.h"
+#include "xlb/blocklist.h"
 #include "xlb/dataplane_ports.h"
 #include "xlb/service_model.h"
 #include "xlb/state_store.h"
@@ -44,12 +45,15 @@ struct ControllerDeps {
   std::function<bool()> attached;  // XDP attached to the interface
   std::function<bool()> running;   // worker threads running
   CookieKey cookieKey{};
+  // The configuration file read and validated again (reload); unset: nothing to reload from.
+  std::function<std::variant<Config, std::string>()> loadConfig;
 };
 
 // One VIP's entry of PATCH /api/v1/config, parsed and checked by its handler: what to change.
 struct VipPatch {
   Address address;
   std::optional<std::vector<std::uint16_t>> ports;  // replaces the served ports
+  std::optional<BackendPorts> backendPorts;         // replaces the backend ports
   std::optional<SynFloodMode> mode;
   std::optional<std::uint32_t> thresholdPps;
 };
@@ -97,9 +101,17 @@ struct BackendView {
 
 // A VIP as the API shows it: its running settings, SYN-flood mode now, and its backends.
 struct VipView {
-  VipConfig config;  // address, protocol, ports, SYN-flood settings (backends: `backends`)
+  VipConfig config;       // address, protocol, ports, SYN-flood settings (backends: `backends`)
+  bool draining = false;  // removed, its connections finishing
   bool synFloodActive = false;
   std::vector<BackendView> backends;
+};
+
+// What a reload did: each change applied, and each changed setting left alone because it needs a
+// restart.
+struct ReloadOutcome {
+  std::vector<std::string> changed;
+  std::vector<std::string> restartRequired;
 };
 
 // A blocklist entry with its XDP hit count and last hit (wall clock seconds, 0: never).
@@ -161,6 +173,16 @@ class Controller {
                                                             const std::string& comment);
   std::vector<VipView> listVips() const;
   std::variant<VipView, ControlError> vip(const Address& vip) const;
+  // A VIP added at runtime (checked whole, like a configuration file's), persisted, in the XDP
+  // maps and the snapshot before the answer.
+  std::variant<VipView, ControlError> addVip(const VipConfig& vip);
+  // Stops a VIP taking connections; it goes once its last connection has ended (force: they are
+  // reset now). Persisted before the answer.
+  std::optional<ControlError> removeVip(const Address& vip, bool force);
+  // Re-reads the configuration file and applies what changed in VIPs, backends and the
+  // blocklist; settings that need a restart are named and left alone. A file that does not
+  // validate changes nothing (kBadRequest with the loader's message).
+  std::variant<ReloadOutcome, ControlError> reload();
   std::variant<BackendView, ControlError> addBackend(const Address& vip, const Address& backend,
                                                      std::uint32_t weight);
   std::variant<BackendView, ControlError> setBackend(const Address& vip, const Address& backend,
@@ -183,6 +205,10 @@ class Controller {
   Config runningConfigLocked() const;
   VipView vipViewLocked(std::size_t i, const WorkerStats& total) const;
   void tickLocked();
+  // Drops each draining VIP whose last connection has ended (`total`: the workers' figures).
+  void finishDrainsLocked(const WorkerStats& total);
+  // Adds the configured blocklist entries a reload brought and removes those it dropped.
+  void rebaseBlocklistLocked(const std::vector<Prefix>& configured, ReloadOutcome& out);
   // Logs, at most once a minute, that SYNs arrive with bad or partial TCP checksums.
   void hintChecksumsLocked(const WorkerStats& total);
   void synPressureLocked(const std::vector<WorkerStats>& ws);

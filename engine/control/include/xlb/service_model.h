@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
-// The control plane's model of what xlb serves: VIPs with their backends (weight, administrative
-// state, health, a stable id) and the blocklist (comment, expiry). It changes only through the
-// API, health checks and expiry, and from it the daemon builds snapshots for the workers and the
-// blocklist maps for XDP. Not thread-safe: the Controller serialises access.
+// The control plane's model of what xlb serves: VIPs (each with a stable slot) and their backends
+// (weight, administrative state, health, a stable id). It changes through the API, health checks,
+// a reload of the configuration file and the end of a VIP's drain; from it the Controller builds
+// the workers' snapshots and fills the XDP program's maps. Not thread-safe: the Controller
+// serialises access.
 //
-// What survives a restart is the difference from the configuration file (an overlay): backends
-// added, removed or changed at runtime, blocklist entries added, and configured entries removed.
-// A restart applies the file, then the overlay; a newly configured backend or entry appears
-// unless the overlay removed it.
+// What survives a restart is the difference from the configuration file (an overlay, written by
+// service_overlay.cc): VIPs added over the API, configured VIPs removed, VIP settings changed,
+// backends added, removed or changed. A restart or a reload applies the file, then the overlay;
+// a setting the overlay does not name comes from the file, so editing the file and reloading
+// changes it.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +17,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "xlb/config.h"
@@ -43,7 +46,11 @@ struct BackendRecord {
 };
 
 struct VipRecord {
-  VipConfig config;  // address, protocol, ports, SYN flood (backends: see `backends`)
+  VipConfig config;  // address, protocol, ports, backend ports, SYN flood (backends: `backends`)
+  std::uint16_t id = 0;     // slot in the XDP program and the snapshot, stable while it exists
+  bool fromConfig = false;  // named in the configuration file (else added over the API)
+  // Removed: takes no new connections and stays (XDP, snapshot) until its last one has ended.
+  bool draining = false;
   std::vector<BackendRecord> backends;
 };
 
@@ -67,15 +74,34 @@ struct ControlError {
 };
 using ModelError = ControlError;  // what the service model's checks answer
 
+// A VIP as JSON, with the configuration file's keys: address, protocol ("tcp"), ports,
+// backend_ports {"443": 8443}, syn_flood {mode, threshold_pps}, backends [{address, weight}].
+// The API's POST /vips body and the overlay's VIPs added over the API. Throws JsonReadError
+// naming the key; an unknown key is an error. Cross-field rules are ServiceModel::addVip's.
+VipConfig vipFromJson(const nlohmann::json& j);
+BackendPorts backendPortsFromJson(const nlohmann::json& j);
+
 class ServiceModel {
  public:
   explicit ServiceModel(const Config& config);
 
   const std::vector<VipRecord>& vips() const noexcept { return vips_; }
   const VipRecord* findVip(const Address& a) const noexcept;
+  // The configuration file's settings this model was built from (reload replaces them).
+  const Config& base() const noexcept { return config_; }
   // A config with the current VIP settings (ports, SYN flood) and in-rotation backends: what the
-  // XDP program's maps are filled from.
+  // XDP program's maps are filled from; vipIds() gives each VIP's slot, in the same order.
   Config effectiveConfig() const;
+  std::vector<std::uint16_t> vipIds() const;
+
+  // A VIP added at runtime, with its backends; checked whole (checkConfig) against the others.
+  std::optional<ModelError> addVip(const VipConfig& vip);
+  // Starts a VIP's drain (no new connections; the Controller drops it when none are left).
+  std::optional<ModelError> removeVip(const Address& vip);
+  // Forgets a VIP altogether (its drain is over); its slot becomes free.
+  void dropVip(const Address& vip);
+  // Every backend id ever handed out for this VIP (removed backends' too): its connections.
+  std::vector<std::uint16_t> backendIdsOf(const Address& vip) const;
 
   std::optional<ModelError> addBackend(const Address& vip, const Address& backend,
                                        std::uint32_t weight);
@@ -85,13 +111,14 @@ class ServiceModel {
   std::optional<ModelError> removeBackend(const Address& vip, const Address& backend);
   // Health check results; true when the health changed.
   bool setHealth(const Address& vip, const Address& backend, Health h);
-  // Runtime VIP settings (PATCH /config).
-  std::optional<ModelError> setVipPorts(const Address& vip, std::vector<std::uint16_t> ports);
+  // Runtime VIP settings (PATCH /config). Backend ports unset: kept (each must still be served).
+  std::optional<ModelError> setVipPorts(const Address& vip, std::vector<std::uint16_t> ports,
+                                        std::optional<BackendPorts> backendPorts = std::nullopt);
   std::optional<ModelError> setSynFlood(const Address& vip, std::optional<SynFloodMode> mode,
                                         std::optional<std::uint32_t> thresholdPps);
 
   // The snapshot spec: every id ever handed out keeps its MAC (connections to removed backends
-  // finish), per VIP only backends in rotation.
+  // finish), per VIP only backends in rotation (none while the VIP drains).
   SnapshotSpec spec(const MacAddr& localMac, const Snapshot::Resolver& resolve) const;
   // Every backend address with an id, by id (next hops to resolve).
   const std::vector<Address>& idAddresses() const noexcept { return idAddress_; }
@@ -100,64 +127,24 @@ class ServiceModel {
   // is reported and leaves the model as configured.
   std::string overlayJson() const;
   std::optional<ModelError> applyOverlay(const std::string& json);
+  // The model a reloaded configuration file gives: `config` as the base, this model's overlay
+  // on top, backend ids, VIP slots and health kept; a VIP the file no longer names drains.
+  std::variant<ServiceModel, ModelError> rebase(const Config& config) const;
 
  private:
   VipRecord* vip(const Address& a) noexcept;
+  // nullopt when the backend id space has no room for its backends.
+  std::optional<VipRecord> recordOf(const VipConfig& c, bool fromConfig);
+  std::optional<std::uint16_t> freeSlot() const;
   // One VIP of an overlay (throws JsonReadError / json::exception on a malformed record).
   std::optional<ModelError> applyVipOverlay(const nlohmann::json& jv);
-  std::optional<std::uint16_t> idFor(std::size_t vipIndex, const Address& backend);
+  std::optional<std::uint16_t> idFor(const Address& vip, const Address& backend);
 
   Config config_;
   std::vector<VipRecord> vips_;
-  std::map<std::pair<std::size_t, std::string>, std::uint16_t> ids_;  // (vip, address) -> id
+  // (VIP, backend) -> id; ids are never reused while the process runs.
+  std::map<std::pair<std::string, std::string>, std::uint16_t> ids_;
   std::vector<Address> idAddress_;
-};
-
-// Longest blocklist comment, in bytes of UTF-8 (API and state files).
-inline constexpr std::size_t kMaxBlockComment = 256;
-// Wall-clock seconds read from state files: up to the year 9999.
-inline constexpr std::int64_t kMaxWallSeconds = 253'402'300'799;
-
-// The blocklist as the operator sees it. Wall-clock times in seconds since the epoch.
-struct BlockEntry {
-  Prefix prefix;
-  std::string comment;
-  std::int64_t addedAt = 0;
-  std::int64_t expiresAt = 0;  // 0: never
-  bool fromConfig = false;
-};
-
-class Blocklist {
- public:
-  // Configured entries are present from the start.
-  explicit Blocklist(const std::vector<Prefix>& configured, std::int64_t now);
-
-  std::size_t size() const noexcept { return entries_.size(); }
-  const BlockEntry* find(const Prefix& p) const noexcept;
-  // False when present.
-  bool add(BlockEntry e);
-  bool remove(const Prefix& p);
-  // Entries whose expiry passed, oldest first; they stay until remove() is called for each.
-  std::vector<Prefix> expired(std::int64_t now) const;
-  // Entries in a stable order (IPv4 before IPv6, by address then length), starting after
-  // `after` (a prefix's text, or empty for the start), at most `limit`.
-  std::vector<BlockEntry> page(const std::string& after, std::size_t limit, bool& more) const;
-  std::vector<BlockEntry> all() const;
-
-  std::string overlayJson() const;
-  std::optional<ModelError> applyOverlay(const std::string& json, std::int64_t now);
-
- private:
-  struct Key {
-    std::uint8_t family;
-    std::array<std::uint8_t, 16> ip;
-    std::uint8_t length;
-    auto operator<=>(const Key&) const =
-        default;  // NOLINT(modernize-use-nullptr): a false alarm on <=>
-  };
-  static Key keyOf(const Prefix& p) noexcept;
-  std::map<Key, BlockEntry> entries_;
-  std::vector<Prefix> removedConfigured_;  // configured entries the operator deleted
 };
 
 }  // namespace xlb

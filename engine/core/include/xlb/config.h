@@ -59,17 +59,23 @@ struct SnatConfig {
   // New connections per second the operator means to sustain (0: not stated). xlbd checks the
   // SNAT pool against it at start (snatSizing) and warns when it falls short.
   std::uint32_t sustainedRate = 0;
+
+  bool operator==(const SnatConfig&) const = default;
 };
 
 struct ConntrackConfig {
   std::uint32_t capacity = 1'000'000;
   Timeouts timeouts;
+
+  bool operator==(const ConntrackConfig&) const = default;
 };
 
 struct ControlConfig {
   std::string listenHost = "127.0.0.1";
   std::uint16_t listenPort = 9180;
   std::string tokenFile;  // empty: no token; mutations refused unless on loopback
+
+  bool operator==(const ControlConfig&) const = default;
 };
 
 struct HealthCheckConfig {
@@ -80,6 +86,8 @@ struct HealthCheckConfig {
   TimeNs timeout = 500 * kNsPerMs;
   std::uint32_t rise = 2;
   std::uint32_t fall = 2;
+
+  bool operator==(const HealthCheckConfig&) const = default;
 };
 
 struct Config {

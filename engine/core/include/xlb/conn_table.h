@@ -48,6 +48,8 @@ struct Timeouts {
   TimeNs fin = 10 * kNsPerSec;           // kFinWait, kClosing (idle)
   TimeNs timeWait = 2 * kNsPerSec;       // kTimeWait
   TimeNs rst = 1 * kNsPerSec;            // kClosed
+
+  bool operator==(const Timeouts&) const = default;
 };
 
 // Entry flags.
