@@ -16,6 +16,15 @@ ControlError badRequest(std::string m) {
   return {Failure::kBadRequest, std::move(m)};
 }
 
+BlockEntry configuredEntry(const Prefix& p, std::int64_t now) {
+  BlockEntry e;
+  e.prefix = p;
+  e.addedAt = now;
+  e.fromConfig = true;
+  e.comment = "configuration";
+  return e;
+}
+
 }  // namespace
 
 Blocklist::Key Blocklist::keyOf(const Prefix& p) noexcept {
@@ -23,14 +32,7 @@ Blocklist::Key Blocklist::keyOf(const Prefix& p) noexcept {
 }
 
 Blocklist::Blocklist(const std::vector<Prefix>& configured, std::int64_t now) {
-  for (const Prefix& p : configured) {
-    BlockEntry e;
-    e.prefix = p;
-    e.addedAt = now;
-    e.fromConfig = true;
-    e.comment = "configuration";
-    entries_.emplace(keyOf(p), e);
-  }
+  for (const Prefix& p : configured) entries_.emplace(keyOf(p), configuredEntry(p, now));
 }
 
 const BlockEntry* Blocklist::find(const Prefix& p) const noexcept {
@@ -104,12 +106,7 @@ Blocklist::Change Blocklist::rebase(const std::vector<Prefix>& configured, std::
         std::any_of(removedConfigured_.begin(), removedConfigured_.end(),
                     [&](const Prefix& r) { return keyOf(r) == keyOf(p); });
     if (removedByOperator || entries_.count(keyOf(p)) != 0) continue;
-    BlockEntry e;
-    e.prefix = p;
-    e.addedAt = now;
-    e.fromConfig = true;
-    e.comment = "configuration";
-    entries_.emplace(keyOf(p), e);
+    entries_.emplace(keyOf(p), configuredEntry(p, now));
     out.added.push_back(p);
   }
   return out;

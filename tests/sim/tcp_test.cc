@@ -63,16 +63,23 @@ Segment parse(const Frame& f) {
   return s;
 }
 
-Frame syn(std::uint16_t sport, std::uint32_t seq, bool ts, std::uint32_t tsval) {
+Frame raw(std::uint16_t sport, std::uint8_t flags, std::uint32_t seq, std::uint32_t ack,
+          std::size_t payload, testing::Bytes options = {}) {
   testing::PacketSpec p;
   p.src = "10.0.0.2";
   p.dst = "10.0.0.11";
   p.sport = sport;
   p.dport = 80;
   p.seq = seq;
-  p.flags = kTcpSyn;
-  if (ts) p.tcpOptions = testing::optTimestamp(tsval, 0);
+  p.ack = ack;
+  p.flags = flags;
+  p.tcpOptions = std::move(options);
+  p.payload.assign(payload, 'x');
   return testing::buildPacket(p);
+}
+
+Frame syn(std::uint16_t sport, std::uint32_t seq, bool ts, std::uint32_t tsval) {
+  return raw(sport, kTcpSyn, seq, 0, 0, ts ? testing::optTimestamp(tsval, 0) : testing::Bytes{});
 }
 
 TEST(SimTcp, TimeWaitRefusesAnOlderTimestampAndTakesANewerOne) {
@@ -114,14 +121,7 @@ TEST(SimTcp, WithoutTimestampsTheSequenceDecidesAndARstEndsTimeWait) {
   EXPECT_EQ(challenge.ack, rcvNxt);
   EXPECT_EQ(p.server.timeWaitRefusals(), 1u);
   // A reset at that number ends TIME_WAIT (Linux without tcp_rfc1337).
-  testing::PacketSpec r;
-  r.src = "10.0.0.2";
-  r.dst = "10.0.0.11";
-  r.sport = 40001;
-  r.dport = 80;
-  r.seq = rcvNxt;
-  r.flags = kTcpRst;
-  p.server.input(testing::buildPacket(r), 2 * kNsPerSec);
+  p.server.input(raw(40001, kTcpRst, rcvNxt, 0, 0), 2 * kNsPerSec);
   EXPECT_EQ(p.server.find(client, 40001, 80), nullptr);
   // Above the old sequence space a SYN reopens the tuple.
   oneConnection(p, 40002, 3 * kNsPerSec);
@@ -130,20 +130,6 @@ TEST(SimTcp, WithoutTimestampsTheSequenceDecidesAndARstEndsTimeWait) {
   ASSERT_EQ(p.toClient.size(), 1u);
   EXPECT_EQ(parse(p.toClient.front()).flags, kTcpSyn | kTcpAck);
   EXPECT_EQ(p.server.timeWaitRefusals(), 1u);
-}
-
-Frame raw(std::uint16_t sport, std::uint8_t flags, std::uint32_t seq, std::uint32_t ack,
-          std::size_t payload) {
-  testing::PacketSpec p;
-  p.src = "10.0.0.2";
-  p.dst = "10.0.0.11";
-  p.sport = sport;
-  p.dport = 80;
-  p.seq = seq;
-  p.ack = ack;
-  p.flags = flags;
-  p.payload.assign(payload, 'x');
-  return testing::buildPacket(p);
 }
 
 // A connection without timestamps (the SYN proxy's towards a backend) driven by hand, the
