@@ -218,9 +218,8 @@ void vipAndAddress(CLI::App& a, Options& o) {
   a.add_option("address", o.address, "backend address")->required();
 }
 
-}  // namespace
-
-std::vector<Command> serviceCommands() {
+// The command table by group.
+std::vector<Command> vipCommands() {
   return {
       {"vips",
        "list",
@@ -252,6 +251,11 @@ std::vector<Command> serviceCommands() {
          a.add_flag("--force", o.force, "reset its connections instead");
        },
        vipsRemove},
+  };
+}
+
+std::vector<Command> backendCommands() {
+  return {
       {"backends",
        "list",
        "backends of a VIP with state, health, connections",
@@ -287,6 +291,11 @@ std::vector<Command> serviceCommands() {
          a.add_flag("--force", o.force, "reset its connections instead");
        },
        backendsDel},
+  };
+}
+
+std::vector<Command> configCommands() {
+  return {
       {"config",
        "show",
        "the running configuration (JSON)",
@@ -314,6 +323,16 @@ std::vector<Command> serviceCommands() {
        [](CLI::App&, Options&) {},
        configReload},
   };
+}
+
+}  // namespace
+
+std::vector<Command> serviceCommands() {
+  std::vector<Command> all;
+  for (const auto& part : {vipCommands(), backendCommands(), configCommands()}) {
+    all.insert(all.end(), part.begin(), part.end());
+  }
+  return all;
 }
 
 }  // namespace xlbctl
