@@ -211,6 +211,7 @@ bool XdpProgram::apply(const Config& config, std::span<const std::uint16_t> vipI
     if (bpf_map_lookup_elem(destFd, &k, &old) != 0 || old.kind != XLB_DEST_VIP ||
         old.vip_id != d.vip_id) {
       const std::vector<xlb_syn_rate> zero(cpus_);
+      // Best effort: a stale window ends by itself after two windows without a SYN.
       bpf_map_update_elem(bpf_map__fd(skel_->maps.xlb_syn_rate), &id, zero.data(), BPF_ANY);
     }
     if (bpf_map_update_elem(destFd, &k, &d, BPF_ANY) != 0) {

@@ -45,7 +45,8 @@ class XdpProgram final : public XdpMaps {
   int progFd() const noexcept;
 
   // Replaces VIPs, served ports, SNAT addresses and range, SYN modes and the cookie key.
-  // VIP ids are positions in config.vips, as in Snapshot. Returns false with `error` set.
+  // vipIds[i] is config.vips[i]'s slot in the port-set and SYN-rate maps (XdpMaps::apply).
+  // Returns false with `error` set.
   bool apply(const Config& config, std::span<const std::uint16_t> vipIds, const CookieKey& key,
              std::string& error) override;
   // 0: the program reads CLOCK_MONOTONIC (coarse). The simulator sets its virtual clock here.
