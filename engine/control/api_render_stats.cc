@@ -65,16 +65,15 @@ json internalErrorsJson(const StatsView& v) {
   return j;
 }
 
-// VIPs with their backends (StatsView lists backends VIP by VIP, in the VIPs' order).
+// VIPs with their backends.
 json vipsJson(const StatsView& v) {
   json vips = json::array();
-  std::size_t b = 0;
   for (const StatsView::Vip& vip : v.vips) {
     json backends = json::array();
-    for (; b < v.backends.size() && v.backends[b].vip == vip.address; ++b) {
-      backends.push_back({{"address", v.backends[b].address},
-                          {"active_connections", v.backends[b].stats.active},
-                          {"connections_total", v.backends[b].stats.counters.created}});
+    for (const StatsView::Backend& b : vip.backends) {
+      backends.push_back({{"address", b.address},
+                          {"active_connections", b.stats.active},
+                          {"connections_total", b.stats.counters.created}});
     }
     vips.push_back({{"address", vip.address},
                     {"syn_flood_active", vip.synFloodActive},

@@ -2,7 +2,6 @@
 #include "xlb/api_routes.h"
 
 #include <algorithm>
-#include <array>
 
 #include "api_handlers.h"
 #include "xlb/api_server.h"
@@ -92,10 +91,30 @@ ApiReply errorReply(int status, const std::string& code, const std::string& mess
   return jsonReply(status, json{{"error", {{"code", code}, {"message", message}}}});
 }
 
+namespace {
+// The HTTP status of each failure; a switch without default, so a new Failure that is not given
+// one here fails the build (-Wswitch) instead of answering a wrong status.
+int statusOf(Failure f) {
+  switch (f) {
+    case Failure::kBadRequest:
+      return 400;
+    case Failure::kNotFound:
+      return 404;
+    case Failure::kConflict:
+      return 409;
+    case Failure::kFull:
+      return 507;
+    case Failure::kUnavailable:
+      return 503;
+    case Failure::kInternal:
+      return 500;
+  }
+  return 500;
+}
+}  // namespace
+
 ApiReply failureReply(const ControlError& e) {
-  static constexpr std::array<int, 6> kStatus = {400, 404, 409, 507, 503, 500};  // by Failure
-  return errorReply(kStatus[static_cast<std::size_t>(e.failure)], std::string(enumName(e.failure)),
-                    e.message);
+  return errorReply(statusOf(e.failure), std::string(enumName(e.failure)), e.message);
 }
 
 bool splitPath(std::string_view resource, std::vector<std::string>& out) {

@@ -36,11 +36,13 @@ StatsView Controller::statsView() const {
   in.synPressureSwitches = synPressure_.switches();
   for (std::size_t i = 0; i < model_.vips().size(); ++i) {
     const VipRecord& v = model_.vips()[i];
-    in.vips.push_back({v.config.address.toString(), cookiesActive(v, g.syn[i], synPressure_.on()),
-                       g.syn[i].switches});
+    StatsView::Vip& sv =
+        in.vips.emplace_back(StatsView::Vip{v.config.address.toString(),
+                                            cookiesActive(v, g.syn[i], synPressure_.on()),
+                                            g.syn[i].switches,
+                                            {}});
     for (const BackendRecord& b : v.backends) {
-      in.backends.push_back({v.config.address.toString(), b.address.toString(), b.inRotation(),
-                             backendOf(g.total, b.id)});
+      sv.backends.push_back({b.address.toString(), b.inRotation(), backendOf(g.total, b.id)});
     }
   }
   in.queues = g.queues;

@@ -171,15 +171,17 @@ void addBackends(Builder& b, const StatsView& in) {
       b.family("xlb_backend_connections_total", "Connections created per backend", C);
   MetricFamily& bb =
       b.family("xlb_backend_bytes_total", "Bytes of frames forwarded per backend and direction", C);
-  for (const auto& be : in.backends) {
-    const BackendCounters& c = be.stats.counters;
-    Builder::add(up, {{"vip", be.vip}, {"backend", be.address}}, be.up ? 1 : 0);
-    Builder::add(bc, {{"vip", be.vip}, {"backend", be.address}}, d(be.stats.active));
-    Builder::add(bct, {{"vip", be.vip}, {"backend", be.address}}, d(c.created));
-    Builder::add(bb, {{"vip", be.vip}, {"backend", be.address}, {"direction", "to_backend"}},
-                 d(c.bytesToBackend));
-    Builder::add(bb, {{"vip", be.vip}, {"backend", be.address}, {"direction", "to_client"}},
-                 d(c.bytesToClient));
+  for (const StatsView::Vip& v : in.vips) {
+    for (const StatsView::Backend& be : v.backends) {
+      const BackendCounters& c = be.stats.counters;
+      Builder::add(up, {{"vip", v.address}, {"backend", be.address}}, be.up ? 1 : 0);
+      Builder::add(bc, {{"vip", v.address}, {"backend", be.address}}, d(be.stats.active));
+      Builder::add(bct, {{"vip", v.address}, {"backend", be.address}}, d(c.created));
+      Builder::add(bb, {{"vip", v.address}, {"backend", be.address}, {"direction", "to_backend"}},
+                   d(c.bytesToBackend));
+      Builder::add(bb, {{"vip", v.address}, {"backend", be.address}, {"direction", "to_client"}},
+                   d(c.bytesToClient));
+    }
   }
 }
 

@@ -22,19 +22,18 @@ struct StatsView {
   std::uint64_t blocklistEntries = 0;
   std::uint64_t halfOpen = 0, halfOpenLimit = 0, synPressureSwitches = 0;
   bool synPressure = false;
-  struct Vip {
-    std::string address;
-    bool synFloodActive = false;
-    std::uint64_t synFloodSwitches = 0;
-  };
-  std::vector<Vip> vips;
   struct Backend {
-    std::string vip;
     std::string address;
     bool up = false;
     BackendStats stats;
   };
-  std::vector<Backend> backends;  // VIP by VIP, in the VIPs' order
+  struct Vip {
+    std::string address;
+    bool synFloodActive = false;
+    std::uint64_t synFloodSwitches = 0;
+    std::vector<Backend> backends;
+  };
+  std::vector<Vip> vips;
   struct Queue {
     std::uint32_t queue = 0;
     bool zeroCopy = false;
