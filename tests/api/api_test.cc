@@ -596,6 +596,62 @@ TEST_F(Api, ConfigPatchChangesPortsAndSynMode) {
   EXPECT_EQ(get("/api/v1/config").j()["vips"][0]["syn_flood"]["threshold_pps"], 500);
 }
 
+// The XDP verdict reason a SYN to vip:port gets from the real program. Traffic for the engine
+// counts as no_socket_drop here: the workers run on memory I/O, so no AF_XDP socket is in the
+// program's map (fail-closed), which is the verdict "ours, for a worker".
+std::optional<Reason> xdpReason(XdpProgram& prog, const char* vip, std::uint16_t port) {
+  PacketSpec p;
+  p.dst = vip;
+  p.dport = port;
+  Bytes f = buildPacket(p);
+  const auto before = prog.stats();
+  prog.run(f);
+  const auto after = prog.stats();
+  for (std::size_t r = 0; r < kReasonCount; ++r) {
+    if (after[r].packets != before[r].packets) return static_cast<Reason>(r);
+  }
+  return std::nullopt;
+}
+
+TEST_F(Api, AVipAddedAtRuntimeReachesXdpAndTheEngineAndLeavesBoth) {
+  Reply r = http(port_, "POST", "/api/v1/vips",
+                 R"({"address":"10.0.0.101","ports":[443],"backend_ports":{"443":8443},)"
+                 R"("syn_flood":{"mode":"off"},"backends":[{"address":"10.0.0.21"}]})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  XdpProgram& prog = *inst_->prog;
+  EXPECT_EQ(xdpReason(prog, "10.0.0.101", 443), Reason::kNoSocketDrop);
+  EXPECT_EQ(xdpReason(prog, "10.0.0.101", 80), Reason::kPortFilter);
+  EXPECT_EQ(xdpReason(prog, "10.0.0.100", 80), Reason::kNoSocketDrop);  // the other VIP unmoved
+  // The engine sends its SYN to the backend's port.
+  PacketSpec p;
+  p.dst = "10.0.0.101";
+  p.dport = 443;
+  inst_->ios[0]->inject(buildPacket(p));
+  std::vector<MemoryIo::Frame> sent;
+  for (int t = 0; t < 200 && sent.empty(); ++t) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    for (auto& io : inst_->ios)
+      for (auto& f : io->takeSent()) sent.push_back(f);
+  }
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(Address(Family::kV4, parseInfo(sent[0]).dst).toString(), "10.0.0.21");
+  EXPECT_EQ(parseInfo(sent[0]).dport, 8443);
+  // Removed with force: its connection is reset, the VIP stays until that entry is gone, then
+  // XDP hands its traffic to the host like any address that is not ours.
+  ASSERT_EQ(http(port_, "DELETE", "/api/v1/vips/10.0.0.101?force=true").status, 204);
+  EXPECT_EQ(get("/api/v1/vips").j()["items"][2]["state"], "draining");
+  EXPECT_EQ(xdpReason(prog, "10.0.0.101", 443), Reason::kNoSocketDrop);
+  bool gone = false;
+  for (int t = 0; t < 60 && !gone; ++t) {  // the RST grace is 1 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    inst_->controller->tick();
+    gone = get("/api/v1/vips").j()["items"].size() == 2;
+  }
+  EXPECT_TRUE(gone);
+  EXPECT_EQ(xdpReason(prog, "10.0.0.101", 443), Reason::kPassNotOurs);
+  EXPECT_EQ(xdpReason(prog, "10.0.0.100", 80), Reason::kNoSocketDrop);
+}
+
 TEST_F(Api, StateSurvivesARestartAndABadFileIsSetAside) {
   ASSERT_EQ(
       http(port_, "POST", "/api/v1/blocklist", R"({"cidr":"10.0.0.77","comment":"keep"})").status,
