@@ -43,10 +43,11 @@ TEST(Config, DocumentedExampleLoads) {
 }
 
 TEST(Config, BackendPortsMapServedPorts) {
-  const Config& c = ok(loadConfigString(
+  const ConfigResult r = loadConfigString(
       "snat: {addresses: [10.0.0.2]}\n"
       "vips: [{address: 10.0.0.100, ports: [80, 443], backend_ports: {443: 8443},\n"
-      "        backends: [{address: 10.0.0.11}]}]\n"));
+      "        backends: [{address: 10.0.0.11}]}]\n");
+  const Config& c = ok(r);  // r outlives the reference
   ASSERT_EQ(c.vips.size(), 1u);
   EXPECT_EQ(c.vips[0].backendPort(443), 8443);
   EXPECT_EQ(c.vips[0].backendPort(80), 80);
