@@ -6,14 +6,6 @@ namespace xlb::render {
 
 using nlohmann::json;
 
-namespace {
-json backendPorts(const BackendPorts& bp) {
-  json out = json::object();
-  for (const auto& [from, to] : bp) out[std::to_string(from)] = to;
-  return out;
-}
-}  // namespace
-
 json backend(const BackendView& b) {
   return json{{"address", b.address.toString()},
               {"weight", b.weight},
@@ -38,7 +30,7 @@ json vipSummary(const VipView& v) {
           {"protocol", "tcp"},
           {"state", v.draining ? "draining" : "active"},
           {"ports", v.config.ports},
-          {"backend_ports", backendPorts(v.config.backendPorts)},
+          {"backend_ports", backendPortsToJson(v.config.backendPorts)},
           {"syn_flood",
            {{"mode", enumName(v.config.synFlood.mode)},
             {"threshold_pps", v.config.synFlood.thresholdPps},
@@ -60,7 +52,7 @@ json config(const Config& c) {
     vips.push_back(
         {{"address", v.address.toString()},
          {"ports", v.ports},
-         {"backend_ports", backendPorts(v.backendPorts)},
+         {"backend_ports", backendPortsToJson(v.backendPorts)},
          {"syn_flood",
           {{"mode", enumName(v.synFlood.mode)}, {"threshold_pps", v.synFlood.thresholdPps}}}});
   }

@@ -48,6 +48,10 @@ std::size_t Controller::killBackendLocked(const Address& vip, const Address& bac
   ConnFilter f;
   f.vip = vip;
   f.backend = backend;
+  return killLocked(f);
+}
+
+std::size_t Controller::killLocked(const ConnFilter& f) {
   std::size_t n = 0;
   for (WorkerControl* w : deps_.workers) n += w->kill(f, kWorkerTimeout).value_or(0);
   return n;

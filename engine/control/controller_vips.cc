@@ -118,12 +118,9 @@ std::optional<ControlError> Controller::removeVip(const Address& vip, bool force
   const ServiceModel before = model_;
   if (auto e = model_.removeVip(vip)) return *e;
   if (auto failed = commitLocked(before, true)) return *failed;
-  std::size_t reset = 0;
-  if (force) {
-    ConnFilter f;
-    f.vip = vip;
-    for (WorkerControl* w : deps_.workers) reset += w->kill(f, kWorkerTimeout).value_or(0);
-  }
+  ConnFilter f;
+  f.vip = vip;
+  const std::size_t reset = force ? killLocked(f) : 0;
   spdlog::info("vips: {} removed; {}", vip.toString(),
                force ? std::to_string(reset) + " connections reset"
                      : "it takes no new connections and goes when its last one ends");

@@ -31,12 +31,6 @@ std::vector<std::uint16_t> sorted(std::vector<std::uint16_t> v) {
   return v;
 }
 
-json backendPortsJson(const BackendPorts& bp) {
-  json out = json::object();
-  for (const auto& [from, to] : bp) out[std::to_string(from)] = to;
-  return out;
-}
-
 json synFloodJson(const SynFloodConfig& s) {
   return {{"mode", enumName(s.mode)}, {"threshold_pps", s.thresholdPps}};
 }
@@ -70,6 +64,12 @@ void backendsJson(const VipRecord& v, const VipConfig* base, json& rec) {
 }
 
 }  // namespace
+
+json backendPortsToJson(const BackendPorts& bp) {
+  json out = json::object();
+  for (const auto& [from, to] : bp) out[std::to_string(from)] = to;
+  return out;
+}
 
 BackendPorts backendPortsFromJson(const json& j) {
   if (!j.is_object()) throw JsonReadError("\"backend_ports\" is not an object");
@@ -148,7 +148,7 @@ std::string ServiceModel::overlayJson() const {
       rec["ports"] = v.config.ports;
     }
     if (base == nullptr || base->backendPorts != v.config.backendPorts) {
-      rec["backend_ports"] = backendPortsJson(v.config.backendPorts);
+      rec["backend_ports"] = backendPortsToJson(v.config.backendPorts);
     }
     if (base == nullptr || base->synFlood.mode != v.config.synFlood.mode ||
         base->synFlood.thresholdPps != v.config.synFlood.thresholdPps) {

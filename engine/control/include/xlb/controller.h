@@ -225,6 +225,8 @@ class Controller {
   std::vector<WorkerStats> workerStats() const;
   // Resets the connections of one backend of one VIP (removal with force, reset_on_down).
   std::size_t killBackendLocked(const Address& vip, const Address& backend);
+  // Resets every connection matching `f` on every worker (a worker that does not answer: 0).
+  std::size_t killLocked(const ConnFilter& f);
 
   Config config_;
   ControllerDeps deps_;

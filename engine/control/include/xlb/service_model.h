@@ -80,6 +80,7 @@ using ModelError = ControlError;  // what the service model's checks answer
 // naming the key; an unknown key is an error. Cross-field rules are ServiceModel::addVip's.
 VipConfig vipFromJson(const nlohmann::json& j);
 BackendPorts backendPortsFromJson(const nlohmann::json& j);
+nlohmann::json backendPortsToJson(const BackendPorts& bp);  // {"443": 8443}
 
 class ServiceModel {
  public:
