@@ -27,6 +27,8 @@
 #include "xlb/xdp_attach.h"
 #include "xlb/xdp_program.h"
 #include "xlb/xsk_io.h"
+#include "xlbd_handover.h"
+#include "xlbd_restart.h"
 
 namespace xlb {
 namespace {
@@ -60,15 +62,6 @@ constexpr int kExitRuntime = 1;
 bool ephemeralRange(std::uint32_t& lo, std::uint32_t& hi) {
   std::ifstream f("/proc/sys/net/ipv4/ip_local_port_range");
   return static_cast<bool>(f >> lo >> hi);
-}
-
-CookieKey randomKey() {
-  CookieKey k{};
-  if (getrandom(k.data(), sizeof k, 0) != static_cast<ssize_t>(sizeof k)) {
-    k[0] = static_cast<std::uint64_t>(monotonicNow()) * 0x9e3779b97f4a7c15ull;
-    k[1] = static_cast<std::uint64_t>(static_cast<std::uint32_t>(getpid())) ^ (k[0] >> 7);
-  }
-  return k;
 }
 
 bool isLoopback(const std::string& host) {
@@ -156,12 +149,16 @@ struct Daemon {
   std::unique_ptr<XdpAttachment> attachment;
   std::unique_ptr<ApiServer> api;
   std::unique_ptr<HealthChecker> health;
+  bool wantTakeover = false;            // --takeover
+  std::unique_ptr<Takeover> takeover;   // the running xlbd this one replaces
+  std::unique_ptr<HandoverListener> handoverListener;  // for the next one
 
+  // Stops serving. The XDP program stays attached and the connection tables stay in their file:
+  // the next start adopts both. Until then the program answers what it answers alone (cookies,
+  // blocklist, host traffic) and drops what needs the engine (fail_open: passes it).
   void shutdown() {
     if (health) health->stop();
     if (api) api->stop();
-    // Detach first: from then on the kernel sees the traffic instead of dead sockets.
-    if (attachment) attachment->detach();
     if (!lb) return;
     lb->stopWorkers();
     for (std::uint32_t q = 0; q < lb->queues(); ++q) lb->program().clearXsk(q);
@@ -217,18 +214,42 @@ int preflight(Daemon& d) {
 // The shared assembly on AF_XDP sockets, the kernel's neighbour table and state_dir.
 bool assemble(Daemon& d, std::string& err) {
   const Config& config = d.config;
-  OpenQueue open = [&config](std::uint32_t q, XdpProgram& prog,
-                             std::string& e) -> std::unique_ptr<BatchIo> {
+  if (d.wantTakeover) {
+    d.takeover = Takeover::begin(config, err);
+    if (!err.empty()) return false;
+    if (!d.takeover) spdlog::info("--takeover: no xlbd runs on {}; starting normally",
+                                  config.runtimeDir);
+  }
+  // The sockets: new ones, or (taking over) the running xlbd's, asked for once this process's
+  // program is loaded so that the old one serves until then.
+  Takeover* tk = d.takeover.get();
+  OpenQueue open = [&config, tk](std::uint32_t q, XdpProgram& prog,
+                                 std::string& e) -> std::unique_ptr<BatchIo> {
     XskOptions o;
     o.interface = config.interface;
     o.queue = q;
     o.frames = config.framesPerQueue;
-    auto s = XskIo::open(o, e);
+    std::unique_ptr<XskIo> s;
+    if (tk != nullptr) {
+      if (!tk->quiesce(e)) return nullptr;
+      auto h = tk->take(q);
+      if (!h) {
+        e = "the running xlbd handed over no socket for queue " + std::to_string(q);
+        return nullptr;
+      }
+      s = XskIo::adopt(o, std::move(*h), e);
+    } else {
+      s = XskIo::open(o, e);
+    }
     if (!s || !prog.setXsk(q, s->fd(), e)) return nullptr;
     return s;
   };
   AssemblyHooks h;
-  h.cookieKey = randomKey();
+  const auto key = loadCookieKey(config, err);
+  if (!key) return false;
+  h.cookieKey = *key;
+  h.openFlows = [&config](std::string& e) { return openFlowStore(config, e); };
+  h.adoptMapsFrom = XdpAttachment::attachedXlbProgram(d.ifindex);
   getrandom(&h.tableSeed, sizeof h.tableSeed, 0);
   h.localMac = d.mac;
   NeighborTable* nt = d.neighbors.get();
@@ -241,6 +262,18 @@ bool assemble(Daemon& d, std::string& err) {
   h.loadConfig = d.reread;
   d.lb = Assembly::build(config, open, std::move(h), err);
   if (!d.lb || !d.lb->start(err)) return false;
+  if (!d.lb->program().adoptedMaps().empty()) {
+    spdlog::info("took over the previous program's maps: {}",
+                 fmt::join(d.lb->program().adoptedMaps(), ", "));
+  }
+  const AdoptCounts adopted = d.lb->adoptFlows(monotonicNow());
+  if (adopted.adopted + adopted.dropped() > 0) {
+    spdlog::info("adopted {} connection(s) from {}; dropped {} ({} no longer valid: a field out "
+                 "of range, or a VIP, backend or SNAT address this configuration lacks; {} "
+                 "duplicates)",
+                 adopted.adopted, flowFilePath(config), adopted.dropped(), adopted.invalid,
+                 adopted.duplicates);
+  }
   // Next hops: give the kernel a moment to resolve what it does not know yet.
   for (int i = 0; i < 20 && d.lb->controller().unresolvedNextHops() > 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -256,8 +289,18 @@ bool serve(Daemon& d, std::string& err) {
   d.attachment =
       XdpAttachment::attach(config.interface, d.lb->program().progFd(), config.xdpMode, err, note);
   if (!d.attachment) return false;
-  if (!note.empty()) spdlog::warn("{}", note);
+  if (!note.empty()) {
+    if (d.attachment->replacedPrevious()) {
+      spdlog::info("{}", note);
+    } else {
+      spdlog::warn("{}", note);
+    }
+  }
   d.lb->runWorkers();
+  if (d.takeover) {
+    spdlog::info("took over from xlbd pid {}: its queues were paused for {:.1f} ms",
+                 d.takeover->previousPid(), d.takeover->pausedMs());
+  }
   ApiServerOptions ao;
   ao.host = config.control.listenHost;
   ao.port = config.control.listenPort;
@@ -268,7 +311,33 @@ bool serve(Daemon& d, std::string& err) {
     d.health = std::make_unique<HealthChecker>(d.lb->controller(), config.healthCheck, probeTcp);
     d.health->start();
   }
+  d.handoverListener = HandoverListener::listen(handoverSocketPath(config), err);
+  if (!d.handoverListener) return false;
+  if (d.takeover) d.takeover->done();
   return true;
+}
+
+// What this process hands to an xlbd that takes over (xlbd_handover.h).
+HandoverSource handoverSource(Daemon& d) {
+  HandoverSource src;
+  src.workers = d.config.workers;
+  src.frames = d.config.framesPerQueue;
+  src.stopServing = [&d] {
+    if (d.api) d.api->stop();
+    if (d.health) d.health->stop();
+    d.lb->stopWorkers();
+  };
+  src.sockets = [&d] {
+    std::vector<XskHandover> out;
+    for (std::uint32_t q = 0; q < d.lb->queues(); ++q) {
+      if (auto* x = dynamic_cast<XskIo*>(&d.lb->io(q))) out.push_back(x->handover());
+    }
+    return out;
+  };
+  src.releaseFlows = [&d] {
+    if (d.lb->flows() != nullptr) d.lb->flows()->unlock();
+  };
+  return src;
 }
 
 void logStarted(const Daemon& d) {
@@ -292,9 +361,13 @@ void logStarted(const Daemon& d) {
       config.control.listenHost, d.api->port(), config.healthCheck.enabled ? "on" : "off");
 }
 
-// Housekeeping every 100 ms until SIGINT or SIGTERM; returns the signal. SIGHUP reloads the
-// configuration file (the Controller logs what changed, or why nothing did).
-int waitForSignal(Controller& controller) {
+constexpr int kHandedOver = 0;
+
+// Housekeeping every 100 ms until SIGINT or SIGTERM (returns the signal) or a hand-over to a new
+// xlbd (returns kHandedOver). SIGHUP reloads the configuration file (the Controller logs what
+// changed, or why nothing did).
+int waitForSignal(Daemon& d) {
+  Controller& controller = d.lb->controller();
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
@@ -310,12 +383,17 @@ int waitForSignal(Controller& controller) {
       if (const auto* e = std::get_if<ControlError>(&outcome))
         spdlog::error("reload: {}", e->message);
     }
+    if (auto ch = d.handoverListener->accept()) {
+      if (handOver(*ch, handoverSource(d))) return kHandedOver;
+    }
     controller.tick();  // blocklist expiry, next hops, half-open pressure
   }
 }
 
-int run(const Config& config, std::function<std::variant<Config, std::string>()> reread) {
+int run(const Config& config, std::function<std::variant<Config, std::string>()> reread,
+        bool takeover) {
   Daemon d;
+  d.wantTakeover = takeover;
   d.config = config;
   d.reread = std::move(reread);
   if (const int code = preflight(d)) return code;
@@ -326,13 +404,16 @@ int run(const Config& config, std::function<std::variant<Config, std::string>()>
     return kExitRuntime;
   }
   logStarted(d);
-  const int sig = waitForSignal(d.lb->controller());
-  spdlog::info("{} received: detaching XDP and stopping workers",
-               sig == SIGINT ? "SIGINT" : "SIGTERM");
+  const int sig = waitForSignal(d);
+  if (sig == kHandedOver) return 0;  // everything stays as the new process found it
+  spdlog::info("{} received: stopping workers", sig == SIGINT ? "SIGINT" : "SIGTERM");
   d.shutdown();
   std::uint64_t active = 0;
   for (std::uint32_t q = 0; q < d.lb->queues(); ++q) active += d.lb->worker(q).stats().active;
-  spdlog::info("xlbd stopped ({} connection entries dropped with the process)", active);
+  spdlog::info("xlbd stopped: {} connection(s) kept in {} for the next start; the XDP program "
+               "stays attached (traffic for the engine is {} until then; xlbd --detach removes "
+               "it)",
+               active, flowFilePath(config), config.failOpen ? "passed" : "dropped");
   return 0;
 }
 
@@ -344,10 +425,19 @@ namespace {
 int daemonMain(int argc, char** argv) {
   CLI::App app{"xlbd: XDP/AF_XDP L4 load balancer"};
   std::string configPath, checkPath, stateDir, level = "info";
-  bool printDefault = false;
+  std::string runtimeDir;
+  bool printDefault = false, detach = false, takeover = false;
   app.add_option("--config", configPath, "configuration file (default: the built-in one)");
   app.add_option("--check-config", checkPath, "validate a configuration file and exit");
   app.add_option("--state-dir", stateDir, "override state_dir (runtime changes, API token)");
+  app.add_option("--runtime-dir", runtimeDir,
+                 "override runtime_dir (the connection tables kept across restarts)");
+  app.add_flag("--takeover", takeover,
+               "replace the xlbd running on the same runtime_dir without a gap: its sockets, "
+               "connections and program are taken over (an upgrade or a restart)");
+  app.add_flag("--detach", detach,
+               "remove the XDP program a stopped xlbd left attached, forget its connections, "
+               "and exit");
   app.add_option("--log-level", level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   app.add_flag("--print-default-config", printDefault, "print the built-in configuration");
@@ -374,6 +464,8 @@ int daemonMain(int argc, char** argv) {
   }
   if (path.empty()) spdlog::info("no --config given: using the built-in default configuration");
   if (!stateDir.empty()) std::get<xlb::Config>(r).stateDir = stateDir;
+  if (!runtimeDir.empty()) std::get<xlb::Config>(r).runtimeDir = runtimeDir;
+  if (detach) return xlb::detachCommand(std::get<xlb::Config>(r));
   // Signals are taken synchronously by the main thread; workers inherit the blocked mask.
   sigset_t set;
   sigemptyset(&set);
@@ -384,15 +476,16 @@ int daemonMain(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   std::function<std::variant<xlb::Config, std::string>()> reread;
   if (!path.empty()) {
-    reread = [path, stateDir]() -> std::variant<xlb::Config, std::string> {
+    reread = [path, stateDir, runtimeDir]() -> std::variant<xlb::Config, std::string> {
       xlb::ConfigResult c = xlb::loadConfigFile(path);
       if (auto* e = std::get_if<xlb::ConfigError>(&c)) return path + ": " + e->message;
       xlb::Config cfg = std::get<xlb::Config>(std::move(c));
       if (!stateDir.empty()) cfg.stateDir = stateDir;
+      if (!runtimeDir.empty()) cfg.runtimeDir = runtimeDir;
       return cfg;
     };
   }
-  return xlb::run(std::get<xlb::Config>(r), std::move(reread));
+  return xlb::run(std::get<xlb::Config>(r), std::move(reread), takeover);
 }
 
 }  // namespace

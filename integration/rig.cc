@@ -143,19 +143,18 @@ void Rig::writeConfig(const std::string& yaml) const {
   std::string conf;
   std::istringstream in(yaml);
   for (std::string line; std::getline(in, line);) {
-    if (line.rfind("state_dir:", 0) != 0) conf += line + "\n";
+    if (line.rfind("state_dir:", 0) != 0 && line.rfind("runtime_dir:", 0) != 0) {
+      conf += line + "\n";
+    }
   }
-  conf += "state_dir: " + stateDir() + "\n";
+  conf += "state_dir: " + stateDir() + "\nruntime_dir: " + dir_ + "/run\n";
   std::ofstream(dir_ + "/xlbd.yaml") << conf;
 }
 
-bool Rig::startXlbd(const std::string& yaml, std::string& log) {
-  const std::string cfg = dir_ + "/xlbd.yaml";
-  const std::string logPath = dir_ + "/xlbd.log";
-  writeConfig(yaml);
-  std::remove(logPath.c_str());
+pid_t Rig::spawnXlbd(const std::string& binary, const std::string& flags) const {
   const std::string cmd = "mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf; exec " +
-                          binDir() + "/xlbd --config " + cfg + " >" + logPath + " 2>&1";
+                          binary + " --config " + dir_ + "/xlbd.yaml " + flags + " >>" + dir_ +
+                          "/xlbd.log 2>&1";
   const pid_t pid = fork();
   if (pid == 0) {
     const std::string netns = ns("lb");
@@ -163,6 +162,14 @@ bool Rig::startXlbd(const std::string& yaml, std::string& log) {
            static_cast<char*>(nullptr));
     _exit(127);
   }
+  return pid;
+}
+
+bool Rig::startXlbd(const std::string& yaml, std::string& log) {
+  const std::string logPath = dir_ + "/xlbd.log";
+  writeConfig(yaml);
+  std::remove(logPath.c_str());
+  const pid_t pid = spawnXlbd(binDir() + "/xlbd", "");
   xlbd_ = pid;
   for (int i = 0; i < 100; ++i) {
     log = readFile(logPath);
@@ -177,6 +184,34 @@ bool Rig::startXlbd(const std::string& yaml, std::string& log) {
   }
   log = readFile(logPath);
   return false;
+}
+
+bool Rig::takeoverXlbd(const std::string& binary, std::string& log) {
+  const std::string logPath = dir_ + "/xlbd.log";
+  const std::size_t from = readFile(logPath).size();
+  const pid_t old = xlbd_;
+  const pid_t pid = spawnXlbd(binary, "--takeover");
+  // Done when the new process serves and the old one has exited.
+  bool started = false, oldGone = old <= 0;
+  for (int i = 0; i < 300 && !(started && oldGone); ++i) {
+    const std::string all = readFile(logPath);
+    log = all.size() > from ? all.substr(from) : "";
+    started = log.find("xlbd started") != std::string::npos;
+    int st = 0;
+    if (!oldGone && waitpid(old, &st, WNOHANG) == old) oldGone = true;
+    if (waitpid(pid, &st, WNOHANG) == pid) {
+      xlbd_ = -1;
+      return false;
+    }
+    if (!(started && oldGone)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (!started) return false;
+  xlbd_ = pid;
+  return oldGone;
+}
+
+int Rig::detachXlbd() const {
+  return exec("lb", binDir() + "/xlbd --config " + dir_ + "/xlbd.yaml --detach").status;
 }
 
 int Rig::stopXlbd(int sig) {

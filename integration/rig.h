@@ -56,6 +56,13 @@ class Rig {
   // Writes the configuration file xlbd runs with (state_dir replaced as above), as an operator
   // edits it before a reload.
   void writeConfig(const std::string& yaml) const;
+  // Starts `binary` with --takeover next to the running xlbd (same configuration and log) and
+  // waits until it serves and the old process has exited. `log` gets the log written meanwhile.
+  bool takeoverXlbd(const std::string& binary, std::string& log);
+  // xlbd --detach: removes the program a stopped xlbd left attached and the stored connections
+  // (between tests, so that each starts from nothing). Returns its exit status.
+  int detachXlbd() const;
+  std::string dir() const { return dir_; }
   // Sends `sig` and waits up to 10 s; returns the exit status (128+signal when killed).
   int stopXlbd(int sig);
   bool xlbdRunning() const;
@@ -92,6 +99,7 @@ class Rig {
 
  private:
   std::string libCall(const std::string& fn) const;
+  pid_t spawnXlbd(const std::string& binary, const std::string& flags) const;
   std::string prefix_;
   std::string dir_;
   bool ok_ = false;

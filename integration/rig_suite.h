@@ -44,6 +44,9 @@ class RigSuite : public ::testing::Test {
       if (HasFailure()) std::cerr << "xlbd log tail:" << tail(rig_->xlbdLog(), 40) << "\n";
       rig_->stopXlbd(SIGTERM);
     }
+    // A stop keeps the program attached and the connections for the next start: each test
+    // starts from nothing instead.
+    if (rig_ != nullptr && rig_->ok()) rig_->detachXlbd();
   }
   // Starts xlbd with this configuration or fails the test with its log.
   void start(const std::string& config) {

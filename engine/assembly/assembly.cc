@@ -14,7 +14,10 @@ XdpOptions xdpOptionsFor(const Config& config, bool simRedirect) {
 std::unique_ptr<Assembly> Assembly::build(const Config& config, const OpenQueue& open,
                                           AssemblyHooks hooks, std::string& error) {
   std::unique_ptr<Assembly> a(new Assembly());
-  a->prog_ = XdpProgram::load(xdpOptionsFor(config, hooks.simRedirect), error);
+  a->snatAddresses_ = config.snat.addresses;
+  XdpOptions xo = xdpOptionsFor(config, hooks.simRedirect);
+  xo.adoptMapsFrom = hooks.adoptMapsFrom;
+  a->prog_ = XdpProgram::load(xo, error);
   if (!a->prog_) return nullptr;
   ControllerDeps deps;
   deps.prog = a->prog_.get();
@@ -24,11 +27,16 @@ std::unique_ptr<Assembly> Assembly::build(const Config& config, const OpenQueue&
     if (auto* s = dynamic_cast<SocketInfo*>(io.get())) deps.sockets.push_back(s);
     a->ios_.push_back(std::move(io));
   }
+  if (hooks.openFlows) {
+    a->flows_ = hooks.openFlows(error);
+    if (!a->flows_) return nullptr;
+  }
   if (config.workers > 1) a->handoff_ = std::make_unique<Handoff>(config.workers);
   for (std::uint32_t q = 0; q < config.workers; ++q) {
+    const ConnStorage storage = a->flows_ ? a->flows_->storage(q) : ConnStorage{};
     a->workers_.push_back(std::make_unique<Worker>(q, config.workers, config, *a->ios_[q],
                                                    a->handoff_.get(), hooks.cookieKey,
-                                                   hooks.tableSeed));
+                                                   hooks.tableSeed, a->flows_ ? &storage : nullptr));
     deps.workers.push_back(a->workers_.back().get());
   }
   deps.localMac = hooks.localMac;
@@ -41,6 +49,21 @@ std::unique_ptr<Assembly> Assembly::build(const Config& config, const OpenQueue&
   a->controller_ = std::make_unique<Controller>(config, std::move(deps), std::move(hooks.store),
                                                 std::move(hooks.clock));
   return a;
+}
+
+AdoptCounts Assembly::adoptFlows(TimeNs now) {
+  AdoptCounts total;
+  if (!flows_) return total;
+  const std::vector<FlowTarget> targets = controller_->flowTargets();
+  for (auto& w : workers_) {
+    const FlowRemap remap(targets, flows_->storedSnat(), w->snat());
+    const AdoptCounts c = w->adopt(remap, now);
+    total.adopted += c.adopted;
+    total.invalid += c.invalid;
+    total.duplicates += c.duplicates;
+  }
+  flows_->claim(snatAddresses_);
+  return total;
 }
 
 Assembly::~Assembly() {

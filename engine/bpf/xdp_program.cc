@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
+#include <unistd.h>
 #include <netinet/in.h>
 
 #include <algorithm>
@@ -63,6 +64,40 @@ std::uint8_t synModeValue(SynFloodMode m) {
       return XLB_SYN_AUTO;
   }
   return XLB_SYN_OFF;
+}
+
+// Reuses the previous program's counter and SYN-rate maps where type, sizes and entry count
+// match this object's (anything else starts empty). Returns the names reused.
+std::vector<std::string> adoptMaps(xlb_bpf* s, std::uint32_t progId) {
+  std::vector<std::string> reused;
+  const int pfd = bpf_prog_get_fd_by_id(progId);
+  if (pfd < 0) return reused;
+  std::array<std::uint32_t, 64> ids{};
+  bpf_prog_info info{};
+  info.nr_map_ids = ids.size();
+  info.map_ids = reinterpret_cast<std::uint64_t>(ids.data());
+  std::uint32_t len = sizeof info;
+  const bool ok = bpf_obj_get_info_by_fd(pfd, &info, &len) == 0;
+  close(pfd);
+  if (!ok) return reused;
+  for (std::uint32_t i = 0; i < std::min<std::uint32_t>(info.nr_map_ids, ids.size()); ++i) {
+    const int mfd = bpf_map_get_fd_by_id(ids[i]);
+    if (mfd < 0) continue;
+    bpf_map_info mi{};
+    std::uint32_t mlen = sizeof mi;
+    if (bpf_obj_get_info_by_fd(mfd, &mi, &mlen) == 0) {
+      for (bpf_map* m : {s->maps.xlb_stats, s->maps.xlb_syn_rate, s->maps.xlb_dests}) {
+        if (std::strcmp(mi.name, bpf_map__name(m)) != 0) continue;
+        if (mi.type == static_cast<std::uint32_t>(bpf_map__type(m)) &&
+            mi.key_size == bpf_map__key_size(m) && mi.value_size == bpf_map__value_size(m) &&
+            mi.max_entries == bpf_map__max_entries(m) && bpf_map__reuse_fd(m, mfd) == 0) {
+          reused.emplace_back(mi.name);
+        }
+      }
+    }
+    close(mfd);
+  }
+  return reused;
 }
 
 }  // namespace
@@ -125,6 +160,7 @@ std::unique_ptr<XdpProgram> XdpProgram::load(const XdpOptions& options, std::str
     error = "map xlb_stats: entry count differs from the reason list";
     return nullptr;
   }
+  if (options.adoptMapsFrom != 0) p->adoptedMaps_ = adoptMaps(s, options.adoptMapsFrom);
   if (int err = xlb_bpf__load(s); err != 0) {
     std::string log = takeLog();
     error = "cannot load the XDP program (" + errnoText(err) + ")";

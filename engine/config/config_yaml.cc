@@ -245,7 +245,7 @@ Config loadRoot(const YAML::Node& root) {
   onlyKeys(
       root, "",
       {"interface", "xdp_mode", "workers", "fail_open", "frames_per_queue", "blocklist_capacity",
-       "snat", "vips", "blocklist", "conntrack", "control", "state_dir", "health_check"});
+       "snat", "vips", "blocklist", "conntrack", "control", "state_dir", "runtime_dir", "health_check"});
   if (root["interface"]) {
     c.interface = scalar(root["interface"], "interface");
     if (c.interface.empty() || c.interface.size() > 15 ||
@@ -299,6 +299,10 @@ Config loadRoot(const YAML::Node& root) {
   if (root["state_dir"]) {
     c.stateDir = scalar(root["state_dir"], "state_dir");
     if (c.stateDir.empty()) fail("state_dir", "must not be empty");
+  }
+  if (root["runtime_dir"]) {
+    c.runtimeDir = scalar(root["runtime_dir"], "runtime_dir");
+    if (c.runtimeDir.empty()) fail("runtime_dir", "must not be empty");
   }
   if (root["health_check"]) loadHealth(root["health_check"], c.healthCheck);
   if (std::string err = checkConfig(c); !err.empty()) throw Fail{err};

@@ -74,6 +74,7 @@ json config(const Config& c) {
             {"fall", c.healthCheck.fall},
             {"reset_on_down", c.healthCheck.resetOnDown}}},
           {"state_dir", c.stateDir},
+          {"runtime_dir", c.runtimeDir},
           {"vips", vips}};
 }
 

@@ -193,6 +193,9 @@ bool ApiServer::start(std::string& error) {
 void ApiServer::stop() {
   if (impl_ && impl_->running) {
     impl_->endpoint->shutdown();
+    // The listening socket closes with the endpoint, not at shutdown(): a process taking over
+    // binds the same port next.
+    impl_->endpoint.reset();
     impl_->running = false;
   }
 }

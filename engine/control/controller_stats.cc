@@ -73,4 +73,15 @@ std::variant<VipView, ControlError> Controller::vip(const Address& vip) const {
   return vipViewLocked(static_cast<std::size_t>(v - model_.vips().data()), fold(workerStats()));
 }
 
+std::vector<FlowTarget> Controller::flowTargets() const {
+  std::lock_guard lock(mutex_);
+  std::vector<FlowTarget> out;
+  for (const VipRecord& v : model_.vips()) {
+    for (const BackendRecord& b : v.backends) {
+      out.push_back(FlowTarget{v.config.address, v.id, b.address, b.id});
+    }
+  }
+  return out;
+}
+
 }  // namespace xlb

@@ -96,6 +96,7 @@ std::vector<std::string> restartOnly(const Config& running, Config& next) {
   keep(&Config::conntrack, "conntrack");
   keep(&Config::control, "control");
   keep(&Config::stateDir, "state_dir");
+  keep(&Config::runtimeDir, "runtime_dir");
   keep(&Config::healthCheck, "health_check");
   return names;
 }

@@ -2,6 +2,7 @@
 // Connection table: chained hash indexes for both directions, TCP state machine, timer wheel.
 #include "xlb/conn_table.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <stdexcept>
@@ -25,24 +26,43 @@ ConnTable::ConnTable(std::uint32_t capacity, const Timeouts& timeouts, SnatPool&
                      std::uint64_t seed)
     : capacity_(capacity), freeHead_(kNil), snat_(snat), timeouts_(timeouts) {
   if (capacity == 0 || capacity >= kHeadBit) throw std::invalid_argument("conntrack capacity");
+  ownEntries_.assign(capacity, ConnEntry{});  // state 0: kFree
+  ownFinSeqs_.assign(capacity, FinSeqs{});
+  ownClientSeqDeltas_.assign(capacity, 0);
+  entries_ = ownEntries_.data();
+  finSeqs_ = ownFinSeqs_.data();
+  clientSeqDeltas_ = ownClientSeqDeltas_.data();
+  initCommon(timeouts, seed);
+  // Free list threads through nextRev, lowest index first.
+  for (std::uint32_t i = capacity; i-- > 0;) {
+    entries_[i].nextRev = freeHead_;
+    freeHead_ = i;
+  }
+}
+
+ConnTable::ConnTable(std::uint32_t capacity, const Timeouts& timeouts, SnatPool& snat,
+                     std::uint64_t seed, const ConnStorage& storage)
+    : capacity_(capacity), freeHead_(kNil), snat_(snat), timeouts_(timeouts) {
+  if (capacity == 0 || capacity >= kHeadBit) throw std::invalid_argument("conntrack capacity");
+  if (storage.entries == nullptr || storage.finSeqs == nullptr ||
+      storage.clientSeqDeltas == nullptr) {
+    throw std::invalid_argument("conntrack storage");
+  }
+  entries_ = storage.entries;
+  finSeqs_ = storage.finSeqs;
+  clientSeqDeltas_ = storage.clientSeqDeltas;
+  initCommon(timeouts, seed);
+}
+
+void ConnTable::initCommon(const Timeouts& timeouts, std::uint64_t seed) {
   // Twice as many buckets as entries (load <= 0.5): chains stay short, and each extra chain
   // element is a cache miss the batch prefetch cannot hide. Budget: 16 bytes per connection.
-  const std::uint64_t buckets = 2 * std::bit_ceil(static_cast<std::uint64_t>(capacity));
+  const std::uint64_t buckets = 2 * std::bit_ceil(static_cast<std::uint64_t>(capacity_));
   mask_ = buckets - 1;
-  entries_.resize(capacity);
-  finSeqs_.assign(capacity, FinSeqs{});
-  clientSeqDeltas_.assign(capacity, 0);
   fwdHeads_.assign(buckets, kNil);
   revHeads_.assign(buckets, kNil);
   wheel_.assign(kWheelSlots, kNil);
   backendActive_.assign(std::size_t{1} << 16, 0);
-  // Free list threads through nextRev, lowest index first.
-  for (std::uint32_t i = capacity; i-- > 0;) {
-    entries_[i] = ConnEntry{};
-    entries_[i].state = TcpState::kFree;
-    entries_[i].nextRev = freeHead_;
-    freeHead_ = i;
-  }
   auto ms = [](TimeNs t) { return static_cast<std::uint32_t>(t / kNsPerMs); };
   timeoutMs_[static_cast<std::size_t>(TcpState::kSynSent)] = ms(timeouts.syn);
   timeoutMs_[static_cast<std::size_t>(TcpState::kSynReceived)] = ms(timeouts.syn);
@@ -54,6 +74,69 @@ ConnTable::ConnTable(std::uint32_t capacity, const Timeouts& timeouts, SnatPool&
   timeoutMs_[static_cast<std::size_t>(TcpState::kKilled)] = ms(timeouts.rst);
   std::uint64_t s = seed;
   for (auto& k : seed_) k = splitmix64(s);
+}
+
+bool ConnTable::adoptable(const ConnEntry& e) const noexcept {
+  // Every field a packet or the wheel trusts is checked: a process killed mid-write may have
+  // left any of them torn.
+  const auto state = static_cast<std::uint8_t>(e.state);
+  if (state == 0 || state >= static_cast<std::uint8_t>(TcpState::kCount)) return false;
+  if (e.family != Family::kV4 && e.family != Family::kV6) return false;
+  if (e.proto != kProtoTcp) return false;
+  if (e.snatIdx >= snat_.addressCount() || !snat_.inRange(e.snatPort)) return false;
+  if (snat_.familyOf(e.snatIdx) != e.family) return false;
+  return e.clientPort != 0 && e.vipPort != 0 && e.backendPort != 0;
+}
+
+AdoptCounts ConnTable::adopt(TimeNs now, const EntryCheck& check) noexcept {
+  AdoptCounts counts;
+  const std::uint64_t nowMs = now / kNsPerMs;
+  cursorSet_ = false;
+  freeHead_ = kNil;
+  // Highest index first, so that the free list hands out the lowest indexes first.
+  for (std::uint32_t i = capacity_; i-- > 0;) {
+    ConnEntry& e = entries_[i];
+    if (e.state == TcpState::kFree) {
+      e = ConnEntry{};
+      e.nextRev = freeHead_;
+      freeHead_ = i;
+      continue;
+    }
+    // Checked again after the check rewrote the ids (the SNAT index among them).
+    bool ok = adoptable(e) && check.keep(e) && adoptable(e);
+    if (!ok) {
+      ++counts.invalid;
+    } else if (findForward(forwardKey(e), hash(forwardKey(e))) != kNil ||
+               !snat_.claim(e.snatIdx, e.snatPort)) {
+      ++counts.duplicates;
+      ok = false;
+    }
+    if (!ok) {
+      e = ConnEntry{};
+      e.nextRev = freeHead_;
+      freeHead_ = i;
+      continue;
+    }
+    // A deadline further away than the state's timeout (the timeouts changed, or the field was
+    // torn) starts the timeout afresh; a passed one expires at the next expire().
+    const auto left = static_cast<std::int32_t>(e.deadlineMs - static_cast<std::uint32_t>(nowMs));
+    if (left > static_cast<std::int64_t>(timeoutMs(e.state))) {
+      e.deadlineMs = static_cast<std::uint32_t>(nowMs) + timeoutMs(e.state);
+    }
+    std::uint64_t hf = hash(forwardKey(e)) & mask_;
+    e.nextFwd = fwdHeads_[hf];
+    fwdHeads_[hf] = i;
+    std::uint64_t hr = hash(reverseKey(e)) & mask_;
+    e.nextRev = revHeads_[hr];
+    revHeads_[hr] = i;
+    wheelInsert(i, nowMs);
+    ++byState_[static_cast<std::size_t>(e.state)];
+    ++active_;
+    ++backendActive_[e.backendId];
+    ++counts.adopted;
+  }
+  snat_.rebuildFree();
+  return counts;
 }
 
 namespace {
@@ -364,8 +447,7 @@ double ConnTable::bytesPerConnection() const noexcept {
 }
 
 std::size_t ConnTable::bytesAllocated() const noexcept {
-  return entries_.size() * sizeof(ConnEntry) + finSeqs_.size() * sizeof(FinSeqs) +
-         clientSeqDeltas_.size() * sizeof(std::uint32_t) +
+  return std::size_t{capacity_} * (sizeof(ConnEntry) + sizeof(FinSeqs) + sizeof(std::uint32_t)) +
          fwdHeads_.size() * sizeof(std::uint32_t) + revHeads_.size() * sizeof(std::uint32_t) +
          wheel_.size() * sizeof(std::uint32_t) + backendActive_.size() * sizeof(std::uint32_t);
 }

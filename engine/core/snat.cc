@@ -72,6 +72,26 @@ bool SnatPool::release(std::uint8_t addrIdx, std::uint16_t port) noexcept {
   return true;
 }
 
+bool SnatPool::claim(std::uint8_t addrIdx, std::uint16_t port) noexcept {
+  if (addrIdx >= pools_.size() || !inRange(port) || inUse(addrIdx, port)) return false;
+  Pool& p = pools_[addrIdx];
+  const auto bit = static_cast<std::uint32_t>(port - lo_);
+  p.used[bit / 64] |= std::uint64_t{1} << (bit % 64);
+  ++inUseTotal_;
+  return true;
+}
+
+void SnatPool::rebuildFree() noexcept {
+  for (Pool& p : pools_) {
+    p.head = 0;
+    p.freeCount = 0;
+    for (std::uint32_t k = 0; k < rangeSize_; ++k) {
+      if ((p.used[k / 64] >> (k % 64)) & 1) continue;
+      p.ring[p.freeCount++] = static_cast<std::uint16_t>(lo_ + k);
+    }
+  }
+}
+
 void SnatPool::noteEnd(std::uint8_t addrIdx, std::uint16_t port, std::uint16_t backendId,
                        std::uint16_t backendPort, std::optional<std::uint32_t> endSeq) noexcept {
   if (addrIdx >= pools_.size() || !inRange(port)) return;

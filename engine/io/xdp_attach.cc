@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "xlb/xdp_attach.h"
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
 #include <net/if.h>
-#include <xdp/libxdp.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -14,47 +17,31 @@ std::string errText(int err) {
   return std::strerror(err < 0 ? -err : err);
 }
 
-// Detaches a program named like ours. Returns false with `error` if a foreign program is there.
-bool clearStale(int ifindex, const std::string& ifname, std::string& error, std::string& note) {
-  xdp_multiprog* mp = xdp_multiprog__get_from_ifindex(ifindex);
-  if (mp == nullptr || libxdp_get_error(mp) != 0) return true;  // nothing attached
-  bool ours = false;
-  std::string foreign;
-  if (xdp_multiprog__is_legacy(mp)) {
-    xdp_program* p = xdp_multiprog__main_prog(mp);
-    const char* name = p != nullptr ? xdp_program__name(p) : nullptr;
-    if (name != nullptr && std::strcmp(name, kXdpProgramName) == 0) {
-      ours = true;
-    } else if (p != nullptr) {
-      foreign = name != nullptr ? name : "?";
-    }
-  } else {
-    for (xdp_program* p = xdp_multiprog__next_prog(nullptr, mp); p != nullptr;
-         p = xdp_multiprog__next_prog(p, mp)) {
-      const char* name = xdp_program__name(p);
-      if (name != nullptr && std::strcmp(name, kXdpProgramName) == 0) {
-        ours = true;
-      } else {
-        foreign = name != nullptr ? name : "?";
-      }
-    }
-  }
-  bool ok = true;
-  if (!foreign.empty()) {
-    error = "interface " + ifname + " already has an XDP program (\"" + foreign +
-            "\"); xlb does not replace programs it did not attach";
-    ok = false;
-  } else if (ours) {
-    const int err = xdp_multiprog__detach(mp);
-    if (err != 0) {
-      error = "cannot detach the stale xlb program from " + ifname + ": " + errText(err);
-      ok = false;
-    } else {
-      note = "replaced a stale xlb program left on " + ifname + " by an earlier run";
-    }
-  }
-  xdp_multiprog__close(mp);
-  return ok;
+struct Attached {
+  std::uint32_t id = 0;
+  bool native = false;
+  std::string name;
+};
+
+Attached attachedProgram(int ifindex) {
+  Attached a;
+  bpf_xdp_query_opts q{};
+  q.sz = sizeof q;
+  if (bpf_xdp_query(ifindex, 0, &q) != 0) return a;
+  a.id = q.drv_prog_id != 0 ? q.drv_prog_id : q.skb_prog_id;
+  a.native = q.drv_prog_id != 0;
+  if (a.id == 0) return a;
+  const int fd = bpf_prog_get_fd_by_id(a.id);
+  if (fd < 0) return a;
+  bpf_prog_info info{};
+  std::uint32_t len = sizeof info;
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) a.name = info.name;
+  close(fd);
+  return a;
+}
+
+std::uint32_t modeFlag(bool native) {
+  return native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
 }
 
 }  // namespace
@@ -65,28 +52,62 @@ int XdpAttachment::ifindexOf(const std::string& ifname, std::string& error) {
   return static_cast<int>(idx);
 }
 
+std::uint32_t XdpAttachment::attachedXlbProgram(int ifindex) {
+  const Attached a = attachedProgram(ifindex);
+  return a.name == kXdpProgramName ? a.id : 0;
+}
+
 std::unique_ptr<XdpAttachment> XdpAttachment::attach(const std::string& ifname, int progFd,
                                                      XdpMode mode, std::string& error,
                                                      std::string& note) {
   const int ifindex = ifindexOf(ifname, error);
   if (ifindex == 0) return nullptr;
-  if (!clearStale(ifindex, ifname, error, note)) return nullptr;
   std::unique_ptr<XdpAttachment> a(new XdpAttachment());
   a->ifindex_ = ifindex;
-  a->prog_ = xdp_program__from_fd(progFd);
-  if (a->prog_ == nullptr || libxdp_get_error(a->prog_) != 0) {
-    error = "libxdp cannot use the loaded program: " + errText(errno);
-    a->prog_ = nullptr;
+  a->progFd_ = progFd;
+  const Attached old = attachedProgram(ifindex);
+  if (old.id != 0 && old.name != kXdpProgramName) {
+    error = "interface " + ifname + " already has an XDP program (\"" + old.name +
+            "\"); xlb does not replace programs it did not attach";
     return nullptr;
+  }
+  const bool modeFits = old.id != 0 && (mode == XdpMode::kAuto ||
+                                        (mode == XdpMode::kNative) == old.native);
+  if (modeFits) {
+    // The previous run's program: replaced in one step, so no frame meets an interface without
+    // one (and the kernel refuses if something else replaced it meanwhile).
+    const int oldFd = bpf_prog_get_fd_by_id(old.id);
+    bpf_xdp_attach_opts o{};
+    o.sz = sizeof o;
+    o.old_prog_fd = oldFd;
+    const int err =
+        bpf_xdp_attach(ifindex, progFd, modeFlag(old.native) | XDP_FLAGS_REPLACE, &o);
+    if (oldFd >= 0) close(oldFd);
+    if (err != 0) {
+      error = "cannot replace the xlb program on " + ifname + ": " + errText(err);
+      return nullptr;
+    }
+    a->native_ = old.native;
+    a->attached_ = true;
+    a->replaced_ = true;
+    note = "replaced the xlb program a previous run left attached to " + ifname + " (in one step)";
+    return a;
+  }
+  if (old.id != 0) {
+    bpf_xdp_detach(ifindex, modeFlag(old.native), nullptr);
+    note = "removed the xlb program a previous run left on " + ifname + " in " +
+           (old.native ? "native" : "generic") + " mode";
   }
   int err = -EINVAL;
   if (mode != XdpMode::kGeneric) {
-    err = xdp_program__attach(a->prog_, ifindex, XDP_MODE_NATIVE, 0);
+    err = bpf_xdp_attach(ifindex, progFd, XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST,
+                         nullptr);
     if (err == 0) a->native_ = true;
   }
   if (err != 0 && mode != XdpMode::kNative) {
     const int nativeErr = err;
-    err = xdp_program__attach(a->prog_, ifindex, XDP_MODE_SKB, 0);
+    err = bpf_xdp_attach(ifindex, progFd, XDP_FLAGS_SKB_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST,
+                         nullptr);
     if (err == 0 && mode == XdpMode::kAuto) {
       note += std::string(note.empty() ? "" : "; ") + "native XDP refused (" + errText(nativeErr) +
               "), using generic mode";
@@ -102,15 +123,28 @@ std::unique_ptr<XdpAttachment> XdpAttachment::attach(const std::string& ifname, 
   return a;
 }
 
-void XdpAttachment::detach() {
-  if (!attached_) return;
-  xdp_program__detach(prog_, ifindex_, native_ ? XDP_MODE_NATIVE : XDP_MODE_SKB, 0);
-  attached_ = false;
+bool XdpAttachment::detachXlb(const std::string& ifname, std::string& error) {
+  const int ifindex = ifindexOf(ifname, error);
+  if (ifindex == 0) return false;
+  const Attached old = attachedProgram(ifindex);
+  if (old.id == 0 || old.name != kXdpProgramName) {
+    error = "no xlb program is attached to " + ifname;
+    return false;
+  }
+  if (const int err = bpf_xdp_detach(ifindex, modeFlag(old.native), nullptr); err != 0) {
+    error = "cannot detach the xlb program from " + ifname + ": " + errText(err);
+    return false;
+  }
+  return true;
 }
 
-XdpAttachment::~XdpAttachment() {
-  detach();
-  if (prog_ != nullptr) xdp_program__close(prog_);
+void XdpAttachment::detach() {
+  if (!attached_) return;
+  bpf_xdp_attach_opts o{};
+  o.sz = sizeof o;
+  o.old_prog_fd = progFd_;
+  bpf_xdp_detach(ifindex_, modeFlag(native_) | XDP_FLAGS_REPLACE, &o);
+  attached_ = false;
 }
 
 }  // namespace xlb

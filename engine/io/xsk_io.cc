@@ -3,6 +3,7 @@
 
 #include <linux/if_xdp.h>
 #include <poll.h>
+#include <unistd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <xdp/xsk.h>
@@ -37,14 +38,21 @@ std::unique_ptr<XskIo> XskIo::open(const XskOptions& o, std::string& error) {
   x->options_ = o;
   x->rings_ = std::make_unique<Rings>();
   x->areaSize_ = static_cast<std::size_t>(o.frames) * kFrameSize;
-  void* area = mmap(nullptr, x->areaSize_, PROT_READ | PROT_WRITE,
-                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  // A memfd, not anonymous memory: a hand-over maps the same frames into the next process.
+  x->umemFd_ = memfd_create("xlb-umem", MFD_CLOEXEC);
+  if (x->umemFd_ < 0 || ftruncate(x->umemFd_, static_cast<off_t>(x->areaSize_)) != 0) {
+    error = "cannot create the UMEM's memfd: " + errText(errno);
+    return nullptr;
+  }
+  void* area = mmap(nullptr, x->areaSize_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+                    x->umemFd_, 0);
   if (area == MAP_FAILED) {
     error = "cannot map " + std::to_string(x->areaSize_ >> 20) + " MiB of UMEM: " + errText(errno);
     return nullptr;
   }
   x->area_ = static_cast<std::uint8_t*>(area);
   const std::uint32_t ring = std::max<std::uint32_t>(o.frames / 2, 128);
+  x->ringSize_ = ring;
   xsk_umem_config uc{};
   uc.fill_size = ring;
   uc.comp_size = ring;
@@ -98,11 +106,110 @@ std::unique_ptr<XskIo> XskIo::open(const XskOptions& o, std::string& error) {
 XskIo::~XskIo() {
   if (xsk_ != nullptr) xsk_socket__delete(xsk_);
   if (umem_ != nullptr) xsk_umem__delete(umem_);
+  for (const Mapped& m : mapped_) munmap(m.ptr, m.len);
+  if (socketFd_ >= 0) close(socketFd_);
   if (area_ != nullptr) munmap(area_, areaSize_);
+  if (umemFd_ >= 0) close(umemFd_);
 }
 
 int XskIo::fd() const noexcept {
-  return xsk_socket__fd(xsk_);
+  return xsk_ != nullptr ? xsk_socket__fd(xsk_) : socketFd_;
+}
+
+XskHandover XskIo::handover() const {
+  XskHandover h;
+  h.socketFd = fd();
+  h.umemFd = umemFd_;
+  h.queue = options_.queue;
+  h.frames = options_.frames;
+  h.ringSize = ringSize_;
+  h.inFill = inFill_;
+  h.inTx = inTx_;
+  h.zeroCopy = zeroCopy_;
+  h.free = free_;
+  return h;
+}
+
+bool XskIo::mapRings(std::uint32_t ringSize, std::string& error) {
+  xdp_mmap_offsets off{};
+  socklen_t len = sizeof off;
+  if (getsockopt(socketFd_, SOL_XDP, XDP_MMAP_OFFSETS, &off, &len) != 0) {
+    error = "cannot read the handed-over socket's ring offsets: " + errText(errno);
+    return false;
+  }
+  auto map = [&](const xdp_ring_offset& o, std::size_t entry, off_t pgoff) -> std::uint8_t* {
+    const std::size_t bytes = o.desc + ringSize * entry;
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, socketFd_,
+                   pgoff);
+    if (p == MAP_FAILED) return nullptr;
+    mapped_.push_back(Mapped{p, bytes});
+    return static_cast<std::uint8_t*>(p);
+  };
+  // The rings' positions are in the shared pages: producers continue from the producer index,
+  // consumers from the consumer index (libxdp's cached_cons of a producer ring is one size ahead).
+  auto prod = [&](xsk_ring_prod& r, const xdp_ring_offset& o, std::uint8_t* base) {
+    r.mask = ringSize - 1;
+    r.size = ringSize;
+    r.producer = reinterpret_cast<std::uint32_t*>(base + o.producer);
+    r.consumer = reinterpret_cast<std::uint32_t*>(base + o.consumer);
+    r.ring = base + o.desc;
+    r.flags = reinterpret_cast<std::uint32_t*>(base + o.flags);
+    r.cached_prod = *r.producer;
+    r.cached_cons = *r.consumer + ringSize;
+  };
+  auto cons = [&](xsk_ring_cons& r, const xdp_ring_offset& o, std::uint8_t* base) {
+    r.mask = ringSize - 1;
+    r.size = ringSize;
+    r.producer = reinterpret_cast<std::uint32_t*>(base + o.producer);
+    r.consumer = reinterpret_cast<std::uint32_t*>(base + o.consumer);
+    r.ring = base + o.desc;
+    r.flags = reinterpret_cast<std::uint32_t*>(base + o.flags);
+    r.cached_prod = *r.producer;
+    r.cached_cons = *r.consumer;
+  };
+  std::uint8_t* fill = map(off.fr, sizeof(std::uint64_t), XDP_UMEM_PGOFF_FILL_RING);
+  std::uint8_t* comp = map(off.cr, sizeof(std::uint64_t), XDP_UMEM_PGOFF_COMPLETION_RING);
+  std::uint8_t* rx = map(off.rx, sizeof(xdp_desc), XDP_PGOFF_RX_RING);
+  std::uint8_t* tx = map(off.tx, sizeof(xdp_desc), XDP_PGOFF_TX_RING);
+  if (fill == nullptr || comp == nullptr || rx == nullptr || tx == nullptr) {
+    error = "cannot map the handed-over socket's rings: " + errText(errno);
+    return false;
+  }
+  prod(rings_->fill, off.fr, fill);
+  cons(rings_->comp, off.cr, comp);
+  cons(rings_->rx, off.rx, rx);
+  prod(rings_->tx, off.tx, tx);
+  return true;
+}
+
+std::unique_ptr<XskIo> XskIo::adopt(const XskOptions& o, XskHandover h, std::string& error) {
+  std::unique_ptr<XskIo> x(new XskIo());
+  x->options_ = o;
+  x->socketFd_ = h.socketFd;
+  x->umemFd_ = h.umemFd;
+  x->rings_ = std::make_unique<Rings>();
+  if (h.frames != o.frames || h.queue != o.queue || h.ringSize == 0 ||
+      (h.ringSize & (h.ringSize - 1)) != 0 || h.free.size() > h.frames) {
+    error = "the handed-over socket of queue " + std::to_string(h.queue) + " has " +
+            std::to_string(h.frames) + " frames, this configuration " + std::to_string(o.frames);
+    return nullptr;
+  }
+  x->areaSize_ = static_cast<std::size_t>(o.frames) * kFrameSize;
+  void* area = mmap(nullptr, x->areaSize_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+                    x->umemFd_, 0);
+  if (area == MAP_FAILED) {
+    error = "cannot map the handed-over UMEM: " + errText(errno);
+    return nullptr;
+  }
+  x->area_ = static_cast<std::uint8_t*>(area);
+  x->ringSize_ = h.ringSize;
+  if (!x->mapRings(h.ringSize, error)) return nullptr;
+  x->zeroCopy_ = h.zeroCopy;
+  x->free_ = std::move(h.free);
+  x->free_.reserve(o.frames);
+  x->inFill_ = h.inFill;
+  x->inTx_ = h.inTx;
+  return x;
 }
 
 FrameAccounting XskIo::accounting() const noexcept {

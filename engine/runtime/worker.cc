@@ -87,7 +87,8 @@ void Handoff::release(std::uint32_t from, std::uint32_t to, std::size_t n) noexc
 // ---- Worker ----
 
 Worker::Worker(std::uint32_t id, std::uint32_t count, const Config& config, BatchIo& io,
-               Handoff* handoff, const CookieKey& key, std::uint64_t seed)
+               Handoff* handoff, const CookieKey& key, std::uint64_t seed,
+               const ConnStorage* storage)
     : id_(id),
       count_(count),
       io_(io),
@@ -98,7 +99,10 @@ Worker::Worker(std::uint32_t id, std::uint32_t count, const Config& config, Batc
   snatSubRange(config.snat.portLo, config.snat.portHi, id, count, lo, hi);
   snat_ = std::make_unique<SnatPool>(config.snat.addresses, lo, hi);
   const std::uint32_t capacity = std::max<std::uint32_t>(1, config.conntrack.capacity / count);
-  table_ = std::make_unique<ConnTable>(capacity, config.conntrack.timeouts, *snat_, seed + id);
+  table_ = storage != nullptr ? std::make_unique<ConnTable>(capacity, config.conntrack.timeouts,
+                                                            *snat_, seed + id, *storage)
+                              : std::make_unique<ConnTable>(capacity, config.conntrack.timeouts,
+                                                            *snat_, seed + id);
   pipe_ = std::make_unique<Pipeline>(*table_, *snat_);
   pipe_->setCookieKey(key);
   // SYN timestamps from the wall clock's rate and origin: they keep rising across restarts,
@@ -110,6 +114,16 @@ Worker::Worker(std::uint32_t id, std::uint32_t count, const Config& config, Batc
   pipe_->setTimestampBase(wallNs - monotonicNow());
   // Readers see the capacities (and zeros) from the start, not only after the first 100 ms.
   publishStats();
+}
+
+std::uint32_t workerCapacity(const Config& config) noexcept {
+  return std::max<std::uint32_t>(1, config.conntrack.capacity / std::max(config.workers, 1u));
+}
+
+AdoptCounts Worker::adopt(const EntryCheck& check, TimeNs now) {
+  const AdoptCounts counts = table_->adopt(now, check);
+  publishStats();
+  return counts;
 }
 
 void Worker::publish(std::shared_ptr<const Snapshot> snapshot) {

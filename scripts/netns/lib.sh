@@ -132,6 +132,7 @@ vips:
     syn_flood: {mode: auto, threshold_pps: $2}
     backends: [{address: 10.100.0.11}, {address: 10.100.0.12}, {address: 10.100.0.13}]
 state_dir: $3
+runtime_dir: $3/run
 ${4:-}
 EOF
 }

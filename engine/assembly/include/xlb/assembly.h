@@ -15,6 +15,7 @@
 #include "xlb/batch_io.h"
 #include "xlb/config.h"
 #include "xlb/controller.h"
+#include "xlb/flow_store.h"
 #include "xlb/worker.h"
 #include "xlb/xdp_program.h"
 
@@ -32,6 +33,11 @@ struct AssemblyHooks {
   std::function<bool()> attached;                                 // optional
   std::function<bool()> running;                                  // optional
   std::unique_ptr<StateStore> store;  // nullptr: nothing persisted (the simulator)
+  // Opens the connection tables' file (xlbd), once the queues are open (a hand-over frees the
+  // file then); nullptr with the error fails the build. Unset: the tables live in the process
+  // (the simulator).
+  std::function<std::unique_ptr<FlowStore>(std::string& error)> openFlows;
+  std::uint32_t adoptMapsFrom = 0;  // XdpOptions::adoptMapsFrom
   Controller::Clock clock;            // nullptr: the wall clock
   // The configuration file read again for a reload (ControllerDeps::loadConfig); optional.
   std::function<std::variant<Config, std::string>()> loadConfig;
@@ -56,6 +62,11 @@ class Assembly {
 
   // Restores state_dir, fills the maps, publishes the first snapshot (Controller::start).
   bool start(std::string& error) { return controller_->start(error); }
+  // With a FlowStore: each worker takes the connections it holds (mapped onto this process's
+  // VIP, backend and SNAT numbering), and the file is claimed for this process. After start(),
+  // before runWorkers(). Without one: nothing to adopt.
+  AdoptCounts adoptFlows(TimeNs now);
+  FlowStore* flows() noexcept { return flows_.get(); }
   // One thread per worker, until stopWorkers() (xlbd and the API tests; the simulator steps the
   // workers itself on its clock).
   void runWorkers();
@@ -70,6 +81,8 @@ class Assembly {
 
  private:
   Assembly() = default;
+  std::unique_ptr<FlowStore> flows_;  // outlives the workers' tables, which live in it
+  std::vector<Address> snatAddresses_;
   std::unique_ptr<XdpProgram> prog_;
   std::vector<std::unique_ptr<BatchIo>> ios_;
   std::unique_ptr<Handoff> handoff_;

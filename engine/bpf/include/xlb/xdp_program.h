@@ -31,6 +31,10 @@ struct XdpOptions {
   // The simulator: no AF_XDP socket exists in a test run, so what would be redirected to the
   // engine is returned as XDP_REDIRECT (counted to_engine) instead of meeting the fallback.
   bool simRedirect = false;
+  // A previous run's program still attached (XdpAttachment::attachedXlbProgram), 0: none. Its
+  // per-reason counters and SYN-rate windows are taken over when their layout matches, so the
+  // counters continue across a restart and a flood in progress keeps its cookie mode.
+  std::uint32_t adoptMapsFrom = 0;
 };
 
 class XdpProgram final : public XdpMaps {
@@ -79,6 +83,8 @@ class XdpProgram final : public XdpMaps {
   RunResult run(std::vector<std::uint8_t>& frame, std::uint32_t repeat = 1) const;
 
   const XdpOptions& options() const noexcept { return options_; }
+  // The maps taken over from options().adoptMapsFrom.
+  const std::vector<std::string>& adoptedMaps() const noexcept { return adoptedMaps_; }
   unsigned cpus() const noexcept { return cpus_; }  // possible CPUs (per-CPU map width)
 
  private:
@@ -93,6 +99,7 @@ class XdpProgram final : public XdpMaps {
   std::array<std::size_t, 4> blockCounts_{};  // v4 exact, v4 lpm, v6 exact, v6 lpm
   // The config map's value as last written (the blocklist bits are recomputed on each write).
   xlb_config cfg_{};
+  std::vector<std::string> adoptedMaps_;
 };
 
 // Layout check of one map: returns an empty string when the key and value sizes match.

@@ -20,6 +20,7 @@
 #include "xlb/batch_io.h"
 #include "xlb/blocklist.h"
 #include "xlb/dataplane_ports.h"
+#include "xlb/flow_store.h"
 #include "xlb/service_model.h"
 #include "xlb/state_store.h"
 #include "xlb/stats_view.h"
@@ -145,6 +146,9 @@ class Controller {
   void refreshNextHops();
   // Backend ids whose next hop is still unknown.
   std::size_t unresolvedNextHops() const;
+  // Every (VIP, backend) pair with this process's ids: what a restart's adoption maps the
+  // stored connections onto (FlowRemap).
+  std::vector<FlowTarget> flowTargets() const;
 
   // Health checks report here; a change rebuilds the snapshot and is logged.
   void reportHealth(const Address& vip, const Address& backend, bool up);

@@ -105,6 +105,9 @@ struct Config {
   ConntrackConfig conntrack;
   ControlConfig control;
   std::string stateDir = "/var/lib/xlb";
+  // Where the connection tables live while xlbd runs and between runs (flow_store.h) and the
+  // hand-over socket: a tmpfs, so the packet path's writes never reach a disk.
+  std::string runtimeDir = "/run/xlb";
   HealthCheckConfig healthCheck;
 };
 

@@ -131,6 +131,31 @@ struct FlowKey {
   Family family;
 };
 
+// Where a table's per-connection arrays live when the caller provides them (xlbd: a file mapping
+// that outlives the process, so that the next process adopts the connections; flow_store.h).
+// Each array has the table's capacity.
+struct ConnStorage {
+  ConnEntry* entries = nullptr;
+  FinSeqs* finSeqs = nullptr;
+  std::uint32_t* clientSeqDeltas = nullptr;
+};
+
+// What adopting a table's contents kept and refused (ConnTable::adopt).
+struct AdoptCounts {
+  std::uint64_t adopted = 0;
+  std::uint64_t invalid = 0;     // a field out of range, or refused by the EntryCheck
+  std::uint64_t duplicates = 0;  // a forward key or SNAT port another adopted entry holds
+  std::uint64_t dropped() const noexcept { return invalid + duplicates; }
+};
+
+// Adoption's view of the running configuration: may rewrite an entry's ids (vipId, backendId,
+// snatIdx) to this process's numbering, or refuse the entry (its VIP or backend is gone).
+class EntryCheck {
+ public:
+  virtual ~EntryCheck() = default;
+  virtual bool keep(ConnEntry& e) const noexcept = 0;
+};
+
 // Not thread-safe: each worker owns its table (and the SnatPool it releases ports to).
 class ConnTable {
  public:
@@ -142,6 +167,17 @@ class ConnTable {
 
   // Allocates everything the table will ever use. capacity >= 1.
   ConnTable(std::uint32_t capacity, const Timeouts& timeouts, SnatPool& snat, std::uint64_t seed);
+  // The same over arrays the caller provides and keeps alive. Their contents are not trusted:
+  // until adopt() has run the table holds no entry and has none free.
+  ConnTable(std::uint32_t capacity, const Timeouts& timeouts, SnatPool& snat, std::uint64_t seed,
+            const ConnStorage& storage);
+
+  // Takes the connections the storage holds (a previous process's): each entry whose fields
+  // are in range, that `check` keeps, and whose forward key and SNAT port no other adopted entry
+  // holds is linked into the indexes and the wheel (its deadline kept) and its SNAT port claimed
+  // from the pool, which must not have handed out any port yet; every other slot is freed.
+  // Zero-filled storage adopts nothing. Call once, before the first packet.
+  AdoptCounts adopt(TimeNs now, const EntryCheck& check) noexcept;
 
   // Seeded multiply-mix over the whole key. Inline: it runs once per packet and keeping the key
   // in registers matters more than code size.
@@ -238,9 +274,16 @@ class ConnTable {
   FlowKey forwardKey(const ConnEntry& e) const noexcept;
   FlowKey reverseKey(const ConnEntry& e) const noexcept;
 
-  std::vector<ConnEntry> entries_;
-  std::vector<FinSeqs> finSeqs_;                // parallel to entries_
-  std::vector<std::uint32_t> clientSeqDeltas_;  // parallel to entries_
+  void initCommon(const Timeouts& timeouts, std::uint64_t seed);
+  bool adoptable(const ConnEntry& e) const noexcept;
+
+  // Owned arrays (empty when the caller provides storage); the pointers below are what is used.
+  std::vector<ConnEntry> ownEntries_;
+  std::vector<FinSeqs> ownFinSeqs_;
+  std::vector<std::uint32_t> ownClientSeqDeltas_;
+  ConnEntry* entries_ = nullptr;
+  FinSeqs* finSeqs_ = nullptr;               // parallel to entries_
+  std::uint32_t* clientSeqDeltas_ = nullptr;  // parallel to entries_
   std::vector<std::uint32_t> fwdHeads_;
   std::vector<std::uint32_t> revHeads_;
   std::vector<std::uint32_t> wheel_;

@@ -45,12 +45,19 @@ class SnatPool {
                                        std::uint16_t backendPort) const noexcept;
   static constexpr std::size_t kRecentBackends = 4;
 
+  // Adoption (ConnTable::adopt): marks a port in use without taking it from the free ring; false
+  // when it is out of range or already claimed. rebuildFree() then makes the ring the unclaimed
+  // ports. Only on a pool that has not handed out a port.
+  bool claim(std::uint8_t addrIdx, std::uint16_t port) noexcept;
+  void rebuildFree() noexcept;
+
   // Index of `addr` among the SNAT addresses, or kNoAddress.
   std::uint8_t find(Family family, const IpAddr& addr) const noexcept;
   bool inRange(std::uint16_t port) const noexcept { return port >= lo_ && port <= hi_; }
   bool inUse(std::uint8_t addrIdx, std::uint16_t port) const noexcept;
 
   const IpAddr& address(std::uint8_t idx) const noexcept { return pools_[idx].addr.ip; }
+  Family familyOf(std::uint8_t idx) const noexcept { return pools_[idx].addr.family; }
   std::size_t addressCount() const noexcept { return pools_.size(); }
   std::uint16_t rangeLo() const noexcept { return lo_; }
   std::uint16_t rangeHi() const noexcept { return hi_; }

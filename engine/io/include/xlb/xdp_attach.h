@@ -1,15 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-// Attaching the XDP program to an interface through libxdp (which, on this kernel, falls back
-// from its multi-program dispatcher to attaching the one program), replacing a stale xlb program
-// a crashed daemon left behind, and detaching cleanly.
+// Attaching the XDP program to an interface (netlink, through libbpf): an xlb program already
+// there (a previous run's, left attached on purpose for a restart, or by a crash) is replaced
+// atomically, so the interface is never without one; a foreign program is left alone.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
 #include "xlb/config.h"
-
-struct xdp_program;
 
 namespace xlb {
 
@@ -17,29 +16,40 @@ class XdpAttachment {
  public:
   // The interface's index, or 0 with `error` set ("no such interface").
   static int ifindexOf(const std::string& ifname, std::string& error);
+  // The id of the xlb program attached to `ifindex` (a previous run's), or 0.
+  static std::uint32_t attachedXlbProgram(int ifindex);
 
   // Attaches `progFd` to `ifname`. kAuto tries native and falls back to generic; kNative and
-  // kGeneric try only that mode. An xlb program already attached (a crashed run) is detached
-  // first and reported in `note`; any other program is left alone and the attach refused.
+  // kGeneric try only that mode. An xlb program already attached in that mode is replaced in one
+  // step (XDP_FLAGS_REPLACE) and reported in `note`; any other program is left alone and the
+  // attach refused.
   static std::unique_ptr<XdpAttachment> attach(const std::string& ifname, int progFd, XdpMode mode,
                                                std::string& error, std::string& note);
-  ~XdpAttachment();  // detaches
+  // Removes the xlb program from `ifname` (xlbd --detach). False with `error` when there is none
+  // or it cannot be removed.
+  static bool detachXlb(const std::string& ifname, std::string& error);
+  // Leaves the program attached: a stop for a restart (the next process replaces it).
+  ~XdpAttachment() = default;
   XdpAttachment(const XdpAttachment&) = delete;
   XdpAttachment& operator=(const XdpAttachment&) = delete;
 
   bool native() const noexcept { return native_; }
+  // The attach replaced a previous run's program in one step.
+  bool replacedPrevious() const noexcept { return replaced_; }
   int ifindex() const noexcept { return ifindex_; }
+  // Detaches this process's program if it is still the one attached (not replaced since).
   void detach();
 
  private:
   XdpAttachment() = default;
-  xdp_program* prog_ = nullptr;
+  int progFd_ = -1;
   int ifindex_ = 0;
   bool native_ = false;
   bool attached_ = false;
+  bool replaced_ = false;
 };
 
-// The program name xlb attaches; used to recognise a stale one.
+// The program name xlb attaches; used to recognise its own.
 inline constexpr const char* kXdpProgramName = "xlb_xdp";
 
 }  // namespace xlb

@@ -25,6 +25,21 @@ struct XskOptions {
 };
 
 
+// A socket as one process hands it to the next (handover.h): the socket and the UMEM's memfd,
+// and where every frame is. Frames in the kernel's rings stay there; the new owner learns the
+// rings' positions from the rings themselves.
+struct XskHandover {
+  int socketFd = -1;
+  int umemFd = -1;
+  std::uint32_t queue = 0;
+  std::uint32_t frames = 0;
+  std::uint32_t ringSize = 0;
+  std::uint32_t inFill = 0;  // in the fill ring or received and not yet read
+  std::uint32_t inTx = 0;    // in the TX ring or not yet completed
+  bool zeroCopy = false;
+  std::vector<std::uint64_t> free;  // frame addresses the process held unused
+};
+
 class XskIo final : public BatchIo, public SocketInfo {
  public:
   static constexpr std::uint32_t kFrameSize = 4096;
@@ -32,6 +47,14 @@ class XskIo final : public BatchIo, public SocketInfo {
   // Creates the UMEM and the socket and binds it to interface/queue. The socket is not yet in
   // any XSKMAP: the caller puts fd() there. nullptr with `error` set on failure.
   static std::unique_ptr<XskIo> open(const XskOptions& options, std::string& error);
+  // Takes over a socket another process handed over (its fds are owned from now on). nullptr
+  // with `error` when they cannot be mapped or do not match `options`.
+  static std::unique_ptr<XskIo> adopt(const XskOptions& options, XskHandover h,
+                                      std::string& error);
+  // What the next process needs to continue where this one stops. Only between batches, with no
+  // frame in the application; this XskIo must not be used afterwards (the fds are shared, not
+  // given away: they stay open until it is destroyed).
+  XskHandover handover() const;
   ~XskIo() override;
   XskIo(const XskIo&) = delete;
   XskIo& operator=(const XskIo&) = delete;
@@ -64,7 +87,16 @@ class XskIo final : public BatchIo, public SocketInfo {
   void txSubmit(std::uint64_t addr, std::uint32_t len);
 
   struct Rings;
+  struct Mapped {  // rings mapped by adopt() (libxdp maps its own)
+    void* ptr = nullptr;
+    std::size_t len = 0;
+  };
+  bool mapRings(std::uint32_t ringSize, std::string& error);
   XskOptions options_;
+  int socketFd_ = -1;  // adopted socket (libxdp owns the one it creates)
+  int umemFd_ = -1;
+  std::uint32_t ringSize_ = 0;
+  std::vector<Mapped> mapped_;
   std::unique_ptr<Rings> rings_;
   std::uint8_t* area_ = nullptr;
   std::size_t areaSize_ = 0;

@@ -122,9 +122,13 @@ class WorkerControl {
 
 class Worker final : public WorkerControl {
  public:
-  // `id` of `count` workers. The table capacity and the SNAT range are split evenly.
+  // `id` of `count` workers. The table capacity and the SNAT range are split evenly. With
+  // `storage` (flow_store.h) the table lives there and holds nothing until adopt().
   Worker(std::uint32_t id, std::uint32_t count, const Config& config, BatchIo& io, Handoff* handoff,
-         const CookieKey& key, std::uint64_t seed);
+         const CookieKey& key, std::uint64_t seed, const ConnStorage* storage = nullptr);
+
+  // Takes the connections the storage holds (ConnTable::adopt); before the worker runs.
+  AdoptCounts adopt(const EntryCheck& check, TimeNs now);
 
   // Control plane: the snapshot to use from the next batch on.
   void publish(std::shared_ptr<const Snapshot> snapshot) override;
@@ -201,6 +205,9 @@ class Worker final : public WorkerControl {
   std::array<Verdict, kMaxBatch> verdicts_{};
   std::array<Verdict, kMaxBatch> localVerdicts_{};
 };
+
+// The connection-table capacity of each of config.workers workers.
+std::uint32_t workerCapacity(const Config& config) noexcept;
 
 // The SNAT sub-range worker `id` of `count` allocates from.
 void snatSubRange(std::uint16_t lo, std::uint16_t hi, std::uint32_t id, std::uint32_t count,

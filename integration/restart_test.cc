@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: Apache-2.0
+// Restarts that keep every connection, on the rig: 200 long-lived keep-alive connections each
+// sending a request every 100 ms, wrk with keep-alive and wrk with a connection per request, all
+// through the VIP, across 10 planned restarts (xlbd --takeover), 3 upgrades (--takeover into a
+// second copy of the binary) and 3 kill -9 followed by a start. The long-lived connections must
+// see no failed request and no reset; wrk's errors and the longest pause per kind of restart are
+// reported (figures, not assertions: speed is measured, not asserted).
+#include <gtest/gtest.h>
+#include <sys/time.h>
+
+#include <algorithm>
+#include <csignal>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <thread>
+
+#include "rig_suite.h"
+
+namespace xlb {
+namespace {
+
+using rig::Rig;
+using rig::tail;
+
+double wallNow() {
+  timeval tv{};
+  gettimeofday(&tv, nullptr);
+  return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+}
+
+std::string config() {
+  std::string c = Rig::defaultConfig();
+  c = std::regex_replace(c, std::regex("blocklist: \\[[^\\]]*\\]\n"), "");  // c3 is on it
+  return c + "health_check: {interval: 200ms, timeout: 100ms, rise: 2, fall: 2}\n";
+}
+
+struct Restart {
+  std::string kind;
+  double at = 0;
+};
+
+class Restarts : public rig::RigSuite<Restarts> {
+ public:
+  static constexpr rig::RigShape kShape{"rs", 3, 3};
+};
+
+TEST_F(Restarts, PlannedUpgradeAndKill9KeepEveryLongLivedConnection) {
+  start(config());
+  ASSERT_EQ(rig_->curlBodies(1, 3, "http://10.100.0.100/").count("FAIL"), 0u);
+  constexpr int kSeconds = 95;  // the load's duration; the restarts take about 70 s
+  nlohmann::json longLived;
+  rig::WrkResult keepAlive, perRequest;
+  std::thread ll([&] {
+    const auto r = rig_->exec("c1",
+                              "/usr/bin/python3 " XLB_SOURCE_DIR
+                              "/scripts/netns/longlived.py 10.100.0.100 80 200 0.1 " +
+                                  std::to_string(kSeconds) + " 30",
+                              kSeconds + 60);
+    longLived = nlohmann::json::parse(r.out, nullptr, false);
+    if (longLived.is_discarded()) std::cerr << "long-lived client output:\n" << r.out << "\n";
+  });
+  const std::string wrkArgs = " -t1 -c2 -d" + std::to_string(kSeconds - 5) + "s --timeout 5s ";
+  std::thread w1([&] {
+    keepAlive = rig::parseWrk(
+        rig_->exec("c2", "wrk" + wrkArgs + "http://10.100.0.100/", kSeconds + 30).out);
+  });
+  std::thread w2([&] {
+    perRequest = rig::parseWrk(rig_->exec(
+        "c3", "wrk" + wrkArgs + "-H 'Connection: close' http://10.100.0.100/", kSeconds + 30)
+                                   .out);
+  });
+  const double begin = wallNow();
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  std::vector<Restart> restarts;
+  std::string log;
+  const std::string upgrade = rig_->dir() + "/xlbd-upgrade";
+  rig::sh("cp " + Rig::binDir() + "/xlbd " + upgrade);
+  std::size_t tookOver = 0, adopted = 0;
+  for (int i = 0; i < 13; ++i) {
+    const bool isUpgrade = i >= 10;
+    restarts.push_back({isUpgrade ? "upgrade" : "planned", wallNow()});
+    ASSERT_TRUE(rig_->takeoverXlbd(isUpgrade ? upgrade : Rig::binDir() + "/xlbd", log))
+        << "restart " << i << ":\n"
+        << tail(rig_->xlbdLog(), 40);
+    if (log.find("took over from xlbd pid") != std::string::npos) ++tookOver;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  }
+  for (int i = 0; i < 3; ++i) {
+    restarts.push_back({"kill -9", wallNow()});
+    EXPECT_EQ(rig_->stopXlbd(SIGKILL), 128 + SIGKILL);
+    start(config());
+    std::smatch m;
+    const std::string l = rig_->xlbdLog();
+    if (std::regex_search(l, m, std::regex("adopted (\\d+) connection"))) {
+      adopted = std::max<std::size_t>(adopted, std::stoul(m[1]));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(3000));
+  }
+  const double end = wallNow();
+  ll.join();
+  w1.join();
+  w2.join();
+  ASSERT_TRUE(longLived.is_object());
+  std::cout << "[ figure ] long-lived: " << longLived["requests"] << " requests, "
+            << longLived["failures"] << " failed, " << longLived["resets"] << " resets, errors "
+            << longLived["errors"].dump() << "\n";
+  EXPECT_EQ(longLived["failures"], 0) << longLived["errors"].dump();
+  EXPECT_EQ(longLived["resets"], 0);
+  EXPECT_EQ(tookOver, 13u) << tail(rig_->xlbdLog(), 40);
+  EXPECT_GE(adopted, 200u) << "a start after kill -9 adopted fewer than the 200 long-lived";
+  // 200 connections x 10 requests/s over the run, with room for the pauses.
+  EXPECT_GE(longLived["requests"].get<double>(), 200.0 * 10 * (kSeconds - 10) * 0.8);
+  // The longest request per kind of restart: sent from just before it until the next one.
+  std::map<std::string, double> worst{{"baseline", 0}, {"planned", 0}, {"upgrade", 0},
+                                      {"kill -9", 0}};
+  for (const auto& s : longLived["slow"]) {
+    const double at = s[0].get<double>(), ms = s[1].get<double>();
+    std::string kind = at < restarts.front().at - 0.5 ? "baseline" : "";
+    for (std::size_t i = 0; i < restarts.size() && kind.empty(); ++i) {
+      const double next = i + 1 < restarts.size() ? restarts[i + 1].at : end + kSeconds;
+      if (at >= restarts[i].at - 0.5 && at < next) kind = restarts[i].kind;
+    }
+    if (!kind.empty()) worst[kind] = std::max(worst[kind], ms);
+  }
+  std::cout << "[ figure ] longest pause of a long-lived request (ms): baseline (" << std::fixed
+            << std::setprecision(0) << restarts.front().at - begin << " s before any restart) "
+            << worst["baseline"] << ", planned restart " << worst["planned"] << ", upgrade "
+            << worst["upgrade"] << ", kill -9 + start " << worst["kill -9"]
+            << " (targets: 200 planned, 1500 kill -9)\n";
+  std::cout << "[ figure ] wrk keep-alive: " << keepAlive.requests << " requests, "
+            << keepAlive.errors() << " errors (connect " << keepAlive.connectErrors << ", read "
+            << keepAlive.readErrors << ", timeout " << keepAlive.timeouts
+            << "); wrk connection per request: " << perRequest.requests << " requests, "
+            << perRequest.errors() << " errors (connect " << perRequest.connectErrors
+            << ", read " << perRequest.readErrors << ", timeout " << perRequest.timeouts << ")\n";
+  EXPECT_GT(keepAlive.requests, 0);
+  EXPECT_GT(perRequest.requests, 0);
+}
+
+}  // namespace
+}  // namespace xlb
