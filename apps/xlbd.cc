@@ -28,6 +28,7 @@
 #include "xlb/xdp_program.h"
 #include "xlb/xsk_io.h"
 #include "xlbd_handover.h"
+#include "xlbd_host.h"
 #include "xlbd_restart.h"
 
 namespace xlb {
@@ -58,84 +59,6 @@ state_dir: /var/lib/xlb
 constexpr int kExitConfig = 2;
 constexpr int kExitRuntime = 1;
 
-// The kernel's ephemeral port range on this host (the namespace's, inside a netns).
-bool ephemeralRange(std::uint32_t& lo, std::uint32_t& hi) {
-  std::ifstream f("/proc/sys/net/ipv4/ip_local_port_range");
-  return static_cast<bool>(f >> lo >> hi);
-}
-
-bool isLoopback(const std::string& host) {
-  auto a = Address::parse(host);
-  if (!a) return false;
-  if (a->family == Family::kV4) return a->ip.bytes[0] == 127;
-  static const Address kV6Loopback = *Address::parse("::1");
-  return *a == kV6Loopback;
-}
-
-// The API token: from control.token_file, or (loopback only) generated once into state_dir.
-bool loadToken(const Config& config, std::string& token, std::string& error) {
-  std::string path = config.control.tokenFile;
-  if (path.empty()) {
-    if (!isLoopback(config.control.listenHost)) {
-      error = "control.listen " + config.control.listenHost +
-              " is not a loopback address: set control.token_file";
-      return false;
-    }
-    path = config.stateDir + "/api-token";
-    if (!std::filesystem::exists(path)) {
-      std::array<std::uint8_t, 24> raw{};
-      if (getrandom(raw.data(), raw.size(), 0) != static_cast<ssize_t>(raw.size())) {
-        error = "cannot generate an API token";
-        return false;
-      }
-      std::string hex;
-      for (std::uint8_t b : raw) hex += fmt::format("{:02x}", b);
-      StateStore store(config.stateDir);
-      if (!store.open(error) || !store.save("api-token", hex + "\n", error)) return false;
-      spdlog::info("generated an API token in {} (xlbctl reads it from there)", path);
-    }
-  }
-  std::ifstream f(path);
-  if (!f || !std::getline(f, token)) {
-    error = "cannot read the API token file " + path;
-    return false;
-  }
-  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
-  if (token.size() < 16) {
-    error = "the API token in " + path + " is shorter than 16 characters";
-    return false;
-  }
-  return true;
-}
-
-// Host set-ups that break xlb quietly, said loudly at start. Returns how many warnings it gave.
-std::size_t warnAboutHostAddresses(const Config& config) {
-  std::size_t warnings = 0;
-  // A preferred IPv6 VIP may become the source of the host's own connections; their replies
-  // come back to the VIP on ports it does not serve and XDP drops them. xlbd's own traffic is
-  // bound to the SNAT address; the host's other traffic needs the VIP deprecated.
-  for (const HostAddress6& h : hostAddresses6()) {
-    for (const VipConfig& v : config.vips) {
-      if (v.address != h.address || h.deprecated()) continue;
-      spdlog::warn(
-          "IPv6 VIP {} on {} is a preferred source address: the host's own connections may leave "
-          "from it and their replies would be dropped as VIP traffic; add it with preferred_lft 0 "
-          "(ip -6 addr change {}/128 dev {} preferred_lft 0)",
-          v.address.toString(), h.interface, v.address.toString(), h.interface);
-      ++warnings;
-    }
-  }
-  for (const Address& a : config.snat.addresses) {
-    if (isHostAddress(a)) continue;
-    spdlog::warn(
-        "SNAT address {} is not assigned to an interface of this host: backends cannot resolve "
-        "it and health checks, which leave from it, will fail; add it to {}",
-        a.toString(), config.interface);
-    ++warnings;
-  }
-  return warnings;
-}
-
 struct Daemon {
   Config config;
   // Reads the configuration file again (SIGHUP, POST /api/v1/config/reload), with the same
@@ -149,9 +72,11 @@ struct Daemon {
   std::unique_ptr<XdpAttachment> attachment;
   std::unique_ptr<ApiServer> api;
   std::unique_ptr<HealthChecker> health;
-  bool wantTakeover = false;            // --takeover
-  std::unique_ptr<Takeover> takeover;   // the running xlbd this one replaces
+  bool wantTakeover = false;                           // --takeover
+  std::unique_ptr<Takeover> takeover;                  // the running xlbd this one replaces
   std::unique_ptr<HandoverListener> handoverListener;  // for the next one
+  FlowStoreOpen flowsOpened;                           // what the tables' file held at start
+  RestartInfo restart;  // what this start took over (stats "restart")
 
   // Stops serving. The XDP program stays attached and the connection tables stay in their file:
   // the next start adopts both. Until then the program answers what it answers alone (cookies,
@@ -217,8 +142,8 @@ bool assemble(Daemon& d, std::string& err) {
   if (d.wantTakeover) {
     d.takeover = Takeover::begin(config, err);
     if (!err.empty()) return false;
-    if (!d.takeover) spdlog::info("--takeover: no xlbd runs on {}; starting normally",
-                                  config.runtimeDir);
+    if (!d.takeover)
+      spdlog::info("--takeover: no xlbd runs on {}; starting normally", config.runtimeDir);
   }
   // The sockets: new ones, or (taking over) the running xlbd's, asked for once this process's
   // program is loaded so that the old one serves until then.
@@ -248,7 +173,7 @@ bool assemble(Daemon& d, std::string& err) {
   const auto key = loadCookieKey(config, err);
   if (!key) return false;
   h.cookieKey = *key;
-  h.openFlows = [&config](std::string& e) { return openFlowStore(config, e); };
+  h.openFlows = [&config, &d](std::string& e) { return openFlowStore(config, e, d.flowsOpened); };
   h.adoptMapsFrom = XdpAttachment::attachedXlbProgram(d.ifindex);
   getrandom(&h.tableSeed, sizeof h.tableSeed, 0);
   h.localMac = d.mac;
@@ -266,18 +191,44 @@ bool assemble(Daemon& d, std::string& err) {
     spdlog::info("took over the previous program's maps: {}",
                  fmt::join(d.lb->program().adoptedMaps(), ", "));
   }
+  if (d.takeover) d.takeover->tablesTouched();  // from here on the old process cannot resume
   const AdoptCounts adopted = d.lb->adoptFlows(monotonicNow());
+  RestartInfo& info = d.restart;
+  info.generation = d.flowsOpened.generation;
+  info.adopted = adopted.adopted;
+  info.dropped = adopted.dropped() + d.flowsOpened.refusedFlows;
+  info.refused = d.flowsOpened.refused;
+  info.previousPid = d.flowsOpened.previousPid;
+  info.handover = d.takeover != nullptr;
+  d.lb->controller().setRestartInfo(info);
   if (adopted.adopted + adopted.dropped() > 0) {
-    spdlog::info("adopted {} connection(s) from {}; dropped {} ({} no longer valid: a field out "
-                 "of range, or a VIP, backend or SNAT address this configuration lacks; {} "
-                 "duplicates)",
-                 adopted.adopted, flowFilePath(config), adopted.dropped(), adopted.invalid,
-                 adopted.duplicates);
+    spdlog::info(
+        "adopted {} connection(s) from {}; dropped {} ({} no longer valid: a field out "
+        "of range, or a VIP, backend or SNAT address this configuration lacks; {} "
+        "duplicates)",
+        adopted.adopted, flowFilePath(config), adopted.dropped(), adopted.invalid,
+        adopted.duplicates);
   }
   // Next hops: give the kernel a moment to resolve what it does not know yet.
   for (int i = 0; i < 20 && d.lb->controller().unresolvedNextHops() > 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     d.lb->controller().refreshNextHops();
+  }
+  return true;
+}
+
+// The API and the health checks (at start, and again when a hand-over was abandoned).
+bool serveControl(Daemon& d, std::string& err) {
+  const Config& config = d.config;
+  ApiServerOptions ao;
+  ao.host = config.control.listenHost;
+  ao.port = config.control.listenPort;
+  ao.token = d.token;
+  d.api = std::make_unique<ApiServer>(d.lb->controller(), ao);
+  if (!d.api->start(err)) return false;
+  if (config.healthCheck.enabled) {
+    d.health = std::make_unique<HealthChecker>(d.lb->controller(), config.healthCheck, probeTcp);
+    d.health->start();
   }
   return true;
 }
@@ -298,19 +249,13 @@ bool serve(Daemon& d, std::string& err) {
   }
   d.lb->runWorkers();
   if (d.takeover) {
+    const double paused = d.takeover->pausedMs();
+    d.restart.pauseMs = paused;
+    d.lb->controller().setRestartInfo(d.restart);
     spdlog::info("took over from xlbd pid {}: its queues were paused for {:.1f} ms",
-                 d.takeover->previousPid(), d.takeover->pausedMs());
+                 d.takeover->previousPid(), paused);
   }
-  ApiServerOptions ao;
-  ao.host = config.control.listenHost;
-  ao.port = config.control.listenPort;
-  ao.token = d.token;
-  d.api = std::make_unique<ApiServer>(d.lb->controller(), ao);
-  if (!d.api->start(err)) return false;
-  if (config.healthCheck.enabled) {
-    d.health = std::make_unique<HealthChecker>(d.lb->controller(), config.healthCheck, probeTcp);
-    d.health->start();
-  }
+  if (!serveControl(d, err)) return false;
   d.handoverListener = HandoverListener::listen(handoverSocketPath(config), err);
   if (!d.handoverListener) return false;
   if (d.takeover) d.takeover->done();
@@ -336,6 +281,14 @@ HandoverSource handoverSource(Daemon& d) {
   };
   src.releaseFlows = [&d] {
     if (d.lb->flows() != nullptr) d.lb->flows()->unlock();
+  };
+  src.resume = [&d] {
+    if (d.lb->flows() != nullptr && !d.lb->flows()->relock()) {
+      spdlog::error("hand-over abandoned, but the tables' file stays locked by another process");
+    }
+    d.lb->runWorkers();
+    std::string err;
+    if (!serveControl(d, err)) spdlog::error("hand-over abandoned: {}", err);
   };
   return src;
 }
@@ -401,6 +354,10 @@ int run(const Config& config, std::function<std::variant<Config, std::string>()>
   if (!assemble(d, err) || !serve(d, err)) {
     spdlog::error("{}", err);
     d.shutdown();
+    if (d.takeover) {
+      d.lb.reset();  // its copies of the sockets and its lock go first
+      d.takeover->abandon();
+    }
     return kExitRuntime;
   }
   logStarted(d);
@@ -410,10 +367,11 @@ int run(const Config& config, std::function<std::variant<Config, std::string>()>
   d.shutdown();
   std::uint64_t active = 0;
   for (std::uint32_t q = 0; q < d.lb->queues(); ++q) active += d.lb->worker(q).stats().active;
-  spdlog::info("xlbd stopped: {} connection(s) kept in {} for the next start; the XDP program "
-               "stays attached (traffic for the engine is {} until then; xlbd --detach removes "
-               "it)",
-               active, flowFilePath(config), config.failOpen ? "passed" : "dropped");
+  spdlog::info(
+      "xlbd stopped: {} connection(s) kept in {} for the next start; the XDP program "
+      "stays attached (traffic for the engine is {} until then; xlbd --detach removes "
+      "it)",
+      active, flowFilePath(config), config.failOpen ? "passed" : "dropped");
   return 0;
 }
 

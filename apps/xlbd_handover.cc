@@ -4,6 +4,10 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include "xlb/flow_store.h"
+#include "xlb/worker.h"  // monotonicNow
+#include "xlbd_restart.h"
+
 namespace xlb {
 namespace {
 
@@ -50,6 +54,12 @@ std::unique_ptr<Takeover> Takeover::begin(const Config& config, std::string& err
             ": stop it and start this one (its connections are kept)";
     return nullptr;
   }
+  if (const std::string why = FlowStore::inspect(flowFilePath(config), flowLayout(config));
+      !why.empty()) {
+    error = "the running xlbd's connection tables do not fit this configuration (" + why +
+            "): a hand-over would drop them; stop it and start this one to accept that";
+    return nullptr;
+  }
   if (workers != config.workers || frames != config.framesPerQueue) {
     error = "the running xlbd (pid " + std::to_string(pid) + ") has " + std::to_string(workers) +
             " worker(s) and " + std::to_string(frames) + " frames per queue, this configuration " +
@@ -69,10 +79,10 @@ bool Takeover::quiesce(std::string& error) {
     if (error.empty()) error = "the running xlbd went away during the hand-over";
     return false;
   }
-  pausedAt_ = std::chrono::steady_clock::now();
   HandoverReader r(f.body);
   std::uint32_t count = 0;
-  if (f.type != HandoverMsg::kState || !r.get(count) || f.fds.size() != 2 * count) {
+  if (f.type != HandoverMsg::kState || !r.get(stoppedAtNs_) || !r.get(count) ||
+      f.fds.size() != 2 * count) {
     closeFds(f.fds);
     error = "the running xlbd handed over a malformed state";
     return false;
@@ -106,6 +116,18 @@ std::optional<XskHandover> Takeover::take(std::uint32_t q) {
   return h;
 }
 
+void Takeover::abandon() {
+  if (!quiesced_) return;  // the old process never stopped
+  if (touched_) {
+    spdlog::error(
+        "the hand-over failed after this process took the connection tables: the old "
+        "xlbd exits; start xlbd again to adopt them");
+    return;
+  }
+  channel_->send(HandoverMsg::kAbort, {});
+  spdlog::error("the hand-over failed; the old xlbd (pid {}) resumes serving", pid_);
+}
+
 void Takeover::done() {
   HandoverWriter w;
   w.put(static_cast<std::int32_t>(getpid()));
@@ -113,8 +135,7 @@ void Takeover::done() {
 }
 
 double Takeover::pausedMs() const {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - pausedAt_)
-      .count();
+  return static_cast<double>(monotonicNow() - stoppedAtNs_) / 1e6;
 }
 
 bool handOver(HandoverChannel& ch, const HandoverSource& src) {
@@ -132,22 +153,25 @@ bool handOver(HandoverChannel& ch, const HandoverSource& src) {
   hr.get(pid);
   spdlog::info("hand-over: xlbd pid {} asks to take over; serving on while it prepares", pid);
   HandoverWriter welcome;
-  welcome.put(kHandoverVersion).put(static_cast<std::int32_t>(getpid())).put(src.workers).put(
-      src.frames);
+  welcome.put(kHandoverVersion)
+      .put(static_cast<std::int32_t>(getpid()))
+      .put(src.workers)
+      .put(src.frames);
   if (!ch.send(HandoverMsg::kWelcome, welcome.bytes())) return false;
   if (!ch.receive(f, kPrepareTimeout, error) || f.type != HandoverMsg::kQuiesce) {
     closeFds(f.fds);
-    spdlog::warn("hand-over: pid {} went away before taking over ({}); still serving", pid,
-                 error);
+    spdlog::warn("hand-over: pid {} went away before taking over ({}); still serving", pid, error);
     return false;
   }
   const auto t0 = std::chrono::steady_clock::now();
+  // CLOCK_MONOTONIC is the host's: the new process measures the pause from this moment.
+  const std::uint64_t stoppedAtNs = monotonicNow();
   src.stopServing();
   const std::vector<XskHandover> socks = src.sockets();
   src.releaseFlows();
   HandoverWriter st;
   std::vector<int> fds;
-  st.put(static_cast<std::uint32_t>(socks.size()));
+  st.put(stoppedAtNs).put(static_cast<std::uint32_t>(socks.size()));
   for (const XskHandover& h : socks) {
     st.put(h.queue).put(h.frames).put(h.ringSize).put(h.inFill).put(h.inTx);
     st.put(static_cast<std::uint8_t>(h.zeroCopy ? 1 : 0));
@@ -160,19 +184,33 @@ bool handOver(HandoverChannel& ch, const HandoverSource& src) {
   const double stopMs =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   if (!sent) {
-    spdlog::error("hand-over: cannot send the sockets to pid {}; exiting (the connections are "
-                  "in the tables' file for the next start)",
-                  pid);
+    spdlog::error(
+        "hand-over: cannot send the sockets to pid {}; exiting (the connections are "
+        "in the tables' file for the next start)",
+        pid);
     return true;
   }
-  if (ch.receive(f, kPrepareTimeout, error) && f.type == HandoverMsg::kDone) {
-    spdlog::info("hand-over: stopped in {:.1f} ms and handed {} queue(s) to pid {}, which serves "
-                 "now; exiting",
-                 stopMs, socks.size(), pid);
+  const bool answered = ch.receive(f, kPrepareTimeout, error);
+  if (answered && f.type == HandoverMsg::kAbort) {
+    closeFds(f.fds);
+    src.resume();
+    spdlog::warn(
+        "hand-over: pid {} gave up before it took the connection tables; serving again "
+        "after a {:.1f} ms pause",
+        pid,
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    return false;
+  }
+  if (answered && f.type == HandoverMsg::kDone) {
+    spdlog::info(
+        "hand-over: stopped in {:.1f} ms and handed {} queue(s) to pid {}, which serves "
+        "now; exiting",
+        stopMs, socks.size(), pid);
   } else {
-    spdlog::error("hand-over: pid {} did not confirm ({}); exiting (the connections are in the "
-                  "tables' file for the next start)",
-                  pid, error);
+    spdlog::error(
+        "hand-over: pid {} did not confirm ({}); exiting (the connections are in the "
+        "tables' file for the next start)",
+        pid, error);
   }
   closeFds(f.fds);
   return true;

@@ -33,8 +33,13 @@ class Takeover {
   std::optional<XskHandover> take(std::uint32_t q);
   // Tells the old process this one serves; it exits.
   void done();
+  // From now on this process changes the tables' file: the old one can no longer resume.
+  void tablesTouched() noexcept { touched_ = true; }
+  // This process failed: the old one resumes if this one never touched the tables (else it
+  // exits, and the connections wait in the file for the next start).
+  void abandon();
   int previousPid() const noexcept { return pid_; }
-  // Milliseconds since the old process stopped its workers (the pause so far).
+  // Milliseconds since the old process began to stop its workers (the pause so far).
   double pausedMs() const;
 
  private:
@@ -43,8 +48,9 @@ class Takeover {
   int pid_ = 0;
   bool quiesced_ = false;
   bool ok_ = false;
+  bool touched_ = false;
   std::vector<std::optional<XskHandover>> queues_;
-  std::chrono::steady_clock::time_point pausedAt_;
+  std::uint64_t stoppedAtNs_ = 0;  // CLOCK_MONOTONIC, the old process's stop
 };
 
 // The running process's side.
@@ -57,11 +63,14 @@ struct HandoverSource {
   std::function<std::vector<XskHandover>()> sockets;
   // Lets the new process open the connection tables' file.
   std::function<void()> releaseFlows;
+  // Serves again after the new process abandoned the hand-over before touching the tables.
+  std::function<void()> resume;
 };
 
 // Serves one hand-over request. True when this process handed over (it must exit without
 // touching the program, the sockets' XSKMAP slots or the tables' file); false when the
-// requester went away or was refused before anything stopped (this process keeps serving).
+// requester went away before anything stopped, or abandoned the hand-over before touching the
+// tables (this process has resumed and keeps serving).
 bool handOver(HandoverChannel& channel, const HandoverSource& source);
 
 std::string handoverSocketPath(const Config& config);

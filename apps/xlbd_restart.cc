@@ -38,9 +38,10 @@ std::optional<CookieKey> loadCookieKey(const Config& config, std::string& error)
   if (!error.empty()) return std::nullopt;
   if (text) {
     if (auto k = parseKey(*text)) return k;
-    spdlog::warn("{}/{} is not a cookie key; a new one replaces it (cookies answered before now "
-                 "no longer validate)",
-                 config.stateDir, kCookieKeyFile);
+    spdlog::warn(
+        "{}/{} is not a cookie key; a new one replaces it (cookies answered before now "
+        "no longer validate)",
+        config.stateDir, kCookieKeyFile);
     store.quarantine(kCookieKeyFile);
   }
   CookieKey k{};
@@ -58,24 +59,31 @@ std::string flowFilePath(const Config& config) {
   return config.runtimeDir + "/flows";
 }
 
-std::unique_ptr<FlowStore> openFlowStore(const Config& config, std::string& error) {
+FlowLayout flowLayout(const Config& config) {
   FlowLayout layout;
   layout.workers = config.workers;
   layout.capacityPerWorker = workerCapacity(config);
   layout.portLo = config.snat.portLo;
   layout.portHi = config.snat.portHi;
-  FlowStoreOpen r;
+  return layout;
+}
+
+std::unique_ptr<FlowStore> openFlowStore(const Config& config, std::string& error,
+                                         FlowStoreOpen& r) {
+  const FlowLayout layout = flowLayout(config);
   const std::string path = flowFilePath(config);
   auto store = FlowStore::open(path, layout, error, r);
   if (!store) return nullptr;
   if (r.adopting) {
-    spdlog::info("{}: connection tables of a previous xlbd (pid {}, generation {}) found; "
-                 "adopting them",
-                 path, r.previousPid, r.generation);
+    spdlog::info(
+        "{}: connection tables of a previous xlbd (pid {}, generation {}) found; "
+        "adopting them",
+        path, r.previousPid, r.generation);
   } else if (!r.refused.empty()) {
-    spdlog::warn("{}: not adopting the stored connections: {}; {} connection(s) dropped, "
-                 "starting with empty tables",
-                 path, r.refused, r.refusedFlows);
+    spdlog::warn(
+        "{}: not adopting the stored connections: {}; {} connection(s) dropped, "
+        "starting with empty tables",
+        path, r.refused, r.refusedFlows);
   }
   return store;
 }

@@ -19,11 +19,14 @@ namespace xlb {
 std::optional<CookieKey> loadCookieKey(const Config& config, std::string& error);
 
 std::string flowFilePath(const Config& config);
+// What the tables' file must fit: workers, per-worker capacity, SNAT ports.
+FlowLayout flowLayout(const Config& config);
 
 // Opens the connection tables' file for `config`, logging what it holds: connections to adopt,
 // or why the previous process's are refused and how many are lost. nullptr with `error` when the
 // file cannot be used (another xlbd holds it, runtime_dir is not writable).
-std::unique_ptr<FlowStore> openFlowStore(const Config& config, std::string& error);
+std::unique_ptr<FlowStore> openFlowStore(const Config& config, std::string& error,
+                                         FlowStoreOpen& opened);
 
 // xlbd --detach: removes the XDP program a stopped xlbd left attached and forgets the stored
 // connections. Refused while an xlbd runs on the same runtime_dir. Returns the exit code.

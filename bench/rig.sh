@@ -54,6 +54,9 @@ start_xlb() {
 stop_xlb() {
   kill -TERM "$LB_PID" 2>/dev/null || true
   wait "$LB_PID" 2>/dev/null || true
+  # A stop leaves the program attached for the next start; the peers measured next need the
+  # interface to themselves, and each xlb run starts from empty tables.
+  rig_lb_exec "$RIG_BIN/xlbd" --config "$WORK/xlb.yaml" --detach >/dev/null
 }
 
 start_haproxy() {

@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-
 #include <map>
 #include <regex>
 
@@ -218,7 +217,9 @@ TEST_F(Dataplane, SynFloodInAutoModeSwitchesToCookiesAndStaysBounded) {
 // until the next start; the host's own passes) and the next start replaces it in one step, as it
 // replaces a crashed daemon's. xlbd --detach removes it for good.
 TEST_F(Dataplane, SigtermKeepsTheProgramForTheNextStartAndDetachRemovesIt) {
-  auto attached = [&] { return rig_->exec("lb", "ip link show eth0").out.find("xdp") != std::string::npos; };
+  auto attached = [&] {
+    return rig_->exec("lb", "ip link show eth0").out.find("xdp") != std::string::npos;
+  };
   start(testConfig("off"));
   EXPECT_TRUE(attached());
   EXPECT_EQ(rig_->stopXlbd(SIGTERM), 0) << tail(rig_->xlbdLog());

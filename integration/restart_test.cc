@@ -68,9 +68,10 @@ TEST_F(Restarts, PlannedUpgradeAndKill9KeepEveryLongLivedConnection) {
         rig_->exec("c2", "wrk" + wrkArgs + "http://10.100.0.100/", kSeconds + 30).out);
   });
   std::thread w2([&] {
-    perRequest = rig::parseWrk(rig_->exec(
-        "c3", "wrk" + wrkArgs + "-H 'Connection: close' http://10.100.0.100/", kSeconds + 30)
-                                   .out);
+    perRequest = rig::parseWrk(
+        rig_->exec("c3", "wrk" + wrkArgs + "-H 'Connection: close' http://10.100.0.100/",
+                   kSeconds + 30)
+            .out);
   });
   const double begin = wallNow();
   std::this_thread::sleep_for(std::chrono::seconds(4));
@@ -114,8 +115,8 @@ TEST_F(Restarts, PlannedUpgradeAndKill9KeepEveryLongLivedConnection) {
   // 200 connections x 10 requests/s over the run, with room for the pauses.
   EXPECT_GE(longLived["requests"].get<double>(), 200.0 * 10 * (kSeconds - 10) * 0.8);
   // The longest request per kind of restart: sent from just before it until the next one.
-  std::map<std::string, double> worst{{"baseline", 0}, {"planned", 0}, {"upgrade", 0},
-                                      {"kill -9", 0}};
+  std::map<std::string, double> worst{
+      {"baseline", 0}, {"planned", 0}, {"upgrade", 0}, {"kill -9", 0}};
   for (const auto& s : longLived["slow"]) {
     const double at = s[0].get<double>(), ms = s[1].get<double>();
     std::string kind = at < restarts.front().at - 0.5 ? "baseline" : "";
@@ -134,8 +135,8 @@ TEST_F(Restarts, PlannedUpgradeAndKill9KeepEveryLongLivedConnection) {
             << keepAlive.errors() << " errors (connect " << keepAlive.connectErrors << ", read "
             << keepAlive.readErrors << ", timeout " << keepAlive.timeouts
             << "); wrk connection per request: " << perRequest.requests << " requests, "
-            << perRequest.errors() << " errors (connect " << perRequest.connectErrors
-            << ", read " << perRequest.readErrors << ", timeout " << perRequest.timeouts << ")\n";
+            << perRequest.errors() << " errors (connect " << perRequest.connectErrors << ", read "
+            << perRequest.readErrors << ", timeout " << perRequest.timeouts << ")\n";
   EXPECT_GT(keepAlive.requests, 0);
   EXPECT_GT(perRequest.requests, 0);
 }

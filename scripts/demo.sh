@@ -14,9 +14,9 @@ for i in 1 2 3; do rig_backend_nginx "$i"; done
 STATE=/tmp/${RIG_PREFIX}-state
 LOG=/tmp/${RIG_PREFIX}-xlbd.log
 STATS=/tmp/${RIG_PREFIX}-stats.json  # /tmp/${RIG_PREFIX}-* goes with rig_down
-# The built-in configuration; only state_dir moves to a scratch directory so the demo leaves
-# nothing behind in /var/lib/xlb.
-rig_lb_exec "$RIG_BIN/xlbd" --state-dir "$STATE" >"$LOG" 2>&1 &
+# The built-in configuration; only state_dir and runtime_dir move to a scratch directory so the
+# demo leaves nothing behind in /var/lib/xlb and /run/xlb.
+rig_lb_exec "$RIG_BIN/xlbd" --state-dir "$STATE" --runtime-dir "$STATE/run" >"$LOG" 2>&1 &
 for _ in $(seq 50); do grep -q "xlbd started" "$LOG" 2>/dev/null && break; sleep 0.1; done
 grep -q "xlbd started" "$LOG" || { echo "demo: xlbd did not start:"; cat "$LOG"; exit 1; }
 # Everything below reads xlbd's REST API (inside the LB namespace), as an operator would.

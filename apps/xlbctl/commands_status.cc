@@ -41,6 +41,19 @@ int stats(const Session& s, const Options&) {
             << "\nblocklist: " << j["blocklist"]["entries"] << " entries, "
             << j["blocklist"]["drops"] << " drops\npackets: xdp " << j["packets"]["xdp"]
             << ", engine " << j["packets"]["engine"] << "\n";
+  if (j.contains("restart")) {
+    const json& r = j["restart"];
+    std::cout << "start: generation " << r["generation"] << ", adopted " << r["adopted"]
+              << " connection(s), dropped " << r["dropped"];
+    if (r["handover"].get<bool>()) {
+      std::cout << "; took over from pid " << r["previous_pid"] << " (paused " << r["pause_ms"]
+                << " ms)";
+    }
+    if (!r["refused"].get<std::string>().empty()) {
+      std::cout << "; stored tables refused: " << r["refused"].get<std::string>();
+    }
+    std::cout << "\n";
+  }
   for (const char* stage : {"xdp", "engine"}) {
     std::cout << stage << " reasons:";
     for (const auto& [k, v] : j[stage].items()) std::cout << " " << k << " " << v;

@@ -34,9 +34,9 @@ std::unique_ptr<Assembly> Assembly::build(const Config& config, const OpenQueue&
   if (config.workers > 1) a->handoff_ = std::make_unique<Handoff>(config.workers);
   for (std::uint32_t q = 0; q < config.workers; ++q) {
     const ConnStorage storage = a->flows_ ? a->flows_->storage(q) : ConnStorage{};
-    a->workers_.push_back(std::make_unique<Worker>(q, config.workers, config, *a->ios_[q],
-                                                   a->handoff_.get(), hooks.cookieKey,
-                                                   hooks.tableSeed, a->flows_ ? &storage : nullptr));
+    a->workers_.push_back(
+        std::make_unique<Worker>(q, config.workers, config, *a->ios_[q], a->handoff_.get(),
+                                 hooks.cookieKey, hooks.tableSeed, a->flows_ ? &storage : nullptr));
     deps.workers.push_back(a->workers_.back().get());
   }
   deps.localMac = hooks.localMac;

@@ -242,10 +242,10 @@ void loadHealth(const YAML::Node& n, HealthCheckConfig& h) {
 Config loadRoot(const YAML::Node& root) {
   Config c;
   if (!root || root.IsNull()) fail("(document)", "the configuration is empty");
-  onlyKeys(
-      root, "",
-      {"interface", "xdp_mode", "workers", "fail_open", "frames_per_queue", "blocklist_capacity",
-       "snat", "vips", "blocklist", "conntrack", "control", "state_dir", "runtime_dir", "health_check"});
+  onlyKeys(root, "",
+           {"interface", "xdp_mode", "workers", "fail_open", "frames_per_queue",
+            "blocklist_capacity", "snat", "vips", "blocklist", "conntrack", "control", "state_dir",
+            "runtime_dir", "health_check"});
   if (root["interface"]) {
     c.interface = scalar(root["interface"], "interface");
     if (c.interface.empty() || c.interface.size() > 15 ||

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // GET /api/v1/stats rendered from the Controller's StatsView.
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "api_render.h"
@@ -115,6 +116,14 @@ json stats(const StatsView& v) {
   j["syncookies"]["sent"] = xdp[static_cast<std::size_t>(Reason::kTxSyncookie)];
   j["syncookies"]["invalid"] = t.counters.of(Reason::kSyncookieInvalid);
   j["workers"]["count"] = v.workers;
+  const RestartInfo& r = v.restart;
+  j["restart"] = {{"generation", r.generation},
+                  {"adopted", r.adopted},
+                  {"dropped", r.dropped},
+                  {"refused", r.refused},
+                  {"previous_pid", r.previousPid},
+                  {"handover", r.handover},
+                  {"pause_ms", std::round(r.pauseMs * 10) / 10}};
   return j;
 }
 

@@ -29,6 +29,7 @@ StatsView Controller::statsView() const {
   in.xdp = g.xdp;
   in.engine = g.total;
   in.workers = deps_.workers.size();
+  in.restart = restart_;
   in.blocklistEntries = blocklist_.size();
   in.halfOpen = synPressure_.halfOpen();
   in.halfOpenLimit = synPressure_.limit();
@@ -71,6 +72,11 @@ std::variant<VipView, ControlError> Controller::vip(const Address& vip) const {
   const VipRecord* v = model_.findVip(vip);
   if (v == nullptr) return ControlError{Failure::kNotFound, "no VIP " + vip.toString()};
   return vipViewLocked(static_cast<std::size_t>(v - model_.vips().data()), fold(workerStats()));
+}
+
+void Controller::setRestartInfo(const RestartInfo& r) {
+  std::lock_guard lock(mutex_);
+  restart_ = r;
 }
 
 std::vector<FlowTarget> Controller::flowTargets() const {

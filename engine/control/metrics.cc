@@ -56,6 +56,15 @@ void addProcess(Builder& b, const StatsView& in) {
         {{"version", XLB_VERSION}}, 1);
   b.add(b.family("xlb_uptime_seconds", "Seconds since the control plane started", G), {},
         in.uptimeSeconds);
+  b.add(b.family("xlb_restart_generation",
+                 "Processes that used the connection tables' file before this one", G),
+        {}, in.restart.generation);
+  b.add(b.family("xlb_restart_connections_adopted",
+                 "Connections this process took over from the previous one at start", G),
+        {}, d(in.restart.adopted));
+  b.add(b.family("xlb_restart_connections_dropped",
+                 "Stored connections this process could not take over at start", G),
+        {}, d(in.restart.dropped));
   {
     auto& f = b.family("xlb_internal_errors_total",
                        "Exceptions caught at a boundary (the daemon kept serving); see the log", C);

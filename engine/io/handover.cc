@@ -15,9 +15,9 @@
 namespace xlb {
 namespace {
 
-constexpr std::size_t kMaxFds = 64;               // 2 per queue
-constexpr std::uint32_t kMaxBody = 4u << 20;      // a free list of 64k frames per queue, and more
-constexpr std::uint32_t kMaxType = static_cast<std::uint32_t>(HandoverMsg::kDone);
+constexpr std::size_t kMaxFds = 64;           // 2 per queue
+constexpr std::uint32_t kMaxBody = 4u << 20;  // a free list of 64k frames per queue, and more
+constexpr std::uint32_t kMaxType = static_cast<std::uint32_t>(HandoverMsg::kAbort);
 
 bool addressOf(const std::string& path, sockaddr_un& a) {
   a = sockaddr_un{};

@@ -71,8 +71,8 @@ std::unique_ptr<XdpAttachment> XdpAttachment::attach(const std::string& ifname, 
             "\"); xlb does not replace programs it did not attach";
     return nullptr;
   }
-  const bool modeFits = old.id != 0 && (mode == XdpMode::kAuto ||
-                                        (mode == XdpMode::kNative) == old.native);
+  const bool modeFits =
+      old.id != 0 && (mode == XdpMode::kAuto || (mode == XdpMode::kNative) == old.native);
   if (modeFits) {
     // The previous run's program: replaced in one step, so no frame meets an interface without
     // one (and the kernel refuses if something else replaced it meanwhile).
@@ -80,8 +80,7 @@ std::unique_ptr<XdpAttachment> XdpAttachment::attach(const std::string& ifname, 
     bpf_xdp_attach_opts o{};
     o.sz = sizeof o;
     o.old_prog_fd = oldFd;
-    const int err =
-        bpf_xdp_attach(ifindex, progFd, modeFlag(old.native) | XDP_FLAGS_REPLACE, &o);
+    const int err = bpf_xdp_attach(ifindex, progFd, modeFlag(old.native) | XDP_FLAGS_REPLACE, &o);
     if (oldFd >= 0) close(oldFd);
     if (err != 0) {
       error = "cannot replace the xlb program on " + ifname + ": " + errText(err);
@@ -100,14 +99,14 @@ std::unique_ptr<XdpAttachment> XdpAttachment::attach(const std::string& ifname, 
   }
   int err = -EINVAL;
   if (mode != XdpMode::kGeneric) {
-    err = bpf_xdp_attach(ifindex, progFd, XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST,
-                         nullptr);
+    err =
+        bpf_xdp_attach(ifindex, progFd, XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST, nullptr);
     if (err == 0) a->native_ = true;
   }
   if (err != 0 && mode != XdpMode::kNative) {
     const int nativeErr = err;
-    err = bpf_xdp_attach(ifindex, progFd, XDP_FLAGS_SKB_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST,
-                         nullptr);
+    err =
+        bpf_xdp_attach(ifindex, progFd, XDP_FLAGS_SKB_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST, nullptr);
     if (err == 0 && mode == XdpMode::kAuto) {
       note += std::string(note.empty() ? "" : "; ") + "native XDP refused (" + errText(nativeErr) +
               "), using generic mode";

@@ -3,9 +3,9 @@
 
 #include <linux/if_xdp.h>
 #include <poll.h>
-#include <unistd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <xdp/xsk.h>
 
 #include <algorithm>
@@ -44,8 +44,8 @@ std::unique_ptr<XskIo> XskIo::open(const XskOptions& o, std::string& error) {
     error = "cannot create the UMEM's memfd: " + errText(errno);
     return nullptr;
   }
-  void* area = mmap(nullptr, x->areaSize_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-                    x->umemFd_, 0);
+  void* area =
+      mmap(nullptr, x->areaSize_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, x->umemFd_, 0);
   if (area == MAP_FAILED) {
     error = "cannot map " + std::to_string(x->areaSize_ >> 20) + " MiB of UMEM: " + errText(errno);
     return nullptr;
@@ -139,8 +139,8 @@ bool XskIo::mapRings(std::uint32_t ringSize, std::string& error) {
   }
   auto map = [&](const xdp_ring_offset& o, std::size_t entry, off_t pgoff) -> std::uint8_t* {
     const std::size_t bytes = o.desc + ringSize * entry;
-    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, socketFd_,
-                   pgoff);
+    void* p =
+        mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, socketFd_, pgoff);
     if (p == MAP_FAILED) return nullptr;
     mapped_.push_back(Mapped{p, bytes});
     return static_cast<std::uint8_t*>(p);
@@ -195,8 +195,8 @@ std::unique_ptr<XskIo> XskIo::adopt(const XskOptions& o, XskHandover h, std::str
     return nullptr;
   }
   x->areaSize_ = static_cast<std::size_t>(o.frames) * kFrameSize;
-  void* area = mmap(nullptr, x->areaSize_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-                    x->umemFd_, 0);
+  void* area =
+      mmap(nullptr, x->areaSize_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, x->umemFd_, 0);
   if (area == MAP_FAILED) {
     error = "cannot map the handed-over UMEM: " + errText(errno);
     return nullptr;

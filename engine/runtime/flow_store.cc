@@ -138,12 +138,14 @@ std::unique_ptr<FlowStore> FlowStore::open(const std::string& path, const FlowLa
             ": stop it, or start this one with --takeover to replace it without a gap";
     return nullptr;
   }
-  struct stat st{};
+  struct stat st {};
   fstat(fd, &st);
   const auto oldBytes = static_cast<std::size_t>(st.st_size);
   s->sectionBytes_ = sectionBytesFor(layout.capacityPerWorker);
   s->bytes_ = kPage + layout.workers * s->sectionBytes_;
-  if (oldBytes >= sizeof(FlowHeader)) {
+  if (oldBytes > 0 && oldBytes < sizeof(FlowHeader)) {
+    result.refused = "not an xlb flow file (shorter than a header)";
+  } else if (oldBytes >= sizeof(FlowHeader)) {
     void* old = mmap(nullptr, oldBytes, PROT_READ, MAP_SHARED, fd, 0);
     if (old != MAP_FAILED) {
       const auto* base = static_cast<const std::uint8_t*>(old);
@@ -192,8 +194,8 @@ ConnStorage FlowStore::storage(std::uint32_t worker) const noexcept {
   ConnStorage st;
   st.entries = reinterpret_cast<ConnEntry*>(section);
   st.finSeqs = reinterpret_cast<FinSeqs*>(section + pageUp(cap * sizeof(ConnEntry)));
-  st.clientSeqDeltas = reinterpret_cast<std::uint32_t*>(
-      section + pageUp(cap * sizeof(ConnEntry)) + pageUp(cap * sizeof(FinSeqs)));
+  st.clientSeqDeltas = reinterpret_cast<std::uint32_t*>(section + pageUp(cap * sizeof(ConnEntry)) +
+                                                        pageUp(cap * sizeof(FinSeqs)));
   return st;
 }
 
@@ -231,6 +233,27 @@ void FlowStore::unlock() {
   flock(fd_, LOCK_UN);
 }
 
+bool FlowStore::relock() {
+  for (int i = 0; i < 100; ++i) {
+    if (flock(fd_, LOCK_EX | LOCK_NB) == 0) return true;
+    usleep(10'000);
+  }
+  return false;
+}
+
+std::string FlowStore::inspect(const std::string& path, const FlowLayout& layout) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  struct stat st {};
+  FlowHeader h{};
+  std::string why;
+  if (fstat(fd, &st) == 0 && pread(fd, &h, sizeof h, 0) == static_cast<ssize_t>(sizeof h)) {
+    why = misfit(h, layout, static_cast<std::size_t>(st.st_size));
+  }
+  close(fd);
+  return why;
+}
+
 bool FlowStore::discard(const std::string& path, std::string& error) {
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
     error = "cannot remove " + path + ": " + std::strerror(errno);
@@ -246,8 +269,8 @@ bool FlowRemap::KeyLess::operator()(const Key& a, const Key& b) const noexcept {
   return std::memcmp(std::get<2>(a).bytes.data(), std::get<2>(b).bytes.data(), 16) < 0;
 }
 
-FlowRemap::FlowRemap(const std::vector<FlowTarget>& targets,
-                     const std::vector<Address>& storedSnat, const SnatPool& snat) {
+FlowRemap::FlowRemap(const std::vector<FlowTarget>& targets, const std::vector<Address>& storedSnat,
+                     const SnatPool& snat) {
   for (const FlowTarget& t : targets) {
     if (t.vip.family != t.backend.family) continue;
     ids_[Key{t.vip.family, t.vip.ip, t.backend.ip}] = {t.vipId, t.backendId};

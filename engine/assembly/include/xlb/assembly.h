@@ -38,7 +38,7 @@ struct AssemblyHooks {
   // (the simulator).
   std::function<std::unique_ptr<FlowStore>(std::string& error)> openFlows;
   std::uint32_t adoptMapsFrom = 0;  // XdpOptions::adoptMapsFrom
-  Controller::Clock clock;            // nullptr: the wall clock
+  Controller::Clock clock;          // nullptr: the wall clock
   // The configuration file read again for a reload (ControllerDeps::loadConfig); optional.
   std::function<std::variant<Config, std::string>()> loadConfig;
   bool simRedirect = false;

@@ -21,5 +21,4 @@ using ConfigResult = std::variant<Config, ConfigError>;
 ConfigResult loadConfigString(std::string_view yaml);
 ConfigResult loadConfigFile(const std::string& path);
 
-
 }  // namespace xlb

@@ -149,6 +149,8 @@ class Controller {
   // Every (VIP, backend) pair with this process's ids: what a restart's adoption maps the
   // stored connections onto (FlowRemap).
   std::vector<FlowTarget> flowTargets() const;
+  // What the start took over from a previous process (stats "restart", metrics).
+  void setRestartInfo(const RestartInfo& r);
 
   // Health checks report here; a change rebuilds the snapshot and is logged.
   void reportHealth(const Address& vip, const Address& backend, bool up);
@@ -233,6 +235,7 @@ class Controller {
   std::size_t killLocked(const ConnFilter& f);
 
   Config config_;
+  RestartInfo restart_;
   ControllerDeps deps_;
   std::unique_ptr<StateStore> store_;
   Clock clock_;

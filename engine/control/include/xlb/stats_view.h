@@ -16,6 +16,17 @@
 
 namespace xlb {
 
+// How this process started: what it adopted from the previous one (flow_store.h, a hand-over).
+struct RestartInfo {
+  std::uint32_t generation = 0;  // processes that used the tables' file before this one
+  std::uint64_t adopted = 0;     // connections taken over at start
+  std::uint64_t dropped = 0;     // stored connections not taken (invalid, duplicate, refused file)
+  std::string refused;           // why the stored tables were not adopted at all ("": they were)
+  std::int32_t previousPid = 0;  // the previous process (0: none known)
+  bool handover = false;         // took over a running xlbd's sockets (--takeover)
+  double pauseMs = 0;            // with a hand-over: how long no worker ran
+};
+
 struct StatsView {
   std::array<ReasonStat, kReasonCount> xdp{};
   WorkerStats engine;  // every worker's figures added up (WorkerStats::operator+=)
@@ -43,6 +54,7 @@ struct StatsView {
   std::vector<Queue> queues;
   std::size_t workers = 0;
   double uptimeSeconds = 0;
+  RestartInfo restart;
   std::array<std::uint64_t, kBoundaryCount> internalErrors{};
 };
 

@@ -282,7 +282,7 @@ class ConnTable {
   std::vector<FinSeqs> ownFinSeqs_;
   std::vector<std::uint32_t> ownClientSeqDeltas_;
   ConnEntry* entries_ = nullptr;
-  FinSeqs* finSeqs_ = nullptr;               // parallel to entries_
+  FinSeqs* finSeqs_ = nullptr;                // parallel to entries_
   std::uint32_t* clientSeqDeltas_ = nullptr;  // parallel to entries_
   std::vector<std::uint32_t> fwdHeads_;
   std::vector<std::uint32_t> revHeads_;

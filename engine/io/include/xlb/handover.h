@@ -10,6 +10,8 @@
 //   new -> old   kQuiesce   once the new program is loaded: stop the workers and hand over
 //   old -> new   kState     per queue: XskHandover (fds: socket, UMEM)
 //   new -> old   kDone      the new process serves: the old one exits
+//   new -> old   kAbort     the new process failed before it touched the tables: the old one
+//                           takes its sockets and tables back and serves on
 #pragma once
 
 #include <chrono>
@@ -20,7 +22,7 @@
 
 namespace xlb {
 
-enum class HandoverMsg : std::uint32_t { kHello = 1, kWelcome, kQuiesce, kState, kDone };
+enum class HandoverMsg : std::uint32_t { kHello = 1, kWelcome, kQuiesce, kState, kDone, kAbort };
 
 inline constexpr std::uint32_t kHandoverVersion = 1;
 

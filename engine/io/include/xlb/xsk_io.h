@@ -24,7 +24,6 @@ struct XskOptions {
   bool tryZeroCopy = true;      // zero-copy first, copy mode if the driver refuses
 };
 
-
 // A socket as one process hands it to the next (handover.h): the socket and the UMEM's memfd,
 // and where every frame is. Frames in the kernel's rings stay there; the new owner learns the
 // rings' positions from the rings themselves.
@@ -49,8 +48,7 @@ class XskIo final : public BatchIo, public SocketInfo {
   static std::unique_ptr<XskIo> open(const XskOptions& options, std::string& error);
   // Takes over a socket another process handed over (its fds are owned from now on). nullptr
   // with `error` when they cannot be mapped or do not match `options`.
-  static std::unique_ptr<XskIo> adopt(const XskOptions& options, XskHandover h,
-                                      std::string& error);
+  static std::unique_ptr<XskIo> adopt(const XskOptions& options, XskHandover h, std::string& error);
   // What the next process needs to continue where this one stops. Only between batches, with no
   // frame in the application; this XskIo must not be used afterwards (the fds are shared, not
   // given away: they stay open until it is destroyed).

@@ -58,6 +58,11 @@ class FlowStore {
   void claim(const std::vector<Address>& snat);
   // Lets another process open the file (a hand-over): the lock is released, the mapping kept.
   void unlock();
+  // Takes the lock back (a hand-over the new process abandoned); waits up to a second.
+  bool relock();
+  // Why the file at `path` would be refused for `layout` ("" when it would be adopted or does not
+  // exist), without opening it for use: a hand-over checks before the running process stops.
+  static std::string inspect(const std::string& path, const FlowLayout& layout);
   // Forgets every stored connection (xlbd --detach).
   static bool discard(const std::string& path, std::string& error);
 
