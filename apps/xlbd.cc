@@ -233,9 +233,19 @@ bool serveControl(Daemon& d, std::string& err) {
   return true;
 }
 
-// Attaches XDP, starts the workers, the API and the health checks.
+// Starts the workers, attaches XDP, starts the API and the health checks.
 bool serve(Daemon& d, std::string& err) {
   const Config& config = d.config;
+  // Workers first: taking over, the old program still redirects into the same sockets, so the
+  // pause ends here and not after the attach.
+  d.lb->runWorkers();
+  if (d.takeover) {
+    const double paused = d.takeover->pausedMs();
+    d.restart.pauseMs = paused;
+    d.lb->controller().setRestartInfo(d.restart);
+    spdlog::info("took over from xlbd pid {}: its queues were paused for {:.1f} ms",
+                 d.takeover->previousPid(), paused);
+  }
   std::string note;
   d.attachment =
       XdpAttachment::attach(config.interface, d.lb->program().progFd(), config.xdpMode, err, note);
@@ -246,14 +256,6 @@ bool serve(Daemon& d, std::string& err) {
     } else {
       spdlog::warn("{}", note);
     }
-  }
-  d.lb->runWorkers();
-  if (d.takeover) {
-    const double paused = d.takeover->pausedMs();
-    d.restart.pauseMs = paused;
-    d.lb->controller().setRestartInfo(d.restart);
-    spdlog::info("took over from xlbd pid {}: its queues were paused for {:.1f} ms",
-                 d.takeover->previousPid(), paused);
   }
   if (!serveControl(d, err)) return false;
   d.handoverListener = HandoverListener::listen(handoverSocketPath(config), err);
@@ -267,11 +269,11 @@ HandoverSource handoverSource(Daemon& d) {
   HandoverSource src;
   src.workers = d.config.workers;
   src.frames = d.config.framesPerQueue;
-  src.stopServing = [&d] {
+  src.stopControl = [&d] {
     if (d.api) d.api->stop();
     if (d.health) d.health->stop();
-    d.lb->stopWorkers();
   };
+  src.stopWorkers = [&d] { d.lb->stopWorkers(); };
   src.sockets = [&d] {
     std::vector<XskHandover> out;
     for (std::uint32_t q = 0; q < d.lb->queues(); ++q) {

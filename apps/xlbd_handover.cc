@@ -82,7 +82,7 @@ bool Takeover::quiesce(std::string& error) {
   HandoverReader r(f.body);
   std::uint32_t count = 0;
   if (f.type != HandoverMsg::kState || !r.get(stoppedAtNs_) || !r.get(count) ||
-      f.fds.size() != 2 * count) {
+      f.fds.size() != std::size_t{2} * count) {
     closeFds(f.fds);
     error = "the running xlbd handed over a malformed state";
     return false;
@@ -100,8 +100,8 @@ bool Takeover::quiesce(std::string& error) {
     h.zeroCopy = zc != 0;
     h.free.resize(freeCount);
     for (auto& a : h.free) r.get(a);
-    h.socketFd = f.fds[2 * i];
-    h.umemFd = f.fds[2 * i + 1];
+    h.socketFd = f.fds[std::size_t{2} * i];
+    h.umemFd = f.fds[std::size_t{2} * i + 1];
     if (h.queue >= queues_.size()) queues_.resize(h.queue + 1);
     queues_[h.queue] = std::move(h);
   }
@@ -163,10 +163,11 @@ bool handOver(HandoverChannel& ch, const HandoverSource& src) {
     spdlog::warn("hand-over: pid {} went away before taking over ({}); still serving", pid, error);
     return false;
   }
+  src.stopControl();
   const auto t0 = std::chrono::steady_clock::now();
   // CLOCK_MONOTONIC is the host's: the new process measures the pause from this moment.
   const std::uint64_t stoppedAtNs = monotonicNow();
-  src.stopServing();
+  src.stopWorkers();
   const std::vector<XskHandover> socks = src.sockets();
   src.releaseFlows();
   HandoverWriter st;

@@ -57,8 +57,9 @@ class Takeover {
 struct HandoverSource {
   std::uint32_t workers = 1;
   std::uint32_t frames = 0;
-  // Stops the API, the health checks and the workers (in that order).
-  std::function<void()> stopServing;
+  // Stops the API and the health checks, then (the pause begins) the workers.
+  std::function<void()> stopControl;
+  std::function<void()> stopWorkers;
   // Each queue's socket, once the workers are stopped.
   std::function<std::vector<XskHandover>()> sockets;
   // Lets the new process open the connection tables' file.

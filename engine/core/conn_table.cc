@@ -33,11 +33,6 @@ ConnTable::ConnTable(std::uint32_t capacity, const Timeouts& timeouts, SnatPool&
   finSeqs_ = ownFinSeqs_.data();
   clientSeqDeltas_ = ownClientSeqDeltas_.data();
   initCommon(timeouts, seed);
-  // Free list threads through nextRev, lowest index first.
-  for (std::uint32_t i = capacity; i-- > 0;) {
-    entries_[i].nextRev = freeHead_;
-    freeHead_ = i;
-  }
 }
 
 ConnTable::ConnTable(std::uint32_t capacity, const Timeouts& timeouts, SnatPool& snat,
@@ -51,6 +46,8 @@ ConnTable::ConnTable(std::uint32_t capacity, const Timeouts& timeouts, SnatPool&
   entries_ = storage.entries;
   finSeqs_ = storage.finSeqs;
   clientSeqDeltas_ = storage.clientSeqDeltas;
+  highWater_ = storage.highWater;
+  fresh_ = capacity;  // nothing to hand out until adopt()
   initCommon(timeouts, seed);
 }
 
@@ -93,11 +90,16 @@ AdoptCounts ConnTable::adopt(TimeNs now, const EntryCheck& check) noexcept {
   const std::uint64_t nowMs = now / kNsPerMs;
   cursorSet_ = false;
   freeHead_ = kNil;
+  // Only what was ever handed out can hold a connection. A high-water mark out of range (a torn
+  // write) makes the whole table count.
+  std::uint32_t used = capacity_;
+  if (highWater_ != nullptr && *highWater_ <= capacity_) used = *highWater_;
+  fresh_ = used;
   // Highest index first, so that the free list hands out the lowest indexes first.
-  for (std::uint32_t i = capacity_; i-- > 0;) {
+  for (std::uint32_t i = used; i-- > 0;) {
     ConnEntry& e = entries_[i];
     if (e.state == TcpState::kFree) {
-      e = ConnEntry{};
+      // Only the link: allocate()'s caller fills every field, as after a remove().
       e.nextRev = freeHead_;
       freeHead_ = i;
       continue;
@@ -202,6 +204,13 @@ FlowKey ConnTable::reverseKey(const ConnEntry& e) const noexcept {
 }
 
 std::uint32_t ConnTable::allocate(TimeNs now) noexcept {
+  if (freeHead_ == kNil && fresh_ < capacity_) {
+    // The mark is stored before the entry is written, so a crash never leaves a written entry
+    // beyond it.
+    const std::uint32_t idx = fresh_++;
+    if (highWater_ != nullptr) *highWater_ = fresh_;
+    return idx;
+  }
   if (freeHead_ == kNil) expire(now, kEvictScanEntries);
   if (freeHead_ == kNil) evictOne();
   if (freeHead_ == kNil) return kNil;

@@ -64,8 +64,9 @@ std::size_t pageUp(std::size_t n) {
   return (n + kPage - 1) / kPage * kPage;
 }
 
+// A worker's section: a page holding its high-water mark, then the three arrays.
 std::size_t sectionBytesFor(std::uint32_t capacity) {
-  return pageUp(std::size_t{capacity} * sizeof(ConnEntry)) +
+  return kPage + pageUp(std::size_t{capacity} * sizeof(ConnEntry)) +
          pageUp(std::size_t{capacity} * sizeof(FinSeqs)) +
          pageUp(std::size_t{capacity} * sizeof(std::uint32_t));
 }
@@ -75,7 +76,7 @@ std::uint64_t liveEntries(const std::uint8_t* base, std::size_t fileBytes, const
   if (h.entryBytes != sizeof(ConnEntry) || h.sectionBytes != sectionBytesFor(h.capacity)) return 0;
   std::uint64_t n = 0;
   for (std::uint32_t w = 0; w < h.workers; ++w) {
-    const std::size_t off = kPage + w * h.sectionBytes;
+    const std::size_t off = kPage + w * h.sectionBytes + kPage;
     if (off + std::size_t{h.capacity} * sizeof(ConnEntry) > fileBytes) break;
     const auto* e = reinterpret_cast<const ConnEntry*>(base + off);
     for (std::uint32_t i = 0; i < h.capacity; ++i) n += e[i].state != TcpState::kFree ? 1 : 0;
@@ -189,9 +190,11 @@ FlowStore::~FlowStore() {
 }
 
 ConnStorage FlowStore::storage(std::uint32_t worker) const noexcept {
-  auto* section = static_cast<std::uint8_t*>(base_) + kPage + worker * sectionBytes_;
+  auto* page = static_cast<std::uint8_t*>(base_) + kPage + worker * sectionBytes_;
+  auto* section = page + kPage;
   const std::size_t cap = layout_.capacityPerWorker;
   ConnStorage st;
+  st.highWater = reinterpret_cast<std::uint32_t*>(page);
   st.entries = reinterpret_cast<ConnEntry*>(section);
   st.finSeqs = reinterpret_cast<FinSeqs*>(section + pageUp(cap * sizeof(ConnEntry)));
   st.clientSeqDeltas = reinterpret_cast<std::uint32_t*>(section + pageUp(cap * sizeof(ConnEntry)) +

@@ -41,7 +41,8 @@ class HandoverProtocol : public ::testing::Test {
       HandoverSource src;
       src.workers = 1;
       src.frames = 4096;
-      src.stopServing = [this] { ++stopped_; };
+      src.stopControl = [] {};
+      src.stopWorkers = [this] { ++stopped_; };
       src.sockets = [] { return std::vector<XskHandover>{}; };
       src.releaseFlows = [this] { ++released_; };
       src.resume = [this] { ++resumed_; };

@@ -39,6 +39,7 @@ TEST(Config, DocumentedExampleLoads) {
   EXPECT_EQ(c.conntrack.timeouts.timeWait, 2 * kNsPerSec);
   EXPECT_EQ(c.control.listenPort, 9180);
   EXPECT_EQ(c.control.tokenFile, "/etc/xlb/token");
+  EXPECT_EQ(c.runtimeDir, "/run/xlb");
   EXPECT_EQ(c.healthCheck.timeout, 500 * kNsPerMs);
 }
 
@@ -147,6 +148,7 @@ TEST(Config, EveryInvalidValueIsNamed) {
       {"control: {listen: localhost}\n", "control.listen: \"localhost\""},
       {"control: {listen: \"127.0.0.1:0\"}\n", "control.listen: \"127.0.0.1:0\""},
       {"state_dir: \"\"\n", "state_dir"},
+      {"runtime_dir: \"\"\n", "runtime_dir"},
       {"health_check: {interval: 1s, timeout: 2s}\n", "health_check.timeout"},
       {"health_check: {rise: 0}\n", "health_check.rise: \"0\""},
       {"vips: [{address: 10.0.0.100\n", "YAML syntax error"},

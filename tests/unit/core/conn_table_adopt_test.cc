@@ -20,7 +20,8 @@ struct Storage {
   std::vector<ConnEntry> entries = std::vector<ConnEntry>(kCap);
   std::vector<FinSeqs> fins = std::vector<FinSeqs>(kCap);
   std::vector<std::uint32_t> deltas = std::vector<std::uint32_t>(kCap);
-  ConnStorage view() { return {entries.data(), fins.data(), deltas.data()}; }
+  std::uint32_t highWater = 0;
+  ConnStorage view() { return {entries.data(), fins.data(), deltas.data(), &highWater}; }
 };
 
 struct KeepAll final : EntryCheck {
@@ -100,6 +101,7 @@ TEST(ConnTableAdopt, ANewProcessFindsEveryConnectionFromBothSidesWithItsStateAnd
     EXPECT_TRUE(next.snat.inUse(0, ports[i]));
   }
   EXPECT_EQ(next.table.clientSeqDelta(0), 77u);
+  EXPECT_EQ(s.highWater, 10u);  // ten entries ever handed out
   // A new connection takes a free slot and a port nobody holds.
   const std::uint32_t fresh = next.connect(0x0c000001, sec(2));
   for (std::uint16_t p : ports) EXPECT_NE(next.table.entry(fresh).snatPort, p);
@@ -163,6 +165,31 @@ TEST(ConnTableAdopt, TornFieldsDuplicatesAndRefusedEntriesAreDroppedAndCounted) 
     ASSERT_NE(next.table.allocate(sec(2)), ConnTable::kNil) << i;
   }
   EXPECT_EQ(next.table.active(), 1u);
+}
+
+TEST(ConnTableAdopt, OnlyEntriesBelowTheHighWaterMarkAreLookedAt) {
+  Storage s;
+  {
+    Process old(s, 1);
+    old.table.adopt(sec(1), KeepAll{});
+    for (std::uint32_t i = 0; i < 4; ++i) old.connect(0x0b000001 + i, sec(1));
+  }
+  EXPECT_EQ(s.highWater, 4u);
+  s.highWater = 2;  // entries 2 and 3 are beyond it: never looked at
+  Process next(s, 1);
+  EXPECT_EQ(next.table.adopt(sec(2), KeepAll{}).adopted, 2u);
+  EXPECT_EQ(next.table.allocate(sec(2)), 2u);  // the next never-used index
+  EXPECT_EQ(s.highWater, 3u);
+  // A mark beyond the capacity (a torn write) makes the whole table count.
+  Storage t;
+  {
+    Process old(t, 1);
+    old.table.adopt(sec(1), KeepAll{});
+    old.connect(0x0b000001, sec(1));
+  }
+  t.highWater = kCap * 9;
+  Process again(t, 1);
+  EXPECT_EQ(again.table.adopt(sec(2), KeepAll{}).adopted, 1u);
 }
 
 }  // namespace

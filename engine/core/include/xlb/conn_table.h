@@ -138,6 +138,9 @@ struct ConnStorage {
   ConnEntry* entries = nullptr;
   FinSeqs* finSeqs = nullptr;
   std::uint32_t* clientSeqDeltas = nullptr;
+  // How many entries from index 0 have ever been handed out: adoption looks no further, so a
+  // restart costs the peak number of connections, not the capacity.
+  std::uint32_t* highWater = nullptr;
 };
 
 // What adopting a table's contents kept and refused (ConnTable::adopt).
@@ -284,6 +287,10 @@ class ConnTable {
   ConnEntry* entries_ = nullptr;
   FinSeqs* finSeqs_ = nullptr;                // parallel to entries_
   std::uint32_t* clientSeqDeltas_ = nullptr;  // parallel to entries_
+  // Entries [0, fresh_) have been handed out at least once; beyond it none has, so the free list
+  // need not hold them (allocate() takes the next one when the list is empty).
+  std::uint32_t fresh_ = 0;
+  std::uint32_t* highWater_ = nullptr;  // the storage's copy of fresh_, or nullptr
   std::vector<std::uint32_t> fwdHeads_;
   std::vector<std::uint32_t> revHeads_;
   std::vector<std::uint32_t> wheel_;
