@@ -136,6 +136,28 @@ int preflight(Daemon& d) {
   return 0;
 }
 
+// The connections the previous process left in the tables' file, taken over and reported.
+void adoptFlows(Daemon& d) {
+  if (d.takeover) d.takeover->tablesTouched();  // from here on the old process cannot resume
+  const AdoptCounts adopted = d.lb->adoptFlows(monotonicNow());
+  RestartInfo& info = d.restart;
+  info.generation = d.flowsOpened.generation;
+  info.adopted = adopted.adopted;
+  info.dropped = adopted.dropped() + d.flowsOpened.refusedFlows;
+  info.refused = d.flowsOpened.refused;
+  info.previousPid = d.flowsOpened.previousPid;
+  info.handover = d.takeover != nullptr;
+  d.lb->controller().setRestartInfo(info);
+  if (adopted.adopted + adopted.dropped() > 0) {
+    spdlog::info(
+        "adopted {} connection(s) from {}; dropped {} ({} no longer valid: a field out "
+        "of range, or a VIP, backend or SNAT address this configuration lacks; {} "
+        "duplicates)",
+        adopted.adopted, flowFilePath(d.config), adopted.dropped(), adopted.invalid,
+        adopted.duplicates);
+  }
+}
+
 // The shared assembly on AF_XDP sockets, the kernel's neighbour table and state_dir.
 bool assemble(Daemon& d, std::string& err) {
   const Config& config = d.config;
@@ -191,24 +213,7 @@ bool assemble(Daemon& d, std::string& err) {
     spdlog::info("took over the previous program's maps: {}",
                  fmt::join(d.lb->program().adoptedMaps(), ", "));
   }
-  if (d.takeover) d.takeover->tablesTouched();  // from here on the old process cannot resume
-  const AdoptCounts adopted = d.lb->adoptFlows(monotonicNow());
-  RestartInfo& info = d.restart;
-  info.generation = d.flowsOpened.generation;
-  info.adopted = adopted.adopted;
-  info.dropped = adopted.dropped() + d.flowsOpened.refusedFlows;
-  info.refused = d.flowsOpened.refused;
-  info.previousPid = d.flowsOpened.previousPid;
-  info.handover = d.takeover != nullptr;
-  d.lb->controller().setRestartInfo(info);
-  if (adopted.adopted + adopted.dropped() > 0) {
-    spdlog::info(
-        "adopted {} connection(s) from {}; dropped {} ({} no longer valid: a field out "
-        "of range, or a VIP, backend or SNAT address this configuration lacks; {} "
-        "duplicates)",
-        adopted.adopted, flowFilePath(config), adopted.dropped(), adopted.invalid,
-        adopted.duplicates);
-  }
+  adoptFlows(d);
   // Next hops: give the kernel a moment to resolve what it does not know yet.
   for (int i = 0; i < 20 && d.lb->controller().unresolvedNextHops() > 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -53,7 +53,8 @@ start_xlb() {
 }
 stop_xlb() {
   kill -TERM "$LB_PID" 2>/dev/null || true
-  wait "$LB_PID" 2>/dev/null || true
+  # Not a child of this shell (rig_pid found it): wait for it to be gone, at most 10 s.
+  for _ in $(seq 100); do [[ -e /proc/$LB_PID ]] || break; sleep 0.1; done
   # A stop leaves the program attached for the next start; the peers measured next need the
   # interface to themselves, and each xlb run starts from empty tables.
   rig_lb_exec "$RIG_BIN/xlbd" --config "$WORK/xlb.yaml" --detach >/dev/null

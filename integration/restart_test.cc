@@ -2,9 +2,10 @@
 // Restarts that keep every connection, on the rig: 200 long-lived keep-alive connections each
 // sending a request every 100 ms, wrk with keep-alive and wrk with a connection per request, all
 // through the VIP, across 10 planned restarts (xlbd --takeover), 3 upgrades (--takeover into a
-// second copy of the binary) and 3 kill -9 followed by a start. The long-lived connections must
-// see no failed request and no reset; wrk's errors and the longest pause per kind of restart are
-// reported (figures, not assertions: speed is measured, not asserted).
+// second copy of the binary), 2 stops with SIGTERM and 3 kill -9, each followed by a start. The
+// long-lived connections must see no failed request and no reset; wrk's errors and the longest
+// pause per kind of restart are reported (figures, not assertions: speed is measured, not
+// asserted).
 #include <gtest/gtest.h>
 #include <sys/time.h>
 
@@ -51,7 +52,7 @@ class Restarts : public rig::RigSuite<Restarts> {
 TEST_F(Restarts, PlannedUpgradeAndKill9KeepEveryLongLivedConnection) {
   start(config());
   ASSERT_EQ(rig_->curlBodies(1, 3, "http://10.100.0.100/").count("FAIL"), 0u);
-  constexpr int kSeconds = 95;  // the load's duration; the restarts take about 70 s
+  constexpr int kSeconds = 100;  // the load's duration; the restarts take about 80 s
   nlohmann::json longLived;
   rig::WrkResult keepAlive, perRequest;
   std::thread ll([&] {
@@ -96,9 +97,14 @@ TEST_F(Restarts, PlannedUpgradeAndKill9KeepEveryLongLivedConnection) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   }
-  for (int i = 0; i < 3; ++i) {
-    restarts.push_back({"kill -9", wallNow()});
-    EXPECT_EQ(rig_->stopXlbd(SIGKILL), 128 + SIGKILL);
+  for (int i = 0; i < 5; ++i) {
+    const bool kill9 = i >= 2;  // two stops with SIGTERM, then three kill -9
+    restarts.push_back({kill9 ? "kill -9" : "stop", wallNow()});
+    if (kill9) {
+      EXPECT_EQ(rig_->stopXlbd(SIGKILL), 128 + SIGKILL);
+    } else {
+      EXPECT_EQ(rig_->stopXlbd(SIGTERM), 0);
+    }
     start(config());
     std::smatch m;
     const std::string l = rig_->xlbdLog();
@@ -118,12 +124,12 @@ TEST_F(Restarts, PlannedUpgradeAndKill9KeepEveryLongLivedConnection) {
   EXPECT_EQ(longLived["failures"], 0) << longLived["errors"].dump();
   EXPECT_EQ(longLived["resets"], 0);
   EXPECT_EQ(tookOver, 13u) << tail(rig_->xlbdLog(), 40);
-  EXPECT_GE(adopted, 200u) << "a start after kill -9 adopted fewer than the 200 long-lived";
+  EXPECT_GE(adopted, 200u) << "a start after a stop adopted fewer than the 200 long-lived";
   // 200 connections x 10 requests/s over the run, with room for the pauses.
   EXPECT_GE(longLived["requests"].get<double>(), 200.0 * 10 * (kSeconds - 10) * 0.8);
   // The longest request per kind of restart: sent from just before it until the next one.
   std::map<std::string, double> worst{
-      {"baseline", 0}, {"planned", 0}, {"upgrade", 0}, {"kill -9", 0}};
+      {"baseline", 0}, {"planned", 0}, {"upgrade", 0}, {"stop", 0}, {"kill -9", 0}};
   for (const auto& s : longLived["slow"]) {
     const double at = s[0].get<double>(), ms = s[1].get<double>();
     std::string kind = at < restarts.front().at - 0.5 ? "baseline" : "";
@@ -147,7 +153,8 @@ TEST_F(Restarts, PlannedUpgradeAndKill9KeepEveryLongLivedConnection) {
             << std::fixed << std::setprecision(0) << restarts.front().at - begin
             << " s before any restart) " << shown("baseline") << ", planned restart "
             << shown("planned") << ", upgrade " << shown("upgrade") << ", kill -9 + start "
-            << shown("kill -9") << " (targets: 200 planned, 1500 kill -9); workers paused at most "
+            << shown("kill -9") << ", SIGTERM + start " << shown("stop")
+            << " (targets: 200 planned, 1500 kill -9); workers paused at most "
             << workersPaused["planned"] << " ms (planned), " << workersPaused["upgrade"]
             << " ms (upgrade)\n";
   std::cout << "[ figure ] wrk keep-alive: " << keepAlive.requests << " requests, "
@@ -158,6 +165,39 @@ TEST_F(Restarts, PlannedUpgradeAndKill9KeepEveryLongLivedConnection) {
             << perRequest.readErrors << ", timeout " << perRequest.timeouts << ")\n";
   EXPECT_GT(keepAlive.requests, 0);
   EXPECT_GT(perRequest.requests, 0);
+}
+
+// Tables written for another configuration are not adopted: the log says why and how many
+// connections that dropped, and so does the API; the new process serves from empty tables.
+TEST_F(Restarts, TablesThatNoLongerFitAreRefusedWithTheReasonAndTheCount) {
+  start(config());
+  std::thread idle([&] {
+    rig_->exec("c1",
+               "/usr/bin/python3 " XLB_SOURCE_DIR
+               "/scripts/netns/longlived.py 10.100.0.100 80 30 0.5 6",
+               30);
+  });
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_EQ(rig_->stopXlbd(SIGTERM), 0);
+  const std::string smaller =
+      std::regex_replace(config(), std::regex("capacity: 100000"), "capacity: 50000");
+  ASSERT_NE(smaller, config());
+  start(smaller);
+  idle.join();
+  const std::string log = rig_->xlbdLog();
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(
+      log, m,
+      std::regex("not adopting the stored connections: its capacity is 100000 per worker, the "
+                 "configuration gives 50000; (\\d+) connection\\(s\\) dropped")))
+      << tail(log, 20);
+  EXPECT_GE(std::stoul(m[1]), 30u);
+  const auto s = rig_->stats();
+  EXPECT_NE(s["restart"]["refused"].get<std::string>().find("capacity"), std::string::npos)
+      << s["restart"].dump();
+  EXPECT_GE(s["restart"]["dropped"].get<std::uint64_t>(), 30u);
+  EXPECT_EQ(s["restart"]["adopted"], 0);
+  EXPECT_EQ(rig_->curlBodies(2, 3, "http://10.100.0.100/").count("FAIL"), 0u);
 }
 
 }  // namespace

@@ -193,7 +193,7 @@ bool Rig::takeoverXlbd(const std::string& binary, std::string& log) {
   const pid_t pid = spawnXlbd(binary, "--takeover");
   // Done when the new process serves and the old one has exited.
   bool started = false, oldGone = old <= 0;
-  for (int i = 0; i < 300 && !(started && oldGone); ++i) {
+  for (int i = 0; i < 750 && !(started && oldGone); ++i) {  // 15 s
     const std::string all = readFile(logPath);
     log = all.size() > from ? all.substr(from) : "";
     started = log.find("xlbd started") != std::string::npos;

@@ -2,7 +2,6 @@
 // Connection table: chained hash indexes for both directions, TCP state machine, timer wheel.
 #include "xlb/conn_table.h"
 
-#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <stdexcept>
@@ -125,12 +124,7 @@ AdoptCounts ConnTable::adopt(TimeNs now, const EntryCheck& check) noexcept {
     if (left > static_cast<std::int64_t>(timeoutMs(e.state))) {
       e.deadlineMs = static_cast<std::uint32_t>(nowMs) + timeoutMs(e.state);
     }
-    std::uint64_t hf = hash(forwardKey(e)) & mask_;
-    e.nextFwd = fwdHeads_[hf];
-    fwdHeads_[hf] = i;
-    std::uint64_t hr = hash(reverseKey(e)) & mask_;
-    e.nextRev = revHeads_[hr];
-    revHeads_[hr] = i;
+    linkIndexes(i);
     wheelInsert(i, nowMs);
     ++byState_[static_cast<std::size_t>(e.state)];
     ++active_;
@@ -235,14 +229,19 @@ void ConnTable::insert(std::uint32_t idx, TimeNs now) noexcept {
   ++active_;
   ++created_;
   ++backendActive_[e.backendId];
-  std::uint64_t hf = hash(forwardKey(e)) & mask_;
-  e.nextFwd = fwdHeads_[hf];
-  fwdHeads_[hf] = idx;
-  std::uint64_t hr = hash(reverseKey(e)) & mask_;
-  e.nextRev = revHeads_[hr];
-  revHeads_[hr] = idx;
+  linkIndexes(idx);
   e.deadlineMs = static_cast<std::uint32_t>(nowMs) + timeoutMs(TcpState::kSynSent);
   wheelInsert(idx, nowMs);
+}
+
+void ConnTable::linkIndexes(std::uint32_t idx) noexcept {
+  ConnEntry& e = entries_[idx];
+  const std::uint64_t hf = hash(forwardKey(e)) & mask_;
+  e.nextFwd = fwdHeads_[hf];
+  fwdHeads_[hf] = idx;
+  const std::uint64_t hr = hash(reverseKey(e)) & mask_;
+  e.nextRev = revHeads_[hr];
+  revHeads_[hr] = idx;
 }
 
 void ConnTable::unlinkChain(std::vector<std::uint32_t>& heads, std::uint32_t ConnEntry::*next,

@@ -147,7 +147,8 @@ bool XskIo::mapRings(std::uint32_t ringSize, std::string& error) {
   };
   // The rings' positions are in the shared pages: producers continue from the producer index,
   // consumers from the consumer index (libxdp's cached_cons of a producer ring is one size ahead).
-  auto prod = [&](xsk_ring_prod& r, const xdp_ring_offset& o, std::uint8_t* base) {
+  // xsk_ring_prod and xsk_ring_cons have the same fields.
+  auto bind = [&](auto& r, const xdp_ring_offset& o, std::uint8_t* base, bool producer) {
     r.mask = ringSize - 1;
     r.size = ringSize;
     r.producer = reinterpret_cast<std::uint32_t*>(base + o.producer);
@@ -155,17 +156,7 @@ bool XskIo::mapRings(std::uint32_t ringSize, std::string& error) {
     r.ring = base + o.desc;
     r.flags = reinterpret_cast<std::uint32_t*>(base + o.flags);
     r.cached_prod = *r.producer;
-    r.cached_cons = *r.consumer + ringSize;
-  };
-  auto cons = [&](xsk_ring_cons& r, const xdp_ring_offset& o, std::uint8_t* base) {
-    r.mask = ringSize - 1;
-    r.size = ringSize;
-    r.producer = reinterpret_cast<std::uint32_t*>(base + o.producer);
-    r.consumer = reinterpret_cast<std::uint32_t*>(base + o.consumer);
-    r.ring = base + o.desc;
-    r.flags = reinterpret_cast<std::uint32_t*>(base + o.flags);
-    r.cached_prod = *r.producer;
-    r.cached_cons = *r.consumer;
+    r.cached_cons = *r.consumer + (producer ? ringSize : 0);
   };
   std::uint8_t* fill = map(off.fr, sizeof(std::uint64_t), XDP_UMEM_PGOFF_FILL_RING);
   std::uint8_t* comp = map(off.cr, sizeof(std::uint64_t), XDP_UMEM_PGOFF_COMPLETION_RING);
@@ -175,10 +166,10 @@ bool XskIo::mapRings(std::uint32_t ringSize, std::string& error) {
     error = "cannot map the handed-over socket's rings: " + errText(errno);
     return false;
   }
-  prod(rings_->fill, off.fr, fill);
-  cons(rings_->comp, off.cr, comp);
-  cons(rings_->rx, off.rx, rx);
-  prod(rings_->tx, off.tx, tx);
+  bind(rings_->fill, off.fr, fill, true);
+  bind(rings_->comp, off.cr, comp, false);
+  bind(rings_->rx, off.rx, rx, false);
+  bind(rings_->tx, off.tx, tx, true);
   return true;
 }
 

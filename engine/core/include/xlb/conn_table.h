@@ -267,6 +267,7 @@ class ConnTable {
     return timeoutMs_[static_cast<std::size_t>(s)];
   }
   void setState(ConnEntry& e, TcpState s) noexcept;
+  void linkIndexes(std::uint32_t idx) noexcept;  // at the head of both chains
   void wheelInsert(std::uint32_t idx, std::uint64_t nowMs) noexcept;
   void wheelUnlink(std::uint32_t idx) noexcept;
   void unlinkChain(std::vector<std::uint32_t>& heads, std::uint32_t ConnEntry::*next,
