@@ -372,6 +372,8 @@ TEST_F(Control, XlbctlDrivesTheApiAndFailsClearly) {
   r = run("stats");
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.out.find("connections: active"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("start: generation"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--takeover"), std::string::npos) << r.out;
   EXPECT_EQ(run("health").status, 0);
   // No token: 401 and a hint; unreachable API: its own exit code.
   r = rig_->exec("lb",

@@ -171,6 +171,12 @@ TEST_F(Restarts, PlannedUpgradeAndKill9KeepEveryLongLivedConnection) {
 // connections that dropped, and so does the API; the new process serves from empty tables.
 TEST_F(Restarts, TablesThatNoLongerFitAreRefusedWithTheReasonAndTheCount) {
   start(config());
+  // A second xlbd without --takeover is refused before it touches anything.
+  const auto second =
+      rig_->exec("lb", Rig::binDir() + "/xlbd --config " + rig_->dir() + "/xlbd.yaml 2>&1", 30);
+  EXPECT_EQ(second.status, 1) << second.out;
+  EXPECT_NE(second.out.find("already runs"), std::string::npos) << second.out;
+  EXPECT_NE(second.out.find("--takeover"), std::string::npos) << second.out;
   std::thread idle([&] {
     rig_->exec("c1",
                "/usr/bin/python3 " XLB_SOURCE_DIR

@@ -52,7 +52,8 @@ int stats(const Session& s, const Options&) {
     if (!r["refused"].get<std::string>().empty()) {
       std::cout << "; stored tables refused: " << r["refused"].get<std::string>();
     }
-    std::cout << "\n";
+    std::cout << "\n(restart or upgrade without dropping a connection: xlbd --config FILE "
+                 "--takeover)\n";
   }
   for (const char* stage : {"xdp", "engine"}) {
     std::cout << stage << " reasons:";

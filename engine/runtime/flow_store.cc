@@ -236,6 +236,21 @@ void FlowStore::unlock() {
   flock(fd_, LOCK_UN);
 }
 
+int FlowStore::heldBy(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  int holder = 0;
+  if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+    flock(fd, LOCK_UN);
+  } else {
+    FlowHeader h{};
+    const bool read = pread(fd, &h, sizeof h, 0) == static_cast<ssize_t>(sizeof h);
+    holder = read && h.ownerPid > 0 ? h.ownerPid : -1;
+  }
+  close(fd);
+  return holder;
+}
+
 bool FlowStore::relock() {
   for (int i = 0; i < 100; ++i) {
     if (flock(fd_, LOCK_EX | LOCK_NB) == 0) return true;

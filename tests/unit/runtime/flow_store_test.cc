@@ -135,7 +135,9 @@ TEST_F(FlowStoreTest, ASecondProcessIsRefusedUntilTheFirstLetsGo) {
   EXPECT_EQ(FlowStore::open(path_, layout_, err, r2), nullptr);
   EXPECT_NE(err.find("--takeover"), std::string::npos) << err;
   EXPECT_NE(err.find(std::to_string(getpid())), std::string::npos) << err;
+  EXPECT_EQ(FlowStore::heldBy(path_), getpid());
   first->unlock();  // a hand-over
+  EXPECT_EQ(FlowStore::heldBy(path_), 0);
   err.clear();
   auto second = FlowStore::open(path_, layout_, err, r2);
   ASSERT_NE(second, nullptr) << err;

@@ -63,6 +63,9 @@ class FlowStore {
   // Why the file at `path` would be refused for `layout` ("" when it would be adopted or does not
   // exist), without opening it for use: a hand-over checks before the running process stops.
   static std::string inspect(const std::string& path, const FlowLayout& layout);
+  // The pid of the process holding the file at `path` (-1: held, pid unknown), or 0 when none
+  // does: a start checks before it touches anything.
+  static int heldBy(const std::string& path);
   // Forgets every stored connection (xlbd --detach).
   static bool discard(const std::string& path, std::string& error);
 
