@@ -20,6 +20,23 @@ void closeFds(const std::vector<int>& fds) {
   for (int fd : fds) close(fd);
 }
 
+// kState: when the workers stopped, then per queue its figures, its free frames and (in `fds`)
+// its socket and UMEM.
+HandoverWriter stateMessage(std::uint64_t stoppedAtNs, const std::vector<XskHandover>& socks,
+                            std::vector<int>& fds) {
+  HandoverWriter st;
+  st.put(stoppedAtNs).put(static_cast<std::uint32_t>(socks.size()));
+  for (const XskHandover& h : socks) {
+    st.put(h.queue).put(h.frames).put(h.ringSize).put(h.inFill).put(h.inTx);
+    st.put(static_cast<std::uint8_t>(h.zeroCopy ? 1 : 0));
+    st.put(static_cast<std::uint32_t>(h.free.size()));
+    for (std::uint64_t a : h.free) st.put(a);
+    fds.push_back(h.socketFd);
+    fds.push_back(h.umemFd);
+  }
+  return st;
+}
+
 }  // namespace
 
 std::string handoverSocketPath(const Config& config) {
@@ -170,26 +187,15 @@ bool handOver(HandoverChannel& ch, const HandoverSource& src) {
   src.stopWorkers();
   const std::vector<XskHandover> socks = src.sockets();
   src.releaseFlows();
-  HandoverWriter st;
   std::vector<int> fds;
-  st.put(stoppedAtNs).put(static_cast<std::uint32_t>(socks.size()));
-  for (const XskHandover& h : socks) {
-    st.put(h.queue).put(h.frames).put(h.ringSize).put(h.inFill).put(h.inTx);
-    st.put(static_cast<std::uint8_t>(h.zeroCopy ? 1 : 0));
-    st.put(static_cast<std::uint32_t>(h.free.size()));
-    for (std::uint64_t a : h.free) st.put(a);
-    fds.push_back(h.socketFd);
-    fds.push_back(h.umemFd);
-  }
+  const HandoverWriter st = stateMessage(stoppedAtNs, socks, fds);
   const bool sent = ch.send(HandoverMsg::kState, st.bytes(), fds);
   const double stopMs =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  if (!sent) {
-    spdlog::error(
-        "hand-over: cannot send the sockets to pid {}; exiting (the connections are "
-        "in the tables' file for the next start)",
-        pid);
-    return true;
+  if (!sent) {  // nothing reached the new process: this one can go on as it was
+    src.resume();
+    spdlog::error("hand-over: cannot send the sockets to pid {}; serving again", pid);
+    return false;
   }
   const bool answered = ch.receive(f, kPrepareTimeout, error);
   if (answered && f.type == HandoverMsg::kAbort) {

@@ -33,6 +33,13 @@ double wallNow() {
   return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
 }
 
+// wrk's "Latency avg stdev max" line: the max, as wrk prints it ("?" when absent).
+std::string wrkMaxLatency(const std::string& out) {
+  std::smatch m;
+  if (std::regex_search(out, m, std::regex("Latency\\s+\\S+\\s+\\S+\\s+(\\S+)"))) return m[1];
+  return "?";
+}
+
 std::string config() {
   std::string c = Rig::defaultConfig();
   c = std::regex_replace(c, std::regex("blocklist: \\[[^\\]]*\\]\n"), "");  // c3 is on it
@@ -55,6 +62,7 @@ TEST_F(Restarts, PlannedUpgradeAndKill9KeepEveryLongLivedConnection) {
   constexpr int kSeconds = 100;  // the load's duration; the restarts take about 80 s
   nlohmann::json longLived;
   rig::WrkResult keepAlive, perRequest;
+  std::string keepAliveMax, perRequestMax;
   std::thread ll([&] {
     const auto r = rig_->exec("c1",
                               "/usr/bin/python3 " XLB_SOURCE_DIR
@@ -66,14 +74,18 @@ TEST_F(Restarts, PlannedUpgradeAndKill9KeepEveryLongLivedConnection) {
   });
   const std::string wrkArgs = " -t1 -c2 -d" + std::to_string(kSeconds - 5) + "s --timeout 5s ";
   std::thread w1([&] {
-    keepAlive = rig::parseWrk(
-        rig_->exec("c2", "wrk" + wrkArgs + "http://10.100.0.100/", kSeconds + 30).out);
+    const std::string out =
+        rig_->exec("c2", "wrk" + wrkArgs + "http://10.100.0.100/", kSeconds + 30).out;
+    keepAlive = rig::parseWrk(out);
+    keepAliveMax = wrkMaxLatency(out);
   });
   std::thread w2([&] {
-    perRequest = rig::parseWrk(
+    const std::string out =
         rig_->exec("c3", "wrk" + wrkArgs + "-H 'Connection: close' http://10.100.0.100/",
                    kSeconds + 30)
-            .out);
+            .out;
+    perRequest = rig::parseWrk(out);
+    perRequestMax = wrkMaxLatency(out);
   });
   const double begin = wallNow();
   std::this_thread::sleep_for(std::chrono::seconds(4));
@@ -159,10 +171,11 @@ TEST_F(Restarts, PlannedUpgradeAndKill9KeepEveryLongLivedConnection) {
             << " ms (upgrade)\n";
   std::cout << "[ figure ] wrk keep-alive: " << keepAlive.requests << " requests, "
             << keepAlive.errors() << " errors (connect " << keepAlive.connectErrors << ", read "
-            << keepAlive.readErrors << ", timeout " << keepAlive.timeouts
-            << "); wrk connection per request: " << perRequest.requests << " requests, "
-            << perRequest.errors() << " errors (connect " << perRequest.connectErrors << ", read "
-            << perRequest.readErrors << ", timeout " << perRequest.timeouts << ")\n";
+            << keepAlive.readErrors << ", timeout " << keepAlive.timeouts << "), max latency "
+            << keepAliveMax << "; wrk connection per request: " << perRequest.requests
+            << " requests, " << perRequest.errors() << " errors (connect "
+            << perRequest.connectErrors << ", read " << perRequest.readErrors << ", timeout "
+            << perRequest.timeouts << "), max latency " << perRequestMax << "\n";
   EXPECT_GT(keepAlive.requests, 0);
   EXPECT_GT(perRequest.requests, 0);
 }
@@ -204,6 +217,52 @@ TEST_F(Restarts, TablesThatNoLongerFitAreRefusedWithTheReasonAndTheCount) {
   EXPECT_GE(s["restart"]["dropped"].get<std::uint64_t>(), 30u);
   EXPECT_EQ(s["restart"]["adopted"], 0);
   EXPECT_EQ(rig_->curlBodies(2, 3, "http://10.100.0.100/").count("FAIL"), 0u);
+}
+
+// Two workers on a two-queue veth: both queues' sockets change hands, and each worker's table is
+// adopted by the worker that owns its connections.
+TEST(RestartsMultiQueue, TwoWorkersHandOverBothQueuesAndAdoptBothTables) {
+  XLB_REQUIRE_ROOT();
+  Rig rig("rq", 1, 3, 2);
+  ASSERT_TRUE(rig.ok()) << rig.setupLog();
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(rig.startNginx(i));
+  const std::string cfg = std::regex_replace(config(), std::regex("workers: 1"), "workers: 2");
+  ASSERT_NE(cfg, config());
+  std::string log;
+  ASSERT_TRUE(rig.startXlbd(cfg, log)) << log;
+  nlohmann::json longLived;
+  std::thread ll([&] {
+    const auto r = rig.exec("c1",
+                            "/usr/bin/python3 " XLB_SOURCE_DIR
+                            "/scripts/netns/longlived.py 10.100.0.100 80 100 0.1 24 30",
+                            90);
+    longLived = nlohmann::json::parse(r.out, nullptr, false);
+  });
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  std::size_t tookOver = 0;
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(rig.takeoverXlbd(Rig::binDir() + "/xlbd", log)) << tail(rig.xlbdLog(), 30);
+    if (log.find("took over from xlbd pid") != std::string::npos) ++tookOver;
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+  }
+  EXPECT_EQ(rig.stopXlbd(SIGKILL), 128 + SIGKILL);
+  ASSERT_TRUE(rig.startXlbd(cfg, log)) << log;
+  std::smatch m;
+  const std::string after = rig.xlbdLog();
+  ASSERT_TRUE(std::regex_search(after, m, std::regex("adopted (\\d+) connection"))) << tail(after);
+  EXPECT_GE(std::stoul(m[1]), 100u);
+  ll.join();
+  ASSERT_TRUE(longLived.is_object());
+  std::cout << "[ figure ] two workers: " << longLived["requests"] << " requests, "
+            << longLived["failures"] << " failed, " << longLived["resets"] << " resets, longest "
+            << longLived["max_ms"] << " ms\n";
+  EXPECT_EQ(longLived["failures"], 0) << longLived["errors"].dump();
+  EXPECT_EQ(longLived["resets"], 0);
+  EXPECT_EQ(tookOver, 4u);
+  const nlohmann::json s = rig.stats();
+  EXPECT_EQ(s["workers"]["count"], 2);
+  if (HasFailure()) std::cerr << "xlbd log tail:" << tail(rig.xlbdLog(), 40) << "\n";
+  EXPECT_EQ(rig.stopXlbd(SIGTERM), 0);
 }
 
 }  // namespace

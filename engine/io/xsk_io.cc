@@ -179,10 +179,19 @@ std::unique_ptr<XskIo> XskIo::adopt(const XskOptions& o, XskHandover h, std::str
   x->socketFd_ = h.socketFd;
   x->umemFd_ = h.umemFd;
   x->rings_ = std::make_unique<Rings>();
-  if (h.frames != o.frames || h.queue != o.queue || h.ringSize == 0 ||
-      (h.ringSize & (h.ringSize - 1)) != 0 || h.free.size() > h.frames) {
+  if (h.frames != o.frames || h.queue != o.queue) {
     error = "the handed-over socket of queue " + std::to_string(h.queue) + " has " +
             std::to_string(h.frames) + " frames, this configuration " + std::to_string(o.frames);
+    return nullptr;
+  }
+  // Every frame accounted for once, every free address a frame of this UMEM: a frame used twice
+  // would corrupt packets silently.
+  const std::uint64_t areaBytes = static_cast<std::uint64_t>(o.frames) * kFrameSize;
+  bool sane = h.ringSize != 0 && (h.ringSize & (h.ringSize - 1)) == 0 &&
+              std::uint64_t{h.inFill} + h.inTx + h.free.size() <= h.frames;
+  for (std::uint64_t a : h.free) sane = sane && a < areaBytes && a % kFrameSize == 0;
+  if (!sane) {
+    error = "the handed-over state of queue " + std::to_string(h.queue) + " does not add up";
     return nullptr;
   }
   x->areaSize_ = static_cast<std::size_t>(o.frames) * kFrameSize;
