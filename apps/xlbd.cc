@@ -111,9 +111,10 @@ int preflight(Daemon& d) {
   // Another xlbd on the same runtime_dir holds the queues and the tables: say so before binding
   // a queue it holds fails less clearly.
   if (const int pid = FlowStore::heldBy(flowFilePath(config)); pid != 0 && !d.wantTakeover) {
-    spdlog::error("an xlbd{} already runs on {}: stop it, or start this one with --takeover to "
-                  "replace it without a gap",
-                  pid > 0 ? " (pid " + std::to_string(pid) + ")" : "", config.runtimeDir);
+    spdlog::error(
+        "an xlbd{} already runs on {}: stop it, or start this one with --takeover to "
+        "replace it without a gap",
+        pid > 0 ? " (pid " + std::to_string(pid) + ")" : "", config.runtimeDir);
     return kExitRuntime;
   }
   d.ifindex = XdpAttachment::ifindexOf(config.interface, err);
