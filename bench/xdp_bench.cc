@@ -76,8 +76,7 @@ std::string ipv4(std::uint32_t a) {
 }
 
 // Runs `frame` with repeat; reports the kernel's mean ns per run.
-void runRepeated(benchmark::State& state, const XdpProgram& prog, const Bytes& frame,
-                 int wantAction) {
+void runRepeated(benchmark::State& state, XdpProgram& prog, const Bytes& frame, int wantAction) {
   double total = 0;
   std::uint64_t n = 0;
   for (auto _ : state) {
@@ -96,7 +95,7 @@ void runRepeated(benchmark::State& state, const XdpProgram& prog, const Bytes& f
 }
 
 // Runs one of `frames` per call (repeat 1), round robin; reports the kernel's mean ns per run.
-void runOnce(benchmark::State& state, const XdpProgram& prog, const std::vector<Bytes>& frames,
+void runOnce(benchmark::State& state, XdpProgram& prog, const std::vector<Bytes>& frames,
              int wantAction) {
   double total = 0;
   std::uint64_t n = 0;

@@ -212,6 +212,22 @@ void established(std::uint64_t seed, std::uint32_t flows, std::uint32_t packets,
   }
 }
 
+// A spoofed SYN flood at the cookie VIP, one SYN a microsecond from random sources in
+// 11.0.0.0/8, every tenth from the blocked 198.51.100.0/24: XDP answers or drops every frame.
+void flood(std::uint64_t seed, std::uint32_t syns, std::vector<PcapFrame>& frames) {
+  Rng rng(seed);
+  Out o{frames, kEpoch};
+  for (std::uint32_t i = 0; i < syns; ++i) {
+    PacketSpec p;
+    p.src = i % 10 == 9 ? v4(0xc6336400u | rng.below(256)) : v4(0x0b000000u | rng.below(1u << 24));
+    p.dst = "10.0.0.101";
+    p.sport = static_cast<std::uint16_t>(1024 + rng.below(60000));
+    p.seq = static_cast<std::uint32_t>(rng.next());
+    p.tcpOptions = frames::optMss(1460);
+    o.add(buildPacket(p), 1000);
+  }
+}
+
 }  // namespace
 
 bool generate(const GenOptions& o, std::vector<PcapFrame>& frames, std::string& error) {
@@ -223,7 +239,11 @@ bool generate(const GenOptions& o, std::vector<PcapFrame>& frames, std::string& 
     established(o.seed, o.flows, o.packets, frames);
     return true;
   }
-  error = "unknown kind \"" + o.kind + "\" (mixed, established)";
+  if (o.kind == "flood") {
+    flood(o.seed, o.flows, frames);
+    return true;
+  }
+  error = "unknown kind \"" + o.kind + "\" (mixed, established, flood)";
   return false;
 }
 

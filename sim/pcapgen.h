@@ -5,6 +5,8 @@
 //    ARP, and malformed frames. Small: the golden input.
 //  - established: `flows` flows opened with a SYN, then `packets` rounds of 64-byte data
 //    segments over every flow in a seeded random order (the replay benchmark's input).
+//  - flood: `flows` spoofed SYNs at the cookie VIP from random sources, every tenth from a
+//    blocked prefix (the replay benchmark's flood input).
 #pragma once
 
 #include <string>

@@ -88,10 +88,12 @@ bool replay(const ReplayOptions& options, const std::vector<PcapFrame>& in, Pcap
 
   std::unique_ptr<XdpProgram> prog;
   if (options.xdp) {
-    prog = XdpProgram::load(xdpOptionsFor(config, true), error);
+    XdpOptions xo = xdpOptionsFor(config, true);
+    xo.runtime = options.xdpRuntime;
+    prog = XdpProgram::load(xo, error);
     if (!prog) {
       error = "the XDP stage cannot run (" + error +
-              "); run as root with BPF, or pass --no-xdp for the engine alone";
+              "); run as root with BPF, or drop --kernel for the native build of the program";
       return false;
     }
     if (!prog->applyConfig(config, key, error)) return false;
@@ -134,7 +136,6 @@ bool replay(const ReplayOptions& options, const std::vector<PcapFrame>& in, Pcap
 
   TimeNs xdpClock = 0;
   TimeNs batchStart = 0;
-  std::vector<std::uint8_t> frame;
   std::uint64_t frames = 0;
   const auto wall0 = std::chrono::steady_clock::now();
   for (std::uint32_t loop = 0; loop < std::max<std::uint32_t>(1, options.loops); ++loop) {
@@ -153,12 +154,11 @@ bool replay(const ReplayOptions& options, const std::vector<PcapFrame>& in, Pcap
           prog->setFixedNow(now);
           xdpClock = now;
         }
-        frame.assign(f.data.begin(), f.data.end());
-        const int action = prog->run(frame).action;
-        if (action == XDP_TX && out != nullptr) {
-          out->write(now, frame.data(), static_cast<std::uint32_t>(frame.size()));
+        const XdpRun r = prog->runFrame(f.data);
+        if (r.action == XDP_TX && out != nullptr) {
+          out->write(now, r.frame.data(), static_cast<std::uint32_t>(r.frame.size()));
         }
-        if (action != XDP_REDIRECT) continue;
+        if (r.action != XDP_REDIRECT) continue;
       }
       if (io.pending() == 0) batchStart = now;
       io.push(data, len);
@@ -241,7 +241,10 @@ bool replay(const ReplayOptions& options, const std::vector<PcapFrame>& in, Pcap
            {"rate",
             {{"frames", frames},
              {"wall_ms", seconds * 1e3},
-             {"mpps", seconds > 0 ? static_cast<double>(frames) / seconds / 1e6 : 0.0}}}};
+             {"mpps", seconds > 0 ? static_cast<double>(frames) / seconds / 1e6 : 0.0},
+             {"xdp_runtime", !options.xdp                                    ? "none"
+                             : options.xdpRuntime == XdpRuntimeKind::kKernel ? "kernel"
+                                                                             : "native"}}}};
   if (!options.xdp) report.erase("xdp");
   return true;
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Open-loop replay: every frame of a capture through the real XDP object (BPF_PROG_TEST_RUN, maps
-// filled from the configuration as xlbd fills them) and, when XDP redirects it, through a worker
-// running the real pipeline, on a virtual clock taken from the capture's timestamps.
+// Open-loop replay: every frame of a capture through the XDP program (its native build, or the
+// real object in the kernel through BPF_PROG_TEST_RUN; maps filled from the configuration as
+// xlbd fills them) and, when XDP redirects it, through a worker running the real pipeline, on a
+// virtual clock taken from the capture's timestamps.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -11,12 +12,16 @@
 #include "pcap_io.h"
 #include "xlb/config.h"
 #include "xlb/syncookie.h"
+#include "xlb/xdp_runtime.h"
 
 namespace xlb::sim {
 
 struct ReplayOptions {
   Config config;
-  bool xdp = true;          // false: engine only (no blocklist, no SYN cookies)
+  bool xdp = true;  // false: engine only (no blocklist, no SYN cookies)
+  // The XDP stage's runtime: the native build of the program (no privileges, no system call per
+  // frame) or the kernel's (BPF_PROG_TEST_RUN, root). Reports are the same but for "rate".
+  XdpRuntimeKind xdpRuntime = XdpRuntimeKind::kNative;
   std::uint32_t loops = 1;  // the capture again, shifted in time, this many times in all
   std::uint64_t seed = 1;   // cookie key and connection-table hash seed
   bool drain = true;        // after the input, run the clock on until every entry has left

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // xlb-sim: the simulator's command line.
-//   xlb-sim replay --config CFG --in IN.pcap --out OUT.pcap --report REPORT.json [--no-xdp]
-//                  [--loop N] [--seed S] [--no-drain]
+//   xlb-sim replay --config CFG --in IN.pcap --out OUT.pcap --report REPORT.json
+//                  [--no-xdp | --kernel] [--loop N] [--seed S] [--no-drain]
 //   xlb-sim run SCENARIO.yaml
-//   xlb-sim generate --kind mixed|established --seed S --out IN.pcap [--flows N] [--packets N]
+//   xlb-sim generate --kind mixed|established|flood --seed S --out IN.pcap [--flows N] [--packets
+//   N]
 // Exit codes: 0 done, 1 failure (the XDP stage cannot run, unreadable input, ...), 2 usage or
 // configuration error.
 #include <CLI/CLI.hpp>
@@ -22,7 +23,7 @@ namespace {
 struct ReplayArgs {
   xlb::sim::ReplayOptions options;
   std::string config, in, out, report;
-  bool noXdp = false, noDrain = false;
+  bool noXdp = false, noDrain = false, kernel = false;
 };
 
 int fail(const std::string& message, int code) {
@@ -64,6 +65,7 @@ int replayCommand(ReplayArgs& a) {
   if (auto* e = std::get_if<xlb::ConfigError>(&cr)) return fail(a.config + ": " + e->message, 2);
   a.options.config = std::get<xlb::Config>(cr);
   a.options.xdp = !a.noXdp;
+  a.options.xdpRuntime = a.kernel ? xlb::XdpRuntimeKind::kKernel : xlb::XdpRuntimeKind::kNative;
   a.options.drain = !a.noDrain;
   std::vector<xlb::sim::PcapFrame> frames;
   if (!xlb::sim::readPcap(a.in, frames, error)) return fail(error, 1);
@@ -89,7 +91,11 @@ int simMain(int argc, char** argv) {
   rp->add_option("--out", ra.out,
                  "frames xlb transmits (XDP_TX and engine), pcap with ns timestamps");
   rp->add_option("--report", ra.report, "JSON report (default: standard output)");
-  rp->add_flag("--no-xdp", ra.noXdp, "engine only: no BPF needed, no blocklist or SYN cookies");
+  auto* noXdp = rp->add_flag("--no-xdp", ra.noXdp, "engine only: no blocklist or SYN cookies");
+  rp->add_flag("--kernel", ra.kernel,
+               "run the XDP stage in the kernel (BPF_PROG_TEST_RUN, root) instead of its native "
+               "build")
+      ->excludes(noXdp);
   rp->add_option("--loop", ra.options.loops,
                  "replay the capture this many times (shifted in time)");
   rp->add_option("--seed", ra.options.seed, "cookie key and table hash seed")
@@ -100,9 +106,9 @@ int simMain(int argc, char** argv) {
   xlb::sim::GenOptions go;
   std::string genOut;
   auto* gen = app.add_subcommand("generate", "write a deterministic input capture");
-  gen->add_option("--kind", go.kind, "mixed or established")->capture_default_str();
+  gen->add_option("--kind", go.kind, "mixed, established or flood")->capture_default_str();
   gen->add_option("--seed", go.seed, "seed")->capture_default_str();
-  gen->add_option("--flows", go.flows, "established: flows")->capture_default_str();
+  gen->add_option("--flows", go.flows, "established: flows; flood: SYNs")->capture_default_str();
   gen->add_option("--packets", go.packets, "established: data segments per flow")
       ->capture_default_str();
   gen->add_option("--out", genOut, "output pcap")->required();

@@ -1,47 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "xlb/xdp_program.h"
 
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-#include <linux/if_link.h>
-#include <netinet/in.h>
-#include <unistd.h>
+#include <linux/bpf.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdarg>
 #include <cstring>
 #include <ctime>
-#include <mutex>
 
-#include "xlb_bpf.skel.h"
+#include "kernel_runtime.h"
+#include "native_runtime.h"
 #include "xlb_common.h"
 
 namespace xlb {
 namespace {
-
-// libbpf prints the verifier log through this hook; keep the last part so a load failure can
-// say why instead of only "permission denied".
-std::mutex gLogMutex;
-std::string gLog;
-
-int libbpfPrint(enum libbpf_print_level level, const char* fmt, va_list args) {
-  if (level == LIBBPF_DEBUG) return 0;
-  char buf[1024];
-  const int n = std::vsnprintf(buf, sizeof buf, fmt, args);
-  if (n <= 0) return 0;
-  std::lock_guard lock(gLogMutex);
-  gLog.append(buf, std::min<std::size_t>(static_cast<std::size_t>(n), sizeof buf - 1));
-  if (gLog.size() > 8192) gLog.erase(0, gLog.size() - 8192);
-  return 0;
-}
-
-std::string takeLog() {
-  std::lock_guard lock(gLogMutex);
-  std::string s;
-  s.swap(gLog);
-  return s;
-}
 
 std::string errnoText(int err) {
   return std::strerror(err < 0 ? -err : err);
@@ -66,40 +38,6 @@ std::uint8_t synModeValue(SynFloodMode m) {
   return XLB_SYN_OFF;
 }
 
-// Reuses the previous program's counter and SYN-rate maps where type, sizes and entry count
-// match this object's (anything else starts empty). Returns the names reused.
-std::vector<std::string> adoptMaps(xlb_bpf* s, std::uint32_t progId) {
-  std::vector<std::string> reused;
-  const int pfd = bpf_prog_get_fd_by_id(progId);
-  if (pfd < 0) return reused;
-  std::array<std::uint32_t, 64> ids{};
-  bpf_prog_info info{};
-  info.nr_map_ids = ids.size();
-  info.map_ids = reinterpret_cast<std::uint64_t>(ids.data());
-  std::uint32_t len = sizeof info;
-  const bool ok = bpf_obj_get_info_by_fd(pfd, &info, &len) == 0;
-  close(pfd);
-  if (!ok) return reused;
-  for (std::uint32_t i = 0; i < std::min<std::uint32_t>(info.nr_map_ids, ids.size()); ++i) {
-    const int mfd = bpf_map_get_fd_by_id(ids[i]);
-    if (mfd < 0) continue;
-    bpf_map_info mi{};
-    std::uint32_t mlen = sizeof mi;
-    if (bpf_obj_get_info_by_fd(mfd, &mi, &mlen) == 0) {
-      for (bpf_map* m : {s->maps.xlb_stats, s->maps.xlb_syn_rate, s->maps.xlb_dests}) {
-        if (std::strcmp(mi.name, bpf_map__name(m)) != 0) continue;
-        if (mi.type == static_cast<std::uint32_t>(bpf_map__type(m)) &&
-            mi.key_size == bpf_map__key_size(m) && mi.value_size == bpf_map__value_size(m) &&
-            mi.max_entries == bpf_map__max_entries(m) && bpf_map__reuse_fd(m, mfd) == 0) {
-          reused.emplace_back(mi.name);
-        }
-      }
-    }
-    close(mfd);
-  }
-  return reused;
-}
-
 }  // namespace
 
 std::string checkMapLayout(const char* name, std::uint32_t keySize, std::uint32_t valueSize,
@@ -110,87 +48,81 @@ std::string checkMapLayout(const char* name, std::uint32_t keySize, std::uint32_
          std::to_string(wantValue) + " in xlb_common.h as compiled into this binary";
 }
 
-std::unique_ptr<XdpProgram> XdpProgram::load(const XdpOptions& options, std::string& error) {
-  libbpf_set_print(libbpfPrint);
-  takeLog();
-  std::unique_ptr<XdpProgram> p(new XdpProgram());
-  p->options_ = options;
-  const int cpus = libbpf_num_possible_cpus();
-  if (cpus <= 0) {
-    error = "cannot count possible CPUs: " + errnoText(cpus);
-    return nullptr;
-  }
-  p->cpus_ = static_cast<unsigned>(cpus);
-  p->skel_ = xlb_bpf__open();
-  if (p->skel_ == nullptr) {
-    error = "cannot open the embedded BPF object: " + errnoText(errno) + " " + takeLog();
-    return nullptr;
-  }
-  xlb_bpf* s = p->skel_;
-  const std::uint32_t cap = std::max<std::uint32_t>(options.blocklistCapacity, 1);
-  for (bpf_map* m :
-       {s->maps.xlb_block4, s->maps.xlb_block4_lpm, s->maps.xlb_block6, s->maps.xlb_block6_lpm}) {
-    bpf_map__set_max_entries(m, cap);
-  }
+namespace {
+
+// Every map's key and value against xlb_common.h as this binary knows it; empty when they fit.
+std::string checkLayouts(const XdpRuntime& rt) {
   struct Want {
-    bpf_map* map;
+    XdpMap map;
+    const char* name;
     std::uint32_t key, value;
   };
   const Want want[] = {
-      {s->maps.xlb_cfg, 4, sizeof(xlb_config)},
-      {s->maps.xlb_dests, sizeof(xlb_addr_key), sizeof(xlb_dest)},
-      {s->maps.xlb_vip_ports, 4, sizeof(xlb_port_bits)},
-      {s->maps.xlb_syn_rate, 4, sizeof(xlb_syn_rate)},
-      {s->maps.xlb_block4, 4, sizeof(xlb_block_val)},
-      {s->maps.xlb_block4_lpm, sizeof(xlb_lpm4_key), sizeof(xlb_block_val)},
-      {s->maps.xlb_block6, 16, sizeof(xlb_block_val)},
-      {s->maps.xlb_block6_lpm, sizeof(xlb_lpm6_key), sizeof(xlb_block_val)},
-      {s->maps.xlb_xsks, 4, 4},
-      {s->maps.xlb_stats, 4, sizeof(xlb_stat)},
+      {XdpMap::kCfg, "xlb_cfg", 4, sizeof(xlb_config)},
+      {XdpMap::kDests, "xlb_dests", sizeof(xlb_addr_key), sizeof(xlb_dest)},
+      {XdpMap::kVipPorts, "xlb_vip_ports", 4, sizeof(xlb_port_bits)},
+      {XdpMap::kSynRate, "xlb_syn_rate", 4, sizeof(xlb_syn_rate)},
+      {XdpMap::kBlock4, "xlb_block4", 4, sizeof(xlb_block_val)},
+      {XdpMap::kBlock4Lpm, "xlb_block4_lpm", sizeof(xlb_lpm4_key), sizeof(xlb_block_val)},
+      {XdpMap::kBlock6, "xlb_block6", 16, sizeof(xlb_block_val)},
+      {XdpMap::kBlock6Lpm, "xlb_block6_lpm", sizeof(xlb_lpm6_key), sizeof(xlb_block_val)},
+      {XdpMap::kXsks, "xlb_xsks", 4, 4},
+      {XdpMap::kStats, "xlb_stats", 4, sizeof(xlb_stat)},
   };
   for (const Want& w : want) {
-    std::string e = checkMapLayout(bpf_map__name(w.map), bpf_map__key_size(w.map),
-                                   bpf_map__value_size(w.map), w.key, w.value);
-    if (!e.empty()) {
-      error = e;
-      return nullptr;
-    }
+    const XdpMapInfo i = rt.info(w.map);
+    std::string e = checkMapLayout(w.name, i.keySize, i.valueSize, w.key, w.value);
+    if (!e.empty()) return e;
   }
-  if (bpf_map__max_entries(s->maps.xlb_stats) != XLB_REASON_COUNT) {
-    error = "map xlb_stats: entry count differs from the reason list";
+  if (rt.info(XdpMap::kStats).maxEntries != XLB_REASON_COUNT) {
+    return "map xlb_stats: entry count differs from the reason list";
+  }
+  return {};
+}
+
+unsigned possibleCpus() {
+  const int n = KernelXdp::possibleCpus();
+  return n > 0 ? static_cast<unsigned>(n) : 1u;
+}
+
+}  // namespace
+
+std::unique_ptr<XdpProgram> XdpProgram::load(const XdpOptions& options, std::string& error) {
+  std::unique_ptr<XdpProgram> p(new XdpProgram());
+  p->options_ = options;
+  const std::uint32_t cap = std::max<std::uint32_t>(options.blocklistCapacity, 1);
+  if (options.runtime == XdpRuntimeKind::kNative) {
+    p->rt_ = std::make_unique<NativeXdp>(cap, possibleCpus());
+  } else {
+    std::unique_ptr<KernelXdp> k = KernelXdp::load(cap, options.adoptMapsFrom, error);
+    if (!k) return nullptr;
+    p->adoptedMaps_ = k->adoptedMaps();
+    p->rt_ = std::move(k);
+  }
+  if (std::string e = checkLayouts(*p->rt_); !e.empty()) {
+    error = e;
     return nullptr;
   }
-  if (options.adoptMapsFrom != 0) p->adoptedMaps_ = adoptMaps(s, options.adoptMapsFrom);
-  if (int err = xlb_bpf__load(s); err != 0) {
-    std::string log = takeLog();
-    error = "cannot load the XDP program (" + errnoText(err) + ")";
-    if (err == -EPERM || err == -EACCES) {
-      error += ": loading BPF needs root (CAP_BPF and CAP_NET_ADMIN)";
-    }
-    if (!log.empty()) error += "\n" + log;
-    return nullptr;
-  }
+  p->cpus_ = p->rt_->cpus();
   p->cfg_.syn_window_ns = options.synWindow;
   p->cfg_.fail_open = options.failOpen ? 1 : 0;
   p->cfg_.synack_mss_cap = options.synackMssCap;
   p->cfg_.sim_redirect = options.simRedirect ? 1 : 0;
   p->cfg_.nr_cpus = static_cast<std::uint16_t>(std::min<unsigned>(p->cpus_, 0xffff));
-  if (!p->updateConfigMap()) {
-    error = "cannot write the config map: " + errnoText(errno);
+  if (int err = p->updateConfigMap(); err != 0) {
+    error = "cannot write the config map: " + errnoText(err);
     return nullptr;
   }
   return p;
 }
 
-XdpProgram::~XdpProgram() {
-  if (skel_ != nullptr) xlb_bpf__destroy(skel_);
-}
+XdpProgram::~XdpProgram() = default;
 
 int XdpProgram::progFd() const noexcept {
-  return bpf_program__fd(skel_->progs.xlb_xdp);
+  return rt_->progFd();
 }
 
-bool XdpProgram::updateConfigMap() {
+int XdpProgram::updateConfigMap() {
   std::uint8_t bits = 0;
   if (blockCounts_[0] != 0) bits |= XLB_BLOCK_V4_EXACT;
   if (blockCounts_[1] != 0) bits |= XLB_BLOCK_V4_LPM;
@@ -198,7 +130,7 @@ bool XdpProgram::updateConfigMap() {
   if (blockCounts_[3] != 0) bits |= XLB_BLOCK_V6_LPM;
   cfg_.block_maps = bits;
   const std::uint32_t zero = 0;
-  return bpf_map_update_elem(bpf_map__fd(skel_->maps.xlb_cfg), &zero, &cfg_, BPF_ANY) == 0;
+  return rt_->update(XdpMap::kCfg, &zero, &cfg_, BPF_ANY);
 }
 
 bool XdpProgram::apply(const Config& config, std::span<const std::uint16_t> vipIds,
@@ -217,8 +149,6 @@ bool XdpProgram::apply(const Config& config, std::span<const std::uint16_t> vipI
   cfg_.snat_port_lo = config.snat.portLo;
   cfg_.snat_port_hi = config.snat.portHi;
 
-  const int destFd = bpf_map__fd(skel_->maps.xlb_dests);
-  const int portsFd = bpf_map__fd(skel_->maps.xlb_vip_ports);
   // Thresholds are per window, for the VIP as a whole: each CPU counts its own SYNs and adds
   // up the others' once per window (xlb.bpf.c, cookies_on).
   const double windowSec = static_cast<double>(options_.synWindow) / 1e9;
@@ -236,22 +166,22 @@ bool XdpProgram::apply(const Config& config, std::span<const std::uint16_t> vipI
     for (std::uint16_t port : v.ports) bits.bits[port >> 6] |= 1ull << (port & 63);
     const std::uint32_t id = vipIds[i];
     // Ports before the destination, so a new VIP never exists without its port set.
-    if (bpf_map_update_elem(portsFd, &id, &bits, BPF_ANY) != 0) {
-      error = "cannot write VIP ports: " + errnoText(errno);
+    if (int err = rt_->update(XdpMap::kVipPorts, &id, &bits, BPF_ANY); err != 0) {
+      error = "cannot write VIP ports: " + errnoText(err);
       return false;
     }
     const xlb_addr_key k = addrKey(v.address);
     // A slot new to this address (a VIP added at runtime, maybe into a removed one's slot)
     // starts its SYN-rate window afresh instead of inheriting the old VIP's cookie mode.
     xlb_dest old{};
-    if (bpf_map_lookup_elem(destFd, &k, &old) != 0 || old.kind != XLB_DEST_VIP ||
+    if (rt_->lookup(XdpMap::kDests, &k, &old) != 0 || old.kind != XLB_DEST_VIP ||
         old.vip_id != d.vip_id) {
       const std::vector<xlb_syn_rate> zero(cpus_);
       // Best effort: a stale window ends by itself after two windows without a SYN.
-      bpf_map_update_elem(bpf_map__fd(skel_->maps.xlb_syn_rate), &id, zero.data(), BPF_ANY);
+      rt_->update(XdpMap::kSynRate, &id, zero.data(), BPF_ANY);
     }
-    if (bpf_map_update_elem(destFd, &k, &d, BPF_ANY) != 0) {
-      error = "cannot write VIP " + v.address.toString() + ": " + errnoText(errno);
+    if (int err = rt_->update(XdpMap::kDests, &k, &d, BPF_ANY); err != 0) {
+      error = "cannot write VIP " + v.address.toString() + ": " + errnoText(err);
       return false;
     }
     keep.push_back(k);
@@ -260,8 +190,8 @@ bool XdpProgram::apply(const Config& config, std::span<const std::uint16_t> vipI
     xlb_dest d{};
     d.kind = XLB_DEST_SNAT;
     const xlb_addr_key k = addrKey(a);
-    if (bpf_map_update_elem(destFd, &k, &d, BPF_ANY) != 0) {
-      error = "cannot write SNAT address " + a.toString() + ": " + errnoText(errno);
+    if (int err = rt_->update(XdpMap::kDests, &k, &d, BPF_ANY); err != 0) {
+      error = "cannot write SNAT address " + a.toString() + ": " + errnoText(err);
       return false;
     }
     keep.push_back(k);
@@ -270,7 +200,7 @@ bool XdpProgram::apply(const Config& config, std::span<const std::uint16_t> vipI
   std::vector<xlb_addr_key> stale;
   xlb_addr_key cur{}, next{};
   const void* prev = nullptr;
-  while (bpf_map_get_next_key(destFd, prev, &next) == 0) {
+  while (rt_->nextKey(XdpMap::kDests, prev, &next) == 0) {
     const bool kept = std::any_of(keep.begin(), keep.end(), [&](const xlb_addr_key& k) {
       return std::memcmp(&k, &next, sizeof k) == 0;
     });
@@ -278,9 +208,9 @@ bool XdpProgram::apply(const Config& config, std::span<const std::uint16_t> vipI
     cur = next;
     prev = &cur;
   }
-  for (const xlb_addr_key& k : stale) bpf_map_delete_elem(destFd, &k);
-  if (!updateConfigMap()) {
-    error = "cannot write the config map: " + errnoText(errno);
+  for (const xlb_addr_key& k : stale) rt_->remove(XdpMap::kDests, &k);
+  if (int err = updateConfigMap(); err != 0) {
+    error = "cannot write the config map: " + errnoText(err);
     return false;
   }
   return true;
@@ -298,16 +228,16 @@ void XdpProgram::setFixedNow(TimeNs now) {
 }
 
 bool XdpProgram::setXsk(std::uint32_t queue, int xskFd, std::string& error) {
-  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.xlb_xsks), &queue, &xskFd, BPF_ANY) != 0) {
+  if (int err = rt_->update(XdpMap::kXsks, &queue, &xskFd, BPF_ANY); err != 0) {
     error = "cannot put the AF_XDP socket of queue " + std::to_string(queue) +
-            " in the XSKMAP: " + errnoText(errno);
+            " in the XSKMAP: " + errnoText(err);
     return false;
   }
   return true;
 }
 
 bool XdpProgram::clearXsk(std::uint32_t queue) {
-  return bpf_map_delete_elem(bpf_map__fd(skel_->maps.xlb_xsks), &queue) == 0;
+  return rt_->remove(XdpMap::kXsks, &queue) == 0;
 }
 
 unsigned XdpProgram::blockMapIndex(const Prefix& p) const {
@@ -316,10 +246,10 @@ unsigned XdpProgram::blockMapIndex(const Prefix& p) const {
   return (v4 ? 0u : 2u) + (exact ? 0u : 1u);
 }
 
-int XdpProgram::blockMapFd(const Prefix& p) const {
-  const bpf_map* maps[] = {skel_->maps.xlb_block4, skel_->maps.xlb_block4_lpm,
-                           skel_->maps.xlb_block6, skel_->maps.xlb_block6_lpm};
-  return bpf_map__fd(maps[blockMapIndex(p)]);
+XdpMap XdpProgram::blockMap(const Prefix& p) const {
+  constexpr XdpMap kMaps[] = {XdpMap::kBlock4, XdpMap::kBlock4Lpm, XdpMap::kBlock6,
+                              XdpMap::kBlock6Lpm};
+  return kMaps[blockMapIndex(p)];
 }
 
 namespace {
@@ -354,8 +284,7 @@ bool XdpProgram::blockAdd(const Prefix& p, std::string& error, bool* exists) {
   }
   const BlockKey k = blockKey(p);
   const xlb_block_val v{};
-  if (bpf_map_update_elem(blockMapFd(p), k.bytes.data(), &v, BPF_NOEXIST) != 0) {
-    const int err = errno;
+  if (const int err = rt_->update(blockMap(p), k.bytes.data(), &v, BPF_NOEXIST); err != 0) {
     if (err == EEXIST) {
       if (exists != nullptr) *exists = true;
       error = p.toString() + " is already on the blocklist";
@@ -374,7 +303,7 @@ bool XdpProgram::blockAdd(const Prefix& p, std::string& error, bool* exists) {
 bool XdpProgram::blockRemove(const Prefix& p) {
   if (p.addr.family == Family::kNone) return false;
   const BlockKey k = blockKey(p);
-  if (bpf_map_delete_elem(blockMapFd(p), k.bytes.data()) != 0) return false;
+  if (rt_->remove(blockMap(p), k.bytes.data()) != 0) return false;
   std::size_t& n = blockCounts_[blockMapIndex(p)];
   if (n > 0) --n;
   updateConfigMap();
@@ -385,7 +314,7 @@ std::optional<BlockHits> XdpProgram::blockHits(const Prefix& p) const {
   if (p.addr.family == Family::kNone) return std::nullopt;
   const BlockKey k = blockKey(p);
   xlb_block_val v{};
-  if (bpf_map_lookup_elem(blockMapFd(p), k.bytes.data(), &v) != 0) return std::nullopt;
+  if (rt_->lookup(blockMap(p), k.bytes.data(), &v) != 0) return std::nullopt;
   return BlockHits{v.hits, v.last_hit_ns};
 }
 
@@ -398,9 +327,8 @@ std::size_t XdpProgram::blockCount() const noexcept {
 std::array<ReasonStat, kReasonCount> XdpProgram::stats() const {
   std::array<ReasonStat, kReasonCount> out{};
   std::vector<xlb_stat> per(cpus_);
-  const int fd = bpf_map__fd(skel_->maps.xlb_stats);
   for (std::uint32_t r = 0; r < kReasonCount; ++r) {
-    if (bpf_map_lookup_elem(fd, &r, per.data()) != 0) continue;
+    if (rt_->lookup(XdpMap::kStats, &r, per.data()) != 0) continue;
     for (const xlb_stat& s : per) {
       out[r].packets += s.packets;
       out[r].bytes += s.bytes;
@@ -413,7 +341,7 @@ SynState XdpProgram::synState(std::uint16_t vipId) const {
   SynState out;
   std::vector<xlb_syn_rate> per(cpus_);
   const std::uint32_t id = vipId;
-  if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.xlb_syn_rate), &id, per.data()) != 0) {
+  if (rt_->lookup(XdpMap::kSynRate, &id, per.data()) != 0) {
     return out;
   }
   // The program turns cookies off on the first SYN after an idle gap of two windows; until such
@@ -432,24 +360,10 @@ SynState XdpProgram::synState(std::uint16_t vipId) const {
   return out;
 }
 
-XdpProgram::RunResult XdpProgram::run(std::vector<std::uint8_t>& frame,
-                                      std::uint32_t repeat) const {
-  RunResult res;
-  std::vector<std::uint8_t> out(frame.size() + 256);
-  LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_out = out.data(),
-              .data_size_in = static_cast<std::uint32_t>(frame.size()),
-              .data_size_out = static_cast<std::uint32_t>(out.size()),
-              .repeat = static_cast<int>(repeat));
-  const int err = bpf_prog_test_run_opts(progFd(), &opts);
-  if (err != 0) {
-    res.action = err < 0 ? err : -errno;
-    return res;
-  }
-  res.action = static_cast<int>(opts.retval);
-  res.durationNs = opts.duration;
-  out.resize(opts.data_size_out);
-  frame.swap(out);
-  return res;
+XdpProgram::RunResult XdpProgram::run(std::vector<std::uint8_t>& frame, std::uint32_t repeat) {
+  const XdpRun r = rt_->run(frame, repeat);
+  if (r.action >= 0) frame.assign(r.frame.begin(), r.frame.end());
+  return RunResult{r.action, r.durationNs};
 }
 
 }  // namespace xlb

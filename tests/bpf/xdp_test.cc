@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The real XDP program through BPF_PROG_TEST_RUN: every path of the pre-filter, the blocklist,
-// SYN cookies (the SYN-ACK checked field by field) and the auto mode's switching. Each frame's
-// reason is read back from the program's own per-CPU counters.
+// The XDP program, in the kernel through BPF_PROG_TEST_RUN and as its native build (each test
+// runs on both): every path of the pre-filter, the blocklist, SYN cookies (the SYN-ACK checked
+// field by field) and the auto mode's switching. Each frame's reason is read back from the
+// program's own per-CPU counters.
 #include <gtest/gtest.h>
 #include <linux/bpf.h>
 #include <sched.h>
@@ -35,10 +36,10 @@ Config configWith(SynFloodMode mode, std::uint32_t thresholdPps = 20000) {
   return c;
 }
 
-class Xdp : public ::testing::Test {
+class Xdp : public ::testing::TestWithParam<XdpRuntimeKind> {
  protected:
   void SetUp() override {
-    XLB_REQUIRE_ROOT();
+    if (GetParam() == XdpRuntimeKind::kKernel) XLB_REQUIRE_ROOT();
     // Per-CPU counters and SYN-rate state: keep every test run on one CPU.
     cpu_set_t set;
     CPU_ZERO(&set);
@@ -47,8 +48,9 @@ class Xdp : public ::testing::Test {
     load(XdpOptions{});
   }
 
-  void load(const XdpOptions& o) {
+  void load(XdpOptions o) {
     std::string err;
+    o.runtime = GetParam();
     prog_ = XdpProgram::load(o, err);
     ASSERT_NE(prog_, nullptr) << err;
     ASSERT_TRUE(prog_->applyConfig(configWith(SynFloodMode::kOff), kKey, err)) << err;
@@ -96,7 +98,7 @@ class Xdp : public ::testing::Test {
   std::unique_ptr<XdpProgram> prog_;
 };
 
-TEST_F(Xdp, FixtureTable) {
+TEST_P(Xdp, FixtureTable) {
   for (const testing::Fixture& f : testing::filterFixtures()) {
     SCOPED_TRACE(f.name);
     Bytes frame = f.frame;
@@ -113,7 +115,7 @@ TEST_F(Xdp, FixtureTable) {
   }
 }
 
-TEST_F(Xdp, FailOpenPassesWhenNoSocket) {
+TEST_P(Xdp, FailOpenPassesWhenNoSocket) {
   XdpOptions o;
   o.failOpen = true;
   load(o);
@@ -127,7 +129,7 @@ TEST_F(Xdp, FailOpenPassesWhenNoSocket) {
 
 // The simulator's setting: no socket exists in a test run, and what would go to the engine is
 // reported as a redirect rather than meeting the fallback. Other verdicts are unchanged.
-TEST_F(Xdp, SimulatorSeesRedirects) {
+TEST_P(Xdp, SimulatorSeesRedirects) {
   XdpOptions o;
   o.simRedirect = true;
   load(o);
@@ -144,7 +146,7 @@ TEST_F(Xdp, SimulatorSeesRedirects) {
 }
 
 // Every prefix of a valid VIP frame is a counted drop; none is passed, answered or redirected.
-TEST_F(Xdp, EveryTruncationIsACountedDrop) {
+TEST_P(Xdp, EveryTruncationIsACountedDrop) {
   apply(configWith(SynFloodMode::kAlways));
   const std::set<Reason> truncations = {Reason::kIpv4Truncated, Reason::kIpv6Truncated,
                                         Reason::kTcpTruncated, Reason::kIpv6ExtTruncated,
@@ -171,7 +173,7 @@ TEST_F(Xdp, EveryTruncationIsACountedDrop) {
   }
 }
 
-TEST_F(Xdp, BlocklistLongestPrefixWinsAndCountsHits) {
+TEST_P(Xdp, BlocklistLongestPrefixWinsAndCountsHits) {
   std::string err;
   for (const char* p : {"10.1.0.0/16", "10.1.2.0/24", "10.1.2.3/32", "2001:db8:bad::/48",
                         "2001:db8:bad:1::/64", "2001:db8:bad:1::7/128"}) {
@@ -298,7 +300,7 @@ std::uint32_t expectedCookie(const Bytes& in, std::uint16_t mssCap = 0) {
   return makeCookie(kKey, in.data(), testing::parseInfo(in), kNow, mssCap, o);
 }
 
-TEST_F(Xdp, SynAnsweredWithCookieSynAckV4) {
+TEST_P(Xdp, SynAnsweredWithCookieSynAckV4) {
   apply(configWith(SynFloodMode::kAlways));
   PacketSpec s;
   s.seq = 0x11223344;
@@ -322,7 +324,7 @@ TEST_F(Xdp, SynAnsweredWithCookieSynAckV4) {
   expectSynAck(out, noOpts, 18, true, s.seq, cookie, 1460, true, true);
 }
 
-TEST_F(Xdp, SynAnsweredWithCookieSynAckV6NoOptions) {
+TEST_P(Xdp, SynAnsweredWithCookieSynAckV6NoOptions) {
   apply(configWith(SynFloodMode::kAlways));
   PacketSpec s;
   s.src = "2001:db8::1";
@@ -338,7 +340,7 @@ TEST_F(Xdp, SynAnsweredWithCookieSynAckV6NoOptions) {
   expectSynAck(out, in, 14, false, s.seq, cookie, 536, false, false);
 }
 
-TEST_F(Xdp, SynMssCappedByConfig) {
+TEST_P(Xdp, SynMssCappedByConfig) {
   XdpOptions o;
   o.synackMssCap = 1440;
   load(o);
@@ -351,7 +353,7 @@ TEST_F(Xdp, SynMssCappedByConfig) {
   expectSynAck(out, in, 14, true, s.seq, expectedCookie(in, 1440), 1440, false, false);
 }
 
-TEST_F(Xdp, CookieModeVerifiesChecksumsFirst) {
+TEST_P(Xdp, CookieModeVerifiesChecksumsFirst) {
   apply(configWith(SynFloodMode::kAlways));
   Bytes badTcp = buildPacket(PacketSpec{});
   badTcp[14 + 20 + 16] ^= 0x01;
@@ -376,7 +378,7 @@ TEST_F(Xdp, CookieModeVerifiesChecksumsFirst) {
   EXPECT_EQ(run(a), Reason::kNoSocketDrop);
 }
 
-TEST_F(Xdp, AutoModeSwitchesOnAboveThresholdAndOffWhenTheRateFalls) {
+TEST_P(Xdp, AutoModeSwitchesOnAboveThresholdAndOffWhenTheRateFalls) {
   // The threshold is the VIP's, per 100 ms window: 50/s is 5 SYNs per window.
   apply(configWith(SynFloodMode::kAuto, 50));
 
@@ -403,16 +405,17 @@ TEST_F(Xdp, AutoModeSwitchesOnAboveThresholdAndOffWhenTheRateFalls) {
   EXPECT_EQ(prog_->synState(1).switches, 0u);
 }
 
-void pinTo(unsigned cpu) {
+void pinTo(XdpProgram& prog, unsigned cpu) {
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(cpu, &set);
   ASSERT_EQ(sched_setaffinity(0, sizeof set, &set), 0);
+  prog.runtime().setCpu(cpu);
 }
 
 // The threshold is the VIP's, not each CPU's: SYNs spread over two CPUs, fewer than the
 // threshold on each, switch cookies on at the end of the window where together they pass it.
-TEST_F(Xdp, AutoModeAddsUpTheSynsOfEveryCpu) {
+TEST_P(Xdp, AutoModeAddsUpTheSynsOfEveryCpu) {
   if (std::thread::hardware_concurrency() < 2) {
     if (testing::underCi()) FAIL() << "needs two CPUs to spread SYNs over (CI=true)";
     GTEST_SKIP() << "needs two CPUs";
@@ -428,33 +431,33 @@ TEST_F(Xdp, AutoModeAddsUpTheSynsOfEveryCpu) {
   };
   const TimeNs t0 = kNow;
   for (int i = 0; i < 6; ++i) {
-    pinTo(static_cast<unsigned>(i % 2));  // 3 SYNs on each CPU: 6 in the window, below 10
+    pinTo(*prog_, static_cast<unsigned>(i % 2));  // 3 SYNs on each CPU: 6 in the window, below 10
     EXPECT_EQ(syn(t0 + static_cast<TimeNs>(i)), Reason::kNoSocketDrop) << i;
   }
   // CPU 0's window ends: 3 of its own and none from CPU 1's (still open) window: off.
-  pinTo(0);
+  pinTo(*prog_, 0);
   EXPECT_EQ(syn(t0 + 100 * kNsPerMs), Reason::kNoSocketDrop);
   EXPECT_FALSE(prog_->synState(0).cookies);
   // CPU 1's window ends: its own 3 and CPU 0's last 3: 6, below 10: off. Then 6 more SYNs
   // on each CPU, none of them seeing 10 on its own.
   for (int i = 0; i < 12; ++i) {
-    pinTo(static_cast<unsigned>((i + 1) % 2));
+    pinTo(*prog_, static_cast<unsigned>((i + 1) % 2));
     EXPECT_EQ(syn(t0 + 100 * kNsPerMs + 1 + static_cast<TimeNs>(i)), Reason::kNoSocketDrop) << i;
   }
   EXPECT_FALSE(prog_->synState(0).cookies);
   // CPU 1's next window ends: its own 6 and CPU 0's 7 (a whole window, not yet rolled over)
   // pass the threshold together.
-  pinTo(1);
+  pinTo(*prog_, 1);
   EXPECT_EQ(syn(t0 + 200 * kNsPerMs + 2), Reason::kTxSyncookie);
   EXPECT_TRUE(prog_->synState(0).cookies);
   // CPU 0 decides the same at its own window's end.
-  pinTo(0);
+  pinTo(*prog_, 0);
   EXPECT_EQ(syn(t0 + 200 * kNsPerMs + 3), Reason::kTxSyncookie);
 }
 
 // Half-open pressure (the engine's verdict) turns cookies on for auto-mode VIPs whatever the
 // SYN rate, and leaves VIPs with protection off alone.
-TEST_F(Xdp, HalfOpenPressureTurnsCookiesOnForAutoModeVips) {
+TEST_P(Xdp, HalfOpenPressureTurnsCookiesOnForAutoModeVips) {
   Config c = configWith(SynFloodMode::kAuto, 1'000'000);
   c.vips[1].synFlood.mode = SynFloodMode::kOff;
   apply(c);
@@ -474,6 +477,12 @@ TEST_F(Xdp, HalfOpenPressureTurnsCookiesOnForAutoModeVips) {
   f = buildPacket(s);
   EXPECT_EQ(run(f), Reason::kNoSocketDrop);
 }
+
+INSTANTIATE_TEST_SUITE_P(Runtimes, Xdp,
+                         ::testing::Values(XdpRuntimeKind::kKernel, XdpRuntimeKind::kNative),
+                         [](const ::testing::TestParamInfo<XdpRuntimeKind>& i) {
+                           return i.param == XdpRuntimeKind::kKernel ? "Kernel" : "Native";
+                         });
 
 }  // namespace
 }  // namespace xlb

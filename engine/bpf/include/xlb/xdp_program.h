@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// The XDP program as an object: loads the embedded xlb.bpf.o (libbpf skeleton), checks every
-// map's layout against bpf/xlb_common.h, pushes configuration and the blocklist into its maps,
-// reads its per-CPU counters back, and runs frames through it with BPF_PROG_TEST_RUN. Attaching
-// it to an interface is XdpAttachment's job (xdp_attach.h); the simulator never attaches.
+// The XDP program as an object: loads it (the embedded xlb.bpf.o into the kernel, or its native
+// build in process: XdpRuntime), checks every map's layout against bpf/xlb_common.h, pushes
+// configuration and the blocklist into its maps, reads its per-CPU counters back, and runs
+// frames through it. Attaching it to an interface is XdpAttachment's job (xdp_attach.h); only a
+// kernel program can be attached, and the simulator never attaches.
 #pragma once
 
 #include <array>
@@ -18,8 +19,7 @@
 #include "xlb/dataplane_ports.h"
 #include "xlb/reason.h"
 #include "xlb/syncookie.h"
-
-struct xlb_bpf;  // the generated skeleton
+#include "xlb/xdp_runtime.h"
 
 namespace xlb {
 
@@ -35,6 +35,9 @@ struct XdpOptions {
   // per-reason counters and SYN-rate windows are taken over when their layout matches, so the
   // counters continue across a restart and a flood in progress keeps its cookie mode.
   std::uint32_t adoptMapsFrom = 0;
+  // The kernel (xlbd, --kernel in the simulator) or the native build (the simulator's default;
+  // needs no privileges and no system call per frame).
+  XdpRuntimeKind runtime = XdpRuntimeKind::kKernel;
 };
 
 class XdpProgram final : public XdpMaps {
@@ -46,7 +49,7 @@ class XdpProgram final : public XdpMaps {
   XdpProgram(const XdpProgram&) = delete;
   XdpProgram& operator=(const XdpProgram&) = delete;
 
-  int progFd() const noexcept;
+  int progFd() const noexcept;  // -1 for the native runtime
 
   // Replaces VIPs, served ports, SNAT addresses and range, SYN modes and the cookie key.
   // vipIds[i] is config.vips[i]'s slot in the port-set and SYN-rate maps (XdpMaps::apply).
@@ -73,14 +76,21 @@ class XdpProgram final : public XdpMaps {
   std::array<ReasonStat, kReasonCount> stats() const override;
   SynState synState(std::uint16_t vipId) const override;
 
-  // Runs one frame through the program (BPF_PROG_TEST_RUN). The frame is replaced by the
-  // program's output (for XDP_TX: the reply). `repeat` > 1 is for benchmarks: the mean time
-  // per run goes to *durationNs.
+  // Runs one frame through the program (kernel: BPF_PROG_TEST_RUN). The output (XDP_TX: the
+  // reply) is valid until the next run. `repeat` > 1 is for benchmarks: the mean time per run
+  // goes to durationNs.
+  XdpRun runFrame(std::span<const std::uint8_t> frame, std::uint32_t repeat = 1) {
+    return rt_->run(frame, repeat);
+  }
+  // The same, with the frame replaced by the program's output.
   struct RunResult {
     int action = -1;  // XDP_* on success, -errno on failure
     std::uint32_t durationNs = 0;
   };
-  RunResult run(std::vector<std::uint8_t>& frame, std::uint32_t repeat = 1) const;
+  RunResult run(std::vector<std::uint8_t>& frame, std::uint32_t repeat = 1);
+  // The maps and the runtime itself (the differential test compares two of them).
+  XdpRuntime& runtime() noexcept { return *rt_; }
+  const XdpRuntime& runtime() const noexcept { return *rt_; }
 
   const XdpOptions& options() const noexcept { return options_; }
   // The maps taken over from options().adoptMapsFrom.
@@ -89,11 +99,11 @@ class XdpProgram final : public XdpMaps {
 
  private:
   XdpProgram() = default;
-  int blockMapFd(const Prefix& p) const;
+  XdpMap blockMap(const Prefix& p) const;
   unsigned blockMapIndex(const Prefix& p) const;
-  bool updateConfigMap();
+  int updateConfigMap();  // 0 or an errno
 
-  xlb_bpf* skel_ = nullptr;
+  std::unique_ptr<XdpRuntime> rt_;
   XdpOptions options_;
   unsigned cpus_ = 1;
   std::array<std::size_t, 4> blockCounts_{};  // v4 exact, v4 lpm, v6 exact, v6 lpm

@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: Apache-2.0
+// Where the XDP program runs: in the kernel (the object loaded with libbpf, frames through
+// BPF_PROG_TEST_RUN) or in process (the same C source built as native code, bpf/native/). Both
+// hold the program's maps; XdpProgram fills and reads them through this interface alike, so the
+// configuration, blocklist and counters mean the same in either.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+namespace xlb {
+
+enum class XdpRuntimeKind : std::uint8_t {
+  kKernel,  // the real object; needs root (CAP_BPF, CAP_NET_ADMIN)
+  kNative,  // in process, no privileges; proved equal by the differential test
+};
+
+// The program's maps, in bpf/native/xlb_native.h's order.
+enum class XdpMap : std::uint8_t {
+  kCfg,
+  kDests,
+  kVipPorts,
+  kSynRate,
+  kBlock4,
+  kBlock4Lpm,
+  kBlock6,
+  kBlock6Lpm,
+  kXsks,
+  kStats,
+};
+inline constexpr std::size_t kXdpMapCount = 10;
+
+struct XdpMapInfo {
+  std::uint32_t type = 0;  // BPF_MAP_TYPE_*
+  std::uint32_t keySize = 0;
+  std::uint32_t valueSize = 0;
+  std::uint32_t maxEntries = 0;
+};
+
+// One frame's run. `frame` is the program's output (XDP_TX: the reply), valid until the next
+// run on the same runtime.
+struct XdpRun {
+  int action = -1;  // XDP_* on success, -errno when the frame could not be run
+  std::span<const std::uint8_t> frame;
+  std::uint32_t durationNs = 0;  // kernel, repeat > 1: the kernel's mean time per run
+};
+
+class XdpRuntime {
+ public:
+  virtual ~XdpRuntime() = default;
+  virtual XdpRuntimeKind kind() const noexcept = 0;
+  // Errors are errno values (0: done), as the bpf(2) map commands give them. Per-CPU maps
+  // read and write every CPU's value at once, each rounded up to 8 bytes.
+  virtual int update(XdpMap m, const void* key, const void* value, std::uint64_t flags) = 0;
+  virtual int remove(XdpMap m, const void* key) = 0;
+  virtual int lookup(XdpMap m, const void* key, void* value) const = 0;
+  // The key after `key` (nullptr: the first); ENOENT after the last.
+  virtual int nextKey(XdpMap m, const void* key, void* next) const = 0;
+  virtual XdpMapInfo info(XdpMap m) const = 0;
+  // Runs one frame on the CPU this thread is on (kernel) or CPU 0 (native: setCpu).
+  virtual XdpRun run(std::span<const std::uint8_t> frame, std::uint32_t repeat) = 0;
+  virtual unsigned cpus() const noexcept = 0;  // the per-CPU maps' width
+  // The CPU whose per-CPU values the next runs count on. The kernel runs on the calling
+  // thread's CPU (set its affinity instead): a no-op there.
+  virtual void setCpu(unsigned cpu) noexcept { static_cast<void>(cpu); }
+  virtual int progFd() const noexcept { return -1; }
+};
+
+}  // namespace xlb

@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "native_maps.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <stdexcept>
+
+namespace xlb {
+namespace {
+
+constexpr std::uint64_t kAny = 0;      // BPF_ANY
+constexpr std::uint64_t kNoExist = 1;  // BPF_NOEXIST
+constexpr std::uint64_t kExist = 2;    // BPF_EXIST
+constexpr std::size_t kNotFound = std::numeric_limits<std::size_t>::max();
+
+}  // namespace
+
+NativeHash::NativeHash(std::uint32_t keySize, std::uint32_t valueSize, std::uint32_t maxEntries)
+    : keySize_(keySize),
+      valueSize_(valueSize),
+      maxEntries_(maxEntries),
+      valueWords_((valueSize + 7) / 8) {
+  if (keySize == 0 || keySize > kMaxKey) throw std::invalid_argument("native map key too long");
+  rehash(16);
+}
+
+NativeHash::Key NativeHash::keyOf(const void* key) const noexcept {
+  Key k{};
+  // Constant sizes, so each copy is a few moves.
+  switch (keySize_) {
+    case 4:
+      std::memcpy(k.data(), key, 4);
+      break;
+    case 8:
+      std::memcpy(k.data(), key, 8);
+      break;
+    case 16:
+      std::memcpy(k.data(), key, 16);
+      break;
+    case 20:
+      std::memcpy(k.data(), key, 20);
+      break;
+    default:
+      std::memcpy(k.data(), key, keySize_);
+      break;
+  }
+  return k;
+}
+
+std::uint64_t NativeHash::hash(const Key& k) noexcept {
+  std::uint64_t h = k[0] * 0x9e3779b97f4a7c15ull;
+  h ^= (k[1] + 0x632be59bd9b4e019ull) * 0xbf58476d1ce4e5b9ull;
+  h ^= (k[2] + 0x8cb92ba72f3d8dd7ull) * 0x94d049bb133111ebull;
+  h ^= h >> 31;
+  h *= 0xd6e8feb86659fd93ull;
+  return h ^ (h >> 32);
+}
+
+std::size_t NativeHash::locate(const Key& k) const noexcept {
+  for (std::size_t i = hash(k) & mask_;; i = (i + 1) & mask_) {
+    if (state_[i] == kEmpty) return kNotFound;
+    const Key& s = keys_[i];
+    if (state_[i] == kFull && s[0] == k[0] && s[1] == k[1] && s[2] == k[2]) return i;
+  }
+}
+
+void* NativeHash::findKey(const Key& k) const noexcept {
+  const std::size_t i = locate(k);
+  return i == kNotFound ? nullptr : value(i);
+}
+
+void NativeHash::rehash(std::size_t slots) {
+  std::vector<Key> keys(slots);
+  std::vector<std::uint8_t> state(slots, kEmpty);
+  std::vector<std::uint64_t> values(slots * valueWords_, 0);
+  keys.swap(keys_);
+  state.swap(state_);
+  values.swap(values_);
+  mask_ = slots - 1;
+  gone_ = 0;
+  for (std::size_t j = 0; j < state.size(); ++j) {
+    if (state[j] != kFull) continue;
+    std::size_t i = hash(keys[j]) & mask_;
+    while (state_[i] != kEmpty) i = (i + 1) & mask_;
+    state_[i] = kFull;
+    keys_[i] = keys[j];
+    std::copy_n(values.begin() + static_cast<std::ptrdiff_t>(j * valueWords_), valueWords_,
+                values_.begin() + static_cast<std::ptrdiff_t>(i * valueWords_));
+  }
+}
+
+int NativeHash::insert(const Key& k, const void* v, std::uint64_t flags) {
+  if (flags != kAny && flags != kNoExist && flags != kExist) return EINVAL;
+  const std::size_t at = locate(k);
+  if (at != kNotFound) {
+    if (flags == kNoExist) return EEXIST;
+    std::memcpy(value(at), v, valueSize_);
+    return 0;
+  }
+  if (flags == kExist) return ENOENT;
+  if (used_ >= maxEntries_) return E2BIG;
+  // At most half full, counting removed slots, so probes stay short; a rehash leaves it at
+  // most a quarter full.
+  if ((std::size_t{used_} + gone_ + 1) * 2 > mask_ + 1) {
+    std::size_t n = mask_ + 1;
+    while ((std::size_t{used_} + 1) * 4 > n) n *= 2;
+    rehash(n);
+  }
+  std::size_t i = hash(k) & mask_;
+  while (state_[i] == kFull) i = (i + 1) & mask_;
+  if (state_[i] == kGone) --gone_;
+  state_[i] = kFull;
+  keys_[i] = k;
+  std::fill_n(values_.begin() + static_cast<std::ptrdiff_t>(i * valueWords_), valueWords_, 0);
+  std::memcpy(value(i), v, valueSize_);
+  ++used_;
+  return 0;
+}
+
+int NativeHash::erase(const Key& k) {
+  const std::size_t i = locate(k);
+  if (i == kNotFound) return ENOENT;
+  state_[i] = kGone;
+  --used_;
+  ++gone_;
+  return 0;
+}
+
+int NativeHash::next(const Key* k, void* out) const {
+  std::size_t from = 0;
+  if (k != nullptr) {
+    const std::size_t at = locate(*k);
+    if (at != kNotFound) from = at + 1;
+  }
+  for (std::size_t i = from; i <= mask_; ++i) {
+    if (state_[i] == kFull) {
+      std::memcpy(out, keys_[i].data(), keySize_);
+      return 0;
+    }
+  }
+  return ENOENT;
+}
+
+NativeLpm::NativeLpm(std::uint32_t keySize, std::uint32_t valueSize, std::uint32_t maxEntries)
+    : bits_((keySize - 4) * 8),
+      table_(keySize, valueSize, maxEntries),
+      masks_(bits_ + 1),
+      lengths_(bits_ + 1),
+      perLength_(bits_ + 1, 0) {
+  for (std::uint32_t len = 0; len <= bits_; ++len) {
+    std::array<std::uint8_t, NativeHash::kMaxKey> m{};
+    for (std::uint32_t bit = 0; bit < len; ++bit) {
+      m[4 + bit / 8] |= static_cast<std::uint8_t>(0x80u >> (bit % 8));
+    }
+    std::memcpy(masks_[len].data(), m.data(), m.size());
+    std::memcpy(lengths_[len].data(), &len, 4);
+  }
+}
+
+std::uint32_t NativeLpm::prefixLen(const void* key) noexcept {
+  std::uint32_t len = 0;
+  std::memcpy(&len, key, 4);
+  return len;
+}
+
+NativeLpm::Key NativeLpm::cut(const Key& k, std::uint32_t len) const noexcept {
+  const Key& m = masks_[len];
+  const Key& l = lengths_[len];
+  return Key{(k[0] & m[0]) | l[0], (k[1] & m[1]) | l[1], (k[2] & m[2]) | l[2]};
+}
+
+void* NativeLpm::find(const void* key) const noexcept {
+  const std::uint32_t len = prefixLen(key);
+  const Key k = table_.keyOf(key);
+  for (const std::uint32_t l : present_) {
+    if (l > len) continue;
+    if (void* v = table_.findKey(cut(k, l))) return v;
+  }
+  return nullptr;
+}
+
+int NativeLpm::insert(const void* key, const void* value, std::uint64_t flags) {
+  const std::uint32_t len = prefixLen(key);
+  if (len > bits_) return EINVAL;
+  const Key k = cut(table_.keyOf(key), len);
+  const bool had = table_.findKey(k) != nullptr;
+  const int err = table_.insert(k, value, flags);
+  if (err == E2BIG) return ENOSPC;  // the trie's answer when full
+  if (err == 0 && !had && perLength_[len]++ == 0) {
+    present_.push_back(len);
+    std::sort(present_.begin(), present_.end(), std::greater<>());
+  }
+  return err;
+}
+
+int NativeLpm::erase(const void* key) {
+  const std::uint32_t len = prefixLen(key);
+  if (len > bits_) return EINVAL;
+  const int err = table_.erase(cut(table_.keyOf(key), len));
+  if (err == 0 && --perLength_[len] == 0) std::erase(present_, len);
+  return err;
+}
+
+int NativeLpm::next(const void* key, void* out) const {
+  if (key == nullptr || prefixLen(key) > bits_) return table_.next(nullptr, out);
+  const Key k = cut(table_.keyOf(key), prefixLen(key));
+  return table_.next(&k, out);
+}
+
+}  // namespace xlb

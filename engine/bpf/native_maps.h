@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: Apache-2.0
+// BPF map semantics in process, for the native build of the XDP program: a hash map and an LPM
+// trie with the kernel's answers (flags, limits, errors, longest-prefix lookups), over
+// fixed-size keys of at most 24 bytes and fixed-size values. Keys are held as three zero-padded
+// words, so hashing and comparing a key is a few word operations whatever its size. Value
+// pointers stay valid until the next insertion; the program never holds one across frames.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+namespace xlb {
+
+class NativeHash {
+ public:
+  static constexpr std::uint32_t kMaxKey = 24;
+  using Key = std::array<std::uint64_t, kMaxKey / 8>;
+
+  // keySize <= kMaxKey (the program's longest key is 20 bytes).
+  NativeHash(std::uint32_t keySize, std::uint32_t valueSize, std::uint32_t maxEntries);
+  Key keyOf(const void* key) const noexcept;  // the key's bytes, zero-padded
+  void* find(const void* key) const noexcept { return findKey(keyOf(key)); }
+  void* findKey(const Key& k) const noexcept;
+  // 0 or EEXIST (BPF_NOEXIST), ENOENT (BPF_EXIST), E2BIG (full), EINVAL (other flags).
+  int insert(const Key& k, const void* value, std::uint64_t flags);
+  int erase(const Key& k);  // 0 or ENOENT
+  // The key after `k` in table order (the first when `k` is null or absent); ENOENT.
+  int next(const Key* k, void* out) const;
+  std::uint32_t keySize() const noexcept { return keySize_; }
+
+ private:
+  enum : std::uint8_t { kEmpty, kFull, kGone };
+  static std::uint64_t hash(const Key& k) noexcept;
+  std::size_t locate(const Key& k) const noexcept;  // the key's slot, or SIZE_MAX
+  void rehash(std::size_t slots);
+  void* value(std::size_t i) const noexcept {
+    return const_cast<std::uint64_t*>(values_.data()) + i * valueWords_;
+  }
+
+  std::uint32_t keySize_, valueSize_, maxEntries_, valueWords_;
+  std::vector<Key> keys_;
+  std::vector<std::uint8_t> state_;
+  std::vector<std::uint64_t> values_;  // valueWords_ per slot: 8-byte aligned values
+  std::size_t mask_ = 0;
+  std::uint32_t used_ = 0;
+  std::uint32_t gone_ = 0;
+};
+
+// Keys are {u32 prefixlen; u8 data[keySize - 4]} as bpf_lpm_trie_key. Bits past the prefix are
+// not part of an entry. A lookup finds the longest entry no longer than the key's prefixlen.
+class NativeLpm {
+ public:
+  NativeLpm(std::uint32_t keySize, std::uint32_t valueSize, std::uint32_t maxEntries);
+  void* find(const void* key) const noexcept;
+  // 0, EEXIST, ENOENT, EINVAL (prefixlen too long, bad flags) or ENOSPC (full).
+  int insert(const void* key, const void* value, std::uint64_t flags);
+  int erase(const void* key);
+  int next(const void* key, void* out) const;
+
+ private:
+  using Key = NativeHash::Key;
+  static std::uint32_t prefixLen(const void* key) noexcept;
+  // The key cut to `len` bits with its prefixlen set to `len`.
+  Key cut(const Key& k, std::uint32_t len) const noexcept;
+
+  std::uint32_t bits_;
+  NativeHash table_;
+  std::vector<Key> masks_;                // per length: the data bits it keeps
+  std::vector<Key> lengths_;              // per length: the prefixlen field holding it
+  std::vector<std::uint32_t> perLength_;  // entries of each length
+  std::vector<std::uint32_t> present_;    // lengths with entries, longest first
+};
+
+}  // namespace xlb

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "native_runtime.h"
+
+#include <linux/bpf.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+
+namespace xlb {
+namespace {
+
+constexpr std::uint64_t kNoExist = 1;  // BPF_NOEXIST
+// The frame starts 2 bytes past an 8-byte boundary (NET_IP_ALIGN), so IP headers after a
+// 14-byte Ethernet header are aligned: native loads then need no unaligned access (UBSan).
+constexpr std::uint32_t kIpAlign = 2;
+constexpr std::size_t kBufferSize =
+    NativeXdp::kHeadroom + kIpAlign + NativeXdp::kMaxFrame + XLB_NATIVE_FRAG_SIZE;
+
+static_assert(static_cast<int>(XdpMap::kStats) == XLB_NMAP_STATS &&
+                  static_cast<int>(XdpMap::kXsks) == XLB_NMAP_XSKS &&
+                  kXdpMapCount == XLB_NMAP_COUNT,
+              "XdpMap must follow xlb_native.h's map order");
+
+std::uint32_t roundUp8(std::uint32_t n) {
+  return (n + 7u) & ~7u;
+}
+
+bool blocklistMap(XdpMap m) {
+  return m == XdpMap::kBlock4 || m == XdpMap::kBlock4Lpm || m == XdpMap::kBlock6 ||
+         m == XdpMap::kBlock6Lpm;
+}
+
+}  // namespace
+
+extern "C" void* xlb_native_hash_lookup(void* impl, const void* key) {
+  return static_cast<NativeHash*>(impl)->find(key);
+}
+
+extern "C" void* xlb_native_lpm_lookup(void* impl, const void* key) {
+  return static_cast<NativeLpm*>(impl)->find(key);
+}
+
+NativeXdp::NativeXdp(std::uint32_t blocklistCapacity, unsigned cpus) : cpus_(cpus == 0 ? 1 : cpus) {
+  for (std::size_t i = 0; i < kXdpMapCount; ++i) {
+    const xlb_native_map_spec& s = xlb_native_specs[i];
+    Map& m = maps_[i];
+    m.info = XdpMapInfo{s.type, s.key_size, s.value_size, s.max_entries};
+    if (blocklistMap(static_cast<XdpMap>(i))) m.info.maxEntries = blocklistCapacity;
+    xlb_native_map& e = env_.maps[i];
+    e.type = s.type;
+    e.max_entries = m.info.maxEntries;
+    switch (s.type) {
+      case BPF_MAP_TYPE_ARRAY:
+      case BPF_MAP_TYPE_PERCPU_ARRAY:
+        m.width = s.type == BPF_MAP_TYPE_PERCPU_ARRAY ? cpus_ : 1;
+        m.stride = m.width > 1 ? roundUp8(s.value_size) : s.value_size;
+        m.array.assign(std::size_t{m.info.maxEntries} * m.width * m.stride, 0);
+        e.data = m.array.data();
+        e.stride = m.stride;
+        e.cpus = m.width;
+        break;
+      case BPF_MAP_TYPE_HASH:
+        m.hash = std::make_unique<NativeHash>(s.key_size, s.value_size, m.info.maxEntries);
+        e.impl = m.hash.get();
+        break;
+      case BPF_MAP_TYPE_LPM_TRIE:
+        m.lpm = std::make_unique<NativeLpm>(s.key_size, s.value_size, m.info.maxEntries);
+        e.impl = m.lpm.get();
+        break;
+      default:
+        break;  // XSKMAP: no socket can be registered in process
+    }
+  }
+  buffer_ = static_cast<std::uint8_t*>(std::aligned_alloc(64, kBufferSize));
+}
+
+NativeXdp::~NativeXdp() {
+  std::free(buffer_);
+}
+
+XdpMapInfo NativeXdp::info(XdpMap m) const {
+  return map(m).info;
+}
+
+int NativeXdp::update(XdpMap id, const void* key, const void* value, std::uint64_t flags) {
+  Map& m = map(id);
+  if (m.hash) return m.hash->insert(m.hash->keyOf(key), value, flags);
+  if (m.lpm) return m.lpm->insert(key, value, flags);
+  if (m.array.empty()) return EOPNOTSUPP;
+  std::uint32_t i = 0;
+  std::memcpy(&i, key, 4);
+  if (i >= m.info.maxEntries) return E2BIG;
+  if (flags == kNoExist) return EEXIST;  // every array element exists
+  if (flags > 2) return EINVAL;
+  // Per-CPU: every CPU's value, each at an 8-byte stride, as the caller passes them.
+  const std::size_t bytes = std::size_t{m.width} * m.stride;
+  std::memcpy(m.array.data() + i * bytes, value, m.width > 1 ? bytes : m.info.valueSize);
+  return 0;
+}
+
+int NativeXdp::remove(XdpMap id, const void* key) {
+  Map& m = map(id);
+  if (m.hash) return m.hash->erase(m.hash->keyOf(key));
+  if (m.lpm) return m.lpm->erase(key);
+  return m.array.empty() ? ENOENT : EINVAL;
+}
+
+int NativeXdp::lookup(XdpMap id, const void* key, void* value) const {
+  const Map& m = map(id);
+  const void* v = nullptr;
+  if (m.hash) {
+    v = m.hash->find(key);
+  } else if (m.lpm) {
+    v = m.lpm->find(key);
+  } else if (!m.array.empty()) {
+    std::uint32_t i = 0;
+    std::memcpy(&i, key, 4);
+    if (i >= m.info.maxEntries) return ENOENT;
+    const std::size_t bytes = std::size_t{m.width} * m.stride;
+    std::memcpy(value, m.array.data() + i * bytes, m.width > 1 ? bytes : m.info.valueSize);
+    return 0;
+  }
+  if (v == nullptr) return ENOENT;
+  std::memcpy(value, v, m.info.valueSize);
+  return 0;
+}
+
+int NativeXdp::nextKey(XdpMap id, const void* key, void* next) const {
+  const Map& m = map(id);
+  if (m.hash) {
+    if (key == nullptr) return m.hash->next(nullptr, next);
+    const NativeHash::Key k = m.hash->keyOf(key);
+    return m.hash->next(&k, next);
+  }
+  if (m.lpm) return m.lpm->next(key, next);
+  std::uint32_t i = 0;
+  if (key != nullptr) {
+    std::memcpy(&i, key, 4);
+    i = i >= m.info.maxEntries ? 0 : i + 1;
+  }
+  if (i >= m.info.maxEntries || m.array.empty()) return ENOENT;
+  std::memcpy(next, &i, 4);
+  return 0;
+}
+
+XdpRun NativeXdp::run(std::span<const std::uint8_t> frame, std::uint32_t repeat) {
+  XdpRun r;
+  // What BPF_PROG_TEST_RUN refuses: shorter than an Ethernet header (EINVAL), more fragments
+  // than a frame holds (ENOMEM).
+  if (frame.size() < 14) {
+    r.action = -EINVAL;
+    return r;
+  }
+  if (frame.size() > kMaxFrame) {
+    r.action = -ENOMEM;
+    return r;
+  }
+  std::uint8_t* data = buffer_ + kHeadroom + kIpAlign;
+  const auto len = static_cast<unsigned long>(frame.size());
+  const unsigned long linear = std::min<unsigned long>(len, kMaxLinear);
+  xlb_native_xdp_md ctx{};
+  const auto start =
+      repeat > 1 ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+  for (std::uint32_t i = 0; i < std::max<std::uint32_t>(repeat, 1); ++i) {
+    std::memcpy(data, frame.data(), len);
+    ctx.data = reinterpret_cast<unsigned long>(data);
+    ctx.data_meta = ctx.data;
+    ctx.data_end = ctx.data + linear;
+    ctx.data_hard_end = ctx.data + kMaxLinear;
+    ctx.frags_len = len - linear;
+    r.action = xlb_native_run(&env_, &ctx);
+  }
+  if (repeat > 1) {
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
+    r.durationNs = static_cast<std::uint32_t>(ns / repeat);
+  }
+  // The fragments follow the linear part, which is whole whenever any are left.
+  r.frame = std::span<const std::uint8_t>(data, ctx.data_end - ctx.data + ctx.frags_len);
+  return r;
+}
+
+}  // namespace xlb

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "xdp_diff.h"
+
+#include <linux/bpf.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <vector>
+
+namespace xlb::sim {
+namespace {
+
+using Bytes = std::vector<std::uint8_t>;
+// Keys as strings: GCC 12 warns falsely on comparing vectors of bytes (-Wstringop-overread).
+using Dump = std::map<std::string, Bytes>;
+
+std::string keyOf(const std::uint8_t* k, std::size_t n) {
+  return std::string(reinterpret_cast<const char*>(k), n);
+}
+
+std::span<const std::uint8_t> bytesOf(const std::string& k) {
+  return {reinterpret_cast<const std::uint8_t*>(k.data()), k.size()};
+}
+
+constexpr const char* kMapNames[kXdpMapCount] = {
+    "xlb_cfg",        "xlb_dests",  "xlb_vip_ports",  "xlb_syn_rate", "xlb_block4",
+    "xlb_block4_lpm", "xlb_block6", "xlb_block6_lpm", "xlb_xsks",     "xlb_stats"};
+
+std::string hex(std::span<const std::uint8_t> b, std::size_t from = 0, std::size_t count = 64) {
+  std::string s;
+  char buf[4];
+  for (std::size_t i = from; i < std::min(b.size(), from + count); ++i) {
+    std::snprintf(buf, sizeof buf, "%02x", b[i]);
+    s += buf;
+  }
+  if (from + count < b.size()) s += "...";
+  return s;
+}
+
+std::size_t valueBytes(const XdpRuntime& rt, const XdpMapInfo& i) {
+  if (i.type != BPF_MAP_TYPE_PERCPU_ARRAY) return i.valueSize;
+  return std::size_t{rt.cpus()} * ((i.valueSize + 7u) & ~7u);
+}
+
+// The map's entries (arrays: the first `limit` indexes).
+Dump dump(const XdpRuntime& rt, XdpMap m, std::uint32_t limit) {
+  const XdpMapInfo i = rt.info(m);
+  Dump d;
+  Bytes value(valueBytes(rt, i));
+  if (i.type == BPF_MAP_TYPE_ARRAY || i.type == BPF_MAP_TYPE_PERCPU_ARRAY) {
+    for (std::uint32_t k = 0; k < std::min(limit, i.maxEntries); ++k) {
+      if (rt.lookup(m, &k, value.data()) != 0) continue;
+      d.emplace(keyOf(reinterpret_cast<const std::uint8_t*>(&k), 4), value);
+    }
+    return d;
+  }
+  Bytes key(i.keySize), next(i.keySize);
+  const void* prev = nullptr;
+  for (std::uint32_t n = 0; n <= i.maxEntries && rt.nextKey(m, prev, next.data()) == 0; ++n) {
+    if (rt.lookup(m, next.data(), value.data()) == 0)
+      d.emplace(keyOf(next.data(), next.size()), value);
+    key = next;
+    prev = key.data();
+  }
+  return d;
+}
+
+std::string compare(const XdpRuntime& k, const XdpRuntime& n, XdpMap m, std::uint32_t limit) {
+  const Dump a = dump(k, m, limit);
+  const Dump b = dump(n, m, limit);
+  const std::string name = kMapNames[static_cast<std::size_t>(m)];
+  for (const auto& [key, v] : a) {
+    auto it = b.find(key);
+    if (it == b.end()) return name + " key " + hex(bytesOf(key)) + ": only in the kernel's";
+    if (it->second == v) continue;
+    std::size_t at = 0;
+    while (at < v.size() && at < it->second.size() && v[at] == it->second[at]) ++at;
+    const std::size_t from = at < 16 ? 0 : at - 16;
+    return name + " key " + hex(bytesOf(key)) + " differs at byte " + std::to_string(at) +
+           ": kernel " + hex(v, from, 48) + " native " + hex(it->second, from, 48);
+  }
+  for (const auto& [key, v] : b) {
+    if (a.find(key) == a.end())
+      return name + " key " + hex(bytesOf(key)) + ": only in the native one's";
+  }
+  return {};
+}
+
+}  // namespace
+
+std::unique_ptr<XdpDiff> XdpDiff::load(const XdpOptions& options, std::string& error) {
+  std::unique_ptr<XdpDiff> d(new XdpDiff());
+  XdpOptions o = options;
+  o.runtime = XdpRuntimeKind::kKernel;
+  o.adoptMapsFrom = 0;
+  d->kernel_ = XdpProgram::load(o, error);
+  if (!d->kernel_) return nullptr;
+  o.runtime = XdpRuntimeKind::kNative;
+  d->native_ = XdpProgram::load(o, error);
+  if (!d->native_) return nullptr;
+  return d;
+}
+
+bool XdpDiff::apply(const Config& config, const CookieKey& key, std::string& error) {
+  vipSlots_ = static_cast<std::uint32_t>(config.vips.size());
+  return kernel_->applyConfig(config, key, error) && native_->applyConfig(config, key, error);
+}
+
+bool XdpDiff::blockAdd(const Prefix& p, std::string& error) {
+  bool existsK = false, existsN = false;
+  const bool k = kernel_->blockAdd(p, error, &existsK);
+  const bool n = native_->blockAdd(p, error, &existsN);
+  if (k != n || existsK != existsN) {
+    error = "blocklist add of " + p.toString() + " answered differently";
+    return false;
+  }
+  return k || existsK;
+}
+
+void XdpDiff::setFixedNow(TimeNs now) {
+  kernel_->setFixedNow(now);
+  native_->setFixedNow(now);
+}
+
+void XdpDiff::setSynPressure(bool on) {
+  kernel_->setSynPressure(on);
+  native_->setSynPressure(on);
+}
+
+void XdpDiff::setCpu(unsigned cpu) {
+  native_->runtime().setCpu(cpu);
+}
+
+std::string XdpDiff::run(std::span<const std::uint8_t> frame) {
+  ++frames_;
+  const XdpRun k = kernel_->runFrame(frame);
+  const XdpRun n = native_->runFrame(frame);
+  if (k.action != n.action) {
+    return "action: kernel " + std::to_string(k.action) + ", native " + std::to_string(n.action);
+  }
+  const bool same =
+      k.frame.size() == n.frame.size() &&
+      (k.frame.empty() || std::memcmp(k.frame.data(), n.frame.data(), k.frame.size()) == 0);
+  if (k.action >= 0 && !same) {
+    std::size_t at = 0;
+    while (at < k.frame.size() && at < n.frame.size() && k.frame[at] == n.frame[at]) ++at;
+    return "output (" + std::to_string(k.frame.size()) + " and " + std::to_string(n.frame.size()) +
+           " bytes) differs at byte " + std::to_string(at) + ": kernel " + hex(k.frame, at, 16) +
+           " native " + hex(n.frame, at, 16);
+  }
+  return compareWrittenMaps();
+}
+
+std::string XdpDiff::compareWrittenMaps() const {
+  const XdpRuntime& k = kernel_->runtime();
+  const XdpRuntime& n = native_->runtime();
+  for (const auto& [m, limit] : {std::pair{XdpMap::kStats, ~0u},
+                                 {XdpMap::kSynRate, vipSlots_},
+                                 {XdpMap::kBlock4, ~0u},
+                                 {XdpMap::kBlock4Lpm, ~0u},
+                                 {XdpMap::kBlock6, ~0u},
+                                 {XdpMap::kBlock6Lpm, ~0u}}) {
+    if (std::string d = compare(k, n, m, limit); !d.empty()) return d;
+  }
+  return {};
+}
+
+std::string XdpDiff::compareAllMaps() const {
+  const XdpRuntime& k = kernel_->runtime();
+  const XdpRuntime& n = native_->runtime();
+  for (std::size_t i = 0; i < kXdpMapCount; ++i) {
+    const auto m = static_cast<XdpMap>(i);
+    if (m == XdpMap::kXsks) continue;  // sockets exist in the kernel only; none in a test run
+    if (std::string d = compare(k, n, m, ~0u); !d.empty()) return d;
+  }
+  return {};
+}
+
+}  // namespace xlb::sim

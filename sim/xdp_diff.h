@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: Apache-2.0
+// The native build of the XDP program held against the real object in the kernel, frame for
+// frame: both loaded with the same options, filled with the same configuration, blocklist,
+// clock and pressure, fed the same frames. A difference in the action, in any emitted byte or in
+// what the program wrote to its maps (per-reason counters, SYN-rate windows, blocklist hits and
+// last-hit times) is a finding, reported with the map, key and both values. Used by the
+// differential test (label bpf), its fuzz target and `xlb-sim replay --differential`.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "xlb/xdp_program.h"
+
+namespace xlb::sim {
+
+class XdpDiff {
+ public:
+  // Loads both runtimes (the kernel one needs root); nullptr with `error`.
+  static std::unique_ptr<XdpDiff> load(const XdpOptions& options, std::string& error);
+
+  bool apply(const Config& config, const CookieKey& key, std::string& error);
+  bool blockAdd(const Prefix& p, std::string& error);
+  void setFixedNow(TimeNs now);
+  void setSynPressure(bool on);
+  void setCpu(unsigned cpu);  // the native CPU; the caller pins the thread to the same one
+
+  // Runs the frame on both. Empty when they agree; otherwise what differs.
+  std::string run(std::span<const std::uint8_t> frame);
+  // Every map, whole (the configuration, destinations and port sets too). Empty when equal.
+  std::string compareAllMaps() const;
+
+  XdpProgram& kernel() noexcept { return *kernel_; }
+  XdpProgram& native() noexcept { return *native_; }
+  std::uint64_t frames() const noexcept { return frames_; }
+
+ private:
+  XdpDiff() = default;
+  // The maps the program writes: counters, SYN-rate windows of the configured VIPs' slots and
+  // the blocklist's values.
+  std::string compareWrittenMaps() const;
+
+  std::unique_ptr<XdpProgram> kernel_, native_;
+  std::uint32_t vipSlots_ = 0;
+  std::uint64_t frames_ = 0;
+};
+
+}  // namespace xlb::sim
