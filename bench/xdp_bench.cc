@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
-// XDP cost per packet, measured by the kernel with BPF_PROG_TEST_RUN (needs root). Each
-// iteration runs one frame `repeat` times in the kernel; the kernel's mean time per run is the
-// figure (counter ns_per_pkt). "Random sources" runs a different frame per call (repeat 1), so
-// the blocklist lookups miss the cache as real traffic from many sources would; that figure
+// XDP cost per packet, for the program in the kernel (BPF_PROG_TEST_RUN, root; argument
+// native:0) and for its native build (native:1, the simulator's default). Each iteration runs one
+// frame `repeat` times; the mean time per run is the figure (counter ns_per_pkt): the kernel's
+// own measure, or the wall clock around the native runs (which copy the frame in each time, as
+// a replay does). "Random sources" runs a different frame per call (kernel: repeat 1), so the
+// blocklist lookups miss the cache as real traffic from many sources would; the kernel's figure
 // includes the test-run call's own per-run overhead, measured by the Pass case with repeat 1.
 #include <benchmark/benchmark.h>
 #include <linux/bpf.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <random>
 
 #include "harness.h"
@@ -33,12 +36,17 @@ Config benchConfig(SynFloodMode mode) {
   return c;
 }
 
-// One program for every benchmark: loading 1,000,000 prefixes takes a few seconds.
-Loaded& loaded() {
-  static Loaded l = [] {
+XdpRuntimeKind kindOf(const benchmark::State& state) {
+  return state.range(0) != 0 ? XdpRuntimeKind::kNative : XdpRuntimeKind::kKernel;
+}
+
+// One program per runtime for every benchmark: loading 1,000,000 prefixes takes a few seconds.
+Loaded load(XdpRuntimeKind kind) {
+  {
     Loaded x;
     std::string err;
     XdpOptions o;
+    o.runtime = kind;
     o.blocklistCapacity = kBlocked + 1000;
     x.prog = XdpProgram::load(o, err);
     if (!x.prog) {
@@ -66,8 +74,17 @@ Loaded& loaded() {
       x.prog->blockAdd(Prefix{addr, 24}, err);
     }
     return x;
-  }();
-  return l;
+  }
+}
+
+Loaded& loaded(XdpRuntimeKind kind) {
+  static Loaded kernel = load(XdpRuntimeKind::kKernel);
+  static Loaded native = load(XdpRuntimeKind::kNative);
+  return kind == XdpRuntimeKind::kKernel ? kernel : native;
+}
+
+Loaded& loaded(const benchmark::State& state) {
+  return loaded(kindOf(state));
 }
 
 std::string ipv4(std::uint32_t a) {
@@ -94,12 +111,34 @@ void runRepeated(benchmark::State& state, XdpProgram& prog, const Bytes& frame, 
   state.SetItemsProcessed(static_cast<std::int64_t>(n) * kRepeat);
 }
 
-// Runs one of `frames` per call (repeat 1), round robin; reports the kernel's mean ns per run.
+// Runs one of `frames` per call (kernel: repeat 1), round robin; reports the mean ns per run
+// (native: the wall clock over chunks of runs).
 void runOnce(benchmark::State& state, XdpProgram& prog, const std::vector<Bytes>& frames,
              int wantAction) {
   double total = 0;
   std::uint64_t n = 0;
   std::size_t i = 0;
+  if (prog.runtime().kind() == XdpRuntimeKind::kNative) {
+    constexpr std::size_t kChunk = 64;  // frames per timed iteration: the clock costs a run
+    for (auto _ : state) {
+      const auto t0 = std::chrono::steady_clock::now();
+      bool ok = true;
+      for (std::size_t k = 0; k < kChunk; ++k) {
+        ok = prog.runFrame(frames[i++ % frames.size()]).action == wantAction && ok;
+      }
+      const double sec =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (!ok) {
+        state.SkipWithError("unexpected XDP action");
+        return;
+      }
+      state.SetIterationTime(sec);
+      total += sec * 1e9;
+      n += kChunk;
+    }
+    state.counters["ns_per_pkt"] = n ? total / static_cast<double>(n) : 0;
+    return;
+  }
   for (auto _ : state) {
     Bytes f = frames[i++ % frames.size()];
     const XdpProgram::RunResult r = prog.run(f, 1);
@@ -116,13 +155,18 @@ void runOnce(benchmark::State& state, XdpProgram& prog, const std::vector<Bytes>
 
 void BM_BlocklistDropSameSource(benchmark::State& state) {
   PacketSpec s;
-  s.src = ipv4(loaded().blocked[12345]);
-  runRepeated(state, *loaded().prog, testing::buildPacket(s), XDP_DROP);
+  s.src = ipv4(loaded(state).blocked[12345]);
+  runRepeated(state, *loaded(state).prog, testing::buildPacket(s), XDP_DROP);
 }
-BENCHMARK(BM_BlocklistDropSameSource)->UseManualTime()->Iterations(20);
+BENCHMARK(BM_BlocklistDropSameSource)
+    ->ArgName("native")
+    ->Arg(0)
+    ->Arg(1)
+    ->UseManualTime()
+    ->Iterations(20);
 
 void BM_BlocklistDropRandomSources(benchmark::State& state) {
-  Loaded& l = loaded();
+  Loaded& l = loaded(state);
   std::vector<Bytes> frames;
   std::mt19937 rng(11);
   for (int i = 0; i < 4096; ++i) {
@@ -132,22 +176,27 @@ void BM_BlocklistDropRandomSources(benchmark::State& state) {
   }
   runOnce(state, *l.prog, frames, XDP_DROP);
 }
-BENCHMARK(BM_BlocklistDropRandomSources)->UseManualTime()->Iterations(200000);
+BENCHMARK(BM_BlocklistDropRandomSources)
+    ->ArgName("native")
+    ->Arg(0)
+    ->Arg(1)
+    ->UseManualTime()
+    ->Iterations(200000);
 
 // The per-call overhead of repeat-1 runs (to read the random-source figure against).
 void BM_PassRepeat1(benchmark::State& state) {
   PacketSpec s;
   s.dst = "10.0.0.50";
-  runOnce(state, *loaded().prog, {testing::buildPacket(s)}, XDP_PASS);
+  runOnce(state, *loaded(state).prog, {testing::buildPacket(s)}, XDP_PASS);
 }
-BENCHMARK(BM_PassRepeat1)->UseManualTime()->Iterations(200000);
+BENCHMARK(BM_PassRepeat1)->ArgName("native")->Arg(0)->Arg(1)->UseManualTime()->Iterations(200000);
 
 void BM_HostTrafficPass(benchmark::State& state) {
   PacketSpec s;
   s.dst = "10.0.0.50";
-  runRepeated(state, *loaded().prog, testing::buildPacket(s), XDP_PASS);
+  runRepeated(state, *loaded(state).prog, testing::buildPacket(s), XDP_PASS);
 }
-BENCHMARK(BM_HostTrafficPass)->UseManualTime()->Iterations(20);
+BENCHMARK(BM_HostTrafficPass)->ArgName("native")->Arg(0)->Arg(1)->UseManualTime()->Iterations(20);
 
 // The same pass with nothing on the blocklist: what the blocklist stage costs everyone else.
 void BM_HostTrafficPassEmptyBlocklist(benchmark::State& state) {
@@ -157,18 +206,32 @@ void BM_HostTrafficPassEmptyBlocklist(benchmark::State& state) {
     if (p) p->applyConfig(benchConfig(SynFloodMode::kOff), CookieKey{1, 2}, err);
     return p;
   }();
+  static std::unique_ptr<XdpProgram> emptyNative = [] {
+    std::string err;
+    XdpOptions o;
+    o.runtime = XdpRuntimeKind::kNative;
+    auto p = XdpProgram::load(o, err);
+    if (p) p->applyConfig(benchConfig(SynFloodMode::kOff), CookieKey{1, 2}, err);
+    return p;
+  }();
   PacketSpec s;
   s.dst = "10.0.0.50";
-  runRepeated(state, *empty, testing::buildPacket(s), XDP_PASS);
+  runRepeated(state, kindOf(state) == XdpRuntimeKind::kNative ? *emptyNative : *empty,
+              testing::buildPacket(s), XDP_PASS);
 }
-BENCHMARK(BM_HostTrafficPassEmptyBlocklist)->UseManualTime()->Iterations(20);
+BENCHMARK(BM_HostTrafficPassEmptyBlocklist)
+    ->ArgName("native")
+    ->Arg(0)
+    ->Arg(1)
+    ->UseManualTime()
+    ->Iterations(20);
 
 void BM_PortFilterDrop(benchmark::State& state) {
   PacketSpec s;
   s.dport = 22;
-  runRepeated(state, *loaded().prog, testing::buildPacket(s), XDP_DROP);
+  runRepeated(state, *loaded(state).prog, testing::buildPacket(s), XDP_DROP);
 }
-BENCHMARK(BM_PortFilterDrop)->UseManualTime()->Iterations(20);
+BENCHMARK(BM_PortFilterDrop)->ArgName("native")->Arg(0)->Arg(1)->UseManualTime()->Iterations(20);
 
 // An established flow's packet up to the redirect decision (no socket in a test run: the
 // fail-closed fallback; the kernel's redirect itself is not part of a test run).
@@ -176,22 +239,32 @@ void BM_EstablishedToEngine(benchmark::State& state) {
   PacketSpec s;
   s.flags = 0x10;
   s.payload.assign(100, 'x');
-  runRepeated(state, *loaded().prog, testing::buildPacket(s), XDP_DROP);
+  runRepeated(state, *loaded(state).prog, testing::buildPacket(s), XDP_DROP);
 }
-BENCHMARK(BM_EstablishedToEngine)->UseManualTime()->Iterations(20);
+BENCHMARK(BM_EstablishedToEngine)
+    ->ArgName("native")
+    ->Arg(0)
+    ->Arg(1)
+    ->UseManualTime()
+    ->Iterations(20);
 
 // The program rewrites the SYN into the SYN-ACK, so a repeated run would see its own output:
 // one run per call here, read against BM_PassRepeat1 (the same call overhead around a pass).
 void BM_SynCookieSynAck(benchmark::State& state) {
   std::string err;
-  loaded().prog->applyConfig(benchConfig(SynFloodMode::kAlways), CookieKey{1, 2}, err);
+  loaded(state).prog->applyConfig(benchConfig(SynFloodMode::kAlways), CookieKey{1, 2}, err);
   PacketSpec s;
   s.tcpOptions = testing::concat({testing::optMss(1460), testing::optSackPermitted(),
                                   testing::optTimestamp(1, 0), testing::optWscale(7)});
-  runOnce(state, *loaded().prog, {testing::buildPacket(s)}, XDP_TX);
-  loaded().prog->applyConfig(benchConfig(SynFloodMode::kOff), CookieKey{1, 2}, err);
+  runOnce(state, *loaded(state).prog, {testing::buildPacket(s)}, XDP_TX);
+  loaded(state).prog->applyConfig(benchConfig(SynFloodMode::kOff), CookieKey{1, 2}, err);
 }
-BENCHMARK(BM_SynCookieSynAck)->UseManualTime()->Iterations(200000);
+BENCHMARK(BM_SynCookieSynAck)
+    ->ArgName("native")
+    ->Arg(0)
+    ->Arg(1)
+    ->UseManualTime()
+    ->Iterations(200000);
 
 }  // namespace
 }  // namespace xlb

@@ -18,7 +18,7 @@
 
 #include "../xlb.bpf.c"
 
-static inline struct xlb_native_map *xlb_native_map_of(const void *map)
+static __always_inline struct xlb_native_map *xlb_native_map_of(const void *map)
 {
 	struct xlb_native_map *t = xlb_env->maps;
 

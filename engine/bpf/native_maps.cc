@@ -14,7 +14,6 @@ namespace {
 constexpr std::uint64_t kAny = 0;      // BPF_ANY
 constexpr std::uint64_t kNoExist = 1;  // BPF_NOEXIST
 constexpr std::uint64_t kExist = 2;    // BPF_EXIST
-constexpr std::size_t kNotFound = std::numeric_limits<std::size_t>::max();
 
 }  // namespace
 
@@ -25,51 +24,6 @@ NativeHash::NativeHash(std::uint32_t keySize, std::uint32_t valueSize, std::uint
       valueWords_((valueSize + 7) / 8) {
   if (keySize == 0 || keySize > kMaxKey) throw std::invalid_argument("native map key too long");
   rehash(16);
-}
-
-NativeHash::Key NativeHash::keyOf(const void* key) const noexcept {
-  Key k{};
-  // Constant sizes, so each copy is a few moves.
-  switch (keySize_) {
-    case 4:
-      std::memcpy(k.data(), key, 4);
-      break;
-    case 8:
-      std::memcpy(k.data(), key, 8);
-      break;
-    case 16:
-      std::memcpy(k.data(), key, 16);
-      break;
-    case 20:
-      std::memcpy(k.data(), key, 20);
-      break;
-    default:
-      std::memcpy(k.data(), key, keySize_);
-      break;
-  }
-  return k;
-}
-
-std::uint64_t NativeHash::hash(const Key& k) noexcept {
-  std::uint64_t h = k[0] * 0x9e3779b97f4a7c15ull;
-  h ^= (k[1] + 0x632be59bd9b4e019ull) * 0xbf58476d1ce4e5b9ull;
-  h ^= (k[2] + 0x8cb92ba72f3d8dd7ull) * 0x94d049bb133111ebull;
-  h ^= h >> 31;
-  h *= 0xd6e8feb86659fd93ull;
-  return h ^ (h >> 32);
-}
-
-std::size_t NativeHash::locate(const Key& k) const noexcept {
-  for (std::size_t i = hash(k) & mask_;; i = (i + 1) & mask_) {
-    if (state_[i] == kEmpty) return kNotFound;
-    const Key& s = keys_[i];
-    if (state_[i] == kFull && s[0] == k[0] && s[1] == k[1] && s[2] == k[2]) return i;
-  }
-}
-
-void* NativeHash::findKey(const Key& k) const noexcept {
-  const std::size_t i = locate(k);
-  return i == kNotFound ? nullptr : value(i);
 }
 
 void NativeHash::rehash(std::size_t slots) {
@@ -151,12 +105,14 @@ NativeLpm::NativeLpm(std::uint32_t keySize, std::uint32_t valueSize, std::uint32
       lengths_(bits_ + 1),
       perLength_(bits_ + 1, 0) {
   for (std::uint32_t len = 0; len <= bits_; ++len) {
-    std::array<std::uint8_t, NativeHash::kMaxKey> m{};
+    // Built as key bytes and read as a key is, so the words line up on any byte order.
+    std::array<std::uint8_t, NativeHash::kMaxKey> m{}, l{};
     for (std::uint32_t bit = 0; bit < len; ++bit) {
       m[4 + bit / 8] |= static_cast<std::uint8_t>(0x80u >> (bit % 8));
     }
-    std::memcpy(masks_[len].data(), m.data(), m.size());
-    std::memcpy(lengths_[len].data(), &len, 4);
+    std::memcpy(l.data(), &len, 4);
+    masks_[len] = table_.keyOf(m.data());
+    lengths_[len] = table_.keyOf(l.data());
   }
 }
 

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 namespace xlb {
@@ -19,9 +20,32 @@ class NativeHash {
 
   // keySize <= kMaxKey (the program's longest key is 20 bytes).
   NativeHash(std::uint32_t keySize, std::uint32_t valueSize, std::uint32_t maxEntries);
-  Key keyOf(const void* key) const noexcept;  // the key's bytes, zero-padded
+  // The program's lookups come through here once or more per frame: inline, in constant-size
+  // copies and word compares.
+  Key keyOf(const void* key) const noexcept {
+    // Loaded in 4-byte pieces into registers: the program writes its keys 4 bytes at a time,
+    // and a wider load of narrower stores (or bytes copied into a zeroed word and read back as
+    // one) stalls on store forwarding. Insertions read keys the same way, so words line up.
+    const auto* p = static_cast<const std::uint8_t*>(key);
+    switch (keySize_) {
+      case 4:
+        return Key{load32(p), 0, 0};
+      case 16:
+        return Key{pair(p), pair(p + 8), 0};
+      case 20:
+        return Key{pair(p), pair(p + 8), load32(p + 16)};
+      default: {
+        Key k{};
+        std::memcpy(k.data(), key, keySize_);
+        return k;
+      }
+    }
+  }
   void* find(const void* key) const noexcept { return findKey(keyOf(key)); }
-  void* findKey(const Key& k) const noexcept;
+  void* findKey(const Key& k) const noexcept {
+    const std::size_t i = locate(k);
+    return i == kNotFound ? nullptr : value(i);
+  }
   // 0 or EEXIST (BPF_NOEXIST), ENOENT (BPF_EXIST), E2BIG (full), EINVAL (other flags).
   int insert(const Key& k, const void* value, std::uint64_t flags);
   int erase(const Key& k);  // 0 or ENOENT
@@ -31,8 +55,31 @@ class NativeHash {
 
  private:
   enum : std::uint8_t { kEmpty, kFull, kGone };
-  static std::uint64_t hash(const Key& k) noexcept;
-  std::size_t locate(const Key& k) const noexcept;  // the key's slot, or SIZE_MAX
+  static std::uint64_t load32(const std::uint8_t* p) noexcept {
+    std::uint32_t v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  }
+  static std::uint64_t pair(const std::uint8_t* p) noexcept {
+    return load32(p) | load32(p + 4) << 32;
+  }
+  static constexpr std::size_t kNotFound = ~std::size_t{0};
+  static std::uint64_t hash(const Key& k) noexcept {
+    std::uint64_t h = k[0] * 0x9e3779b97f4a7c15ull;
+    h ^= (k[1] + 0x632be59bd9b4e019ull) * 0xbf58476d1ce4e5b9ull;
+    h ^= (k[2] + 0x8cb92ba72f3d8dd7ull) * 0x94d049bb133111ebull;
+    h ^= h >> 31;
+    h *= 0xd6e8feb86659fd93ull;
+    return h ^ (h >> 32);
+  }
+  // The key's slot, or kNotFound.
+  std::size_t locate(const Key& k) const noexcept {
+    for (std::size_t i = hash(k) & mask_;; i = (i + 1) & mask_) {
+      if (state_[i] == kEmpty) return kNotFound;
+      const Key& s = keys_[i];
+      if (state_[i] == kFull && s[0] == k[0] && s[1] == k[1] && s[2] == k[2]) return i;
+    }
+  }
   void rehash(std::size_t slots);
   void* value(std::size_t i) const noexcept {
     return const_cast<std::uint64_t*>(values_.data()) + i * valueWords_;

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The simulator's open-loop replay: the committed golden inputs are what the generator writes
 // from their seeds, replaying them gives exactly the committed reports (XDP + engine, and engine
-// alone), every capture the simulator writes passes tshark with checksum validation, and the XDP
-// stage refuses to run without privileges unless --no-xdp is given.
+// alone; the XDP stage's native build and the kernel's give the same one), every capture the
+// simulator writes passes tshark with checksum validation, and only the kernel's XDP stage
+// (--kernel) needs privileges.
 #include "replay.h"
 
 #include <gtest/gtest.h>
@@ -41,10 +42,12 @@ std::string tmpPath(const std::string& name) {
 }
 
 // Replays `in` and returns the report without its wall-clock part.
-json replayReport(const std::vector<PcapFrame>& in, bool xdp, const std::string& outPath) {
+json replayReport(const std::vector<PcapFrame>& in, bool xdp, const std::string& outPath,
+                  XdpRuntimeKind runtime = XdpRuntimeKind::kNative) {
   ReplayOptions o;
   o.config = simConfig();
   o.xdp = xdp;
+  o.xdpRuntime = runtime;
   std::string err;
   auto w = PcapWriter::open(outPath, err);
   EXPECT_NE(w, nullptr) << err;
@@ -110,13 +113,15 @@ TEST(Replay, EngineAloneMatchesItsGoldenReport) {
   std::filesystem::remove(out);
 }
 
-TEST(Replay, XdpAndEngineMatchTheGoldenReport) {
-  XLB_REQUIRE_ROOT();
+class ReplayXdp : public ::testing::TestWithParam<XdpRuntimeKind> {};
+
+TEST_P(ReplayXdp, XdpAndEngineMatchTheGoldenReport) {
+  if (GetParam() == XdpRuntimeKind::kKernel) XLB_REQUIRE_ROOT();
   std::vector<PcapFrame> in;
   std::string err;
   ASSERT_TRUE(readPcap(kSrc + "/pcaps/golden/mixed.pcap", in, err)) << err;
   const std::string out = tmpPath("xdp.pcap");
-  const json got = replayReport(in, true, out);
+  const json got = replayReport(in, true, out, GetParam());
   const json want = readJson(kSrc + "/pcaps/golden/mixed.report.json");
   EXPECT_EQ(got, want) << "differences (golden -> now): " << json::diff(want, got).dump(1)
                        << "\nif intended, run `make golden` and review the diff";
@@ -135,6 +140,12 @@ TEST(Replay, XdpAndEngineMatchTheGoldenReport) {
   }
   std::filesystem::remove(out);
 }
+
+INSTANTIATE_TEST_SUITE_P(Runtimes, ReplayXdp,
+                         ::testing::Values(XdpRuntimeKind::kNative, XdpRuntimeKind::kKernel),
+                         [](const ::testing::TestParamInfo<XdpRuntimeKind>& i) {
+                           return i.param == XdpRuntimeKind::kKernel ? "Kernel" : "Native";
+                         });
 
 TEST(Replay, GeneratedInputsAndOutputsPassTshark) {
   if (!haveTshark()) {
@@ -163,21 +174,22 @@ TEST(Replay, GeneratedInputsAndOutputsPassTshark) {
   std::filesystem::remove(out);
 }
 
-TEST(Replay, XdpStageNeedsPrivilegesOrNoXdp) {
+TEST(Replay, OnlyTheKernelXdpStageNeedsPrivileges) {
   XLB_REQUIRE_ROOT();
   if (std::system("command -v setpriv >/dev/null 2>&1") != 0) GTEST_SKIP() << "no setpriv";
   const std::string base =
       "setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all " + kBin +
       "/xlb-sim replay --config " + kSrc + "/pcaps/sim.yaml --in " + kSrc +
       "/pcaps/golden/mixed.pcap --report /dev/null";
-  FILE* p = popen((base + " 2>&1; echo rc=$?").c_str(), "r");
+  FILE* p = popen((base + " --kernel 2>&1; echo rc=$?").c_str(), "r");
   ASSERT_NE(p, nullptr);
   std::string out;
   char buf[512];
   while (fgets(buf, sizeof buf, p) != nullptr) out += buf;
   pclose(p);
   EXPECT_NE(out.find("rc=1"), std::string::npos) << out;
-  EXPECT_NE(out.find("--no-xdp"), std::string::npos) << out;
+  EXPECT_NE(out.find("drop --kernel"), std::string::npos) << out;
+  EXPECT_EQ(std::system((base + " >/dev/null 2>&1").c_str()), 0);  // the native build
   EXPECT_EQ(std::system((base + " --no-xdp >/dev/null 2>&1").c_str()), 0);
 }
 
