@@ -5,7 +5,7 @@
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps build build-asan demo test test-asan bench bench-rig soak golden format tidy clean
+.PHONY: all deps build build-asan demo test test-asan bench bench-rig soak golden fuzz format tidy clean
 
 all: build
 
@@ -48,6 +48,17 @@ bench-rig: build
 # build/soak/. Not part of `make test` (its 2-minute version is, in the netns suite).
 soak: build
 	./scripts/soak.sh build/soak
+
+# libFuzzer on the XDP program's native build under ASan+UBSan, held against the kernel's as
+# root (tests/fuzz/), for FUZZ_SECONDS (default 60). Corpus in build/fuzz/corpus/, findings in
+# build/fuzz/findings/. Not part of `make test` (its seeded differential run is, label bpf).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	cmake --preset fuzz
+	cmake --build --preset fuzz -j $(JOBS)
+	mkdir -p build/fuzz/corpus/xdp build/fuzz/findings
+	XLB_FUZZ_SEEDS=build/fuzz/corpus/xdp build/fuzz/bin/xlb-fuzz-xdp build/fuzz/corpus/xdp \
+	  -max_total_time=$(FUZZ_SECONDS) -max_len=4200 -artifact_prefix=build/fuzz/findings/
 
 format:
 	clang-format -i $$(git ls-files '*.h' '*.cc' | grep -v '^bpf/')

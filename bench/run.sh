@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Runs every benchmark binary in BIN_DIR, writing Google Benchmark JSON to OUT_DIR.
+# Runs every benchmark binary in BIN_DIR, writing Google Benchmark JSON to OUT_DIR, then the
+# plots (replay.png, xdp.png) and the replay table (bench/plot.py).
 # Usage: bench/run.sh BIN_DIR OUT_DIR [extra google-benchmark flags]
 set -euo pipefail
 bin=${1:?bin dir}
@@ -14,4 +15,5 @@ for b in "$bin"/xlb-bench-*; do
   "$b" --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
        --benchmark_out="$out/$name.json" --benchmark_out_format=json "$@"
 done
-echo "JSON written to $out/"
+"$(dirname "$0")/plot.py" "$out"
+echo "JSON and plots written to $out/"

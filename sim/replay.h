@@ -10,18 +10,19 @@
 #include <vector>
 
 #include "pcap_io.h"
+#include "replay_xdp.h"
 #include "xlb/config.h"
 #include "xlb/syncookie.h"
-#include "xlb/xdp_runtime.h"
 
 namespace xlb::sim {
 
 struct ReplayOptions {
   Config config;
   bool xdp = true;  // false: engine only (no blocklist, no SYN cookies)
-  // The XDP stage's runtime: the native build of the program (no privileges, no system call per
-  // frame) or the kernel's (BPF_PROG_TEST_RUN, root). Reports are the same but for "rate".
-  XdpRuntimeKind xdpRuntime = XdpRuntimeKind::kNative;
+  // The XDP stage: the native build of the program (no privileges, no system call per frame),
+  // the kernel's (BPF_PROG_TEST_RUN, root), or both compared frame by frame (root; the first
+  // difference fails the replay). Reports are the same but for "rate".
+  ReplayXdpMode xdpMode = ReplayXdpMode::kNative;
   std::uint32_t loops = 1;  // the capture again, shifted in time, this many times in all
   std::uint64_t seed = 1;   // cookie key and connection-table hash seed
   bool drain = true;        // after the input, run the clock on until every entry has left

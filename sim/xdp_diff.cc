@@ -137,6 +137,7 @@ std::string XdpDiff::run(std::span<const std::uint8_t> frame) {
   ++frames_;
   const XdpRun k = kernel_->runFrame(frame);
   const XdpRun n = native_->runFrame(frame);
+  lastNative_ = n;
   if (k.action != n.action) {
     return "action: kernel " + std::to_string(k.action) + ", native " + std::to_string(n.action);
   }

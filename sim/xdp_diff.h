@@ -32,6 +32,8 @@ class XdpDiff {
   // Every map, whole (the configuration, destinations and port sets too). Empty when equal.
   std::string compareAllMaps() const;
 
+  // The native build's last run (its output stays valid until the next run).
+  const XdpRun& lastNative() const noexcept { return lastNative_; }
   XdpProgram& kernel() noexcept { return *kernel_; }
   XdpProgram& native() noexcept { return *native_; }
   std::uint64_t frames() const noexcept { return frames_; }
@@ -43,6 +45,7 @@ class XdpDiff {
   std::string compareWrittenMaps() const;
 
   std::unique_ptr<XdpProgram> kernel_, native_;
+  XdpRun lastNative_;
   std::uint32_t vipSlots_ = 0;
   std::uint64_t frames_ = 0;
 };

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // xlb-sim: the simulator's command line.
 //   xlb-sim replay --config CFG --in IN.pcap --out OUT.pcap --report REPORT.json
-//                  [--no-xdp | --kernel] [--loop N] [--seed S] [--no-drain]
+//                  [--no-xdp | --kernel | --differential] [--loop N] [--seed S] [--no-drain]
 //   xlb-sim run SCENARIO.yaml
 //   xlb-sim generate --kind mixed|established|flood --seed S --out IN.pcap [--flows N] [--packets
 //   N]
@@ -23,7 +23,7 @@ namespace {
 struct ReplayArgs {
   xlb::sim::ReplayOptions options;
   std::string config, in, out, report;
-  bool noXdp = false, noDrain = false, kernel = false;
+  bool noXdp = false, noDrain = false, kernel = false, differential = false;
 };
 
 int fail(const std::string& message, int code) {
@@ -65,7 +65,10 @@ int replayCommand(ReplayArgs& a) {
   if (auto* e = std::get_if<xlb::ConfigError>(&cr)) return fail(a.config + ": " + e->message, 2);
   a.options.config = std::get<xlb::Config>(cr);
   a.options.xdp = !a.noXdp;
-  a.options.xdpRuntime = a.kernel ? xlb::XdpRuntimeKind::kKernel : xlb::XdpRuntimeKind::kNative;
+  using xlb::sim::ReplayXdpMode;
+  a.options.xdpMode = a.differential ? ReplayXdpMode::kDifferential
+                      : a.kernel     ? ReplayXdpMode::kKernel
+                                     : ReplayXdpMode::kNative;
   a.options.drain = !a.noDrain;
   std::vector<xlb::sim::PcapFrame> frames;
   if (!xlb::sim::readPcap(a.in, frames, error)) return fail(error, 1);
@@ -92,10 +95,14 @@ int simMain(int argc, char** argv) {
                  "frames xlb transmits (XDP_TX and engine), pcap with ns timestamps");
   rp->add_option("--report", ra.report, "JSON report (default: standard output)");
   auto* noXdp = rp->add_flag("--no-xdp", ra.noXdp, "engine only: no blocklist or SYN cookies");
-  rp->add_flag("--kernel", ra.kernel,
-               "run the XDP stage in the kernel (BPF_PROG_TEST_RUN, root) instead of its native "
-               "build")
-      ->excludes(noXdp);
+  auto* kernel = rp->add_flag("--kernel", ra.kernel,
+                              "run the XDP stage in the kernel (BPF_PROG_TEST_RUN, root) "
+                              "instead of its native build");
+  kernel->excludes(noXdp);
+  rp->add_flag("--differential", ra.differential,
+               "run every frame through both and fail on the first difference (root)")
+      ->excludes(noXdp)
+      ->excludes(kernel);
   rp->add_option("--loop", ra.options.loops,
                  "replay the capture this many times (shifted in time)");
   rp->add_option("--seed", ra.options.seed, "cookie key and table hash seed")

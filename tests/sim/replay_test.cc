@@ -43,11 +43,11 @@ std::string tmpPath(const std::string& name) {
 
 // Replays `in` and returns the report without its wall-clock part.
 json replayReport(const std::vector<PcapFrame>& in, bool xdp, const std::string& outPath,
-                  XdpRuntimeKind runtime = XdpRuntimeKind::kNative) {
+                  ReplayXdpMode mode = ReplayXdpMode::kNative) {
   ReplayOptions o;
   o.config = simConfig();
   o.xdp = xdp;
-  o.xdpRuntime = runtime;
+  o.xdpMode = mode;
   std::string err;
   auto w = PcapWriter::open(outPath, err);
   EXPECT_NE(w, nullptr) << err;
@@ -113,10 +113,10 @@ TEST(Replay, EngineAloneMatchesItsGoldenReport) {
   std::filesystem::remove(out);
 }
 
-class ReplayXdp : public ::testing::TestWithParam<XdpRuntimeKind> {};
+class ReplayRuntimes : public ::testing::TestWithParam<ReplayXdpMode> {};
 
-TEST_P(ReplayXdp, XdpAndEngineMatchTheGoldenReport) {
-  if (GetParam() == XdpRuntimeKind::kKernel) XLB_REQUIRE_ROOT();
+TEST_P(ReplayRuntimes, XdpAndEngineMatchTheGoldenReport) {
+  if (GetParam() != ReplayXdpMode::kNative) XLB_REQUIRE_ROOT();
   std::vector<PcapFrame> in;
   std::string err;
   ASSERT_TRUE(readPcap(kSrc + "/pcaps/golden/mixed.pcap", in, err)) << err;
@@ -141,10 +141,18 @@ TEST_P(ReplayXdp, XdpAndEngineMatchTheGoldenReport) {
   std::filesystem::remove(out);
 }
 
-INSTANTIATE_TEST_SUITE_P(Runtimes, ReplayXdp,
-                         ::testing::Values(XdpRuntimeKind::kNative, XdpRuntimeKind::kKernel),
-                         [](const ::testing::TestParamInfo<XdpRuntimeKind>& i) {
-                           return i.param == XdpRuntimeKind::kKernel ? "Kernel" : "Native";
+INSTANTIATE_TEST_SUITE_P(Runtimes, ReplayRuntimes,
+                         ::testing::Values(ReplayXdpMode::kNative, ReplayXdpMode::kKernel,
+                                           ReplayXdpMode::kDifferential),
+                         [](const ::testing::TestParamInfo<ReplayXdpMode>& i) {
+                           switch (i.param) {
+                             case ReplayXdpMode::kKernel:
+                               return "Kernel";
+                             case ReplayXdpMode::kDifferential:
+                               return "Differential";
+                             default:
+                               return "Native";
+                           }
                          });
 
 TEST(Replay, GeneratedInputsAndOutputsPassTshark) {
