@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
 """Plots of `make bench`'s JSON (Google Benchmark, medians of the repetitions):
 
@@ -39,11 +39,12 @@ def replay_plot(out_dir):
     path = os.path.join(out_dir, "xlb-bench-replay.json")
     if not os.path.exists(path):
         return
-    m = medians(path)
+    # BM_Replay/<capture>/<mode>/iterations:N/manual_time -> BM_Replay/<capture>/<mode>
+    m = {"/".join(name.split("/")[:3]): b for name, b in medians(path).items()}
     captures = []
     for name in m:
         parts = name.split("/")
-        if len(parts) == 3 and parts[1] not in captures:
+        if parts[0] == "BM_Replay" and len(parts) == 3 and parts[1] not in captures:
             captures.append(parts[1])
     mpps = {(c, mode): m.get(f"BM_Replay/{c}/{mode}", {}).get("items_per_second", 0) / 1e6
             for c in captures for mode in MODES}

@@ -15,8 +15,9 @@ constexpr std::uint64_t kNoExist = 1;  // BPF_NOEXIST
 // The frame starts 2 bytes past an 8-byte boundary (NET_IP_ALIGN), so IP headers after a
 // 14-byte Ethernet header are aligned: native loads then need no unaligned access (UBSan).
 constexpr std::uint32_t kIpAlign = 2;
+// A multiple of the 64-byte alignment, as aligned_alloc requires.
 constexpr std::size_t kBufferSize =
-    NativeXdp::kHeadroom + kIpAlign + NativeXdp::kMaxFrame + XLB_NATIVE_FRAG_SIZE;
+    (NativeXdp::kHeadroom + kIpAlign + NativeXdp::kMaxFrame + XLB_NATIVE_FRAG_SIZE + 63) & ~63u;
 
 static_assert(static_cast<int>(XdpMap::kStats) == XLB_NMAP_STATS &&
                   static_cast<int>(XdpMap::kXsks) == XLB_NMAP_XSKS &&
