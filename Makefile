@@ -50,15 +50,20 @@ soak: build
 	./scripts/soak.sh build/soak
 
 # libFuzzer on the XDP program's native build under ASan+UBSan, held against the kernel's as
-# root (tests/fuzz/), for FUZZ_SECONDS (default 60). Corpus in build/fuzz/corpus/, findings in
-# build/fuzz/findings/. Not part of `make test` (its seeded differential run is, label bpf).
+# root (tests/fuzz/), for FUZZ_SECONDS (default 60), then which lines and branches of bpf/ the
+# run reached (llvm-cov). Corpus in build/fuzz/corpus/, findings in build/fuzz/findings/. Not
+# part of `make test` (its seeded differential run is, label bpf).
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	cmake --preset fuzz
 	cmake --build --preset fuzz -j $(JOBS)
 	mkdir -p build/fuzz/corpus/xdp build/fuzz/findings
-	XLB_FUZZ_SEEDS=build/fuzz/corpus/xdp build/fuzz/bin/xlb-fuzz-xdp build/fuzz/corpus/xdp \
+	XLB_FUZZ_SEEDS=build/fuzz/corpus/xdp LLVM_PROFILE_FILE=build/fuzz/xdp.profraw \
+	  build/fuzz/bin/xlb-fuzz-xdp build/fuzz/corpus/xdp \
 	  -max_total_time=$(FUZZ_SECONDS) -max_len=4200 -artifact_prefix=build/fuzz/findings/
+	llvm-profdata merge -sparse build/fuzz/xdp.profraw -o build/fuzz/xdp.profdata
+	llvm-cov report build/fuzz/bin/xlb-fuzz-xdp -instr-profile=build/fuzz/xdp.profdata \
+	  -show-branch-summary $(CURDIR)/bpf
 
 format:
 	clang-format -i $$(git ls-files '*.h' '*.cc' | grep -v '^bpf/')

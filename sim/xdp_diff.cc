@@ -129,10 +129,6 @@ void XdpDiff::setSynPressure(bool on) {
   native_->setSynPressure(on);
 }
 
-void XdpDiff::setCpu(unsigned cpu) {
-  native_->runtime().setCpu(cpu);
-}
-
 std::string XdpDiff::run(std::span<const std::uint8_t> frame) {
   ++frames_;
   const XdpRun k = kernel_->runFrame(frame);

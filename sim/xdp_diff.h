@@ -18,14 +18,14 @@ namespace xlb::sim {
 
 class XdpDiff {
  public:
-  // Loads both runtimes (the kernel one needs root); nullptr with `error`.
+  // Loads both runtimes (the kernel one needs root); nullptr with `error`. The caller pins its
+  // thread to CPU 0, the CPU the native build counts on.
   static std::unique_ptr<XdpDiff> load(const XdpOptions& options, std::string& error);
 
   bool apply(const Config& config, const CookieKey& key, std::string& error);
   bool blockAdd(const Prefix& p, std::string& error);
   void setFixedNow(TimeNs now);
   void setSynPressure(bool on);
-  void setCpu(unsigned cpu);  // the native CPU; the caller pins the thread to the same one
 
   // Runs the frame on both. Empty when they agree; otherwise what differs.
   std::string run(std::span<const std::uint8_t> frame);

@@ -56,7 +56,8 @@ class NativeXdp final : public XdpRuntime {
   unsigned cpus_;
   std::array<Map, kXdpMapCount> maps_;
   xlb_native_env env_{};
-  std::uint8_t* buffer_ = nullptr;  // headroom, linear part, fragments
+  std::vector<std::uint8_t> storage_;
+  std::uint8_t* buffer_ = nullptr;  // in storage_, 64-byte aligned: headroom, linear, fragments
 };
 
 }  // namespace xlb

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The native build of the XDP program against the real object in the kernel, frame for frame
-// (sim/xdp_diff.h): the fixture table under every SYN mode, the golden and generated captures on
-// their virtual clock, and seeded random frames. Any difference in the action, an emitted byte
-// or a map the program writes fails with what differed. Under ASan+UBSan (make test) the native
-// side runs instrumented, which the kernel's cannot be.
+// (sim/xdp_diff.h): the fixture table under every SYN mode and fallback, the golden and generated
+// captures on their virtual clock, and seeded random frames. Any difference in the action, an
+// emitted byte or a map the program writes fails with what differed. Under ASan+UBSan (make test)
+// the native side runs instrumented, which the kernel's cannot be.
 #include <gtest/gtest.h>
 #include <sched.h>
 
@@ -41,9 +41,9 @@ class XdpDifferential : public ::testing::Test {
     ASSERT_EQ(sched_setaffinity(0, sizeof set, &set), 0);
   }
 
-  void load(const Config& c, XdpOptions o = {}) {
+  // The simulator's options (redirects reported) unless `o` says otherwise.
+  void load(const Config& c, XdpOptions o = XdpOptions{.simRedirect = true}) {
     std::string err;
-    o.simRedirect = true;
     o.blocklistCapacity = c.blocklistCapacity;
     diff_ = XdpDiff::load(o, err);
     ASSERT_NE(diff_, nullptr) << err;
@@ -75,14 +75,15 @@ class XdpDifferential : public ::testing::Test {
 
 TEST_F(XdpDifferential, FixtureTableUnderEverySynMode) {
   for (const SynFloodMode mode : {SynFloodMode::kOff, SynFloodMode::kAlways, SynFloodMode::kAuto}) {
-    for (const bool failOpen : {false, true}) {
+    for (const int fallback : {0, 1, 2}) {  // the simulator's; xlbd's fail-closed; fail-open
       Config c = testing::testConfig();
       for (VipConfig& v : c.vips) {
         v.synFlood.mode = mode;
         v.synFlood.thresholdPps = 20;  // 2 SYNs per 100 ms window: auto mode switches here
       }
       XdpOptions o;
-      o.failOpen = failOpen;
+      o.simRedirect = fallback == 0;
+      o.failOpen = fallback == 2;
       load(c, o);
       TimeNs t = kNow;
       for (int round = 0; round < 3; ++round) {

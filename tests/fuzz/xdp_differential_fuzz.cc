@@ -6,9 +6,11 @@
 // four XDP actions and a frame no shorter than an Ethernet header.
 //
 // Input: byte 0 and 1 move the program's clock on by that many milliseconds (little-endian),
-// bit 0 of byte 2 is the engine's half-open pressure, the rest is the frame. The configuration
-// has an always-cookie VIP, an auto-mode VIP with a low threshold and a blocklist of exact and
-// prefix entries in both families, so every stage is reachable.
+// bit 0 of byte 2 is the engine's half-open pressure, bit 1 picks the program as xlbd loads it
+// (no socket on the queue, fail-open) instead of the simulator's (redirects reported), the rest
+// is the frame. The configuration has an always-cookie VIP, an auto-mode VIP with a low
+// threshold and a blocklist of exact and prefix entries in both families, so every stage is
+// reachable. `make fuzz` reports the lines and branches of bpf/ the run reached.
 #include <linux/bpf.h>
 #include <sched.h>
 #include <unistd.h>
@@ -21,6 +23,7 @@
 #include <memory>
 
 #include "fixtures.h"
+#include "pcapgen.h"
 #include "xdp_diff.h"
 
 namespace {
@@ -41,9 +44,14 @@ Config fuzzConfig() {
   return c;
 }
 
+// One way of loading the program: both runtimes as root, the native build alone otherwise.
+struct Program {
+  std::unique_ptr<sim::XdpDiff> diff;
+  std::unique_ptr<XdpProgram> native;
+};
+
 struct State {
-  std::unique_ptr<sim::XdpDiff> diff;  // root: both runtimes
-  std::unique_ptr<XdpProgram> native;  // otherwise: the native build alone
+  Program programs[2];  // the simulator's options; xlbd's with fail-open
   TimeNs now = 1000 * kNsPerSec;
 };
 
@@ -52,39 +60,62 @@ State& state() {
   return s;
 }
 
-bool setUp(const Config& c) {
-  State& s = state();
+bool setUp(Program& p, const Config& c, const XdpOptions& o) {
   std::string err;
-  XdpOptions o;
-  o.simRedirect = true;
-  if (geteuid() == 0) s.diff = sim::XdpDiff::load(o, err);
-  if (s.diff) {
-    if (!s.diff->apply(c, kKey, err)) return false;
-    for (const Prefix& p : c.blocklist) s.diff->blockAdd(p, err);
+  if (geteuid() == 0) p.diff = sim::XdpDiff::load(o, err);
+  if (p.diff) {
+    if (!p.diff->apply(c, kKey, err)) return false;
+    for (const Prefix& b : c.blocklist) p.diff->blockAdd(b, err);
     return true;
   }
   std::fprintf(stderr, "xdp-fuzz: native build only (%s)\n",
                err.empty() ? "not root" : err.c_str());
-  o.runtime = XdpRuntimeKind::kNative;
-  s.native = XdpProgram::load(o, err);
-  if (!s.native || !s.native->applyConfig(c, kKey, err)) return false;
-  for (const Prefix& p : c.blocklist) s.native->blockAdd(p, err);
+  XdpOptions native = o;
+  native.runtime = XdpRuntimeKind::kNative;
+  p.native = XdpProgram::load(native, err);
+  if (!p.native || !p.native->applyConfig(c, kKey, err)) return false;
+  for (const Prefix& b : c.blocklist) p.native->blockAdd(b, err);
   return true;
 }
 
-// Seeds: every fixture frame and a SYN to each VIP, with a zero clock step.
-void writeSeeds(const std::string& dir) {
-  std::filesystem::create_directories(dir);
-  std::vector<testing::Bytes> frames;
-  for (const testing::Fixture& f : testing::filterFixtures()) frames.push_back(f.frame);
+// SYNs to each VIP: with options, odd payload lengths (the checksum's tail), from blocked
+// sources, and behind IPv6 extension header chains.
+void addSyns(std::vector<testing::Bytes>& frames) {
   for (const char* dst : {"10.0.0.100", "2001:db8::100"}) {
+    const bool v6 = dst[0] == '2';
     testing::PacketSpec s;
-    s.src = dst[0] == '2' ? "2001:db8::1" : "10.0.0.1";
+    s.src = v6 ? "2001:db8::1" : "10.0.0.1";
     s.dst = dst;
     s.tcpOptions = testing::concat(
         {testing::optMss(1460), testing::optSackPermitted(), testing::optWscale(7)});
     frames.push_back(testing::buildPacket(s));
+    for (const std::size_t odd : {std::size_t{1}, std::size_t{3}}) {
+      s.payload.assign(odd, 'x');
+      frames.push_back(testing::buildPacket(s));
+    }
+    s.payload.clear();
+    s.src = v6 ? "2001:db8:bad:1::7" : "10.9.9.9";
+    frames.push_back(testing::buildPacket(s));
+    if (v6) {
+      s.src = "2001:db8::1";
+      s.ipv6Ext = {{0, {}}, {43, {}}, {60, {}}};
+      frames.push_back(testing::buildPacket(s));
+      s.ipv6Ext = {{60, {}}, {0, {}}};  // hop-by-hop, but not first
+      frames.push_back(testing::buildPacket(s));
+    }
   }
+}
+
+// Seeds, each with a zero clock step: the fixture frames, the golden capture's, and addSyns'.
+void writeSeeds(const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  std::vector<testing::Bytes> frames;
+  for (const testing::Fixture& f : testing::filterFixtures()) frames.push_back(f.frame);
+  std::vector<sim::PcapFrame> golden;
+  std::string err;
+  sim::generate(sim::GenOptions{"mixed", 1, 0, 0}, golden, err);
+  for (const sim::PcapFrame& f : golden) frames.push_back(f.data);
+  addSyns(frames);
   for (std::size_t i = 0; i < frames.size(); ++i) {
     std::ofstream f(dir + "/seed-" + std::to_string(i), std::ios::binary);
     const char head[3] = {0, 0, 0};
@@ -102,7 +133,12 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   CPU_SET(0, &set);
   sched_setaffinity(0, sizeof set, &set);  // the kernel's per-CPU values on the native CPU 0
   if (const char* dir = std::getenv("XLB_FUZZ_SEEDS")) writeSeeds(dir);
-  if (!setUp(fuzzConfig())) {
+  XdpOptions sim;
+  sim.simRedirect = true;
+  XdpOptions xlbd;
+  xlbd.failOpen = true;
+  State& s = state();
+  if (!setUp(s.programs[0], fuzzConfig(), sim) || !setUp(s.programs[1], fuzzConfig(), xlbd)) {
     std::fprintf(stderr, "xdp-fuzz: cannot load the program\n");
     std::abort();
   }
@@ -114,20 +150,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   State& s = state();
   s.now += static_cast<TimeNs>(data[0] | data[1] << 8) * kNsPerMs;
   const bool pressure = (data[2] & 1) != 0;
+  Program& p = s.programs[(data[2] >> 1) & 1];
   const std::span<const std::uint8_t> frame(data + 3, size - 3);
-  if (s.diff) {
-    s.diff->setFixedNow(s.now);
-    s.diff->setSynPressure(pressure);
-    const std::string d = s.diff->run(frame);
+  if (p.diff) {
+    p.diff->setFixedNow(s.now);
+    p.diff->setSynPressure(pressure);
+    const std::string d = p.diff->run(frame);
     if (!d.empty()) {
       std::fprintf(stderr, "xdp-fuzz: kernel and native differ: %s\n", d.c_str());
       std::abort();
     }
     return 0;
   }
-  s.native->setFixedNow(s.now);
-  s.native->setSynPressure(pressure);
-  const XdpRun r = s.native->runFrame(frame);
+  p.native->setFixedNow(s.now);
+  p.native->setSynPressure(pressure);
+  const XdpRun r = p.native->runFrame(frame);
   const bool known = r.action == XDP_DROP || r.action == XDP_PASS || r.action == XDP_TX ||
                      r.action == XDP_REDIRECT;
   if (frame.size() >= 14 && (!known || r.frame.size() < 14)) {
