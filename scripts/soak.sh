@@ -60,8 +60,11 @@ m = re.search(r"(\d+) requests in", text)
 e = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
 n = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
 errors = (sum(int(x) for x in e.groups()) if e else 0) + (int(n.group(1)) if n else 0)
-print(json.dumps({"client": name, "start": t0, "end": t1,
-                  "requests": int(m.group(1)) if m else 0, "errors": errors}))
+# One write per line: clients append to the same file at the same moments (O_APPEND keeps a
+# single write whole; print() may write the object and its newline apart).
+sys.stdout.write(json.dumps({"client": name, "start": t0, "end": t1,
+                             "requests": int(m.group(1)) if m else 0, "errors": errors}) + "\n")
+sys.stdout.flush()
 PY
   done
 }
