@@ -16,9 +16,12 @@ std::unique_ptr<ReplayXdp> ReplayXdp::load(ReplayXdpMode mode, const Config& con
     x->prog_ = XdpProgram::load(xo, error);
   }
   if (!x->prog_ && !x->diff_) {
-    error = "the XDP stage cannot run (" + error + "); the kernel's needs root with BPF: drop " +
-            (mode == ReplayXdpMode::kKernel ? "--kernel" : "--differential") +
-            " for the native build of the program";
+    error = "the XDP stage cannot run (" + error + ")";
+    if (mode != ReplayXdpMode::kNative) {
+      error += std::string("; the kernel's needs root with BPF: drop ") +
+               (mode == ReplayXdpMode::kKernel ? "--kernel" : "--differential") +
+               " for the native build of the program";
+    }
     return nullptr;
   }
   if (x->diff_) {
