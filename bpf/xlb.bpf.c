@@ -8,7 +8,8 @@
  *   2. blocklist on the source address of every IP packet, the host's own traffic included;
  *   3. destination: neither a VIP nor a SNAT address with a port in the SNAT range -> pass, so
  *      the host's own traffic, SSH, health checks and the control API are untouched;
- *   4. VIP: fragments, other protocols and ports the VIP does not serve are counted drops;
+ *   4. VIP: fragments, other protocols and ports the VIP does not serve are counted drops (an
+ *      address may serve TCP and UDP, each with its own ports);
  *   5. SYN to a VIP in cookie mode (always, or auto above the SYN-rate threshold): verify the IP
  *      and TCP checksums, answer with a SYN-ACK built in place carrying our own cookie (see
  *      xlb_cookie.h) and XDP_TX it; no state is created anywhere;
@@ -27,6 +28,7 @@
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <linux/tcp.h>
+#include <linux/udp.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
@@ -177,27 +179,54 @@ static __always_inline int stage_ipv6(struct xdp_md *ctx, struct xlb_config *cfg
 	return CONTINUE;
 }
 
-/* 3. A SNAT address: replies from backends are TCP to a port in the SNAT range; the host's own
- * connections from the same address use ports outside it. */
+/* 3. A SNAT address: replies from backends are TCP or UDP to a port in the SNAT range; the host's
+ * own connections from the same address use ports outside it. */
 static __always_inline int stage_snat(struct xdp_md *ctx, struct xlb_config *cfg, struct pkt *p)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	struct tcphdr *tcp;
+	struct udphdr *ports;
 	__u32 l4 = p->l4;
 
-	if (p->l4proto != IPPROTO_TCP || p->frag || l4 > 512)
+	if ((p->l4proto != IPPROTO_TCP && p->l4proto != IPPROTO_UDP) || p->frag || l4 > 512)
 		return PASS(PASS_NOT_OURS);
-	tcp = data + BOUND(l4, 0x3ff);
-	if ((void *)(tcp + 1) > end)
-		return DROP(TCP_TRUNCATED);
-	if (bpf_ntohs(tcp->dest) < cfg->snat_port_lo || bpf_ntohs(tcp->dest) > cfg->snat_port_hi)
+	/* The destination port sits at the same offset in both headers. */
+	ports = data + BOUND(l4, 0x3ff);
+	if ((void *)(ports + 1) > end)
+		return p->l4proto == IPPROTO_TCP ? DROP(TCP_TRUNCATED) : DROP(UDP_TRUNCATED);
+	if (bpf_ntohs(ports->dest) < cfg->snat_port_lo || bpf_ntohs(ports->dest) > cfg->snat_port_hi)
 		return PASS(PASS_NOT_OURS);
 	return CONTINUE;
 }
 
+/* 4. A UDP VIP: a datagram to a port it serves goes to the engine (flows are created there). */
+static __always_inline int stage_udp_vip(struct xdp_md *ctx, struct xlb_dest *dest, struct pkt *p)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct xlb_port_bits *pb;
+	struct udphdr *udp;
+	__u32 vid, l4 = p->l4;
+	__u16 port;
+
+	if (l4 > 512)
+		return DROP(IPV6_EXT_BAD);
+	udp = data + BOUND(l4, 0x3ff);
+	if ((void *)(udp + 1) > end || p->l4len < sizeof(*udp))
+		return DROP(UDP_TRUNCATED);
+	port = bpf_ntohs(udp->dest);
+	vid = dest->udp_vip_id;
+	pb = bpf_map_lookup_elem(&xlb_vip_ports, &vid);
+	if (!pb || !((pb->bits[(port >> 6) & 1023] >> (port & 63)) & 1))
+		return DROP(PORT_FILTER);
+	if (bpf_ntohs(udp->len) < sizeof(*udp) || bpf_ntohs(udp->len) > p->l4len)
+		return DROP(UDP_BAD_LENGTH);
+	p->flags = 0;
+	return CONTINUE;
+}
+
 /* 4. A VIP: fragments, other protocols, ports it does not serve and impossible TCP headers are
- * counted drops. On CONTINUE, p->flags holds the TCP flags. */
+ * counted drops. On CONTINUE, p->flags holds the TCP flags (0 for UDP). */
 static __always_inline int stage_vip(struct xdp_md *ctx, struct xlb_dest *dest, struct pkt *p)
 {
 	void *data = (void *)(long)ctx->data;
@@ -210,7 +239,9 @@ static __always_inline int stage_vip(struct xdp_md *ctx, struct xlb_dest *dest, 
 
 	if (p->frag)
 		return DROP(FRAGMENT);
-	if (p->l4proto != dest->proto) {
+	if (p->l4proto == IPPROTO_UDP && (dest->protos & XLB_PROTO_UDP))
+		return stage_udp_vip(ctx, dest, p);
+	if (p->l4proto != IPPROTO_TCP || !(dest->protos & XLB_PROTO_TCP)) {
 		/* Neighbour solicitations and advertisements for an IPv6 VIP (NUD probes are
 		 * unicast to it) belong to the host, as ARP does for IPv4. */
 		if (p->l4proto == IPPROTO_ICMPV6 && l4 <= 512) {

@@ -72,7 +72,9 @@
 	/* a SYN whose TCP checksum is only the pseudo-header's (a sender's TX offload) */ \
 	X(PARTIAL_CHECKSUM, PartialChecksum, partial_checksum, XLB_ACT_DROP) \
 	/* a backend's TIME_WAIT answered our SYN: reset it (the SYN goes again at once) */ \
-	X(TX_TIMEWAIT_RESET, TxTimewaitReset, time_wait_reset, XLB_ACT_TX)
+	X(TX_TIMEWAIT_RESET, TxTimewaitReset, time_wait_reset, XLB_ACT_TX) \
+	/* a new UDP flow while UDP flows hold their share of the table and none is evictable */ \
+	X(UDP_BUDGET, UdpBudget, udp_budget, XLB_ACT_DROP)
 
 enum xlb_reason {
 #define XLB_REASON_ENUM(e, c, l, a) XLB_REASON_##e,
@@ -108,13 +110,18 @@ struct xlb_addr_key {
 #define XLB_SYN_ALWAYS 1
 #define XLB_SYN_AUTO 2
 
+/* xlb_dest.protos: the protocols an address serves as a VIP. A TCP and a UDP service may share
+ * an address (HTTPS on TCP 443 and QUIC on UDP 443); each is its own VIP with its own slot. */
+#define XLB_PROTO_TCP 0x01
+#define XLB_PROTO_UDP 0x02
+
 struct xlb_dest {
 	__u8 kind;      /* XLB_DEST_* */
-	__u8 syn_mode;  /* XLB_SYN_*; VIPs only */
-	__u8 proto;     /* the protocol the VIP serves */
+	__u8 syn_mode;  /* XLB_SYN_*; the TCP VIP's */
+	__u8 protos;    /* XLB_PROTO_* bits */
 	__u8 pad;
-	__u16 vip_id;   /* index into xlb_vip_ports and xlb_syn_rate */
-	__u16 pad2;
+	__u16 vip_id;   /* the TCP VIP's slot: xlb_vip_ports and xlb_syn_rate */
+	__u16 udp_vip_id; /* the UDP VIP's slot in xlb_vip_ports */
 	__u32 syn_threshold; /* auto mode: SYNs per window, all CPUs together, that switch
 			      * cookies on (off below half of it) */
 	__u32 pad3;

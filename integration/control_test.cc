@@ -219,7 +219,8 @@ TEST_F(Control, KilledBackendIsMarkedDownSkippedAndComesBack) {
   std::cout << "[ figure ] backend killed: " << failed
             << " of 100 requests failed in the detection window (checks every 200 ms, fall 2)\n";
   EXPECT_LE(failed, 40) << "more failures than the killed backend's share of the window";
-  EXPECT_NE(metrics().find("xlb_backend_up{vip=\"10.100.0.100\",backend=\"10.100.0.12\"} 0"),
+  EXPECT_NE(metrics().find(
+                "xlb_backend_up{vip=\"10.100.0.100\",protocol=\"tcp\",backend=\"10.100.0.12\"} 0"),
             std::string::npos);
   const auto got = curl(1, 60);
   EXPECT_EQ(got.count("FAIL"), 0u) << "requests failed with a backend down";

@@ -96,7 +96,8 @@ class World {
 
   // The LB kernel's side of health checks.
   struct Probe {
-    Address vip, backend;
+    VipKey vip;
+    Address backend;
     bool ok = false;
   };
   std::map<std::uint32_t, Probe> probes_;  // by local port

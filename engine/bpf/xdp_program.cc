@@ -133,6 +133,66 @@ int XdpProgram::updateConfigMap() {
   return rt_->update(XdpMap::kCfg, &zero, &cfg_, BPF_ANY);
 }
 
+// One destination per address: a TCP and a UDP VIP on the same address share it, each with its
+// own slot (and port set). Ports go in before the destination, so a new VIP never exists without
+// its port set.
+bool XdpProgram::writeVips(const Config& config, std::span<const std::uint16_t> vipIds,
+                           std::vector<xlb_addr_key>& keep, std::string& error) {
+  // Thresholds are per window, for the VIP as a whole: each CPU counts its own SYNs and adds
+  // up the others' once per window (xlb.bpf.c, cookies_on).
+  const double windowSec = static_cast<double>(options_.synWindow) / 1e9;
+  std::vector<xlb_dest> dests;
+  std::vector<const Address*> addresses;  // parallel to dests, for the error message
+  for (std::size_t i = 0; i < config.vips.size(); ++i) {
+    const VipConfig& v = config.vips[i];
+    const std::uint32_t id = vipIds[i];
+    xlb_port_bits bits{};
+    for (std::uint16_t port : v.ports) bits.bits[port >> 6] |= 1ull << (port & 63);
+    if (int err = rt_->update(XdpMap::kVipPorts, &id, &bits, BPF_ANY); err != 0) {
+      error = "cannot write VIP ports: " + errnoText(err);
+      return false;
+    }
+    const xlb_addr_key k = addrKey(v.address);
+    auto at = std::find_if(keep.begin(), keep.end(), [&](const xlb_addr_key& x) {
+      return std::memcmp(&x, &k, sizeof k) == 0;
+    });
+    if (at == keep.end()) {
+      keep.push_back(k);
+      dests.push_back(xlb_dest{});
+      dests.back().kind = XLB_DEST_VIP;
+      addresses.push_back(&v.address);
+      at = keep.end() - 1;
+    }
+    xlb_dest& d = dests[static_cast<std::size_t>(at - keep.begin())];
+    if (v.protocol == kProtoUdp) {
+      d.protos |= XLB_PROTO_UDP;
+      d.udp_vip_id = static_cast<std::uint16_t>(id);
+      continue;
+    }
+    d.protos |= XLB_PROTO_TCP;
+    d.vip_id = static_cast<std::uint16_t>(id);
+    d.syn_mode = synModeValue(v.synFlood.mode);
+    d.syn_threshold =
+        std::max<std::uint32_t>(1, static_cast<std::uint32_t>(v.synFlood.thresholdPps * windowSec));
+    // A slot new to this address (a VIP added at runtime, maybe into a removed one's slot)
+    // starts its SYN-rate window afresh instead of inheriting the old VIP's cookie mode.
+    xlb_dest old{};
+    if (rt_->lookup(XdpMap::kDests, &k, &old) != 0 || old.kind != XLB_DEST_VIP ||
+        !(old.protos & XLB_PROTO_TCP) || old.vip_id != d.vip_id) {
+      const std::vector<xlb_syn_rate> zero(cpus_);
+      // Best effort: a stale window ends by itself after two windows without a SYN.
+      rt_->update(XdpMap::kSynRate, &id, zero.data(), BPF_ANY);
+    }
+  }
+  for (std::size_t i = 0; i < dests.size(); ++i) {
+    if (int err = rt_->update(XdpMap::kDests, &keep[i], &dests[i], BPF_ANY); err != 0) {
+      error = "cannot write VIP " + addresses[i]->toString() + ": " + errnoText(err);
+      return false;
+    }
+  }
+  return true;
+}
+
 bool XdpProgram::apply(const Config& config, std::span<const std::uint16_t> vipIds,
                        const CookieKey& key, std::string& error) {
   if (std::string e = checkConfig(config); !e.empty()) {
@@ -149,43 +209,8 @@ bool XdpProgram::apply(const Config& config, std::span<const std::uint16_t> vipI
   cfg_.snat_port_lo = config.snat.portLo;
   cfg_.snat_port_hi = config.snat.portHi;
 
-  // Thresholds are per window, for the VIP as a whole: each CPU counts its own SYNs and adds
-  // up the others' once per window (xlb.bpf.c, cookies_on).
-  const double windowSec = static_cast<double>(options_.synWindow) / 1e9;
   std::vector<xlb_addr_key> keep;
-  for (std::size_t i = 0; i < config.vips.size(); ++i) {
-    const VipConfig& v = config.vips[i];
-    xlb_dest d{};
-    d.kind = XLB_DEST_VIP;
-    d.syn_mode = synModeValue(v.synFlood.mode);
-    d.proto = v.protocol;
-    d.vip_id = vipIds[i];
-    d.syn_threshold =
-        std::max<std::uint32_t>(1, static_cast<std::uint32_t>(v.synFlood.thresholdPps * windowSec));
-    xlb_port_bits bits{};
-    for (std::uint16_t port : v.ports) bits.bits[port >> 6] |= 1ull << (port & 63);
-    const std::uint32_t id = vipIds[i];
-    // Ports before the destination, so a new VIP never exists without its port set.
-    if (int err = rt_->update(XdpMap::kVipPorts, &id, &bits, BPF_ANY); err != 0) {
-      error = "cannot write VIP ports: " + errnoText(err);
-      return false;
-    }
-    const xlb_addr_key k = addrKey(v.address);
-    // A slot new to this address (a VIP added at runtime, maybe into a removed one's slot)
-    // starts its SYN-rate window afresh instead of inheriting the old VIP's cookie mode.
-    xlb_dest old{};
-    if (rt_->lookup(XdpMap::kDests, &k, &old) != 0 || old.kind != XLB_DEST_VIP ||
-        old.vip_id != d.vip_id) {
-      const std::vector<xlb_syn_rate> zero(cpus_);
-      // Best effort: a stale window ends by itself after two windows without a SYN.
-      rt_->update(XdpMap::kSynRate, &id, zero.data(), BPF_ANY);
-    }
-    if (int err = rt_->update(XdpMap::kDests, &k, &d, BPF_ANY); err != 0) {
-      error = "cannot write VIP " + v.address.toString() + ": " + errnoText(err);
-      return false;
-    }
-    keep.push_back(k);
-  }
+  if (!writeVips(config, vipIds, keep, error)) return false;
   for (const Address& a : config.snat.addresses) {
     xlb_dest d{};
     d.kind = XLB_DEST_SNAT;

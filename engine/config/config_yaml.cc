@@ -126,7 +126,13 @@ void loadVip(const YAML::Node& n, const std::string& path, VipConfig& v) {
   v.address = address(n["address"], join(path, "address"));
   if (n["protocol"]) {
     const std::string p = scalar(n["protocol"], join(path, "protocol"));
-    if (p != "tcp") fail(join(path, "protocol"), "\"" + p + "\" is not supported (only tcp)");
+    const std::optional<std::uint8_t> proto = protocolNumber(p);
+    if (!proto) fail(join(path, "protocol"), "\"" + p + "\" is not one of tcp, udp");
+    v.protocol = *proto;
+  }
+  if (v.protocol == kVipUdp) {
+    if (n["syn_flood"]) fail(join(path, "syn_flood"), "applies to TCP VIPs only");
+    v.synFlood.mode = SynFloodMode::kOff;
   }
   if (n["ports"]) {
     v.ports.clear();
@@ -181,13 +187,18 @@ void loadVip(const YAML::Node& n, const std::string& path, VipConfig& v) {
 }
 
 void loadConntrack(const YAML::Node& n, ConntrackConfig& c) {
-  onlyKeys(n, "conntrack", {"capacity", "timeouts"});
+  onlyKeys(n, "conntrack", {"capacity", "udp_share", "timeouts"});
   if (n["capacity"]) {
     c.capacity = static_cast<std::uint32_t>(
         integer(n["capacity"], "conntrack.capacity", 1, kMaxConntrackCapacity, "a capacity"));
   }
+  if (n["udp_share"]) {
+    c.udpSharePercent = static_cast<std::uint32_t>(
+        integer(n["udp_share"], "conntrack.udp_share", 1, 100, "a percentage"));
+  }
   if (const YAML::Node& t = n["timeouts"]) {
-    onlyKeys(t, "conntrack.timeouts", {"syn", "established", "fin", "time_wait", "rst"});
+    onlyKeys(t, "conntrack.timeouts",
+             {"syn", "established", "fin", "time_wait", "rst", "udp", "udp_single"});
     const TimeNs min = 10 * kNsPerMs;  // the timer wheel's granularity
     if (t["syn"]) c.timeouts.syn = duration(t["syn"], "conntrack.timeouts.syn", min);
     if (t["established"])
@@ -196,6 +207,9 @@ void loadConntrack(const YAML::Node& n, ConntrackConfig& c) {
     if (t["time_wait"])
       c.timeouts.timeWait = duration(t["time_wait"], "conntrack.timeouts.time_wait", min);
     if (t["rst"]) c.timeouts.rst = duration(t["rst"], "conntrack.timeouts.rst", min);
+    if (t["udp"]) c.timeouts.udp = duration(t["udp"], "conntrack.timeouts.udp", min);
+    if (t["udp_single"])
+      c.timeouts.udpSingle = duration(t["udp_single"], "conntrack.timeouts.udp_single", min);
   }
 }
 

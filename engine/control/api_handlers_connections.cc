@@ -48,7 +48,8 @@ bool cursor(ApiCall& call, const std::string& text, ConnCursor& out) {
 }
 
 nlohmann::json connectionJson(const ConnView& c) {
-  return {{"client", c.client.toString()},
+  return {{"protocol", protocolName(c.protocol)},
+          {"client", c.client.toString()},
           {"client_port", c.clientPort},
           {"vip", c.vip.toString()},
           {"vip_port", c.vipPort},

@@ -60,11 +60,19 @@ bool parseVipPatch(ApiCall& call, const nlohmann::json& jv, VipPatch& out) {
     return call.badRequest("each VIP needs an \"address\" string");
   }
   for (const auto& [k, _] : jv.items()) {
-    if (k != "address" && k != "ports" && k != "backend_ports" && k != "syn_flood") {
+    if (k != "address" && k != "protocol" && k != "ports" && k != "backend_ports" &&
+        k != "syn_flood") {
       return call.badRequest("unknown or read-only field \"" + k + "\"");
     }
   }
-  if (!call.address(jv["address"].get<std::string>(), out.address, "VIP")) return false;
+  if (!call.address(jv["address"].get<std::string>(), out.address.address, "VIP")) return false;
+  if (jv.contains("protocol")) {
+    const std::optional<std::uint8_t> p = jv["protocol"].is_string()
+                                              ? protocolNumber(jv["protocol"].get<std::string>())
+                                              : std::nullopt;
+    if (!p) return call.badRequest("protocol must be tcp or udp");
+    out.address.protocol = *p;
+  }
   if (jv.contains("ports")) {
     const nlohmann::json& jp = jv["ports"];
     if (!jp.is_array()) return call.badRequest("ports must be an array");

@@ -28,10 +28,9 @@ ApiReply addVip(ApiCall& call) {
 }
 
 ApiReply removeVip(ApiCall& call) {
-  Address vip;
+  VipKey vip;
   std::optional<std::string> force;
-  if (!call.address(call.capture(0), vip, "VIP") || !call.onlyParams({"force"}) ||
-      !call.param("force", force)) {
+  if (!call.vip(vip) || !call.onlyParams({"force", "protocol"}) || !call.param("force", force)) {
     return call.error;
   }
   if (force && *force != "true" && *force != "false") {
@@ -44,15 +43,16 @@ ApiReply removeVip(ApiCall& call) {
 }
 
 ApiReply listBackends(ApiCall& call) {
-  Address vip;
-  if (!call.address(call.capture(0), vip, "VIP")) return call.error;
+  VipKey vip;
+  if (!call.vip(vip) || !call.onlyParams({"protocol"})) return call.error;
   return render::replyOf(call.controller().vip(vip), 200, render::backends);
 }
 
 ApiReply addBackend(ApiCall& call) {
-  Address vip, backend;
+  VipKey vip;
+  Address backend;
   nlohmann::json j;
-  if (!call.address(call.capture(0), vip, "VIP") || !call.body(j)) return call.error;
+  if (!call.vip(vip) || !call.onlyParams({"protocol"}) || !call.body(j)) return call.error;
   std::string addr;
   std::uint64_t weight = 1;
   for (const auto& [k, v] : j.items()) {
@@ -75,9 +75,10 @@ ApiReply addBackend(ApiCall& call) {
 }
 
 ApiReply setBackend(ApiCall& call) {
-  Address vip, backend;
+  VipKey vip;
+  Address backend;
   nlohmann::json j;
-  if (!call.address(call.capture(0), vip, "VIP") ||
+  if (!call.vip(vip) || !call.onlyParams({"protocol"}) ||
       !call.address(call.capture(1), backend, "backend") || !call.body(j)) {
     return call.error;
   }
@@ -104,11 +105,11 @@ ApiReply setBackend(ApiCall& call) {
 }
 
 ApiReply removeBackend(ApiCall& call) {
-  Address vip, backend;
+  VipKey vip;
+  Address backend;
   std::optional<std::string> force;
-  if (!call.address(call.capture(0), vip, "VIP") ||
-      !call.address(call.capture(1), backend, "backend") || !call.onlyParams({"force"}) ||
-      !call.param("force", force)) {
+  if (!call.vip(vip) || !call.address(call.capture(1), backend, "backend") ||
+      !call.onlyParams({"force", "protocol"}) || !call.param("force", force)) {
     return call.error;
   }
   if (force && *force != "true" && *force != "false") {

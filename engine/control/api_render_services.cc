@@ -27,7 +27,7 @@ json vipSummary(const VipView& v) {
     inRotation += b.inRotation ? 1u : 0u;
   }
   return {{"address", v.config.address.toString()},
-          {"protocol", "tcp"},
+          {"protocol", protocolName(v.config.protocol)},
           {"state", v.draining ? "draining" : "active"},
           {"ports", v.config.ports},
           {"backend_ports", backendPortsToJson(v.config.backendPorts)},
@@ -43,7 +43,9 @@ json vipSummary(const VipView& v) {
 json backends(const VipView& v) {
   json items = json::array();
   for (const BackendView& b : v.backends) items.push_back(backend(b));
-  return {{"vip", v.config.address.toString()}, {"items", items}};
+  return {{"vip", v.config.address.toString()},
+          {"protocol", protocolName(v.config.protocol)},
+          {"items", items}};
 }
 
 json config(const Config& c) {
@@ -51,6 +53,7 @@ json config(const Config& c) {
   for (const VipConfig& v : c.vips) {
     vips.push_back(
         {{"address", v.address.toString()},
+         {"protocol", protocolName(v.protocol)},
          {"ports", v.ports},
          {"backend_ports", backendPortsToJson(v.backendPorts)},
          {"syn_flood",
@@ -63,7 +66,12 @@ json config(const Config& c) {
           {"workers", c.workers},
           {"fail_open", c.failOpen},
           {"snat", {{"addresses", snat}, {"port_lo", c.snat.portLo}, {"port_hi", c.snat.portHi}}},
-          {"conntrack", {{"capacity", c.conntrack.capacity}}},
+          {"conntrack",
+           {{"capacity", c.conntrack.capacity},
+            {"udp_share", c.conntrack.udpSharePercent},
+            {"timeouts_ms",
+             {{"udp", c.conntrack.timeouts.udp / kNsPerMs},
+              {"udp_single", c.conntrack.timeouts.udpSingle / kNsPerMs}}}}},
           {"blocklist_capacity", c.blocklistCapacity},
           {"health_check",
            {{"enabled", c.healthCheck.enabled},

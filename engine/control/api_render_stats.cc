@@ -77,6 +77,7 @@ json vipsJson(const StatsView& v) {
                           {"connections_total", b.stats.counters.created}});
     }
     vips.push_back({{"address", vip.address},
+                    {"protocol", vip.protocol},
                     {"syn_flood_active", vip.synFloodActive},
                     {"syn_flood_switches", vip.synFloodSwitches},
                     {"backends", backends}});

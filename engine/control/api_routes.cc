@@ -238,6 +238,21 @@ bool ApiCall::onlyParams(std::initializer_list<const char*> allowed) {
   return true;
 }
 
+bool ApiCall::vip(VipKey& out) {
+  const std::string& text = capture(0);
+  const std::optional<VipKey> k = VipKey::parse(text);
+  if (!k) return badRequest("VIP \"" + text + "\" is not an IP address (with /tcp or /udp)");
+  out = *k;
+  std::optional<std::string> proto;
+  if (!param("protocol", proto)) return false;
+  if (proto) {
+    const std::optional<std::uint8_t> p = protocolNumber(*proto);
+    if (!p) return badRequest("protocol must be tcp or udp");
+    out.protocol = *p;
+  }
+  return true;
+}
+
 bool ApiCall::address(const std::string& text, Address& out, const char* what) {
   auto a = Address::parse(text);
   if (!a) return badRequest(std::string(what) + " \"" + text + "\" is not an IP address");

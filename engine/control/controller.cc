@@ -233,7 +233,7 @@ bool Controller::saveBlocklist(std::string& error) {
       store_.get(), kBlocklistFile, [&] { return blocklist_.overlayJson(); }, error);
 }
 
-void Controller::reportHealth(const Address& vip, const Address& backend, bool up) {
+void Controller::reportHealth(const VipKey& vip, const Address& backend, bool up) {
   std::lock_guard lock(mutex_);
   if (!model_.setHealth(vip, backend, up ? Health::kUp : Health::kDown)) return;
   if (up) {
@@ -259,7 +259,7 @@ std::vector<Controller::HealthTarget> Controller::healthTargets() const {
     const std::optional<Address> source =
         firstOfFamily(config_.snat.addresses, v.config.address.family);
     for (const BackendRecord& b : v.backends) {
-      out.push_back({v.config.address, b.address, port, source});
+      out.push_back({v.config.key(), b.address, port, source});
     }
   }
   return out;

@@ -13,7 +13,7 @@ namespace xlb {
 using nlohmann::json;
 using namespace controller_detail;
 
-std::variant<BackendView, ControlError> Controller::addBackend(const Address& vip,
+std::variant<BackendView, ControlError> Controller::addBackend(const VipKey& vip,
                                                                const Address& backend,
                                                                std::uint32_t weight) {
   std::lock_guard lock(mutex_);
@@ -26,7 +26,7 @@ std::variant<BackendView, ControlError> Controller::addBackend(const Address& vi
   return backendView(b, fold(workerStats()));
 }
 
-std::variant<BackendView, ControlError> Controller::setBackend(const Address& vip,
+std::variant<BackendView, ControlError> Controller::setBackend(const VipKey& vip,
                                                                const Address& backend,
                                                                std::optional<std::uint32_t> weight,
                                                                std::optional<BackendState> state) {
@@ -44,9 +44,10 @@ std::variant<BackendView, ControlError> Controller::setBackend(const Address& vi
   return ControlError{Failure::kInternal, "internal error"};
 }
 
-std::size_t Controller::killBackendLocked(const Address& vip, const Address& backend) {
+std::size_t Controller::killBackendLocked(const VipKey& vip, const Address& backend) {
   ConnFilter f;
-  f.vip = vip;
+  f.vip = vip.address;
+  f.protocol = vip.protocol;
   f.backend = backend;
   return killLocked(f);
 }
@@ -57,7 +58,7 @@ std::size_t Controller::killLocked(const ConnFilter& f) {
   return n;
 }
 
-std::optional<ControlError> Controller::removeBackend(const Address& vip, const Address& backend,
+std::optional<ControlError> Controller::removeBackend(const VipKey& vip, const Address& backend,
                                                       bool force) {
   std::lock_guard lock(mutex_);
   const ServiceModel before = model_;

@@ -39,6 +39,7 @@ StatsView Controller::statsView() const {
     const VipRecord& v = model_.vips()[i];
     StatsView::Vip& sv =
         in.vips.emplace_back(StatsView::Vip{v.config.address.toString(),
+                                            protocolName(v.config.protocol),
                                             cookiesActive(v, g.syn[i], synPressure_.on()),
                                             g.syn[i].switches,
                                             {}});
@@ -67,7 +68,7 @@ std::vector<VipView> Controller::listVips() const {
   return out;
 }
 
-std::variant<VipView, ControlError> Controller::vip(const Address& vip) const {
+std::variant<VipView, ControlError> Controller::vip(const VipKey& vip) const {
   std::lock_guard lock(mutex_);
   const VipRecord* v = model_.findVip(vip);
   if (v == nullptr) return ControlError{Failure::kNotFound, "no VIP " + vip.toString()};
@@ -84,7 +85,7 @@ std::vector<FlowTarget> Controller::flowTargets() const {
   std::vector<FlowTarget> out;
   for (const VipRecord& v : model_.vips()) {
     for (const BackendRecord& b : v.backends) {
-      out.push_back(FlowTarget{v.config.address, v.id, b.address, b.id});
+      out.push_back(FlowTarget{v.config.address, v.id, b.address, b.id, v.config.protocol});
     }
   }
   return out;

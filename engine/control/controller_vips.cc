@@ -35,7 +35,7 @@ std::string backendPortList(const BackendPorts& bp) {
 
 // One VIP's differences, as the reload's answer and log line say them.
 void describeVip(const VipRecord& a, const VipRecord& b, std::vector<std::string>& out) {
-  const std::string vip = "VIP " + a.config.address.toString();
+  const std::string vip = "VIP " + a.config.key().toString();
   if (a.config.ports != b.config.ports) {
     out.push_back(vip + ": ports " + portList(a.config.ports) + " -> " + portList(b.config.ports));
   }
@@ -68,9 +68,9 @@ void describeVip(const VipRecord& a, const VipRecord& b, std::vector<std::string
 std::vector<std::string> describe(const ServiceModel& before, const ServiceModel& after) {
   std::vector<std::string> out;
   for (const VipRecord& b : after.vips()) {
-    const VipRecord* a = before.findVip(b.config.address);
+    const VipRecord* a = before.findVip(b.config.key());
     if (a == nullptr || a->draining != b.draining) {
-      out.push_back("VIP " + b.config.address.toString() +
+      out.push_back("VIP " + b.config.key().toString() +
                     (b.draining ? " removed (its connections finish)" : " added"));
     } else if (!b.draining) {
       describeVip(*a, b, out);
@@ -108,19 +108,20 @@ std::variant<VipView, ControlError> Controller::addVip(const VipConfig& vip) {
   const ServiceModel before = model_;
   if (auto e = model_.addVip(vip)) return *e;
   if (auto failed = commitLocked(before, true)) return *failed;
-  spdlog::info("vips: {} added (ports {}, {} backends)", vip.address.toString(),
-               portList(vip.ports), vip.backends.size());
-  const VipRecord* v = model_.findVip(vip.address);
+  spdlog::info("vips: {} added (ports {}, {} backends)", vip.key().toString(), portList(vip.ports),
+               vip.backends.size());
+  const VipRecord* v = model_.findVip(vip.key());
   return vipViewLocked(static_cast<std::size_t>(v - model_.vips().data()), fold(workerStats()));
 }
 
-std::optional<ControlError> Controller::removeVip(const Address& vip, bool force) {
+std::optional<ControlError> Controller::removeVip(const VipKey& vip, bool force) {
   std::lock_guard lock(mutex_);
   const ServiceModel before = model_;
   if (auto e = model_.removeVip(vip)) return *e;
   if (auto failed = commitLocked(before, true)) return *failed;
   ConnFilter f;
-  f.vip = vip;
+  f.vip = vip.address;
+  f.protocol = vip.protocol;
   const std::size_t reset = force ? killLocked(f) : 0;
   spdlog::info("vips: {} removed; {}", vip.toString(),
                force ? std::to_string(reset) + " connections reset"
@@ -132,14 +133,14 @@ void Controller::finishDrainsLocked(const WorkerStats& total) {
   for (const VipRecord& v : std::vector<VipRecord>(model_.vips())) {
     if (!v.draining) continue;
     std::uint64_t active = 0;
-    for (std::uint16_t id : model_.backendIdsOf(v.config.address)) {
+    for (std::uint16_t id : model_.backendIdsOf(v.config.key())) {
       active += backendOf(total, id).active;
     }
     if (active != 0) continue;
     const ServiceModel before = model_;
-    model_.dropVip(v.config.address);
+    model_.dropVip(v.config.key());
     if (!commitLocked(before, true)) {
-      spdlog::info("vips: {} drained and gone", v.config.address.toString());
+      spdlog::info("vips: {} drained and gone", v.config.key().toString());
     }
   }
 }

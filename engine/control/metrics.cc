@@ -150,7 +150,10 @@ void addProtection(Builder& b, const StatsView& in) {
                               "1 while the VIP answers SYNs with cookies (mode always, or auto "
                               "above its threshold or under half-open pressure)",
                               G);
-  for (const auto& v : in.vips) Builder::add(sf, {{"vip", v.address}}, v.synFloodActive ? 1 : 0);
+  for (const auto& v : in.vips) {
+    if (v.protocol != "tcp") continue;  // SYN cookies are TCP's
+    Builder::add(sf, {{"vip", v.address}, {"protocol", v.protocol}}, v.synFloodActive ? 1 : 0);
+  }
   b.add(b.family("xlb_half_open_connections",
                  "Connections whose handshake has not completed (SYN sent or SYN-ACK seen)", G),
         {}, d(in.halfOpen));
@@ -183,12 +186,23 @@ void addBackends(Builder& b, const StatsView& in) {
   for (const StatsView::Vip& v : in.vips) {
     for (const StatsView::Backend& be : v.backends) {
       const BackendCounters& c = be.stats.counters;
-      Builder::add(up, {{"vip", v.address}, {"backend", be.address}}, be.up ? 1 : 0);
-      Builder::add(bc, {{"vip", v.address}, {"backend", be.address}}, d(be.stats.active));
-      Builder::add(bct, {{"vip", v.address}, {"backend", be.address}}, d(c.created));
-      Builder::add(bb, {{"vip", v.address}, {"backend", be.address}, {"direction", "to_backend"}},
+      Builder::add(up, {{"vip", v.address}, {"protocol", v.protocol}, {"backend", be.address}},
+                   be.up ? 1 : 0);
+      Builder::add(bc, {{"vip", v.address}, {"protocol", v.protocol}, {"backend", be.address}},
+                   d(be.stats.active));
+      Builder::add(bct, {{"vip", v.address}, {"protocol", v.protocol}, {"backend", be.address}},
+                   d(c.created));
+      Builder::add(bb,
+                   {{"vip", v.address},
+                    {"protocol", v.protocol},
+                    {"backend", be.address},
+                    {"direction", "to_backend"}},
                    d(c.bytesToBackend));
-      Builder::add(bb, {{"vip", v.address}, {"backend", be.address}, {"direction", "to_client"}},
+      Builder::add(bb,
+                   {{"vip", v.address},
+                    {"protocol", v.protocol},
+                    {"backend", be.address},
+                    {"direction", "to_client"}},
                    d(c.bytesToClient));
     }
   }

@@ -68,7 +68,7 @@ std::optional<VipRecord> ServiceModel::recordOf(const VipConfig& c, bool fromCon
   return v;
 }
 
-std::optional<std::uint16_t> ServiceModel::idFor(const Address& vipAddr, const Address& backend) {
+std::optional<std::uint16_t> ServiceModel::idFor(const VipKey& vipAddr, const Address& backend) {
   const auto key = std::make_pair(vipAddr.toString(), backend.toString());
   if (auto it = ids_.find(key); it != ids_.end()) return it->second;
   if (idAddress_.size() >= kMaxBackendIds) return std::nullopt;
@@ -78,7 +78,7 @@ std::optional<std::uint16_t> ServiceModel::idFor(const Address& vipAddr, const A
   return id;
 }
 
-std::vector<std::uint16_t> ServiceModel::backendIdsOf(const Address& vipAddr) const {
+std::vector<std::uint16_t> ServiceModel::backendIdsOf(const VipKey& vipAddr) const {
   const std::string v = vipAddr.toString();
   std::vector<std::uint16_t> out;
   for (auto it = ids_.lower_bound({v, std::string()}); it != ids_.end() && it->first.first == v;
@@ -88,14 +88,14 @@ std::vector<std::uint16_t> ServiceModel::backendIdsOf(const Address& vipAddr) co
   return out;
 }
 
-VipRecord* ServiceModel::vip(const Address& a) noexcept {
+VipRecord* ServiceModel::vip(const VipKey& a) noexcept {
   for (VipRecord& v : vips_) {
-    if (v.config.address == a) return &v;
+    if (v.config.key() == a) return &v;
   }
   return nullptr;
 }
 
-const VipRecord* ServiceModel::findVip(const Address& a) const noexcept {
+const VipRecord* ServiceModel::findVip(const VipKey& a) const noexcept {
   return const_cast<ServiceModel*>(this)->vip(a);
 }
 
@@ -128,8 +128,8 @@ std::optional<std::uint16_t> ServiceModel::freeSlot() const {
 }
 
 std::optional<ModelError> ServiceModel::addVip(const VipConfig& c) {
-  if (const VipRecord* old = findVip(c.address)) {
-    return conflict("VIP " + c.address.toString() +
+  if (const VipRecord* old = findVip(c.key())) {
+    return conflict("VIP " + c.key().toString() +
                     (old->draining ? " is still draining its connections" : " exists"));
   }
   const std::optional<std::uint16_t> slot = freeSlot();
@@ -155,22 +155,22 @@ std::optional<ModelError> ServiceModel::addVip(const VipConfig& c) {
   return std::nullopt;
 }
 
-std::optional<ModelError> ServiceModel::removeVip(const Address& a) {
+std::optional<ModelError> ServiceModel::removeVip(const VipKey& a) {
   VipRecord* v = vip(a);
   if (v == nullptr || v->draining) return notFound("no VIP " + a.toString());
   v->draining = true;
   return std::nullopt;
 }
 
-void ServiceModel::dropVip(const Address& a) {
-  std::erase_if(vips_, [&](const VipRecord& v) { return v.config.address == a; });
+void ServiceModel::dropVip(const VipKey& a) {
+  std::erase_if(vips_, [&](const VipRecord& v) { return v.config.key() == a; });
 }
 
-std::optional<ModelError> ServiceModel::addBackend(const Address& vipAddr, const Address& backend,
+std::optional<ModelError> ServiceModel::addBackend(const VipKey& vipAddr, const Address& backend,
                                                    std::uint32_t weight) {
   VipRecord* v = vip(vipAddr);
   if (v == nullptr || v->draining) return notFound("no VIP " + vipAddr.toString());
-  if (backend.family != vipAddr.family) {
+  if (backend.family != vipAddr.address.family) {
     return badRequest("backend " + backend.toString() + " is not of the VIP's address family");
   }
   if (auto e = checkWeight(weight)) return e;
@@ -190,7 +190,7 @@ std::optional<ModelError> ServiceModel::addBackend(const Address& vipAddr, const
   return std::nullopt;
 }
 
-std::optional<ModelError> ServiceModel::setBackend(const Address& vipAddr, const Address& backend,
+std::optional<ModelError> ServiceModel::setBackend(const VipKey& vipAddr, const Address& backend,
                                                    std::optional<std::uint32_t> weight,
                                                    std::optional<BackendState> state) {
   VipRecord* v = vip(vipAddr);
@@ -207,7 +207,7 @@ std::optional<ModelError> ServiceModel::setBackend(const Address& vipAddr, const
   return notFound("no backend " + backend.toString() + " on VIP " + vipAddr.toString());
 }
 
-std::optional<ModelError> ServiceModel::removeBackend(const Address& vipAddr,
+std::optional<ModelError> ServiceModel::removeBackend(const VipKey& vipAddr,
                                                       const Address& backend) {
   VipRecord* v = vip(vipAddr);
   if (v == nullptr || v->draining) return notFound("no VIP " + vipAddr.toString());
@@ -220,7 +220,7 @@ std::optional<ModelError> ServiceModel::removeBackend(const Address& vipAddr,
   return std::nullopt;
 }
 
-bool ServiceModel::setHealth(const Address& vipAddr, const Address& backend, Health h) {
+bool ServiceModel::setHealth(const VipKey& vipAddr, const Address& backend, Health h) {
   VipRecord* v = vip(vipAddr);
   if (v == nullptr) return false;
   for (BackendRecord& b : v->backends) {
@@ -232,7 +232,7 @@ bool ServiceModel::setHealth(const Address& vipAddr, const Address& backend, Hea
   return false;
 }
 
-std::optional<ModelError> ServiceModel::setVipPorts(const Address& vipAddr,
+std::optional<ModelError> ServiceModel::setVipPorts(const VipKey& vipAddr,
                                                     std::vector<std::uint16_t> ports,
                                                     std::optional<BackendPorts> backendPorts) {
   VipRecord* v = vip(vipAddr);
@@ -244,11 +244,12 @@ std::optional<ModelError> ServiceModel::setVipPorts(const Address& vipAddr,
   return std::nullopt;
 }
 
-std::optional<ModelError> ServiceModel::setSynFlood(const Address& vipAddr,
+std::optional<ModelError> ServiceModel::setSynFlood(const VipKey& vipAddr,
                                                     std::optional<SynFloodMode> mode,
                                                     std::optional<std::uint32_t> thresholdPps) {
   VipRecord* v = vip(vipAddr);
   if (v == nullptr || v->draining) return notFound("no VIP " + vipAddr.toString());
+  if (v->config.protocol != kVipTcp) return badRequest("syn_flood applies to TCP VIPs only");
   if (thresholdPps && (*thresholdPps == 0 || *thresholdPps > 100'000'000)) {
     return badRequest("threshold_pps must be 1..100000000");
   }

@@ -19,9 +19,9 @@ ModelError badRequest(std::string m) {
   return {Failure::kBadRequest, std::move(m)};
 }
 
-const VipConfig* configured(const Config& c, const Address& a) {
+const VipConfig* configured(const Config& c, const VipKey& a) {
   for (const VipConfig& v : c.vips) {
-    if (v.address == a) return &v;
+    if (v.key() == a) return &v;
   }
   return nullptr;
 }
@@ -97,8 +97,14 @@ VipConfig vipFromJson(const json& j) {
   const auto address = Address::parse(fieldString(j, "address", 64));
   if (!address) throw JsonReadError("\"address\" is not an IPv4 or IPv6 address");
   c.address = *address;
-  if (j.contains("protocol") && fieldString(j, "protocol", 16) != "tcp") {
-    throw JsonReadError("\"protocol\": only tcp is served");
+  if (j.contains("protocol")) {
+    const std::optional<std::uint8_t> p = protocolNumber(fieldString(j, "protocol", 16));
+    if (!p) throw JsonReadError("\"protocol\" must be tcp or udp");
+    c.protocol = *p;
+  }
+  if (c.protocol == kVipUdp) {
+    if (j.contains("syn_flood")) throw JsonReadError("\"syn_flood\" applies to TCP VIPs only");
+    c.synFlood.mode = SynFloodMode::kOff;
   }
   c.ports.clear();
   for (const json& p : fieldArray(j, "ports"))
@@ -141,17 +147,19 @@ std::string ServiceModel::overlayJson() const {
   json vips = json::array();
   for (const VipRecord& v : vips_) {
     if (v.draining) continue;
-    const VipConfig* base = v.fromConfig ? configured(config_, v.config.address) : nullptr;
+    const VipConfig* base = v.fromConfig ? configured(config_, v.config.key()) : nullptr;
     json rec = {{"address", v.config.address.toString()},
                 {"source", v.fromConfig ? "config" : "api"}};
+    if (v.config.protocol != kVipTcp) rec["protocol"] = protocolName(v.config.protocol);
     if (base == nullptr || sorted(base->ports) != sorted(v.config.ports)) {
       rec["ports"] = v.config.ports;
     }
     if (base == nullptr || base->backendPorts != v.config.backendPorts) {
       rec["backend_ports"] = backendPortsToJson(v.config.backendPorts);
     }
-    if (base == nullptr || base->synFlood.mode != v.config.synFlood.mode ||
-        base->synFlood.thresholdPps != v.config.synFlood.thresholdPps) {
+    if (v.config.protocol == kVipTcp &&
+        (base == nullptr || base->synFlood.mode != v.config.synFlood.mode ||
+         base->synFlood.thresholdPps != v.config.synFlood.thresholdPps)) {
       rec["syn_flood"] = synFloodJson(v.config.synFlood);
     }
     backendsJson(v, base, rec);
@@ -159,8 +167,8 @@ std::string ServiceModel::overlayJson() const {
   }
   json removed = json::array();
   for (const VipConfig& c : config_.vips) {
-    const VipRecord* v = findVip(c.address);
-    if (v == nullptr || v->draining) removed.push_back(c.address.toString());
+    const VipRecord* v = findVip(c.key());
+    if (v == nullptr || v->draining) removed.push_back(c.key().toString());
   }
   return json{{"version", 2}, {"vips", vips}, {"removed_vips", removed}}.dump(2);
 }
@@ -178,7 +186,7 @@ std::optional<ModelError> ServiceModel::applyOverlay(const std::string& text) {
     }
     if (version == 2) {
       for (const json& r : fieldArray(j, "removed_vips")) {
-        auto a = Address::parse(jsonString(r, "removed_vips[]", 64));
+        auto a = VipKey::parse(jsonString(r, "removed_vips[]", 64));
         if (!a) return badRequest("bad address in removed_vips");
         const VipRecord* v = next.findVip(*a);
         if (v != nullptr && !v->draining) next.dropVip(*a);  // a drain (reload) goes on
@@ -197,8 +205,14 @@ std::optional<ModelError> ServiceModel::applyOverlay(const std::string& text) {
 }
 
 std::optional<ModelError> ServiceModel::applyVipOverlay(const json& jv) {
-  auto va = Address::parse(fieldString(jv, "address", 64));
-  if (!va) return badRequest("bad VIP address");
+  auto addr = Address::parse(fieldString(jv, "address", 64));
+  if (!addr) return badRequest("bad VIP address");
+  std::optional<VipKey> va = VipKey{*addr};
+  if (jv.contains("protocol")) {
+    const std::optional<std::uint8_t> p = protocolNumber(fieldString(jv, "protocol", 16));
+    if (!p) return badRequest("bad VIP protocol");
+    va->protocol = *p;
+  }
   const bool fromApi = jv.contains("source") && fieldString(jv, "source", 16) == "api";
   VipRecord* v = vip(*va);
   if (v == nullptr && !fromApi) return std::nullopt;     // no longer configured: its changes go too
@@ -214,7 +228,9 @@ std::optional<ModelError> ServiceModel::applyVipOverlay(const json& jv) {
   if (jv.contains("backend_ports")) backendPorts = backendPortsFromJson(jv["backend_ports"]);
   if (v == nullptr) {  // added over the API: every setting is in the record
     VipConfig c;
-    c.address = *va;
+    c.address = va->address;
+    c.protocol = va->protocol;
+    if (c.protocol == kVipUdp) c.synFlood.mode = SynFloodMode::kOff;
     if (!ports) return badRequest("VIP " + va->toString() + " without ports");
     c.ports = *ports;
     c.backendPorts = backendPorts.value_or(BackendPorts{});
@@ -243,7 +259,7 @@ std::optional<ModelError> ServiceModel::applyVipOverlay(const json& jv) {
     auto a = Address::parse(fieldString(jb, "address", 64));
     auto st = parseEnum<BackendState>(fieldString(jb, "state", 16));
     const auto w = fieldInt<std::uint32_t>(jb, "weight", 0, kMaxWeight);
-    if (!a || !st || a->family != va->family) return badRequest("bad backend record");
+    if (!a || !st || a->family != va->address.family) return badRequest("bad backend record");
     auto it = std::find_if(v->backends.begin(), v->backends.end(),
                            [&](const BackendRecord& b) { return b.address == *a; });
     if (it == v->backends.end()) {
@@ -268,23 +284,23 @@ std::variant<ServiceModel, ModelError> ServiceModel::rebase(const Config& config
   next.config_ = config;
   next.vips_.clear();
   for (const VipRecord& v : vips_) {  // what the new file drops drains; drains go on
-    if (v.draining || (v.fromConfig && configured(config, v.config.address) == nullptr)) {
+    if (v.draining || (v.fromConfig && configured(config, v.config.key()) == nullptr)) {
       next.vips_.push_back(v);
       next.vips_.back().draining = true;
     }
   }
   for (const VipConfig& c : config.vips) {
-    if (next.findVip(c.address) != nullptr) continue;  // draining: removed over the API
+    if (next.findVip(c.key()) != nullptr) continue;  // draining: removed over the API
     std::optional<VipRecord> rec = next.recordOf(c, true);
     if (!rec)
       return ModelError{Failure::kConflict, "backend id space exhausted; restart to compact it"};
     VipRecord r = std::move(*rec);
-    const VipRecord* old = findVip(c.address);
+    const VipRecord* old = findVip(c.key());
     r.id = old != nullptr ? old->id : kNoSlot;
     next.vips_.push_back(std::move(r));
   }
   for (const VipRecord& v : vips_) {  // added over the API and not named by the file
-    if (!v.fromConfig && !v.draining && next.findVip(v.config.address) == nullptr) {
+    if (!v.fromConfig && !v.draining && next.findVip(v.config.key()) == nullptr) {
       next.vips_.push_back(v);
     }
   }
@@ -297,7 +313,7 @@ std::variant<ServiceModel, ModelError> ServiceModel::rebase(const Config& config
   }
   if (auto e = next.applyOverlay(overlay)) return *e;
   for (VipRecord& v : next.vips_) {  // health as last checked
-    const VipRecord* old = findVip(v.config.address);
+    const VipRecord* old = findVip(v.config.key());
     if (old == nullptr) continue;
     for (BackendRecord& b : v.backends) {
       for (const BackendRecord& ob : old->backends) {

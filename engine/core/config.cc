@@ -42,6 +42,34 @@ std::vector<std::string> snatSizing(const Config& c) {
   return out;
 }
 
+std::optional<std::uint8_t> protocolNumber(std::string_view name) {
+  if (name == "tcp") return kVipTcp;
+  if (name == "udp") return kVipUdp;
+  return std::nullopt;
+}
+
+const char* protocolName(std::uint8_t proto) {
+  return proto == kVipUdp ? "udp" : "tcp";
+}
+
+std::optional<VipKey> VipKey::parse(std::string_view text) {
+  std::uint8_t proto = kVipTcp;
+  const std::size_t slash = text.rfind('/');
+  if (slash != std::string_view::npos) {
+    const std::optional<std::uint8_t> p = protocolNumber(text.substr(slash + 1));
+    if (!p) return std::nullopt;
+    proto = *p;
+    text = text.substr(0, slash);
+  }
+  const std::optional<Address> a = Address::parse(text);
+  if (!a) return std::nullopt;
+  return VipKey{*a, proto};
+}
+
+std::string VipKey::toString() const {
+  return protocol == kVipUdp ? address.toString() + "/udp" : address.toString();
+}
+
 std::string checkConfig(const Config& c) {
   if (c.vips.empty()) return "vips: at least one VIP is required";
   std::size_t backends = 0;
@@ -56,7 +84,10 @@ std::string checkConfig(const Config& c) {
     const VipConfig& v = c.vips[i];
     const std::string key = "vips[" + std::to_string(i) + "]";
     const std::string addr = v.address.toString();
-    if (!seenVips.insert(addr).second) return key + ".address: duplicate VIP " + addr;
+    // An address may serve TCP and UDP, each once.
+    if (!seenVips.insert(v.key().toString()).second) {
+      return key + ".address: duplicate " + protocolName(v.protocol) + " VIP " + addr;
+    }
     bool haveSnat = false;
     for (const Address& s : c.snat.addresses) {
       if (s.family == v.address.family) haveSnat = true;

@@ -23,7 +23,7 @@ inline bool seqAtOrAfter(std::uint32_t a, std::uint32_t b) noexcept {
 
 ConnTable::ConnTable(std::uint32_t capacity, const Timeouts& timeouts, SnatPool& snat,
                      std::uint64_t seed)
-    : capacity_(capacity), freeHead_(kNil), snat_(snat), timeouts_(timeouts) {
+    : capacity_(capacity), udpLimit_(capacity), freeHead_(kNil), snat_(snat), timeouts_(timeouts) {
   if (capacity == 0 || capacity >= kHeadBit) throw std::invalid_argument("conntrack capacity");
   ownEntries_.assign(capacity, ConnEntry{});  // state 0: kFree
   ownFinSeqs_.assign(capacity, FinSeqs{});
@@ -36,7 +36,7 @@ ConnTable::ConnTable(std::uint32_t capacity, const Timeouts& timeouts, SnatPool&
 
 ConnTable::ConnTable(std::uint32_t capacity, const Timeouts& timeouts, SnatPool& snat,
                      std::uint64_t seed, const ConnStorage& storage)
-    : capacity_(capacity), freeHead_(kNil), snat_(snat), timeouts_(timeouts) {
+    : capacity_(capacity), udpLimit_(capacity), freeHead_(kNil), snat_(snat), timeouts_(timeouts) {
   if (capacity == 0 || capacity >= kHeadBit) throw std::invalid_argument("conntrack capacity");
   if (storage.entries == nullptr || storage.finSeqs == nullptr ||
       storage.clientSeqDeltas == nullptr) {
@@ -68,6 +68,8 @@ void ConnTable::initCommon(const Timeouts& timeouts, std::uint64_t seed) {
   timeoutMs_[static_cast<std::size_t>(TcpState::kTimeWait)] = ms(timeouts.timeWait);
   timeoutMs_[static_cast<std::size_t>(TcpState::kClosed)] = ms(timeouts.rst);
   timeoutMs_[static_cast<std::size_t>(TcpState::kKilled)] = ms(timeouts.rst);
+  timeoutMs_[static_cast<std::size_t>(TcpState::kUdpSingle)] = ms(timeouts.udpSingle);
+  timeoutMs_[static_cast<std::size_t>(TcpState::kUdp)] = ms(timeouts.udp);
   std::uint64_t s = seed;
   for (auto& k : seed_) k = splitmix64(s);
 }
@@ -78,7 +80,8 @@ bool ConnTable::adoptable(const ConnEntry& e) const noexcept {
   const auto state = static_cast<std::uint8_t>(e.state);
   if (state == 0 || state >= static_cast<std::uint8_t>(TcpState::kCount)) return false;
   if (e.family != Family::kV4 && e.family != Family::kV6) return false;
-  if (e.proto != kProtoTcp) return false;
+  const bool udpState = e.state == TcpState::kUdpSingle || e.state == TcpState::kUdp;
+  if (e.proto != (udpState ? kProtoUdp : kProtoTcp)) return false;
   if (e.snatIdx >= snat_.addressCount() || !snat_.inRange(e.snatPort)) return false;
   if (snat_.familyOf(e.snatIdx) != e.family) return false;
   return e.clientPort != 0 && e.vipPort != 0 && e.backendPort != 0;
@@ -197,6 +200,14 @@ FlowKey ConnTable::reverseKey(const ConnEntry& e) const noexcept {
   return FlowKey{e.backend, snat_.address(e.snatIdx), e.backendPort, e.snatPort, e.proto, e.family};
 }
 
+std::uint32_t ConnTable::allocateUdp(TimeNs now) noexcept {
+  if (udpActive() < udpLimit_) return allocate(now);
+  expire(now, kEvictScanEntries);
+  if (udpActive() >= udpLimit_) evictOne(true);
+  if (udpActive() >= udpLimit_) return kNil;
+  return allocate(now);
+}
+
 std::uint32_t ConnTable::allocate(TimeNs now) noexcept {
   if (freeHead_ == kNil && fresh_ < capacity_) {
     // The mark is stored before the entry is written, so a crash never leaves a written entry
@@ -222,15 +233,15 @@ void ConnTable::abandon(std::uint32_t idx) noexcept {
 void ConnTable::insert(std::uint32_t idx, TimeNs now) noexcept {
   ConnEntry& e = entries_[idx];
   const std::uint64_t nowMs = now / kNsPerMs;
-  e.state = TcpState::kSynSent;
+  e.state = e.proto == kProtoUdp ? TcpState::kUdpSingle : TcpState::kSynSent;
   e.flags = 0;
   finSeqs_[idx] = FinSeqs{};
-  ++byState_[static_cast<std::size_t>(TcpState::kSynSent)];
+  ++byState_[static_cast<std::size_t>(e.state)];
   ++active_;
   ++created_;
   ++backendActive_[e.backendId];
   linkIndexes(idx);
-  e.deadlineMs = static_cast<std::uint32_t>(nowMs) + timeoutMs(TcpState::kSynSent);
+  e.deadlineMs = static_cast<std::uint32_t>(nowMs) + timeoutMs(e.state);
   wheelInsert(idx, nowMs);
 }
 
@@ -264,11 +275,15 @@ void ConnTable::remove(std::uint32_t idx, CloseReason why) noexcept {
   unlinkChain(revHeads_, &ConnEntry::nextRev, hash(reverseKey(e)), idx);
   // The backend holds the tuple in TIME_WAIT when the client's FIN reached it and no RST ended
   // the connection; where its sequence space ended lets a proxied SYN reuse the port after it.
-  std::optional<std::uint32_t> endSeq;
-  if ((e.flags & kFlagFinClient) && e.state != TcpState::kClosed && e.state != TcpState::kKilled) {
-    endSeq = finSeqs_[idx].client;  // the backend's numbering (proxied: tracked translated)
+  // A UDP flow leaves nothing behind at the backend.
+  if (e.proto == kProtoTcp) {
+    std::optional<std::uint32_t> endSeq;
+    if ((e.flags & kFlagFinClient) && e.state != TcpState::kClosed &&
+        e.state != TcpState::kKilled) {
+      endSeq = finSeqs_[idx].client;  // the backend's numbering (proxied: tracked translated)
+    }
+    snat_.noteEnd(e.snatIdx, e.snatPort, e.backendId, e.backendPort, endSeq);
   }
-  snat_.noteEnd(e.snatIdx, e.snatPort, e.backendId, e.backendPort, endSeq);
   snat_.release(e.snatIdx, e.snatPort);
   --byState_[static_cast<std::size_t>(e.state)];
   --active_;
@@ -285,6 +300,7 @@ bool ConnFilter::matches(const ConnEntry& e) const noexcept {
   if (clientPort && *clientPort != e.clientPort) return false;
   if (backend && (backend->family != e.family || backend->ip != e.backend)) return false;
   if (vip && (vip->family != e.family || vip->ip != e.vip)) return false;
+  if (protocol && *protocol != e.proto) return false;
   return !state || *state == e.state;
 }
 
@@ -303,6 +319,27 @@ void ConnTable::setState(ConnEntry& e, TcpState s) noexcept {
   --byState_[static_cast<std::size_t>(e.state)];
   ++byState_[static_cast<std::size_t>(s)];
   e.state = s;
+}
+
+void ConnTable::enterState(std::uint32_t idx, TcpState next, std::uint64_t nowMs) noexcept {
+  ConnEntry& e = entries_[idx];
+  setState(e, next);
+  e.deadlineMs = static_cast<std::uint32_t>(nowMs) + timeoutMs(next);
+  wheelUnlink(idx);
+  wheelInsert(idx, nowMs);
+}
+
+void ConnTable::trackUdp(std::uint32_t idx, bool fromClient, TimeNs now) noexcept {
+  ConnEntry& e = entries_[idx];
+  const std::uint64_t nowMs = now / kNsPerMs;
+  if (e.state == TcpState::kUdpSingle && fromClient && (e.flags & kFlagUdpAnswered)) {
+    enterState(idx, TcpState::kUdp, nowMs);
+    return;
+  }
+  if (!fromClient) e.flags |= kFlagUdpAnswered;
+  if (e.state == TcpState::kUdpSingle || e.state == TcpState::kUdp) {
+    e.deadlineMs = static_cast<std::uint32_t>(nowMs) + timeoutMs(e.state);
+  }
 }
 
 void ConnTable::track(std::uint32_t idx, bool fromClient, std::uint8_t tcpFlags, std::uint32_t seq,
@@ -344,10 +381,7 @@ void ConnTable::track(std::uint32_t idx, bool fromClient, std::uint8_t tcpFlags,
     }
   }
   if (next != old) {
-    setState(e, next);
-    e.deadlineMs = static_cast<std::uint32_t>(nowMs) + timeoutMs(next);
-    wheelUnlink(idx);
-    wheelInsert(idx, nowMs);
+    enterState(idx, next, nowMs);
   } else if (old != TcpState::kTimeWait && old != TcpState::kClosed) {
     // Activity extends the deadline; the wheel notices lazily when the old slot comes due.
     // TIME_WAIT and the post-RST grace run from entering the state and are never extended.
@@ -420,13 +454,15 @@ std::size_t ConnTable::expire(TimeNs now, std::size_t budget) noexcept {
   return removed;
 }
 
-void ConnTable::evictOne() noexcept {
+void ConnTable::evictOne(bool udpOnly) noexcept {
   std::uint32_t seen = 0;
   for (std::uint32_t s = 0; s < kEvictScanSlots && seen < kEvictScanEntries; ++s) {
     const auto slot = static_cast<std::uint32_t>(((cursorMs_ / kSlotMs) + s) & (kWheelSlots - 1));
     for (std::uint32_t i = wheel_[slot]; i != kNil && seen < kEvictScanEntries;
          i = entries_[i].timerNext, ++seen) {
+      if (udpOnly && entries_[i].state != TcpState::kUdpSingle) continue;
       switch (entries_[i].state) {
+        case TcpState::kUdpSingle:
         case TcpState::kSynSent:
         case TcpState::kSynReceived:
         case TcpState::kClosing:
@@ -436,7 +472,8 @@ void ConnTable::evictOne() noexcept {
           remove(i, CloseReason::kEvicted);
           return;
         default:
-          break;  // established and half-closed connections are never disturbed
+          break;  // established and half-closed connections (and UDP flows past their first
+                  // exchange) are never disturbed
       }
     }
   }

@@ -42,16 +42,18 @@ Reason Pipeline::classify(const PacketRef& pkt, Slot& s) noexcept {
   if (snap_ == nullptr) return Reason::kPassNotOurs;
 
   const Destination dest = snap_->lookup(in.family, in.dst);
+  const bool tcp = in.proto == kProtoTcp;
   if (dest.kind == Destination::Kind::kVip) {
-    const VipEntry* vip = &snap_->vips()[dest.index];
     if (in.frag != Frag::kNone) return Reason::kFragment;
-    if (in.proto != vip->proto) {
+    const std::uint16_t at = dest.vipFor(in.proto);
+    if (at == Destination::kNoVip) {
       // IPv6 neighbour discovery for the VIP is the host's, as XDP decides.
       const bool nd = in.proto == kProtoIcmp6 && in.icmpType >= 133 && in.icmpType <= 137;
       return nd ? Reason::kPassNd : Reason::kProtoFilter;
     }
+    const VipEntry* vip = &snap_->vips()[at];
     if (!vip->servesPort(in.dport)) return Reason::kPortFilter;
-    if (badTcpFlags(in.tcpFlags)) return Reason::kTcpBadFlags;
+    if (tcp && badTcpFlags(in.tcpFlags)) return Reason::kTcpBadFlags;
     s.vip = vip;
     s.key = FlowKey{in.src, in.dst, in.sport, in.dport, in.proto, in.family};
     s.hash = table_.hash(s.key);
@@ -61,11 +63,11 @@ Reason Pipeline::classify(const PacketRef& pkt, Slot& s) noexcept {
   }
   // Replies from backends come to a SNAT address and a port in the SNAT range. The host's own
   // connections on the same address use ports outside it and go to the kernel.
-  if (in.proto != kProtoTcp || in.frag != Frag::kNone) return Reason::kPassNotOurs;
+  if ((!tcp && in.proto != kProtoUdp) || in.frag != Frag::kNone) return Reason::kPassNotOurs;
   if (dest.kind != Destination::Kind::kSnat || !snat_.inRange(in.dport)) {
     return Reason::kPassNotOurs;
   }
-  if (badTcpFlags(in.tcpFlags)) return Reason::kTcpBadFlags;
+  if (tcp && badTcpFlags(in.tcpFlags)) return Reason::kTcpBadFlags;
   s.key = FlowKey{in.src, in.dst, in.sport, in.dport, in.proto, in.family};
   s.hash = table_.hash(s.key);
   table_.prefetchRev(s.hash);
@@ -146,7 +148,8 @@ void Pipeline::retransmitSyns(TimeNs now) noexcept {
   counters_.synRetransmits = synRetx_.sent();
 }
 
-// Picks the backend, takes an entry and a SNAT port, fills and inserts the entry (kSynSent).
+// Picks the backend, takes an entry and a SNAT port, fills and inserts the entry (kSynSent, or
+// kUdpSingle for a UDP flow).
 Reason Pipeline::createEntry(const PacketRef& pkt, Slot& s, TimeNs now,
                              std::uint32_t& idxOut) noexcept {
   const VipEntry& vip = *s.vip;
@@ -155,8 +158,11 @@ Reason Pipeline::createEntry(const PacketRef& pkt, Slot& s, TimeNs now,
   const std::uint16_t pick = vip.maglev[s.hash % vip.maglev.size()];
   if (pick == kMaglevEmpty) return Reason::kNoBackend;
   // The entry first: reclaiming one may free a SNAT port.
-  const std::uint32_t idx = table_.allocate(now);
-  if (idx == ConnTable::kNil) return Reason::kTableFull;
+  const bool udp = in.proto == kProtoUdp;
+  const std::uint32_t idx = udp ? table_.allocateUdp(now) : table_.allocate(now);
+  if (idx == ConnTable::kNil) {
+    return udp && table_.udpActive() >= table_.udpLimit() ? Reason::kUdpBudget : Reason::kTableFull;
+  }
   std::uint8_t snatIdx = 0;
   std::uint16_t snatPort = 0;
   if (!snat_.allocate(in.family, snatIdx, snatPort)) {
@@ -186,8 +192,31 @@ Reason Pipeline::createEntry(const PacketRef& pkt, Slot& s, TimeNs now,
   return Reason::kTxToBackend;
 }
 
+// A UDP datagram from a client: the first of a flow creates it (its checksum checked first, as a
+// SYN's is), every one is NATed to the flow's backend.
+Reason Pipeline::forwardUdp(PacketRef& pkt, Slot& s, TimeNs now) noexcept {
+  const PacketInfo& in = s.info;
+  std::uint32_t idx = table_.findForward(s.key, s.hash);
+  if (idx == ConnTable::kNil) {
+    const std::uint8_t* l4 = pkt.data + in.l4Offset;
+    if (!l4ChecksumValid(in.family, in.proto, in.src, in.dst, l4, in.l4Len)) {
+      return l4ChecksumPartial(in.family, in.proto, in.src, in.dst, l4, in.l4Len)
+                 ? Reason::kPartialChecksum
+                 : Reason::kBadChecksum;
+    }
+    if (const Reason r = createEntry(pkt, s, now, idx); r != Reason::kTxToBackend) return r;
+  } else {
+    table_.trackUdp(idx, true, now);
+  }
+  const ConnEntry& e = table_.entry(idx);
+  toBackend(pkt.data, in, e);
+  backendCounters_[e.backendId].bytesToBackend += pkt.len;
+  return Reason::kTxToBackend;
+}
+
 Reason Pipeline::forward(PacketRef& pkt, Slot& s, TimeNs now) noexcept {
   const PacketInfo& in = s.info;
+  if (in.proto == kProtoUdp) return forwardUdp(pkt, s, now);
   std::uint32_t idx = table_.findForward(s.key, s.hash);
   if (idx != ConnTable::kNil) {
     // Client port reuse on the tuple of a finished connection: retire the old entry so the new
@@ -232,6 +261,13 @@ Reason Pipeline::reverse(PacketRef& pkt, Slot& s, TimeNs now) noexcept {
   const std::uint32_t idx = table_.findReverse(s.key, s.hash);
   if (idx == ConnTable::kNil) return Reason::kNoConntrack;
   const ConnEntry& e = table_.entry(idx);
+  if (e.proto == kProtoUdp) {
+    table_.trackUdp(idx, false, now);
+    setMacs(pkt.data, snap_->localMac().bytes, e.clientMac);
+    natRewrite(pkt.data, in, e.vip, e.client, e.vipPort, e.clientPort);
+    backendCounters_[e.backendId].bytesToClient += pkt.len;
+    return Reason::kTxToClient;
+  }
   if (e.state == TcpState::kKilled) return killReply(pkt, in, idx, false);
   Reason r = Reason::kTxToClient;
   if (e.flags & kFlagSynProxy) {

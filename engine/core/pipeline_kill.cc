@@ -54,7 +54,13 @@ std::size_t Pipeline::kill(const ConnFilter& filter, TimeNs now) noexcept {
   std::size_t killed = 0;
   for (std::uint32_t idx = 0; idx < table_.capacity(); ++idx) {
     const ConnEntry& e = table_.entry(idx);
-    if (!filter.matches(e) || !table_.kill(idx, now)) continue;
+    if (!filter.matches(e)) continue;
+    if (e.proto == kProtoUdp) {  // no handshake to end: the next datagram starts a new flow
+      table_.remove(idx, CloseReason::kKilled);
+      ++killed;
+      continue;
+    }
+    if (!table_.kill(idx, now)) continue;
     ++killed;
     // Out of window for any real window: half the sequence space away from a number that is
     // different for every kill.

@@ -65,10 +65,17 @@ std::shared_ptr<const Snapshot> Snapshot::build(const SnapshotSpec& spec) {
   s->local_.assign(size, LocalSlot{});
   s->localShift_ = 64 - static_cast<unsigned>(std::countr_zero(size));
   for (std::size_t i = 0; i < s->vips_.size(); ++i) {
-    s->addLocal(s->vips_[i].address, {Destination::Kind::kVip, static_cast<std::uint16_t>(i)});
+    const VipEntry& v = s->vips_[i];
+    const auto pos = static_cast<std::uint16_t>(i);
+    Destination d = s->lookup(v.address.family, v.address.ip);
+    if (d.kind == Destination::Kind::kNone) {
+      d = {Destination::Kind::kVip, Destination::kNoVip, Destination::kNoVip};
+    }
+    (v.proto == kProtoUdp ? d.udpIndex : d.index) = pos;
+    s->setLocal(v.address, d);
   }
   for (std::size_t i = 0; i < spec.snatAddresses.size(); ++i) {
-    s->addLocal(spec.snatAddresses[i], {Destination::Kind::kSnat, static_cast<std::uint16_t>(i)});
+    s->setLocal(spec.snatAddresses[i], {Destination::Kind::kSnat, static_cast<std::uint16_t>(i)});
   }
   return s;
 }
@@ -81,10 +88,13 @@ std::size_t Snapshot::slotOf(Family family, const IpAddr& addr) const noexcept {
   return static_cast<std::size_t>((x * 0x9e3779b97f4a7c15ull) >> localShift_);
 }
 
-void Snapshot::addLocal(const Address& a, Destination d) {
+void Snapshot::setLocal(const Address& a, Destination d) {
   const std::size_t mask = local_.size() - 1;
   std::size_t h = slotOf(a.family, a.ip);
-  while (local_[h].dest.kind != Destination::Kind::kNone) h = (h + 1) & mask;
+  while (local_[h].dest.kind != Destination::Kind::kNone &&
+         !(local_[h].family == a.family && local_[h].ip == a.ip)) {
+    h = (h + 1) & mask;
+  }
   local_[h] = LocalSlot{a.ip, a.family, d};
 }
 
@@ -97,9 +107,10 @@ Destination Snapshot::lookup(Family family, const IpAddr& addr) const noexcept {
   }
 }
 
-const VipEntry* Snapshot::findVip(Family family, const IpAddr& addr) const noexcept {
-  const Destination d = lookup(family, addr);
-  return d.kind == Destination::Kind::kVip ? &vips_[d.index] : nullptr;
+const VipEntry* Snapshot::findVip(Family family, const IpAddr& addr,
+                                  std::uint8_t proto) const noexcept {
+  const std::uint16_t i = lookup(family, addr).vipFor(proto);
+  return i == Destination::kNoVip ? nullptr : &vips_[i];
 }
 
 }  // namespace xlb

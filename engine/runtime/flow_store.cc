@@ -284,14 +284,16 @@ bool FlowRemap::KeyLess::operator()(const Key& a, const Key& b) const noexcept {
   if (std::get<0>(a) != std::get<0>(b)) return std::get<0>(a) < std::get<0>(b);
   const int c = std::memcmp(std::get<1>(a).bytes.data(), std::get<1>(b).bytes.data(), 16);
   if (c != 0) return c < 0;
-  return std::memcmp(std::get<2>(a).bytes.data(), std::get<2>(b).bytes.data(), 16) < 0;
+  const int d = std::memcmp(std::get<2>(a).bytes.data(), std::get<2>(b).bytes.data(), 16);
+  if (d != 0) return d < 0;
+  return std::get<3>(a) < std::get<3>(b);
 }
 
 FlowRemap::FlowRemap(const std::vector<FlowTarget>& targets, const std::vector<Address>& storedSnat,
                      const SnatPool& snat) {
   for (const FlowTarget& t : targets) {
     if (t.vip.family != t.backend.family) continue;
-    ids_[Key{t.vip.family, t.vip.ip, t.backend.ip}] = {t.vipId, t.backendId};
+    ids_[Key{t.vip.family, t.vip.ip, t.backend.ip, t.protocol}] = {t.vipId, t.backendId};
   }
   snatIndex_.assign(256, SnatPool::kNoAddress);
   for (std::size_t i = 0; i < storedSnat.size() && i < snatIndex_.size(); ++i) {
@@ -302,7 +304,7 @@ FlowRemap::FlowRemap(const std::vector<FlowTarget>& targets, const std::vector<A
 bool FlowRemap::keep(ConnEntry& e) const noexcept {
   const std::uint8_t snat = snatIndex_[e.snatIdx];
   if (snat == SnatPool::kNoAddress) return false;
-  const auto it = ids_.find(Key{e.family, e.vip, e.backend});
+  const auto it = ids_.find(Key{e.family, e.vip, e.backend, e.proto});
   if (it == ids_.end()) return false;
   e.snatIdx = snat;
   e.vipId = it->second.first;

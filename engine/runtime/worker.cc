@@ -103,6 +103,7 @@ Worker::Worker(std::uint32_t id, std::uint32_t count, const Config& config, Batc
                                                             *snat_, seed + id, *storage)
                               : std::make_unique<ConnTable>(capacity, config.conntrack.timeouts,
                                                             *snat_, seed + id);
+  table_->setUdpShare(config.conntrack.udpSharePercent);
   pipe_ = std::make_unique<Pipeline>(*table_, *snat_);
   pipe_->setCookieKey(key);
   // SYN timestamps from the wall clock's rate and origin: they keep rising across restarts,
@@ -303,7 +304,8 @@ std::optional<ConnPage> Worker::listConnections(const ConnFilter& filter, std::u
       v.snat = Address{e.family, snat_->address(e.snatIdx)};
       v.snatPort = e.snatPort;
       v.state = e.state;
-      v.synProxy = (e.flags & kFlagSynProxy) != 0;
+      v.protocol = e.proto;
+      v.synProxy = e.proto == kProtoTcp && (e.flags & kFlagSynProxy) != 0;
       v.worker = id_;
       v.expiresInMs = static_cast<std::int32_t>(e.deadlineMs - nowMs);
       page->items.push_back(v);

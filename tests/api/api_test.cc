@@ -169,8 +169,9 @@ TEST_F(Api, HealthReadinessAndMetrics) {
         "xlb_conntrack_created_total", "xlb_conntrack_closed_total{reason=\"killed\"}",
         "xlb_snat_ports_in_use", "xlb_snat_exhausted_total", "xlb_syncookies_sent_total",
         "xlb_syncookies_validated_total", "xlb_syncookies_invalid_total",
-        "xlb_synflood_active{vip=\"10.0.0.100\"}", "xlb_blocklist_entries 1",
-        "xlb_blocklist_drops_total", "xlb_backend_up{vip=\"10.0.0.100\",backend=\"10.0.0.11\"} 1",
+        "xlb_synflood_active{vip=\"10.0.0.100\",protocol=\"tcp\"}", "xlb_blocklist_entries 1",
+        "xlb_blocklist_drops_total",
+        "xlb_backend_up{vip=\"10.0.0.100\",protocol=\"tcp\",backend=\"10.0.0.11\"} 1",
         "xlb_backend_connections{", "xlb_backend_connections_total{", "xlb_backend_bytes_total{",
         "xlb_build_info{version="}) {
     EXPECT_NE(r.body.find(name), std::string::npos) << name;

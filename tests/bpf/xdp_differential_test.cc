@@ -76,7 +76,7 @@ class XdpDifferential : public ::testing::Test {
 TEST_F(XdpDifferential, FixtureTableUnderEverySynMode) {
   for (const SynFloodMode mode : {SynFloodMode::kOff, SynFloodMode::kAlways, SynFloodMode::kAuto}) {
     for (const int fallback : {0, 1, 2}) {  // the simulator's; xlbd's fail-closed; fail-open
-      Config c = testing::testConfig();
+      Config c = testing::udpTestConfig();
       for (VipConfig& v : c.vips) {
         v.synFlood.mode = mode;
         v.synFlood.thresholdPps = 20;  // 2 SYNs per 100 ms window: auto mode switches here
@@ -205,7 +205,7 @@ TEST_F(XdpDifferential, MultiBufferFrames) {
 // The comparison itself can fail: a native program given another cookie key answers the same
 // SYN with other bytes, and a counter written on one side only is found.
 TEST_F(XdpDifferential, FindsADifferenceWhenThereIsOne) {
-  Config c = testing::testConfig();
+  Config c = testing::udpTestConfig();
   for (VipConfig& v : c.vips) v.synFlood.mode = SynFloodMode::kAlways;
   load(c);
   std::string err;

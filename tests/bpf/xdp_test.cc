@@ -28,7 +28,7 @@ constexpr CookieKey kKey{0x0123456789abcdefull, 0xfedcba9876543210ull};
 constexpr TimeNs kNow = 1000 * kNsPerSec;
 
 Config configWith(SynFloodMode mode, std::uint32_t thresholdPps = 20000) {
-  Config c = testing::testConfig();
+  Config c = testing::udpTestConfig();
   for (VipConfig& v : c.vips) {
     v.synFlood.mode = mode;
     v.synFlood.thresholdPps = thresholdPps;

@@ -33,7 +33,7 @@ using namespace xlb;
 constexpr CookieKey kKey{0x0123456789abcdefull, 0xfedcba9876543210ull};
 
 Config fuzzConfig() {
-  Config c = testing::testConfig();
+  Config c = testing::udpTestConfig();
   c.vips[0].synFlood.mode = SynFloodMode::kAlways;
   c.vips[1].synFlood.mode = SynFloodMode::kAuto;
   c.vips[1].synFlood.thresholdPps = 30;

@@ -37,9 +37,6 @@ std::vector<Fixture> filterFixtures() {
       Reason::kPortFilter);
   add("VIP v6 port 22 dropped", tcp("2001:db8::1", "2001:db8::100", 22, kSyn), Reason::kPortFilter,
       Reason::kPortFilter);
-  PacketSpec udp = tcp("10.0.0.1", "10.0.0.100", 80, 0);
-  udp.proto = 17;
-  add("VIP UDP dropped", udp, Reason::kProtoFilter, Reason::kProtoFilter);
   PacketSpec icmp = tcp("10.0.0.1", "10.0.0.100", 0, 0);
   icmp.proto = 1;
   add("VIP ICMP dropped", icmp, Reason::kProtoFilter, Reason::kProtoFilter);
@@ -89,7 +86,24 @@ std::vector<Fixture> filterFixtures() {
       Reason::kPassNotOurs, Reason::kPassNotOurs);
   PacketSpec snatUdp = tcp("10.0.0.11", "10.0.0.2", 10005, 0);
   snatUdp.proto = 17;
-  add("UDP to the SNAT address passes", snatUdp, Reason::kPassNotOurs, Reason::kPassNotOurs);
+  snatUdp.sport = 53;
+  add("UDP reply to a SNAT port goes to the engine", snatUdp, Reason::kRedirect,
+      Reason::kNoConntrack);
+  snatUdp.dport = 5353;
+  add("UDP to the SNAT address outside the range passes", snatUdp, Reason::kPassNotOurs,
+      Reason::kPassNotOurs);
+  // The UDP VIP on the IPv4 VIP's address (ports 53 and 443).
+  PacketSpec dns = tcp("10.0.0.1", "10.0.0.100", 53, 0);
+  dns.proto = 17;
+  dns.payload.assign(30, 0x11);
+  add("UDP VIP datagram goes to the engine", dns, Reason::kRedirect, Reason::kTxToBackend);
+  dns.dport = 80;
+  add("UDP to a port only TCP serves dropped", dns, Reason::kPortFilter, Reason::kPortFilter);
+  add("TCP to a port only UDP serves dropped", tcp("10.0.0.1", "10.0.0.100", 53, kSyn),
+      Reason::kPortFilter, Reason::kPortFilter);
+  PacketSpec dns6 = tcp("2001:db8::1", "2001:db8::100", 53, 0);
+  dns6.proto = 17;
+  add("UDP to a TCP-only VIP dropped", dns6, Reason::kProtoFilter, Reason::kProtoFilter);
 
   // Malformed headers (raw edits of valid frames).
   Bytes badVer = buildPacket(tcp("10.0.0.1", "10.0.0.100", 80, kSyn));

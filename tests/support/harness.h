@@ -48,6 +48,20 @@ inline Config testConfig(std::uint32_t capacity = 1024, std::uint16_t portLo = 1
   return c;
 }
 
+// testConfig() with a UDP service (DNS and QUIC ports) beside the IPv4 VIP's TCP services, on the
+// same address: what the fixture table and the XDP tests run against.
+inline Config udpTestConfig(std::uint32_t capacity = 1024) {
+  Config c = testConfig(capacity);
+  VipConfig udp4;
+  udp4.address = A("10.0.0.100");
+  udp4.protocol = kVipUdp;
+  udp4.ports = {53, 443};
+  udp4.synFlood.mode = SynFloodMode::kOff;
+  udp4.backends = {{A("10.0.0.11"), 1}};
+  c.vips.push_back(udp4);
+  return c;
+}
+
 struct Harness {
   Config config;
   std::shared_ptr<const Snapshot> snap;
@@ -61,6 +75,7 @@ struct Harness {
         std::make_unique<SnatPool>(config.snat.addresses, config.snat.portLo, config.snat.portHi);
     table = std::make_unique<ConnTable>(config.conntrack.capacity, config.conntrack.timeouts, *snat,
                                         seed);
+    table->setUdpShare(config.conntrack.udpSharePercent);
     pipe = std::make_unique<Pipeline>(*table, *snat);
     pipe->setSnapshot(snap.get());
     pipe->setExpireBudget(1u << 24);  // tests jump time freely; benchmarks use the default

@@ -149,7 +149,8 @@ TEST(Controller, AVipAddedOverTheApiReachesMapsSnapshotAndStateDirAndDrainsAway)
       R"({"address":"10.0.0.101","ports":[443],"backend_ports":{"443":0}})",
       R"({"address":"10.0.0.2","ports":[443]})",  // a SNAT address
       R"({"address":"10.0.0.101","ports":[443],"backends":[{"address":"2001:db8::5"}]})",
-      R"({"address":"10.0.0.101","ports":[443],"protocol":"udp"})",
+      R"({"address":"10.0.0.101","ports":[443],"protocol":"sctp"})",
+      R"({"address":"10.0.0.101","ports":[443],"protocol":"udp","syn_flood":{"mode":"off"}})",
   };
   for (const char* b : bad) {
     const ApiReply r = f.call(HttpMethod::kPost, "/api/v1/vips", b);

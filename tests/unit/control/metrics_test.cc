@@ -37,7 +37,7 @@ TEST(Metrics, RendersEveryFigureOfAKnownInput) {
   in.synPressureSwitches = 4;
   StatsView::Backend backend{"10.0.0.11", true, {}};
   backend.stats.active = 6;
-  in.vips.push_back({"10.0.0.100", true, 0, {backend}});
+  in.vips.push_back({"10.0.0.100", "tcp", true, 0, {backend}});
   StatsView::Queue q;
   q.queue = 0;
   q.io.frames.free = 9;
@@ -55,9 +55,11 @@ TEST(Metrics, RendersEveryFigureOfAKnownInput) {
   EXPECT_EQ(m.at("xlb_half_open_limit"), "250");
   EXPECT_EQ(m.at("xlb_syn_pressure_active"), "1");
   EXPECT_EQ(m.at("xlb_syn_pressure_switches_total"), "4");
-  EXPECT_EQ(m.at("xlb_synflood_active{vip=\"10.0.0.100\"}"), "1");
-  EXPECT_EQ(m.at("xlb_backend_up{vip=\"10.0.0.100\",backend=\"10.0.0.11\"}"), "1");
-  EXPECT_EQ(m.at("xlb_backend_connections{vip=\"10.0.0.100\",backend=\"10.0.0.11\"}"), "6");
+  EXPECT_EQ(m.at("xlb_synflood_active{vip=\"10.0.0.100\",protocol=\"tcp\"}"), "1");
+  EXPECT_EQ(m.at("xlb_backend_up{vip=\"10.0.0.100\",protocol=\"tcp\",backend=\"10.0.0.11\"}"), "1");
+  EXPECT_EQ(
+      m.at("xlb_backend_connections{vip=\"10.0.0.100\",protocol=\"tcp\",backend=\"10.0.0.11\"}"),
+      "6");
   EXPECT_EQ(m.at("xlb_xsk_frames{queue=\"0\",place=\"free\"}"), "9");
   EXPECT_EQ(m.at("xlb_xsk_frames{queue=\"0\",place=\"fill\"}"), "1");
   // No drop reason is missing from the listing, even at zero.

@@ -404,7 +404,7 @@ TEST(Pipeline, SnatExhaustionIsCounted) {
 }
 
 TEST(Pipeline, FiltersAndPassThrough) {
-  Harness h;
+  Harness h(testing::udpTestConfig());
   auto run = [&](PacketSpec s) {
     Bytes b = testing::buildPacket(s);
     return h.run(b, sec(1));
@@ -416,7 +416,12 @@ TEST(Pipeline, FiltersAndPassThrough) {
   EXPECT_EQ(run(s), Reason::kTxToBackend);
   s.proto = kProtoUdp;
   s.dport = 80;
-  EXPECT_EQ(run(s), Reason::kProtoFilter);
+  EXPECT_EQ(run(s), Reason::kPortFilter);  // the address's UDP service serves 53 and 443
+  s.dst = "2001:db8::100";
+  s.src = "2001:db8::1";
+  EXPECT_EQ(run(s), Reason::kProtoFilter);  // no UDP service there
+  s.dst = "10.0.0.100";
+  s.src = "10.0.0.1";
   s.proto = kProtoIcmp;
   EXPECT_EQ(run(s), Reason::kProtoFilter);
   PacketSpec frag;
@@ -441,7 +446,7 @@ TEST(Pipeline, FiltersAndPassThrough) {
   EXPECT_EQ(h.run(runt, sec(1)), Reason::kEthTruncated);
   const auto& c = h.pipe->counters();
   EXPECT_EQ(c.ofAction(Action::kPass), 4u);
-  EXPECT_EQ(c.ofAction(Action::kDrop), 5u);
+  EXPECT_EQ(c.ofAction(Action::kDrop), 6u);
   EXPECT_EQ(c.ofAction(Action::kTx), 1u);
 }
 
@@ -515,7 +520,7 @@ namespace {
 TEST(Pipeline, FixtureTable) {
   for (const testing::Fixture& f : testing::filterFixtures()) {
     SCOPED_TRACE(f.name);
-    Config c = testing::testConfig();
+    Config c = testing::udpTestConfig();
     for (VipConfig& v : c.vips) v.synFlood.mode = SynFloodMode::kOff;
     Harness h(c);
     Bytes frame = f.frame;

@@ -154,6 +154,7 @@ TEST(FlowRemap, MapsIdsAndSnatIndexesByAddressAndRefusesWhatIsGone) {
   const FlowRemap remap(targets, stored, pool);
   ConnEntry e{};
   e.family = Family::kV4;
+  e.proto = 6;  // TCP
   e.vip = Address::parse("10.0.0.100")->ip;
   e.backend = Address::parse("10.0.0.11")->ip;
   e.snatIdx = 0;

@@ -102,6 +102,9 @@ class XdpProgram final : public XdpMaps {
   XdpMap blockMap(const Prefix& p) const;
   unsigned blockMapIndex(const Prefix& p) const;
   int updateConfigMap();  // 0 or an errno
+  // The VIPs' port sets and destinations; `keep` gets every VIP address's key.
+  bool writeVips(const Config& config, std::span<const std::uint16_t> vipIds,
+                 std::vector<xlb_addr_key>& keep, std::string& error);
 
   std::unique_ptr<XdpRuntime> rt_;
   XdpOptions options_;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "xlb/addr.h"
+#include "xlb/config.h"
 #include "xlb/enum_names.h"
 
 namespace xlb {
@@ -79,6 +80,9 @@ class ApiCall {
                  std::uint64_t& out);
   bool onlyParams(std::initializer_list<const char*> allowed);
   bool address(const std::string& text, Address& out, const char* what);
+  // The {vip} capture: an address, its protocol from ?protocol=tcp|udp (default tcp) or from a
+  // "/udp" suffix in the (percent-encoded) segment.
+  bool vip(VipKey& out);
   bool fail(int status, const std::string& code, const std::string& message);
   bool badRequest(const std::string& message) { return fail(400, "bad_request", message); }
 

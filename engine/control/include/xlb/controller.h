@@ -52,7 +52,7 @@ struct ControllerDeps {
 
 // One VIP's entry of PATCH /api/v1/config, parsed and checked by its handler: what to change.
 struct VipPatch {
-  Address address;
+  VipKey address;
   std::optional<std::vector<std::uint16_t>> ports;  // replaces the served ports
   std::optional<BackendPorts> backendPorts;         // replaces the backend ports
   std::optional<SynFloodMode> mode;
@@ -153,9 +153,10 @@ class Controller {
   void setRestartInfo(const RestartInfo& r);
 
   // Health checks report here; a change rebuilds the snapshot and is logged.
-  void reportHealth(const Address& vip, const Address& backend, bool up);
+  void reportHealth(const VipKey& vip, const Address& backend, bool up);
+  // A UDP VIP's backends are probed over TCP as well (DNS servers answer on TCP 53 too).
   struct HealthTarget {
-    Address vip;
+    VipKey vip;
     Address backend;
     std::uint16_t port;
     // The probe's source: the first SNAT address of the backend's family (bound explicitly).
@@ -178,23 +179,23 @@ class Controller {
                                                             std::int64_t ttlSeconds,
                                                             const std::string& comment);
   std::vector<VipView> listVips() const;
-  std::variant<VipView, ControlError> vip(const Address& vip) const;
+  std::variant<VipView, ControlError> vip(const VipKey& vip) const;
   // A VIP added at runtime (checked whole, like a configuration file's), persisted, in the XDP
   // maps and the snapshot before the answer.
   std::variant<VipView, ControlError> addVip(const VipConfig& vip);
   // Stops a VIP taking connections; it goes once its last connection has ended (force: they are
   // reset now). Persisted before the answer.
-  std::optional<ControlError> removeVip(const Address& vip, bool force);
+  std::optional<ControlError> removeVip(const VipKey& vip, bool force);
   // Re-reads the configuration file and applies what changed in VIPs, backends and the
   // blocklist; settings that need a restart are named and left alone. A file that does not
   // validate changes nothing (kBadRequest with the loader's message).
   std::variant<ReloadOutcome, ControlError> reload();
-  std::variant<BackendView, ControlError> addBackend(const Address& vip, const Address& backend,
+  std::variant<BackendView, ControlError> addBackend(const VipKey& vip, const Address& backend,
                                                      std::uint32_t weight);
-  std::variant<BackendView, ControlError> setBackend(const Address& vip, const Address& backend,
+  std::variant<BackendView, ControlError> setBackend(const VipKey& vip, const Address& backend,
                                                      std::optional<std::uint32_t> weight,
                                                      std::optional<BackendState> state);
-  std::optional<ControlError> removeBackend(const Address& vip, const Address& backend, bool force);
+  std::optional<ControlError> removeBackend(const VipKey& vip, const Address& backend, bool force);
   std::size_t workerCount() const noexcept { return deps_.workers.size(); }
   // Up to `limit` matching connections from `from` on (from.worker < workerCount()); 503 when
   // a worker does not answer in time.
@@ -230,7 +231,7 @@ class Controller {
   bool applyXdpLocked(std::string& error);
   std::vector<WorkerStats> workerStats() const;
   // Resets the connections of one backend of one VIP (removal with force, reset_on_down).
-  std::size_t killBackendLocked(const Address& vip, const Address& backend);
+  std::size_t killBackendLocked(const VipKey& vip, const Address& backend);
   // Resets every connection matching `f` on every worker (a worker that does not answer: 0).
   std::size_t killLocked(const ConnFilter& f);
 

@@ -87,7 +87,7 @@ class ServiceModel {
   explicit ServiceModel(const Config& config);
 
   const std::vector<VipRecord>& vips() const noexcept { return vips_; }
-  const VipRecord* findVip(const Address& a) const noexcept;
+  const VipRecord* findVip(const VipKey& a) const noexcept;
   // The configuration file's settings this model was built from (reload replaces them).
   const Config& base() const noexcept { return config_; }
   // A config with the current VIP settings (ports, SYN flood) and in-rotation backends: what the
@@ -98,24 +98,24 @@ class ServiceModel {
   // A VIP added at runtime, with its backends; checked whole (checkConfig) against the others.
   std::optional<ModelError> addVip(const VipConfig& vip);
   // Starts a VIP's drain (no new connections; the Controller drops it when none are left).
-  std::optional<ModelError> removeVip(const Address& vip);
+  std::optional<ModelError> removeVip(const VipKey& vip);
   // Forgets a VIP altogether (its drain is over); its slot becomes free.
-  void dropVip(const Address& vip);
+  void dropVip(const VipKey& vip);
   // Every backend id ever handed out for this VIP (removed backends' too): its connections.
-  std::vector<std::uint16_t> backendIdsOf(const Address& vip) const;
+  std::vector<std::uint16_t> backendIdsOf(const VipKey& vip) const;
 
-  std::optional<ModelError> addBackend(const Address& vip, const Address& backend,
+  std::optional<ModelError> addBackend(const VipKey& vip, const Address& backend,
                                        std::uint32_t weight);
-  std::optional<ModelError> setBackend(const Address& vip, const Address& backend,
+  std::optional<ModelError> setBackend(const VipKey& vip, const Address& backend,
                                        std::optional<std::uint32_t> weight,
                                        std::optional<BackendState> state);
-  std::optional<ModelError> removeBackend(const Address& vip, const Address& backend);
+  std::optional<ModelError> removeBackend(const VipKey& vip, const Address& backend);
   // Health check results; true when the health changed.
-  bool setHealth(const Address& vip, const Address& backend, Health h);
+  bool setHealth(const VipKey& vip, const Address& backend, Health h);
   // Runtime VIP settings (PATCH /config). Backend ports unset: kept (each must still be served).
-  std::optional<ModelError> setVipPorts(const Address& vip, std::vector<std::uint16_t> ports,
+  std::optional<ModelError> setVipPorts(const VipKey& vip, std::vector<std::uint16_t> ports,
                                         std::optional<BackendPorts> backendPorts = std::nullopt);
-  std::optional<ModelError> setSynFlood(const Address& vip, std::optional<SynFloodMode> mode,
+  std::optional<ModelError> setSynFlood(const VipKey& vip, std::optional<SynFloodMode> mode,
                                         std::optional<std::uint32_t> thresholdPps);
 
   // The snapshot spec: every id ever handed out keeps its MAC (connections to removed backends
@@ -133,13 +133,13 @@ class ServiceModel {
   std::variant<ServiceModel, ModelError> rebase(const Config& config) const;
 
  private:
-  VipRecord* vip(const Address& a) noexcept;
+  VipRecord* vip(const VipKey& a) noexcept;
   // nullopt when the backend id space has no room for its backends.
   std::optional<VipRecord> recordOf(const VipConfig& c, bool fromConfig);
   std::optional<std::uint16_t> freeSlot() const;
   // One VIP of an overlay (throws JsonReadError / json::exception on a malformed record).
   std::optional<ModelError> applyVipOverlay(const nlohmann::json& jv);
-  std::optional<std::uint16_t> idFor(const Address& vip, const Address& backend);
+  std::optional<std::uint16_t> idFor(const VipKey& vip, const Address& backend);
 
   Config config_;
   std::vector<VipRecord> vips_;

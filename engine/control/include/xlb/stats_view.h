@@ -40,6 +40,7 @@ struct StatsView {
   };
   struct Vip {
     std::string address;
+    std::string protocol;  // "tcp" or "udp"
     bool synFloodActive = false;
     std::uint64_t synFloodSwitches = 0;
     std::vector<Backend> backends;

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "xlb/addr.h"
@@ -37,14 +38,32 @@ struct SynFloodConfig {
 // backend:8443). A served port not named here reaches the backends on the same port.
 using BackendPorts = std::map<std::uint16_t, std::uint16_t>;
 
+inline constexpr std::uint8_t kVipTcp = 6;   // kProtoTcp
+inline constexpr std::uint8_t kVipUdp = 17;  // kProtoUdp
+
+// A VIP is an address and a protocol: a TCP and a UDP service may share an address (HTTPS on
+// TCP 443, QUIC on UDP 443). Written "10.0.0.1" for TCP and "10.0.0.1/udp" for UDP.
+struct VipKey {
+  Address address;
+  std::uint8_t protocol = kVipTcp;
+
+  VipKey() = default;
+  // Implicit: an address alone names its TCP VIP, as it did before UDP services.
+  VipKey(const Address& a, std::uint8_t p = kVipTcp) : address(a), protocol(p) {}  // NOLINT
+  static std::optional<VipKey> parse(std::string_view text);
+  std::string toString() const;
+  bool operator==(const VipKey&) const = default;
+};
+
 struct VipConfig {
   Address address;
-  std::uint8_t protocol = 6;  // TCP; the only protocol served today
+  std::uint8_t protocol = kVipTcp;  // or kVipUdp (UDP VIPs have syn_flood off)
   std::vector<std::uint16_t> ports{80, 443};
   BackendPorts backendPorts;  // keys are served ports (checkConfig)
   SynFloodConfig synFlood;
   std::vector<BackendConfig> backends;
 
+  VipKey key() const { return {address, protocol}; }
   // The port a connection to VIP port `p` reaches its backend on.
   std::uint16_t backendPort(std::uint16_t p) const {
     auto it = backendPorts.find(p);
@@ -65,6 +84,9 @@ struct SnatConfig {
 
 struct ConntrackConfig {
   std::uint32_t capacity = 1'000'000;
+  // The share of the capacity UDP flows may hold (ConnTable::allocateUdp): a UDP flood from
+  // random sources fills at most this much, and never evicts a TCP connection.
+  std::uint32_t udpSharePercent = 50;
   Timeouts timeouts;
 
   bool operator==(const ConntrackConfig&) const = default;
@@ -127,6 +149,9 @@ inline constexpr TimeNs kMaxTimeout = 24ull * 3600 * kNsPerSec;
 // Cross-field checks (families match, SNAT address per VIP family, no duplicate VIPs, ...).
 // Returns an empty string when the configuration is usable, else one message naming the key.
 std::string checkConfig(const Config& c);
+// "tcp" -> 6, "udp" -> 17; nullopt for anything else. And back.
+std::optional<std::uint8_t> protocolNumber(std::string_view name);
+const char* protocolName(std::uint8_t proto);
 // What a SNAT pool sustains at a stated rate of new connections: ports per family in all, how
 // soon a port comes back into use, and whether that is inside a backend's 60 s TIME_WAIT (safe
 // only for clients that send timestamps) or ports run out altogether while closed connections

@@ -27,6 +27,9 @@ enum class TcpState : std::uint8_t {
   kClosed,       // RST seen: kept for a short grace so retransmitted RSTs still pass
   kKilled,       // killed by the operator: the next segment from either side is answered with
                  // resets to both; removed after the RST grace
+  // UDP flows (no handshake: the first datagram creates the entry).
+  kUdpSingle,  // at most one exchange so far (a query and its answers): the short timer
+  kUdp,        // the client sent again after an answer: the UDP idle timer
   kCount
 };
 inline constexpr std::size_t kTcpStateCount = static_cast<std::size_t>(TcpState::kCount);
@@ -34,7 +37,8 @@ XLB_ENUM_NAMES(TcpState, {TcpState::kFree, "free"}, {TcpState::kSynSent, "syn_se
                {TcpState::kSynReceived, "syn_received"}, {TcpState::kEstablished, "established"},
                {TcpState::kFinWait, "fin_wait"}, {TcpState::kClosing, "closing"},
                {TcpState::kTimeWait, "time_wait"}, {TcpState::kClosed, "closed"},
-               {TcpState::kKilled, "killed"});
+               {TcpState::kKilled, "killed"}, {TcpState::kUdpSingle, "udp_single"},
+               {TcpState::kUdp, "udp"});
 
 enum class CloseReason : std::uint8_t { kFin = 0, kRst, kTimeout, kEvicted, kKilled, kCount };
 inline constexpr std::size_t kCloseReasonCount = static_cast<std::size_t>(CloseReason::kCount);
@@ -48,6 +52,8 @@ struct Timeouts {
   TimeNs fin = 10 * kNsPerSec;           // kFinWait, kClosing (idle)
   TimeNs timeWait = 2 * kNsPerSec;       // kTimeWait
   TimeNs rst = 1 * kNsPerSec;            // kClosed
+  TimeNs udp = 30 * kNsPerSec;           // kUdp (idle)
+  TimeNs udpSingle = 5 * kNsPerSec;      // kUdpSingle (idle): a DNS query's flow leaves soon
 
   bool operator==(const Timeouts&) const = default;
 };
@@ -68,6 +74,8 @@ inline constexpr std::uint8_t kFlagAwaitSynAck = 0x20;
 inline constexpr std::uint8_t kFlagRescaleToClient = 0x40;
 // SYN proxy: the backend declined window scaling the client uses: client windows are rescaled.
 inline constexpr std::uint8_t kFlagRescaleToBackend = 0x80;
+// UDP: the backend has answered (the FIN bits mean nothing to a UDP entry).
+inline constexpr std::uint8_t kFlagUdpAnswered = 0x02;
 
 // One connection: the fields a packet touches. 96 bytes at 32-byte alignment, so an entry always
 // spans exactly two cache lines. With the FIN sequence side array (8 bytes) and both bucket arrays
@@ -116,6 +124,7 @@ struct ConnFilter {
   std::optional<std::uint16_t> clientPort;
   std::optional<Address> backend;
   std::optional<Address> vip;
+  std::optional<std::uint8_t> protocol;
   std::optional<TcpState> state;
   bool matches(const ConnEntry& e) const noexcept;
 };
@@ -210,10 +219,24 @@ class ConnTable {
   std::uint32_t findReverse(const FlowKey& k, std::uint64_t h) const noexcept;
 
   // Takes a free entry. When none is free, reclaims expired entries, then evicts one that is
-  // half-open, closing or in TIME_WAIT/closed; never an established or half-closed one. Returns
+  // half-open, closing, in TIME_WAIT/closed or a UDP flow of a single exchange; never an
+  // established or half-closed TCP connection, nor a UDP flow past its first exchange. Returns
   // kNil when nothing can be reclaimed. The caller fills the entry, then calls insert().
   std::uint32_t allocate(TimeNs now) noexcept;
-  // Links a filled entry (state kSynSent) into both indexes and the wheel.
+  // The same for a new UDP flow: while UDP flows hold udpLimit() entries, only a UDP flow of a
+  // single exchange is evicted for it (never a TCP connection), and kNil means the UDP share is
+  // full. A flood of UDP from random sources thus never takes more than its share.
+  std::uint32_t allocateUdp(TimeNs now) noexcept;
+  // At most this share of the capacity holds UDP flows (default 100 %; at least one entry).
+  void setUdpShare(std::uint32_t percent) noexcept {
+    const std::uint64_t n = std::uint64_t{capacity_} * percent / 100;
+    udpLimit_ = n == 0 ? 1 : static_cast<std::uint32_t>(n);
+  }
+  std::uint32_t udpLimit() const noexcept { return udpLimit_; }
+  std::uint64_t udpActive() const noexcept {
+    return activeIn(TcpState::kUdpSingle) + activeIn(TcpState::kUdp);
+  }
+  // Links a filled entry into both indexes and the wheel: kSynSent for TCP, kUdpSingle for UDP.
   void insert(std::uint32_t idx, TimeNs now) noexcept;
   // Returns an allocated but never inserted entry to the free list.
   void abandon(std::uint32_t idx) noexcept;
@@ -224,6 +247,9 @@ class ConnTable {
   // it is free or already killed.
   bool kill(std::uint32_t idx, TimeNs now) noexcept;
 
+  // Feeds one datagram of an existing UDP flow: an answer marks it, the client sending after an
+  // answer moves it to kUdp; every datagram extends its idle timer.
+  void trackUdp(std::uint32_t idx, bool fromClient, TimeNs now) noexcept;
   // Feeds one TCP packet of an existing connection to the state machine.
   void track(std::uint32_t idx, bool fromClient, std::uint8_t tcpFlags, std::uint32_t seq,
              std::uint32_t ack, std::uint32_t payloadLen, TimeNs now) noexcept;
@@ -272,7 +298,11 @@ class ConnTable {
   void wheelUnlink(std::uint32_t idx) noexcept;
   void unlinkChain(std::vector<std::uint32_t>& heads, std::uint32_t ConnEntry::*next,
                    std::uint64_t h, std::uint32_t idx) noexcept;
-  void evictOne() noexcept;  // puts the evicted entry on the free list
+  // Puts an evicted entry on the free list: any evictable one, or (udpOnly) a single-exchange
+  // UDP flow.
+  void evictOne(bool udpOnly = false) noexcept;
+  // Moves an entry to `next` with that state's full timeout.
+  void enterState(std::uint32_t idx, TcpState next, std::uint64_t nowMs) noexcept;
   bool matchFwd(const ConnEntry& e, const FlowKey& k) const noexcept;
   bool matchRev(const ConnEntry& e, const FlowKey& k) const noexcept;
   FlowKey forwardKey(const ConnEntry& e) const noexcept;
@@ -297,6 +327,7 @@ class ConnTable {
   std::vector<std::uint32_t> wheel_;
   std::uint64_t mask_;
   std::uint32_t capacity_;
+  std::uint32_t udpLimit_;
   std::uint32_t freeHead_;
   SnatPool& snat_;
   Timeouts timeouts_;

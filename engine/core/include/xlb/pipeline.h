@@ -133,6 +133,7 @@ class Pipeline {
 
   Reason classify(const PacketRef& pkt, Slot& s) noexcept;
   Reason forward(PacketRef& pkt, Slot& s, TimeNs now) noexcept;
+  Reason forwardUdp(PacketRef& pkt, Slot& s, TimeNs now) noexcept;
   Reason reverse(PacketRef& pkt, Slot& s, TimeNs now) noexcept;
   Reason newConnection(PacketRef& pkt, Slot& s, TimeNs now) noexcept;
   Reason createEntry(const PacketRef& pkt, Slot& s, TimeNs now, std::uint32_t& idx) noexcept;

@@ -13,6 +13,7 @@
 #include "xlb/addr.h"
 #include "xlb/config.h"
 #include "xlb/maglev.h"
+#include "xlb/parse.h"
 
 namespace xlb {
 
@@ -43,11 +44,22 @@ struct VipEntry {
   }
 };
 
-// What a destination address is to this load balancer.
+// What a destination address is to this load balancer. An address may be a TCP VIP and a UDP
+// VIP at once (HTTPS and QUIC on 443), each its own entry in vips().
 struct Destination {
   enum class Kind : std::uint8_t { kNone = 0, kVip, kSnat };
+  static constexpr std::uint16_t kNoVip = 0xffff;
   Kind kind = Kind::kNone;
-  std::uint16_t index = 0;  // VIP position in vips(), or SNAT address position in the config
+  // kVip: the TCP VIP's position in vips() (kNoVip: none); kSnat: the SNAT address's position
+  // in the configuration.
+  std::uint16_t index = 0;
+  std::uint16_t udpIndex = kNoVip;  // kVip: the UDP VIP's position in vips(), or kNoVip
+
+  // The position of the VIP serving `proto` at this address, or kNoVip.
+  std::uint16_t vipFor(std::uint8_t proto) const noexcept {
+    if (kind != Kind::kVip) return kNoVip;
+    return proto == kProtoUdp ? udpIndex : proto == kProtoTcp ? index : kNoVip;
+  }
 };
 
 // What a snapshot is built from when backends change at runtime (the control plane's model):
@@ -89,8 +101,9 @@ class Snapshot {
   // Classifies a destination address with one probe of a small open-addressed table holding
   // every VIP and SNAT address (the per-packet question "is this for us, and how?").
   Destination lookup(Family family, const IpAddr& addr) const noexcept;
-  // The VIP with this address, or nullptr.
-  const VipEntry* findVip(Family family, const IpAddr& addr) const noexcept;
+  // The VIP with this address serving `proto`, or nullptr.
+  const VipEntry* findVip(Family family, const IpAddr& addr,
+                          std::uint8_t proto = kProtoTcp) const noexcept;
 
   const MacAddr& localMac() const noexcept { return localMac_; }
   const std::vector<VipEntry>& vips() const noexcept { return vips_; }
@@ -109,7 +122,7 @@ class Snapshot {
     Family family = Family::kNone;
     Destination dest;
   };
-  void addLocal(const Address& a, Destination d);
+  void setLocal(const Address& a, Destination d);  // adds or replaces the address's slot
   std::size_t slotOf(Family family, const IpAddr& addr) const noexcept;
   std::vector<LocalSlot> local_;  // open addressing, linear probing; kind kNone = empty
   unsigned localShift_ = 64;

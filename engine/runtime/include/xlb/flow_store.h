@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "xlb/addr.h"
+#include "xlb/config.h"
 #include "xlb/conn_table.h"
 
 namespace xlb {
@@ -89,6 +90,7 @@ struct FlowTarget {
   std::uint16_t vipId = 0;
   Address backend;
   std::uint16_t backendId = 0;
+  std::uint8_t protocol = kVipTcp;
 };
 
 // Adoption's EntryCheck: keeps an entry whose VIP and backend this process serves and whose SNAT
@@ -100,7 +102,7 @@ class FlowRemap final : public EntryCheck {
   bool keep(ConnEntry& e) const noexcept override;
 
  private:
-  using Key = std::tuple<Family, IpAddr, IpAddr>;
+  using Key = std::tuple<Family, IpAddr, IpAddr, std::uint8_t>;  // ..., protocol
   struct KeyLess {
     bool operator()(const Key& a, const Key& b) const noexcept;
   };

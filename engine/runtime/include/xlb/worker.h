@@ -92,6 +92,7 @@ struct ConnView {
   Address snat;
   std::uint16_t snatPort = 0;
   TcpState state = TcpState::kFree;
+  std::uint8_t protocol = 6;  // kProtoTcp or kProtoUdp
   bool synProxy = false;
   std::uint32_t worker = 0;
   std::int64_t expiresInMs = 0;  // until the entry's timer fires without further traffic
