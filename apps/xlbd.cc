@@ -315,8 +315,8 @@ void logStarted(const Daemon& d) {
   std::string vips;
   for (const VipConfig& v : config.vips) {
     backends += v.backends.size();
-    vips += (vips.empty() ? "" : ", ") + v.address.toString() + " (" +
-            std::string(enumName(v.synFlood.mode)) + ")";
+    vips += (vips.empty() ? "" : ", ") + v.key().toString();
+    if (v.protocol == kVipTcp) vips += " (" + std::string(enumName(v.synFlood.mode)) + ")";
   }
   auto* zc = dynamic_cast<SocketInfo*>(&d.lb->io(0));
   spdlog::info(

@@ -45,6 +45,8 @@ class Rig {
   // Runs a command in a namespace (lb, br, c1.., b1..).
   CmdResult exec(const std::string& shortName, const std::string& cmd, int timeoutSec = 30) const;
   bool startNginx(int backend);
+  // dnsmasq in backend <backend> (lib.sh rig_backend_dns): which.xlb.test TXT "backend N".
+  bool startDns(int backend);
   // n requests with curl from client c<client>, a new connection each: response body -> count,
   // "FAIL" for a failed request. `url` may carry curl options first (e.g. "-k https://...").
   std::map<std::string, int> curlBodies(int client, int n, const std::string& url) const;

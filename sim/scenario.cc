@@ -55,6 +55,13 @@ ClientClose clientClose(const std::string& s) {
   bad("clients: close \"" + s + "\" is not one of " + enumChoices<ClientClose>());
 }
 
+std::uint8_t protocol(const YAML::Node& n, const std::string& what) {
+  const std::string p = str(n, what, "tcp");
+  const std::optional<std::uint8_t> v = protocolNumber(p);
+  if (!v) bad(what + ": \"" + p + "\" is not tcp or udp");
+  return *v;
+}
+
 ServerClose serverClose(const std::string& s) {
   if (const auto c = parseEnum<ServerClose>(s)) return *c;
   bad("services: close \"" + s + "\" is not one of " + enumChoices<ServerClose>());
@@ -67,6 +74,8 @@ Service service(const YAML::Node& n) {
   v.close = serverClose(str(n["close"], "services.close", "after_client"));
   if (n["close_after"]) v.closeAfter = duration(n["close_after"], "services.close_after");
   if (n["delay"]) v.delay = duration(n["delay"], "services.delay");
+  v.protocol = protocol(n["protocol"], "services.protocol");
+  if (v.protocol == kVipUdp && v.response > 1400) bad("services.response: at most 1400 for udp");
   return v;
 }
 
@@ -86,6 +95,11 @@ ClientGroup clientGroup(const YAML::Node& n) {
   g.response = num<std::uint64_t>(n["response"], "clients.response", 1000);
   g.close = clientClose(str(n["close"], "clients.close", "first"));
   if (n["close_after"]) g.closeAfter = duration(n["close_after"], "clients.close_after");
+  g.protocol = protocol(n["protocol"], "clients.protocol");
+  g.exchanges = num<std::uint32_t>(n["exchanges"], "clients.exchanges", 1);
+  if (n["think"]) g.think = duration(n["think"], "clients.think");
+  if (g.protocol == kVipUdp && (g.request > 1400 || g.exchanges == 0))
+    bad("clients." + g.name + ": udp requests are 1..1400 bytes, exchanges at least 1");
   if (g.hosts == 0 || g.rate <= 0) bad("clients." + g.name + ": hosts and rate must be positive");
   return g;
 }
@@ -97,6 +111,7 @@ Flood flood(const YAML::Node& n) {
   f.start = duration(n["start"], "flood.start");
   f.length = duration(n["duration"], "flood.duration");
   f.rate = num<double>(n["rate"], "flood.rate", 1000);
+  f.protocol = protocol(n["protocol"], "flood.protocol");
   auto p = Prefix::parse(str(n["sources"], "flood.sources"));
   if (!p) bad("flood.sources is not a prefix");
   f.sources = *p;

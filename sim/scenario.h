@@ -42,6 +42,9 @@ enum class ServerClose { kAfterClient, kFirst, kAt, kRst, kHalfClose };
 
 struct Service {
   std::uint16_t port = 80;
+  // udp: each datagram to the port is answered with one datagram of `response` bytes (at most
+  // 1400), after `delay`. The port answers TCP as well (health checks), as DNS servers do.
+  std::uint8_t protocol = kVipTcp;
   std::uint64_t response = 1000;
   ServerClose close = ServerClose::kAfterClient;
   TimeNs closeAfter = 0;
@@ -61,6 +64,11 @@ struct ClientGroup {
   std::uint64_t response = 1000;
   ClientClose close = ClientClose::kFirst;
   TimeNs closeAfter = 0;
+  // udp: a session is `exchanges` request/answer pairs from one socket, `think` apart; it fails
+  // when an answer does not come within a second.
+  std::uint8_t protocol = kVipTcp;
+  std::uint32_t exchanges = 1;
+  TimeNs think = 0;
   // Outcomes.
   std::uint64_t started = 0, completed = 0, reset = 0, failed = 0;
   // Handshakes: the longest (first SYN to established), and those that needed their SYN sent
@@ -72,6 +80,7 @@ struct ClientGroup {
 struct Flood {
   Address vip;
   std::uint16_t port = 80;
+  std::uint8_t protocol = kVipTcp;  // tcp: spoofed SYNs; udp: spoofed datagrams
   TimeNs start = 0, length = 0;
   double rate = 1000;
   Prefix sources;

@@ -166,6 +166,7 @@ class TcpHost {
   TcpConn* find(const Address& remote, std::uint16_t remotePort, std::uint16_t localPort);
   // Drops every arriving frame (a silent host) or none.
   void setSilent(bool silent) noexcept { silent_ = silent; }
+  bool silent() const noexcept { return silent_; }
   // SYNs refused because their tuple was in TIME_WAIT here (answered with a challenge ACK).
   std::uint64_t timeWaitRefusals() const noexcept { return twRefusals_; }
 

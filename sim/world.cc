@@ -42,6 +42,10 @@ void World::toHost(Frame f) {
   }
   TcpHost* h = it->second.get();
   auto shared = std::make_shared<Frame>(std::move(f));
+  if (in.proto == kProtoUdp) {
+    schedule(now_ + s_.latency, [this, shared] { udpInput(*shared); });
+    return;
+  }
   schedule(now_ + s_.latency, [this, h, shared] { h->input(*shared, now_); });
 }
 
@@ -242,7 +246,12 @@ Frame World::floodSyn(const Flood& f, std::uint32_t bits) {
   p.sport = static_cast<std::uint16_t>(1024 + (r >> 40) % 60000);
   p.dport = f.port;
   p.seq = static_cast<std::uint32_t>(r >> 8);
-  p.tcpOptions = frames::optMss(1460);
+  if (f.protocol == kVipUdp) {
+    p.proto = kProtoUdp;
+    p.payload.assign(32, 0x5a);
+  } else {
+    p.tcpOptions = frames::optMss(1460);
+  }
   return frames::buildPacket(p);
 }
 
@@ -260,7 +269,10 @@ void World::scheduleScenario() {
   for (ClientGroup& g : s_.groups) {
     for (std::uint64_t i = 0; i < g.sessions; ++i) {
       const auto at = g.start + static_cast<TimeNs>(static_cast<double>(i) * 1e9 / g.rate);
-      schedule(at, [this, &g, i] { startSession(g, i); });
+      if (g.protocol == kVipUdp)
+        schedule(at, [this, &g, i] { startUdpSession(g, i); });
+      else
+        schedule(at, [this, &g, i] { startSession(g, i); });
     }
   }
   for (const Flood& f : s_.floods) {

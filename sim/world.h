@@ -55,6 +55,10 @@ class World {
   void periodic();
   void healthRound();
   void startSession(ClientGroup& g, std::uint64_t i);
+  // UDP (world_udp.cc): a client's session, a datagram arriving at a host, one exchange.
+  void startUdpSession(ClientGroup& g, std::uint64_t i);
+  void udpInput(const Frame& f);
+  void udpSend(ClientGroup& g, const Address& src, std::uint16_t sport);
   void serverSetup(TcpConn& c);
   TcpHost& host(const Address& a);
   Frame rawFrame(const Raw& r, std::uint32_t i);
@@ -103,6 +107,16 @@ class World {
   std::map<std::uint32_t, Probe> probes_;  // by local port
   std::uint16_t probePort_ = 61000;
   std::unique_ptr<HealthTracker> tracker_;
+
+  // UDP sessions by client address and port: the exchanges left and the one awaited.
+  struct UdpSession {
+    ClientGroup* group = nullptr;
+    std::uint32_t left = 0;
+    std::uint64_t awaited = 0;  // serial of the exchange whose answer is due
+  };
+  std::map<std::pair<std::string, std::uint16_t>, UdpSession> udpSessions_;
+  std::uint64_t udpSerial_ = 0;
+  std::uint16_t udpPort_ = 30000;
 
   std::uint64_t unroutable_ = 0, kernelFrames_ = 0;
   int failures_ = 0;

@@ -11,6 +11,15 @@ using nlohmann::json;
 
 namespace {
 
+constexpr const char* kVipHelp = "VIP address; ADDRESS/udp names a UDP service";
+
+// "10.0.0.1/udp" -> {"address": "10.0.0.1", "protocol": "udp"}; the server checks both.
+json vipObject(const std::string& vip) {
+  const std::size_t slash = vip.rfind('/');
+  if (slash == std::string::npos) return {{"address", vip}};
+  return {{"address", vip.substr(0, slash)}, {"protocol", vip.substr(slash + 1)}};
+}
+
 std::string backendsPath(const Options& o) {
   return "/api/v1/vips/" + urlEncode(o.vip) + "/backends";
 }
@@ -24,6 +33,7 @@ int vipsList(const Session& s, const Options&) {
   json rows = json::array();
   for (const json& v : j["items"]) {
     rows.push_back({{"address", v["address"]},
+                    {"protocol", v["protocol"]},
                     {"ports", v["ports"]},
                     {"syn_flood", v["syn_flood"]["mode"]},
                     {"cookies", v["syn_flood"]["active"]},
@@ -31,6 +41,7 @@ int vipsList(const Session& s, const Options&) {
                     {"active", v["active_connections"]}});
   }
   printTable(rows, {{"address", "VIP"},
+                    {"protocol", "PROTO"},
                     {"ports", "PORTS"},
                     {"syn_flood", "SYN FLOOD"},
                     {"cookies", "COOKIES ON"},
@@ -75,7 +86,7 @@ bool parseBackendPorts(const std::vector<std::string>& items, json& out) {
 }
 
 int vipsAdd(const Session& s, const Options& o) {
-  json vip = {{"address", o.vip}};
+  json vip = vipObject(o.vip);
   json ports, backendPorts;
   if (!parsePorts(o.ports, ports) || !parseBackendPorts(o.backendPorts, backendPorts)) {
     return kExitUsage;
@@ -190,7 +201,7 @@ int configShow(const Session& s, const Options&) {
 
 // --ports "80,443" --syn-flood auto --threshold N: one VIP's settings as a config patch.
 int configSet(const Session& s, const Options& o) {
-  json vip = {{"address", o.vip}};
+  json vip = vipObject(o.vip);
   if (!o.ports.empty()) {
     json ports;
     if (!parsePorts(o.ports, ports)) return kExitUsage;
@@ -214,7 +225,7 @@ int configSet(const Session& s, const Options& o) {
 }
 
 void vipAndAddress(CLI::App& a, Options& o) {
-  a.add_option("vip", o.vip, "VIP address")->required();
+  a.add_option("vip", o.vip, kVipHelp)->required();
   a.add_option("address", o.address, "backend address")->required();
 }
 
@@ -232,7 +243,7 @@ std::vector<Command> vipCommands() {
        "add a VIP with its ports, backends and SYN-flood protection",
        {{"POST", "/api/v1/vips"}},
        [](CLI::App& a, Options& o) {
-         a.add_option("vip", o.vip, "VIP address")->required();
+         a.add_option("vip", o.vip, kVipHelp)->required();
          a.add_option("--ports", o.ports, "served ports, comma-separated")->required();
          a.add_option("--backend-port", o.backendPorts,
                       "VIP_PORT:BACKEND_PORT, where backends listen on another port (repeatable)");
@@ -247,7 +258,7 @@ std::vector<Command> vipCommands() {
        "remove a VIP (its connections finish; --force resets them)",
        {{"DELETE", "/api/v1/vips/{vip}"}},
        [](CLI::App& a, Options& o) {
-         a.add_option("vip", o.vip, "VIP address")->required();
+         a.add_option("vip", o.vip, kVipHelp)->required();
          a.add_flag("--force", o.force, "reset its connections instead");
        },
        vipsRemove},
@@ -260,7 +271,7 @@ std::vector<Command> backendCommands() {
        "list",
        "backends of a VIP with state, health, connections",
        {{"GET", "/api/v1/vips/{vip}/backends"}},
-       [](CLI::App& a, Options& o) { a.add_option("vip", o.vip, "VIP address")->required(); },
+       [](CLI::App& a, Options& o) { a.add_option("vip", o.vip, kVipHelp)->required(); },
        backendsList},
       {"backends",
        "add",
@@ -307,7 +318,7 @@ std::vector<Command> configCommands() {
        "change a VIP's served ports or SYN-flood protection",
        {{"PATCH", "/api/v1/config"}},
        [](CLI::App& a, Options& o) {
-         a.add_option("vip", o.vip, "VIP address")->required();
+         a.add_option("vip", o.vip, kVipHelp)->required();
          a.add_option("--ports", o.ports, "served ports, comma-separated (replaces the list)");
          a.add_option("--backend-port", o.backendPorts,
                       "VIP_PORT:BACKEND_PORT (repeatable; replaces the backend ports)");

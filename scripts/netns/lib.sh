@@ -15,6 +15,8 @@
 #   rig_start_xlbd CONFIG LOG  xlbd in the LB namespace until its API is ready; sets RIG_XLBD_PID
 #   rig_add_routed_backend     a router (10.100.0.1) and, behind it, backend rb1 at 10.200.0.11:
 #                              the LB reaches it via a gateway
+#   rig_backend_nginx I        nginx in backend I: "backend I" over HTTP (80) and HTTPS (443)
+#   rig_backend_dns I          dnsmasq in backend I: which.xlb.test TXT "backend I", UDP/TCP 53
 #   rig_down                   remove everything (also run by the EXIT trap)
 #
 # Addresses (10.100.0.0/24 inside the rig): LB eth0 10.100.0.2 (SNAT) + VIP 10.100.0.100,
@@ -251,3 +253,29 @@ http {
 EOF
   rig_exec "$nsname" nginx -c "$dir/nginx.conf" -p "$dir"
 }
+
+# rig_backend_dns I: dnsmasq in backend I (namespace b<I>) on UDP and TCP 53, IPv4 and IPv6,
+# answering which.xlb.test TXT "backend I" (so a client can tell who answered) and every name under
+# xlb.test with A 10.9.9.I and AAAA fd00:999::I. Logs each query with its source address to
+# /tmp/<prefix>-dns-b<I>.log (full-NAT: the LB's SNAT address). No upstream, no cache.
+rig_backend_dns() {
+  local i=$1 ns log
+  ns=$(rig_ns "b$i")
+  log="/tmp/${RIG_PREFIX}-dns-b$i.log"
+  ip netns exec "$ns" dnsmasq --keep-in-foreground --no-resolv --no-hosts --no-poll \
+    --bind-interfaces --listen-address="10.100.0.$((10 + i))" \
+    --listen-address="fd00:100::$((10 + i))" --port=53 --cache-size=0 \
+    --address="/xlb.test/10.9.9.$i" --address="/xlb.test/fd00:999::$i" \
+    --txt-record="which.xlb.test,backend $i" --log-queries=extra --log-facility="$log" \
+    --pid-file="/tmp/${RIG_PREFIX}-dns-b$i.pid" --user=root --dns-forward-max=1000 \
+    >/dev/null 2>&1 &
+  local n
+  for ((n = 0; n < 50; n++)); do
+    ip netns exec "$ns" dig +short +time=1 +tries=1 @"10.100.0.$((10 + i))" which.xlb.test TXT \
+      2>/dev/null | grep -q "backend $i" && return 0
+    sleep 0.1
+  done
+  rig_log "dnsmasq in b$i did not answer"
+  return 1
+}
+

@@ -102,7 +102,15 @@ struct ControlFixture {
   ApiReply call(HttpMethod m, const std::string& path, const std::string& body = "") {
     ApiRequest r;
     r.method = m;
-    r.resource = path;
+    r.resource = path.substr(0, path.find('?'));
+    // "?a=1&b=2" as the HTTP layer hands it over: names and raw values.
+    for (std::size_t i = path.find('?'); i != std::string::npos && i < path.size();) {
+      const std::size_t end = std::min(path.find('&', i + 1), path.size());
+      const std::string item = path.substr(i + 1, end - i - 1);
+      const std::size_t eq = item.find('=');
+      r.query.emplace_back(item.substr(0, eq), eq == std::string::npos ? "" : item.substr(eq + 1));
+      i = end;
+    }
     r.body = body;
     r.authorization = "Bearer t";
     return dispatch(apiRoutes(), ApiLimits{"t", 1 << 20}, controller.get(), r);

@@ -203,6 +203,63 @@ TEST(Controller, AVipAddedOverTheApiReachesMapsSnapshotAndStateDirAndDrainsAway)
   EXPECT_EQ(f.maps.appliedIds, (std::vector<std::uint16_t>{0, 1, 2}));
 }
 
+// A UDP service on the TCP VIP's address is a VIP of its own: its own slot, backends, listing and
+// removal, named by ?protocol=udp (or ADDRESS/udp percent-encoded); it survives a restart.
+TEST(Controller, AUdpServiceBesideATcpVipIsAVipOfItsOwn) {
+  ControlFixture f;
+  const char* dns =
+      R"({"address":"10.0.0.100","protocol":"udp","ports":[53],"backends":[{"address":"10.0.0.31"}]})";
+  ApiReply r = f.call(HttpMethod::kPost, "/api/v1/vips", dns);
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(f.json(r)["protocol"], "udp");
+  EXPECT_EQ(f.json(r)["syn_flood"]["mode"], "off");
+  EXPECT_EQ(f.call(HttpMethod::kPost, "/api/v1/vips", dns).status, 409);
+  ASSERT_EQ(f.maps.applied.vips.size(), 3u);
+  EXPECT_EQ(f.maps.applied.vips[2].protocol, kVipUdp);
+  const VipEntry* udp = f.worker.snapshot->findVip(Family::kV4, A("10.0.0.100").ip, kProtoUdp);
+  const VipEntry* tcp = f.worker.snapshot->findVip(Family::kV4, A("10.0.0.100").ip, kProtoTcp);
+  ASSERT_NE(udp, nullptr);
+  ASSERT_NE(tcp, nullptr);
+  EXPECT_NE(udp->id, tcp->id);
+  EXPECT_TRUE(udp->servesPort(53));
+  EXPECT_FALSE(tcp->servesPort(53));
+  r = f.call(HttpMethod::kGet, "/api/v1/vips/10.0.0.100/backends?protocol=udp");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(f.json(r)["protocol"], "udp");
+  EXPECT_EQ(f.json(r)["items"][0]["address"], "10.0.0.31");
+  r = f.call(HttpMethod::kGet, "/api/v1/vips/10.0.0.100%2Fudp/backends");
+  EXPECT_EQ(f.json(r)["items"][0]["address"], "10.0.0.31") << r.body;
+  r = f.call(HttpMethod::kGet, "/api/v1/vips/10.0.0.100/backends");
+  EXPECT_EQ(f.json(r)["protocol"], "tcp");
+  EXPECT_EQ(f.json(r)["items"][0]["address"], "10.0.0.11");
+  EXPECT_EQ(f.call(HttpMethod::kGet, "/api/v1/vips/10.0.0.100/backends?protocol=sctp").status, 400);
+  EXPECT_EQ(f.call(HttpMethod::kPost, "/api/v1/vips/10.0.0.100/backends?protocol=udp",
+                   R"({"address":"10.0.0.32"})")
+                .status,
+            201);
+  // SYN-flood settings belong to TCP.
+  r = f.call(
+      HttpMethod::kPatch, "/api/v1/config",
+      R"({"vips":[{"address":"10.0.0.100","protocol":"udp","syn_flood":{"mode":"always"}}]})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  r = f.call(HttpMethod::kPatch, "/api/v1/config",
+             R"({"vips":[{"address":"10.0.0.100","protocol":"udp","ports":[53,443]}]})");
+  EXPECT_EQ(r.status, 200) << r.body;
+  {
+    ControlFixture again([&](Config& c) { c.stateDir = f.dir.string(); });
+    const VipEntry* back =
+        again.worker.snapshot->findVip(Family::kV4, A("10.0.0.100").ip, kProtoUdp);
+    ASSERT_NE(back, nullptr);
+    EXPECT_TRUE(back->servesPort(443));
+    EXPECT_EQ(back->backends.size(), 2u);
+  }
+  ASSERT_EQ(f.call(HttpMethod::kDelete, "/api/v1/vips/10.0.0.100?protocol=udp&force=true").status,
+            204);
+  f.controller->tick();
+  EXPECT_EQ(f.worker.snapshot->findVip(Family::kV4, A("10.0.0.100").ip, kProtoUdp), nullptr);
+  EXPECT_NE(f.worker.snapshot->findVip(Family::kV4, A("10.0.0.100").ip, kProtoTcp), nullptr);
+}
+
 TEST(Controller, ReloadAppliesTheFilesDifferencesAndNamesWhatNeedsARestart) {
   ControlFixture f;
   ASSERT_EQ(
