@@ -4,8 +4,10 @@
 # netns rig in the same run, each the load balancer in the LB namespace in turn. Per LB: keep-alive
 # requests/s; new connections/s sustained for RIG_SUSTAIN_SECONDS in 10 s rounds (first and last
 # round reported); wrk's p50/p99; CPU seconds per 1,000 requests; and new connections/s during an
-# hping3 random-source SYN flood divided by the same without it. RIG_RUNS runs (default 3); the
-# report (bench/rig_report.py) takes medians and writes JSON, Markdown and PNG plots.
+# hping3 random-source SYN flood divided by the same without it; and DNS queries/s (dnsperf, 20
+# sockets, dnsmasq backends) through xlb and nftables (HAProxy does not balance UDP) and straight
+# to one backend. RIG_RUNS runs (default 3); the report (bench/rig_report.py) takes medians and
+# writes JSON, Markdown and PNG plots.
 # Usage: bench/rig.sh OUT_DIR     (root; every load is bounded in time and count)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,12 +16,13 @@ RUNS=${RIG_RUNS:-3}
 SUSTAIN=${RIG_SUSTAIN_SECONDS:-60}
 KEEPALIVE=${RIG_KEEPALIVE_SECONDS:-10}
 FLOOD=${RIG_FLOOD_SECONDS:-10}
+DNS=${RIG_DNS_SECONDS:-15}
 LBS=${RIG_LBS:-"xlb haproxy nftables"}
 RAW=$OUT/rig-raw
 VIP=10.100.0.100
 URL=http://$VIP/
 [[ $(id -u) -eq 0 ]] || { echo "bench-rig: needs root (network namespaces, XDP)" >&2; exit 1; }
-for t in wrk hping3 haproxy nft conntrack /usr/bin/python3; do
+for t in wrk hping3 haproxy nft conntrack dnsperf dnsmasq /usr/bin/python3; do
   command -v "$t" >/dev/null || { echo "bench-rig: $t missing (run ci/deps.sh)" >&2; exit 1; }
 done
 rm -rf "$RAW"
@@ -29,12 +32,13 @@ mkdir -p "$RAW"
 source scripts/netns/lib.sh
 rig_init bench
 rig_up 2 3 >/dev/null
-for i in 1 2 3; do rig_backend_nginx "$i" >/dev/null; done
+for i in 1 2 3; do rig_backend_nginx "$i" >/dev/null; rig_backend_dns "$i"; done
 # Three disjoint port ranges, so that no LB meets the tuples another one left in the backends'
 # TIME_WAIT (60 s): HAProxy's own connections use the LB namespace's ephemeral ports 1024-9999,
 # xlb SNATs to 10000-32767, nftables keeps the clients' ports (32768-60999).
 rig_exec lb sysctl -qw net.ipv4.ip_local_port_range="1024 9999"
 WORK=$(mktemp -d "/tmp/${RIG_PREFIX}-bench.XXXX")
+for i in $(seq 1000); do echo "n$i.xlb.test A"; done >"$WORK/queries"
 
 LB_PID=""
 cpu_ticks() {  # busy and total jiffies of the whole machine
@@ -47,6 +51,7 @@ proc_ticks() {  # utime + stime of a process (all its threads), in jiffies
 
 start_xlb() {
   rig_xlb_yaml 10000-32767 20000 "$WORK/xlb-state" "conntrack: {capacity: 200000}" \
+    "$(printf '  - address: %s\n    protocol: udp\n    ports: [53]\n    backends: [{address: 10.100.0.11}, {address: 10.100.0.12}, {address: 10.100.0.13}]' "$VIP")" \
     >"$WORK/xlb.yaml"
   rig_start_xlbd "$WORK/xlb.yaml" "$WORK/xlbd.log"
   LB_PID=$RIG_XLBD_PID
@@ -98,6 +103,7 @@ table ip xlbbench {
   chain pre {
     type nat hook prerouting priority dstnat;
     ip daddr $VIP tcp dport 80 dnat to numgen inc mod 3 map { 0 : 10.100.0.11, 1 : 10.100.0.12, 2 : 10.100.0.13 }
+    ip daddr $VIP udp dport 53 dnat to numgen inc mod 3 map { 0 : 10.100.0.11, 1 : 10.100.0.12, 2 : 10.100.0.13 }
   }
   chain post {
     type nat hook postrouting priority srcnat;
@@ -117,6 +123,11 @@ wrk_run() {  # wrk_run SECONDS OUTFILE [extra wrk args]
   local secs=$1 out=$2
   shift 2
   rig_exec c1 timeout $((secs + 15)) wrk -t1 -c50 -d"${secs}s" --latency "$@" "$URL" >"$out" 2>&1 || true
+}
+
+dns_run() {  # dns_run SERVER OUTFILE: dnsperf at its full rate, 20 sockets, 200 outstanding
+  rig_exec c1 timeout $((DNS + 15)) dnsperf -s "$1" -d "$WORK/queries" -l "$DNS" -c 20 -q 200 \
+    >"$2" 2>&1 || true
 }
 
 measure() {  # measure LB RUN
@@ -143,6 +154,10 @@ measure() {  # measure LB RUN
   sleep 1
   wrk_run "$FLOOD" "$dir/flood.txt" -H 'Connection: close'
   wait "$hp" 2>/dev/null || true
+  if [[ $lb != haproxy ]]; then
+    sleep 1
+    dns_run "$VIP" "$dir/dns.txt"
+  fi
   if [[ $lb == xlb ]]; then
     rig_exec lb curl -s -m 5 http://127.0.0.1:9180/api/v1/stats >"$dir/xlb-stats.json" || true
   fi
@@ -150,6 +165,9 @@ measure() {  # measure LB RUN
 }
 
 for run in $(seq "$RUNS"); do
+  mkdir -p "$RAW/direct/run$run"
+  echo "bench-rig: run $run/$RUNS: DNS straight to one backend"
+  dns_run 10.100.0.11 "$RAW/direct/run$run/dns.txt"
   for lb in $LBS; do
     echo "bench-rig: run $run/$RUNS: $lb"
     "start_$lb"

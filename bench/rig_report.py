@@ -44,6 +44,19 @@ def parse_wrk(path):
     return out
 
 
+def parse_dnsperf(path):
+    """Queries/s and the share lost from dnsperf's summary (None when it did not run)."""
+    if not os.path.exists(path):
+        return {"qps": None, "lost": None}
+    text = open(path).read()
+    qps = re.search(r"Queries per second:\s+([\d.]+)", text)
+    sent = re.search(r"Queries sent:\s+(\d+)", text)
+    lost = re.search(r"Queries lost:\s+(\d+)", text)
+    return {"qps": float(qps.group(1)) if qps else 0.0,
+            "lost": int(lost.group(1)) / int(sent.group(1)) if lost and sent and int(sent.group(1))
+            else None}
+
+
 def one_run(d):
     ka = parse_wrk(os.path.join(d, "keepalive.txt"))
     rounds = []
@@ -58,7 +71,10 @@ def one_run(d):
     hz = cpu["ticks_per_second"]
     noflood = parse_wrk(os.path.join(d, "noflood.txt"))
     flood = parse_wrk(os.path.join(d, "flood.txt"))
+    dns = parse_dnsperf(os.path.join(d, "dns.txt"))
     return {
+        "dns_qps": dns["qps"],
+        "dns_lost": dns["lost"],
         "keepalive_rps": ka["rps"],
         "keepalive_p50_ms": ka["p50_ms"],
         "keepalive_p99_ms": ka["p99_ms"],
@@ -90,6 +106,9 @@ def main():
     raw, out = sys.argv[1], sys.argv[2]
     meta = json.load(open(os.path.join(raw, "meta.json")))
     runs = sorted(d for d in os.listdir(raw) if d.startswith("run"))
+    direct_dir = os.path.join(raw, "direct")
+    direct = [parse_dnsperf(os.path.join(direct_dir, r, "dns.txt"))
+              for r in sorted(os.listdir(direct_dir))] if os.path.isdir(direct_dir) else []
     lbs = sorted({lb for r in runs for lb in os.listdir(os.path.join(raw, r))})
     per = {lb: [one_run(os.path.join(raw, r, lb)) for r in runs
                 if os.path.isdir(os.path.join(raw, r, lb))] for lb in lbs}
@@ -113,6 +132,11 @@ def main():
             "sustained_last_vs_nftables": x["sustained_last_rps"] / base["sustained_last_rps"],
             "xlb_flood_ratio": x["flood_ratio"],
         }
+    result["dns_direct_qps"] = median([d["qps"] for d in direct])
+    if base and "xlb" in result["lbs"] and base["dns_qps"] and result["lbs"]["xlb"]["dns_qps"]:
+        goals["dns_vs_nftables"] = result["lbs"]["xlb"]["dns_qps"] / base["dns_qps"]
+        if result["dns_direct_qps"]:
+            goals["dns_vs_direct"] = result["lbs"]["xlb"]["dns_qps"] / result["dns_direct_qps"]
     result["goals"] = goals
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "rig.json"), "w") as f:
@@ -135,6 +159,8 @@ def main():
         ("new connections/s under SYN flood", "flood_rps", "{:,.0f}"),
         ("... as a share of no flood", "flood_ratio", "{:.1%}"),
         ("client TIME_WAIT sockets, most after a round", "client_time_wait_max", "{:,.0f}"),
+        ("DNS queries/s (dnsperf, 20 sockets)", "dns_qps", "{:,.0f}"),
+        ("... queries lost", "dns_lost", "{:.2%}"),
         ("errors (sustained, flood)", None, None),
     ]
     order = [lb for lb in ("xlb", "nftables", "haproxy") if lb in result["lbs"]]
@@ -154,6 +180,11 @@ def main():
                "xlb keeps %.0f%% of its rate under the flood." % (
                    goals["keepalive_vs_nftables"], goals["sustained_vs_nftables"],
                    goals["sustained_last_vs_nftables"], goals["xlb_flood_ratio"] * 100)]
+    if result["dns_direct_qps"]:
+        md += ["", "DNS straight to one backend (no load balancer): %s queries/s%s." % (
+            fmt(result["dns_direct_qps"]),
+            "; xlb %.2f of it, %.2f of nftables" % (goals["dns_vs_direct"], goals["dns_vs_nftables"])
+            if "dns_vs_direct" in goals else "")]
     md += ["", "LB process CPU counts the load balancer's own process (xlbd, haproxy); XDP and "
            "netfilter run in the kernel's softirq and show only in the machine figure, which also "
            "counts the clients and backends sharing the machine."]

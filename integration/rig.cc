@@ -140,7 +140,7 @@ bool Rig::startNginx(int backend) {
 }
 
 bool Rig::startDns(int backend) {
-  return sh(libCall("rig_backend_dns " + std::to_string(backend)), 20).status == 0;
+  return sh(libCall("rig_backend_dns " + std::to_string(backend) + " log"), 20).status == 0;
 }
 
 void Rig::writeConfig(const std::string& yaml) const {

@@ -16,7 +16,7 @@
 #   rig_add_routed_backend     a router (10.100.0.1) and, behind it, backend rb1 at 10.200.0.11:
 #                              the LB reaches it via a gateway
 #   rig_backend_nginx I        nginx in backend I: "backend I" over HTTP (80) and HTTPS (443)
-#   rig_backend_dns I          dnsmasq in backend I: which.xlb.test TXT "backend I", UDP/TCP 53
+#   rig_backend_dns I [log]    dnsmasq in backend I: which.xlb.test TXT "backend I", UDP/TCP 53
 #   rig_down                   remove everything (also run by the EXIT trap)
 #
 # Addresses (10.100.0.0/24 inside the rig): LB eth0 10.100.0.2 (SNAT) + VIP 10.100.0.100,
@@ -121,8 +121,9 @@ _rig_link() {
   _rig_offloads_off "$ns" eth0
 }
 
-# rig_xlb_yaml SNAT_PORTS THRESHOLD STATE_DIR [MORE_YAML]: an xlbd configuration for the rig's LB
-# with one VIP ($RIG_VIP, port 80, auto SYN-flood mode) over the first three backends.
+# rig_xlb_yaml SNAT_PORTS THRESHOLD STATE_DIR [MORE_YAML] [MORE_VIPS]: an xlbd configuration for
+# the rig's LB with one VIP ($RIG_VIP, port 80, auto SYN-flood mode) over the first three
+# backends, and the VIPs MORE_VIPS lists (YAML list items indented by two).
 rig_xlb_yaml() {
   cat <<EOF
 interface: eth0
@@ -133,6 +134,7 @@ vips:
     ports: [80]
     syn_flood: {mode: auto, threshold_pps: $2}
     backends: [{address: 10.100.0.11}, {address: 10.100.0.12}, {address: 10.100.0.13}]
+${5:-}
 state_dir: $3
 runtime_dir: $3/run
 ${4:-}
@@ -254,21 +256,23 @@ EOF
   rig_exec "$nsname" nginx -c "$dir/nginx.conf" -p "$dir"
 }
 
-# rig_backend_dns I: dnsmasq in backend I (namespace b<I>) on UDP and TCP 53, IPv4 and IPv6,
-# answering which.xlb.test TXT "backend I" (so a client can tell who answered) and every name under
-# xlb.test with A 10.9.9.I and AAAA fd00:999::I. Logs each query with its source address to
-# /tmp/<prefix>-dns-b<I>.log (full-NAT: the LB's SNAT address). No upstream, no cache.
+# rig_backend_dns I [log]: dnsmasq in backend I (namespace b<I>) on UDP and TCP 53, IPv4 and
+# IPv6, answering which.xlb.test TXT "backend I" (so a client can tell who answered) and every name
+# under xlb.test with A 10.9.9.I and AAAA fd00:999::I. No upstream, no cache. With "log", each
+# query is logged with its source address to /tmp/<prefix>-dns-b<I>.log (full-NAT: the LB's SNAT
+# address); benchmarks leave it off.
 rig_backend_dns() {
-  local i=$1 ns log
+  local i=$1 ns log=()
   ns=$(rig_ns "b$i")
-  log="/tmp/${RIG_PREFIX}-dns-b$i.log"
+  [[ ${2:-} == log ]] && log=(--log-queries=extra --log-facility="/tmp/${RIG_PREFIX}-dns-b$i.log")
   ip netns exec "$ns" dnsmasq --keep-in-foreground --no-resolv --no-hosts --no-poll \
     --bind-interfaces --listen-address="10.100.0.$((10 + i))" \
     --listen-address="fd00:100::$((10 + i))" --port=53 --cache-size=0 \
     --address="/xlb.test/10.9.9.$i" --address="/xlb.test/fd00:999::$i" \
-    --txt-record="which.xlb.test,backend $i" --log-queries=extra --log-facility="$log" \
+    --txt-record="which.xlb.test,backend $i" "${log[@]}" \
     --pid-file="/tmp/${RIG_PREFIX}-dns-b$i.pid" --user=root --dns-forward-max=1000 \
     >/dev/null 2>&1 &
+  disown $! 2>/dev/null || true  # rig_down kills it; no job-control notice then
   local n
   for ((n = 0; n < 50; n++)); do
     ip netns exec "$ns" dig +short +time=1 +tries=1 @"10.100.0.$((10 + i))" which.xlb.test TXT \
