@@ -15,7 +15,7 @@ PACKAGES=(
   libpcap-dev tshark tcpreplay
   haproxy nftables conntrack python3-matplotlib
   iproute2 ethtool iputils-ping nginx-light curl wrk hping3 openssl procps psmisc
-  dnsmasq-base dnsperf bind9-dnsutils
+  dnsmasq-base dnsperf bind9-dnsutils ngtcp2-client ngtcp2-server
 )
 
 missing=()

@@ -120,8 +120,15 @@ void loadSnat(const YAML::Node& n, SnatConfig& out) {
   }
 }
 
+bool boolean(const YAML::Node& n, const std::string& key) {
+  const std::string b = scalar(n, key);
+  if (b != "true" && b != "false") fail(key, "\"" + b + "\" is not true or false");
+  return b == "true";
+}
+
 void loadVip(const YAML::Node& n, const std::string& path, VipConfig& v) {
-  onlyKeys(n, path, {"address", "protocol", "ports", "backend_ports", "syn_flood", "backends"});
+  onlyKeys(n, path,
+           {"address", "protocol", "quic", "ports", "backend_ports", "syn_flood", "backends"});
   if (!n["address"]) fail(join(path, "address"), "required");
   v.address = address(n["address"], join(path, "address"));
   if (n["protocol"]) {
@@ -129,6 +136,10 @@ void loadVip(const YAML::Node& n, const std::string& path, VipConfig& v) {
     const std::optional<std::uint8_t> proto = protocolNumber(p);
     if (!proto) fail(join(path, "protocol"), "\"" + p + "\" is not one of tcp, udp");
     v.protocol = *proto;
+  }
+  if (n["quic"]) {
+    v.quic = boolean(n["quic"], join(path, "quic"));
+    if (v.quic && v.protocol != kVipUdp) fail(join(path, "quic"), "only a UDP VIP carries QUIC");
   }
   if (v.protocol == kVipUdp) {
     if (n["syn_flood"]) fail(join(path, "syn_flood"), "applies to TCP VIPs only");
@@ -226,12 +237,6 @@ void loadControl(const YAML::Node& n, ControlConfig& c) {
     c.listenPort = port;
   }
   if (n["token_file"]) c.tokenFile = scalar(n["token_file"], "control.token_file");
-}
-
-bool boolean(const YAML::Node& n, const std::string& key) {
-  const std::string b = scalar(n, key);
-  if (b != "true" && b != "false") fail(key, "\"" + b + "\" is not true or false");
-  return b == "true";
 }
 
 void loadHealth(const YAML::Node& n, HealthCheckConfig& h) {

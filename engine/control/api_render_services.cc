@@ -28,6 +28,7 @@ json vipSummary(const VipView& v) {
   }
   return {{"address", v.config.address.toString()},
           {"protocol", protocolName(v.config.protocol)},
+          {"quic", v.config.quic},
           {"state", v.draining ? "draining" : "active"},
           {"ports", v.config.ports},
           {"backend_ports", backendPortsToJson(v.config.backendPorts)},
@@ -54,6 +55,7 @@ json config(const Config& c) {
     vips.push_back(
         {{"address", v.address.toString()},
          {"protocol", protocolName(v.protocol)},
+         {"quic", v.quic},
          {"ports", v.ports},
          {"backend_ports", backendPortsToJson(v.backendPorts)},
          {"syn_flood",

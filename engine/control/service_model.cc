@@ -267,6 +267,7 @@ SnapshotSpec ServiceModel::spec(const MacAddr& localMac, const Snapshot::Resolve
     SnapshotSpec::Vip sv{.address = v.config.address,
                          .id = v.id,
                          .proto = v.config.protocol,
+                         .quic = v.config.quic,
                          .synMode = v.config.synFlood.mode,
                          .ports = v.config.ports,
                          .backendPorts = v.config.backendPorts,

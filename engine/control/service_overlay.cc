@@ -87,7 +87,7 @@ BackendPorts backendPortsFromJson(const json& j) {
 VipConfig vipFromJson(const json& j) {
   if (!j.is_object()) throw JsonReadError("expected a VIP object");
   for (const auto& [k, v] : j.items()) {
-    static const std::vector<std::string> kKeys = {"address",       "protocol",  "ports",
+    static const std::vector<std::string> kKeys = {"address",       "protocol",  "quic",    "ports",
                                                    "backend_ports", "syn_flood", "backends"};
     if (std::find(kKeys.begin(), kKeys.end(), k) == kKeys.end()) {
       throw JsonReadError("unknown field \"" + k + "\"");
@@ -101,6 +101,12 @@ VipConfig vipFromJson(const json& j) {
     const std::optional<std::uint8_t> p = protocolNumber(fieldString(j, "protocol", 16));
     if (!p) throw JsonReadError("\"protocol\" must be tcp or udp");
     c.protocol = *p;
+  }
+  if (j.contains("quic")) {
+    if (!j["quic"].is_boolean()) throw JsonReadError("\"quic\" is not true or false");
+    c.quic = j["quic"].get<bool>();
+    if (c.quic && c.protocol != kVipUdp)
+      throw JsonReadError("\"quic\": only a UDP VIP carries QUIC");
   }
   if (c.protocol == kVipUdp) {
     if (j.contains("syn_flood")) throw JsonReadError("\"syn_flood\" applies to TCP VIPs only");
@@ -151,6 +157,7 @@ std::string ServiceModel::overlayJson() const {
     json rec = {{"address", v.config.address.toString()},
                 {"source", v.fromConfig ? "config" : "api"}};
     if (v.config.protocol != kVipTcp) rec["protocol"] = protocolName(v.config.protocol);
+    if (v.config.quic) rec["quic"] = true;
     if (base == nullptr || sorted(base->ports) != sorted(v.config.ports)) {
       rec["ports"] = v.config.ports;
     }
@@ -231,6 +238,8 @@ std::optional<ModelError> ServiceModel::applyVipOverlay(const json& jv) {
     c.address = va->address;
     c.protocol = va->protocol;
     if (c.protocol == kVipUdp) c.synFlood.mode = SynFloodMode::kOff;
+    c.quic = c.protocol == kVipUdp && jv.contains("quic") && jsonField(jv, "quic").is_boolean() &&
+             jsonField(jv, "quic").get<bool>();
     if (!ports) return badRequest("VIP " + va->toString() + " without ports");
     c.ports = *ports;
     c.backendPorts = backendPorts.value_or(BackendPorts{});

@@ -88,6 +88,7 @@ std::string checkConfig(const Config& c) {
     if (!seenVips.insert(v.key().toString()).second) {
       return key + ".address: duplicate " + protocolName(v.protocol) + " VIP " + addr;
     }
+    if (v.quic && v.protocol != kVipUdp) return key + ".quic: only a UDP VIP carries QUIC";
     bool haveSnat = false;
     for (const Address& s : c.snat.addresses) {
       if (s.family == v.address.family) haveSnat = true;

@@ -329,6 +329,18 @@ void ConnTable::enterState(std::uint32_t idx, TcpState next, std::uint64_t nowMs
   wheelInsert(idx, nowMs);
 }
 
+void ConnTable::moveClient(std::uint32_t idx, const IpAddr& client, std::uint16_t port,
+                           const std::uint8_t* mac) noexcept {
+  ConnEntry& e = entries_[idx];
+  unlinkChain(fwdHeads_, &ConnEntry::nextFwd, hash(forwardKey(e)), idx);
+  e.client = client;
+  e.clientPort = port;
+  std::memcpy(e.clientMac.data(), mac, 6);
+  const std::uint64_t hf = hash(forwardKey(e)) & mask_;
+  e.nextFwd = fwdHeads_[hf];
+  fwdHeads_[hf] = idx;
+}
+
 void ConnTable::trackUdp(std::uint32_t idx, bool fromClient, TimeNs now) noexcept {
   ConnEntry& e = entries_[idx];
   const std::uint64_t nowMs = now / kNsPerMs;

@@ -187,30 +187,9 @@ Reason Pipeline::createEntry(const PacketRef& pkt, Slot& s, TimeNs now,
   e.winShifts = 0;
   std::memcpy(e.clientMac.data(), pkt.data + 6, 6);
   table_.insert(idx, now);
+  if (udp && vip.quic) e.flags |= kFlagQuic;
   ++backendCounters_[b.id].created;
   idxOut = idx;
-  return Reason::kTxToBackend;
-}
-
-// A UDP datagram from a client: the first of a flow creates it (its checksum checked first, as a
-// SYN's is), every one is NATed to the flow's backend.
-Reason Pipeline::forwardUdp(PacketRef& pkt, Slot& s, TimeNs now) noexcept {
-  const PacketInfo& in = s.info;
-  std::uint32_t idx = table_.findForward(s.key, s.hash);
-  if (idx == ConnTable::kNil) {
-    const std::uint8_t* l4 = pkt.data + in.l4Offset;
-    if (!l4ChecksumValid(in.family, in.proto, in.src, in.dst, l4, in.l4Len)) {
-      return l4ChecksumPartial(in.family, in.proto, in.src, in.dst, l4, in.l4Len)
-                 ? Reason::kPartialChecksum
-                 : Reason::kBadChecksum;
-    }
-    if (const Reason r = createEntry(pkt, s, now, idx); r != Reason::kTxToBackend) return r;
-  } else {
-    table_.trackUdp(idx, true, now);
-  }
-  const ConnEntry& e = table_.entry(idx);
-  toBackend(pkt.data, in, e);
-  backendCounters_[e.backendId].bytesToBackend += pkt.len;
   return Reason::kTxToBackend;
 }
 
@@ -261,13 +240,7 @@ Reason Pipeline::reverse(PacketRef& pkt, Slot& s, TimeNs now) noexcept {
   const std::uint32_t idx = table_.findReverse(s.key, s.hash);
   if (idx == ConnTable::kNil) return Reason::kNoConntrack;
   const ConnEntry& e = table_.entry(idx);
-  if (e.proto == kProtoUdp) {
-    table_.trackUdp(idx, false, now);
-    setMacs(pkt.data, snap_->localMac().bytes, e.clientMac);
-    natRewrite(pkt.data, in, e.vip, e.client, e.vipPort, e.clientPort);
-    backendCounters_[e.backendId].bytesToClient += pkt.len;
-    return Reason::kTxToClient;
-  }
+  if (e.proto == kProtoUdp) return reverseUdp(pkt, in, idx, now);
   if (e.state == TcpState::kKilled) return killReply(pkt, in, idx, false);
   Reason r = Reason::kTxToClient;
   if (e.flags & kFlagSynProxy) {

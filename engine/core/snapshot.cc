@@ -21,6 +21,7 @@ std::shared_ptr<const Snapshot> Snapshot::fromConfig(const Config& config, const
     SnapshotSpec::Vip v{.address = vc.address,
                         .id = static_cast<std::uint16_t>(i),
                         .proto = vc.protocol,
+                        .quic = vc.quic,
                         .synMode = vc.synFlood.mode,
                         .ports = vc.ports,
                         .backendPorts = vc.backendPorts,
@@ -47,6 +48,7 @@ std::shared_ptr<const Snapshot> Snapshot::build(const SnapshotSpec& spec) {
     v.address = vs.address;
     v.id = vs.id;
     v.proto = vs.proto;
+    v.quic = vs.quic;
     v.synMode = vs.synMode;
     for (std::uint16_t p : vs.ports) v.portBits[p >> 6] |= std::uint64_t{1} << (p & 63);
     v.backendPorts.assign(vs.backendPorts.begin(), vs.backendPorts.end());

@@ -17,6 +17,7 @@
 #                              the LB reaches it via a gateway
 #   rig_backend_nginx I        nginx in backend I: "backend I" over HTTP (80) and HTTPS (443)
 #   rig_backend_dns I [log]    dnsmasq in backend I: which.xlb.test TXT "backend I", UDP/TCP 53
+#   rig_backend_quic I         ngtcp2's gtlsserver in backend I: HTTP/3 on UDP 443, /which
 #   rig_down                   remove everything (also run by the EXIT trap)
 #
 # Addresses (10.100.0.0/24 inside the rig): LB eth0 10.100.0.2 (SNAT) + VIP 10.100.0.100,
@@ -280,6 +281,28 @@ rig_backend_dns() {
     sleep 0.1
   done
   rig_log "dnsmasq in b$i did not answer"
+  return 1
+}
+
+# rig_backend_quic I: an ngtcp2 HTTP/3 server (gtlsserver) in backend I on UDP 443 (IPv4), serving
+# /which ("backend I") from its own document root with a self-signed certificate (one day).
+rig_backend_quic() {
+  local i=$1 ns dir n
+  ns=$(rig_ns "b$i")
+  dir=$(mktemp -d "/tmp/${RIG_PREFIX}-quic-b$i.XXXX")
+  mkdir -p "$dir/www"
+  echo "backend $i" >"$dir/www/which"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+    -subj "/CN=xlb-rig" -keyout "$dir/key.pem" -out "$dir/cert.pem" >/dev/null 2>&1 ||
+    { echo "rig: openssl could not make a certificate" >&2; return 1; }
+  ip netns exec "$ns" gtlsserver -q -d "$dir/www" "10.100.0.$((10 + i))" 443 "$dir/key.pem" \
+    "$dir/cert.pem" >"$dir/server.log" 2>&1 &
+  disown $! 2>/dev/null || true
+  for ((n = 0; n < 50; n++)); do
+    ip netns exec "$ns" ss -Huln "sport = :443" | grep -q . && return 0
+    sleep 0.1
+  done
+  rig_log "gtlsserver in b$i did not start"
   return 1
 }
 

@@ -24,7 +24,14 @@ TEST(Config, DocumentedExampleLoads) {
   const Config& c = ok(r);
   EXPECT_EQ(c.interface, "eth0");
   EXPECT_EQ(c.xdpMode, XdpMode::kAuto);
-  ASSERT_EQ(c.vips.size(), 1u);
+  ASSERT_EQ(c.vips.size(), 2u);
+  EXPECT_EQ(c.vips[1].key().toString(), "10.0.0.100/udp");
+  EXPECT_EQ(c.vips[1].ports, (std::vector<std::uint16_t>{53, 443}));
+  EXPECT_TRUE(c.vips[1].quic);
+  EXPECT_EQ(c.vips[1].synFlood.mode, SynFloodMode::kOff);
+  EXPECT_EQ(c.conntrack.udpSharePercent, 50u);
+  EXPECT_EQ(c.conntrack.timeouts.udp, 30 * kNsPerSec);
+  EXPECT_EQ(c.conntrack.timeouts.udpSingle, 5 * kNsPerSec);
   EXPECT_EQ(c.vips[0].address.toString(), "10.0.0.100");
   EXPECT_EQ(c.vips[0].ports, (std::vector<std::uint16_t>{80, 443}));
   EXPECT_EQ(c.vips[0].synFlood.mode, SynFloodMode::kAuto);

@@ -58,6 +58,8 @@ struct VipKey {
 struct VipConfig {
   Address address;
   std::uint8_t protocol = kVipTcp;  // or kVipUdp (UDP VIPs have syn_flood off)
+  // UDP only: QUIC flows are also found by the server's connection ID (NAT rebinding).
+  bool quic = false;
   std::vector<std::uint16_t> ports{80, 443};
   BackendPorts backendPorts;  // keys are served ports (checkConfig)
   SynFloodConfig synFlood;

@@ -76,6 +76,8 @@ inline constexpr std::uint8_t kFlagRescaleToClient = 0x40;
 inline constexpr std::uint8_t kFlagRescaleToBackend = 0x80;
 // UDP: the backend has answered (the FIN bits mean nothing to a UDP entry).
 inline constexpr std::uint8_t kFlagUdpAnswered = 0x02;
+// UDP: a QUIC VIP's flow; the server's connection IDs find it (CidTable).
+inline constexpr std::uint8_t kFlagQuic = 0x04;
 
 // One connection: the fields a packet touches. 96 bytes at 32-byte alignment, so an entry always
 // spans exactly two cache lines. With the FIN sequence side array (8 bytes) and both bucket arrays
@@ -250,6 +252,10 @@ class ConnTable {
   // Feeds one datagram of an existing UDP flow: an answer marks it, the client sending after an
   // answer moves it to kUdp; every datagram extends its idle timer.
   void trackUdp(std::uint32_t idx, bool fromClient, TimeNs now) noexcept;
+  // The client's address or port changed (a QUIC client after NAT rebinding): the entry is found
+  // under the new forward key from now on; its backend and SNAT tuple stay.
+  void moveClient(std::uint32_t idx, const IpAddr& client, std::uint16_t port,
+                  const std::uint8_t* mac) noexcept;
   // Feeds one TCP packet of an existing connection to the state machine.
   void track(std::uint32_t idx, bool fromClient, std::uint8_t tcpFlags, std::uint32_t seq,
              std::uint32_t ack, std::uint32_t payloadLen, TimeNs now) noexcept;

@@ -36,7 +36,11 @@ enum class FigureKind : std::uint8_t { kCounter, kGauge };
   X(twCollisions, "snat", "time_wait_collisions", "xlb_snat_time_wait_collisions_total", kCounter, \
     "SYNs a backend answered with a plain ACK (its TIME_WAIT refused the reuse)")                  \
   X(synRetransmits, "conntrack", "syn_retransmits", "xlb_syn_retransmits_total", kCounter,         \
-    "SYNs to backends sent again on xlb's own timer (the backend had not answered)")
+    "SYNs to backends sent again on xlb's own timer (the backend had not answered)")               \
+  X(quicCids, "quic", "connection_ids_learned", "xlb_quic_connection_ids_learned_total", kCounter, \
+    "QUIC long-header packets from backends whose server-chosen connection ID was recorded")       \
+  X(quicRebinds, "quic", "rebinds", "xlb_quic_rebinds_total", kCounter,                            \
+    "QUIC flows found by connection ID from a new client address or port, kept on their backend")
 
 // Read from a worker's table, SNAT pool and rings when it publishes (WorkerStats).
 #define XLB_WORKER_FIGURES(X)                                                               \

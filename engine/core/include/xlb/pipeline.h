@@ -12,6 +12,7 @@
 #include "xlb/figures.h"
 #include "xlb/packet.h"
 #include "xlb/parse.h"
+#include "xlb/quic.h"
 #include "xlb/reason.h"
 #include "xlb/rewrite.h"
 #include "xlb/snapshot.h"
@@ -133,7 +134,15 @@ class Pipeline {
 
   Reason classify(const PacketRef& pkt, Slot& s) noexcept;
   Reason forward(PacketRef& pkt, Slot& s, TimeNs now) noexcept;
+  // UDP and QUIC (pipeline_udp.cc).
   Reason forwardUdp(PacketRef& pkt, Slot& s, TimeNs now) noexcept;
+  Reason reverseUdp(PacketRef& pkt, const PacketInfo& in, std::uint32_t idx, TimeNs now) noexcept;
+  // A QUIC VIP's datagram from a tuple no flow holds: the flow its short header's connection ID
+  // names (the client's address or port changed), moved to the new tuple; kNil when none.
+  std::uint32_t quicRebind(const PacketRef& pkt, const Slot& s) noexcept;
+  static std::uint32_t quicTag(const ConnEntry& e) noexcept {
+    return static_cast<std::uint32_t>(e.snatPort) << 16 | e.vipId;
+  }
   Reason reverse(PacketRef& pkt, Slot& s, TimeNs now) noexcept;
   Reason newConnection(PacketRef& pkt, Slot& s, TimeNs now) noexcept;
   Reason createEntry(const PacketRef& pkt, Slot& s, TimeNs now, std::uint32_t& idx) noexcept;
@@ -209,6 +218,8 @@ class Pipeline {
   std::size_t emittedCount_ = 0;
   std::uint64_t holdOrder_ = 0;
   std::vector<BackendCounters> backendCounters_;
+  CidTable cids_;
+  std::uint64_t cidSeq_ = 0;
 };
 
 }  // namespace xlb

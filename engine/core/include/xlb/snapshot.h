@@ -27,6 +27,7 @@ struct VipEntry {
   Address address;
   std::uint16_t id = 0;
   std::uint8_t proto = 6;
+  bool quic = false;  // UDP: flows also found by the server's QUIC connection ID
   SynFloodMode synMode =
       SynFloodMode::kOff;  // not off: an ACK missing the table may carry a cookie
   std::array<std::uint64_t, 1024> portBits{};  // 65536-bit set of served ports
@@ -69,6 +70,7 @@ struct SnapshotSpec {
     Address address;
     std::uint16_t id = 0;  // stable while the VIP exists (the XDP program's slot for it)
     std::uint8_t proto = 6;
+    bool quic = false;
     SynFloodMode synMode = SynFloodMode::kOff;
     std::vector<std::uint16_t> ports;
     BackendPorts backendPorts;
