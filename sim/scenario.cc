@@ -75,6 +75,7 @@ Service service(const YAML::Node& n) {
   if (n["close_after"]) v.closeAfter = duration(n["close_after"], "services.close_after");
   if (n["delay"]) v.delay = duration(n["delay"], "services.delay");
   v.protocol = protocol(n["protocol"], "services.protocol");
+  v.quic = n["quic"] && n["quic"].as<std::string>() == "true";
   if (v.protocol == kVipUdp && v.response > 1400) bad("services.response: at most 1400 for udp");
   return v;
 }
@@ -97,6 +98,9 @@ ClientGroup clientGroup(const YAML::Node& n) {
   if (n["close_after"]) g.closeAfter = duration(n["close_after"], "clients.close_after");
   g.protocol = protocol(n["protocol"], "clients.protocol");
   g.exchanges = num<std::uint32_t>(n["exchanges"], "clients.exchanges", 1);
+  g.quic = n["quic"] && n["quic"].as<std::string>() == "true";
+  g.rebindAfter = num<std::uint32_t>(n["rebind_after"], "clients.rebind_after", 0);
+  if (g.quic && g.request < 30) bad("clients." + g.name + ": a QUIC request needs 30 bytes");
   if (n["think"]) g.think = duration(n["think"], "clients.think");
   if (g.protocol == kVipUdp && (g.request > 1400 || g.exchanges == 0))
     bad("clients." + g.name + ": udp requests are 1..1400 bytes, exchanges at least 1");

@@ -45,6 +45,10 @@ struct Service {
   // udp: each datagram to the port is answered with one datagram of `response` bytes (at most
   // 1400), after `delay`. The port answers TCP as well (health checks), as DNS servers do.
   std::uint8_t protocol = kVipTcp;
+  // udp: speak QUIC's headers: answer a long header with the server's own connection ID, a short
+  // header only for a connection ID it issued and from the tuple that connection started from
+  // (a server that sees the client's tuple change stops answering: the session fails).
+  bool quic = false;
   std::uint64_t response = 1000;
   ServerClose close = ServerClose::kAfterClient;
   TimeNs closeAfter = 0;
@@ -69,6 +73,10 @@ struct ClientGroup {
   std::uint8_t protocol = kVipTcp;
   std::uint32_t exchanges = 1;
   TimeNs think = 0;
+  // udp: QUIC headers (a long header first, then short headers to the server's connection ID);
+  // after `rebind_after` exchanges (0: never) the socket moves to a new port (NAT rebinding).
+  bool quic = false;
+  std::uint32_t rebindAfter = 0;
   // Outcomes.
   std::uint64_t started = 0, completed = 0, reset = 0, failed = 0;
   // Handshakes: the longest (first SYN to established), and those that needed their SYN sent

@@ -324,7 +324,7 @@ int World::run() {
          << ", reset " << g.reset << ", failed " << g.failed << "\n";
   }
   log_ << "  frames to unsimulated addresses " << unroutable_ << ", to the LB's kernel "
-       << kernelFrames_ << "\n";
+       << kernelFrames_ << ", QUIC tuple changes seen by backends " << quicTupleChanges_ << "\n";
   api_->stop();
   log_ << "scenario " << s_.name << ": " << (failures_ == 0 ? "PASS" : "FAIL") << " (" << failures_
        << " failed expectation(s))\n";

@@ -113,7 +113,15 @@ class World {
     ClientGroup* group = nullptr;
     std::uint32_t left = 0;
     std::uint64_t awaited = 0;  // serial of the exchange whose answer is due
+    std::uint32_t done = 0;     // exchanges answered
+    std::string serverCid;      // QUIC: the server's connection ID, once its long header came
   };
+  // QUIC servers: the tuple each issued connection ID started from, by "server|cid".
+  std::map<std::string, std::string> quicConns_;
+  std::uint64_t quicTupleChanges_ = 0;  // short headers a server saw from another tuple
+  std::uint16_t nextUdpPort();
+  Frame quicAnswer(const Service& svc, const PacketInfo& in, const std::uint8_t* payload,
+                   std::size_t len);
   std::map<std::pair<std::string, std::uint16_t>, UdpSession> udpSessions_;
   std::uint64_t udpSerial_ = 0;
   std::uint16_t udpPort_ = 30000;
