@@ -74,7 +74,9 @@
 	/* a backend's TIME_WAIT answered our SYN: reset it (the SYN goes again at once) */ \
 	X(TX_TIMEWAIT_RESET, TxTimewaitReset, time_wait_reset, XLB_ACT_TX) \
 	/* a new UDP flow while UDP flows hold their share of the table and none is evictable */ \
-	X(UDP_BUDGET, UdpBudget, udp_budget, XLB_ACT_DROP)
+	X(UDP_BUDGET, UdpBudget, udp_budget, XLB_ACT_DROP) \
+	/* direct server return over IPIP: the frame has no room for the outer header */ \
+	X(DSR_TOO_BIG, DsrTooBig, dsr_frame_too_big, XLB_ACT_DROP)
 
 enum xlb_reason {
 #define XLB_REASON_ENUM(e, c, l, a) XLB_REASON_##e,
@@ -193,6 +195,17 @@ struct xlb_lpm6_key {
 struct xlb_stat {
 	__u64 packets;
 	__u64 bytes;
+};
+
+/*
+ * xlb_decap.bpf.c, the program DSR backends run with encapsulation: ipip: its per-CPU counters
+ * (xlb_decap_stats, indexed by these), packets and bytes each.
+ */
+enum xlb_decap_stat {
+	XLB_DECAP_DONE = 0,  /* outer header removed, the inner packet passed to the stack */
+	XLB_DECAP_PASS,      /* not encapsulated: passed untouched */
+	XLB_DECAP_MALFORMED, /* encapsulated, but the outer or inner header is broken: dropped */
+	XLB_DECAP_STAT_COUNT
 };
 
 /* The SYN-ACK the XDP program builds advertises this window scale when the client offers one. */

@@ -147,6 +147,11 @@ bool Rig::startQuic(int backend) {
   return sh(libCall("rig_backend_quic " + std::to_string(backend)), 20).status == 0;
 }
 
+bool Rig::setupDsr(int backend, bool ipip) {
+  return sh(libCall("rig_backend_dsr " + std::to_string(backend) + (ipip ? " ipip" : "")), 20)
+             .status == 0;
+}
+
 void Rig::writeConfig(const std::string& yaml) const {
   std::string conf;
   std::istringstream in(yaml);

@@ -49,6 +49,8 @@ class Rig {
   bool startDns(int backend);
   // ngtcp2's gtlsserver in backend <backend> (lib.sh rig_backend_quic): HTTP/3 on UDP 443.
   bool startQuic(int backend);
+  // Backend <backend> set up for direct server return (lib.sh rig_backend_dsr).
+  bool setupDsr(int backend, bool ipip);
   // n requests with curl from client c<client>, a new connection each: response body -> count,
   // "FAIL" for a failed request. `url` may carry curl options first (e.g. "-k https://...").
   std::map<std::string, int> curlBodies(int client, int n, const std::string& url) const;

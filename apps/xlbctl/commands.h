@@ -35,6 +35,8 @@ struct Options {
   std::vector<std::string> backendPorts;  // "443:8443"
   std::string backends;                   // vips add: "ADDR[/WEIGHT],..."
   std::optional<std::uint32_t> threshold;
+  std::string forwarding, encapsulation;  // vips add: dsr, l2 | ipip
+  bool quic = false;                      // vips add: a UDP VIP's flows found by QUIC CID
 };
 
 // The API connection and the output format, shared by every command.

@@ -97,6 +97,9 @@ int vipsAdd(const Session& s, const Options& o) {
   if (!o.synFlood.empty()) syn["mode"] = o.synFlood;
   if (o.threshold) syn["threshold_pps"] = *o.threshold;
   if (!syn.empty()) vip["syn_flood"] = syn;
+  if (!o.forwarding.empty()) vip["forwarding"] = o.forwarding;
+  if (!o.encapsulation.empty()) vip["encapsulation"] = o.encapsulation;
+  if (o.quic) vip["quic"] = true;
   json backends = json::array();
   std::size_t i = 0;
   while (!o.backends.empty() && i <= o.backends.size()) {  // ADDR or ADDR/WEIGHT
@@ -251,6 +254,11 @@ std::vector<Command> vipCommands() {
          a.add_option("--syn-flood", o.synFlood, "off, always or auto (default auto)")
              ->check(CLI::IsMember(xlb::enumNameList<xlb::SynFloodMode>()));
          a.add_option("--threshold", o.threshold, "auto mode: SYNs per second that switch on");
+         a.add_option("--forwarding", o.forwarding, "full_nat (default) or dsr")
+             ->check(CLI::IsMember(xlb::enumNameList<xlb::Forwarding>()));
+         a.add_option("--encapsulation", o.encapsulation, "dsr: l2 (default) or ipip")
+             ->check(CLI::IsMember(xlb::enumNameList<xlb::DsrEncap>()));
+         a.add_flag("--quic", o.quic, "UDP VIP: also find flows by QUIC connection ID");
        },
        vipsAdd},
       {"vips",

@@ -128,7 +128,8 @@ bool boolean(const YAML::Node& n, const std::string& key) {
 
 void loadVip(const YAML::Node& n, const std::string& path, VipConfig& v) {
   onlyKeys(n, path,
-           {"address", "protocol", "quic", "ports", "backend_ports", "syn_flood", "backends"});
+           {"address", "protocol", "quic", "forwarding", "encapsulation", "ports", "backend_ports",
+            "syn_flood", "backends"});
   if (!n["address"]) fail(join(path, "address"), "required");
   v.address = address(n["address"], join(path, "address"));
   if (n["protocol"]) {
@@ -140,6 +141,23 @@ void loadVip(const YAML::Node& n, const std::string& path, VipConfig& v) {
   if (n["quic"]) {
     v.quic = boolean(n["quic"], join(path, "quic"));
     if (v.quic && v.protocol != kVipUdp) fail(join(path, "quic"), "only a UDP VIP carries QUIC");
+  }
+  if (n["forwarding"]) {
+    const std::string f = scalar(n["forwarding"], join(path, "forwarding"));
+    const std::optional<Forwarding> fw = parseEnum<Forwarding>(f);
+    if (!fw)
+      fail(join(path, "forwarding"), "\"" + f + "\" is not one of " + enumChoices<Forwarding>());
+    v.forwarding = *fw;
+    if (v.forwarding == Forwarding::kDsr && !n["syn_flood"]) v.synFlood.mode = SynFloodMode::kOff;
+  }
+  if (n["encapsulation"]) {
+    const std::string e = scalar(n["encapsulation"], join(path, "encapsulation"));
+    const std::optional<DsrEncap> enc = parseEnum<DsrEncap>(e);
+    if (!enc)
+      fail(join(path, "encapsulation"), "\"" + e + "\" is not one of " + enumChoices<DsrEncap>());
+    if (v.forwarding != Forwarding::kDsr)
+      fail(join(path, "encapsulation"), "only with forwarding: dsr");
+    v.encapsulation = *enc;
   }
   if (v.protocol == kVipUdp) {
     if (n["syn_flood"]) fail(join(path, "syn_flood"), "applies to TCP VIPs only");

@@ -268,6 +268,8 @@ SnapshotSpec ServiceModel::spec(const MacAddr& localMac, const Snapshot::Resolve
                          .id = v.id,
                          .proto = v.config.protocol,
                          .quic = v.config.quic,
+                         .forwarding = v.config.forwarding,
+                         .encap = v.config.encapsulation,
                          .synMode = v.config.synFlood.mode,
                          .ports = v.config.ports,
                          .backendPorts = v.config.backendPorts,

@@ -87,8 +87,9 @@ BackendPorts backendPortsFromJson(const json& j) {
 VipConfig vipFromJson(const json& j) {
   if (!j.is_object()) throw JsonReadError("expected a VIP object");
   for (const auto& [k, v] : j.items()) {
-    static const std::vector<std::string> kKeys = {"address",       "protocol",  "quic",    "ports",
-                                                   "backend_ports", "syn_flood", "backends"};
+    static const std::vector<std::string> kKeys = {"address",       "protocol",      "quic",
+                                                   "forwarding",    "encapsulation", "ports",
+                                                   "backend_ports", "syn_flood",     "backends"};
     if (std::find(kKeys.begin(), kKeys.end(), k) == kKeys.end()) {
       throw JsonReadError("unknown field \"" + k + "\"");
     }
@@ -111,6 +112,18 @@ VipConfig vipFromJson(const json& j) {
   if (c.protocol == kVipUdp) {
     if (j.contains("syn_flood")) throw JsonReadError("\"syn_flood\" applies to TCP VIPs only");
     c.synFlood.mode = SynFloodMode::kOff;
+  }
+  if (j.contains("forwarding")) {
+    const auto f = parseEnum<Forwarding>(fieldString(j, "forwarding", 16));
+    if (!f) throw JsonReadError("\"forwarding\" must be one of " + enumChoices<Forwarding>());
+    c.forwarding = *f;
+    if (c.forwarding == Forwarding::kDsr && !j.contains("syn_flood"))
+      c.synFlood.mode = SynFloodMode::kOff;
+  }
+  if (j.contains("encapsulation")) {
+    const auto e = parseEnum<DsrEncap>(fieldString(j, "encapsulation", 16));
+    if (!e) throw JsonReadError("\"encapsulation\" must be one of " + enumChoices<DsrEncap>());
+    c.encapsulation = *e;
   }
   c.ports.clear();
   for (const json& p : fieldArray(j, "ports"))
@@ -158,6 +171,10 @@ std::string ServiceModel::overlayJson() const {
                 {"source", v.fromConfig ? "config" : "api"}};
     if (v.config.protocol != kVipTcp) rec["protocol"] = protocolName(v.config.protocol);
     if (v.config.quic) rec["quic"] = true;
+    if (v.config.forwarding == Forwarding::kDsr) {
+      rec["forwarding"] = enumName(v.config.forwarding);
+      rec["encapsulation"] = enumName(v.config.encapsulation);
+    }
     if (base == nullptr || sorted(base->ports) != sorted(v.config.ports)) {
       rec["ports"] = v.config.ports;
     }
@@ -240,6 +257,14 @@ std::optional<ModelError> ServiceModel::applyVipOverlay(const json& jv) {
     if (c.protocol == kVipUdp) c.synFlood.mode = SynFloodMode::kOff;
     c.quic = c.protocol == kVipUdp && jv.contains("quic") && jsonField(jv, "quic").is_boolean() &&
              jsonField(jv, "quic").get<bool>();
+    if (jv.contains("forwarding")) {
+      const auto f = parseEnum<Forwarding>(fieldString(jv, "forwarding", 16));
+      const auto e = parseEnum<DsrEncap>(fieldString(jv, "encapsulation", 16));
+      if (!f || !e) return badRequest("bad VIP forwarding");
+      c.forwarding = *f;
+      c.encapsulation = *e;
+      if (c.forwarding == Forwarding::kDsr) c.synFlood.mode = SynFloodMode::kOff;
+    }
     if (!ports) return badRequest("VIP " + va->toString() + " without ports");
     c.ports = *ports;
     c.backendPorts = backendPorts.value_or(BackendPorts{});

@@ -89,6 +89,15 @@ std::string checkConfig(const Config& c) {
       return key + ".address: duplicate " + protocolName(v.protocol) + " VIP " + addr;
     }
     if (v.quic && v.protocol != kVipUdp) return key + ".quic: only a UDP VIP carries QUIC";
+    if (v.forwarding == Forwarding::kDsr) {
+      // Replies bypass xlb: nothing can answer SYNs for the backend, translate ports, or learn
+      // QUIC connection IDs.
+      if (v.synFlood.mode != SynFloodMode::kOff)
+        return key + ".syn_flood: a DSR VIP's SYNs are its backends' (mode must be off)";
+      if (!v.backendPorts.empty())
+        return key + ".backend_ports: a DSR backend answers from the VIP's own port";
+      if (v.quic) return key + ".quic: a DSR VIP never sees the server's packets";
+    }
     bool haveSnat = false;
     for (const Address& s : c.snat.addresses) {
       if (s.family == v.address.family) haveSnat = true;

@@ -55,6 +55,10 @@ Reason Pipeline::classify(const PacketRef& pkt, Slot& s) noexcept {
     if (!vip->servesPort(in.dport)) return Reason::kPortFilter;
     if (tcp && badTcpFlags(in.tcpFlags)) return Reason::kTcpBadFlags;
     s.vip = vip;
+    if (vip->forwarding == Forwarding::kDsr) {  // stateless: no table lookup to prefetch
+      s.kind = Kind::kDsr;
+      return Reason::kTxToBackend;
+    }
     s.key = FlowKey{in.src, in.dst, in.sport, in.dport, in.proto, in.family};
     s.hash = table_.hash(s.key);
     table_.prefetchFwd(s.hash);
@@ -281,6 +285,7 @@ void Pipeline::process(PacketBatch& batch, std::span<Verdict> verdicts, TimeNs n
     Reason r = s.reason;
     if (s.kind == Kind::kForward) r = forward(batch.pkts[i], s, now);
     if (s.kind == Kind::kReverse) r = reverse(batch.pkts[i], s, now);
+    if (s.kind == Kind::kDsr) r = dsrForward(batch.pkts[i], s);
     verdicts[i] = Verdict{r};
     ++counters_.reasons[static_cast<std::size_t>(r)];
     bytes += batch.pkts[i].len;

@@ -22,6 +22,8 @@ std::shared_ptr<const Snapshot> Snapshot::fromConfig(const Config& config, const
                         .id = static_cast<std::uint16_t>(i),
                         .proto = vc.protocol,
                         .quic = vc.quic,
+                        .forwarding = vc.forwarding,
+                        .encap = vc.encapsulation,
                         .synMode = vc.synFlood.mode,
                         .ports = vc.ports,
                         .backendPorts = vc.backendPorts,
@@ -49,6 +51,8 @@ std::shared_ptr<const Snapshot> Snapshot::build(const SnapshotSpec& spec) {
     v.id = vs.id;
     v.proto = vs.proto;
     v.quic = vs.quic;
+    v.forwarding = vs.forwarding;
+    v.encap = vs.encap;
     v.synMode = vs.synMode;
     for (std::uint16_t p : vs.ports) v.portBits[p >> 6] |= std::uint64_t{1} << (p & 63);
     v.backendPorts.assign(vs.backendPorts.begin(), vs.backendPorts.end());

@@ -18,6 +18,8 @@
 #   rig_backend_nginx I        nginx in backend I: "backend I" over HTTP (80) and HTTPS (443)
 #   rig_backend_dns I [log]    dnsmasq in backend I: which.xlb.test TXT "backend I", UDP/TCP 53
 #   rig_backend_quic I         ngtcp2's gtlsserver in backend I: HTTP/3 on UDP 443, /which
+#   rig_backend_dsr I [ipip]   backend I holds the VIP on lo for direct server return (ipip: with
+#                              xlb_decap.bpf.o on its eth0)
 #   rig_down                   remove everything (also run by the EXIT trap)
 #
 # Addresses (10.100.0.0/24 inside the rig): LB eth0 10.100.0.2 (SNAT) + VIP 10.100.0.100,
@@ -251,6 +253,8 @@ http {
     ssl_certificate $dir/cert.pem;
     ssl_certificate_key $dir/key.pem;
     root $dir/www;
+    # The client address this backend sees: the SNAT address in full-NAT, the client's in DSR.
+    location = /whoami { default_type text/plain; return 200 "\$remote_addr\n"; }
   }
 }
 EOF
@@ -304,5 +308,24 @@ rig_backend_quic() {
   done
   rig_log "gtlsserver in b$i did not start"
   return 1
+}
+
+# rig_backend_dsr I [ipip]: backend I set up for direct server return, as docs say: the VIP
+# ($RIG_VIP) on lo, not announced (arp_ignore 1, arp_announce 2), so the backend takes the VIP's
+# packets xlb sends to its MAC and answers the client directly. With ipip, xlb_decap.bpf.o on its
+# eth0 removes the outer header first (this kernel has no tunnel drivers).
+rig_backend_dsr() {
+  local i=$1 ns
+  ns=$(rig_ns "b$i")
+  ip -n "$ns" addr add "$RIG_VIP/32" dev lo 2>/dev/null || true
+  for k in all eth0; do
+    ip netns exec "$ns" sysctl -qw "net.ipv4.conf.$k.arp_ignore=1" "net.ipv4.conf.$k.arp_announce=2"
+  done
+  if [[ ${2:-} == ipip ]]; then
+    ip -n "$ns" link set dev eth0 xdpdrv obj "$RIG_BIN/xlb_decap.bpf.o" sec xdp || {
+      rig_log "cannot attach $RIG_BIN/xlb_decap.bpf.o in b$i"
+      return 1
+    }
+  fi
 }
 

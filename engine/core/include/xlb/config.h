@@ -23,6 +23,14 @@ XLB_ENUM_NAMES(XdpMode, {XdpMode::kAuto, "auto"}, {XdpMode::kNative, "native"},
                {XdpMode::kGeneric, "generic"});
 XLB_ENUM_NAMES(SynFloodMode, {SynFloodMode::kOff, "off"}, {SynFloodMode::kAlways, "always"},
                {SynFloodMode::kAuto, "auto"});
+// full_nat: both directions through xlb, SNAT towards the backends. dsr: client -> backend only;
+// backends hold the VIP and answer clients directly.
+enum class Forwarding : std::uint8_t { kFullNat, kDsr };
+// How a DSR packet reaches its backend: l2 (its MAC; same segment) or ipip (an outer IP header to
+// the backend's address; xlb_decap.bpf.o removes it there).
+enum class DsrEncap : std::uint8_t { kL2, kIpip };
+XLB_ENUM_NAMES(Forwarding, {Forwarding::kFullNat, "full_nat"}, {Forwarding::kDsr, "dsr"});
+XLB_ENUM_NAMES(DsrEncap, {DsrEncap::kL2, "l2"}, {DsrEncap::kIpip, "ipip"});
 
 struct BackendConfig {
   Address address;
@@ -60,6 +68,8 @@ struct VipConfig {
   std::uint8_t protocol = kVipTcp;  // or kVipUdp (UDP VIPs have syn_flood off)
   // UDP only: QUIC flows are also found by the server's connection ID (NAT rebinding).
   bool quic = false;
+  Forwarding forwarding = Forwarding::kFullNat;
+  DsrEncap encapsulation = DsrEncap::kL2;  // dsr only
   std::vector<std::uint16_t> ports{80, 443};
   BackendPorts backendPorts;  // keys are served ports (checkConfig)
   SynFloodConfig synFlood;

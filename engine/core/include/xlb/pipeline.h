@@ -122,7 +122,7 @@ class Pipeline {
   const ConnTable& table() const noexcept { return table_; }
 
  private:
-  enum class Kind : std::uint8_t { kDone, kForward, kReverse };
+  enum class Kind : std::uint8_t { kDone, kForward, kReverse, kDsr };
   struct Slot {
     PacketInfo info;
     FlowKey key;
@@ -134,6 +134,10 @@ class Pipeline {
 
   Reason classify(const PacketRef& pkt, Slot& s) noexcept;
   Reason forward(PacketRef& pkt, Slot& s, TimeNs now) noexcept;
+  // Direct server return (pipeline_dsr.cc): Maglev over a hash every instance computes alike, the
+  // frame to the backend's MAC (l2) or inside an outer IP header to its address (ipip).
+  Reason dsrForward(PacketRef& pkt, const Slot& s) noexcept;
+  bool encapsulate(PacketRef& pkt, const PacketInfo& in, const Address& backend) noexcept;
   // UDP and QUIC (pipeline_udp.cc).
   Reason forwardUdp(PacketRef& pkt, Slot& s, TimeNs now) noexcept;
   Reason reverseUdp(PacketRef& pkt, const PacketInfo& in, std::uint32_t idx, TimeNs now) noexcept;

@@ -28,6 +28,8 @@ struct VipEntry {
   std::uint16_t id = 0;
   std::uint8_t proto = 6;
   bool quic = false;  // UDP: flows also found by the server's QUIC connection ID
+  Forwarding forwarding = Forwarding::kFullNat;
+  DsrEncap encap = DsrEncap::kL2;
   SynFloodMode synMode =
       SynFloodMode::kOff;  // not off: an ACK missing the table may carry a cookie
   std::array<std::uint64_t, 1024> portBits{};  // 65536-bit set of served ports
@@ -71,6 +73,8 @@ struct SnapshotSpec {
     std::uint16_t id = 0;  // stable while the VIP exists (the XDP program's slot for it)
     std::uint8_t proto = 6;
     bool quic = false;
+    Forwarding forwarding = Forwarding::kFullNat;
+    DsrEncap encap = DsrEncap::kL2;
     SynFloodMode synMode = SynFloodMode::kOff;
     std::vector<std::uint16_t> ports;
     BackendPorts backendPorts;
