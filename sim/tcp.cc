@@ -102,12 +102,16 @@ void TcpHost::sendRaw(const Segment& s) {
   wire_(frames::buildPacket(p));
 }
 
+bool TcpHost::isLocal(const IpAddr& ip) const noexcept {
+  return ip == addr_.ip || std::find(extra_.begin(), extra_.end(), ip) != extra_.end();
+}
+
 void TcpHost::input(const Frame& f, TimeNs now) {
   now_ = now;
   if (silent_) return;
   Segment s;
   if (!parseSegment(f.data(), static_cast<std::uint32_t>(f.size()), s)) return;
-  if (s.family != addr_.family || s.dst != addr_.ip) return;
+  if (s.family != addr_.family || !isLocal(s.dst)) return;
   const Address from{s.family, s.src};
   auto it = conns_.find({from.toString(), static_cast<std::uint32_t>(s.sport) << 16 | s.dport});
   if (it != conns_.end() && it->second->state_ == TcpConn::State::kTimeWait &&
@@ -134,6 +138,7 @@ void TcpHost::input(const Frame& f, TimeNs now) {
       auto c = std::unique_ptr<TcpConn>(
           new TcpConn(*this, from, s.dport, s.sport, static_cast<std::uint32_t>(rng_ >> 32)));
       TcpConn& conn = *c;
+      conn.lip_ = s.dst;
       conns_[{from.toString(), static_cast<std::uint32_t>(s.sport) << 16 | s.dport}] = std::move(c);
       conn.irs_ = s.seq;
       conn.rcvNxt_ = s.seq + 1;

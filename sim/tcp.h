@@ -103,6 +103,7 @@ class TcpConn {
         iss_(iss),
         sndUna_(iss),
         sndNxt_(iss) {}
+  IpAddr lip_;  // the local address: the host's, or the one a connection was accepted on
   void input(const Segment& s, TimeNs now);
   void inputRst(const Segment& s, TimeNs now);
   void inputSynSent(const Segment& s, TimeNs now);
@@ -156,6 +157,10 @@ class TcpHost {
   TcpHost(Address addr, MacAddr mac, MacAddr gatewayMac, Wire wire, std::uint64_t seed);
 
   const Address& address() const noexcept { return addr_; }
+  const MacAddr& mac() const noexcept { return mac_; }
+  // Another address this host accepts connections on and answers from (a DSR backend's VIP on
+  // lo).
+  void addAddress(const Address& a) { extra_.push_back(a.ip); }
   // Accepts connections on `port`; `setup` gives each new connection its events.
   void listen(std::uint16_t port, std::function<void(TcpConn&)> setup);
   // Opens a connection from an ephemeral port (or `localPort`).
@@ -178,7 +183,10 @@ class TcpHost {
   // A SYN on a tuple in TIME_WAIT: true when it may open a new connection (RFC 6191).
   static bool reuseAccepted(const TcpConn& tw, const Segment& syn) noexcept;
 
+  bool isLocal(const IpAddr& ip) const noexcept;
+
   Address addr_;
+  std::vector<IpAddr> extra_;
   MacAddr mac_, gw_;
   Wire wire_;
   std::uint64_t rng_;

@@ -9,7 +9,7 @@ namespace xlb::sim {
 Segment TcpConn::header(std::uint8_t flags, std::uint32_t seq) const {
   Segment s;
   s.family = host_.addr_.family;
-  s.src = host_.addr_.ip;
+  s.src = lip_ == IpAddr{} ? host_.addr_.ip : lip_;
   s.dst = raddr_.ip;
   s.sport = lport_;
   s.dport = rport_;

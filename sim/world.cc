@@ -5,6 +5,7 @@
 #include <linux/bpf.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <sstream>
 #include <thread>
@@ -22,9 +23,25 @@ TcpHost& World::host(const Address& a) {
   auto& h = hosts_[a.toString()];
   if (!h) {
     h = std::make_unique<TcpHost>(
-        a, frames::hostMac(a), frames::lbMac(), [this](Frame&& f) { toLb(std::move(f)); }, s_.seed);
+        a, frames::hostMac(a), frames::lbMac(), [this](Frame&& f) { hostSend(std::move(f)); },
+        s_.seed);
   }
   return *h;
+}
+
+// A host's frame: to the LB, or, from a DSR backend answering for its VIP, straight to the client
+// (the backend's own route; xlb never sees it).
+void World::hostSend(Frame f) {
+  PacketInfo in;
+  Reason why = Reason::kPassNotIp;
+  if (parsePacket(f.data(), static_cast<std::uint32_t>(f.size()), in, why) &&
+      dsrVips_.count(Address{in.family, in.src}.toString()) != 0) {
+    ++dsrDirect_;
+    auto shared = std::make_shared<Frame>(std::move(f));
+    schedule(now_ + s_.latency, [this, shared] { toHost(std::move(*shared)); });
+    return;
+  }
+  toLb(std::move(f));
 }
 
 void World::toHost(Frame f) {
@@ -35,7 +52,21 @@ void World::toHost(Frame f) {
     ++unroutable_;
     return;
   }
+  // DSR over IPIP: the backend's xlb_decap program removes the outer header.
+  if (in.proto == 4 || in.proto == 41) {
+    f.erase(f.begin() + in.l3Offset, f.begin() + static_cast<std::ptrdiff_t>(in.l4Offset));
+    f[12] = in.proto == 4 ? 0x08 : 0x86;
+    f[13] = in.proto == 4 ? 0x00 : 0xdd;
+    ++decapsulated_;
+    return toHost(std::move(f));
+  }
   auto it = hosts_.find(Address{in.family, in.dst}.toString());
+  if (it == hosts_.end()) {
+    // DSR over L2: addressed to the VIP, delivered to the backend whose MAC it carries.
+    it = std::find_if(hosts_.begin(), hosts_.end(), [&](const auto& h) {
+      return std::equal(f.begin(), f.begin() + 6, h.second->mac().bytes.begin());
+    });
+  }
   if (it == hosts_.end()) {
     ++unroutable_;  // a spoofed source, or an address nobody simulates
     return;
@@ -258,10 +289,13 @@ Frame World::floodSyn(const Flood& f, std::uint32_t bits) {
 // Everything the scenario lists goes on the queue: services, sessions, floods, raw frames,
 // events, timed expectations, health rounds and the periodic housekeeping.
 void World::scheduleScenario() {
-  // Backends: every configured backend address serves every service port.
+  // Backends: every configured backend address serves every service port; a DSR VIP's backends
+  // hold the VIP as well (on lo, as the README sets them up).
   for (const VipConfig& v : s_.config.vips) {
+    if (v.forwarding == Forwarding::kDsr) dsrVips_.insert(v.address.toString());
     for (const BackendConfig& b : v.backends) {
       TcpHost& h = host(b.address);
+      if (v.forwarding == Forwarding::kDsr) h.addAddress(v.address);
       for (const Service& svc : s_.services)
         h.listen(svc.port, [this](TcpConn& c) { serverSetup(c); });
     }
@@ -324,7 +358,9 @@ int World::run() {
          << ", reset " << g.reset << ", failed " << g.failed << "\n";
   }
   log_ << "  frames to unsimulated addresses " << unroutable_ << ", to the LB's kernel "
-       << kernelFrames_ << ", QUIC tuple changes seen by backends " << quicTupleChanges_ << "\n";
+       << kernelFrames_ << ", QUIC tuple changes seen by backends " << quicTupleChanges_
+       << ", DSR replies straight to clients " << dsrDirect_ << " (decapsulated " << decapsulated_
+       << ")\n";
   api_->stop();
   log_ << "scenario " << s_.name << ": " << (failures_ == 0 ? "PASS" : "FAIL") << " (" << failures_
        << " failed expectation(s))\n";

@@ -12,6 +12,7 @@
 #include <ostream>
 #include <queue>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,7 @@ class World {
     schedule(now_ + s_.latency, [this, shared] { lbReceive(*shared); });
   }
   void toHost(Frame f);
+  void hostSend(Frame f);
   void lbReceive(Frame& f);
   void kernelReceive(const Frame& f);
   void engineRun();
@@ -126,6 +128,8 @@ class World {
   std::uint64_t udpSerial_ = 0;
   std::uint16_t udpPort_ = 30000;
 
+  std::set<std::string> dsrVips_;  // DSR VIP addresses: their backends answer clients directly
+  std::uint64_t dsrDirect_ = 0, decapsulated_ = 0;
   std::uint64_t unroutable_ = 0, kernelFrames_ = 0;
   int failures_ = 0;
 };

@@ -94,6 +94,8 @@ json World::observed(const YAML::Node& n) {
   if (n["backends"] && n["backends"].as<std::string>() == "quic_tuple_changes") {
     return quicTupleChanges_;
   }
+  // Frames DSR backends sent straight to clients (never through the LB).
+  if (n["backends"] && n["backends"].as<std::string>() == "dsr_direct") return dsrDirect_;
   if (n["metric"]) {
     const std::string what = n["metric"].as<std::string>();
     const HttpReply r = http("GET", "/metrics");
