@@ -199,25 +199,28 @@ static __always_inline int stage_snat(struct xdp_md *ctx, struct xlb_config *cfg
 	return CONTINUE;
 }
 
+/* Whether VIP slot `vid` serves `port` (its 65536-bit set in xlb_vip_ports). */
+static __always_inline int port_served(__u32 vid, __u16 port)
+{
+	struct xlb_port_bits *pb = bpf_map_lookup_elem(&xlb_vip_ports, &vid);
+
+	return pb && ((pb->bits[(port >> 6) & 1023] >> (port & 63)) & 1);
+}
+
 /* 4. A UDP VIP: a datagram to a port it serves goes to the engine (flows are created there). */
 static __always_inline int stage_udp_vip(struct xdp_md *ctx, struct xlb_dest *dest, struct pkt *p)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	struct xlb_port_bits *pb;
 	struct udphdr *udp;
-	__u32 vid, l4 = p->l4;
-	__u16 port;
+	__u32 l4 = p->l4;
 
 	if (l4 > 512)
 		return DROP(IPV6_EXT_BAD);
 	udp = data + BOUND(l4, 0x3ff);
 	if ((void *)(udp + 1) > end || p->l4len < sizeof(*udp))
 		return DROP(UDP_TRUNCATED);
-	port = bpf_ntohs(udp->dest);
-	vid = dest->udp_vip_id;
-	pb = bpf_map_lookup_elem(&xlb_vip_ports, &vid);
-	if (!pb || !((pb->bits[(port >> 6) & 1023] >> (port & 63)) & 1))
+	if (!port_served(dest->udp_vip_id, bpf_ntohs(udp->dest)))
 		return DROP(PORT_FILTER);
 	if (bpf_ntohs(udp->len) < sizeof(*udp) || bpf_ntohs(udp->len) > p->l4len)
 		return DROP(UDP_BAD_LENGTH);
@@ -231,10 +234,8 @@ static __always_inline int stage_vip(struct xdp_md *ctx, struct xlb_dest *dest, 
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	struct xlb_port_bits *pb;
 	struct tcphdr *tcp;
-	__u32 vid, l4 = p->l4, l4len = p->l4len;
-	__u16 port;
+	__u32 l4 = p->l4, l4len = p->l4len;
 	__u8 flags;
 
 	if (p->frag)
@@ -257,10 +258,7 @@ static __always_inline int stage_vip(struct xdp_md *ctx, struct xlb_dest *dest, 
 	tcp = data + BOUND(l4, 0x3ff);
 	if ((void *)(tcp + 1) > end || l4len < sizeof(*tcp))
 		return DROP(TCP_TRUNCATED);
-	port = bpf_ntohs(tcp->dest);
-	vid = dest->vip_id;
-	pb = bpf_map_lookup_elem(&xlb_vip_ports, &vid);
-	if (!pb || !((pb->bits[(port >> 6) & 1023] >> (port & 63)) & 1))
+	if (!port_served(dest->vip_id, bpf_ntohs(tcp->dest)))
 		return DROP(PORT_FILTER);
 	if (tcp->doff < 5 || tcp->doff * 4 > l4len)
 		return DROP(TCP_BAD_DOFF);

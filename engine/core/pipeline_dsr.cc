@@ -6,7 +6,6 @@
 // a draining backend's flows move at once (docs/ARCHITECTURE.md, "Direct server return").
 #include <cstring>
 
-#include "xlb/checksum.h"
 #include "xlb/pipeline.h"
 #include "xlb/rewrite.h"
 #include "xlb/splitmix.h"
@@ -45,26 +44,7 @@ bool Pipeline::encapsulate(PacketRef& pkt, const PacketInfo& in, const Address& 
   const IpAddr& from = snat_.address(static_cast<std::uint8_t>(src));
   std::uint8_t* ip = pkt.data + in.l3Offset;
   std::memmove(ip + outer, ip, innerLen);
-  if (v4) {
-    ip[0] = 0x45;
-    ip[1] = 0;
-    store16(ip + 2, static_cast<std::uint16_t>(innerLen + outer));
-    store16(ip + 4, 0);
-    store16(ip + 6, 0x4000);
-    ip[8] = 64;
-    ip[9] = 4;  // IPIP
-    store16(ip + 10, 0);
-    std::memcpy(ip + 12, from.bytes.data(), 4);
-    std::memcpy(ip + 16, backend.ip.bytes.data(), 4);
-    store16(ip + 10, ipv4HeaderChecksum(ip, 20));
-  } else {
-    store32(ip, 0x60000000u);
-    store16(ip + 4, static_cast<std::uint16_t>(innerLen));
-    ip[6] = 41;  // IPv6
-    ip[7] = 64;
-    std::memcpy(ip + 8, from.bytes.data(), 16);
-    std::memcpy(ip + 24, backend.ip.bytes.data(), 16);
-  }
+  writeIpHeader(ip, in.family, innerLen, v4 ? 4 : 41, from, backend.ip);  // IPIP, IPv6-in-IPv6
   pkt.len += outer;
   return true;
 }

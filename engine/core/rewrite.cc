@@ -57,6 +57,31 @@ void shiftTimestamp(std::uint8_t* frame, const PacketInfo& info, std::uint32_t d
   store16(l4 + 16, csumApply(load16(l4 + 16), d));
 }
 
+std::uint32_t writeIpHeader(std::uint8_t* ip, Family family, std::uint32_t payloadLen,
+                            std::uint8_t proto, const IpAddr& src, const IpAddr& dst) noexcept {
+  if (family == Family::kV4) {
+    ip[0] = 0x45;
+    ip[1] = 0;
+    store16(ip + 2, static_cast<std::uint16_t>(20 + payloadLen));
+    store16(ip + 4, 0);
+    store16(ip + 6, 0x4000);
+    ip[8] = 64;
+    ip[9] = proto;
+    store16(ip + 10, 0);
+    std::memcpy(ip + 12, src.bytes.data(), 4);
+    std::memcpy(ip + 16, dst.bytes.data(), 4);
+    store16(ip + 10, ipv4HeaderChecksum(ip, 20));
+    return 20;
+  }
+  store32(ip, 0x60000000u);
+  store16(ip + 4, static_cast<std::uint16_t>(payloadLen));
+  ip[6] = proto;
+  ip[7] = 64;
+  std::memcpy(ip + 8, src.bytes.data(), 16);
+  std::memcpy(ip + 24, dst.bytes.data(), 16);
+  return 40;
+}
+
 std::uint32_t writeTcpSegment(std::uint8_t* frame, std::uint32_t capacity, std::uint16_t l3Offset,
                               const TcpSegment& seg) noexcept {
   const bool v4 = seg.family == Family::kV4;
@@ -65,26 +90,7 @@ std::uint32_t writeTcpSegment(std::uint8_t* frame, std::uint32_t capacity, std::
   const std::uint32_t total = l3Offset + ipLen + tcpLen;
   if (total > capacity || seg.optionsLen % 4 != 0 || seg.optionsLen > 40) return 0;
   std::uint8_t* ip = frame + l3Offset;
-  if (v4) {
-    ip[0] = 0x45;
-    ip[1] = 0;
-    store16(ip + 2, static_cast<std::uint16_t>(ipLen + tcpLen));
-    store16(ip + 4, 0);
-    store16(ip + 6, 0x4000);
-    ip[8] = 64;
-    ip[9] = kProtoTcp;
-    store16(ip + 10, 0);
-    std::memcpy(ip + 12, seg.src.bytes.data(), 4);
-    std::memcpy(ip + 16, seg.dst.bytes.data(), 4);
-    store16(ip + 10, ipv4HeaderChecksum(ip, 20));
-  } else {
-    store32(ip, 0x60000000u);
-    store16(ip + 4, static_cast<std::uint16_t>(tcpLen));
-    ip[6] = kProtoTcp;
-    ip[7] = 64;
-    std::memcpy(ip + 8, seg.src.bytes.data(), 16);
-    std::memcpy(ip + 24, seg.dst.bytes.data(), 16);
-  }
+  writeIpHeader(ip, seg.family, tcpLen, kProtoTcp, seg.src, seg.dst);
   std::uint8_t* t = ip + ipLen;
   store16(t, seg.sport);
   store16(t + 2, seg.dport);

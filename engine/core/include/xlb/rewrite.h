@@ -39,6 +39,11 @@ struct TcpSegment {
   const std::uint8_t* options = nullptr;  // length a multiple of 4, at most 40
   std::uint8_t optionsLen = 0;
 };
+// An IP header written from scratch at `ip`: IPv4 without options (ID 0, DF, TTL 64, checksum
+// computed; 20 bytes) or IPv6 without extension headers (hop limit 64; 40 bytes), carrying
+// `payloadLen` bytes of protocol `proto`. Returns the header's length.
+std::uint32_t writeIpHeader(std::uint8_t* ip, Family family, std::uint32_t payloadLen,
+                            std::uint8_t proto, const IpAddr& src, const IpAddr& dst) noexcept;
 // Returns the new frame length, or 0 when `capacity` cannot hold it.
 std::uint32_t writeTcpSegment(std::uint8_t* frame, std::uint32_t capacity, std::uint16_t l3Offset,
                               const TcpSegment& seg) noexcept;
