@@ -129,9 +129,13 @@ TEST_F(Ipv6, VipAddedAsTheReadmeSaysServesAndHealthChecksComeUp) {
   // The health probes' answers reached the host: none was taken for VIP traffic.
   const nlohmann::json after = rig_->stats();
   EXPECT_EQ(stat(after, "xdp", "port_filter"), stat(before, "xdp", "port_filter")) << after.dump();
-  // TLS on 443 as well.
+  // TLS on 443 as well, with curl and with wrk.
   const auto tls = rig_->curlBodies(3, 20, "-k -g https://[fd00:100::100]/");
   EXPECT_EQ(tls.count("FAIL"), 0u);
+  const rig::WrkResult ws =
+      rig::parseWrk(rig_->exec("c3", "wrk -t1 -c10 -d2s https://[fd00:100::100]/", 20).out);
+  EXPECT_GT(ws.requests, 200);
+  EXPECT_EQ(ws.errors(), 0);
 }
 
 TEST_F(Ipv6, BlocklistOfAnIpv6PrefixBitesAndLifts) {

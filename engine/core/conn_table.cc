@@ -200,14 +200,6 @@ FlowKey ConnTable::reverseKey(const ConnEntry& e) const noexcept {
   return FlowKey{e.backend, snat_.address(e.snatIdx), e.backendPort, e.snatPort, e.proto, e.family};
 }
 
-std::uint32_t ConnTable::allocateUdp(TimeNs now) noexcept {
-  if (udpActive() < udpLimit_) return allocate(now);
-  expire(now, kEvictScanEntries);
-  if (udpActive() >= udpLimit_) evictOne(true);
-  if (udpActive() >= udpLimit_) return kNil;
-  return allocate(now);
-}
-
 std::uint32_t ConnTable::allocate(TimeNs now) noexcept {
   if (freeHead_ == kNil && fresh_ < capacity_) {
     // The mark is stored before the entry is written, so a crash never leaves a written entry
@@ -327,31 +319,6 @@ void ConnTable::enterState(std::uint32_t idx, TcpState next, std::uint64_t nowMs
   e.deadlineMs = static_cast<std::uint32_t>(nowMs) + timeoutMs(next);
   wheelUnlink(idx);
   wheelInsert(idx, nowMs);
-}
-
-void ConnTable::moveClient(std::uint32_t idx, const IpAddr& client, std::uint16_t port,
-                           const std::uint8_t* mac) noexcept {
-  ConnEntry& e = entries_[idx];
-  unlinkChain(fwdHeads_, &ConnEntry::nextFwd, hash(forwardKey(e)), idx);
-  e.client = client;
-  e.clientPort = port;
-  std::memcpy(e.clientMac.data(), mac, 6);
-  const std::uint64_t hf = hash(forwardKey(e)) & mask_;
-  e.nextFwd = fwdHeads_[hf];
-  fwdHeads_[hf] = idx;
-}
-
-void ConnTable::trackUdp(std::uint32_t idx, bool fromClient, TimeNs now) noexcept {
-  ConnEntry& e = entries_[idx];
-  const std::uint64_t nowMs = now / kNsPerMs;
-  if (e.state == TcpState::kUdpSingle && fromClient && (e.flags & kFlagUdpAnswered)) {
-    enterState(idx, TcpState::kUdp, nowMs);
-    return;
-  }
-  if (!fromClient) e.flags |= kFlagUdpAnswered;
-  if (e.state == TcpState::kUdpSingle || e.state == TcpState::kUdp) {
-    e.deadlineMs = static_cast<std::uint32_t>(nowMs) + timeoutMs(e.state);
-  }
 }
 
 void ConnTable::track(std::uint32_t idx, bool fromClient, std::uint8_t tcpFlags, std::uint32_t seq,

@@ -227,6 +227,25 @@ TEST(Udp, AFloodFillsItsShareButNeverEvictsTcp) {
   EXPECT_EQ(inState(h, TcpState::kEstablished), 30u);
 }
 
+// A table full of half-open TCP connections: a new UDP flow takes none of their places (a TCP SYN
+// would evict one), whatever the UDP share.
+TEST(Udp, ANewFlowNeverTakesTheEntryOfAHalfOpenTcpConnection) {
+  Config c = testing::udpTestConfig(10);
+  c.conntrack.udpSharePercent = 100;
+  Harness h(c);
+  for (std::uint32_t i = 0; i < 10; ++i) {
+    PacketSpec s;
+    s.src = "10.1.0." + std::to_string(i + 1);
+    s.flags = kTcpSyn;
+    testing::Bytes b = testing::buildPacket(s);
+    ASSERT_EQ(h.run(b, sec(1)), Reason::kTxToBackend);
+  }
+  UdpFlow f{h};
+  EXPECT_EQ(f.query(sec(1)), Reason::kTableFull);
+  EXPECT_EQ(inState(h, TcpState::kSynSent), 10u);
+  EXPECT_EQ(h.table->closed(CloseReason::kEvicted), 0u);
+}
+
 TEST(Udp, KillRemovesTheFlowAtOnce) {
   Harness h(testing::udpTestConfig());
   UdpFlow f{h};

@@ -225,9 +225,9 @@ class ConnTable {
   // established or half-closed TCP connection, nor a UDP flow past its first exchange. Returns
   // kNil when nothing can be reclaimed. The caller fills the entry, then calls insert().
   std::uint32_t allocate(TimeNs now) noexcept;
-  // The same for a new UDP flow: while UDP flows hold udpLimit() entries, only a UDP flow of a
-  // single exchange is evicted for it (never a TCP connection), and kNil means the UDP share is
-  // full. A flood of UDP from random sources thus never takes more than its share.
+  // The same for a new UDP flow: at the share (udpLimit()) or with the table full, only a UDP flow
+  // of a single exchange is evicted for it, never a TCP entry of any state; kNil when none is
+  // evictable. A flood of UDP from random sources thus never takes more than its share.
   std::uint32_t allocateUdp(TimeNs now) noexcept;
   // At most this share of the capacity holds UDP flows (default 100 %; at least one entry).
   void setUdpShare(std::uint32_t percent) noexcept {
