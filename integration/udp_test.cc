@@ -153,7 +153,7 @@ TEST_F(Udp, PortsTheUdpServiceDoesNotServeAreDroppedInXdp) {
 }
 
 // dnsperf at a bounded rate for 20 s over 20 sockets (20 flows past their first exchange):
-// every query answered (at most 0.5 % lost), the rate the same in every 5 s interval.
+// every query answered (at most 0.5 % lost), the rate held in every full 5 s interval.
 TEST_F(Udp, DnsperfLoadIsAnsweredAtASteadyRate) {
   start(config());
   ASSERT_TRUE(waitAllUp("10.100.0.100/backends?protocol=udp", 5));
@@ -174,8 +174,10 @@ TEST_F(Udp, DnsperfLoadIsAnsweredAtASteadyRate) {
        it != std::sregex_iterator(); ++it) {
     rates.push_back(std::stod((*it)[1]));
   }
+  // dnsperf's first report may fire before its first query (a rate near 0: seen on a clean
+  // clone); every report after it covers a full 5 s interval of sending.
   ASSERT_GE(rates.size(), 3u) << r.out;
-  for (double q : rates) EXPECT_GT(q, 3000) << r.out;  // -Q 4000: the rate holds
+  for (std::size_t i = 1; i < rates.size(); ++i) EXPECT_GT(rates[i], 3000) << r.out;
   const nlohmann::json s = rig_->stats();
   EXPECT_EQ(state(s, "udp"), 20u) << s.dump(2);
   std::cout << "[ figure ] dnsperf through xlb: " << sent << " sent, " << completed
