@@ -124,8 +124,9 @@ TEST_F(Udp, DnsAnswersSpreadOverBackendsAndFlowsLeaveOnTheirTimer) {
       rig_->waitStats([](const nlohmann::json& j) { return j["conntrack"]["active"] == 0; }, 10);
   EXPECT_EQ(s["conntrack"]["active"], 0) << s.dump(2);
   EXPECT_EQ(s["snat"]["ports_in_use"], 0) << s.dump(2);
-  EXPECT_GE(s["conntrack"]["closed"]["timeout"].get<std::uint64_t>(), 300u) << s.dump(2);
-  EXPECT_GE(s["conntrack"]["created"].get<std::uint64_t>(), 300u) << s.dump(2);
+  // dig picks a random source port: two queries within a second on the same port are one flow.
+  EXPECT_GE(s["conntrack"]["created"].get<std::uint64_t>(), 290u) << s.dump(2);
+  EXPECT_EQ(s["conntrack"]["closed"]["timeout"], s["conntrack"]["created"]) << s.dump(2);
   // Full-NAT: the backends saw the LB's SNAT address, never the client's.
   const std::string log = rig_->exec("lb", "cat /tmp/" + rig_->ns("dns") + "-b*.log").out;
   EXPECT_NE(log.find("which.xlb.test from 10.100.0.2"), std::string::npos) << tail(log);
