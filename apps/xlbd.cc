@@ -27,6 +27,7 @@
 #include "xlb/xdp_attach.h"
 #include "xlb/xdp_program.h"
 #include "xlb/xsk_io.h"
+#include "xlbd_cluster.h"
 #include "xlbd_handover.h"
 #include "xlbd_host.h"
 #include "xlbd_restart.h"
@@ -69,6 +70,7 @@ struct Daemon {
   MacAddr mac;
   std::unique_ptr<NeighborTable> neighbors;
   std::unique_ptr<Assembly> lb;  // program, sockets, workers, controller
+  ClusterRole cluster;           // cluster: configured (else empty)
   std::unique_ptr<XdpAttachment> attachment;
   std::unique_ptr<ApiServer> api;
   std::unique_ptr<HealthChecker> health;
@@ -82,6 +84,8 @@ struct Daemon {
   // the next start adopts both. Until then the program answers what it answers alone (cookies,
   // blocklist, host traffic) and drops what needs the engine (fail_open: passes it).
   void shutdown() {
+    // Routes first: the router stops sending here before anything stops serving.
+    stopClusterMember(cluster, lb.get());
     if (health) health->stop();
     if (api) api->stop();
     if (!lb) return;
@@ -110,6 +114,12 @@ int preflight(Daemon& d) {
   }
   // Another xlbd on the same runtime_dir holds the queues and the tables: say so before binding
   // a queue it holds fails less clearly.
+  if (config.cluster.enabled() && d.wantTakeover) {
+    spdlog::error(
+        "--takeover is not supported for a cluster member yet: its UDP port and route device "
+        "belong to the running xlbd; drain it (xlbctl cluster drain), stop it, then start");
+    return kExitConfig;
+  }
   if (const int pid = FlowStore::heldBy(flowFilePath(config)); pid != 0 && !d.wantTakeover) {
     spdlog::error(
         "an xlbd{} already runs on {}: stop it, or start this one with --takeover to "
@@ -222,6 +232,7 @@ bool assemble(Daemon& d, std::string& err) {
     spdlog::info("took over the previous program's maps: {}",
                  fmt::join(d.lb->program().adoptedMaps(), ", "));
   }
+  if (!startClusterMember(config, *d.lb, d.cluster, err)) return false;
   adoptFlows(d);
   // Next hops: give the kernel a moment to resolve what it does not know yet.
   for (int i = 0; i < 20 && d.lb->controller().unresolvedNextHops() > 0; ++i) {
@@ -275,6 +286,7 @@ bool serve(Daemon& d, std::string& err) {
   d.handoverListener = HandoverListener::listen(handoverSocketPath(config), err);
   if (!d.handoverListener) return false;
   if (d.takeover) d.takeover->done();
+  if (d.cluster.agent) d.cluster.agent->setServing(true);
   return true;
 }
 
@@ -356,6 +368,7 @@ int waitForSignal(Daemon& d) {
       if (handOver(*ch, handoverSource(d))) return kHandedOver;
     }
     controller.tick();  // blocklist expiry, next hops, half-open pressure
+    refreshClusterMacs(d.cluster, *d.neighbors, d.ifindex);
   }
 }
 

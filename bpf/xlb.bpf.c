@@ -13,6 +13,7 @@
  *   5. SYN to a VIP in cookie mode (always, or auto above the SYN-rate threshold): verify the IP
  *      and TCP checksums, answer with a SYN-ACK built in place carrying our own cookie (see
  *      xlb_cookie.h) and XDP_TX it; no state is created anywhere;
+ *   5a. a cluster: a flow another instance holds goes to it (lib/cluster.h);
  *   6. everything else for a VIP or SNAT port goes to the queue's AF_XDP socket. The ACK that
  *      completes a cookie handshake is validated by the engine, which holds the same key, only
  *      when it matches no connection. With no socket on the queue (worker gone) the configured
@@ -270,15 +271,17 @@ static __always_inline int stage_vip(struct xdp_md *ctx, struct xlb_dest *dest, 
 	return CONTINUE;
 }
 
-/* 6. To the queue's AF_XDP socket, or the fallback when none is there. */
-static __always_inline int stage_redirect(struct xdp_md *ctx, struct xlb_config *cfg)
+#include "lib/cluster.h"
+
+/* 6. To the queue's AF_XDP socket (counted under `reason`), or the fallback when none is there. */
+static __always_inline int stage_redirect(struct xdp_md *ctx, struct xlb_config *cfg, __u32 reason)
 {
 	__u32 fallback = cfg->fail_open ? XDP_PASS : XDP_DROP;
 
 	if (cfg->sim_redirect)
-		return done(ctx, XLB_REASON_REDIRECT, XDP_REDIRECT);
+		return done(ctx, reason, XDP_REDIRECT);
 	if (bpf_redirect_map(&xlb_xsks, ctx->rx_queue_index, fallback) == XDP_REDIRECT)
-		return done(ctx, XLB_REASON_REDIRECT, XDP_REDIRECT);
+		return done(ctx, reason, XDP_REDIRECT);
 	if (cfg->fail_open)
 		return PASS(NO_SOCKET_PASS);
 	return DROP(NO_SOCKET_DROP);
@@ -314,13 +317,20 @@ int xlb_xdp(struct xdp_md *ctx)
 		return PASS(PASS_NOT_OURS);
 	if (dest->kind == XLB_DEST_SNAT) {
 		rc = stage_snat(ctx, cfg, &p);
-		return rc != CONTINUE ? rc : stage_redirect(ctx, cfg);
+		return rc != CONTINUE ? rc : stage_redirect(ctx, cfg, XLB_REASON_REDIRECT);
 	}
 	if (dest->kind != XLB_DEST_VIP)
 		return PASS(PASS_NOT_OURS);
 	rc = stage_vip(ctx, dest, &p);
 	if (rc != CONTINUE)
 		return rc;
+	if (cfg->cluster) {
+		rc = stage_cluster(ctx, &p);
+		if (rc == FROM_PEER)
+			return stage_redirect(ctx, cfg, XLB_REASON_PEER_LOOP);
+		if (rc != CONTINUE)
+			return rc;
+	}
 	/* 5. The clock is read only where it is used: a helper call costs more than the parse. */
 	if ((p.flags & (F_SYN | F_ACK)) == F_SYN) {
 		now = now_ns(cfg);
@@ -329,5 +339,5 @@ int xlb_xdp(struct xdp_md *ctx)
 					      now);
 		}
 	}
-	return stage_redirect(ctx, cfg);
+	return stage_redirect(ctx, cfg, XLB_REASON_REDIRECT);
 }

@@ -76,7 +76,11 @@
 	/* a new UDP flow while UDP flows hold their share of the table and none is evictable */ \
 	X(UDP_BUDGET, UdpBudget, udp_budget, XLB_ACT_DROP) \
 	/* direct server return over IPIP: the frame has no room for the outer header */ \
-	X(DSR_TOO_BIG, DsrTooBig, dsr_frame_too_big, XLB_ACT_DROP)
+	X(DSR_TOO_BIG, DsrTooBig, dsr_frame_too_big, XLB_ACT_DROP) \
+	/* a cluster: the flow is held by another instance (xlb_peer_flows): sent to it */ \
+	X(TX_TO_PEER, TxToPeer, cluster_forward, XLB_ACT_TX) \
+	/* a cluster: a frame a peer forwarded names a third holder; the engine decides */ \
+	X(PEER_LOOP, PeerLoop, cluster_forward_loop, XLB_ACT_REDIRECT)
 
 enum xlb_reason {
 #define XLB_REASON_ENUM(e, c, l, a) XLB_REASON_##e,
@@ -164,7 +168,8 @@ struct xlb_config {
 			       * (the engine's verdict): auto-mode VIPs answer every SYN with a
 			       * cookie */
 	__u16 nr_cpus;        /* possible CPUs: the width of the per-CPU maps */
-	__u8 pad[4];
+	__u8 cluster;         /* 1: this instance is in a cluster; xlb_peer_flows is asked */
+	__u8 pad[3];
 };
 
 #define XLB_BLOCK_V4_EXACT 0x01
@@ -206,6 +211,36 @@ enum xlb_decap_stat {
 	XLB_DECAP_PASS,      /* not encapsulated: passed untouched */
 	XLB_DECAP_MALFORMED, /* encapsulated, but the outer or inner header is broken: dropped */
 	XLB_DECAP_STAT_COUNT
+};
+
+/*
+ * A cluster of instances (docs/ARCHITECTURE.md, "Scale-out"): the flows other instances hold,
+ * learnt from their flow announcements, so that a flow the router's ECMP moves here is sent on
+ * to its holder over the shared segment. Keys name the client side (client -> VIP), ports in
+ * network order.
+ */
+#define XLB_MAX_PEERS 16
+#define XLB_PEER_FLOWS_CAPACITY 1000000
+
+struct xlb_flow_key {
+	__u8 family;  /* XLB_FAMILY_* */
+	__u8 proto;   /* IPPROTO_TCP or IPPROTO_UDP */
+	__be16 cport; /* client port */
+	__be16 vport; /* VIP port */
+	__u16 pad;
+	__u8 client[16];
+	__u8 vip[16];
+};
+
+/* xlb_peers: one entry; slot i is peer i (the value xlb_peer_flows holds). */
+struct xlb_peer_mac {
+	__u8 mac[6];
+	__u8 up;  /* 1: alive and its MAC known; a flow of a peer that is not up stays here */
+	__u8 pad;
+};
+
+struct xlb_peers {
+	struct xlb_peer_mac peer[XLB_MAX_PEERS];
 };
 
 /* The SYN-ACK the XDP program builds advertises this window scale when the client offers one. */

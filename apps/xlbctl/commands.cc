@@ -6,6 +6,7 @@ namespace xlbctl {
 std::vector<Command> blocklistCommands();
 std::vector<Command> serviceCommands();
 std::vector<Command> statusCommands();
+std::vector<Command> clusterCommands();
 
 const std::vector<std::pair<std::string_view, std::string_view>>& groups() {
   static const std::vector<std::pair<std::string_view, std::string_view>> g = {
@@ -14,6 +15,7 @@ const std::vector<std::pair<std::string_view, std::string_view>>& groups() {
       {"backends", "list, add, change and remove a VIP's backends"},
       {"conns", "list and kill connections"},
       {"config", "show the running configuration, change a VIP's settings, reload the file"},
+      {"cluster", "a cluster member's state; drain it and bring it back"},
   };
   return g;
 }
@@ -21,7 +23,7 @@ const std::vector<std::pair<std::string_view, std::string_view>>& groups() {
 const std::vector<Command>& commands() {
   static const std::vector<Command> all = [] {
     std::vector<Command> c;
-    for (auto part : {blocklistCommands(), serviceCommands(), statusCommands()}) {
+    for (auto part : {blocklistCommands(), serviceCommands(), statusCommands(), clusterCommands()}) {
       c.insert(c.end(), part.begin(), part.end());
     }
     return c;

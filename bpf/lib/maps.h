@@ -77,4 +77,19 @@ struct {
 	__type(value, struct xlb_stat);
 } xlb_stats SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, XLB_PEER_FLOWS_CAPACITY);
+	__type(key, struct xlb_flow_key);
+	__type(value, __u32);
+} xlb_peer_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlb_peers);
+} xlb_peers SEC(".maps");
+
 #endif /* XLB_LIB_MAPS_H */

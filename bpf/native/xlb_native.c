@@ -41,6 +41,10 @@ static __always_inline struct xlb_native_map *xlb_native_map_of(const void *map)
 		return &t[XLB_NMAP_BLOCK6_LPM];
 	if (map == &xlb_xsks)
 		return &t[XLB_NMAP_XSKS];
+	if (map == &xlb_peer_flows)
+		return &t[XLB_NMAP_PEER_FLOWS];
+	if (map == &xlb_peers)
+		return &t[XLB_NMAP_PEERS];
 	return &t[XLB_NMAP_STATS];
 }
 
@@ -62,6 +66,8 @@ const struct xlb_native_map_spec xlb_native_specs[XLB_NMAP_COUNT] = {
 	[XLB_NMAP_BLOCK6_LPM] = XLB_SPEC(xlb_block6_lpm),
 	[XLB_NMAP_XSKS] = XLB_SPEC(xlb_xsks),
 	[XLB_NMAP_STATS] = XLB_SPEC(xlb_stats),
+	[XLB_NMAP_PEER_FLOWS] = XLB_SPEC(xlb_peer_flows),
+	[XLB_NMAP_PEERS] = XLB_SPEC(xlb_peers),
 };
 
 int xlb_native_run(struct xlb_native_env *env, struct xlb_native_xdp_md *ctx)

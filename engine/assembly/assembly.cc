@@ -3,6 +3,12 @@
 
 namespace xlb {
 
+namespace {
+// Per worker: the flows opened and closed between two of the agent's steps (5 ms), with room
+// for a burst of 13 million per second.
+constexpr std::uint32_t kJournalRecords = 65536;
+}  // namespace
+
 XdpOptions xdpOptionsFor(const Config& config, bool simRedirect) {
   XdpOptions o;
   o.failOpen = config.failOpen;
@@ -38,6 +44,11 @@ std::unique_ptr<Assembly> Assembly::build(const Config& config, const OpenQueue&
         std::make_unique<Worker>(q, config.workers, config, *a->ios_[q], a->handoff_.get(),
                                  hooks.cookieKey, hooks.tableSeed, a->flows_ ? &storage : nullptr));
     deps.workers.push_back(a->workers_.back().get());
+    // A cluster member announces every flow its workers open and close (cluster_agent.h).
+    if (config.cluster.enabled()) {
+      a->journals_.push_back(std::make_unique<FlowJournal>(kJournalRecords));
+      a->workers_.back()->table().setJournal(a->journals_.back().get());
+    }
   }
   deps.localMac = hooks.localMac;
   deps.resolve = std::move(hooks.resolve);

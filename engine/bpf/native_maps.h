@@ -15,10 +15,10 @@ namespace xlb {
 
 class NativeHash {
  public:
-  static constexpr std::uint32_t kMaxKey = 24;
+  static constexpr std::uint32_t kMaxKey = 40;
   using Key = std::array<std::uint64_t, kMaxKey / 8>;
 
-  // keySize <= kMaxKey (the program's longest key is 20 bytes).
+  // keySize <= kMaxKey (the program's longest key is xlb_flow_key's 40 bytes).
   NativeHash(std::uint32_t keySize, std::uint32_t valueSize, std::uint32_t maxEntries);
   // The program's lookups come through here once or more per frame: inline, in constant-size
   // copies and word compares.

@@ -68,6 +68,8 @@ std::string checkLayouts(const XdpRuntime& rt) {
       {XdpMap::kBlock6Lpm, "xlb_block6_lpm", sizeof(xlb_lpm6_key), sizeof(xlb_block_val)},
       {XdpMap::kXsks, "xlb_xsks", 4, 4},
       {XdpMap::kStats, "xlb_stats", 4, sizeof(xlb_stat)},
+      {XdpMap::kPeerFlows, "xlb_peer_flows", sizeof(xlb_flow_key), 4},
+      {XdpMap::kPeers, "xlb_peers", 4, sizeof(xlb_peers)},
   };
   for (const Want& w : want) {
     const XdpMapInfo i = rt.info(w.map);
@@ -208,6 +210,7 @@ bool XdpProgram::apply(const Config& config, std::span<const std::uint16_t> vipI
   cfg_.cookie_key[1] = key[1];
   cfg_.snat_port_lo = config.snat.portLo;
   cfg_.snat_port_hi = config.snat.portHi;
+  cfg_.cluster = config.cluster.enabled() ? 1 : 0;
 
   std::vector<xlb_addr_key> keep;
   if (!writeVips(config, vipIds, keep, error)) return false;

@@ -276,13 +276,58 @@ void loadHealth(const YAML::Node& n, HealthCheckConfig& h) {
   }
 }
 
+void loadCluster(const YAML::Node& n, ClusterConfig& c) {
+  onlyKeys(n, "cluster",
+           {"members", "self", "port", "heartbeat", "dead_after", "drain_timeout", "announce"});
+  if (!n["members"]) fail("cluster.members", "required (each instance's name and address)");
+  eachItem(n["members"], "cluster.members", [&](const YAML::Node& m, const std::string& p) {
+    onlyKeys(m, p, {"name", "address"});
+    if (!m["name"] || !m["address"]) fail(p, "needs name and address");
+    ClusterMember member;
+    member.name = scalar(m["name"], join(p, "name"));
+    if (member.name.empty() || member.name.size() > 32) {
+      fail(join(p, "name"), "\"" + member.name + "\" is not a name (1-32 characters)");
+    }
+    const std::string a = scalar(m["address"], join(p, "address"));
+    auto addr = Address::parse(a);
+    if (!addr) fail(join(p, "address"), "\"" + a + "\" is not an IP address");
+    member.address = *addr;
+    c.members.push_back(member);
+  });
+  if (n["self"]) c.self = scalar(n["self"], "cluster.self");
+  if (n["port"]) {
+    c.port = static_cast<std::uint16_t>(integer(n["port"], "cluster.port", 1, 65535, "a port"));
+  }
+  if (n["heartbeat"]) c.heartbeat = duration(n["heartbeat"], "cluster.heartbeat", 10 * kNsPerMs);
+  if (n["dead_after"]) c.deadAfter = duration(n["dead_after"], "cluster.dead_after", 50 * kNsPerMs);
+  if (n["drain_timeout"]) {
+    c.drainTimeout = duration(n["drain_timeout"], "cluster.drain_timeout", kNsPerSec);
+  }
+  if (n["announce"]) {
+    const YAML::Node& a = n["announce"];
+    onlyKeys(a, "cluster.announce", {"table", "device"});
+    if (!a["table"]) fail("cluster.announce.table", "required (the kernel table BIRD imports)");
+    c.announceTable = static_cast<std::uint32_t>(
+        integer(a["table"], "cluster.announce.table", 1, 0xfffffffe, "a routing table id"));
+    if (c.announceTable == 253 || c.announceTable == 254 || c.announceTable == 255) {
+      fail("cluster.announce.table", "must not be the kernel's default, main or local table");
+    }
+    if (a["device"]) {
+      c.announceDevice = scalar(a["device"], "cluster.announce.device");
+      if (c.announceDevice.empty() || c.announceDevice.size() > 15) {
+        fail("cluster.announce.device", "\"" + c.announceDevice + "\" is not a device name");
+      }
+    }
+  }
+}
+
 Config loadRoot(const YAML::Node& root) {
   Config c;
   if (!root || root.IsNull()) fail("(document)", "the configuration is empty");
   onlyKeys(root, "",
            {"interface", "xdp_mode", "workers", "fail_open", "frames_per_queue",
             "blocklist_capacity", "snat", "vips", "blocklist", "conntrack", "control", "state_dir",
-            "runtime_dir", "health_check"});
+            "runtime_dir", "health_check", "cluster"});
   if (root["interface"]) {
     c.interface = scalar(root["interface"], "interface");
     if (c.interface.empty() || c.interface.size() > 15 ||
@@ -342,6 +387,7 @@ Config loadRoot(const YAML::Node& root) {
     if (c.runtimeDir.empty()) fail("runtime_dir", "must not be empty");
   }
   if (root["health_check"]) loadHealth(root["health_check"], c.healthCheck);
+  if (root["cluster"]) loadCluster(root["cluster"], c.cluster);
   if (std::string err = checkConfig(c); !err.empty()) throw Fail{err};
   return c;
 }

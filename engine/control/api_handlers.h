@@ -35,4 +35,9 @@ ApiReply removeBackend(ApiCall& call);
 ApiReply listConnections(ApiCall& call);
 ApiReply killConnections(ApiCall& call);
 
+// api_handlers_cluster.cc
+ApiReply getCluster(ApiCall& call);
+ApiReply startDrain(ApiCall& call);
+ApiReply stopDrain(ApiCall& call);
+
 }  // namespace xlb::handlers

@@ -26,6 +26,9 @@ nlohmann::json reload(const ReloadOutcome& r);  // POST /api/v1/config/reload
 nlohmann::json blockAdded(const BlockEntry& e);  // POST /api/v1/blocklist
 nlohmann::json blockPage(const BlockPage& p);    // GET /api/v1/blocklist
 
+// api_render_cluster.cc: GET /api/v1/cluster, the drain replies.
+nlohmann::json cluster(const ClusterView& v);
+
 // A plain result rendered with `render` under `status`, or the Controller's failure.
 template <typename T, typename Render>
 ApiReply replyOf(const std::variant<T, ControlError>& r, int status, Render render) {

@@ -48,6 +48,12 @@ const std::vector<Route>& table() {
       {H::kGet, "/api/v1/connections", false, "list connections (filtered, paged)",
        h::listConnections},
       {H::kDelete, "/api/v1/connections", true, "reset a client's connections", h::killConnections},
+      {H::kGet, "/api/v1/cluster", false, "cluster members, flows held, drain state", h::getCluster},
+      {H::kPost, "/api/v1/cluster/drain", true,
+       "drain this instance: withdraw its VIP routes, serve its flows until they end",
+       h::startDrain},
+      {H::kDelete, "/api/v1/cluster/drain", true, "end a drain: announce the VIPs again",
+       h::stopDrain},
   };
   return routes;
 }

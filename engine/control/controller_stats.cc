@@ -48,6 +48,7 @@ StatsView Controller::statsView() const {
     }
   }
   in.queues = g.queues;
+  if (cluster_ != nullptr) in.cluster = cluster_->view();
   for (std::size_t i = 0; i < kBoundaryCount; ++i) {
     in.internalErrors[i] = boundaryErrors(static_cast<Boundary>(i));
   }

@@ -246,6 +246,26 @@ void addQueues(Builder& b, const StatsView& in) {
   }
 }
 
+// A cluster member: its own state, its figures, and each member as it sees it.
+void addCluster(Builder& b, const ClusterView& c) {
+  b.add(b.family("xlb_cluster_ready",
+                 "1 when every live peer's flows are known (announcing is allowed)", G),
+        {}, c.ready ? 1 : 0);
+  b.add(b.family("xlb_cluster_draining", "1 while this instance drains", G), {}, c.draining);
+  b.add(b.family("xlb_cluster_announced", "1 while this instance's VIP routes are announced", G),
+        {}, c.announced ? 1 : 0);
+  addFigures(b, kClusterFigures, c);
+  auto& up = b.family("xlb_cluster_member_up", "1 while a member is heard (self: always 1)", G);
+  auto& flows = b.family("xlb_cluster_member_flows",
+                         "Flows a member holds (self: held here; a peer: as it announced)", G);
+  auto& downs = b.family("xlb_cluster_member_downs_total", "Times a peer went silent", C);
+  for (const ClusterMemberView& m : c.members) {
+    Builder::add(up, {{"member", m.name}}, m.state != "down" ? 1 : 0);
+    Builder::add(flows, {{"member", m.name}}, d(m.flows));
+    if (!m.self) Builder::add(downs, {{"member", m.name}}, d(m.downs));
+  }
+}
+
 }  // namespace
 
 std::string renderMetrics(const StatsView& in) {
@@ -254,6 +274,7 @@ std::string renderMetrics(const StatsView& in) {
   addPackets(b, in);
   addFigures(b, kPipelineFigures, in.engine.counters);
   addFigures(b, kWorkerFigures, in.engine);
+  if (in.cluster) addCluster(b, *in.cluster);
   addConnections(b, in);
   addProtection(b, in);
   addBackends(b, in);

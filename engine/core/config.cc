@@ -70,6 +70,38 @@ std::string VipKey::toString() const {
   return protocol == kVipUdp ? address.toString() + "/udp" : address.toString();
 }
 
+namespace {
+
+std::string checkCluster(const ClusterConfig& c) {
+  if (!c.enabled()) {
+    return c.self.empty() ? std::string{} : "cluster.self: names no member (members are empty)";
+  }
+  if (c.members.size() < 2 || c.members.size() > kMaxClusterMembers) {
+    return "cluster.members: a cluster has 2 to " + std::to_string(kMaxClusterMembers) +
+           " members, not " + std::to_string(c.members.size());
+  }
+  std::set<std::string> names, addresses;
+  for (std::size_t i = 0; i < c.members.size(); ++i) {
+    const std::string key = "cluster.members[" + std::to_string(i) + "]";
+    if (!names.insert(c.members[i].name).second) {
+      return key + ".name: duplicate member " + c.members[i].name;
+    }
+    if (!addresses.insert(c.members[i].address.toString()).second) {
+      return key + ".address: duplicate address " + c.members[i].address.toString();
+    }
+  }
+  if (!c.self.empty() && names.count(c.self) == 0) {
+    return "cluster.self: \"" + c.self + "\" is not a member's name";
+  }
+  if (c.deadAfter < 2 * c.heartbeat) {
+    return "cluster.dead_after: must be at least twice cluster.heartbeat (one lost heartbeat "
+           "must not make a peer gone)";
+  }
+  return {};
+}
+
+}  // namespace
+
 std::string checkConfig(const Config& c) {
   if (c.vips.empty()) return "vips: at least one VIP is required";
   std::size_t backends = 0;
@@ -131,7 +163,12 @@ std::string checkConfig(const Config& c) {
       return "snat.addresses[" + std::to_string(i) + "]: duplicate address " + a;
     }
   }
-  return {};
+  if (c.cluster.enabled() && c.cluster.port >= c.snat.portLo && c.cluster.port <= c.snat.portHi) {
+    return "cluster.port: " + std::to_string(c.cluster.port) +
+           " is inside snat.ports: the XDP program would take the instances' datagrams for "
+           "replies from backends";
+  }
+  return checkCluster(c.cluster);
 }
 
 }  // namespace xlb

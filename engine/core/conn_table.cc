@@ -129,6 +129,7 @@ AdoptCounts ConnTable::adopt(TimeNs now, const EntryCheck& check) noexcept {
     }
     linkIndexes(i);
     wheelInsert(i, nowMs);
+    record(e, true);
     ++byState_[static_cast<std::size_t>(e.state)];
     ++active_;
     ++backendActive_[e.backendId];
@@ -235,6 +236,7 @@ void ConnTable::insert(std::uint32_t idx, TimeNs now) noexcept {
   linkIndexes(idx);
   e.deadlineMs = static_cast<std::uint32_t>(nowMs) + timeoutMs(e.state);
   wheelInsert(idx, nowMs);
+  record(e, true);
 }
 
 void ConnTable::linkIndexes(std::uint32_t idx) noexcept {
@@ -277,6 +279,7 @@ void ConnTable::remove(std::uint32_t idx, CloseReason why) noexcept {
     snat_.noteEnd(e.snatIdx, e.snatPort, e.backendId, e.backendPort, endSeq);
   }
   snat_.release(e.snatIdx, e.snatPort);
+  record(e, false);
   --byState_[static_cast<std::size_t>(e.state)];
   --active_;
   --backendActive_[e.backendId];

@@ -24,12 +24,14 @@ void ConnTable::moveClient(std::uint32_t idx, const IpAddr& client, std::uint16_
                            const std::uint8_t* mac) noexcept {
   ConnEntry& e = entries_[idx];
   unlinkChain(fwdHeads_, &ConnEntry::nextFwd, hash(forwardKey(e)), idx);
+  record(e, false);
   e.client = client;
   e.clientPort = port;
   std::memcpy(e.clientMac.data(), mac, 6);
   const std::uint64_t hf = hash(forwardKey(e)) & mask_;
   e.nextFwd = fwdHeads_[hf];
   fwdHeads_[hf] = idx;
+  record(e, true);
 }
 
 void ConnTable::trackUdp(std::uint32_t idx, bool fromClient, TimeNs now) noexcept {

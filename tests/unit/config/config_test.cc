@@ -165,6 +165,30 @@ TEST(Config, EveryInvalidValueIsNamed) {
       {"health_check: {interval: 1s, timeout: 2s}\n", "health_check.timeout"},
       {"health_check: {rise: 0}\n", "health_check.rise: \"0\""},
       {"vips: [{address: 10.0.0.100\n", "YAML syntax error"},
+      {"cluster: {self: a}\n", "cluster.members: required"},
+      {"cluster: {members: [{name: a, address: 10.0.0.2}]}\n", "cluster.members: a cluster has 2"},
+      {"cluster: {members: [{name: a, address: 10.0.0.2}, {name: a, address: 10.0.0.3}]}\n",
+       "cluster.members[1].name: duplicate member a"},
+      {"cluster: {members: [{name: a, address: 10.0.0.2}, {name: b, address: 10.0.0.2}]}\n",
+       "cluster.members[1].address: duplicate address"},
+      {"cluster: {members: [{name: a, address: 10.0.0.2}, {name: b, address: x}]}\n",
+       "cluster.members[1].address: \"x\""},
+      {"cluster: {members: [{name: a, address: 10.0.0.2}, {name: b}]}\n",
+       "cluster.members[1]: needs name and address"},
+      {"cluster: {self: c, members: [{name: a, address: 10.0.0.2}, {name: b, address: 10.0.0.3}]}\n",
+       "cluster.self: \"c\""},
+      {"cluster: {heartbeat: 1s, members: [{name: a, address: 10.0.0.2}, "
+       "{name: b, address: 10.0.0.3}]}\n",
+       "cluster.dead_after: must be at least twice"},
+      {"cluster: {port: 20000, members: [{name: a, address: 10.0.0.2}, "
+       "{name: b, address: 10.0.0.3}]}\n",
+       "cluster.port: 20000 is inside snat.ports"},
+      {"cluster: {announce: {table: 254}, members: [{name: a, address: 10.0.0.2}, "
+       "{name: b, address: 10.0.0.3}]}\n",
+       "cluster.announce.table"},
+      {"cluster: {announce: {device: x}, members: [{name: a, address: 10.0.0.2}, "
+       "{name: b, address: 10.0.0.3}]}\n",
+       "cluster.announce.table: required"},
   };
   for (const Bad& b : cases) {
     std::string yaml = b.yaml;
@@ -179,6 +203,30 @@ TEST(Config, EveryInvalidValueIsNamed) {
     EXPECT_NE(e->message.find(b.mustMention), std::string::npos)
         << "message \"" << e->message << "\" does not mention \"" << b.mustMention << "\"";
   }
+}
+
+TEST(Config, ClusterLoads) {
+  auto r = loadConfigString(R"(
+snat: {addresses: [10.0.0.2], ports: 20000-29999}
+vips: [{address: 10.0.0.100, backends: [{address: 10.0.0.11}]}]
+cluster:
+  members: [{name: lb1, address: 10.0.0.2}, {name: lb2, address: 10.0.0.3}]
+  port: 9190
+  heartbeat: 100ms
+  dead_after: 500ms
+  drain_timeout: 60s
+  announce: {table: 100}
+)");
+  const auto* c = std::get_if<Config>(&r);
+  ASSERT_NE(c, nullptr) << std::get<ConfigError>(r).message;
+  EXPECT_TRUE(c->cluster.enabled());
+  EXPECT_EQ(c->cluster.members.size(), 2u);
+  EXPECT_EQ(c->cluster.members[1].name, "lb2");
+  EXPECT_EQ(c->cluster.heartbeat, 100 * kNsPerMs);
+  EXPECT_EQ(c->cluster.deadAfter, 500 * kNsPerMs);
+  EXPECT_EQ(c->cluster.announceTable, 100u);
+  EXPECT_EQ(c->cluster.announceDevice, "xlb-announce");
+  EXPECT_TRUE(c->cluster.self.empty());
 }
 
 TEST(Config, MissingFileIsAClearError) {

@@ -39,9 +39,9 @@ TEST(Reason, ActionsFollowTheList) {
     other += a == Action::kRedirect || a == Action::kHold;
   }
   EXPECT_EQ(tx + pass + drop + other, kReasonCount);
-  EXPECT_EQ(tx, 6u);
+  EXPECT_EQ(tx, 7u);
   EXPECT_EQ(pass, 4u);  // not IP, not ours, no socket (fail-open), neighbour discovery
-  EXPECT_EQ(other, 2u);
+  EXPECT_EQ(other, 3u);  // to the engine (and from a cluster peer), held
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "xlb/batch_io.h"
 #include "xlb/config.h"
 #include "xlb/controller.h"
+#include "xlb/flow_journal.h"
 #include "xlb/flow_store.h"
 #include "xlb/worker.h"
 #include "xlb/xdp_program.h"
@@ -74,6 +75,12 @@ class Assembly {
   bool workersRunning() const noexcept { return running_.load(); }  // any thread may ask
 
   XdpProgram& program() noexcept { return *prog_; }
+  // A cluster member's workers' flow journals (empty without cluster: in the configuration).
+  std::vector<FlowJournal*> journals() const {
+    std::vector<FlowJournal*> out;
+    for (const auto& j : journals_) out.push_back(j.get());
+    return out;
+  }
   Controller& controller() noexcept { return *controller_; }
   Worker& worker(std::uint32_t q) noexcept { return *workers_[q]; }
   std::uint32_t queues() const noexcept { return static_cast<std::uint32_t>(workers_.size()); }
@@ -86,6 +93,7 @@ class Assembly {
   std::unique_ptr<XdpProgram> prog_;
   std::vector<std::unique_ptr<BatchIo>> ios_;
   std::unique_ptr<Handoff> handoff_;
+  std::vector<std::unique_ptr<FlowJournal>> journals_;  // outlive the workers' tables' use
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<Controller> controller_;
   std::vector<std::thread> threads_;

@@ -27,8 +27,10 @@ enum class XdpMap : std::uint8_t {
   kBlock6Lpm,
   kXsks,
   kStats,
+  kPeerFlows,
+  kPeers,
 };
-inline constexpr std::size_t kXdpMapCount = 10;
+inline constexpr std::size_t kXdpMapCount = 12;
 
 struct XdpMapInfo {
   std::uint32_t type = 0;  // BPF_MAP_TYPE_*

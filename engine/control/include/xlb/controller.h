@@ -19,6 +19,7 @@
 
 #include "xlb/batch_io.h"
 #include "xlb/blocklist.h"
+#include "xlb/cluster_port.h"
 #include "xlb/dataplane_ports.h"
 #include "xlb/flow_store.h"
 #include "xlb/service_model.h"
@@ -151,6 +152,13 @@ class Controller {
   std::vector<FlowTarget> flowTargets() const;
   // What the start took over from a previous process (stats "restart", metrics).
   void setRestartInfo(const RestartInfo& r);
+  // A cluster member (xlbd with cluster: configured); nullptr: a single instance. The port
+  // outlives the Controller's use of it (the daemon clears it before destroying it).
+  void setCluster(ClusterPort* cluster);
+  // The cluster's state (GET /api/v1/cluster, metrics); nullopt for a single instance.
+  std::optional<ClusterView> clusterView() const;
+  // Drain on or off (POST/DELETE /api/v1/cluster/drain); nullopt for a single instance.
+  std::optional<ClusterView> setClusterDraining(bool on);
 
   // Health checks report here; a change rebuilds the snapshot and is logged.
   void reportHealth(const VipKey& vip, const Address& backend, bool up);
@@ -238,6 +246,7 @@ class Controller {
   Config config_;
   RestartInfo restart_;
   ControllerDeps deps_;
+  ClusterPort* cluster_ = nullptr;
   std::unique_ptr<StateStore> store_;
   Clock clock_;
   mutable std::mutex mutex_;

@@ -6,10 +6,12 @@
 #pragma once
 
 #include <array>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "xlb/boundary.h"
+#include "xlb/cluster_port.h"
 #include "xlb/dataplane_ports.h"
 #include "xlb/pipeline.h"
 #include "xlb/worker.h"
@@ -57,6 +59,7 @@ struct StatsView {
   double uptimeSeconds = 0;
   RestartInfo restart;
   std::array<std::uint64_t, kBoundaryCount> internalErrors{};
+  std::optional<ClusterView> cluster;  // a cluster member only
 };
 
 }  // namespace xlb

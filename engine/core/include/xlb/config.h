@@ -124,6 +124,34 @@ struct HealthCheckConfig {
   bool operator==(const HealthCheckConfig&) const = default;
 };
 
+// One instance of a cluster: its name and the address its flow announcements come from and go
+// to (on the segment the instances share; normally its SNAT address).
+struct ClusterMember {
+  std::string name;
+  Address address;
+  bool operator==(const ClusterMember&) const = default;
+};
+
+// Several instances behind a router's ECMP (docs/ARCHITECTURE.md, "Scale-out"). No members: a
+// single instance (the default).
+struct ClusterConfig {
+  std::vector<ClusterMember> members;
+  // This instance's name. Empty: the member whose address is on this host (xlbd finds it), so
+  // every instance can run the same file.
+  std::string self;
+  std::uint16_t port = 9190;               // UDP: flow announcements and heartbeats
+  TimeNs heartbeat = 200 * kNsPerMs;       // how often each instance says it is alive
+  TimeNs deadAfter = 1 * kNsPerSec;        // silence after which a peer counts as gone
+  TimeNs drainTimeout = 300 * kNsPerSec;   // a drain reports done after this at the latest
+  // Routes for BIRD (or any routing daemon that imports a kernel table): while this instance is
+  // ready and not draining, each VIP is routed in this table through `announceDevice`, a
+  // device that exists only while xlbd runs. 0: no routes.
+  std::uint32_t announceTable = 0;
+  std::string announceDevice = "xlb-announce";
+  bool enabled() const noexcept { return !members.empty(); }
+  bool operator==(const ClusterConfig&) const = default;
+};
+
 struct Config {
   std::string interface = "eth0";
   XdpMode xdpMode = XdpMode::kAuto;
@@ -143,6 +171,7 @@ struct Config {
   // hand-over socket: a tmpfs, so the packet path's writes never reach a disk.
   std::string runtimeDir = "/run/xlb";
   HealthCheckConfig healthCheck;
+  ClusterConfig cluster;
 };
 
 // Limits the loader and the cross-field check enforce. Those the XDP program's maps size come
@@ -157,6 +186,7 @@ inline constexpr std::uint32_t kMaxWeight = 10000;
 inline constexpr std::uint32_t kMaxConntrackCapacity = 100'000'000;
 // Timeouts live in 32-bit wrapping milliseconds in each entry: keep far from the wrap.
 inline constexpr TimeNs kMaxTimeout = 24ull * 3600 * kNsPerSec;
+inline constexpr std::uint32_t kMaxClusterMembers = XLB_MAX_PEERS;
 
 // Cross-field checks (families match, SNAT address per VIP family, no duplicate VIPs, ...).
 // Returns an empty string when the configuration is usable, else one message naming the key.

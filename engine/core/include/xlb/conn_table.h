@@ -12,6 +12,7 @@
 
 #include "xlb/addr.h"
 #include "xlb/enum_names.h"
+#include "xlb/flow_journal.h"
 #include "xlb/snat.h"
 
 namespace xlb {
@@ -238,6 +239,9 @@ class ConnTable {
   std::uint64_t udpActive() const noexcept {
     return activeIn(TcpState::kUdpSingle) + activeIn(TcpState::kUdp);
   }
+  // A cluster: every flow opened (inserted, adopted, moved to a new client tuple) and removed
+  // is recorded here for the other instances (nullptr: none; the default).
+  void setJournal(FlowJournal* journal) noexcept { journal_ = journal; }
   // Links a filled entry into both indexes and the wheel: kSynSent for TCP, kUdpSingle for UDP.
   void insert(std::uint32_t idx, TimeNs now) noexcept;
   // Returns an allocated but never inserted entry to the free list.
@@ -336,6 +340,12 @@ class ConnTable {
   std::uint32_t udpLimit_;
   std::uint32_t freeHead_;
   SnatPool& snat_;
+  FlowJournal* journal_ = nullptr;
+  void record(const ConnEntry& e, bool open) noexcept {
+    if (journal_ != nullptr) {
+      journal_->push(FlowRecord{e.client, e.vip, e.clientPort, e.vipPort, e.proto, e.family, open});
+    }
+  }
   Timeouts timeouts_;
   std::array<std::uint32_t, kTcpStateCount> timeoutMs_{};
   std::array<std::uint64_t, 4> seed_{};
