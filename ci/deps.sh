@@ -15,7 +15,7 @@ PACKAGES=(
   libpcap-dev tshark tcpreplay
   haproxy nftables conntrack python3-matplotlib
   iproute2 ethtool iputils-ping nginx-light curl wrk hping3 openssl procps psmisc
-  dnsmasq-base dnsperf bind9-dnsutils ngtcp2-client ngtcp2-server
+  dnsmasq-base dnsperf bind9-dnsutils ngtcp2-client ngtcp2-server bird2
 )
 
 missing=()
@@ -48,4 +48,11 @@ if ! apt-get install -y -qq --no-install-recommends "${missing[@]}"; then
   echo "deps: ERROR: could not install: ${missing[*]}" >&2
   exit 1
 fi
+# The cluster rig runs its own BIRDs inside its namespaces; the service the package starts would
+# run one in the host's own namespace, which no test wants.
+for p in "${missing[@]}"; do
+  if [ "$p" = bird2 ] && command -v systemctl >/dev/null 2>&1; then
+    systemctl disable --now bird >/dev/null 2>&1 || true
+  fi
+done
 echo "deps: done"

@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
-# One helper registers every test binary with ctest under exactly one label (unit, bpf, sim, netns).
+# One helper registers every test binary with ctest under exactly one label (unit, bpf, sim,
+# netns, cluster).
 function(xlb_add_test name)
   cmake_parse_arguments(T "" "LABEL;TIMEOUT" "SOURCES;LIBS" ${ARGN})
-  if(NOT T_LABEL MATCHES "^(unit|bpf|sim|netns)$")
-    message(FATAL_ERROR "xlb_add_test(${name}): LABEL must be unit, bpf, sim or netns")
+  if(NOT T_LABEL MATCHES "^(unit|bpf|sim|netns|cluster)$")
+    message(FATAL_ERROR "xlb_add_test(${name}): LABEL must be unit, bpf, sim, netns or cluster")
   endif()
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
@@ -13,7 +14,7 @@ function(xlb_add_test name)
   xlb_warnings(${name})
   # netns tests share the machine's two cores with the tools they drive: never in parallel.
   set(serial FALSE)
-  if(T_LABEL STREQUAL "netns")
+  if(T_LABEL MATCHES "^(netns|cluster)$")
     set(serial TRUE)
   endif()
   gtest_discover_tests(${name}

@@ -4,6 +4,11 @@
  * rehashed it here after a membership change) goes to that instance over the shared segment,
  * its IP packet untouched: only the Ethernet addresses change, and it leaves by XDP_TX.
  *
+ * A SYN (without ACK) is never sent on: a new connection belongs where the router sends it. If a
+ * peer still holds an earlier connection of the same tuple (in TIME_WAIT, or a handshake the
+ * router moved), the entry is removed here so that the rest of the new connection stays here too;
+ * the peer's own entry ends on its timer.
+ *
  * A frame that came from a peer is never sent on again: two instances whose announcements
  * disagree for a moment must not bounce a frame between them. Such a frame goes to the engine,
  * which serves it if it holds the flow and drops it (no_conntrack) otherwise.
@@ -74,6 +79,10 @@ static __always_inline int stage_cluster(struct xdp_md *ctx, const struct pkt *p
 	holder = bpf_map_lookup_elem(&xlb_peer_flows, &k);
 	if (!holder)
 		return CONTINUE;
+	if (p->l4proto == IPPROTO_TCP && (p->flags & (F_SYN | F_ACK)) == F_SYN) {
+		bpf_map_delete_elem(&xlb_peer_flows, &k);
+		return CONTINUE;
+	}
 	ps = bpf_map_lookup_elem(&xlb_peers, &zero);
 	if (!ps || *holder >= XLB_MAX_PEERS || !ps->peer[*holder & (XLB_MAX_PEERS - 1)].up)
 		return CONTINUE;

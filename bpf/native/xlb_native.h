@@ -83,6 +83,8 @@ int xlb_native_run(struct xlb_native_env *env, struct xlb_native_xdp_md *ctx);
 /* Implemented by the runtime: a hash map's or an LPM trie's value for the key, or NULL. */
 void *xlb_native_hash_lookup(void *impl, const void *key);
 void *xlb_native_lpm_lookup(void *impl, const void *key);
+/* A hash map's entry removed: 0, or -ENOENT. */
+long xlb_native_hash_delete(void *impl, const void *key);
 
 #ifdef __cplusplus
 }

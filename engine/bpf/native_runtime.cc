@@ -38,6 +38,11 @@ extern "C" void* xlb_native_hash_lookup(void* impl, const void* key) {
   return static_cast<NativeHash*>(impl)->find(key);
 }
 
+extern "C" long xlb_native_hash_delete(void* impl, const void* key) {
+  auto* h = static_cast<NativeHash*>(impl);
+  return h->erase(h->keyOf(key)) == 0 ? 0 : -ENOENT;
+}
+
 extern "C" void* xlb_native_lpm_lookup(void* impl, const void* key) {
   return static_cast<NativeLpm*>(impl)->find(key);
 }

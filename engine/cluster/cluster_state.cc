@@ -96,9 +96,11 @@ void ClusterState::peerFlow(std::size_t from, const FlowRecord& r) {
       --peers_[it->second.peer].flows;
       ++p.flows;
       it->second.peer = static_cast<std::uint8_t>(from);
-      if (!sink_.put(r, static_cast<std::uint32_t>(from))) ++full_;
     }
     it->second.gen = p.gen;
+    // Written again even when unchanged: the XDP program drops an entry itself when a SYN opens
+    // the tuple here (bpf/lib/cluster.h), and the peer's renewal must restore it.
+    if (!sink_.put(r, static_cast<std::uint32_t>(from))) ++full_;
     return;
   }
   if (!sink_.put(r, static_cast<std::uint32_t>(from))) {

@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Long-lived HTTP/1.1 keep-alive clients for the restart test: N connections, each sending a
 request every INTERVAL seconds for DURATION seconds. Prints one JSON object: requests, failures,
-resets (ECONNRESET or a connection closed under a request), reconnects, and every request slower
+resets (ECONNRESET or a connection closed under a request), reconnects, every request slower
 than SLOW_MS as [wall-clock send time, milliseconds], so a caller can tell which restart a pause
-belongs to. Bounded: DURATION, a per-request timeout, and N connections.
+belongs to, and every failure as [wall-clock time, connection index, kind] ("failed"). Bounded: DURATION, a per-request timeout, and N connections.
 
 usage: longlived.py HOST PORT N INTERVAL DURATION [SLOW_MS]
 """
@@ -20,7 +20,7 @@ TIMEOUT = 5.0
 REQUEST = b"GET / HTTP/1.1\r\nHost: vip\r\n\r\n"
 
 stats = {"connections": N, "requests": 0, "failures": 0, "resets": 0, "reconnects": 0,
-         "max_ms": 0.0, "slow": [], "errors": {}}
+         "max_ms": 0.0, "slow": [], "errors": {}, "failed": []}
 
 
 async def read_response(reader):
@@ -33,8 +33,10 @@ async def read_response(reader):
         await reader.readexactly(length)
 
 
-def note_error(kind):
+def note_error(kind, index=-1):
     stats["errors"][kind] = stats["errors"].get(kind, 0) + 1
+    if len(stats["failed"]) < 100000:
+        stats["failed"].append([round(time.time(), 3), index, kind])
 
 
 async def client(index, end):
@@ -47,7 +49,7 @@ async def client(index, end):
                     asyncio.open_connection(HOST, PORT), TIMEOUT)
             except (OSError, asyncio.TimeoutError) as e:
                 stats["failures"] += 1
-                note_error("connect: " + type(e).__name__)
+                note_error("connect: " + type(e).__name__, index)
                 await asyncio.sleep(INTERVAL)
                 continue
         sent = time.time()
@@ -62,12 +64,12 @@ async def client(index, end):
         except (ConnectionResetError, asyncio.IncompleteReadError) as e:
             stats["failures"] += 1
             stats["resets"] += 1
-            note_error(type(e).__name__)
+            note_error(type(e).__name__, index)
             writer = None
             stats["reconnects"] += 1
         except (OSError, asyncio.TimeoutError, asyncio.LimitOverrunError) as e:
             stats["failures"] += 1
-            note_error(type(e).__name__)
+            note_error(type(e).__name__, index)
             writer = None
             stats["reconnects"] += 1
         await asyncio.sleep(max(0.0, INTERVAL - (time.time() - sent)))

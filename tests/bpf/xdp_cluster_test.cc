@@ -158,16 +158,25 @@ TEST_P(XdpCluster, APeerThatIsNotUpOrASingleInstanceKeepsTheFlow) {
   EXPECT_EQ(run(frame, action), Reason::kRedirect);
 }
 
-TEST_P(XdpCluster, ASynOfAPeersFlowIsForwardedNotAnsweredWithACookie) {
-  apply(clusterConfig(true, SynFloodMode::kAlways));
-  PacketSpec s;  // a SYN: the client retransmits it after a rehash
+// A SYN opens a new connection where the router sent it: not forwarded, and the peer's claim on
+// the tuple (an earlier connection it holds) is dropped so the rest of the handshake stays here.
+TEST_P(XdpCluster, ASynOfAPeersTupleOpensItHere) {
+  PacketSpec s = spec();
+  s.flags = 0x02;
   ASSERT_TRUE(dir_->put(flowOf(s), 1));
   Bytes frame = buildPacket(s);
   int action = -1;
-  EXPECT_EQ(run(frame, action), Reason::kTxToPeer);
-  s.sport = 40002;  // a flow nobody holds gets the cookie
+  EXPECT_EQ(run(frame, action), Reason::kRedirect);
+  PacketSpec ack = spec();
+  frame = buildPacket(ack);
+  EXPECT_EQ(run(frame, action), Reason::kRedirect);  // no longer the peer's
+  // In cookie mode the SYN is answered here as any other.
+  apply(clusterConfig(true, SynFloodMode::kAlways));
+  ASSERT_TRUE(dir_->put(flowOf(s), 1));
   frame = buildPacket(s);
   EXPECT_EQ(run(frame, action), Reason::kTxSyncookie);
+  frame = buildPacket(ack);
+  EXPECT_EQ(run(frame, action), Reason::kRedirect);
 }
 
 INSTANTIATE_TEST_SUITE_P(Runtimes, XdpCluster,

@@ -60,6 +60,15 @@ static __always_inline void *bpf_map_lookup_elem(void *map, const void *key)
 	return xlb_native_elem(m, key, m->cpus > 1 ? xlb_env->cpu : 0);
 }
 
+static __always_inline long bpf_map_delete_elem(void *map, const void *key)
+{
+	struct xlb_native_map *m = xlb_native_map_of(map);
+
+	if (m->type != BPF_MAP_TYPE_HASH)
+		return -22; /* -EINVAL: the program deletes from hash maps only */
+	return xlb_native_hash_delete(m->impl, key);
+}
+
 static __always_inline void *bpf_map_lookup_percpu_elem(void *map, const void *key, __u32 cpu)
 {
 	struct xlb_native_map *m = xlb_native_map_of(map);
