@@ -158,7 +158,17 @@ int preflight(Daemon& d) {
 // The connections the previous process left in the tables' file, taken over and reported.
 void adoptFlows(Daemon& d) {
   if (d.takeover) d.takeover->tablesTouched();  // from here on the old process cannot resume
-  const AdoptCounts adopted = d.lb->adoptFlows(monotonicNow());
+  // A cluster member that stopped without a hand-over has been written off: its peers forgot its
+  // flows after dead_after and the router moved them; their clients have moved on, and entries
+  // revived now would be announced again and collide with the tuples those clients reuse.
+  const bool keep = !d.config.cluster.enabled() || d.takeover != nullptr;
+  const AdoptCounts adopted = d.lb->adoptFlows(monotonicNow(), keep);
+  if (!keep && adopted.invalid > 0) {
+    spdlog::info(
+        "cluster member: the previous process's {} connection(s) are not adopted (its "
+        "peers wrote them off when it stopped)",
+        adopted.invalid);
+  }
   RestartInfo& info = d.restart;
   info.generation = d.flowsOpened.generation;
   info.adopted = adopted.adopted;

@@ -11,8 +11,7 @@
 
 namespace xlb {
 
-bool startClusterMember(const Config& config, Assembly& lb, ClusterRole& out,
-                        std::string& error) {
+bool startClusterMember(const Config& config, Assembly& lb, ClusterRole& out, std::string& error) {
   const ClusterConfig& c = config.cluster;
   if (!c.enabled()) return true;
   const auto self = clusterSelf(c, isHostAddress, error);
@@ -35,10 +34,9 @@ bool startClusterMember(const Config& config, Assembly& lb, ClusterRole& out,
   lb.controller().setCluster(out.agent.get());
   spdlog::info("cluster: member {} of {} ({}), UDP port {}{}", c.members[*self].name,
                c.members.size(), c.members[*self].address.toString(), c.port,
-               c.announceTable != 0
-                   ? ", VIP routes in table " + std::to_string(c.announceTable) + " through " +
-                         c.announceDevice + " once ready"
-                   : ", no routes announced (cluster.announce unset)");
+               c.announceTable != 0 ? ", VIP routes in table " + std::to_string(c.announceTable) +
+                                          " through " + c.announceDevice + " once ready"
+                                    : ", no routes announced (cluster.announce unset)");
   return true;
 }
 

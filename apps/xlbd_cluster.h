@@ -20,8 +20,7 @@ struct ClusterRole {
 // Opens and starts the agent (before the stored flows are adopted, so that they are announced
 // too) and hands it to the Controller. nullptr members and no error without cluster:. False
 // with `error` when the member cannot be found or its socket or device cannot be opened.
-bool startClusterMember(const Config& config, Assembly& lb, ClusterRole& out,
-                        std::string& error);
+bool startClusterMember(const Config& config, Assembly& lb, ClusterRole& out, std::string& error);
 // Peers' MACs from the neighbour table (the main loop's thread, as every use of it).
 void refreshClusterMacs(ClusterRole& m, NeighborTable& neighbors, int ifindex);
 // Routes withdrawn, the thread stopped, the Controller told.

@@ -6,8 +6,9 @@
 # round reported); wrk's p50/p99; CPU seconds per 1,000 requests; and new connections/s during an
 # hping3 random-source SYN flood divided by the same without it; and DNS queries/s (dnsperf, 20
 # sockets, dnsmasq backends) through xlb and nftables (HAProxy does not balance UDP) and straight
-# to one backend. RIG_RUNS runs (default 3); the report (bench/rig_report.py) takes medians and
-# writes JSON, Markdown and PNG plots.
+# to one backend; and (bench/cluster.sh) wrk through one and three clustered xlbd instances and
+# the extra hop a flow moved by the router takes. RIG_RUNS runs (default 3); the report
+# (bench/rig_report.py) takes medians and writes JSON, Markdown and PNG plots.
 # Usage: bench/rig.sh OUT_DIR     (root; every load is bounded in time and count)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -175,5 +176,11 @@ for run in $(seq "$RUNS"); do
     "stop_$lb"
   done
 done
+# One instance against three, and the cost of the extra hop (bench/cluster.sh); RIG_CLUSTER=0
+# leaves it out.
+if [[ ${RIG_CLUSTER:-1} != 0 ]]; then
+  command -v bird >/dev/null || { echo "bench-rig: bird missing (run ci/deps.sh)" >&2; exit 1; }
+  bench/cluster.sh "$RAW/cluster" "$RUNS"
+fi
 echo "{\"runs\": $RUNS, \"sustain_seconds\": $SUSTAIN, \"keepalive_seconds\": $KEEPALIVE, \"flood_seconds\": $FLOOD, \"kernel\": \"$(uname -r)\", \"cpus\": $(nproc)}" >"$RAW/meta.json"
 /usr/bin/python3 bench/rig_report.py "$RAW" "$OUT"

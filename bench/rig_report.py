@@ -102,6 +102,38 @@ def median(values):
     return statistics.median(values) if values else None
 
 
+def cluster_part(raw):
+    """bench/cluster.sh's runs: medians of wrk through one and three instances, and of the
+    forwarding run (None when the cluster part did not run)."""
+    base = os.path.join(raw, "cluster")
+    if not os.path.isdir(base):
+        return None
+    runs = []
+    for r in sorted(os.listdir(base)):
+        d = os.path.join(base, r)
+        w = {k: parse_wrk(os.path.join(d, k + ".txt")) for k in
+             ("one-keepalive", "one-newconn", "three-keepalive", "three-newconn",
+              "moved-keepalive")}
+        moved, steady = {}, {}
+        if os.path.exists(os.path.join(d, "moved.json")):
+            moved = json.load(open(os.path.join(d, "moved.json")))
+        if os.path.exists(os.path.join(d, "steady.json")):
+            steady = json.load(open(os.path.join(d, "steady.json")))
+        one = {k.replace("-", "_") + "_rps": (v or {}).get("rps") for k, v in w.items()}
+        one["errors"] = sum((v or {}).get("errors", 0) for v in w.values())
+        one["extra_hop_share"] = (moved["forwarded"] / moved["client_packets"]
+                                  if moved.get("client_packets") else None)
+        one["steady_extra_hop_share"] = (steady["forwarded"] / steady["client_packets"]
+                                         if steady.get("client_packets") else None)
+        runs.append(one)
+    if not runs:
+        return None
+    keys = [k for k in runs[0]]
+    med = {k: median([r[k] for r in runs]) for k in keys}
+    med["runs"] = runs
+    return med
+
+
 def main():
     raw, out = sys.argv[1], sys.argv[2]
     meta = json.load(open(os.path.join(raw, "meta.json")))
@@ -138,6 +170,7 @@ def main():
         if result["dns_direct_qps"]:
             goals["dns_vs_direct"] = result["lbs"]["xlb"]["dns_qps"] / result["dns_direct_qps"]
     result["goals"] = goals
+    result["cluster"] = cluster_part(raw)
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "rig.json"), "w") as f:
         json.dump(result, f, indent=2)
@@ -185,6 +218,20 @@ def main():
             fmt(result["dns_direct_qps"]),
             "; xlb %.2f of it, %.2f of nftables" % (goals["dns_vs_direct"], goals["dns_vs_nftables"])
             if "dns_vs_direct" in goals else "")]
+    c = result["cluster"]
+    if c:
+        md += ["", "Cluster (three xlbd instances behind a BIRD router's ECMP, `bench/cluster.sh`, "
+               "median of %d runs):" % len(c["runs"]), "",
+               "| | 1 instance | 3 instances | 3, two of them joined after the connections opened |",
+               "|---|---|---|---|",
+               "| keep-alive requests/s | %s | %s | %s |" % (
+                   fmt(c["one_keepalive_rps"]), fmt(c["three_keepalive_rps"]),
+                   fmt(c["moved_keepalive_rps"])),
+               "| new connections/s | %s | %s | |" % (
+                   fmt(c["one_newconn_rps"]), fmt(c["three_newconn_rps"])),
+               "| client packets that took an extra hop | (no peer) | %s | %s |" % (
+                   fmt(c["steady_extra_hop_share"], "{:.2%}"), fmt(c["extra_hop_share"], "{:.1%}")),
+               "| wrk errors, all runs | %d | | |" % sum(r["errors"] for r in c["runs"])]
     md += ["", "LB process CPU counts the load balancer's own process (xlbd, haproxy); XDP and "
            "netfilter run in the kernel's softirq and show only in the machine figure, which also "
            "counts the clients and backends sharing the machine."]

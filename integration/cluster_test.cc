@@ -49,8 +49,8 @@ TEST(Cluster, MembershipChangesBreakOnlyWhatTheyMust) {
       std::filesystem::temp_directory_path() / ("xlb-cluster-test-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   const std::string out = (dir / "report.json").string();
-  const CmdResult run = sh(std::string(XLB_SOURCE_DIR) + "/scripts/netns/cluster_events.sh " +
-                               out + " " + std::to_string(kWindowSeconds),
+  const CmdResult run = sh(std::string(XLB_SOURCE_DIR) + "/scripts/netns/cluster_events.sh " + out +
+                               " " + std::to_string(kWindowSeconds),
                            300);
   json report;
   if (std::ifstream in(out); in) report = json::parse(in, nullptr, false);

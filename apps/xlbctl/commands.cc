@@ -23,7 +23,8 @@ const std::vector<std::pair<std::string_view, std::string_view>>& groups() {
 const std::vector<Command>& commands() {
   static const std::vector<Command> all = [] {
     std::vector<Command> c;
-    for (auto part : {blocklistCommands(), serviceCommands(), statusCommands(), clusterCommands()}) {
+    for (auto part :
+         {blocklistCommands(), serviceCommands(), statusCommands(), clusterCommands()}) {
       c.insert(c.end(), part.begin(), part.end());
     }
     return c;

@@ -11,8 +11,9 @@ using nlohmann::json;
 namespace {
 
 void printCluster(const json& j) {
-  std::cout << "member " << cell(j["self"]) << ": " << (j["ready"].get<bool>() ? "ready" : "not ready")
-            << ", " << (j["announced"].get<bool>() ? "VIP routes announced" : "VIP routes withdrawn")
+  std::cout << "member " << cell(j["self"]) << ": "
+            << (j["ready"].get<bool>() ? "ready" : "not ready") << ", "
+            << (j["announced"].get<bool>() ? "VIP routes announced" : "VIP routes withdrawn")
             << (j["draining"].get<bool>() ? ", draining" : "") << "\nflows held here "
             << j["local_flows"] << ", held by peers (directory) " << j["peer_flows"] << "\n";
   if (j.contains("drain")) {
@@ -24,13 +25,13 @@ void printCluster(const json& j) {
   std::cout << "messages: sent " << j["messages_sent"] << ", received " << j["messages_received"]
             << ", bad " << j["bad_messages"] << ", lost " << j["lost_messages"] << "\n";
   printTable(j["members"], {{"MEMBER", "name"},
-                           {"ADDRESS", "address"},
-                           {"STATE", "state"},
-                           {"READY", "ready"},
-                           {"DRAINING", "draining"},
-                           {"FLOWS", "flows"},
-                           {"DOWNS", "downs"},
-                           {"HEARD_MS", "last_heard_ms"}});
+                            {"ADDRESS", "address"},
+                            {"STATE", "state"},
+                            {"READY", "ready"},
+                            {"DRAINING", "draining"},
+                            {"FLOWS", "flows"},
+                            {"DOWNS", "downs"},
+                            {"HEARD_MS", "last_heard_ms"}});
 }
 
 // Every cluster command answers with the member's state.

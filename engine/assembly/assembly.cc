@@ -62,13 +62,20 @@ std::unique_ptr<Assembly> Assembly::build(const Config& config, const OpenQueue&
   return a;
 }
 
-AdoptCounts Assembly::adoptFlows(TimeNs now) {
+namespace {
+struct RefuseAll final : EntryCheck {
+  bool keep(ConnEntry&) const noexcept override { return false; }
+};
+}  // namespace
+
+AdoptCounts Assembly::adoptFlows(TimeNs now, bool keep) {
   AdoptCounts total;
   if (!flows_) return total;
   const std::vector<FlowTarget> targets = controller_->flowTargets();
   for (auto& w : workers_) {
     const FlowRemap remap(targets, flows_->storedSnat(), w->snat());
-    const AdoptCounts c = w->adopt(remap, now);
+    const RefuseAll none;
+    const AdoptCounts c = keep ? w->adopt(remap, now) : w->adopt(none, now);
     total.adopted += c.adopted;
     total.invalid += c.invalid;
     total.duplicates += c.duplicates;

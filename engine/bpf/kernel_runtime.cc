@@ -46,8 +46,8 @@ std::string errnoText(int err) {
 
 bpf_map* mapOf(xlb_bpf* s, XdpMap m) {
   bpf_map* const all[kXdpMapCount] = {
-      s->maps.xlb_cfg,    s->maps.xlb_dests,      s->maps.xlb_vip_ports, s->maps.xlb_syn_rate,
-      s->maps.xlb_block4, s->maps.xlb_block4_lpm, s->maps.xlb_block6,    s->maps.xlb_block6_lpm,
+      s->maps.xlb_cfg,    s->maps.xlb_dests,      s->maps.xlb_vip_ports,  s->maps.xlb_syn_rate,
+      s->maps.xlb_block4, s->maps.xlb_block4_lpm, s->maps.xlb_block6,     s->maps.xlb_block6_lpm,
       s->maps.xlb_xsks,   s->maps.xlb_stats,      s->maps.xlb_peer_flows, s->maps.xlb_peers};
   return all[static_cast<std::size_t>(m)];
 }

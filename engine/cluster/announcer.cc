@@ -96,8 +96,8 @@ bool Announcer::route(const Address& a, bool add, std::string& error) {
   rtnl_nexthop* nh = rtnl_route_nh_alloc();
   rtnl_route_nh_set_ifindex(nh, ifindex_);
   rtnl_route_add_nexthop(r, nh);
-  const int rc = add ? rtnl_route_add(sock_, r, NLM_F_CREATE | NLM_F_REPLACE)
-                     : rtnl_route_delete(sock_, r, 0);
+  const int rc =
+      add ? rtnl_route_add(sock_, r, NLM_F_CREATE | NLM_F_REPLACE) : rtnl_route_delete(sock_, r, 0);
   nl_addr_put(dst);
   rtnl_route_put(r);
   if (rc < 0) {

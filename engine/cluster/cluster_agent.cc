@@ -66,8 +66,8 @@ ClusterAgent::ClusterAgent(ClusterAgentOptions options, DirectorySink& sink)
   batch_.resize(4096);
 }
 
-std::unique_ptr<ClusterAgent> ClusterAgent::open(ClusterAgentOptions options,
-                                                 DirectorySink& sink, std::string& error) {
+std::unique_ptr<ClusterAgent> ClusterAgent::open(ClusterAgentOptions options, DirectorySink& sink,
+                                                 std::string& error) {
   std::unique_ptr<ClusterAgent> a(new ClusterAgent(std::move(options), sink));
   const ClusterConfig& c = a->options_.config;
   const Address& me = c.members[a->options_.self].address;
@@ -76,8 +76,8 @@ std::unique_ptr<ClusterAgent> ClusterAgent::open(ClusterAgentOptions options,
   sockaddr_storage ss{};
   const socklen_t len = toSockaddr(me, c.port, ss);
   if (a->fd_ < 0 || bind(a->fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
-    error = "cluster: cannot bind UDP " + me.toString() + " port " + std::to_string(c.port) +
-            ": " + std::strerror(errno);
+    error = "cluster: cannot bind UDP " + me.toString() + " port " + std::to_string(c.port) + ": " +
+            std::strerror(errno);
     return nullptr;
   }
   // Above net.core.rmem_max where CAP_NET_ADMIN allows it (xlbd has it), else the default.
@@ -119,7 +119,8 @@ void ClusterAgent::run() {
 void ClusterAgent::step() {
   const TimeNs now = options_.clock();
   std::lock_guard lock(mu_);
-  receiveAll(now);
+  // Our own openings first: a peer's claim on a tuple a worker has just opened here must find it
+  // held here, or the XDP program would send the new connection's packets to that peer.
   std::uint64_t overflows = 0;
   for (FlowJournal* j : options_.journals) {
     overflows += j->overflows();
@@ -130,6 +131,7 @@ void ClusterAgent::step() {
     }
   }
   state_.countOverflows(overflows);
+  receiveAll(now);
   state_.tick(now);
   sendAll();
   announce(now);

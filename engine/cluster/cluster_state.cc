@@ -13,18 +13,17 @@ std::size_t FlowIdHash::operator()(const FlowId& f) const noexcept {
   std::memcpy(b, f.vip.bytes.data(), 16);
   // Each word is absorbed by its own round, so that no two fields cancel out.
   std::uint64_t h = 0;
-  for (const std::uint64_t w :
-       {a[0], a[1], b[0], b[1],
-        std::uint64_t{f.clientPort} << 24 | std::uint64_t{f.vipPort} << 8 | f.proto |
-            static_cast<std::uint64_t>(f.family) << 40}) {
+  for (const std::uint64_t w : {a[0], a[1], b[0], b[1],
+                                std::uint64_t{f.clientPort} << 24 | std::uint64_t{f.vipPort} << 8 |
+                                    f.proto | static_cast<std::uint64_t>(f.family) << 40}) {
     std::uint64_t state = h ^ w;
     h = splitmix64(state);
   }
   return h;
 }
 
-ClusterState::ClusterState(const ClusterConfig& config, std::size_t self,
-                           std::uint64_t incarnation, TimeNs now, DirectorySink& sink)
+ClusterState::ClusterState(const ClusterConfig& config, std::size_t self, std::uint64_t incarnation,
+                           TimeNs now, DirectorySink& sink)
     : config_(config),
       self_(self),
       incarnation_(incarnation),
@@ -252,10 +251,14 @@ void ClusterState::setDraining(bool on, TimeNs now) {
 }
 
 bool ClusterState::ready(TimeNs now) const {
+  if (ready_) return true;
   if (now - start_ < config_.deadAfter) return false;
   for (std::size_t i = 0; i < peers_.size(); ++i) {
     if (i != self_ && peers_[i].up && !peers_[i].dumpDone) return false;
   }
+  // Once: a peer that starts later does not make a serving instance withdraw. The router sends
+  // nothing of that peer's here until the peer announces, which it does only after our dump.
+  ready_ = true;
   return true;
 }
 

@@ -43,6 +43,7 @@ held_longlived() {
   local next="" page n=0 count
   for _ in $(seq 50); do
     page=$(api "$1" GET "/api/v1/connections?client=10.101.0.21&state=established&limit=1000${next:+&next=$next}")
+    echo "$page" >>"$WORK/held-lb$1.json"
     count=$(echo "$page" | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))') || break
     n=$((n + count))
     next=$(echo "$page" | /usr/bin/python3 -c 'import json,sys; v=json.load(sys.stdin)["next"]; print("" if v is None else v)')
@@ -80,47 +81,57 @@ event() {  # NAME WANT_HOPS START: one line of events.jsonl after the action ran
   echo "{\"event\":\"$name\",\"at\":$start,\"converged_s\":$took,\"next_hops\":\"$(cluster_nexthops)\",\"clusters\":$(clusters | tr -d '\n')}" >>"$EV"
 }
 
-TOTAL=$((WINDOW * 7))
+# The long-lived load outlasts the events (each waits for the router too); it is ended after them.
+TOTAL=$((WINDOW * 9 + 20))
 ip netns exec "$(rig_ns c1)" /usr/bin/python3 scripts/netns/longlived.py "$CLUSTER_VIP" 80 300 0.1 \
   "$TOTAL" >"$WORK/longlived.json" 2>"$WORK/longlived.err" &
 LONGLIVED=$!
-# wrk, a new connection per request, one run per window so that errors land in their event.
-(
-  for w in $(seq 7); do
-    echo "{\"window\":$w,\"start\":$(now)}" >>"$WORK/wrk-windows.jsonl"
-    ip netns exec "$(rig_ns c2)" wrk -t1 -c10 -d"$((WINDOW - 1))s" --timeout 3s \
-      -H "Connection: close" "http://$CLUSTER_VIP/" >"$WORK/wrk-$w.txt" 2>&1
-    sleep 1
-  done
-) &
-WRK=$!
+# wrk, a new connection per request: one run per event, from a second before it until its
+# window ends, so that each error belongs to the event it happened in.
+wrk_for() {  # NAME: starts the run (WRK_PID); the next wrk_for or wrk_done waits for it
+  [[ -n "${WRK_PID:-}" ]] && wait "$WRK_PID"
+  ip netns exec "$(rig_ns c2)" wrk -t1 -c10 -d"$((WINDOW - 1))s" --timeout 3s \
+    -H "Connection: close" "http://$CLUSTER_VIP/" >"$WORK/wrk-$1.txt" 2>&1 &
+  WRK_PID=$!
+  sleep 1
+}
 
-sleep "$WINDOW"
+wrk_for baseline
+sleep "$((WINDOW - 1))"
+wrk_for add_lb3
 t=$(now); cluster_start_xlbd 3 || fail "xlbd lb3"
 event add_lb3 "10.100.0.2 10.100.0.3 10.100.0.4" "$t"
-sleep "$WINDOW"
+sleep "$((WINDOW - 1))"
+wrk_for drain_lb1
 t=$(now); api 1 POST /api/v1/cluster/drain >/dev/null
 event drain_lb1 "10.100.0.3 10.100.0.4" "$t"
-sleep "$((WINDOW - 2))"
+sleep "$((WINDOW - 3))"
 echo "{\"drain_status\":$(api 1 GET /api/v1/cluster)}" >"$WORK/drain.json"
 sleep 2
+wrk_for return_lb1
 t=$(now); api 1 DELETE /api/v1/cluster/drain >/dev/null
 event return_lb1 "10.100.0.2 10.100.0.3 10.100.0.4" "$t"
-sleep "$WINDOW"
+sleep "$((WINDOW - 1))"
 # What lb2 holds of the long-lived connections (client c1, established): the most a kill may
 # break.
 echo "{\"before_kill\":$(api 2 GET /api/v1/cluster | tr -d '\n'),\"longlived_held\":$(held_longlived 2)}" >"$WORK/before-kill.json"
+wrk_for kill_lb2
 t=$(now); cluster_kill_xlbd 2
 event kill_lb2 "10.100.0.2 10.100.0.4" "$t"
-sleep "$WINDOW"
+sleep "$((WINDOW - 1))"
+wrk_for restart_lb2
 t=$(now); cluster_start_xlbd 2 || fail "xlbd lb2 again"
 event restart_lb2 "10.100.0.2 10.100.0.3 10.100.0.4" "$t"
-sleep "$WINDOW"
+sleep "$((WINDOW - 1))"
 echo "{\"before_fail\":$(api 3 GET /api/v1/cluster | tr -d '\n'),\"longlived_held\":$(held_longlived 3)}" >"$WORK/before-fail.json"
+wrk_for fail_lb3_host
 t=$(now); cluster_kill_host 3
 event fail_lb3_host "10.100.0.2 10.100.0.3" "$t"
+sleep "$((WINDOW - 1))"
+wait "$WRK_PID"
+echo "{\"event\":\"end\",\"at\":$(now)}" >>"$WORK/events-end.jsonl"
+kill "$LONGLIVED" 2>/dev/null
 wait "$LONGLIVED"
-wait "$WRK"
 stats() {
   local i first=1
   echo -n "{"

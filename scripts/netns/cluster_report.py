@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """The cluster suite's figures from cluster_events.sh's work directory, as one JSON object:
 per event the long-lived connections broken in its window (failures whose time falls between
-the event and the next one, counted once per connection), wrk's requests and errors in it, the
+the event and the next one, counted once per connection), wrk's requests and errors in the run
+that spans it (from a second before the event to the end of its window), the
 router's convergence time and next hops; for the kill, what the killed instance held just
 before; per instance its XDP forwarding to peers and its cluster figures at the end.
 
@@ -44,21 +45,23 @@ def wrk(path):
 
 
 events = [json.loads(line) for line in open(os.path.join(work, "events.jsonl"))]
+ends = [json.loads(line) for line in open(os.path.join(work, "events-end.jsonl"))]
 longlived = load("longlived.json", {})
 failed = longlived.get("failed", [])
 report = {"longlived": {k: longlived.get(k) for k in
                         ("connections", "requests", "failures", "resets", "reconnects", "max_ms")},
-          "baseline_wrk": wrk(os.path.join(work, "wrk-1.txt")), "events": []}
+          "events": []}
 # Failures before the first event belong to no event: the baseline must have none.
 first = events[0]["at"] if events else float("inf")
 report["baseline_broken"] = len({f[1] for f in failed if f[0] < first})
+report["baseline_wrk"] = wrk(os.path.join(work, "wrk-baseline.txt"))
 for i, e in enumerate(events):
-    end = events[i + 1]["at"] if i + 1 < len(events) else float("inf")
+    end = events[i + 1]["at"] if i + 1 < len(events) else ends[0]["at"]
     broken = {f[1] for f in failed if e["at"] <= f[0] < end}
     item = {"event": e["event"], "converged_s": round(float(e["converged_s"]), 2),
             "next_hops": e["next_hops"], "broken": len(broken),
             "failures": sum(1 for f in failed if e["at"] <= f[0] < end),
-            "wrk": wrk(os.path.join(work, "wrk-%d.txt" % (i + 2)))}
+            "wrk": wrk(os.path.join(work, "wrk-%s.txt" % e["event"]))}
     clusters = e.get("clusters") or {}
     item["members_up"] = {name: [m["name"] for m in (c or {}).get("members", [])
                                  if m["state"] in ("self", "up")]

@@ -4,12 +4,14 @@
 request every INTERVAL seconds for DURATION seconds. Prints one JSON object: requests, failures,
 resets (ECONNRESET or a connection closed under a request), reconnects, every request slower
 than SLOW_MS as [wall-clock send time, milliseconds], so a caller can tell which restart a pause
-belongs to, and every failure as [wall-clock time, connection index, kind] ("failed"). Bounded: DURATION, a per-request timeout, and N connections.
+belongs to, and every failure as [wall-clock time, connection index, kind] ("failed").
+SIGTERM ends the run early, with the same output. Bounded: DURATION, a per-request timeout, and N connections.
 
 usage: longlived.py HOST PORT N INTERVAL DURATION [SLOW_MS]
 """
 import asyncio
 import json
+import signal
 import sys
 import time
 
@@ -39,10 +41,13 @@ def note_error(kind, index=-1):
         stats["failed"].append([round(time.time(), 3), index, kind])
 
 
-async def client(index, end):
+END = [0.0]  # when the clients stop; SIGTERM brings it forward
+
+
+async def client(index):
     await asyncio.sleep(INTERVAL * index / N)  # spread the connections over one interval
     reader = writer = None
-    while time.time() < end:
+    while time.time() < END[0]:
         if writer is None:
             try:
                 reader, writer = await asyncio.wait_for(
@@ -78,8 +83,9 @@ async def client(index, end):
 
 
 async def main():
-    end = time.time() + DURATION
-    await asyncio.gather(*(client(i, end) for i in range(N)))
+    END[0] = time.time() + DURATION
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: END.__setitem__(0, 0.0))
+    await asyncio.gather(*(client(i) for i in range(N)))
 
 
 asyncio.run(main())

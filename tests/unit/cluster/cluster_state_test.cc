@@ -42,8 +42,8 @@ FlowRecord flow(std::uint8_t client, std::uint16_t port, bool open) {
 ClusterConfig threeMembers() {
   ClusterConfig c;
   for (int i = 0; i < 3; ++i) {
-    c.members.push_back({"lb" + std::to_string(i + 1),
-                         *Address::parse("10.100.0." + std::to_string(i + 2))});
+    c.members.push_back(
+        {"lb" + std::to_string(i + 1), *Address::parse("10.100.0." + std::to_string(i + 2))});
   }
   return c;
 }
@@ -118,7 +118,8 @@ TEST(ClusterState, ALateMemberGetsAFullDumpAndIsReadyOnlyAfterIt) {
   net.start(1, 12);
   net.run(1200 * kMs);
   std::vector<FlowRecord> many;
-  for (std::uint16_t p = 0; p < 5000; ++p) many.push_back(flow(static_cast<std::uint8_t>(p % 200), p, true));
+  for (std::uint16_t p = 0; p < 5000; ++p)
+    many.push_back(flow(static_cast<std::uint8_t>(p % 200), p, true));
   net.lbs[0]->local(many);
   net.run(20 * kMs);
   net.start(2, 13);
@@ -127,6 +128,8 @@ TEST(ClusterState, ALateMemberGetsAFullDumpAndIsReadyOnlyAfterIt) {
   net.run(1200 * kMs);
   EXPECT_TRUE(net.lbs[2]->ready(net.now));
   EXPECT_EQ(net.dirs[2]->flows.size(), 5000u);
+  // Serving instances stay ready while the newcomer's dump to them is on its way.
+  EXPECT_TRUE(net.lbs[0]->ready(net.now));
   EXPECT_EQ(net.lbs[2]->view(net.now, false).members[0].flows, 5000u);
 }
 

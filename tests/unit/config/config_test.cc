@@ -175,7 +175,8 @@ TEST(Config, EveryInvalidValueIsNamed) {
        "cluster.members[1].address: \"x\""},
       {"cluster: {members: [{name: a, address: 10.0.0.2}, {name: b}]}\n",
        "cluster.members[1]: needs name and address"},
-      {"cluster: {self: c, members: [{name: a, address: 10.0.0.2}, {name: b, address: 10.0.0.3}]}\n",
+      {"cluster: {self: c, members: [{name: a, address: 10.0.0.2}, {name: b, address: "
+       "10.0.0.3}]}\n",
        "cluster.self: \"c\""},
       {"cluster: {heartbeat: 1s, members: [{name: a, address: 10.0.0.2}, "
        "{name: b, address: 10.0.0.3}]}\n",

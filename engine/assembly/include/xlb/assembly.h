@@ -65,8 +65,9 @@ class Assembly {
   bool start(std::string& error) { return controller_->start(error); }
   // With a FlowStore: each worker takes the connections it holds (mapped onto this process's
   // VIP, backend and SNAT numbering), and the file is claimed for this process. After start(),
-  // before runWorkers(). Without one: nothing to adopt.
-  AdoptCounts adoptFlows(TimeNs now);
+  // before runWorkers(). Without one: nothing to adopt. keep = false frees every stored entry
+  // instead (counted invalid): a cluster member restarted without a hand-over (xlbd.cc says why).
+  AdoptCounts adoptFlows(TimeNs now, bool keep = true);
   FlowStore* flows() noexcept { return flows_.get(); }
   // One thread per worker, until stopWorkers() (xlbd and the API tests; the simulator steps the
   // workers itself on its clock).

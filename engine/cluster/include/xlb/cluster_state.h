@@ -10,7 +10,8 @@
 //    gone with it, so they cannot be served anywhere).
 //  - A sequence gap from a peer asks it for a dump; entries the dump does not renew are swept
 //    when its kDumpDone arrives, so a lost close cannot leave a stale entry behind for good.
-//  - Ready once dead_after has passed since the start and every live peer's dump is complete.
+//  - Ready once dead_after has passed since the start and every live peer's dump is complete;
+//    from then on for good (a peer that joins later does not make this instance withdraw).
 #pragma once
 
 #include <array>
@@ -73,8 +74,8 @@ class ClusterState {
   // Datagrams of a dump sent to one peer per tick (about 34 flows each).
   static constexpr std::size_t kDumpDatagramsPerTick = 64;
 
-  ClusterState(const ClusterConfig& config, std::size_t self, std::uint64_t incarnation,
-               TimeNs now, DirectorySink& sink);
+  ClusterState(const ClusterConfig& config, std::size_t self, std::uint64_t incarnation, TimeNs now,
+               DirectorySink& sink);
 
   // Flows the workers opened and closed, in order.
   void local(std::span<const FlowRecord> records);
@@ -109,7 +110,7 @@ class ClusterState {
     std::uint64_t flows = 0;    // directory entries it holds
     std::uint64_t ups = 0, downs = 0;
     std::optional<MacAddr> mac;
-    std::vector<FlowId> dump;   // what is left to send it
+    std::vector<FlowId> dump;  // what is left to send it
     std::size_t dumpPos = 0;
     bool dumping = false;
   };
@@ -137,6 +138,7 @@ class ClusterState {
   std::vector<PeerSlot> slots_;
   std::vector<Outgoing> out_;
   TimeNs lastHeartbeat_ = 0;
+  mutable bool ready_ = false;  // latched (ready())
   bool draining_ = false;
   TimeNs drainStart_ = 0;
   std::uint64_t sent_ = 0, received_ = 0, bad_ = 0, lost_ = 0, overflows_ = 0, full_ = 0;

@@ -43,7 +43,8 @@ inline constexpr std::size_t kWireHeaderBytes = 20;
 inline constexpr std::size_t kWireRecordBytes = 40;
 // Datagrams stay below a 1500-byte MTU with IPv6 and UDP headers.
 inline constexpr std::size_t kWireMaxBytes = 1400;
-inline constexpr std::size_t kWireMaxRecords = (kWireMaxBytes - kWireHeaderBytes) / kWireRecordBytes;
+inline constexpr std::size_t kWireMaxRecords =
+    (kWireMaxBytes - kWireHeaderBytes) / kWireRecordBytes;
 
 // Appends one datagram to `out` (cleared first). records.size() <= kWireMaxRecords, and records
 // only with kFlows.

@@ -139,10 +139,10 @@ struct ClusterConfig {
   // This instance's name. Empty: the member whose address is on this host (xlbd finds it), so
   // every instance can run the same file.
   std::string self;
-  std::uint16_t port = 9190;               // UDP: flow announcements and heartbeats
-  TimeNs heartbeat = 200 * kNsPerMs;       // how often each instance says it is alive
-  TimeNs deadAfter = 1 * kNsPerSec;        // silence after which a peer counts as gone
-  TimeNs drainTimeout = 300 * kNsPerSec;   // a drain reports done after this at the latest
+  std::uint16_t port = 9190;              // UDP: flow announcements and heartbeats
+  TimeNs heartbeat = 200 * kNsPerMs;      // how often each instance says it is alive
+  TimeNs deadAfter = 1 * kNsPerSec;       // silence after which a peer counts as gone
+  TimeNs drainTimeout = 300 * kNsPerSec;  // a drain reports done after this at the latest
   // Routes for BIRD (or any routing daemon that imports a kernel table): while this instance is
   // ready and not draining, each VIP is routed in this table through `announceDevice`, a
   // device that exists only while xlbd runs. 0: no routes.
