@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "scenario.h"
 
+#include <algorithm>
 #include <cmath>
 #include <variant>
 
@@ -143,12 +144,53 @@ Event event(const YAML::Node& n) {
     e.body = str(n["body"], "events.body", " ");
     if (e.body == " ") e.body.clear();
     e.status = num<long>(n["status"], "events.status", 0);
+  } else if (n["cluster"]) {
+    e.cluster = str(n["cluster"], "events.cluster");
+    e.member = str(n["member"], "events.member");
+    if (e.cluster != "add" && e.cluster != "drain" && e.cluster != "undrain" &&
+        e.cluster != "kill" && e.cluster != "restart") {
+      bad("events.cluster: add, drain, undrain, kill or restart");
+    }
   } else {
     e.backend = str(n["backend"], "events.backend");
     e.set = str(n["set"], "events.set");
     if (e.set != "silent" && e.set != "normal") bad("events.set: silent or normal");
   }
   return e;
+}
+
+// cluster_start and route_delay, checked against the configuration's members: the first member
+// carries the scenario's API and runs throughout.
+void loadCluster(const YAML::Node& root, Scenario& s) {
+  const ClusterConfig& c = s.config.cluster;
+  auto known = [&c](const std::string& name) {
+    for (const ClusterMember& m : c.members) {
+      if (m.name == name) return true;
+    }
+    return false;
+  };
+  if (root["route_delay"]) s.routeDelay = duration(root["route_delay"], "route_delay");
+  for (const YAML::Node& n : root["cluster_start"]) {
+    s.clusterStart.push_back(str(n, "cluster_start"));
+    if (!known(s.clusterStart.back())) bad("cluster_start: no member " + s.clusterStart.back());
+  }
+  if ((root["cluster_start"] || root["route_delay"]) && !c.enabled()) {
+    bad("cluster_start, route_delay: the configuration has no cluster: section");
+  }
+  if (s.clusterStart.empty()) {
+    for (const ClusterMember& m : c.members) s.clusterStart.push_back(m.name);
+  }
+  for (const Event& e : s.events) {
+    if (e.cluster.empty()) continue;
+    if (!known(e.member)) bad("events.member: no cluster member " + e.member);
+    if (e.member == c.members[0].name && e.cluster != "drain" && e.cluster != "undrain") {
+      bad("events.member: " + e.member + " carries the scenario's API; it can drain, not stop");
+    }
+  }
+  if (c.enabled() && std::find(s.clusterStart.begin(), s.clusterStart.end(),
+                               c.members[0].name) == s.clusterStart.end()) {
+    bad("cluster_start: must hold the first member, " + c.members[0].name);
+  }
 }
 
 Expectation expectation(const YAML::Node& n) {
@@ -188,6 +230,7 @@ Scenario loadScenario(const std::string& path) {
   for (const YAML::Node& n : root["raw"]) s.raws.push_back(raw(n));
   for (const YAML::Node& n : root["events"]) s.events.push_back(event(n));
   for (const YAML::Node& n : root["expect"]) s.expects.push_back(expectation(n));
+  loadCluster(root, s);
   return s;
 }
 

@@ -108,6 +108,8 @@ struct Event {
   std::string method, path, body;
   long status = 0;
   std::string backend, set;  // host changes
+  // A cluster member's change: add (start it), drain, undrain, kill, restart.
+  std::string cluster, member;
 };
 
 struct Expectation {
@@ -129,6 +131,10 @@ struct Scenario {
   std::vector<Raw> raws;
   std::vector<Event> events;
   std::vector<Expectation> expects;
+  // A cluster (config has cluster:): the members running from the start (default: all) and how
+  // long the router takes to follow an announcement or a withdrawal (BGP, BFD).
+  std::vector<std::string> clusterStart;
+  TimeNs routeDelay = 300 * kNsPerMs;
 };
 
 Scenario loadScenario(const std::string& path);

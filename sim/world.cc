@@ -80,27 +80,52 @@ void World::toHost(Frame f) {
   schedule(now_ + s_.latency, [this, h, shared] { h->input(*shared, now_); });
 }
 
-void World::lbReceive(Frame& f) {
-  if (now_ - xdpClock_ >= kNsPerMs || xdpClock_ == 0) {
-    prog_->setFixedNow(now_);
-    xdpClock_ = now_;
+void World::lbReceive(std::size_t m, Frame& f) {
+  Member& mb = members_[m];
+  if (!mb.running) {
+    ++routeDrops_;
+    return;
+  }
+  XdpProgram& prog = mb.lb->program();
+  if (now_ - mb.xdpClock >= kNsPerMs || mb.xdpClock == 0) {
+    prog.setFixedNow(now_);
+    mb.xdpClock = now_;
   }
   Frame copy = f;
-  const int action = prog_->run(copy).action;
+  const int action = prog.run(copy).action;
   if (action == XDP_TX) {
+    // A flow another member holds goes to it over the shared segment (its MAC); anything else
+    // transmitted (a SYN-ACK with a cookie) to the host it is addressed to.
+    for (std::size_t p = 0; p < members_.size(); ++p) {
+      if (p != m && std::equal(copy.begin(), copy.begin() + 6, members_[p].mac.bytes.begin())) {
+        auto shared = std::make_shared<Frame>(std::move(copy));
+        schedule(now_ + s_.latency, [this, p, shared] { lbReceive(p, *shared); });
+        return;
+      }
+    }
     toHost(std::move(copy));
   } else if (action == XDP_REDIRECT) {
-    io_->push(f.data(), static_cast<std::uint32_t>(f.size()));
-    if (io_->pending() >= kMaxBatch) engineRun();
-  } else if (action == XDP_PASS) {
-    kernelReceive(f);
+    mb.io->push(f.data(), static_cast<std::uint32_t>(f.size()));
+    if (mb.io->pending() >= kMaxBatch) engineRun();
+  } else if (action == XDP_PASS && m == 0) {
+    kernelReceive(f);  // the first member's kernel answers the health probes
   }
 }
 
+bool World::enginePending() const {
+  for (const Member& mb : members_) {
+    if (mb.running && mb.io->pending() > 0) return true;
+  }
+  return false;
+}
+
 void World::engineRun() {
-  do {
-    worker_->step(now_);
-  } while (io_->pending() > 0);
+  for (Member& mb : members_) {
+    if (!mb.running) continue;
+    do {
+      mb.lb->worker(0).step(now_);
+    } while (mb.io->pending() > 0);
+  }
   std::vector<Frame> out;
   out.swap(engineOut_);
   for (Frame& f : out) toHost(std::move(f));
@@ -169,24 +194,33 @@ void World::healthRound() {
 void World::periodic() {
   engineRun();
   for (auto& [k, h] : hosts_) h->tick(now_);
-  if ((now_ / (10 * kNsPerMs)) % 10 == 0) controller_->tick();
+  clusterStep();
+  if ((now_ / (10 * kNsPerMs)) % 10 == 0) {
+    for (Member& mb : members_) {
+      if (mb.running) mb.lb->controller().tick();
+    }
+  }
   schedule(now_ + 10 * kNsPerMs, [this] { periodic(); });
 }
 
-HttpReply World::http(const std::string& method, const std::string& path, const std::string& body) {
-  worker_->publishNow();
+HttpReply World::http(const std::string& method, const std::string& path, const std::string& body,
+                      std::size_t member) {
+  Member& mb = members_[member];
+  if (!mb.running) return HttpReply{0, "member " + mb.name + " is not running"};
+  Worker* worker = &mb.lb->worker(0);
+  worker->publishNow();
   // The API thread asks the worker for connection listings and kills; the worker's thread is
   // this one, so a pump answers them while the request is in flight.
   std::atomic<bool> inFlight{true};
   std::thread pump([&] {
     while (inFlight.load()) {
-      worker_->serveCalls(now_);
+      worker->serveCalls(now_);
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
   });
   HttpRequest req;
   req.method = method;
-  req.url = "http://127.0.0.1:" + std::to_string(api_->port()) + path;
+  req.url = "http://127.0.0.1:" + std::to_string(mb.api->port()) + path;
   req.body = body;
   req.token = token_;
   const HttpResponse resp = httpRequest(req);
@@ -199,6 +233,7 @@ HttpReply World::http(const std::string& method, const std::string& path, const 
 }
 
 void World::event(const Event& e) {
+  if (!e.cluster.empty()) return clusterEvent(e);
   if (!e.path.empty()) {
     const HttpReply r = http(e.method, e.path, e.body);
     log_ << "  [" << now_ / kNsPerMs << " ms] " << e.method << " " << e.path << " -> " << r.status
@@ -215,53 +250,43 @@ void World::event(const Event& e) {
   log_ << "  [" << now_ / kNsPerMs << " ms] backend " << e.backend << " " << e.set << "\n";
 }
 
-// The LB: the XDP object, one worker on SimIo, the Controller and its API on loopback. 0 when
-// up; otherwise the exit code to return.
+// The LB: the XDP object, one worker on SimIo, the Controller and its API on loopback; in a
+// cluster, one per member (those cluster_start names run from the start). 0 when up; otherwise
+// the exit code to return.
 int World::startLb() {
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(0, &set);
   sched_setaffinity(0, sizeof set, &set);
-  std::string err;
-  const std::uint64_t seed = s_.seed;
-  AssemblyHooks h;
-  const SimSeeds seeds = seedsFrom(seed);
-  h.cookieKey = seeds.key;
-  h.tableSeed = seeds.tableSeed;
-  h.localMac = frames::lbMac();
-  h.resolve = [](const Address& a) -> std::optional<MacAddr> { return frames::hostMac(a); };
-  h.clock = [this] { return wallClock(); };
-  h.simRedirect = true;
-  OpenQueue open = [this](std::uint32_t, XdpProgram&, std::string&) {
-    auto io = std::make_unique<SimIo>(
-        [this](const std::uint8_t* d, std::uint32_t len) { engineOut_.emplace_back(d, d + len); });
-    io_ = io.get();
-    return io;
-  };
-  lb_ = Assembly::build(s_.config, open, std::move(h), err);
-  if (!lb_) {
-    log_ << "xlb-sim: the XDP stage cannot run (" << err << "); run needs root and BPF\n";
-    const char* ci = std::getenv("CI");
-    return ci != nullptr && std::string(ci) == "true" ? 1 : kExitNoBpf;
+  token_ = "sim-token-" + std::to_string(s_.seed) + "-0123456789";
+  const ClusterConfig& c = s_.config.cluster;
+  members_.resize(c.enabled() ? c.members.size() : 1);
+  for (std::size_t i = 0; i < members_.size(); ++i) {
+    Member& mb = members_[i];
+    mb.mac = frames::lbMac();
+    mb.mac.bytes[5] = static_cast<std::uint8_t>(mb.mac.bytes[5] + i);
+    if (c.enabled()) {
+      mb.name = c.members[i].name;
+      mb.address = c.members[i].address;
+    }
   }
-  prog_ = &lb_->program();
-  worker_ = &lb_->worker(0);
-  controller_ = &lb_->controller();
-  if (!lb_->start(err)) {
-    log_ << "xlb-sim: " << err << "\n";
-    return 2;
+  for (std::size_t i = 0; i < members_.size(); ++i) {
+    const bool start = !c.enabled() || std::find(s_.clusterStart.begin(), s_.clusterStart.end(),
+                                                 members_[i].name) != s_.clusterStart.end();
+    if (!start) continue;
+    if (const int rc = startMember(i); rc != 0) return rc;
   }
-  token_ = "sim-token-" + std::to_string(seed) + "-0123456789";
-  ApiServerOptions ao;
-  ao.port = 0;
-  ao.token = token_;
-  api_ = std::make_unique<ApiServer>(*controller_, ao);
-  if (!api_->start(err)) {
-    log_ << "xlb-sim: " << err << "\n";
-    return 1;
-  }
+  Assembly& first = *members_[0].lb;
+  prog_ = &first.program();
+  io_ = members_[0].io;
+  worker_ = &first.worker(0);
+  controller_ = &first.controller();
+  api_ = members_[0].api.get();
+  // A single LB is routed from the start; cluster members once they are ready (clusterStep).
+  if (!c.enabled()) members_[0].routed = true;
   log_ << "scenario " << s_.name << ": API on http://127.0.0.1:" << api_->port() << ", "
-       << s_.length / kNsPerMs << " ms of virtual time\n";
+       << s_.length / kNsPerMs << " ms of virtual time"
+       << (c.enabled() ? ", " + std::to_string(members_.size()) + " cluster members" : "") << "\n";
   return 0;
 }
 
@@ -343,7 +368,7 @@ int World::run() {
     queue_.pop();
     if (it.at != now_) {
       // Time moves: the engine first processes what arrived at the previous instant.
-      if (io_->pending() > 0) engineRun();
+      if (enginePending()) engineRun();
       now_ = it.at;
     }
     it.fn();
@@ -361,7 +386,12 @@ int World::run() {
        << kernelFrames_ << ", QUIC tuple changes seen by backends " << quicTupleChanges_
        << ", DSR replies straight to clients " << dsrDirect_ << " (decapsulated " << decapsulated_
        << ")\n";
-  api_->stop();
+  for (Member& mb : members_) {
+    if (mb.api) mb.api->stop();
+  }
+  if (s_.config.cluster.enabled()) {
+    log_ << "  router: frames to a member that was not running " << routeDrops_ << "\n";
+  }
   log_ << "scenario " << s_.name << ": " << (failures_ == 0 ? "PASS" : "FAIL") << " (" << failures_
        << " failed expectation(s))\n";
   return failures_ == 0 ? 0 : 1;

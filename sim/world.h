@@ -2,8 +2,10 @@
 // The closed loop's world: a scheduler on a virtual clock, the simulated hosts (tcp.h), the LB
 // (the real XDP object through BPF_PROG_TEST_RUN, one worker with the real pipeline, the real
 // Controller and REST API on loopback) and the LB kernel's part (health probes, frames XDP
-// passes). world.cc runs it, world_sessions.cc plays clients and services and makes raw frames,
-// world_check.cc checks expectations.
+// passes). With cluster: in the configuration, one such LB per member, their cluster rules
+// (ClusterState) exchanging datagrams on the virtual clock and a router's ECMP in front of them.
+// world.cc runs it, world_sessions.cc plays clients and services and makes raw frames,
+// world_check.cc checks expectations, world_cluster.cc runs the members and the router.
 #pragma once
 
 #include <functional>
@@ -21,6 +23,8 @@
 #include "tcp.h"
 #include "xlb/api_server.h"
 #include "xlb/assembly.h"
+#include "xlb/cluster_state.h"
+#include "xlb/xdp_directory.h"
 #include "xlb/controller.h"
 #include "xlb/health.h"
 #include "xlb/worker.h"
@@ -45,15 +49,15 @@ class World {
   void schedule(TimeNs at, std::function<void()> fn) {
     queue_.push(Item{at, seq_++, std::move(fn)});
   }
-  void toLb(Frame f) {
-    auto shared = std::make_shared<Frame>(std::move(f));
-    schedule(now_ + s_.latency, [this, shared] { lbReceive(*shared); });
-  }
+  // A frame for the LB: to the member whose SNAT address it names, a VIP's through the router's
+  // ECMP, anything else to the first member (world_cluster.cc).
+  void toLb(Frame f);
   void toHost(Frame f);
   void hostSend(Frame f);
-  void lbReceive(Frame& f);
+  void lbReceive(std::size_t member, Frame& f);
   void kernelReceive(const Frame& f);
   void engineRun();
+  bool enginePending() const;
   void periodic();
   void healthRound();
   void startSession(ClientGroup& g, std::uint64_t i);
@@ -64,7 +68,18 @@ class World {
   void serverSetup(TcpConn& c);
   TcpHost& host(const Address& a);
   Frame rawFrame(const Raw& r, std::uint32_t i);
-  HttpReply http(const std::string& method, const std::string& path, const std::string& body = "");
+  HttpReply http(const std::string& method, const std::string& path, const std::string& body = "",
+                 std::size_t member = 0);
+  // The cluster (world_cluster.cc).
+  struct Member;
+  class MemberPort;
+  int startMember(std::size_t i);
+  void stopMember(std::size_t i);
+  void clusterStep();
+  void clusterEvent(const Event& e);
+  std::size_t memberIndex(const std::string& name) const;
+  std::size_t ecmp(const PacketInfo& in) const;
+  bool checkKills(const Expectation& x);
   bool check(const Expectation& x);
   bool checkSessions(const Expectation& x);
   bool checkWeights(const Expectation& x);
@@ -89,14 +104,35 @@ class World {
   std::priority_queue<Item, std::vector<Item>, std::greater<>> queue_;
   std::mt19937_64 rng_{1};
 
-  std::unique_ptr<Assembly> lb_;  // the shared assembly: program, one worker on SimIo, controller
+  // One LB per cluster member (one without cluster:): the shared assembly (program, one worker on
+  // SimIo, controller), its API on loopback and, in a cluster, its rules and XDP directory.
+  struct Member {
+    std::string name;
+    Address address;  // its SNAT address (and cluster address)
+    MacAddr mac;
+    std::unique_ptr<Assembly> lb;
+    SimIo* io = nullptr;
+    std::unique_ptr<ApiServer> api;
+    std::unique_ptr<XdpDirectory> directory;
+    std::unique_ptr<ClusterState> state;
+    std::unique_ptr<ClusterPort> port;  // state, as its Controller sees it
+    TimeNs xdpClock = 0;
+    std::uint32_t starts = 0;
+    bool running = false;
+    bool routed = false;         // in the router's ECMP set
+    bool routeChanging = false;  // the router follows after route_delay
+    std::uint64_t heldAtKill = 0;
+  };
+  std::vector<Member> members_;
+  // The first member's, which carries the scenario's API and health checks.
   XdpProgram* prog_ = nullptr;
   SimIo* io_ = nullptr;
   Worker* worker_ = nullptr;
   Controller* controller_ = nullptr;
-  std::unique_ptr<ApiServer> api_;
+  ApiServer* api_ = nullptr;
   std::string token_;
-  TimeNs xdpClock_ = 0;
+  std::uint64_t routeDrops_ = 0;  // frames the router sent to a member that was not running
+  std::uint64_t heldByKilled_ = 0;
   std::map<std::string, std::unique_ptr<TcpHost>> hosts_;
   std::vector<Frame> engineOut_;
 

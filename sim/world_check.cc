@@ -107,7 +107,9 @@ json World::observed(const YAML::Node& n) {
   }
   const std::string path = str(n["get"], "expect.get");
   const std::string jpath = str(n["path"], "expect.path");
-  const HttpReply r = http("GET", path);
+  // A cluster member's own API (the first member's by default).
+  const std::size_t member = n["member"] ? memberIndex(n["member"].as<std::string>()) : 0;
+  const HttpReply r = http("GET", path, "", member);
   const json j = json::parse(r.body, nullptr, false);
   const json* v = lookupPath(j, jpath);
   if (v != nullptr) actual = *v;
@@ -123,6 +125,7 @@ bool World::check(const Expectation& x) {
   const YAML::Node& n = x.node;
   if (n["sessions"]) return checkSessions(x);
   if (n["weights"]) return checkWeights(x);
+  if (n["cluster"]) return checkKills(x);
   const json actual = observed(n);
   bool ok = !actual.is_null();
   auto asNum = [](const json& v) { return v.is_number() ? v.get<double>() : std::nan(""); };
