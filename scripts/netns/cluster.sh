@@ -134,12 +134,7 @@ cluster_up() {
   CLUSTER_DIR=$(mktemp -d "/tmp/${RIG_PREFIX}-cluster.XXXX")
   chmod 755 "$CLUSTER_DIR"
   CLUSTER_LBS=$nlb
-  _rig_add_ns br
-  ip -n "$(rig_ns br)" link add br0 type bridge
-  ip -n "$(rig_ns br)" link set br0 up
-  for t in iptables ip6tables arptables; do
-    ip netns exec "$(rig_ns br)" sysctl -qw "net.bridge.bridge-nf-call-$t=0" 2>/dev/null || true
-  done
+  _rig_bridge
   _cluster_router "$nlb" "$nclients" || return 1
   for ((i = 1; i <= nlb; i++)); do _cluster_lb "$i" || return 1; done
   for ((i = 1; i <= nbackends; i++)); do

@@ -64,21 +64,21 @@ converge() {
   done
   echo -1
 }
-clusters() {  # every running instance's GET /api/v1/cluster, as one JSON object
+every() {  # PATH: every instance's GET PATH as one JSON object by name (null when it is down)
   local i first=1
   echo -n "{"
   for i in 1 2 3; do
     [[ $first -eq 1 ]] || echo -n ","
     first=0
     echo -n "\"lb$i\":"
-    api "$i" GET /api/v1/cluster || echo -n null
+    api "$i" GET "$1" | tr -d '\n' || echo -n null
   done
   echo -n "}"
 }
 event() {  # NAME WANT_HOPS START: one line of events.jsonl after the action ran
   local name=$1 want=$2 start=$3 took
   took=$(converge "$want" "$start")
-  echo "{\"event\":\"$name\",\"at\":$start,\"converged_s\":$took,\"next_hops\":\"$(cluster_nexthops)\",\"clusters\":$(clusters | tr -d '\n')}" >>"$EV"
+  echo "{\"event\":\"$name\",\"at\":$start,\"converged_s\":$took,\"next_hops\":\"$(cluster_nexthops)\",\"clusters\":$(every /api/v1/cluster)}" >>"$EV"
 }
 
 # The long-lived load outlasts the events (each waits for the router too); it is ended after them.
@@ -132,17 +132,6 @@ wait "$WRK_PID"
 echo "{\"event\":\"end\",\"at\":$(now)}" >>"$WORK/events-end.jsonl"
 kill "$LONGLIVED" 2>/dev/null
 wait "$LONGLIVED"
-stats() {
-  local i first=1
-  echo -n "{"
-  for i in 1 2 3; do
-    [[ $first -eq 1 ]] || echo -n ","
-    first=0
-    echo -n "\"lb$i\":"
-    api "$i" GET /api/v1/stats || echo -n null
-  done
-  echo -n "}"
-}
-stats >"$WORK/stats.json"
+every /api/v1/stats >"$WORK/stats.json"
 keep
 /usr/bin/python3 scripts/netns/cluster_report.py "$WORK" >"$OUT" || fail "report"

@@ -153,17 +153,22 @@ _rig_host() {
   ip -n "$(rig_ns "$name")" -6 addr add "fd00:100::$octet/64" dev eth0 nodad
 }
 
-rig_up() {
-  local nclients=$1 nbackends=$2 queues=${3:-1} i ns
-  [[ -n "$RIG_PREFIX" ]] || rig_init
+# The bridge namespace: one plain L2 segment. With br_netfilter loaded, the bridge would hand
+# frames to iptables and drop malformed IP headers before they reach the LB (the suite sends some
+# on purpose).
+_rig_bridge() {
   _rig_add_ns br
   ip -n "$(rig_ns br)" link add br0 type bridge
   ip -n "$(rig_ns br)" link set br0 up
-  # A plain L2 segment: with br_netfilter loaded, the bridge would hand frames to iptables and
-  # drop malformed IP headers before they reach the LB (the suite sends some on purpose).
   for t in iptables ip6tables arptables; do
     ip netns exec "$(rig_ns br)" sysctl -qw "net.bridge.bridge-nf-call-$t=0" 2>/dev/null || true
   done
+}
+
+rig_up() {
+  local nclients=$1 nbackends=$2 queues=${3:-1} i ns
+  [[ -n "$RIG_PREFIX" ]] || rig_init
+  _rig_bridge
   _rig_add_ns lb
   _rig_link lb "$queues"
   ns=$(rig_ns lb)
