@@ -39,8 +39,9 @@ golden: build
 bench: build
 	./bench/run.sh build/bin build/bench
 
-# xlb, nftables full-NAT and HAProxy on the same netns rig in the same run (RIG_RUNS, default 3):
-# JSON, Markdown and PNG plots under build/bench/ (about 5 minutes a run).
+# xlb, nftables full-NAT and HAProxy on the same netns rig in the same run (RIG_RUNS, default 3),
+# then one xlb instance against three clustered (bench/cluster.sh; RIG_CLUSTER=0 skips it): JSON,
+# Markdown and PNG plots under build/bench/ (about 7 minutes a run).
 bench-rig: build
 	./bench/rig.sh build/bench
 
