@@ -8,13 +8,11 @@
 // real host keeps forwarding what it knew (here its frames are simply lost).
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
 
 #include "closed_loop.h"
 #include "replay.h"
 #include "world.h"
 #include "xlb/packet_builder.h"
-#include "xlb/splitmix.h"
 
 namespace xlb::sim {
 
@@ -178,16 +176,9 @@ std::size_t World::ecmp(const PacketInfo& in) const {
     if (members_[i].routed) up.push_back(i);
   }
   if (up.empty()) return members_.size();
-  std::uint64_t a[2], b[2];
-  std::memcpy(a, in.src.bytes.data(), 16);
-  std::memcpy(b, in.dst.bytes.data(), 16);
-  std::uint64_t h = 0;
-  for (const std::uint64_t w :
-       {a[0], a[1], b[0], b[1],
-        std::uint64_t{in.sport} << 24 | std::uint64_t{in.dport} << 8 | in.proto}) {
-    std::uint64_t state = h ^ w;
-    h = splitmix64(state);
-  }
+  // The flow's hash as the cluster keys it (any L4 hash would do; this one is already here).
+  const std::uint64_t h =
+      FlowIdHash{}(FlowId{in.src, in.dst, in.sport, in.dport, in.proto, in.family});
   return up[static_cast<std::size_t>(((h >> 32) * up.size()) >> 32)];
 }
 
