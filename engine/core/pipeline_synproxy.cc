@@ -36,15 +36,15 @@ std::uint8_t backendShift(const ConnEntry& e) noexcept {
   return static_cast<std::uint8_t>(e.winShifts & 0xf);
 }
 
-// Moves both edges of every SACK block by `delta`, folding the checksum change into `d`.
+// Moves both edges of every SACK block by `delta`, folding the checksum change into `d` (the
+// option may sit at an odd offset: store32Summed).
 std::uint64_t shiftSack(std::uint8_t* frame, const PacketInfo& in, std::uint32_t delta,
                         std::uint64_t d) noexcept {
   for (unsigned b = 0; b < in.tcp.sackBlocks; ++b) {
     std::uint8_t* edge = frame + in.tcp.sackOffset + std::size_t{8} * b;
     for (std::size_t i = 0; i < 2; ++i) {
-      const std::uint32_t old = load32(edge + 4 * i);
-      d = csumDelta32(old, old + delta, d);
-      store32(edge + 4 * i, old + delta);
+      std::uint8_t* field = edge + 4 * i;
+      d = store32Summed(frame + in.l4Offset, field, load32(field) + delta, d);
     }
   }
   return d;

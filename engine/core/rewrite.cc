@@ -36,24 +36,27 @@ void natRewrite(std::uint8_t* frame, const PacketInfo& info, const IpAddr& src, 
   store16(l4 + 2, dport);
 }
 
+std::uint64_t store32Summed(const std::uint8_t* l4, std::uint8_t* field, std::uint32_t value,
+                            std::uint64_t d) noexcept {
+  if (((field - l4) & 1) == 0) {
+    d = csumDelta32(load32(field), value, d);
+    store32(field, value);
+    return d;
+  }
+  std::uint8_t before[6], after[6];
+  std::memcpy(before, field - 1, 6);
+  store32(field, value);
+  std::memcpy(after, field - 1, 6);
+  for (unsigned i = 0; i < 6; i += 2) d = csumDelta16(load16(before + i), load16(after + i), d);
+  return d;
+}
+
 void shiftTimestamp(std::uint8_t* frame, const PacketInfo& info, std::uint32_t delta,
                     bool tsval) noexcept {
-  const std::uint32_t off = info.tcp.tsOffset + (tsval ? 0u : 4u);
-  const std::uint32_t v = load32(frame + off);
-  const std::uint32_t moved = tsval ? v + delta : v - delta;
+  std::uint8_t* field = frame + info.tcp.tsOffset + (tsval ? 0u : 4u);
+  const std::uint32_t v = load32(field);
   std::uint8_t* l4 = frame + info.l4Offset;
-  std::uint64_t d = 0;
-  if (((off - info.l4Offset) & 1u) == 0) {
-    d = csumDelta32(v, moved, d);
-    store32(frame + off, moved);
-  } else {
-    // The checksum sums 16-bit words from the TCP header's start: an odd field straddles three.
-    std::uint8_t before[6], after[6];
-    std::memcpy(before, frame + off - 1, 6);
-    store32(frame + off, moved);
-    std::memcpy(after, frame + off - 1, 6);
-    for (unsigned i = 0; i < 6; i += 2) d = csumDelta16(load16(before + i), load16(after + i), d);
-  }
+  const std::uint64_t d = store32Summed(l4, field, tsval ? v + delta : v - delta, 0);
   store16(l4 + 16, csumApply(load16(l4 + 16), d));
 }
 

@@ -211,6 +211,22 @@ TEST(SynProxy, FullConnectionWithHeldDataAndTranslation) {
     EXPECT_EQ(p.window, 502);  // the backend accepted window scaling: no rescale this way
   }
 
+  // 5b. Options need no alignment: after a 3-byte option the SACK block starts at an odd offset
+  // and each edge straddles three of the checksum's words (found by the pipeline fuzz target).
+  for (const bool fromClient : {true, false}) {
+    PacketSpec odd = fromClient ? c.fromClient(kTcpAck, c.cisn + 15, c.cookie + 13, {})
+                                : c.fromBackend(kTcpAck, c.bisn + 13, c.oisn + 15, {});
+    const std::uint32_t base = fromClient ? c.cookie : c.oisn;
+    odd.tcpOptions =
+        testing::concat({testing::optWscale(7), testing::optSack({{base + 100, base + 200}})});
+    f = buildPacket(odd);
+    ASSERT_EQ(parseInfo(f).tcp.sackOffset % 2, 1u) << "the SACK block should be at an odd offset";
+    ASSERT_EQ(h.run(f, kT0 + sec(0.005)), fromClient ? Reason::kTxToBackend : Reason::kTxToClient);
+    expectValidChecksums(f);
+    const PacketInfo p = parseInfo(f);
+    EXPECT_EQ(load32(f.data() + p.tcp.sackOffset), (fromClient ? c.bisn : c.cisn) + 100);
+  }
+
   // 6. Close: client FIN, backend FIN+ACK, client's last ACK; the entry leaves after TIME_WAIT.
   f = buildPacket(c.fromClient(kTcpFin | kTcpAck, c.cisn + 15, c.cookie + 13, {}));
   EXPECT_EQ(h.run(f, kT0 + sec(0.006)), Reason::kTxToBackend);

@@ -17,6 +17,12 @@ namespace xlb {
 void natRewrite(std::uint8_t* frame, const PacketInfo& info, const IpAddr& src, const IpAddr& dst,
                 std::uint16_t sport, std::uint16_t dport) noexcept;
 
+// Stores `value` in the 32-bit field at `field` of a TCP segment starting at `l4` and adds the
+// change to the checksum difference `d` (returned). TCP options need not be aligned: a field at
+// an odd offset from the segment's start straddles three of the checksum's 16-bit words.
+std::uint64_t store32Summed(const std::uint8_t* l4, std::uint8_t* field, std::uint32_t value,
+                            std::uint64_t d) noexcept;
+
 // Moves a parsed TCP segment's timestamp option by `delta`: TSval += delta (`tsval`), or
 // TSecr -= delta, updating the TCP checksum incrementally (an option at an odd offset included).
 // The segment must carry a timestamp option (info.tcp.hasTimestamp).
