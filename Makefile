@@ -5,7 +5,7 @@
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps build build-asan demo test test-asan bench bench-rig soak golden fuzz format tidy clean
+.PHONY: all deps build build-asan build-fuzz demo test test-asan bench bench-rig soak golden fuzz format tidy clean
 
 all: build
 
@@ -24,10 +24,11 @@ demo: build
 	./scripts/demo.sh
 
 # Every suite on the release build, then the unit, sim and bpf suites (the in-process API test
-# among them) again under ASan+UBSan.
-test: build build-asan
+# among them) again under ASan+UBSan, then each fuzz target for 30 s from its seed corpus.
+test: build build-asan build-fuzz
 	ctest --preset release -j $(JOBS) $(CTEST_ARGS)
 	ctest --preset asan -j $(JOBS) -L 'unit|sim|bpf' $(CTEST_ARGS)
+	ctest --preset fuzz -j $(JOBS) $(CTEST_ARGS)
 
 test-asan: build-asan
 	ctest --preset asan -j $(JOBS) -L 'unit|sim|bpf' $(CTEST_ARGS)
@@ -50,21 +51,23 @@ bench-rig: build
 soak: build
 	./scripts/soak.sh build/soak
 
-# libFuzzer on the XDP program's native build under ASan+UBSan, held against the kernel's as
-# root (tests/fuzz/), for FUZZ_SECONDS (default 60), then which lines and branches of bpf/ the
-# run reached (llvm-cov). Corpus in build/fuzz/corpus/, findings in build/fuzz/findings/. Not
-# part of `make test` (its seeded differential run is, label bpf).
-FUZZ_SECONDS ?= 60
-fuzz: deps
-	cmake --preset fuzz
-	cmake --build --preset fuzz -j $(JOBS)
-	mkdir -p build/fuzz/corpus/xdp build/fuzz/findings
-	XLB_FUZZ_SEEDS=build/fuzz/corpus/xdp LLVM_PROFILE_FILE=build/fuzz/xdp.profraw \
-	  build/fuzz/bin/xlb-fuzz-xdp build/fuzz/corpus/xdp \
-	  -max_total_time=$(FUZZ_SECONDS) -max_len=4200 -artifact_prefix=build/fuzz/findings/
+# libFuzzer targets (tests/fuzz/: the packet parser, the pipeline, the XDP program held against
+# the kernel's, the config loader, the API, the state files, cluster datagrams, the pcap reader)
+# under ASan+UBSan, each for FUZZ_SECONDS (default 300) from its seed corpus in the repo. New
+# inputs go to build/fuzz/fuzz-work/<target>/corpus, findings to .../findings (the run fails).
+# Then which lines and branches of bpf/ the XDP target reached (llvm-cov). `make test` runs
+# each for 30 s (label fuzz).
+FUZZ_SECONDS ?= 300
+fuzz: build-fuzz
+	cmake --preset fuzz -DXLB_FUZZ_TEST_SECONDS=$(FUZZ_SECONDS) >/dev/null
+	LLVM_PROFILE_FILE=$(CURDIR)/build/fuzz/xdp.profraw ctest --preset fuzz -j $(JOBS) $(CTEST_ARGS)
 	llvm-profdata merge -sparse build/fuzz/xdp.profraw -o build/fuzz/xdp.profdata
 	llvm-cov report build/fuzz/bin/xlb-fuzz-xdp -instr-profile=build/fuzz/xdp.profdata \
 	  -show-branch-summary $(CURDIR)/bpf
+
+build-fuzz: deps
+	cmake --preset fuzz -DXLB_FUZZ_TEST_SECONDS=30
+	cmake --build --preset fuzz -j $(JOBS)
 
 format:
 	clang-format -i $$(git ls-files '*.h' '*.cc' | grep -v '^bpf/')

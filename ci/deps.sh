@@ -9,7 +9,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
   libyaml-cpp-dev
-  clang llvm libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev
+  clang llvm libclang-rt-14-dev libbpf-dev libxdp-dev bpftool libelf-dev zlib1g-dev
   libnl-route-3-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libpistache-dev prometheus-cpp-dev libcurl4-openssl-dev prometheus
   libpcap-dev tshark tcpreplay

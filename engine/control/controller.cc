@@ -87,10 +87,11 @@ void Controller::publishLocked() {
   std::size_t i = 0;
   // Unknown next hops: broadcast, so the first packets are not lost to a wrong address; the
   // next refresh narrows it to the neighbour's MAC.
-  const SnapshotSpec spec = model_.spec(deps_.localMac, [&](const Address&) {
+  SnapshotSpec spec = model_.spec(deps_.localMac, [&](const Address&) {
     const std::optional<MacAddr>& m = macs_[i++];
     return m ? *m : MacAddr{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
   });
+  spec.maglevSize = deps_.maglevSize;
   std::shared_ptr<const Snapshot> snap = Snapshot::build(spec);
   for (WorkerControl* w : deps_.workers) w->publish(snap);
   published_ = true;

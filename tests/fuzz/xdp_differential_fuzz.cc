@@ -3,7 +3,9 @@
 // (`make fuzz`). As root the same frame also runs through the real object in the kernel and any
 // difference (action, emitted bytes, what the program wrote to its maps) aborts with what
 // differed (sim/xdp_diff.h); without root the native build runs alone and must give one of the
-// four XDP actions and a frame no shorter than an Ethernet header.
+// four XDP actions and a frame no shorter than an Ethernet header. Either way every frame the
+// program sends on (XDP_TX, XDP_REDIRECT) is one a receiver accepts: it parses, and its
+// checksums and lengths hold if the input's did (fuzz_support.h).
 //
 // Input: byte 0 and 1 move the program's clock on by that many milliseconds (little-endian),
 // bit 0 of byte 2 is the engine's half-open pressure, bit 1 picks the program as xlbd loads it
@@ -23,6 +25,7 @@
 #include <memory>
 
 #include "fixtures.h"
+#include "fuzz_support.h"
 #include "pcapgen.h"
 #include "xdp_diff.h"
 
@@ -125,6 +128,14 @@ void writeSeeds(const std::string& dir) {
   }
 }
 
+// A frame the program sends on (a cookie SYN-ACK, a frame for a peer, one for the workers).
+void checkSent(std::span<const std::uint8_t> in, const XdpRun& r) {
+  if (r.action != XDP_TX && r.action != XDP_REDIRECT) return;
+  if (const std::string p = fuzz::frameProblem(in, r.frame, false); !p.empty()) {
+    fuzz::finding("xdp-fuzz", p + ": " + fuzz::hex(in) + " -> " + fuzz::hex(r.frame));
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -160,6 +171,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       std::fprintf(stderr, "xdp-fuzz: kernel and native differ: %s\n", d.c_str());
       std::abort();
     }
+    checkSent(frame, p.diff->lastNative());
     return 0;
   }
   p.native->setFixedNow(s.now);
@@ -171,5 +183,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::fprintf(stderr, "xdp-fuzz: action %d, %zu bytes out\n", r.action, r.frame.size());
     std::abort();
   }
+  checkSent(frame, r);
   return 0;
 }

@@ -73,7 +73,8 @@ class FakeWorker final : public WorkerControl {
 };
 
 struct ControlFixture {
-  explicit ControlFixture(const std::function<void(Config&)>& adjust = nullptr) {
+  explicit ControlFixture(const std::function<void(Config&)>& adjust = nullptr,
+                          std::uint32_t maglevSize = kDefaultMaglevSize) {
     dir = std::filesystem::temp_directory_path() /
           ("xlb-controller-test-" + std::to_string(::getpid()) + "-" + std::to_string(++serial));
     std::filesystem::remove_all(dir);
@@ -85,6 +86,7 @@ struct ControlFixture {
     deps.prog = &maps;
     deps.workers = {&worker};
     deps.localMac = *MacAddr::parse(testing::kLbMac);
+    deps.maglevSize = maglevSize;
     deps.resolve = [](const Address& a) -> std::optional<MacAddr> {
       return testing::backendMac(a);
     };

@@ -49,6 +49,10 @@ struct ControllerDeps {
   CookieKey cookieKey{};
   // The configuration file read and validated again (reload); unset: nothing to reload from.
   std::function<std::variant<Config, std::string>()> loadConfig;
+  // Entries of each VIP's Maglev table (prime). The API fuzz target takes a small one: a
+  // snapshot is rebuilt on every change, and the default's 65,537 per VIP would be most of
+  // its time.
+  std::uint32_t maglevSize = kDefaultMaglevSize;
 };
 
 // One VIP's entry of PATCH /api/v1/config, parsed and checked by its handler: what to change.
