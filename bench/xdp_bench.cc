@@ -6,7 +6,13 @@
 // a replay does). "Random sources" runs a different frame per call (kernel: repeat 1), so the
 // blocklist lookups miss the cache as real traffic from many sources would; the kernel's figure
 // includes the test-run call's own per-run overhead, measured by the Pass case with repeat 1.
+//
+// Every kernel figure is also read against the empty program (`return XDP_PASS;`) run in the
+// same process on the same frame, the same way (repeated, or once per call): counters
+// `empty_ns` and `x_empty`, the ratio the per-packet goals are stated in (docs/ARCHITECTURE.md,
+// "The XDP program").
 #include <benchmark/benchmark.h>
+#include <bpf/bpf.h>
 #include <linux/bpf.h>
 #include <unistd.h>
 
@@ -87,6 +93,57 @@ Loaded& loaded(const benchmark::State& state) {
   return loaded(kindOf(state));
 }
 
+// The empty XDP program, loaded from two instructions: the floor every figure is read against.
+class EmptyProgram {
+ public:
+  EmptyProgram() {
+    bpf_insn insns[2] = {};
+    insns[0].code = BPF_ALU64 | BPF_MOV | BPF_K;  // r0 = XDP_PASS
+    insns[0].imm = XDP_PASS;
+    insns[1].code = BPF_JMP | BPF_EXIT;
+    fd_ = bpf_prog_load(BPF_PROG_TYPE_XDP, "xlb_empty", "GPL", insns, 2, nullptr);
+    if (fd_ < 0) {
+      std::fprintf(stderr, "xlb-bench-xdp: cannot load the empty program (%d)\n", fd_);
+      std::exit(1);
+    }
+  }
+  // The kernel's mean ns per run of `frames`, each run `repeat` times, `rounds` times over.
+  double meanNs(const std::vector<Bytes>& frames, std::uint32_t repeat, std::size_t rounds) const {
+    double total = 0;
+    for (std::size_t i = 0; i < rounds; ++i) {
+      Bytes in = frames[i % frames.size()];
+      Bytes out(in.size() + 512);
+      bpf_test_run_opts o{};
+      o.sz = sizeof o;
+      o.data_in = in.data();
+      o.data_size_in = static_cast<std::uint32_t>(in.size());
+      o.data_out = out.data();
+      o.data_size_out = static_cast<std::uint32_t>(out.size());
+      o.repeat = static_cast<int>(repeat);
+      if (bpf_prog_test_run_opts(fd_, &o) != 0 || o.retval != std::uint32_t{XDP_PASS}) return 0;
+      total += o.duration;
+    }
+    return total / static_cast<double>(rounds);
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+const EmptyProgram& emptyProgram() {
+  static const EmptyProgram p;
+  return p;
+}
+
+// The kernel's figure against the empty program's on the same frames, the same way.
+void againstEmpty(benchmark::State& state, double ns, const std::vector<Bytes>& frames,
+                  std::uint32_t repeat, std::size_t rounds) {
+  if (kindOf(state) != XdpRuntimeKind::kKernel) return;
+  const double empty = emptyProgram().meanNs(frames, repeat, rounds);
+  state.counters["empty_ns"] = empty;
+  state.counters["x_empty"] = empty > 0 ? ns / empty : 0;
+}
+
 std::string ipv4(std::uint32_t a) {
   return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 255) + "." +
          std::to_string((a >> 8) & 255) + "." + std::to_string(a & 255);
@@ -109,6 +166,7 @@ void runRepeated(benchmark::State& state, XdpProgram& prog, const Bytes& frame, 
   }
   state.counters["ns_per_pkt"] = n ? total / static_cast<double>(n) : 0;
   state.SetItemsProcessed(static_cast<std::int64_t>(n) * kRepeat);
+  againstEmpty(state, n ? total / static_cast<double>(n) : 0, {frame}, kRepeat, 20);
 }
 
 // Runs one of `frames` per call (kernel: repeat 1), round robin; reports the mean ns per run
@@ -151,6 +209,7 @@ void runOnce(benchmark::State& state, XdpProgram& prog, const std::vector<Bytes>
     state.SetIterationTime(static_cast<double>(r.durationNs) / 1e9);
   }
   state.counters["ns_per_pkt"] = n ? total / static_cast<double>(n) : 0;
+  againstEmpty(state, n ? total / static_cast<double>(n) : 0, frames, 1, 200000);
 }
 
 void BM_BlocklistDropSameSource(benchmark::State& state) {
