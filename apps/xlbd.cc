@@ -228,6 +228,7 @@ bool assemble(Daemon& d, std::string& err) {
   h.adoptMapsFrom = XdpAttachment::attachedXlbProgram(d.ifindex);
   getrandom(&h.tableSeed, sizeof h.tableSeed, 0);
   h.localMac = d.mac;
+  h.checkDstMac = true;
   NeighborTable* nt = d.neighbors.get();
   const int ifindex = d.ifindex;
   h.resolve = [nt, ifindex](const Address& a) { return nt->lookup(a, ifindex); };

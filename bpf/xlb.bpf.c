@@ -57,7 +57,14 @@ struct pkt {
 };
 
 /* 1. Ethernet and up to two VLAN tags. */
-static __always_inline int stage_l2(struct xdp_md *ctx, struct pkt *p)
+static __always_inline int mac_equal(const __u8 *a, const __u8 *b)
+{
+	return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4]) |
+		(a[5] ^ b[5])) == 0;
+}
+
+static __always_inline int stage_l2(struct xdp_md *ctx, const struct xlb_config *cfg,
+				    struct pkt *p)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
@@ -68,6 +75,11 @@ static __always_inline int stage_l2(struct xdp_md *ctx, struct pkt *p)
 
 	if ((void *)(eth + 1) > end)
 		return DROP(ETH_TRUNCATED);
+	/* Unknown unicast a switch floods reaches every host on the segment; only the one it is
+	 * addressed to answers it (group addresses have bit 0 of the first byte set). */
+	if (cfg->check_mac && !(eth->h_dest[0] & 1) &&
+	    !mac_equal(eth->h_dest, cfg->local_mac))
+		return PASS(PASS_OTHER_HOST);
 	proto = eth->h_proto;
 #pragma unroll
 	for (i = 0; i < 2; i++) {
@@ -300,7 +312,7 @@ int xlb_xdp(struct xdp_md *ctx)
 	cfg = bpf_map_lookup_elem(&xlb_cfg, &zero);
 	if (!cfg)
 		return XDP_PASS;
-	rc = stage_l2(ctx, &p);
+	rc = stage_l2(ctx, cfg, &p);
 	if (rc != CONTINUE)
 		return rc;
 	if (p.proto == bpf_htons(ETH_P_IP))

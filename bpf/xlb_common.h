@@ -80,7 +80,10 @@
 	/* a cluster: the flow is held by another instance (xlb_peer_flows): sent to it */ \
 	X(TX_TO_PEER, TxToPeer, cluster_forward, XLB_ACT_TX) \
 	/* a cluster: a frame a peer forwarded names a third holder; the engine decides */ \
-	X(PEER_LOOP, PeerLoop, cluster_forward_loop, XLB_ACT_REDIRECT)
+	X(PEER_LOOP, PeerLoop, cluster_forward_loop, XLB_ACT_REDIRECT) \
+	/* a unicast frame to another host's MAC (a switch flooding unknown unicast): the \
+	 * kernel's to drop or bridge, not ours to answer */ \
+	X(PASS_OTHER_HOST, PassOtherHost, pass_other_host, XLB_ACT_PASS)
 
 enum xlb_reason {
 #define XLB_REASON_ENUM(e, c, l, a) XLB_REASON_##e,
@@ -169,7 +172,9 @@ struct xlb_config {
 			       * cookie */
 	__u16 nr_cpus;        /* possible CPUs: the width of the per-CPU maps */
 	__u8 cluster;         /* 1: this instance is in a cluster; xlb_peer_flows is asked */
-	__u8 pad[3];
+	__u8 check_mac;       /* 1: a unicast frame not to local_mac passes untouched */
+	__u8 local_mac[6];    /* the interface's MAC (xlbd) */
+	__u8 pad[4];
 };
 
 #define XLB_BLOCK_V4_EXACT 0x01

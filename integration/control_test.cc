@@ -341,6 +341,27 @@ TEST_F(Control, PcapReplayedOntoTheRigCountsWhatTheSimulatorCounts) {
     }
   }
   EXPECT_GE(compared, 12);
+
+  // The same capture addressed to another host's MAC: the rig's bridge floods it to every port
+  // as a switch floods unknown unicast, and xlbd leaves every frame to the kernel.
+  const std::int64_t frames = report["input"]["frames"].get<std::int64_t>();
+  ASSERT_EQ(rig::sh(rewrite + XLB_SOURCE_DIR + "/pcaps/golden/mixed.pcap " + base + ".pcap " +
+                    "02:00:00:00:99:99 " + c1Mac.substr(0, 17))
+                .status,
+            0);
+  const nlohmann::json flooded = rig_->stats();
+  const rig::CmdResult again = rig_->exec("c1", "tcpreplay -q -i eth0 " + base + ".pcap 2>&1", 60);
+  rig::sh("rm -f " + base + ".pcap");
+  ASSERT_EQ(again.status, 0) << again.out;
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const nlohmann::json end = rig_->stats();
+  const auto xdp = [](const nlohmann::json& j, const char* k) {
+    return j["xdp"].contains(k) ? j["xdp"][k].get<std::int64_t>() : 0;
+  };
+  EXPECT_EQ(xdp(end, "pass_other_host") - xdp(flooded, "pass_other_host"), frames);
+  for (const char* k : {"to_engine", "syncookie_sent", "blocklist", "port_filter"}) {
+    EXPECT_EQ(xdp(end, k), xdp(flooded, k)) << k << " moved for frames to another host";
+  }
 }
 
 TEST_F(Control, XlbctlDrivesTheApiAndFailsClearly) {

@@ -23,6 +23,7 @@ std::unique_ptr<Assembly> Assembly::build(const Config& config, const OpenQueue&
   a->snatAddresses_ = config.snat.addresses;
   XdpOptions xo = xdpOptionsFor(config, hooks.simRedirect);
   xo.adoptMapsFrom = hooks.adoptMapsFrom;
+  if (hooks.checkDstMac) xo.localMac = hooks.localMac;
   a->prog_ = XdpProgram::load(xo, error);
   if (!a->prog_) return nullptr;
   ControllerDeps deps;

@@ -111,6 +111,10 @@ std::unique_ptr<XdpProgram> XdpProgram::load(const XdpOptions& options, std::str
   p->cfg_.synack_mss_cap = options.synackMssCap;
   p->cfg_.sim_redirect = options.simRedirect ? 1 : 0;
   p->cfg_.nr_cpus = static_cast<std::uint16_t>(std::min<unsigned>(p->cpus_, 0xffff));
+  if (options.localMac) {
+    p->cfg_.check_mac = 1;
+    std::copy(options.localMac->bytes.begin(), options.localMac->bytes.end(), p->cfg_.local_mac);
+  }
   if (int err = p->updateConfigMap(); err != 0) {
     error = "cannot write the config map: " + errnoText(err);
     return nullptr;

@@ -127,6 +127,40 @@ TEST_P(Xdp, FailOpenPassesWhenNoSocket) {
   EXPECT_EQ(action, XDP_PASS);
 }
 
+// xlbd gives the program its interface's MAC: a switch flooding unknown unicast hands every host
+// frames for the others, and only the one they are addressed to answers. Frames to that MAC and
+// to group addresses are looked at as before; without a MAC (the simulator) every frame is.
+TEST_P(Xdp, FramesToAnotherHostsMacPassUntouched) {
+  XdpOptions o;
+  o.localMac = *MacAddr::parse("02:00:00:00:00:02");  // the builder's default destination
+  load(o);
+  apply(configWith(SynFloodMode::kAlways));
+  PacketSpec s;  // a SYN to the VIP: answered with a cookie when it is ours
+  s.dstMac = "02:00:00:00:00:77";
+  const Bytes other = buildPacket(s);
+  Bytes out = other;
+  int action = -1;
+  EXPECT_EQ(run(out, &action), Reason::kPassOtherHost);
+  EXPECT_EQ(action, XDP_PASS);
+  EXPECT_EQ(out, other);
+  s.src = "10.0.0.66";  // blocked below: the blocklist is not asked either
+  std::string err;
+  ASSERT_TRUE(prog_->blockAdd(*Prefix::parse("10.0.0.66/32"), err)) << err;
+  out = buildPacket(s);
+  EXPECT_EQ(run(out), Reason::kPassOtherHost);
+  s.src = "10.0.0.1";
+  for (const char* mine : {"02:00:00:00:00:02", "ff:ff:ff:ff:ff:ff", "01:00:5e:00:00:01"}) {
+    s.dstMac = mine;
+    out = buildPacket(s);
+    EXPECT_EQ(run(out, &action), Reason::kTxSyncookie) << mine;
+    EXPECT_EQ(action, XDP_TX);
+  }
+  load(XdpOptions{});  // no MAC given: every frame is looked at
+  apply(configWith(SynFloodMode::kAlways));
+  out = other;
+  EXPECT_EQ(run(out), Reason::kTxSyncookie);
+}
+
 // The simulator's setting: no socket exists in a test run, and what would go to the engine is
 // reported as a redirect rather than meeting the fallback. Other verdicts are unchanged.
 TEST_P(Xdp, SimulatorSeesRedirects) {

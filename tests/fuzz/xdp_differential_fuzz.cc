@@ -9,7 +9,8 @@
 //
 // Input: byte 0 and 1 move the program's clock on by that many milliseconds (little-endian),
 // bit 0 of byte 2 is the engine's half-open pressure, bit 1 picks the program as xlbd loads it
-// (no socket on the queue, fail-open) instead of the simulator's (redirects reported), the rest
+// (no socket on the queue, fail-open, its interface's MAC checked) instead of the simulator's
+// (redirects reported), the rest
 // is the frame. The configuration has an always-cookie VIP, an auto-mode VIP with a low
 // threshold and a blocklist of exact and prefix entries in both families, so every stage is
 // reachable. `make fuzz` reports the lines and branches of bpf/ the run reached.
@@ -148,6 +149,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   sim.simRedirect = true;
   XdpOptions xlbd;
   xlbd.failOpen = true;
+  xlbd.localMac = *MacAddr::parse("02:00:00:00:00:02");  // the seeds' destination
   State& s = state();
   if (!setUp(s.programs[0], fuzzConfig(), sim) || !setUp(s.programs[1], fuzzConfig(), xlbd)) {
     std::fprintf(stderr, "xdp-fuzz: cannot load the program\n");

@@ -40,7 +40,7 @@ TEST(Reason, ActionsFollowTheList) {
   }
   EXPECT_EQ(tx + pass + drop + other, kReasonCount);
   EXPECT_EQ(tx, 7u);
-  EXPECT_EQ(pass, 4u);   // not IP, not ours, no socket (fail-open), neighbour discovery
+  EXPECT_EQ(pass, 5u);   // not IP, not ours, no socket (fail-open), neighbour discovery, other host
   EXPECT_EQ(other, 3u);  // to the engine (and from a cluster peer), held
 }
 

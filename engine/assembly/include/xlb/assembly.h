@@ -43,6 +43,9 @@ struct AssemblyHooks {
   // The configuration file read again for a reload (ControllerDeps::loadConfig); optional.
   std::function<std::variant<Config, std::string>()> loadConfig;
   bool simRedirect = false;
+  // Frames to another unicast MAC than localMac pass untouched (XdpOptions::localMac): xlbd,
+  // whose localMac is the interface's. The simulator's frames carry made-up MACs.
+  bool checkDstMac = false;
 };
 
 // Opens queue `q`'s I/O once the program is loaded (xlbd: an AF_XDP socket registered in the

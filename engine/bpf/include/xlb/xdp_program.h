@@ -38,6 +38,10 @@ struct XdpOptions {
   // The kernel (xlbd, --kernel in the simulator) or the native build (the simulator's default;
   // needs no privileges and no system call per frame).
   XdpRuntimeKind runtime = XdpRuntimeKind::kKernel;
+  // The interface's MAC (xlbd): a unicast frame to any other MAC passes untouched
+  // (pass_other_host), as a switch flooding unknown unicast hands it to every host. Unset: every
+  // frame is looked at (the simulator's and the tests' frames carry made-up MACs).
+  std::optional<MacAddr> localMac = std::nullopt;
 };
 
 class XdpProgram final : public XdpMaps {
