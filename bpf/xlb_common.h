@@ -83,7 +83,10 @@
 	X(PEER_LOOP, PeerLoop, cluster_forward_loop, XLB_ACT_REDIRECT) \
 	/* a unicast frame to another host's MAC (a switch flooding unknown unicast): the \
 	 * kernel's to drop or bridge, not ours to answer */ \
-	X(PASS_OTHER_HOST, PassOtherHost, pass_other_host, XLB_ACT_PASS)
+	X(PASS_OTHER_HOST, PassOtherHost, pass_other_host, XLB_ACT_PASS) \
+	/* engine: a reset of an established connection outside the window the other side last \
+	 * acknowledged (a blind reset, RFC 5961): dropped, the connection kept */ \
+	X(RST_OUT_OF_WINDOW, RstOutOfWindow, rst_out_of_window, XLB_ACT_DROP)
 
 enum xlb_reason {
 #define XLB_REASON_ENUM(e, c, l, a) XLB_REASON_##e,

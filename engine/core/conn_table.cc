@@ -335,6 +335,11 @@ void ConnTable::track(std::uint32_t idx, bool fromClient, std::uint8_t tcpFlags,
     next = TcpState::kClosed;
   } else if (old != TcpState::kClosed) {
     const bool fin = tcpFlags & kTcpFin, syn = tcpFlags & kTcpSyn, ackf = tcpFlags & kTcpAck;
+    // Established, no FIN yet: each side's slot is its latest acknowledgement (rstFit).
+    if (old == TcpState::kEstablished && ackf && !fin &&
+        !(e.flags & (kFlagFinClient | kFlagFinServer))) {
+      (fromClient ? finSeqs_[idx].client : finSeqs_[idx].server) = ack;
+    }
     if (fromClient) {
       if (fin && !(e.flags & kFlagFinClient)) {
         e.flags |= kFlagFinClient;

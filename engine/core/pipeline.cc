@@ -232,11 +232,30 @@ Reason Pipeline::forward(PacketRef& pkt, Slot& s, TimeNs now) noexcept {
   if (e.flags & kFlagSynProxy) {
     r = proxyForward(pkt, s, idx, now);
   } else {
-    table_.track(idx, true, in.tcpFlags, in.seq, in.ack, in.payloadLen, now);
+    const ResetCheck rc = screenReset(idx, true, in.tcpFlags, in.seq);
+    if (rc == ResetCheck::kRefuse) return Reason::kRstOutOfWindow;
+    if (rc == ResetCheck::kTrack)
+      table_.track(idx, true, in.tcpFlags, in.seq, in.ack, in.payloadLen, now);
     toBackend(pkt.data, in, e);
   }
   if (r == Reason::kTxToBackend) backendCounters_[e.backendId].bytesToBackend += pkt.len;
   return r;
+}
+
+Pipeline::ResetCheck Pipeline::screenReset(std::uint32_t idx, bool fromClient, std::uint8_t flags,
+                                           std::uint32_t seq) noexcept {
+  if (!(flags & kTcpRst)) return ResetCheck::kTrack;
+  switch (table_.rstFit(idx, fromClient, seq)) {
+    case ConnTable::RstFit::kOutside:
+      return ResetCheck::kRefuse;
+    case ConnTable::RstFit::kInWindow:
+      ++counters_.rstKept;
+      return ResetCheck::kPassOnly;
+    case ConnTable::RstFit::kExact:
+    case ConnTable::RstFit::kUnknown:
+      break;
+  }
+  return ResetCheck::kTrack;
 }
 
 Reason Pipeline::reverse(PacketRef& pkt, Slot& s, TimeNs now) noexcept {
@@ -254,7 +273,10 @@ Reason Pipeline::reverse(PacketRef& pkt, Slot& s, TimeNs now) noexcept {
     if (e.state == TcpState::kSynSent && (in.tcpFlags & (kTcpSyn | kTcpRst | kTcpFin)) == 0) {
       return resetTimeWait(pkt, in, idx);
     }
-    table_.track(idx, false, in.tcpFlags, in.seq, in.ack, in.payloadLen, now);
+    const ResetCheck rc = screenReset(idx, false, in.tcpFlags, in.seq);
+    if (rc == ResetCheck::kRefuse) return Reason::kRstOutOfWindow;
+    if (rc == ResetCheck::kTrack)
+      table_.track(idx, false, in.tcpFlags, in.seq, in.ack, in.payloadLen, now);
     setMacs(pkt.data, snap_->localMac().bytes, e.clientMac);
     natRewrite(pkt.data, in, e.vip, e.client, e.vipPort, e.clientPort);
     if (e.seqDelta != 0 && in.tcp.hasTimestamp) shiftTimestamp(pkt.data, in, e.seqDelta, false);

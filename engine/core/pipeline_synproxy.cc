@@ -195,8 +195,12 @@ Reason Pipeline::proxyForward(PacketRef& pkt, Slot& s, std::uint32_t idx, TimeNs
   }
   // The state machine sees the backend's sequence spaces in both directions.
   const std::uint32_t clientDelta = table_.clientSeqDelta(idx);
-  table_.track(idx, true, in.tcpFlags, in.seq + clientDelta, in.ack + e.seqDelta, in.payloadLen,
-               now);
+  const ResetCheck rc = screenReset(idx, true, in.tcpFlags, in.seq + clientDelta);
+  if (rc == ResetCheck::kRefuse) return Reason::kRstOutOfWindow;
+  if (rc == ResetCheck::kTrack) {
+    table_.track(idx, true, in.tcpFlags, in.seq + clientDelta, in.ack + e.seqDelta, in.payloadLen,
+                 now);
+  }
   translateToBackend(pkt.data, in, e, clientDelta);
   toBackend(pkt.data, in, e);
   return Reason::kTxToBackend;
@@ -235,7 +239,10 @@ Reason Pipeline::proxyReverse(PacketRef& pkt, Slot& s, std::uint32_t idx, TimeNs
     return sendBackendAck(pkt, in, e, in.ack, in.seq + 1,
                           static_cast<std::uint16_t>(0xffff >> (cws == kNoShift ? 0 : cws)));
   }
-  table_.track(idx, false, in.tcpFlags, in.seq, in.ack, in.payloadLen, now);
+  const ResetCheck rc = screenReset(idx, false, in.tcpFlags, in.seq);
+  if (rc == ResetCheck::kRefuse) return Reason::kRstOutOfWindow;
+  if (rc == ResetCheck::kTrack)
+    table_.track(idx, false, in.tcpFlags, in.seq, in.ack, in.payloadLen, now);
   translateToClient(pkt.data, in, e, table_.clientSeqDelta(idx));
   setMacs(pkt.data, snap_->localMac().bytes, e.clientMac);
   natRewrite(pkt.data, in, e.vip, e.client, e.vipPort, e.clientPort);

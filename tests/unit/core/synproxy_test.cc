@@ -227,6 +227,17 @@ TEST(SynProxy, FullConnectionWithHeldDataAndTranslation) {
     EXPECT_EQ(load32(f.data() + p.tcp.sackOffset), (fromClient ? c.bisn : c.cisn) + 100);
   }
 
+  // 5c. Blind resets from either side, judged in the backend's sequence space, are dropped; one
+  // at the client's next number, translated, would be the one that ends it (reset_test.cc).
+  f = buildPacket(c.fromClient(kTcpRst, c.cisn + 15 + (1u << 31), 0, {}));
+  EXPECT_EQ(h.run(f, kT0 + sec(0.0055)), Reason::kRstOutOfWindow);
+  f = buildPacket(c.fromBackend(kTcpRst, c.bisn + 13 + (1u << 30), 0, {}));
+  EXPECT_EQ(h.run(f, kT0 + sec(0.0055)), Reason::kRstOutOfWindow);
+  f = buildPacket(c.fromClient(kTcpRst, c.cisn + 15 + 100, 0, {}));
+  EXPECT_EQ(h.run(f, kT0 + sec(0.0055)), Reason::kTxToBackend);  // ahead: the backend judges
+  EXPECT_EQ(parseInfo(f).seq, c.oisn + 15 + 100);
+  EXPECT_EQ(h.table->activeIn(TcpState::kEstablished), 1u);
+
   // 6. Close: client FIN, backend FIN+ACK, client's last ACK; the entry leaves after TIME_WAIT.
   f = buildPacket(c.fromClient(kTcpFin | kTcpAck, c.cisn + 15, c.cookie + 13, {}));
   EXPECT_EQ(h.run(f, kT0 + sec(0.006)), Reason::kTxToBackend);

@@ -112,10 +112,13 @@ struct alignas(32) ConnEntry {
 };
 static_assert(sizeof(ConnEntry) == 96, "ConnEntry layout is part of the memory budget");
 
-// Sequence numbers just past each side's FIN: read only while a FIN is outstanding, so they live
-// in a side array instead of widening every entry to a third cache line. While a SYN-proxied
-// connection waits for the backend's SYN-ACK (no FIN is tracked yet) they hold our ISN towards
-// the backend and the cookie we answered the client with.
+// Sequence numbers beside each entry, in a side array instead of widening every entry to a third
+// cache line. Once a side sent its FIN, its slot holds the number just past that FIN. While the
+// connection is established and neither side has sent one, each slot holds the last
+// acknowledgement that side sent (the next number it expects from the other; 0: none seen yet),
+// which judges resets (ConnTable::rstFit). While a SYN-proxied connection waits for the
+// backend's SYN-ACK they hold our ISN towards the backend and the cookie we answered the client
+// with.
 struct FinSeqs {
   std::uint32_t client;
   std::uint32_t server;
@@ -270,6 +273,26 @@ class ConnTable {
 
   ConnEntry& entry(std::uint32_t idx) noexcept { return entries_[idx]; }
   FinSeqs& sideSeqs(std::uint32_t idx) noexcept { return finSeqs_[idx]; }
+
+  // How a reset from one side fits what the other side last acknowledged (RFC 5961, 3.2, for a
+  // box in the middle): the expected number ends the connection; a number up to kRstWindow
+  // ahead is passed on for the endpoint to judge (it answers a challenge ACK) without ending it
+  // here; anything else is a blind reset, refused. Judged only while the connection is
+  // established with no FIN and both sides' acknowledgements are known; otherwise kUnknown, and
+  // a reset ends the connection as it always has.
+  enum class RstFit : std::uint8_t { kUnknown, kExact, kInWindow, kOutside };
+  static constexpr std::uint32_t kRstWindow = 1u << 24;
+  RstFit rstFit(std::uint32_t idx, bool fromClient, std::uint32_t seq) const noexcept {
+    const ConnEntry& e = entries_[idx];
+    if (e.state != TcpState::kEstablished || (e.flags & (kFlagFinClient | kFlagFinServer))) {
+      return RstFit::kUnknown;
+    }
+    const std::uint32_t expected = fromClient ? finSeqs_[idx].server : finSeqs_[idx].client;
+    if (expected == 0) return RstFit::kUnknown;
+    const std::uint32_t ahead = seq - expected;
+    if (ahead == 0) return RstFit::kExact;
+    return ahead < kRstWindow ? RstFit::kInWindow : RstFit::kOutside;
+  }
   // SYN proxy: our ISN towards the backend minus the client's ISN (set when the proxy creates
   // the entry, read only for proxied entries). Beside the entry, not in it: the entry has no
   // room left, and only proxied connections read it.

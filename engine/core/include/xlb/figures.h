@@ -40,7 +40,10 @@ enum class FigureKind : std::uint8_t { kCounter, kGauge };
   X(quicCids, "quic", "connection_ids_learned", "xlb_quic_connection_ids_learned_total", kCounter, \
     "QUIC long-header packets from backends whose server-chosen connection ID was recorded")       \
   X(quicRebinds, "quic", "rebinds", "xlb_quic_rebinds_total", kCounter,                            \
-    "QUIC flows found by connection ID from a new client address or port, kept on their backend")
+    "QUIC flows found by connection ID from a new client address or port, kept on their backend") \
+  X(rstKept, "conntrack", "resets_in_window_kept", "xlb_resets_in_window_kept_total", kCounter,   \
+    "Resets of an established connection ahead of the expected number: passed on for the "       \
+    "endpoint to judge (RFC 5961), the connection kept")
 
 // Read from a worker's table, SNAT pool and rings when it publishes (WorkerStats).
 #define XLB_WORKER_FIGURES(X)                                                               \

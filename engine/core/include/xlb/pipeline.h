@@ -148,6 +148,12 @@ class Pipeline {
     return static_cast<std::uint32_t>(e.snatPort) << 16 | e.vipId;
   }
   Reason reverse(PacketRef& pkt, Slot& s, TimeNs now) noexcept;
+  // A segment of an established connection: a reset is judged (ConnTable::rstFit) before the
+  // state machine sees it. kTrack: track it as always; kPassOnly: send it on, state untouched
+  // (a reset ahead of the expected number: the endpoint judges it); kRefuse: drop it.
+  enum class ResetCheck : std::uint8_t { kTrack, kPassOnly, kRefuse };
+  ResetCheck screenReset(std::uint32_t idx, bool fromClient, std::uint8_t flags,
+                         std::uint32_t seq) noexcept;
   Reason newConnection(PacketRef& pkt, Slot& s, TimeNs now) noexcept;
   Reason createEntry(const PacketRef& pkt, Slot& s, TimeNs now, std::uint32_t& idx) noexcept;
   void toBackend(std::uint8_t* frame, const PacketInfo& info, const ConnEntry& e) noexcept;
