@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -274,6 +275,31 @@ Rig::ApiReply Rig::api(const std::string& method, const std::string& path,
   r.raw = readFile(dir_ + "/api-out");
   r.body = nlohmann::json::parse(r.raw, nullptr, false);
   return r;
+}
+
+LongLived::LongLived(const Rig& rig, const std::string& client, int n, double interval, int seconds,
+                     int slowMs) {
+  const std::string cmd = "/usr/bin/python3 " + std::string(XLB_SOURCE_DIR) +
+                          "/scripts/netns/longlived.py 10.100.0.100 80 " + std::to_string(n) + " " +
+                          std::to_string(interval) + " " + std::to_string(seconds) + " " +
+                          std::to_string(slowMs);
+  thread_ = std::thread([this, &rig, client, cmd, seconds] {
+    const CmdResult r = rig.exec(client, cmd, seconds + 48);
+    result_ = nlohmann::json::parse(r.out, nullptr, false);
+    if (result_.is_discarded()) {
+      std::cerr << "long-lived client output:\n" << r.out << "\n";
+      result_ = nullptr;
+    }
+  });
+}
+
+LongLived::~LongLived() {
+  if (thread_.joinable()) thread_.join();
+}
+
+const nlohmann::json& LongLived::result() {
+  if (thread_.joinable()) thread_.join();
+  return result_;
 }
 
 }  // namespace xlb::rig

@@ -11,6 +11,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 namespace xlb::rig {
 
@@ -111,6 +112,23 @@ class Rig {
   bool ok_ = false;
   std::string setupLog_;
   pid_t xlbd_ = -1;
+};
+
+// scripts/netns/longlived.py run from a client namespace on its own thread: `n` keep-alive
+// connections to the VIP, a request each every `interval` seconds for `seconds`. result() waits
+// for it and returns its JSON report (null when it printed none; its output goes to stderr).
+class LongLived {
+ public:
+  LongLived(const Rig& rig, const std::string& client, int n, double interval, int seconds,
+            int slowMs = 200);
+  ~LongLived();
+  LongLived(const LongLived&) = delete;
+  LongLived& operator=(const LongLived&) = delete;
+  const nlohmann::json& result();
+
+ private:
+  std::thread thread_;
+  nlohmann::json result_;
 };
 
 }  // namespace xlb::rig

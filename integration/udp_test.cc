@@ -193,15 +193,7 @@ TEST_F(Udp, AFloodFromRandomSourcesNeverDisturbsLiveTcp) {
   start(config("capacity: 4000\n  udp_share: 25"));
   ASSERT_TRUE(waitAllUp("10.100.0.100/backends?protocol=udp", 5));
   ASSERT_TRUE(waitAllUp("10.100.0.100/backends", 5));
-  nlohmann::json longLived;
-  std::thread ll([&] {
-    const auto r = rig_->exec("c1",
-                              "/usr/bin/python3 " XLB_SOURCE_DIR
-                              "/scripts/netns/longlived.py 10.100.0.100 80 50 0.1 12 200",
-                              60);
-    longLived = nlohmann::json::parse(r.out, nullptr, false);
-    if (longLived.is_discarded()) std::cerr << "long-lived client output:\n" << r.out << "\n";
-  });
+  rig::LongLived ll(*rig_, "c1", 50, 0.1, 12);
   std::this_thread::sleep_for(std::chrono::seconds(2));
   rig_->exec("c2",
              "timeout 8 hping3 -q --udp -p 53 -i u50 -c 60000 --rand-source 10.100.0.100 "
@@ -213,9 +205,9 @@ TEST_F(Udp, AFloodFromRandomSourcesNeverDisturbsLiveTcp) {
     minEstablished = std::min(minEstablished, state(s, "established"));
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
-  ll.join();
+  const nlohmann::json longLived = ll.result();
   const nlohmann::json s = rig_->stats();
-  ASSERT_FALSE(longLived.is_discarded());
+  ASSERT_FALSE(longLived.is_null());
   EXPECT_GT(longLived["requests"].get<long>(), 4000) << longLived.dump();
   EXPECT_EQ(longLived["failures"], 0) << longLived.dump();
   EXPECT_EQ(longLived["resets"], 0) << longLived.dump();
