@@ -6,6 +6,7 @@
 #include <variant>
 
 #include "xlb/config_yaml.h"
+#include "xlb/parse.h"
 #include "xlb/text.h"
 
 namespace xlb::sim {
@@ -117,6 +118,25 @@ Flood flood(const YAML::Node& n) {
   f.length = duration(n["duration"], "flood.duration");
   f.rate = num<double>(n["rate"], "flood.rate", 1000);
   f.protocol = protocol(n["protocol"], "flood.protocol");
+  if (n["flags"]) {
+    const std::string flags = str(n["flags"], "flood.flags");
+    if (flags == "syn")
+      f.flags = kTcpSyn;
+    else if (flags == "rst")
+      f.flags = kTcpRst;
+    else if (flags == "ack")
+      f.flags = kTcpAck;
+    else
+      bad("flood.flags: \"" + flags + "\" is not syn, rst or ack");
+  }
+  if (n["target"]) {
+    const std::string target = str(n["target"], "flood.target");
+    if (target != "random" && target != "live") bad("flood.target: random or live");
+    f.live = target == "live";
+  }
+  if (f.live && (f.protocol != kVipTcp || f.flags == kTcpSyn)) {
+    bad("flood.target: live takes TCP resets or ACKs");
+  }
   auto p = Prefix::parse(str(n["sources"], "flood.sources"));
   if (!p) bad("flood.sources is not a prefix");
   f.sources = *p;
@@ -187,8 +207,8 @@ void loadCluster(const YAML::Node& root, Scenario& s) {
       bad("events.member: " + e.member + " carries the scenario's API; it can drain, not stop");
     }
   }
-  if (c.enabled() && std::find(s.clusterStart.begin(), s.clusterStart.end(),
-                               c.members[0].name) == s.clusterStart.end()) {
+  if (c.enabled() && std::find(s.clusterStart.begin(), s.clusterStart.end(), c.members[0].name) ==
+                         s.clusterStart.end()) {
     bad("cluster_start: must hold the first member, " + c.members[0].name);
   }
 }

@@ -88,7 +88,12 @@ struct ClientGroup {
 struct Flood {
   Address vip;
   std::uint16_t port = 80;
-  std::uint8_t protocol = kVipTcp;  // tcp: spoofed SYNs; udp: spoofed datagrams
+  std::uint8_t protocol = kVipTcp;  // tcp: spoofed SYNs (or `flags`); udp: spoofed datagrams
+  // TCP: the flags each frame carries (syn, rst or ack), with a random sequence number; and
+  // whose tuples: `random` sources from `sources`, or `live`: the tuple of a client's
+  // established connection to the VIP, picked at random (a blind attacker who knows the tuple).
+  std::uint8_t flags = 0x02;
+  bool live = false;
   TimeNs start = 0, length = 0;
   double rate = 1000;
   Prefix sources;

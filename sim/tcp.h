@@ -169,6 +169,11 @@ class TcpHost {
   void tick(TimeNs now);  // retransmissions, TIME_WAIT
   // The live connection with this peer and local port, or nullptr (it may have ended).
   TcpConn* find(const Address& remote, std::uint16_t remotePort, std::uint16_t localPort);
+  // Every connection's peer, local port and state, in no particular order.
+  template <typename Fn>
+  void forEachConn(Fn&& fn) const {
+    for (const auto& [key, c] : conns_) fn(*c);
+  }
   // Drops every arriving frame (a silent host) or none.
   void setSilent(bool silent) noexcept { silent_ = silent; }
   bool silent() const noexcept { return silent_; }

@@ -305,9 +305,43 @@ Frame World::floodSyn(const Flood& f, std::uint32_t bits) {
   if (f.protocol == kVipUdp) {
     p.proto = kProtoUdp;
     p.payload.assign(32, 0x5a);
-  } else {
+  } else if (f.flags == kTcpSyn) {
     p.tcpOptions = frames::optMss(1460);
+  } else {
+    p.flags = f.flags;
+    p.ack = static_cast<std::uint32_t>(rng_());
   }
+  return frames::buildPacket(p);
+}
+
+std::optional<Frame> World::floodLive(const Flood& f) {
+  // The established tuples, looked up again every 50 virtual ms (a tuple that closed since is a
+  // frame for no connection, as an attacker's stale guess would be).
+  LiveTuples& live = liveTuples_[&f];
+  if (live.at == 0 || now_ - live.at >= 50 * kNsPerMs) {
+    live.at = now_;
+    live.tuples.clear();
+    for (const auto& [name, h] : hosts_) {
+      h->forEachConn([&](const TcpConn& c) {
+        if (c.state() == TcpConn::State::kEstablished && c.remote() == f.vip &&
+            c.remotePort() == f.port) {
+          live.tuples.emplace_back(h.get(), c.localPort());
+        }
+      });
+    }
+  }
+  if (live.tuples.empty()) return std::nullopt;
+  const auto& [h, port] = live.tuples[rng_() % live.tuples.size()];
+  frames::PacketSpec p;
+  p.srcMac = h->mac().toString();
+  p.dstMac = frames::lbMac().toString();
+  p.src = h->address().toString();
+  p.dst = f.vip.toString();
+  p.sport = port;
+  p.dport = f.port;
+  p.flags = f.flags;
+  p.seq = static_cast<std::uint32_t>(rng_());
+  p.ack = static_cast<std::uint32_t>(rng_());
   return frames::buildPacket(p);
 }
 
@@ -339,7 +373,13 @@ void World::scheduleScenario() {
     const std::uint32_t bits = f.sources.addr.bitLength() - f.sources.length;
     for (std::uint64_t i = 0; i < total; ++i) {
       const auto at = f.start + static_cast<TimeNs>(static_cast<double>(i) * 1e9 / f.rate);
-      schedule(at, [this, &f, bits] { toLb(floodSyn(f, bits)); });
+      if (f.live) {
+        schedule(at, [this, &f] {
+          if (auto frame = floodLive(f)) toLb(std::move(*frame));
+        });
+      } else {
+        schedule(at, [this, &f, bits] { toLb(floodSyn(f, bits)); });
+      }
     }
   }
   for (const Raw& r : s_.raws) {

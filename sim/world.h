@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <queue>
 #include <random>
@@ -24,10 +25,10 @@
 #include "xlb/api_server.h"
 #include "xlb/assembly.h"
 #include "xlb/cluster_state.h"
-#include "xlb/xdp_directory.h"
 #include "xlb/controller.h"
 #include "xlb/health.h"
 #include "xlb/worker.h"
+#include "xlb/xdp_directory.h"
 #include "xlb/xdp_program.h"
 
 namespace xlb::sim {
@@ -46,6 +47,9 @@ class World {
   int startLb();
   void scheduleScenario();
   Frame floodSyn(const Flood& f, std::uint32_t bits);
+  // A frame of a flood at live tuples: a client's established connection to the flood's VIP,
+  // picked at random (nullopt when there is none).
+  std::optional<Frame> floodLive(const Flood& f);
   void schedule(TimeNs at, std::function<void()> fn) {
     queue_.push(Item{at, seq_++, std::move(fn)});
   }
@@ -96,6 +100,12 @@ class World {
     std::function<void()> fn;
     bool operator>(const Item& o) const { return at != o.at ? at > o.at : seq > o.seq; }
   };
+
+  struct LiveTuples {
+    TimeNs at = 0;
+    std::vector<std::pair<const TcpHost*, std::uint16_t>> tuples;  // client host, its port
+  };
+  std::map<const Flood*, LiveTuples> liveTuples_;
 
   Scenario& s_;
   std::ostream& log_;
