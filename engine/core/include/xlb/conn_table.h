@@ -278,8 +278,8 @@ class ConnTable {
   // box in the middle): the expected number ends the connection; a number up to kRstWindow
   // ahead is passed on for the endpoint to judge (it answers a challenge ACK) without ending it
   // here; anything else is a blind reset, refused. Judged only while the connection is
-  // established with no FIN and both sides' acknowledgements are known; otherwise kUnknown, and
-  // a reset ends the connection as it always has.
+  // established (so no FIN is out) and the receiving side has acknowledged something; otherwise
+  // kUnknown, and a reset ends the connection as it always has.
   enum class RstFit : std::uint8_t { kUnknown, kExact, kInWindow, kOutside };
   static constexpr std::uint32_t kRstWindow = 1u << 24;
   RstFit rstFit(std::uint32_t idx, bool fromClient, std::uint32_t seq) const noexcept {
