@@ -9,7 +9,8 @@
  *   3. destination: neither a VIP nor a SNAT address with a port in the SNAT range -> pass, so
  *      the host's own traffic, SSH, health checks and the control API are untouched;
  *   4. VIP: fragments, other protocols and ports the VIP does not serve are counted drops (an
- *      address may serve TCP and UDP, each with its own ports);
+ *      address may serve TCP and UDP, each with its own ports); with automatic blocking on,
+ *      every packet to a VIP is counted against its source (lib/src_meter.h);
  *   5. SYN to a VIP in cookie mode (always, or auto above the SYN-rate threshold): verify the IP
  *      and TCP checksums, answer with a SYN-ACK built in place carrying our own cookie (see
  *      xlb_cookie.h) and XDP_TX it; no state is created anywhere;
@@ -212,6 +213,17 @@ static __always_inline int stage_snat(struct xdp_md *ctx, struct xlb_config *cfg
 	return CONTINUE;
 }
 
+#include "lib/src_meter.h"
+
+/* A packet to a port or protocol the VIP does not serve: dropped, and counted against its
+ * source (a port scan). */
+static __always_inline int drop_filtered(struct xdp_md *ctx, struct xlb_config *cfg,
+					 const struct pkt *p, __u32 reason)
+{
+	src_meter(ctx, cfg, p, SRC_FILTERED);
+	return done(ctx, reason, XDP_DROP);
+}
+
 /* Whether VIP slot `vid` serves `port` (its 65536-bit set in xlb_vip_ports). */
 static __always_inline int port_served(__u32 vid, __u16 port)
 {
@@ -221,7 +233,8 @@ static __always_inline int port_served(__u32 vid, __u16 port)
 }
 
 /* 4. A UDP VIP: a datagram to a port it serves goes to the engine (flows are created there). */
-static __always_inline int stage_udp_vip(struct xdp_md *ctx, struct xlb_dest *dest, struct pkt *p)
+static __always_inline int stage_udp_vip(struct xdp_md *ctx, struct xlb_config *cfg,
+					 struct xlb_dest *dest, struct pkt *p)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
@@ -234,7 +247,7 @@ static __always_inline int stage_udp_vip(struct xdp_md *ctx, struct xlb_dest *de
 	if ((void *)(udp + 1) > end || p->l4len < sizeof(*udp))
 		return DROP(UDP_TRUNCATED);
 	if (!port_served(dest->udp_vip_id, bpf_ntohs(udp->dest)))
-		return DROP(PORT_FILTER);
+		return drop_filtered(ctx, cfg, p, XLB_REASON_PORT_FILTER);
 	if (bpf_ntohs(udp->len) < sizeof(*udp) || bpf_ntohs(udp->len) > p->l4len)
 		return DROP(UDP_BAD_LENGTH);
 	p->flags = 0;
@@ -243,7 +256,8 @@ static __always_inline int stage_udp_vip(struct xdp_md *ctx, struct xlb_dest *de
 
 /* 4. A VIP: fragments, other protocols, ports it does not serve and impossible TCP headers are
  * counted drops. On CONTINUE, p->flags holds the TCP flags (0 for UDP). */
-static __always_inline int stage_vip(struct xdp_md *ctx, struct xlb_dest *dest, struct pkt *p)
+static __always_inline int stage_vip(struct xdp_md *ctx, struct xlb_config *cfg,
+				     struct xlb_dest *dest, struct pkt *p)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
@@ -254,7 +268,7 @@ static __always_inline int stage_vip(struct xdp_md *ctx, struct xlb_dest *dest, 
 	if (p->frag)
 		return DROP(FRAGMENT);
 	if (p->l4proto == IPPROTO_UDP && (dest->protos & XLB_PROTO_UDP))
-		return stage_udp_vip(ctx, dest, p);
+		return stage_udp_vip(ctx, cfg, dest, p);
 	if (p->l4proto != IPPROTO_TCP || !(dest->protos & XLB_PROTO_TCP)) {
 		/* Neighbour solicitations and advertisements for an IPv6 VIP (NUD probes are
 		 * unicast to it) belong to the host, as ARP does for IPv4. */
@@ -264,7 +278,7 @@ static __always_inline int stage_vip(struct xdp_md *ctx, struct xlb_dest *dest, 
 			if ((void *)(icmp + 1) <= end && icmp[0] >= 133 && icmp[0] <= 137)
 				return PASS(PASS_ND);
 		}
-		return DROP(PROTO_FILTER);
+		return drop_filtered(ctx, cfg, p, XLB_REASON_PROTO_FILTER);
 	}
 	if (l4 > 512)
 		return DROP(IPV6_EXT_BAD);
@@ -272,7 +286,7 @@ static __always_inline int stage_vip(struct xdp_md *ctx, struct xlb_dest *dest, 
 	if ((void *)(tcp + 1) > end || l4len < sizeof(*tcp))
 		return DROP(TCP_TRUNCATED);
 	if (!port_served(dest->vip_id, bpf_ntohs(tcp->dest)))
-		return DROP(PORT_FILTER);
+		return drop_filtered(ctx, cfg, p, XLB_REASON_PORT_FILTER);
 	if (tcp->doff < 5 || tcp->doff * 4 > l4len)
 		return DROP(TCP_BAD_DOFF);
 	flags = *((__u8 *)tcp + TCP_FLAGS_OFF);
@@ -333,9 +347,10 @@ int xlb_xdp(struct xdp_md *ctx)
 	}
 	if (dest->kind != XLB_DEST_VIP)
 		return PASS(PASS_NOT_OURS);
-	rc = stage_vip(ctx, dest, &p);
+	rc = stage_vip(ctx, cfg, dest, &p);
 	if (rc != CONTINUE)
 		return rc;
+	src_meter(ctx, cfg, &p, SRC_PACKET);
 	if (cfg->cluster) {
 		rc = stage_cluster(ctx, &p);
 		if (rc == FROM_PEER)

@@ -158,6 +158,26 @@ struct xlb_syn_rate {
 	__u32 pad;
 };
 
+/*
+ * Automatic blocking (docs/ARCHITECTURE.md, "Automatic blocking"): what the program measures per
+ * source address of traffic to a VIP, declared once. Columns: ENUM suffix, C++ name, name in the
+ * configuration, the API and the metrics. Order is ABI (xlb_config.src_limit, xlb_src_count).
+ *   SYN:      SYNs less the pure ACKs that followed them: handshakes never completed;
+ *   FILTERED: packets to ports or protocols the VIP does not serve (a port scan);
+ *   PACKETS:  every packet to a VIP (an ACK or UDP flood from one source).
+ */
+#define XLB_SRC_KINDS(X)                                        \
+	X(SYN, Syn, syn_without_handshake)                      \
+	X(FILTERED, Filtered, filtered_port)                    \
+	X(PACKETS, Packets, packets)
+
+enum xlb_src_kind {
+#define XLB_SRC_ENUM(e, c, l) XLB_SRC_##e,
+	XLB_SRC_KINDS(XLB_SRC_ENUM)
+#undef XLB_SRC_ENUM
+	XLB_SRC_KIND_COUNT
+};
+
 /* xlb_cfg: one entry of global settings. */
 struct xlb_config {
 	__u64 cookie_key[2];  /* SipHash key of the SYN cookie; the engine holds the same */
@@ -178,6 +198,9 @@ struct xlb_config {
 	__u8 check_mac;       /* 1: a unicast frame not to local_mac passes untouched */
 	__u8 local_mac[6];    /* the interface's MAC (xlbd) */
 	__u8 pad[4];
+	__u64 src_window_ns;  /* automatic blocking: the per-source window; 0: not measured */
+	__u32 src_limit[XLB_SRC_KIND_COUNT];   /* per XLB_SRC_KINDS, in the window; 0: that kind is not judged */
+	__u32 pad2;
 };
 
 #define XLB_BLOCK_V4_EXACT 0x01
@@ -249,6 +272,26 @@ struct xlb_peer_mac {
 
 struct xlb_peers {
 	struct xlb_peer_mac peer[XLB_MAX_PEERS];
+};
+
+#define XLB_SRC_METER_CAPACITY 65536        /* sources measured at once (LRU) */
+#define XLB_SRC_EVENTS_BYTES (256 * 1024)   /* the ring of crossings to the control plane */
+
+/* xlb_src_meter (LRU hash keyed by xlb_addr_key of the source): one window's counts. */
+struct xlb_src_count {
+	__u64 window_start_ns;
+	__u32 count[XLB_SRC_KIND_COUNT]; /* per XLB_SRC_KINDS (SYN: SYNs seen) */
+	__u32 acks;      /* pure ACKs seen: SYN is judged on count[SYN] - acks */
+	__u32 reported;  /* bit per kind: a crossing went out in this window */
+	__u32 pad;
+};
+
+/* xlb_src_events (ring buffer): a source crossed a kind's limit; once per window and kind. */
+struct xlb_src_event {
+	struct xlb_addr_key src;
+	__u32 kind;      /* XLB_SRC_* */
+	__u32 count;     /* what it reached */
+	__u64 at_ns;     /* the program's clock */
 };
 
 /* The SYN-ACK the XDP program builds advertises this window scale when the client offers one. */

@@ -92,4 +92,16 @@ struct {
 	__type(value, struct xlb_peers);
 } xlb_peers SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XLB_SRC_METER_CAPACITY);
+	__type(key, struct xlb_addr_key);
+	__type(value, struct xlb_src_count);
+} xlb_src_meter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, XLB_SRC_EVENTS_BYTES);
+} xlb_src_events SEC(".maps");
+
 #endif /* XLB_LIB_MAPS_H */

@@ -45,6 +45,10 @@ static __always_inline struct xlb_native_map *xlb_native_map_of(const void *map)
 		return &t[XLB_NMAP_PEER_FLOWS];
 	if (map == &xlb_peers)
 		return &t[XLB_NMAP_PEERS];
+	if (map == &xlb_src_meter)
+		return &t[XLB_NMAP_SRC_METER];
+	if (map == &xlb_src_events)
+		return &t[XLB_NMAP_SRC_EVENTS];
 	return &t[XLB_NMAP_STATS];
 }
 
@@ -68,6 +72,12 @@ const struct xlb_native_map_spec xlb_native_specs[XLB_NMAP_COUNT] = {
 	[XLB_NMAP_STATS] = XLB_SPEC(xlb_stats),
 	[XLB_NMAP_PEER_FLOWS] = XLB_SPEC(xlb_peer_flows),
 	[XLB_NMAP_PEERS] = XLB_SPEC(xlb_peers),
+	[XLB_NMAP_SRC_METER] = XLB_SPEC(xlb_src_meter),
+	/* A ring buffer has no key or value; its size is its bytes. */
+	[XLB_NMAP_SRC_EVENTS] = {
+		.type = sizeof(*xlb_src_events.type) / sizeof(int),
+		.max_entries = sizeof(*xlb_src_events.max_entries) / sizeof(int),
+	},
 };
 
 int xlb_native_run(struct xlb_native_env *env, struct xlb_native_xdp_md *ctx)

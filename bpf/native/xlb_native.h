@@ -28,6 +28,8 @@ enum xlb_native_map_id {
 	XLB_NMAP_STATS,
 	XLB_NMAP_PEER_FLOWS,
 	XLB_NMAP_PEERS,
+	XLB_NMAP_SRC_METER,
+	XLB_NMAP_SRC_EVENTS,
 	XLB_NMAP_COUNT
 };
 
@@ -83,6 +85,11 @@ int xlb_native_run(struct xlb_native_env *env, struct xlb_native_xdp_md *ctx);
 /* Implemented by the runtime: a hash map's or an LPM trie's value for the key, or NULL. */
 void *xlb_native_hash_lookup(void *impl, const void *key);
 void *xlb_native_lpm_lookup(void *impl, const void *key);
+/* A hash map's entry written (BPF_ANY, BPF_NOEXIST, BPF_EXIST): 0 or -errno. An LRU map
+ * (lru != 0) makes room when full instead of failing. */
+long xlb_native_hash_update(void *impl, const void *key, const void *value, __u64 flags, int lru);
+/* A ring buffer's record appended: 0, or -ENOSPC when the ring holds no room for it. */
+long xlb_native_ring_output(void *impl, const void *data, __u64 size);
 /* A hash map's entry removed: 0, or -ENOENT. */
 long xlb_native_hash_delete(void *impl, const void *key);
 

@@ -46,9 +46,10 @@ std::string errnoText(int err) {
 
 bpf_map* mapOf(xlb_bpf* s, XdpMap m) {
   bpf_map* const all[kXdpMapCount] = {
-      s->maps.xlb_cfg,    s->maps.xlb_dests,      s->maps.xlb_vip_ports,  s->maps.xlb_syn_rate,
-      s->maps.xlb_block4, s->maps.xlb_block4_lpm, s->maps.xlb_block6,     s->maps.xlb_block6_lpm,
-      s->maps.xlb_xsks,   s->maps.xlb_stats,      s->maps.xlb_peer_flows, s->maps.xlb_peers};
+      s->maps.xlb_cfg,       s->maps.xlb_dests,      s->maps.xlb_vip_ports,  s->maps.xlb_syn_rate,
+      s->maps.xlb_block4,    s->maps.xlb_block4_lpm, s->maps.xlb_block6,     s->maps.xlb_block6_lpm,
+      s->maps.xlb_xsks,      s->maps.xlb_stats,      s->maps.xlb_peer_flows, s->maps.xlb_peers,
+      s->maps.xlb_src_meter, s->maps.xlb_src_events};
   return all[static_cast<std::size_t>(m)];
 }
 
@@ -128,6 +129,7 @@ std::unique_ptr<KernelXdp> KernelXdp::load(std::uint32_t blocklistCapacity,
 }
 
 KernelXdp::~KernelXdp() {
+  if (events_ != nullptr) ring_buffer__free(events_);
   if (skel_ != nullptr) xlb_bpf__destroy(skel_);
 }
 
@@ -167,6 +169,23 @@ int KernelXdp::lookup(XdpMap m, const void* key, void* value) const {
 int KernelXdp::nextKey(XdpMap m, const void* key, void* next) const {
   errno = 0;
   return result(bpf_map_get_next_key(fd(m), key, next));
+}
+
+std::size_t KernelXdp::drainRing(XdpMap m, const RingRecordFn& fn) {
+  if (m != XdpMap::kSrcEvents) return 0;  // the program's one ring
+  if (events_ == nullptr) {
+    auto each = [](void* self, void* data, std::size_t size) {
+      const RingRecordFn* f = static_cast<KernelXdp*>(self)->drainFn_;
+      (*f)(std::span<const std::uint8_t>(static_cast<const std::uint8_t*>(data), size));
+      return 0;
+    };
+    events_ = ring_buffer__new(fd(m), each, this, nullptr);
+    if (events_ == nullptr) return 0;
+  }
+  drainFn_ = &fn;
+  const int n = ring_buffer__consume(events_);
+  drainFn_ = nullptr;
+  return n > 0 ? static_cast<std::size_t>(n) : 0;
 }
 
 XdpRun KernelXdp::run(std::span<const std::uint8_t> frame, std::uint32_t repeat) {

@@ -10,7 +10,8 @@
 
 #include "xlb/xdp_runtime.h"
 
-struct xlb_bpf;  // the generated skeleton
+struct xlb_bpf;      // the generated skeleton
+struct ring_buffer;  // libbpf
 
 namespace xlb {
 
@@ -31,6 +32,7 @@ class KernelXdp final : public XdpRuntime {
   int nextKey(XdpMap m, const void* key, void* next) const override;
   XdpMapInfo info(XdpMap m) const override;
   XdpRun run(std::span<const std::uint8_t> frame, std::uint32_t repeat) override;
+  std::size_t drainRing(XdpMap m, const RingRecordFn& fn) override;
   unsigned cpus() const noexcept override { return cpus_; }
   int progFd() const noexcept override;
   const std::vector<std::string>& adoptedMaps() const noexcept { return adopted_; }
@@ -45,6 +47,8 @@ class KernelXdp final : public XdpRuntime {
   unsigned cpus_ = 1;
   std::vector<std::string> adopted_;
   std::vector<std::uint8_t> out_;  // the test run's output
+  ring_buffer* events_ = nullptr;  // xlb_src_events, opened on the first drain
+  const RingRecordFn* drainFn_ = nullptr;
 };
 
 }  // namespace xlb

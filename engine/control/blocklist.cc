@@ -116,10 +116,12 @@ std::string Blocklist::overlayJson() const {
   json added = json::array();
   for (const auto& [k, e] : entries_) {
     if (e.fromConfig) continue;
-    added.push_back({{"cidr", e.prefix.toString()},
-                     {"comment", e.comment},
-                     {"added_at", e.addedAt},
-                     {"expires_at", e.expiresAt}});
+    json item = {{"cidr", e.prefix.toString()},
+                 {"comment", e.comment},
+                 {"added_at", e.addedAt},
+                 {"expires_at", e.expiresAt}};
+    if (e.autoReason) item["auto_reason"] = sourceKindName(*e.autoReason);
+    added.push_back(std::move(item));
   }
   json removed = json::array();
   for (const Prefix& p : removedConfigured_) removed.push_back(p.toString());
@@ -146,6 +148,10 @@ std::optional<ModelError> Blocklist::applyOverlay(const std::string& text, std::
       e.comment = fieldString(je, "comment", kMaxBlockComment);
       e.addedAt = fieldInt<std::int64_t>(je, "added_at", 0, kMaxWallSeconds);
       e.expiresAt = fieldInt<std::int64_t>(je, "expires_at", 0, kMaxWallSeconds);
+      if (je.contains("auto_reason")) {
+        e.autoReason = sourceKindByName(fieldString(je, "auto_reason", 64));
+        if (!e.autoReason) return badRequest("unknown auto_reason in entries");
+      }
       if (e.expiresAt != 0 && e.expiresAt <= now) continue;  // expired while we were down
       next.add(std::move(e));
     }

@@ -21,7 +21,8 @@ Controller::Controller(const Config& config, ControllerDeps deps, std::unique_pt
       clock_(clock ? std::move(clock) : Clock(wallNow)),
       model_(config),
       blocklist_(config.blocklist, clock_()),
-      started_(std::chrono::steady_clock::now()) {}
+      started_(std::chrono::steady_clock::now()),
+      autoBlock_(config.autoBlock) {}
 
 bool Controller::start(std::string& error) {
   std::lock_guard lock(mutex_);
@@ -53,6 +54,7 @@ bool Controller::start(std::string& error) {
       error = readErr;
       return false;
     }
+    restoreAutoBlockLocked();
   }
   for (const BlockEntry& e : blocklist_.all()) {
     bool exists = false;
@@ -68,7 +70,9 @@ bool Controller::start(std::string& error) {
 }
 
 bool Controller::applyXdpLocked(std::string& error) {
-  return deps_.prog->apply(model_.effectiveConfig(), model_.vipIds(), deps_.cookieKey, error);
+  Config c = model_.effectiveConfig();
+  c.autoBlock = autoBlock_.config();  // PATCH may have changed the file's
+  return deps_.prog->apply(c, model_.vipIds(), deps_.cookieKey, error);
 }
 
 std::vector<std::optional<MacAddr>> Controller::resolveAll(std::size_t from) const {
@@ -125,14 +129,14 @@ void Controller::tickLocked() {
   const std::int64_t now = clock_();
   const std::vector<Prefix> due = blocklist_.expired(now);
   for (const Prefix& p : due) {
-    deps_.prog->blockRemove(p);
-    blocklist_.remove(p);
+    dropBlockLocked(p);
     spdlog::info("blocklist: {} expired", p.toString());
   }
   if (!due.empty()) {
     std::string err;
     if (!saveBlocklist(err)) spdlog::error("{}", err);
   }
+  autoBlockLocked(now);
   // The workers' figures, read once per tick for both uses.
   const std::vector<WorkerStats> ws = workerStats();
   synPressureLocked(ws);
@@ -207,23 +211,6 @@ std::size_t Controller::unresolvedNextHops() const {
   return static_cast<std::size_t>(
       std::count_if(macs_.begin(), macs_.end(), [](const auto& m) { return !m.has_value(); }));
 }
-
-namespace {
-// Renders and writes one state file. A rendering that fails (text the edge should have refused)
-// is a failed save like a failed write, so the caller rolls the whole change back.
-template <typename Render>
-bool saveState(StateStore* store, const char* file, Render render, std::string& error) {
-  if (store == nullptr) return true;
-  std::string text;
-  try {
-    text = render();
-  } catch (const std::exception& e) {
-    error = std::string(file) + ": cannot render the state: " + e.what();
-    return false;
-  }
-  return store->save(file, text, error);
-}
-}  // namespace
 
 bool Controller::saveBackends(std::string& error) {
   return saveState(

@@ -40,23 +40,12 @@ std::variant<BlockEntry, ControlError> Controller::addBlock(const Prefix& p,
   if (blocklist_.find(p) != nullptr) {
     return ControlError{Failure::kConflict, p.toString() + " is already on the blocklist"};
   }
-  std::string err;
-  bool exists = false;
-  if (!deps_.prog->blockAdd(p, err, &exists) && !exists) {
-    return ControlError{Failure::kFull, err};
-  }
   BlockEntry e;
   e.prefix = p;
   e.comment = comment;
   e.addedAt = clock_();
   e.expiresAt = ttlSeconds > 0 ? e.addedAt + ttlSeconds : 0;
-  blocklist_.add(e);
-  if (!saveBlocklist(err)) {
-    blocklist_.remove(p);
-    deps_.prog->blockRemove(p);
-    spdlog::error("{}", err);
-    return ControlError{Failure::kInternal, "the change could not be persisted; nothing changed"};
-  }
+  if (auto failed = insertBlockLocked(e)) return *failed;
   spdlog::info("blocklist: {} added{}", p.toString(),
                ttlSeconds > 0 ? " for " + std::to_string(ttlSeconds) + " s" : "");
   return e;
@@ -77,6 +66,7 @@ std::optional<ControlError> Controller::removeBlock(const Prefix& p) {
     return ControlError{Failure::kInternal, "the change could not be persisted; nothing changed"};
   }
   deps_.prog->blockRemove(p);
+  autoBlock_.forget(p);
   spdlog::info("blocklist: {} removed", p.toString());
   return std::nullopt;
 }

@@ -17,6 +17,7 @@ constexpr auto kWorkerTimeout = std::chrono::milliseconds(2000);
 constexpr std::uint32_t kMaxScanPerPage = 65536;
 constexpr const char* kBackendsFile = "services.json";  // VIP settings and backends
 constexpr const char* kBlocklistFile = "blocklist.json";
+constexpr const char* kAutoBlockFile = "auto_block.json";  // automatic blocking's settings
 
 std::int64_t wallNow();
 
@@ -41,5 +42,20 @@ BackendStats backendOf(const WorkerStats& total, std::uint16_t id);
 // `ws`: each worker's figures (Controller::workerStats); `vipIds`: the model's VIP slots, in order.
 Figures collectFigures(const ControllerDeps& d, const std::vector<WorkerStats>& ws,
                        const std::vector<std::uint16_t>& vipIds);
+
+// Renders and writes one state file. A rendering that fails (text the edge should have refused)
+// is a failed save like a failed write, so the caller rolls the whole change back.
+template <typename Render>
+inline bool saveState(StateStore* store, const char* file, Render render, std::string& error) {
+  if (store == nullptr) return true;
+  std::string text;
+  try {
+    text = render();
+  } catch (const std::exception& e) {
+    error = std::string(file) + ": cannot render the state: " + e.what();
+    return false;
+  }
+  return store->save(file, text, error);
+}
 
 }  // namespace xlb::controller_detail

@@ -124,6 +124,7 @@ Config Controller::runningConfig() const {
 
 Config Controller::runningConfigLocked() const {
   Config c = config_;
+  c.autoBlock = autoBlock_.config();
   c.vips.clear();
   for (const VipRecord& v : model_.vips()) {
     if (!v.draining) c.vips.push_back(v.config);
@@ -131,11 +132,11 @@ Config Controller::runningConfigLocked() const {
   return c;
 }
 
-std::variant<Config, ControlError> Controller::patchConfig(const std::vector<VipPatch>& patch) {
+std::variant<Config, ControlError> Controller::patchConfig(const ConfigPatch& patch) {
   // All or nothing: every entry applies to a copy of the model before anything changes.
   std::lock_guard lock(mutex_);
   ServiceModel next = model_;
-  for (const VipPatch& p : patch) {
+  for (const VipPatch& p : patch.vips) {
     if (p.ports || p.backendPorts) {
       const VipRecord* v = next.findVip(p.address);
       if (v == nullptr || v->draining) {
@@ -148,10 +149,15 @@ std::variant<Config, ControlError> Controller::patchConfig(const std::vector<Vip
       if (auto e = next.setSynFlood(p.address, p.mode, p.thresholdPps)) return *e;
     }
   }
-  const ServiceModel before = model_;
-  model_ = std::move(next);
-  if (auto failed = commitLocked(before, true)) return *failed;
-  spdlog::info("config: VIP settings changed");
+  if (!patch.vips.empty()) {
+    const ServiceModel before = model_;
+    model_ = std::move(next);
+    if (auto failed = commitLocked(before, true)) return *failed;
+    spdlog::info("config: VIP settings changed");
+  }
+  if (patch.autoBlock) {
+    if (auto failed = setAutoBlockLocked(*patch.autoBlock)) return *failed;
+  }
   return runningConfigLocked();
 }
 

@@ -35,6 +35,8 @@ StatsView Controller::statsView() const {
   in.halfOpenLimit = synPressure_.limit();
   in.synPressure = synPressure_.on();
   in.synPressureSwitches = synPressure_.switches();
+  in.autoBlockMode = autoBlock_.config().mode;
+  in.autoBlock = autoBlock_.figures();
   for (std::size_t i = 0; i < model_.vips().size(); ++i) {
     const VipRecord& v = model_.vips()[i];
     StatsView::Vip& sv =

@@ -191,8 +191,17 @@ std::variant<ReloadOutcome, ControlError> Controller::reload() {
   model_ = std::get<ServiceModel>(std::move(rebased));
   out.changed = describe(before, model_);
   if (auto failed = commitLocked(before, true)) return *failed;
+  const AutoBlockConfig fileAutoBlock = config_.autoBlock;
   config_ = next;
   rebaseBlocklistLocked(next.blocklist, out);
+  if (!(next.autoBlock == fileAutoBlock)) {
+    // The file's automatic blocking changed: it replaces what it said and what PATCH made.
+    if (auto failed = setAutoBlockLocked(next.autoBlock)) {
+      spdlog::error("reload: auto_block: {}", failed->message);
+    } else {
+      out.changed.push_back("auto_block: mode " + std::string(enumName(next.autoBlock.mode)));
+    }
+  }
   for (const std::string& c : out.changed) spdlog::info("reload: {}", c);
   for (const std::string& r : out.restartRequired) {
     spdlog::warn("reload: {} changed in the file; it takes a restart, the running value stays", r);

@@ -172,6 +172,26 @@ void addProtection(Builder& b, const StatsView& in) {
         d(in.xdp[static_cast<std::size_t>(Reason::kBlocklist)].packets));
 }
 
+// Automatic blocking: per kind of behaviour, what it did.
+void addAutoBlock(Builder& b, const StatsView& in) {
+  MetricFamily& f = b.family("xlb_auto_block_total",
+                             "Sources that crossed an automatic-blocking limit, by kind and by "
+                             "what was done (blocked, observed: observe mode, allowed: on the "
+                             "allowlist)",
+                             C);
+  for (std::size_t k = 0; k < kSourceKindCount; ++k) {
+    const std::string kind = kSourceKindNames[k];
+    Builder::add(f, {{"reason", kind}, {"action", "blocked"}}, d(in.autoBlock.blocked[k]));
+    Builder::add(f, {{"reason", kind}, {"action", "observed"}}, d(in.autoBlock.observed[k]));
+    Builder::add(f, {{"reason", kind}, {"action", "allowed"}}, d(in.autoBlock.allowed[k]));
+  }
+  b.add(b.family("xlb_auto_block_folds_total",
+                 "Prefixes that replaced the single sources blocked inside them", C),
+        {}, d(in.autoBlock.folds));
+  b.add(b.family("xlb_auto_block_mode", "Automatic blocking: 0 off, 1 observe, 2 block", G), {},
+        static_cast<double>(in.autoBlockMode));
+}
+
 // Per backend: in rotation, live connections, totals, bytes.
 void addBackends(Builder& b, const StatsView& in) {
   MetricFamily& up = b.family("xlb_backend_up",
@@ -277,6 +297,7 @@ std::string renderMetrics(const StatsView& in) {
   if (in.cluster) addCluster(b, *in.cluster);
   addConnections(b, in);
   addProtection(b, in);
+  addAutoBlock(b, in);
   addBackends(b, in);
   addQueues(b, in);
   std::ostringstream out;

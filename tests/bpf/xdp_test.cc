@@ -161,6 +161,66 @@ TEST_P(Xdp, FramesToAnotherHostsMacPassUntouched) {
   EXPECT_EQ(run(out), Reason::kTxSyncookie);
 }
 
+// Automatic blocking's measurement (lib/src_meter.h): per source, one event per window and kind
+// once a count reaches its limit. A client whose SYNs are followed by ACKs (completed handshakes)
+// stays below the SYN limit; nothing is measured while automatic blocking is off.
+TEST_P(Xdp, SourcesCrossingALimitAreReportedOncePerWindow) {
+  Config c = configWith(SynFloodMode::kAlways);
+  c.autoBlock.mode = AutoBlockMode::kBlock;
+  c.autoBlock.limits = {5, 3, 11};
+  apply(c);
+  std::vector<SourceEvent> ev;
+  auto send = [&](const char* src, std::uint16_t sport, std::uint8_t flags, std::uint16_t dport) {
+    PacketSpec s;
+    s.src = src;
+    s.dst = std::string(src).find(':') != std::string::npos ? "2001:db8::100" : "10.0.0.100";
+    s.sport = sport;
+    s.flags = flags;
+    s.dport = dport;
+    Bytes f = buildPacket(s);
+    prog_->run(f);
+  };
+  for (std::uint16_t i = 0; i < 5; ++i) {  // handshakes completed: SYN, then ACK
+    send("10.0.0.7", static_cast<std::uint16_t>(40000 + i), 0x02, 80);
+    send("10.0.0.7", static_cast<std::uint16_t>(40000 + i), 0x10, 80);
+  }
+  prog_->takeSourceEvents(ev);
+  EXPECT_TRUE(ev.empty());
+  for (std::uint16_t i = 0; i < 8; ++i)
+    send("10.0.0.66", static_cast<std::uint16_t>(41000 + i), 0x02, 80);
+  for (std::uint16_t i = 0; i < 3; ++i) send("10.0.0.66", 42000, 0x02, 9999);  // not served
+  prog_->takeSourceEvents(ev);
+  ASSERT_EQ(ev.size(), 3u);
+  EXPECT_EQ(ev[0].source, A("10.0.0.66"));
+  EXPECT_EQ(ev[0].kind, SourceKind::kSyn);
+  EXPECT_EQ(ev[0].count, 5u);
+  EXPECT_EQ(ev[1].kind, SourceKind::kFiltered);
+  EXPECT_EQ(ev[1].count, 3u);
+  EXPECT_EQ(ev[2].kind, SourceKind::kPackets);
+  EXPECT_EQ(ev[2].count, 11u);
+  // The next window reports the source again; IPv6 sources are measured alike.
+  ev.clear();
+  prog_->setFixedNow(kNow + 2 * kNsPerSec);
+  for (std::uint16_t i = 0; i < 5; ++i) {
+    send("10.0.0.66", static_cast<std::uint16_t>(43000 + i), 0x02, 80);
+    send("2001:db8::66", static_cast<std::uint16_t>(43000 + i), 0x02, 80);
+  }
+  prog_->takeSourceEvents(ev);
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[0].source, A("10.0.0.66"));
+  EXPECT_EQ(ev[1].source, A("2001:db8::66"));
+  EXPECT_EQ(ev[1].kind, SourceKind::kSyn);
+  // Off: nothing counted, nothing reported.
+  c.autoBlock.mode = AutoBlockMode::kOff;
+  apply(c);
+  prog_->setFixedNow(kNow + 4 * kNsPerSec);
+  ev.clear();
+  for (std::uint16_t i = 0; i < 20; ++i)
+    send("10.0.0.67", static_cast<std::uint16_t>(44000 + i), 0x02, 80);
+  prog_->takeSourceEvents(ev);
+  EXPECT_TRUE(ev.empty());
+}
+
 // The simulator's setting: no socket exists in a test run, and what would go to the engine is
 // reported as a redirect rather than meeting the fallback. Other verdicts are unchanged.
 TEST_P(Xdp, SimulatorSeesRedirects) {

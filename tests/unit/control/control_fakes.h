@@ -47,11 +47,16 @@ class FakeMaps final : public XdpMaps {
   std::array<ReasonStat, kReasonCount> stats() const override { return {}; }
   SynState synState(std::uint16_t) const override { return {}; }
   void setSynPressure(bool on) override { pressure = on; }
+  void takeSourceEvents(std::vector<SourceEvent>& out) override {
+    out.insert(out.end(), events.begin(), events.end());
+    events.clear();
+  }
 
   std::set<std::string> blocked;
   std::size_t capacity = 1000;
   bool failApply = false;
   bool pressure = false;
+  std::vector<SourceEvent> events;  // what the next takeSourceEvents hands out
   int applies = 0;
   Config applied;
   std::vector<std::uint16_t> appliedIds;

@@ -45,6 +45,7 @@ static __always_inline void *xlb_native_elem(struct xlb_native_map *m, const voi
 			return 0;
 		return m->data + ((__u64)i * m->cpus + cpu) * m->stride;
 	case BPF_MAP_TYPE_HASH:
+	case BPF_MAP_TYPE_LRU_HASH:
 		return xlb_native_hash_lookup(m->impl, key);
 	case BPF_MAP_TYPE_LPM_TRIE:
 		return xlb_native_lpm_lookup(m->impl, key);
@@ -58,6 +59,28 @@ static __always_inline void *bpf_map_lookup_elem(void *map, const void *key)
 	struct xlb_native_map *m = xlb_native_map_of(map);
 
 	return xlb_native_elem(m, key, m->cpus > 1 ? xlb_env->cpu : 0);
+}
+
+/* Hash maps only (the program inserts into xlb_src_meter alone); an LRU hash makes room. */
+static __always_inline long bpf_map_update_elem(void *map, const void *key, const void *value,
+						__u64 flags)
+{
+	struct xlb_native_map *m = xlb_native_map_of(map);
+
+	if (m->type != BPF_MAP_TYPE_HASH && m->type != BPF_MAP_TYPE_LRU_HASH)
+		return -22;
+	return xlb_native_hash_update(m->impl, key, value, flags,
+				      m->type == BPF_MAP_TYPE_LRU_HASH);
+}
+
+/* A copy of the record into the runtime's ring: 0, or -ENOSPC when it is full. */
+static __always_inline long bpf_ringbuf_output(void *map, void *data, __u64 size, __u64 flags)
+{
+	struct xlb_native_map *m = xlb_native_map_of(map);
+
+	if (m->type != BPF_MAP_TYPE_RINGBUF || flags)
+		return -22;
+	return xlb_native_ring_output(m->impl, data, size);
 }
 
 static __always_inline long bpf_map_delete_elem(void *map, const void *key)

@@ -65,6 +65,7 @@ class XdpProgram final : public XdpMaps {
   // Half-open pressure (the engine's verdict, Controller): on, every auto-mode VIP answers
   // SYNs with cookies whatever its SYN rate.
   void setSynPressure(bool on) override;
+  void takeSourceEvents(std::vector<SourceEvent>& out) override;
   bool synPressure() const noexcept { return cfg_.syn_pressure != 0; }
   bool setXsk(std::uint32_t queue, int xskFd, std::string& error);
   bool clearXsk(std::uint32_t queue);

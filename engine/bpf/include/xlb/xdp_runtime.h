@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 
 namespace xlb {
@@ -29,8 +30,10 @@ enum class XdpMap : std::uint8_t {
   kStats,
   kPeerFlows,
   kPeers,
+  kSrcMeter,
+  kSrcEvents,  // a ring buffer: drainRing only
 };
-inline constexpr std::size_t kXdpMapCount = 12;
+inline constexpr std::size_t kXdpMapCount = 14;
 
 struct XdpMapInfo {
   std::uint32_t type = 0;  // BPF_MAP_TYPE_*
@@ -47,6 +50,8 @@ struct XdpRun {
   std::uint32_t durationNs = 0;  // kernel, repeat > 1: the kernel's mean time per run
 };
 
+using RingRecordFn = std::function<void(std::span<const std::uint8_t>)>;
+
 class XdpRuntime {
  public:
   virtual ~XdpRuntime() = default;
@@ -61,6 +66,9 @@ class XdpRuntime {
   virtual XdpMapInfo info(XdpMap m) const = 0;
   // Runs one frame on the CPU this thread is on (kernel) or CPU 0 (native: setCpu).
   virtual XdpRun run(std::span<const std::uint8_t> frame, std::uint32_t repeat) = 0;
+  // Hands each record waiting in a ring buffer map to `fn`, oldest first, without waiting;
+  // how many there were.
+  virtual std::size_t drainRing(XdpMap m, const RingRecordFn& fn) = 0;
   virtual unsigned cpus() const noexcept = 0;  // the per-CPU maps' width
   // The CPU whose per-CPU values the next runs count on. The kernel runs on the calling
   // thread's CPU (set its affinity instead): a no-op there.

@@ -28,6 +28,12 @@ struct BlockEntry {
   std::int64_t addedAt = 0;
   std::int64_t expiresAt = 0;  // 0: never
   bool fromConfig = false;
+  // Added by automatic blocking, for this kind of behaviour (else by hand or the file).
+  std::optional<SourceKind> autoReason;
+
+  const char* source() const noexcept {
+    return fromConfig ? "config" : autoReason ? "auto" : "api";
+  }
 };
 
 class Blocklist {

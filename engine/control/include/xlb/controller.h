@@ -17,6 +17,7 @@
 #include <variant>
 #include <vector>
 
+#include "xlb/auto_block.h"
 #include "xlb/batch_io.h"
 #include "xlb/blocklist.h"
 #include "xlb/cluster_port.h"
@@ -62,6 +63,12 @@ struct VipPatch {
   std::optional<BackendPorts> backendPorts;         // replaces the backend ports
   std::optional<SynFloodMode> mode;
   std::optional<std::uint32_t> thresholdPps;
+};
+
+// PATCH /api/v1/config, parsed and checked by its handler: VIP settings and automatic blocking.
+struct ConfigPatch {
+  std::vector<VipPatch> vips;
+  std::optional<AutoBlockConfig> autoBlock;  // the whole new setting (the handler merged it)
 };
 
 // Where a connection listing resumes: a worker and an index into its table. Shown to clients
@@ -218,10 +225,23 @@ class Controller {
                                                           std::uint16_t port);
   // The configuration as it runs: the file's, with the VIP settings changed since.
   Config runningConfig() const;
-  std::variant<Config, ControlError> patchConfig(const std::vector<VipPatch>& patch);
+  std::variant<Config, ControlError> patchConfig(const ConfigPatch& patch);
+  // What automatic blocking did (its settings as they run are runningConfig().autoBlock).
+  AutoBlockFigures autoBlockFigures() const;
 
  private:
   Config runningConfigLocked() const;
+  // A blocklist entry into the map, memory and state_dir, or none of them.
+  std::optional<ControlError> insertBlockLocked(const BlockEntry& e);
+  // An entry out of the map and memory (the caller saves).
+  void dropBlockLocked(const Prefix& p);
+  // Automatic blocking: the program's crossings since the last tick, judged and applied.
+  void autoBlockLocked(std::int64_t now);
+  void applyAutoBlockLocked(const AutoBlockDecision& d, const SourceEvent& ev, std::int64_t now);
+  std::optional<ControlError> setAutoBlockLocked(const AutoBlockConfig& c);
+  bool saveAutoBlock(std::string& error);
+  // auto_block.json from state_dir, if any: the settings PATCH made (start).
+  void restoreAutoBlockLocked();
   VipView vipViewLocked(std::size_t i, const WorkerStats& total) const;
   void tickLocked();
   // Drops each draining VIP whose last connection has ended (`total`: the workers' figures).
@@ -263,6 +283,8 @@ class Controller {
   std::uint64_t checksumDropsSeen_ = 0, partialDropsSeen_ = 0;
   std::chrono::steady_clock::time_point lastChecksumHint_{};
   SynPressure synPressure_;
+  AutoBlocker autoBlock_;
+  std::vector<SourceEvent> events_;  // reused by each tick
 };
 
 }  // namespace xlb

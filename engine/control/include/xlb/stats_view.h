@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "xlb/auto_block.h"
 #include "xlb/boundary.h"
 #include "xlb/cluster_port.h"
 #include "xlb/dataplane_ports.h"
@@ -35,6 +36,8 @@ struct StatsView {
   std::uint64_t blocklistEntries = 0;
   std::uint64_t halfOpen = 0, halfOpenLimit = 0, synPressureSwitches = 0;
   bool synPressure = false;
+  AutoBlockMode autoBlockMode = AutoBlockMode::kOff;
+  AutoBlockFigures autoBlock;
   struct Backend {
     std::string address;
     bool up = false;

@@ -3,6 +3,7 @@
 // and its cross-field checks are pure so the engine core can take it as is.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -152,6 +153,61 @@ struct ClusterConfig {
   bool operator==(const ClusterConfig&) const = default;
 };
 
+// Automatic blocking (docs/ARCHITECTURE.md, "Automatic blocking"). The XDP program counts, per
+// source address of traffic to a VIP and per window, each kind of XLB_SRC_KINDS; a source whose
+// count reaches its kind's limit is blocked for `ttl` (block), or only reported (observe).
+enum class AutoBlockMode : std::uint8_t { kOff, kObserve, kBlock };
+XLB_ENUM_NAMES(AutoBlockMode, {AutoBlockMode::kOff, "off"}, {AutoBlockMode::kObserve, "observe"},
+               {AutoBlockMode::kBlock, "block"});
+
+enum class SourceKind : std::uint8_t {
+#define XLB_SOURCE_KIND_ENUM(e, c, l) k##c,
+  XLB_SRC_KINDS(XLB_SOURCE_KIND_ENUM)
+#undef XLB_SOURCE_KIND_ENUM
+};
+inline constexpr std::size_t kSourceKindCount = XLB_SRC_KIND_COUNT;
+// The kinds' names in the configuration, the API, the log and the metrics.
+inline constexpr std::array<const char*, kSourceKindCount> kSourceKindNames = {
+#define XLB_SOURCE_KIND_NAME(e, c, l) #l,
+    XLB_SRC_KINDS(XLB_SOURCE_KIND_NAME)
+#undef XLB_SOURCE_KIND_NAME
+};
+
+inline std::optional<SourceKind> sourceKindByName(std::string_view name) {
+  for (std::size_t i = 0; i < kSourceKindCount; ++i) {
+    if (name == kSourceKindNames[i]) return static_cast<SourceKind>(i);
+  }
+  return std::nullopt;
+}
+inline const char* sourceKindName(SourceKind k) {
+  return kSourceKindNames[static_cast<std::size_t>(k)];
+}
+
+// Automatic blocking's bounds, the same in the file, the API and the state file.
+inline constexpr TimeNs kMinAutoBlockWindow = 10 * kNsPerMs;
+inline constexpr TimeNs kMaxAutoBlockWindow = 60 * kNsPerSec;
+inline constexpr std::uint32_t kMaxAutoBlockLimit = 1'000'000'000;
+inline constexpr std::uint32_t kMaxAutoBlockFoldSources = 1000;
+inline constexpr std::size_t kMaxAutoBlockAllow = 1024;
+
+struct AutoBlockConfig {
+  AutoBlockMode mode = AutoBlockMode::kOff;
+  TimeNs window = kNsPerSec;
+  // Per kind, in one window; 0: the kind is not judged. A client behind a NAT opens many
+  // connections, but completes their handshakes: the SYN kind counts only those it does not.
+  std::array<std::uint32_t, kSourceKindCount> limits{1000, 500, 0};
+  TimeNs ttl = 600 * kNsPerSec;
+  // `foldSources` sources blocked inside one /foldV4 (IPv4) or /foldV6 (IPv6) are replaced by
+  // that prefix; 0: never fold.
+  std::uint8_t foldV4 = 24;
+  std::uint8_t foldV6 = 64;
+  std::uint32_t foldSources = 8;
+  std::vector<Prefix> allow;  // never blocked automatically (health checkers, the operator's own)
+
+  bool on() const noexcept { return mode != AutoBlockMode::kOff; }
+  bool operator==(const AutoBlockConfig&) const = default;
+};
+
 struct Config {
   std::string interface = "eth0";
   XdpMode xdpMode = XdpMode::kAuto;
@@ -172,6 +228,7 @@ struct Config {
   std::string runtimeDir = "/run/xlb";
   HealthCheckConfig healthCheck;
   ClusterConfig cluster;
+  AutoBlockConfig autoBlock;
 };
 
 // Limits the loader and the cross-field check enforce. Those the XDP program's maps size come

@@ -54,6 +54,14 @@ struct ProbeTarget {
   std::optional<Address> source;
 };
 
+// A source whose count of one kind reached its limit in a window (automatic blocking): sent by
+// the XDP program once per window and kind.
+struct SourceEvent {
+  Address source;
+  SourceKind kind = SourceKind::kSyn;
+  std::uint32_t count = 0;
+};
+
 class XdpMaps {
  public:
   virtual ~XdpMaps() = default;
@@ -78,6 +86,8 @@ class XdpMaps {
   // Half-open pressure (the Controller's verdict): on, every auto-mode VIP answers SYNs with
   // cookies whatever its SYN rate.
   virtual void setSynPressure(bool on) = 0;
+  // Appends the sources that crossed a limit since the last call (never waits).
+  virtual void takeSourceEvents(std::vector<SourceEvent>& out) = 0;
 };
 
 class SocketInfo {

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "xlb/auto_block.h"
+
+#include <algorithm>
+
+namespace xlb {
+
+Prefix AutoBlocker::hostPrefix(const Address& a) {
+  return Prefix{a, static_cast<std::uint8_t>(a.bitLength())};
+}
+
+Prefix AutoBlocker::foldPrefix(const Address& a) const {
+  const unsigned len = a.family == Family::kV4 ? config_.foldV4 : config_.foldV6;
+  Prefix p{a, static_cast<std::uint8_t>(len)};
+  for (unsigned bit = len; bit < 128; ++bit) {
+    p.addr.ip.bytes[bit / 8] =
+        static_cast<std::uint8_t>(p.addr.ip.bytes[bit / 8] & ~(0x80u >> (bit % 8)));
+  }
+  return p;
+}
+
+bool AutoBlocker::allowed(const Address& a) const {
+  return std::any_of(config_.allow.begin(), config_.allow.end(),
+                     [&](const Prefix& p) { return p.contains(a); });
+}
+
+AutoBlockDecision AutoBlocker::decide(const SourceEvent& e, const Prefix& host, const Prefix& fold,
+                                      std::int64_t now) {
+  const auto kind = static_cast<std::size_t>(e.kind);
+  AutoBlockDecision d;
+  d.prefix = host;
+  if (allowed(e.source)) {
+    ++figures_.allowed[kind];
+    d.act = AutoBlockDecision::Act::kAllowed;
+    return d;
+  }
+  if (config_.mode == AutoBlockMode::kObserve) {
+    ++figures_.observed[kind];
+    d.act = AutoBlockDecision::Act::kObserve;
+    return d;
+  }
+  ++figures_.blocked[kind];
+  d.act = AutoBlockDecision::Act::kBlock;
+  if (config_.foldSources == 0) return d;
+  // A fold prefix may hold allowlisted addresses: then its sources stay single entries.
+  const bool foldAllowed =
+      std::any_of(config_.allow.begin(), config_.allow.end(), [&](const Prefix& a) {
+        return a.addr.family == fold.addr.family &&
+               (fold.contains(a.addr) || a.contains(fold.addr));
+      });
+  std::vector<Offender>& peers = byFold_[fold.toString()];
+  std::erase_if(peers, [&](const Offender& o) { return o.expiresAt != 0 && o.expiresAt <= now; });
+  const std::int64_t ttl = static_cast<std::int64_t>(config_.ttl / kNsPerSec);
+  peers.push_back({e.source, ttl > 0 ? now + ttl : 0});
+  if (foldAllowed || peers.size() < config_.foldSources) return d;
+  d.prefix = fold;
+  for (const Offender& o : peers) {
+    if (!(o.source == e.source)) d.replaced.push_back(hostPrefix(o.source));
+  }
+  byFold_.erase(fold.toString());
+  ++figures_.folds;
+  return d;
+}
+
+void AutoBlocker::forget(const Prefix& p) {
+  if (p.length != p.addr.bitLength()) {
+    byFold_.erase(p.toString());
+    return;
+  }
+  const auto it = byFold_.find(foldPrefix(p.addr).toString());
+  if (it == byFold_.end()) return;
+  std::erase_if(it->second, [&](const Offender& o) { return o.source == p.addr; });
+  if (it->second.empty()) byFold_.erase(it);
+}
+
+}  // namespace xlb

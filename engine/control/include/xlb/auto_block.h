@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: Apache-2.0
+// Automatic blocking's decisions (docs/ARCHITECTURE.md, "Automatic blocking"). The XDP program
+// measures sources and reports each that crosses a limit (SourceEvent); this decides what that
+// means: nothing for an allowlisted source or one already blocked, a report in observe mode, a
+// blocklist entry with the configured TTL in block mode. Once `foldSources` sources inside one
+// fold prefix (/24, /64 by default) are blocked, the prefix replaces them. Pure: the Controller
+// applies what it says to the blocklist, under its lock. Memory is bounded by the automatic
+// entries on the blocklist (each offender here is one of them).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "xlb/config.h"
+#include "xlb/dataplane_ports.h"
+
+namespace xlb {
+
+// What automatic blocking did, per kind of behaviour (the API's stats and the metrics).
+struct AutoBlockFigures {
+  std::array<std::uint64_t, kSourceKindCount> blocked{};   // entries added
+  std::array<std::uint64_t, kSourceKindCount> observed{};  // would have been added (observe)
+  std::array<std::uint64_t, kSourceKindCount> allowed{};   // crossings from allowlisted sources
+  std::uint64_t folds = 0;  // fold prefixes that replaced single sources
+};
+
+struct AutoBlockDecision {
+  enum class Act : std::uint8_t { kNone, kAllowed, kObserve, kBlock };
+  Act act = Act::kNone;
+  Prefix prefix;                 // the source, or the fold prefix replacing its neighbours
+  std::vector<Prefix> replaced;  // automatic entries inside a fold prefix: to remove
+};
+
+class AutoBlocker {
+ public:
+  explicit AutoBlocker(const AutoBlockConfig& c) : config_(c) {}
+  void configure(const AutoBlockConfig& c) { config_ = c; }
+  const AutoBlockConfig& config() const noexcept { return config_; }
+
+  // One crossing at wall-clock second `now`. `blocked(p)`: whether the blocklist holds p.
+  template <typename IsBlocked>
+  AutoBlockDecision judge(const SourceEvent& e, std::int64_t now, IsBlocked&& blocked) {
+    const Prefix host = hostPrefix(e.source);
+    const Prefix fold = foldPrefix(e.source);
+    if (!config_.on() || blocked(host) || (config_.foldSources != 0 && blocked(fold))) {
+      return {};
+    }
+    return decide(e, host, fold, now);
+  }
+  // An entry left the blocklist (expiry, by hand): it no longer counts towards a fold.
+  void forget(const Prefix& p);
+
+  const AutoBlockFigures& figures() const noexcept { return figures_; }
+  static Prefix hostPrefix(const Address& a);
+  Prefix foldPrefix(const Address& a) const;
+
+ private:
+  struct Offender {
+    Address source;
+    std::int64_t expiresAt = 0;
+  };
+  AutoBlockDecision decide(const SourceEvent& e, const Prefix& host, const Prefix& fold,
+                           std::int64_t now);
+  bool allowed(const Address& a) const;
+
+  AutoBlockConfig config_;
+  AutoBlockFigures figures_;
+  std::map<std::string, std::vector<Offender>> byFold_;  // fold prefix text -> blocked sources
+};
+
+}  // namespace xlb

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: Apache-2.0
+// Automatic blocking: AutoBlocker's decisions (allowlist, observe, block, folding), and the
+// Controller turning the XDP program's crossings into blocklist entries the API, the stats, the
+// metrics and state_dir show, with PATCH /api/v1/config changing the settings.
+#include "xlb/auto_block.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "control_fakes.h"
+#include "xlb/api_routes.h"
+#include "xlb/controller.h"
+#include "xlb/metrics.h"
+
+namespace xlb {
+namespace {
+
+using testing::ControlFixture;
+using Act = AutoBlockDecision::Act;
+
+SourceEvent event(const char* source, SourceKind kind = SourceKind::kSyn, std::uint32_t n = 5000) {
+  return SourceEvent{*Address::parse(source), kind, n};
+}
+
+AutoBlockConfig blocking() {
+  AutoBlockConfig c;
+  c.mode = AutoBlockMode::kBlock;
+  c.foldSources = 3;
+  c.allow = {*Prefix::parse("192.0.2.0/28")};
+  return c;
+}
+
+auto nothingBlocked = [](const Prefix&) { return false; };
+
+TEST(AutoBlocker, OffObserveAllowAndBlock) {
+  AutoBlockConfig c = blocking();
+  c.mode = AutoBlockMode::kOff;
+  AutoBlocker off(c);
+  EXPECT_EQ(off.judge(event("198.51.100.7"), 100, nothingBlocked).act, Act::kNone);
+
+  c.mode = AutoBlockMode::kObserve;
+  AutoBlocker observe(c);
+  EXPECT_EQ(observe.judge(event("198.51.100.7"), 100, nothingBlocked).act, Act::kObserve);
+  EXPECT_EQ(observe.figures().observed[0], 1u);
+  EXPECT_EQ(observe.figures().blocked[0], 0u);
+
+  AutoBlocker block(blocking());
+  const AutoBlockDecision d = block.judge(event("198.51.100.7"), 100, nothingBlocked);
+  EXPECT_EQ(d.act, Act::kBlock);
+  EXPECT_EQ(d.prefix.toString(), "198.51.100.7/32");
+  EXPECT_TRUE(d.replaced.empty());
+  EXPECT_EQ(block.judge(event("192.0.2.9", SourceKind::kFiltered), 100, nothingBlocked).act,
+            Act::kAllowed);
+  EXPECT_EQ(block.figures().allowed[static_cast<std::size_t>(SourceKind::kFiltered)], 1u);
+  // Already blocked (two CPUs crossing together, or a source inside a folded prefix): nothing.
+  EXPECT_EQ(block.judge(event("198.51.100.7"), 100, [](const Prefix&) { return true; }).act,
+            Act::kNone);
+}
+
+TEST(AutoBlocker, SourcesInsideOnePrefixFoldIntoIt) {
+  AutoBlocker b(blocking());
+  EXPECT_EQ(b.judge(event("203.0.113.1"), 100, nothingBlocked).prefix.toString(), "203.0.113.1/32");
+  EXPECT_EQ(b.judge(event("203.0.114.1"), 100, nothingBlocked).prefix.toString(),
+            "203.0.114.1/32");  // another /24: counted apart
+  EXPECT_EQ(b.judge(event("203.0.113.2"), 100, nothingBlocked).prefix.toString(), "203.0.113.2/32");
+  const AutoBlockDecision d = b.judge(event("203.0.113.3"), 100, nothingBlocked);
+  EXPECT_EQ(d.prefix.toString(), "203.0.113.0/24");
+  ASSERT_EQ(d.replaced.size(), 2u);
+  EXPECT_EQ(d.replaced[0].toString(), "203.0.113.1/32");
+  EXPECT_EQ(b.figures().folds, 1u);
+  // IPv6 folds at /64; an entry that expired or was removed no longer counts.
+  b.judge(event("2001:db8:1:2::1"), 100, nothingBlocked);
+  b.judge(event("2001:db8:1:2::2"), 100, nothingBlocked);
+  b.forget(*Prefix::parse("2001:db8:1:2::2/128"));
+  EXPECT_EQ(b.judge(event("2001:db8:1:2::3"), 100, nothingBlocked).prefix.length, 128);
+  EXPECT_EQ(b.judge(event("2001:db8:1:2::4"), 100, nothingBlocked).prefix.toString(),
+            "2001:db8:1:2::/64");
+}
+
+TEST(AutoBlocker, APrefixHoldingAllowlistedAddressesIsNeverFolded) {
+  AutoBlocker b(blocking());
+  for (const char* s : {"192.0.2.100", "192.0.2.101", "192.0.2.102", "192.0.2.103"}) {
+    const AutoBlockDecision d = b.judge(event(s), 100, nothingBlocked);
+    EXPECT_EQ(d.act, Act::kBlock);
+    EXPECT_EQ(d.prefix.length, 32) << s;
+  }
+}
+
+void enable(ControlFixture& f, const char* mode) {
+  const ApiReply r = f.call(HttpMethod::kPatch, "/api/v1/config",
+                            std::string(R"({"auto_block":{"mode":")") + mode +
+                                R"(","ttl_s":60,"fold":{"sources":2},"allow":["10.9.0.0/16"]}})");
+  ASSERT_EQ(r.status, 200) << r.body;
+}
+
+TEST(AutoBlock, ACrossingBecomesAnAutoEntryShownEverywhereAndExpires) {
+  ControlFixture f;
+  enable(f, "block");
+  EXPECT_EQ(f.maps.applied.autoBlock.mode, AutoBlockMode::kBlock);
+  EXPECT_EQ(f.maps.applied.autoBlock.ttl, 60 * kNsPerSec);
+  f.maps.events = {event("198.51.100.7"), event("10.9.1.1", SourceKind::kFiltered)};
+  f.controller->tick();
+  EXPECT_TRUE(f.maps.blocked.count("198.51.100.7/32"));
+  EXPECT_FALSE(f.maps.blocked.count("10.9.1.1/32"));  // allowlisted
+  const nlohmann::json page = f.json(f.call(HttpMethod::kGet, "/api/v1/blocklist"));
+  ASSERT_EQ(page["items"].size(), 1u);
+  EXPECT_EQ(page["items"][0]["source"], "auto");
+  EXPECT_EQ(page["items"][0]["reason"], "syn_without_handshake");
+  EXPECT_EQ(page["items"][0]["expires_at"].is_string(), true);
+  const nlohmann::json stats = f.json(f.call(HttpMethod::kGet, "/api/v1/stats"));
+  EXPECT_EQ(stats["auto_block"]["mode"], "block");
+  EXPECT_EQ(stats["auto_block"]["blocked"]["syn_without_handshake"], 1);
+  EXPECT_EQ(stats["auto_block"]["allowed"]["filtered_port"], 1);
+  const std::string metrics = renderMetrics(f.controller->statsView());
+  EXPECT_NE(
+      metrics.find(R"(xlb_auto_block_total{reason="syn_without_handshake",action="blocked"} 1)"),
+      std::string::npos);
+  // The entry survives in state_dir with its reason, and goes when its TTL passes.
+  std::ifstream in(f.dir / "blocklist.json");
+  const nlohmann::json saved = nlohmann::json::parse(in);
+  EXPECT_EQ(saved["entries"][0]["auto_reason"], "syn_without_handshake");
+  f.now += 61;
+  f.controller->tick();
+  EXPECT_FALSE(f.maps.blocked.count("198.51.100.7/32"));
+}
+
+TEST(AutoBlock, ObserveModeOnlyReports) {
+  ControlFixture f;
+  enable(f, "observe");
+  f.maps.events = {event("198.51.100.7", SourceKind::kPackets)};
+  f.controller->tick();
+  EXPECT_TRUE(f.maps.blocked.empty());
+  const nlohmann::json stats = f.json(f.call(HttpMethod::kGet, "/api/v1/stats"));
+  EXPECT_EQ(stats["auto_block"]["observed"]["packets"], 1);
+}
+
+TEST(AutoBlock, NeighboursFoldIntoTheirPrefix) {
+  ControlFixture f;
+  enable(f, "block");
+  f.maps.events = {event("198.51.100.7")};
+  f.controller->tick();
+  f.maps.events = {event("198.51.100.9")};
+  f.controller->tick();
+  EXPECT_TRUE(f.maps.blocked.count("198.51.100.0/24"));
+  EXPECT_FALSE(f.maps.blocked.count("198.51.100.7/32"));
+  const nlohmann::json page = f.json(f.call(HttpMethod::kGet, "/api/v1/blocklist"));
+  ASSERT_EQ(page["items"].size(), 1u);
+  EXPECT_EQ(page["items"][0]["cidr"], "198.51.100.0/24");
+  EXPECT_EQ(page["items"][0]["source"], "auto");
+}
+
+TEST(AutoBlock, PatchIsCheckedAndPersistsAcrossARestart) {
+  ControlFixture f;
+  for (const char* body :
+       {R"({"auto_block":{"mode":"sometimes"}})", R"({"auto_block":{"window_ms":1}})",
+        R"({"auto_block":{"limits":{"syn":5}}})", R"({"auto_block":{"fold":{"ipv4":4}}})",
+        R"({"auto_block":{"allow":["not a prefix"]}})", R"({"auto_block":{"ttl":60}})",
+        R"({"other":1})"}) {
+    EXPECT_EQ(f.call(HttpMethod::kPatch, "/api/v1/config", body).status, 400) << body;
+  }
+  EXPECT_EQ(f.json(f.call(HttpMethod::kGet, "/api/v1/config"))["auto_block"]["mode"], "off");
+  const ApiReply r = f.call(HttpMethod::kPatch, "/api/v1/config",
+                            R"({"auto_block":{"mode":"block","limits":{"packets":90000}}})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(f.json(r)["auto_block"]["limits"]["packets"], 90000);
+  EXPECT_EQ(f.json(r)["auto_block"]["limits"]["syn_without_handshake"], 1000);  // kept
+  EXPECT_EQ(f.maps.applied.autoBlock.limits[2], 90000u);
+
+  // A second Controller on the same state_dir (a restart) runs with the PATCHed settings.
+  testing::FakeMaps maps2;
+  testing::FakeWorker worker2;
+  ControllerDeps deps;
+  deps.prog = &maps2;
+  deps.workers = {&worker2};
+  Controller again(f.config, std::move(deps), std::make_unique<StateStore>(f.config.stateDir),
+                   [&] { return f.now; });
+  std::string error;
+  ASSERT_TRUE(again.start(error)) << error;
+  EXPECT_EQ(again.runningConfig().autoBlock.mode, AutoBlockMode::kBlock);
+  EXPECT_EQ(maps2.applied.autoBlock.limits[2], 90000u);
+}
+
+}  // namespace
+}  // namespace xlb
