@@ -21,6 +21,7 @@ int list(const Session& s, const Options& o) {
                           {"last_hit", "LAST HIT"},
                           {"expires_at", "EXPIRES"},
                           {"source", "SOURCE"},
+                          {"reason", "REASON"},
                           {"comment", "COMMENT"}});
   if (j["next"].is_string())
     std::cout << "(more: --all, or next=" << j["next"].get<std::string>() << ")\n";

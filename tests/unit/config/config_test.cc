@@ -48,6 +48,42 @@ TEST(Config, DocumentedExampleLoads) {
   EXPECT_EQ(c.control.tokenFile, "/etc/xlb/token");
   EXPECT_EQ(c.runtimeDir, "/run/xlb");
   EXPECT_EQ(c.healthCheck.timeout, 500 * kNsPerMs);
+  EXPECT_EQ(c.autoBlock.mode, AutoBlockMode::kOff);
+  EXPECT_EQ(c.autoBlock.ttl, 600 * kNsPerSec);
+  EXPECT_EQ(c.autoBlock.limits[static_cast<std::size_t>(SourceKind::kFiltered)], 500u);
+  ASSERT_EQ(c.autoBlock.allow.size(), 1u);
+  EXPECT_EQ(c.autoBlock.allow[0].toString(), "198.51.100.0/24");
+}
+
+TEST(Config, AutoBlockLoadsAndEveryBadValueIsNamed) {
+  const std::string base =
+      "snat: {addresses: [10.0.0.2]}\nvips: [{address: 10.0.0.100, backends: [{address: "
+      "10.0.0.11}]}]\n";
+  const ConfigResult loaded = loadConfigString(
+      base + "auto_block: {mode: block, window: 200ms, limits: {packets: 50000}, ttl: 30s, "
+             "fold: {ipv4: 20, ipv6: 56, sources: 0}, allow: [\"2001:db8::/32\"]}\n");
+  const Config& c = ok(loaded);
+  EXPECT_EQ(c.autoBlock.mode, AutoBlockMode::kBlock);
+  EXPECT_EQ(c.autoBlock.window, 200 * kNsPerMs);
+  EXPECT_EQ(c.autoBlock.limits, (std::array<std::uint32_t, kSourceKindCount>{1000, 500, 50000}));
+  EXPECT_EQ(c.autoBlock.foldV4, 20);
+  EXPECT_EQ(c.autoBlock.foldSources, 0u);
+  for (const auto& [text, want] : std::vector<std::pair<std::string, std::string>>{
+           {"auto_block: {mode: always}", "auto_block.mode: \"always\""},
+           {"auto_block: {window: 1ms}", "auto_block.window"},
+           {"auto_block: {window: 2m}", "auto_block.window"},
+           {"auto_block: {limits: {syn: 5}}", "auto_block.limits.syn: unknown kind"},
+           {"auto_block: {limits: {packets: -1}}", "auto_block.limits.packets"},
+           {"auto_block: {ttl: 0s}", "auto_block.ttl"},
+           {"auto_block: {fold: {ipv4: 33}}", "auto_block.fold.ipv4"},
+           {"auto_block: {fold: {ipv6: 8}}", "auto_block.fold.ipv6"},
+           {"auto_block: {allow: [nope]}", "auto_block.allow[0]"},
+           {"auto_block: {bogus: 1}", "bogus"}}) {
+    const ConfigResult r = loadConfigString(base + text + "\n");
+    ASSERT_TRUE(std::holds_alternative<ConfigError>(r)) << text;
+    EXPECT_NE(std::get<ConfigError>(r).message.find(want), std::string::npos)
+        << text << " -> " << std::get<ConfigError>(r).message;
+  }
 }
 
 TEST(Config, BackendPortsMapServedPorts) {
