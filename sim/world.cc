@@ -294,7 +294,10 @@ int World::startLb() {
 Frame World::floodSyn(const Flood& f, std::uint32_t bits) {
   frames::PacketSpec p;
   const std::uint64_t r = rng_();
-  const Address src = nthInPrefix(f.sources, bits >= 63 ? r : r % ((1ull << bits) - 2));
+  // A whole address (/32, /128) is one source; a prefix's hosts exclude its first and last.
+  const Address src =
+      bits == 0 ? f.sources.addr
+                : nthInPrefix(f.sources, bits >= 63 ? r : r % std::max<std::uint64_t>((1ull << bits) - 2, 1));
   p.srcMac = "02:dd:00:00:00:01";
   p.dstMac = frames::lbMac().toString();
   p.src = src.toString();
