@@ -148,6 +148,17 @@ std::string XdpDiff::run(std::span<const std::uint8_t> frame) {
            " bytes) differs at byte " + std::to_string(at) + ": kernel " + hex(k.frame, at, 16) +
            " native " + hex(n.frame, at, 16);
   }
+  // Automatic blocking's crossings: the same sources, kinds and counts, in the same order.
+  std::vector<SourceEvent> ke, ne;
+  kernel_->takeSourceEvents(ke);
+  native_->takeSourceEvents(ne);
+  const auto sameEvent = [](const SourceEvent& a, const SourceEvent& b) {
+    return a.source == b.source && a.kind == b.kind && a.count == b.count;
+  };
+  if (!std::equal(ke.begin(), ke.end(), ne.begin(), ne.end(), sameEvent)) {
+    return "source events: kernel " + std::to_string(ke.size()) + ", native " +
+           std::to_string(ne.size()) + " (or they differ)";
+  }
   return compareWrittenMaps();
 }
 

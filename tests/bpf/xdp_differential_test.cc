@@ -128,6 +128,10 @@ TEST_F(XdpDifferential, RandomFrames) {
   Config c = simConfig();
   c.vips[1].synFlood.mode = SynFloodMode::kAuto;
   c.vips[1].synFlood.thresholdPps = 50;
+  // Automatic blocking measures every source at low limits: crossings compared per frame, the
+  // meter's entries at the end.
+  c.autoBlock.mode = AutoBlockMode::kBlock;
+  c.autoBlock.limits = {3, 2, 20};
   load(c);
   std::vector<Bytes> seeds;
   for (const testing::Fixture& f : testing::filterFixtures()) seeds.push_back(f.frame);
