@@ -71,6 +71,8 @@ def one_run(d):
     hz = cpu["ticks_per_second"]
     noflood = parse_wrk(os.path.join(d, "noflood.txt"))
     flood = parse_wrk(os.path.join(d, "flood.txt"))
+    single_path = os.path.join(d, "flood-single.txt")
+    single = parse_wrk(single_path) if os.path.exists(single_path) else None
     dns = parse_dnsperf(os.path.join(d, "dns.txt"))
     return {
         "dns_qps": dns["qps"],
@@ -94,6 +96,8 @@ def one_run(d):
         "flood_rps": flood["rps"],
         "flood_ratio": flood["rps"] / noflood["rps"] if noflood["rps"] else 0.0,
         "flood_errors": flood["errors"],
+        "single_flood_rps": single["rps"] if single else None,
+        "single_flood_ratio": single["rps"] / noflood["rps"] if single and noflood["rps"] else None,
     }
 
 
@@ -163,6 +167,7 @@ def main():
             "sustained_vs_nftables": x["sustained_rps"] / base["sustained_rps"],
             "sustained_last_vs_nftables": x["sustained_last_rps"] / base["sustained_last_rps"],
             "xlb_flood_ratio": x["flood_ratio"],
+            "xlb_single_flood_ratio": x["single_flood_ratio"],
         }
     result["dns_direct_qps"] = median([d["qps"] for d in direct])
     if base and "xlb" in result["lbs"] and base["dns_qps"] and result["lbs"]["xlb"]["dns_qps"]:
@@ -191,6 +196,8 @@ def main():
         ("machine CPU ms per 1,000 requests", "machine_cpu_ms_per_1k", "{:.1f}"),
         ("new connections/s under SYN flood", "flood_rps", "{:,.0f}"),
         ("... as a share of no flood", "flood_ratio", "{:.1%}"),
+        ("new connections/s under a single-source SYN flood", "single_flood_rps", "{:,.0f}"),
+        ("... as a share of no flood", "single_flood_ratio", "{:.1%}"),
         ("client TIME_WAIT sockets, most after a round", "client_time_wait_max", "{:,.0f}"),
         ("DNS queries/s (dnsperf, 20 sockets)", "dns_qps", "{:,.0f}"),
         ("... queries lost", "dns_lost", "{:.2%}"),

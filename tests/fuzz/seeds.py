@@ -50,6 +50,7 @@ API = [
     (GET, "/api/v1/cluster", ""),
     (POST, "/api/v1/cluster/drain", ""),
     (DELETE, "/api/v1/cluster/drain", ""),
+    (PATCH, "/api/v1/config", '{"auto_block": {"mode": "block", "window_ms": 500, "limits": {"syn_without_handshake": 10, "filtered_port": 5, "packets": 0}, "ttl_s": 30, "fold": {"ipv4": 24, "ipv6": 64, "sources": 2}, "allow": ["10.0.0.0/30", "2001:db8::/64"]}}'),
 ]
 
 
