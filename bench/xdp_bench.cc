@@ -307,6 +307,26 @@ BENCHMARK(BM_EstablishedToEngine)
     ->UseManualTime()
     ->Iterations(20);
 
+// The same packet with automatic blocking on: what the per-source meter (one LRU lookup and
+// atomic adds on the source's entry) adds to every packet to a VIP.
+void BM_EstablishedToEngineAutoBlock(benchmark::State& state) {
+  std::string err;
+  Config c = benchConfig(SynFloodMode::kOff);
+  c.autoBlock.mode = AutoBlockMode::kBlock;
+  loaded(state).prog->applyConfig(c, CookieKey{1, 2}, err);
+  PacketSpec s;
+  s.flags = 0x10;
+  s.payload.assign(100, 'x');
+  runRepeated(state, *loaded(state).prog, testing::buildPacket(s), XDP_DROP);
+  loaded(state).prog->applyConfig(benchConfig(SynFloodMode::kOff), CookieKey{1, 2}, err);
+}
+BENCHMARK(BM_EstablishedToEngineAutoBlock)
+    ->ArgName("native")
+    ->Arg(0)
+    ->Arg(1)
+    ->UseManualTime()
+    ->Iterations(20);
+
 // The program rewrites the SYN into the SYN-ACK, so a repeated run would see its own output:
 // one run per call here, read against BM_PassRepeat1 (the same call overhead around a pass).
 void BM_SynCookieSynAck(benchmark::State& state) {

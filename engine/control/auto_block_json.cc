@@ -24,7 +24,8 @@ namespace {
 
 void onlyFields(const json& j, std::initializer_list<const char*> known, const std::string& in) {
   if (!j.is_object()) throw JsonReadError("\"" + in + "\" is not an object");
-  for (const auto& [k, _] : j.items()) {
+  for (const auto& item : j.items()) {
+    const std::string& k = item.key();
     if (std::none_of(known.begin(), known.end(), [&](const char* n) { return k == n; })) {
       throw JsonReadError("unknown field \"" + in + "." + k + "\"");
     }
