@@ -164,12 +164,19 @@ struct xlb_syn_rate {
  * configuration, the API and the metrics. Order is ABI (xlb_config.src_limit, xlb_src_count).
  *   SYN:      SYNs less the pure ACKs that followed them: handshakes never completed;
  *   FILTERED: packets to ports or protocols the VIP does not serve (a port scan);
- *   PACKETS:  every packet to a VIP (an ACK or UDP flood from one source).
+ *   PACKETS:  every packet to a VIP (an ACK flood from one source);
+ *   UDP:      UDP packets to a port a VIP serves (a UDP flood: its own limit, as a resolver's
+ *             clients send many more packets than a web client's);
+ *   INVALID_ACK: TCP segments to a VIP that match no connection and complete no cookie
+ *             handshake (an ACK flood). Counted by the engine, which holds the connections and
+ *             the cookie key; the program leaves its slot of xlb_src_count unused.
  */
 #define XLB_SRC_KINDS(X)                                        \
 	X(SYN, Syn, syn_without_handshake)                      \
 	X(FILTERED, Filtered, filtered_port)                    \
-	X(PACKETS, Packets, packets)
+	X(PACKETS, Packets, packets)                            \
+	X(UDP, Udp, udp_packets)                                \
+	X(INVALID_ACK, InvalidAck, invalid_ack)
 
 enum xlb_src_kind {
 #define XLB_SRC_ENUM(e, c, l) XLB_SRC_##e,
@@ -291,7 +298,6 @@ struct xlb_src_event {
 	struct xlb_addr_key src;
 	__u32 kind;      /* XLB_SRC_* */
 	__u32 count;     /* what it reached */
-	__u64 at_ns;     /* the program's clock */
 };
 
 /* The SYN-ACK the XDP program builds advertises this window scale when the client offers one. */

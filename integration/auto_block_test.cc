@@ -2,9 +2,10 @@
 // Automatic blocking on the veth/netns rig: hping3 floods and scans from one client while wrk
 // measures another's rate. A single-source SYN flood is blocked (source "auto", its reason)
 // within a second of crossing the limit; a random-source flood blocks nobody and cookies absorb
-// it; observe mode only reports; a port scan is blocked as one. Figures are read back from the
-// API and printed; the rate ratios are asserted loosely here (the machine is shared) and measured
-// properly by `make bench-rig`.
+// it; observe mode only reports; a port scan is blocked as one; an ACK flood is blocked as
+// invalid ACKs (counted by the engine) while live connections carry on. Figures are read back from
+// the API and printed; the rate ratios are asserted loosely here (the machine is shared) and
+// measured properly by `make bench-rig`.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -25,9 +26,9 @@ std::string config(const std::string& mode) {
   c = std::regex_replace(c, std::regex("syn_flood: \\{[^}]*\\}"),
                          "syn_flood: {mode: always, threshold_pps: 2000}");
   c = std::regex_replace(c, std::regex("blocklist: \\[[^\\]]*\\]\n"), "");
-  return c + "auto_block: {mode: " + mode + ", window: 1s, limits: {syn_without_handshake: " +
-         std::to_string(kSynLimit) +
-         ", filtered_port: 200, packets: 0}, ttl: 60s, fold: {sources: 0}}\n";
+  return c + "auto_block: {mode: " + mode +
+         ", window: 1s, limits: {syn_without_handshake: " + std::to_string(kSynLimit) +
+         ", filtered_port: 200, packets: 0, invalid_ack: 500}, ttl: 60s, fold: {sources: 0}}\n";
 }
 
 std::uint64_t at(const nlohmann::json& j, std::initializer_list<const char*> path) {
@@ -46,11 +47,11 @@ class AutoBlockRig : public rig::RigSuite<AutoBlockRig> {
  protected:
   // wrk from c1 for `seconds`, a new connection per request: requests per second.
   double wrkRate(int seconds) {
-    const rig::CmdResult out = rig_->exec(
-        "c1",
-        "wrk -t1 -c10 -d" + std::to_string(seconds) + "s -H 'Connection: close' "
-        "http://10.100.0.100/",
-        seconds + 20);
+    const rig::CmdResult out = rig_->exec("c1",
+                                          "wrk -t1 -c10 -d" + std::to_string(seconds) +
+                                              "s -H 'Connection: close' "
+                                              "http://10.100.0.100/",
+                                          seconds + 20);
     const rig::WrkResult w = rig::parseWrk(out.out);
     EXPECT_GT(w.requests, 100) << out.out;
     EXPECT_EQ(w.errors(), 0) << out.out;
@@ -88,8 +89,7 @@ TEST_F(AutoBlockRig, SingleSourceSynFloodIsBlockedWithinASecondOfCrossing) {
   const nlohmann::json s = rig_->stats();
   // SYNs of the flood that XDP answered: cookies sent less wrk's handshakes. Those past the limit
   // went out between the crossing and the block; at the flood's rate they give the delay.
-  const std::uint64_t cookies =
-      at(s, {"syncookies", "sent"}) - at(before, {"syncookies", "sent"});
+  const std::uint64_t cookies = at(s, {"syncookies", "sent"}) - at(before, {"syncookies", "sent"});
   const std::uint64_t handshakes =
       at(s, {"syncookies", "validated"}) - at(before, {"syncookies", "validated"});
   const std::uint64_t blocked = e["hits"].get<std::uint64_t>();
@@ -108,8 +108,8 @@ TEST_F(AutoBlockRig, SingleSourceSynFloodIsBlockedWithinASecondOfCrossing) {
   EXPECT_EQ(at(s, {"auto_block", "blocked", "syn_without_handshake"}), 1u) << s.dump(2);
   EXPECT_NE(rig_->xlbdLog().find("auto-block: 10.100.0.22/32 blocked"), std::string::npos);
   // xlbctl shows it as the operator sees the blocklist.
-  const rig::CmdResult ctl = rig_->exec(
-      "lb", Rig::binDir() + "/xlbctl --token-file " + rig_->stateDir() + "/api-token blocklist list");
+  const rig::CmdResult ctl = rig_->exec("lb", Rig::binDir() + "/xlbctl --token-file " +
+                                                  rig_->stateDir() + "/api-token blocklist list");
   EXPECT_NE(ctl.out.find("auto"), std::string::npos) << ctl.out;
   EXPECT_NE(ctl.out.find("syn_without_handshake"), std::string::npos) << ctl.out;
 }
@@ -117,19 +117,41 @@ TEST_F(AutoBlockRig, SingleSourceSynFloodIsBlockedWithinASecondOfCrossing) {
 TEST_F(AutoBlockRig, RandomSourceFloodIsAbsorbedByCookiesAndBlocksNobody) {
   startReady("block");
   const double baseline = wrkRate(4);
-  rig_->exec("c2", "timeout 8 hping3 -q -S -p 80 -i u100 -c 50000 --rand-source "
-                   "10.100.0.100 >/dev/null 2>&1 &");
+  rig_->exec("c2",
+             "timeout 8 hping3 -q -S -p 80 -i u100 -c 50000 --rand-source "
+             "10.100.0.100 >/dev/null 2>&1 &");
   const double during = wrkRate(6);
   usleep(3 * 1000 * 1000);
   const nlohmann::json s = rig_->stats();
   std::cout << "[ figure ] random-source flood: wrk " << during << "/s against " << baseline
-            << "/s alone (" << 100 * during / baseline << " %), "
-            << at(s, {"syncookies", "sent"}) << " cookies sent, conntrack created "
-            << at(s, {"conntrack", "created"}) << "\n";
+            << "/s alone (" << 100 * during / baseline << " %), " << at(s, {"syncookies", "sent"})
+            << " cookies sent, conntrack created " << at(s, {"conntrack", "created"}) << "\n";
   EXPECT_EQ(blocklist()["items"].size(), 0u);
   EXPECT_EQ(at(s, {"auto_block", "blocked", "syn_without_handshake"}), 0u);
   EXPECT_GE(at(s, {"syncookies", "sent"}), 40000u) << s.dump(2);
   EXPECT_GE(during, 0.80 * baseline);
+}
+
+TEST_F(AutoBlockRig, SingleSourceAckFloodIsBlockedAsInvalidAcks) {
+  startReady("block");
+  rig_->exec("c2", "timeout 8 hping3 -q -A -p 80 -i u200 -c 20000 10.100.0.100 >/dev/null 2>&1 &");
+  const double during = wrkRate(4);  // no error: every live connection carried on
+  const nlohmann::json s = rig_->waitStats(
+      [](const nlohmann::json& j) {
+        return at(j, {"auto_block", "blocked", "invalid_ack"}) > 0;
+      },
+      5);
+  const nlohmann::json page = blocklist();
+  ASSERT_EQ(page["items"].size(), 1u) << page.dump(2);
+  const nlohmann::json& e = page["items"][0];
+  EXPECT_EQ(e["cidr"], std::string(kFlooder) + "/32");
+  EXPECT_EQ(e["source"], "auto");
+  EXPECT_EQ(e["reason"], "invalid_ack");
+  std::cout << "[ figure ] ACK flood: blocked as invalid_ack, " << e["hits"] << " ACKs dropped by "
+            << "the entry; wrk " << during << "/s meanwhile\n";
+  EXPECT_GT(e["hits"].get<std::uint64_t>(), 1000u);
+  EXPECT_EQ(at(s, {"auto_block", "blocked", "syn_without_handshake"}), 0u);
+  EXPECT_NE(rig_->xlbdLog().find("auto-block: 10.100.0.22/32 blocked"), std::string::npos);
 }
 
 TEST_F(AutoBlockRig, ObserveModeReportsAndAScanIsBlockedOnceModeIsBlock) {
@@ -137,7 +159,9 @@ TEST_F(AutoBlockRig, ObserveModeReportsAndAScanIsBlockedOnceModeIsBlock) {
   const char* scan = "timeout 10 hping3 -q -S -p ++1 -i u500 -c 1500 10.100.0.100 >/dev/null 2>&1";
   rig_->exec("c2", scan, 20);
   nlohmann::json s = rig_->waitStats(
-      [](const nlohmann::json& j) { return at(j, {"auto_block", "observed", "filtered_port"}) > 0; },
+      [](const nlohmann::json& j) {
+        return at(j, {"auto_block", "observed", "filtered_port"}) > 0;
+      },
       5);
   EXPECT_EQ(at(s, {"auto_block", "observed", "filtered_port"}), 1u) << s.dump(2);
   EXPECT_EQ(blocklist()["items"].size(), 0u);
@@ -148,7 +172,9 @@ TEST_F(AutoBlockRig, ObserveModeReportsAndAScanIsBlockedOnceModeIsBlock) {
   ASSERT_EQ(r.status, 200) << r.raw;
   rig_->exec("c2", scan, 20);
   s = rig_->waitStats(
-      [](const nlohmann::json& j) { return at(j, {"auto_block", "blocked", "filtered_port"}) > 0; },
+      [](const nlohmann::json& j) {
+        return at(j, {"auto_block", "blocked", "filtered_port"}) > 0;
+      },
       5);
   const nlohmann::json page = blocklist();
   ASSERT_EQ(page["items"].size(), 1u) << page.dump(2);

@@ -46,10 +46,9 @@ static __always_inline int src_key(struct xdp_md *ctx, const struct pkt *p,
 	return 0;
 }
 
-static __always_inline void src_report(const struct xlb_addr_key *k, __u32 kind, __u32 count,
-				       __u64 now)
+static __always_inline void src_report(const struct xlb_addr_key *k, __u32 kind, __u32 count)
 {
-	struct xlb_src_event ev = { .kind = kind, .count = count, .at_ns = now };
+	struct xlb_src_event ev = { .kind = kind, .count = count };
 
 	ev.src = *k;
 	/* A full ring loses the event; the next window reports the source again. */
@@ -58,8 +57,7 @@ static __always_inline void src_report(const struct xlb_addr_key *k, __u32 kind,
 
 /* Judges one kind; the bit in c->reported keeps it to one event per window. */
 static __always_inline void src_judge(struct xlb_config *cfg, struct xlb_src_count *c,
-				      const struct xlb_addr_key *k, __u32 kind, __s32 value,
-				      __u64 now)
+				      const struct xlb_addr_key *k, __u32 kind, __s32 value)
 {
 	__u32 limit = cfg->src_limit[kind];
 
@@ -68,10 +66,11 @@ static __always_inline void src_judge(struct xlb_config *cfg, struct xlb_src_cou
 	/* A plain store: two CPUs crossing together send two events, which the control plane
 	 * takes as one. */
 	c->reported |= 1u << kind;
-	src_report(k, kind, (__u32)value, now);
+	src_report(k, kind, (__u32)value);
 }
 
-/* Counts the packet against its source (what: SRC_PACKET or SRC_FILTERED). */
+/* Counts the packet against its source (what: SRC_PACKET or SRC_FILTERED); a served UDP
+ * packet counts as UDP too. */
 static __always_inline void src_meter(struct xdp_md *ctx, struct xlb_config *cfg,
 				      const struct pkt *p, int what)
 {
@@ -94,24 +93,25 @@ static __always_inline void src_meter(struct xdp_md *ctx, struct xlb_config *cfg
 	if (now - c->window_start_ns >= cfg->src_window_ns) {
 		/* Another CPU may count into the old window meanwhile: an estimate suffices. */
 		c->window_start_ns = now;
-		c->count[XLB_SRC_SYN] = 0;
-		c->count[XLB_SRC_FILTERED] = 0;
-		c->count[XLB_SRC_PACKETS] = 0;
+		__builtin_memset(c->count, 0, sizeof(c->count));
 		c->acks = 0;
 		c->reported = 0;
 	}
 	__sync_fetch_and_add(&c->count[XLB_SRC_PACKETS], 1);
 	if (what == SRC_FILTERED) {
 		__sync_fetch_and_add(&c->count[XLB_SRC_FILTERED], 1);
-		src_judge(cfg, c, &k, XLB_SRC_FILTERED, (__s32)c->count[XLB_SRC_FILTERED], now);
+		src_judge(cfg, c, &k, XLB_SRC_FILTERED, (__s32)c->count[XLB_SRC_FILTERED]);
+	} else if (p->l4proto == IPPROTO_UDP) {
+		__sync_fetch_and_add(&c->count[XLB_SRC_UDP], 1);
+		src_judge(cfg, c, &k, XLB_SRC_UDP, (__s32)c->count[XLB_SRC_UDP]);
 	} else if ((p->flags & (F_SYN | F_ACK)) == F_SYN) {
 		__sync_fetch_and_add(&c->count[XLB_SRC_SYN], 1);
 		src_judge(cfg, c, &k, XLB_SRC_SYN,
-			  (__s32)(c->count[XLB_SRC_SYN] - c->acks), now);
+			  (__s32)(c->count[XLB_SRC_SYN] - c->acks));
 	} else if ((p->flags & (F_SYN | F_RST | F_ACK)) == F_ACK) {
 		__sync_fetch_and_add(&c->acks, 1);
 	}
-	src_judge(cfg, c, &k, XLB_SRC_PACKETS, (__s32)c->count[XLB_SRC_PACKETS], now);
+	src_judge(cfg, c, &k, XLB_SRC_PACKETS, (__s32)c->count[XLB_SRC_PACKETS]);
 }
 
 #endif /* XLB_LIB_SRC_METER_H */

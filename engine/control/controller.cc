@@ -96,6 +96,7 @@ void Controller::publishLocked() {
     return m ? *m : MacAddr{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
   });
   spec.maglevSize = deps_.maglevSize;
+  spec.invalidAcks = invalidAckLimit(autoBlock_.config());
   std::shared_ptr<const Snapshot> snap = Snapshot::build(spec);
   for (WorkerControl* w : deps_.workers) w->publish(snap);
   published_ = true;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Automatic blocking in the Controller: the XDP program's crossings, judged by AutoBlocker, become
+// Automatic blocking in the Controller: the XDP program's crossings and the workers' (invalid
+// ACKs), judged by AutoBlocker, become
 // blocklist entries (source "auto", the reason, the configured TTL) through the same path as the
 // API's, or log lines in observe mode. Settings change with PATCH /api/v1/config and persist in
 // state_dir (auto_block.json) until the file's own settings change on a reload.
@@ -39,6 +40,7 @@ void Controller::dropBlockLocked(const Prefix& p) {
 void Controller::autoBlockLocked(std::int64_t now) {
   events_.clear();
   deps_.prog->takeSourceEvents(events_);
+  for (WorkerControl* w : deps_.workers) w->takeSourceEvents(events_);
   for (const SourceEvent& ev : events_) {
     const AutoBlockDecision d =
         autoBlock_.judge(ev, now, [&](const Prefix& p) { return blocklist_.find(p) != nullptr; });
@@ -106,6 +108,7 @@ std::optional<ControlError> Controller::setAutoBlockLocked(const AutoBlockConfig
     spdlog::error("{}", err);
     return ControlError{Failure::kInternal, "the change could not be persisted; nothing changed"};
   }
+  if (!(invalidAckLimit(before) == invalidAckLimit(c))) publishLocked();  // the workers count those
   spdlog::info("auto-block: mode {}", enumName(c.mode));
   return std::nullopt;
 }
@@ -133,7 +136,7 @@ void Controller::restoreAutoBlockLocked() {
   }
   try {
     const json j = json::parse(*text);
-    if (fieldInt<int>(j, "version", 1, 1) != 1) return;
+    fieldInt<int>(j, "version", 1, 1);  // throws on any other
     const AutoBlockConfig file = autoBlockFromJson(jsonField(j, "file"), AutoBlockConfig{});
     if (!(file == config_.autoBlock)) {
       spdlog::info("{}/{}: the file's auto_block changed since the last PATCH; the file's applies",

@@ -220,10 +220,16 @@ Reason Pipeline::forward(PacketRef& pkt, Slot& s, TimeNs now) noexcept {
   if (idx == ConnTable::kNil) {
     if (isPlainSyn(in.tcpFlags)) return newConnection(pkt, s, now);
     // Not in the table: the ACK completing a cookie handshake, if the VIP may have sent one.
-    if (s.vip->synMode != SynFloodMode::kOff &&
-        (in.tcpFlags & (kTcpSyn | kTcpRst | kTcpAck)) == kTcpAck) {
-      return cookieAck(pkt, s, now);
+    // Either way an ACK matching nothing counts against its source (an ACK flood). Resets do
+    // not: a host whose address a SYN flood spoofs resets our SYN-ACKs, and must not be blocked
+    // for it.
+    const bool ack = (in.tcpFlags & (kTcpSyn | kTcpRst | kTcpAck)) == kTcpAck;
+    if (s.vip->synMode != SynFloodMode::kOff && ack) {
+      const Reason r = cookieAck(pkt, s, now);
+      if (r == Reason::kSyncookieInvalid) countInvalidAck(in, now);
+      return r;
     }
+    if (ack) countInvalidAck(in, now);
     return Reason::kNoConntrack;
   }
   const ConnEntry& e = table_.entry(idx);

@@ -15,6 +15,7 @@ std::shared_ptr<const Snapshot> Snapshot::fromConfig(const Config& config, const
   spec.localMac = localMac;
   spec.maglevSize = maglevSize;
   spec.snatAddresses = config.snat.addresses;
+  spec.invalidAcks = invalidAckLimit(config.autoBlock);
   std::uint16_t nextBackendId = 0;
   for (std::size_t i = 0; i < config.vips.size(); ++i) {
     const VipConfig& vc = config.vips[i];
@@ -44,6 +45,7 @@ std::shared_ptr<const Snapshot> Snapshot::build(const SnapshotSpec& spec) {
   auto s = std::make_shared<Snapshot>();
   s->localMac_ = spec.localMac;
   s->backendMacs_ = spec.backendMacs;
+  s->invalidAcks_ = spec.invalidAcks;
   for (std::size_t i = 0; i < spec.vips.size(); ++i) {
     const SnapshotSpec::Vip& vs = spec.vips[i];
     VipEntry v;

@@ -113,6 +113,7 @@ Worker::Worker(std::uint32_t id, std::uint32_t count, const Config& config, Batc
   const TimeNs wallNs =
       static_cast<TimeNs>(wall.tv_sec) * kNsPerSec + static_cast<TimeNs>(wall.tv_nsec);
   pipe_->setTimestampBase(wallNs - monotonicNow());
+  sourceEvents_.reserve(SourceMeter::kMaxEvents);
   // Readers see the capacities (and zeros) from the start, not only after the first 100 ms.
   publishStats();
 }
@@ -364,6 +365,7 @@ void Worker::publishStats() {
   s.handoffDrops = handoffDrops_;
   s.sendDrops = sendDrops_;
   s.io = io_.ioCounters();
+  SourceMeter& meter = pipe_->invalidAcks();
   const std::size_t ids = current_ ? current_->backendIds() : 0;
   s.backends.resize(ids);
   for (std::size_t i = 0; i < ids; ++i) {
@@ -371,12 +373,28 @@ void Worker::publishStats() {
     s.backends[i] = BackendStats{table_->activeForBackend(id), pipe_->backendCounters(id)};
   }
   std::lock_guard lock(statsMutex_);
+  // Crossings the Controller has not taken yet stay; beyond the bound they are lost, counted.
+  for (const SourceEvent& ev : meter.events()) {
+    if (sourceEvents_.size() < SourceMeter::kMaxEvents) {
+      sourceEvents_.push_back(ev);
+    } else {
+      ++sourceEventsLost_;
+    }
+  }
+  meter.clearEvents();
+  s.sourceEventsLost = sourceEventsLost_ + meter.lostEvents();
   published_ = s;
 }
 
 WorkerStats Worker::stats() const {
   std::lock_guard lock(statsMutex_);
   return published_;
+}
+
+void Worker::takeSourceEvents(std::vector<SourceEvent>& out) {
+  std::lock_guard lock(statsMutex_);
+  out.insert(out.end(), sourceEvents_.begin(), sourceEvents_.end());
+  sourceEvents_.clear();
 }
 
 }  // namespace xlb

@@ -131,7 +131,7 @@ TEST_F(XdpDifferential, RandomFrames) {
   // Automatic blocking measures every source at low limits: crossings compared per frame, the
   // meter's entries at the end.
   c.autoBlock.mode = AutoBlockMode::kBlock;
-  c.autoBlock.limits = {3, 2, 20};
+  c.autoBlock.limits = {3, 2, 20, 4, 0};
   load(c);
   std::vector<Bytes> seeds;
   for (const testing::Fixture& f : testing::filterFixtures()) seeds.push_back(f.frame);

@@ -167,7 +167,7 @@ TEST_P(Xdp, FramesToAnotherHostsMacPassUntouched) {
 TEST_P(Xdp, SourcesCrossingALimitAreReportedOncePerWindow) {
   Config c = configWith(SynFloodMode::kAlways);
   c.autoBlock.mode = AutoBlockMode::kBlock;
-  c.autoBlock.limits = {5, 3, 11};
+  c.autoBlock.limits = {5, 3, 11, 4, 2};  // invalid ACKs: the engine's, never reported here
   apply(c);
   std::vector<SourceEvent> ev;
   auto send = [&](const char* src, std::uint16_t sport, std::uint8_t flags, std::uint16_t dport) {
@@ -210,6 +210,25 @@ TEST_P(Xdp, SourcesCrossingALimitAreReportedOncePerWindow) {
   EXPECT_EQ(ev[0].source, A("10.0.0.66"));
   EXPECT_EQ(ev[1].source, A("2001:db8::66"));
   EXPECT_EQ(ev[1].kind, SourceKind::kSyn);
+  // UDP to a served port has its own limit (and counts as a packet too).
+  ev.clear();
+  auto datagram = [&](const char* src, std::uint16_t dport) {
+    PacketSpec s;
+    s.proto = kProtoUdp;
+    s.src = src;
+    s.dst = "10.0.0.100";
+    s.sport = 5353;
+    s.dport = dport;
+    Bytes f = buildPacket(s);
+    prog_->run(f);
+  };
+  for (int i = 0; i < 4; ++i) datagram("10.0.0.68", 53);
+  for (std::uint16_t i = 0; i < 3; ++i) send("10.0.0.68", 45000, 0x10, 80);  // ACKs: no UDP
+  prog_->takeSourceEvents(ev);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].source, A("10.0.0.68"));
+  EXPECT_EQ(ev[0].kind, SourceKind::kUdp);
+  EXPECT_EQ(ev[0].count, 4u);
   // Off: nothing counted, nothing reported.
   c.autoBlock.mode = AutoBlockMode::kOff;
   apply(c);

@@ -43,6 +43,10 @@ Mode makeMode(int which) {
   Config c = testing::udpTestConfig(64);
   c.snat.portLo = 10000;
   c.snat.portHi = 10015;  // 16 ports per address: exhaustion in reach
+  if (which == 1) {       // cookies: invalid ACKs are also counted per source (automatic blocking)
+    c.autoBlock.mode = AutoBlockMode::kObserve;
+    c.autoBlock.limits[static_cast<std::size_t>(SourceKind::kInvalidAck)] = 3;
+  }
   for (VipConfig& v : c.vips) {
     if (v.protocol != kVipTcp) continue;
     if (which == 1) v.synFlood.mode = SynFloodMode::kAlways;

@@ -42,7 +42,7 @@ Config fuzzConfig() {
   c.vips[1].synFlood.mode = SynFloodMode::kAuto;
   c.vips[1].synFlood.thresholdPps = 30;
   c.autoBlock.mode = AutoBlockMode::kBlock;  // the meter and its crossings, at low limits
-  c.autoBlock.limits = {3, 2, 20};
+  c.autoBlock.limits = {3, 2, 20, 4, 0};
   for (const char* p : {"10.9.0.0/16", "10.9.9.0/24", "10.0.0.66/32", "2001:db8:bad::/48",
                         "2001:db8:bad:1::7/128"}) {
     c.blocklist.push_back(*Prefix::parse(p));

@@ -60,12 +60,14 @@ TEST(Config, AutoBlockLoadsAndEveryBadValueIsNamed) {
       "snat: {addresses: [10.0.0.2]}\nvips: [{address: 10.0.0.100, backends: [{address: "
       "10.0.0.11}]}]\n";
   const ConfigResult loaded = loadConfigString(
-      base + "auto_block: {mode: block, window: 200ms, limits: {packets: 50000}, ttl: 30s, "
-             "fold: {ipv4: 20, ipv6: 56, sources: 0}, allow: [\"2001:db8::/32\"]}\n");
+      base +
+      "auto_block: {mode: block, window: 200ms, limits: {packets: 50000}, ttl: 30s, "
+      "fold: {ipv4: 20, ipv6: 56, sources: 0}, allow: [\"2001:db8::/32\"]}\n");
   const Config& c = ok(loaded);
   EXPECT_EQ(c.autoBlock.mode, AutoBlockMode::kBlock);
   EXPECT_EQ(c.autoBlock.window, 200 * kNsPerMs);
-  EXPECT_EQ(c.autoBlock.limits, (std::array<std::uint32_t, kSourceKindCount>{1000, 500, 50000}));
+  EXPECT_EQ(c.autoBlock.limits,
+            (std::array<std::uint32_t, kSourceKindCount>{1000, 500, 50000, 0, 1000}));
   EXPECT_EQ(c.autoBlock.foldV4, 20);
   EXPECT_EQ(c.autoBlock.foldSources, 0u);
   for (const auto& [text, want] : std::vector<std::pair<std::string, std::string>>{

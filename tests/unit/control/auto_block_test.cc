@@ -126,6 +126,25 @@ TEST(AutoBlock, ACrossingBecomesAnAutoEntryShownEverywhereAndExpires) {
   EXPECT_FALSE(f.maps.blocked.count("198.51.100.7/32"));
 }
 
+// Invalid ACKs are counted by the workers (the snapshot carries their limit); their crossings
+// are judged like the XDP program's.
+TEST(AutoBlock, TheWorkersInvalidAckCrossingsAreBlockedToo) {
+  ControlFixture f;
+  ASSERT_FALSE(f.worker.snapshot->invalidAcks().on());
+  enable(f, "block");
+  EXPECT_EQ(f.worker.snapshot->invalidAcks(), (SourceLimit{kNsPerSec, 1000}));
+  f.worker.events = {event("198.51.100.8", SourceKind::kInvalidAck, 1000)};
+  f.controller->tick();
+  EXPECT_TRUE(f.maps.blocked.count("198.51.100.8/32"));
+  const nlohmann::json page = f.json(f.call(HttpMethod::kGet, "/api/v1/blocklist"));
+  ASSERT_EQ(page["items"].size(), 1u);
+  EXPECT_EQ(page["items"][0]["reason"], "invalid_ack");
+  const ApiReply r = f.call(HttpMethod::kPatch, "/api/v1/config",
+                            R"({"auto_block":{"limits":{"invalid_ack":0}}})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_FALSE(f.worker.snapshot->invalidAcks().on());
+}
+
 TEST(AutoBlock, ObserveModeOnlyReports) {
   ControlFixture f;
   enable(f, "observe");

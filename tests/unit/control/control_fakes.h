@@ -73,8 +73,13 @@ class FakeWorker final : public WorkerControl {
   std::optional<std::size_t> kill(const ConnFilter&, std::chrono::milliseconds) override {
     return 0;
   }
+  void takeSourceEvents(std::vector<SourceEvent>& out) override {
+    out.insert(out.end(), events.begin(), events.end());
+    events.clear();
+  }
   std::shared_ptr<const Snapshot> snapshot;
   WorkerStats figures;
+  std::vector<SourceEvent> events;  // what the next takeSourceEvents hands out
 };
 
 struct ControlFixture {

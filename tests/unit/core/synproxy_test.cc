@@ -364,6 +364,46 @@ TEST(SynProxy, InvalidCookiesAreCountedDrops) {
   EXPECT_EQ(off.run(f, kT0), Reason::kNoConntrack);
 }
 
+// Automatic blocking's engine kind: an ACK matching no connection, with a bad cookie or none at
+// all, counts against its source; a completed cookie handshake does not.
+TEST(SynProxy, InvalidAcksCountAgainstTheirSourceUnderAutomaticBlocking) {
+  Config cfg = proxyConfig();
+  cfg.autoBlock.mode = AutoBlockMode::kObserve;
+  cfg.autoBlock.limits[static_cast<std::size_t>(SourceKind::kInvalidAck)] = 3;
+  Harness h(cfg);
+  h.pipe->setCookieKey(kKey);
+  Proxied c(h);
+  c.syn(kT0);
+  Bytes f = buildPacket(c.fromClient(kTcpAck, c.cisn + 1, c.cookie + 1, {}));
+  ASSERT_EQ(h.run(f, kT0), Reason::kTxSynproxy);  // valid: not counted
+  c.cport = 40001;  // another connection of the same client, never opened
+  for (int i = 0; i < 2; ++i) {
+    f = buildPacket(c.fromClient(kTcpAck, c.cisn + 1, (c.cookie ^ 0x80000000u) + 1, {}));
+    EXPECT_EQ(h.run(f, kT0), Reason::kSyncookieInvalid);
+  }
+  // Resets matching nothing are not counted: a host a spoofed SYN flood names resets our
+  // SYN-ACKs.
+  f = buildPacket(c.fromClient(kTcpRst, c.cisn + 1, 0, {}));
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(h.run(f, kT0), Reason::kNoConntrack);
+  EXPECT_TRUE(h.pipe->invalidAcks().events().empty());
+  f = buildPacket(c.fromClient(kTcpAck | kTcpPsh, c.cisn + 1, 77, text("x")));  // bad cookie
+  EXPECT_EQ(h.run(f, kT0), Reason::kSyncookieInvalid);
+  ASSERT_EQ(h.pipe->invalidAcks().events().size(), 1u);
+  const SourceEvent ev = h.pipe->invalidAcks().events()[0];
+  EXPECT_EQ(ev.source, A(c.client.c_str()));
+  EXPECT_EQ(ev.kind, SourceKind::kInvalidAck);
+  EXPECT_EQ(ev.count, 3u);
+  // Off: nothing counted. Without cookies an ACK matching nothing counts just the same.
+  Harness off(proxyConfig());
+  off.pipe->setCookieKey(kKey);
+  for (int i = 0; i < 5; ++i) off.run(f, kT0);
+  EXPECT_TRUE(off.pipe->invalidAcks().events().empty());
+  cfg.vips[0].synFlood.mode = SynFloodMode::kOff;
+  Harness plain(cfg);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(plain.run(f, kT0), Reason::kNoConntrack);
+  EXPECT_EQ(plain.pipe->invalidAcks().events().size(), 1u);
+}
+
 TEST(SynProxy, BackendRefusesAndTheClientIsReset) {
   Harness h(proxyConfig(SynFloodMode::kAuto));
   h.pipe->setCookieKey(kKey);

@@ -154,7 +154,8 @@ struct ClusterConfig {
 };
 
 // Automatic blocking (docs/ARCHITECTURE.md, "Automatic blocking"). The XDP program counts, per
-// source address of traffic to a VIP and per window, each kind of XLB_SRC_KINDS; a source whose
+// source address of traffic to a VIP and per window, each kind of XLB_SRC_KINDS (the engine counts
+// invalid ACKs, which only it can tell); a source whose
 // count reaches its kind's limit is blocked for `ttl` (block), or only reported (observe).
 enum class AutoBlockMode : std::uint8_t { kOff, kObserve, kBlock };
 XLB_ENUM_NAMES(AutoBlockMode, {AutoBlockMode::kOff, "off"}, {AutoBlockMode::kObserve, "observe"},
@@ -195,7 +196,9 @@ struct AutoBlockConfig {
   TimeNs window = kNsPerSec;
   // Per kind, in one window; 0: the kind is not judged. A client behind a NAT opens many
   // connections, but completes their handshakes: the SYN kind counts only those it does not.
-  std::array<std::uint32_t, kSourceKindCount> limits{1000, 500, 0};
+  // Every packet and UDP are off by default: what a client sends legitimately depends on the
+  // service. Invalid ACKs come from a client only after its connection ended here.
+  std::array<std::uint32_t, kSourceKindCount> limits{1000, 500, 0, 0, 1000};
   TimeNs ttl = 600 * kNsPerSec;
   // `foldSources` sources blocked inside one /foldV4 (IPv4) or /foldV6 (IPv6) are replaced by
   // that prefix; 0: never fold.

@@ -17,6 +17,7 @@
 #include "xlb/config.h"
 #include "xlb/figures.h"
 #include "xlb/reason.h"
+#include "xlb/source_meter.h"
 #include "xlb/syncookie.h"
 
 namespace xlb {
@@ -52,14 +53,6 @@ struct ProbeTarget {
   std::uint16_t port = 0;
   // The probe's source, bound explicitly (IP_FREEBIND); nullopt: the kernel's choice.
   std::optional<Address> source;
-};
-
-// A source whose count of one kind reached its limit in a window (automatic blocking): sent by
-// the XDP program once per window and kind.
-struct SourceEvent {
-  Address source;
-  SourceKind kind = SourceKind::kSyn;
-  std::uint32_t count = 0;
 };
 
 class XdpMaps {

@@ -40,29 +40,31 @@ enum class FigureKind : std::uint8_t { kCounter, kGauge };
   X(quicCids, "quic", "connection_ids_learned", "xlb_quic_connection_ids_learned_total", kCounter, \
     "QUIC long-header packets from backends whose server-chosen connection ID was recorded")       \
   X(quicRebinds, "quic", "rebinds", "xlb_quic_rebinds_total", kCounter,                            \
-    "QUIC flows found by connection ID from a new client address or port, kept on their backend") \
-  X(rstKept, "conntrack", "resets_in_window_kept", "xlb_resets_in_window_kept_total", kCounter,   \
-    "Resets of an established connection ahead of the expected number: passed on for the "       \
+    "QUIC flows found by connection ID from a new client address or port, kept on their backend")  \
+  X(rstKept, "conntrack", "resets_in_window_kept", "xlb_resets_in_window_kept_total", kCounter,    \
+    "Resets of an established connection ahead of the expected number: passed on for the "         \
     "endpoint to judge (RFC 5961), the connection kept")
 
 // Read from a worker's table, SNAT pool and rings when it publishes (WorkerStats).
-#define XLB_WORKER_FIGURES(X)                                                               \
-  X(active, "conntrack", "active", "", kGauge,                                              \
-    "Connection entries in use (the sum of xlb_conntrack_entries)")                         \
-  X(created, "conntrack", "created", "xlb_conntrack_created_total", kCounter,               \
-    "Connection entries created")                                                           \
-  X(capacity, "conntrack", "capacity", "xlb_conntrack_capacity", kGauge,                    \
-    "Connection entries the tables can hold")                                               \
-  X(snatInUse, "snat", "ports_in_use", "xlb_snat_ports_in_use", kGauge,                     \
-    "SNAT ports held by connections")                                                       \
-  X(snatCapacity, "snat", "ports_total", "xlb_snat_ports_capacity", kGauge,                 \
-    "SNAT ports the workers can hand out (addresses times the port range)")                 \
-  X(handedOff, "workers", "handed_off", "xlb_worker_handed_off_total", kCounter,            \
-    "Frames a worker received for a connection another worker owns, passed to that worker") \
-  X(handoffDrops, "workers", "handoff_drops", "xlb_worker_handoff_drops_total", kCounter,   \
-    "Frames dropped because the ring to the owner worker was full")                         \
-  X(sendDrops, "workers", "send_drops", "xlb_worker_send_drops_total", kCounter,            \
-    "Frames the engine produced but could not transmit (no TX frame or ring room)")
+#define XLB_WORKER_FIGURES(X)                                                                 \
+  X(active, "conntrack", "active", "", kGauge,                                                \
+    "Connection entries in use (the sum of xlb_conntrack_entries)")                           \
+  X(created, "conntrack", "created", "xlb_conntrack_created_total", kCounter,                 \
+    "Connection entries created")                                                             \
+  X(capacity, "conntrack", "capacity", "xlb_conntrack_capacity", kGauge,                      \
+    "Connection entries the tables can hold")                                                 \
+  X(snatInUse, "snat", "ports_in_use", "xlb_snat_ports_in_use", kGauge,                       \
+    "SNAT ports held by connections")                                                         \
+  X(snatCapacity, "snat", "ports_total", "xlb_snat_ports_capacity", kGauge,                   \
+    "SNAT ports the workers can hand out (addresses times the port range)")                   \
+  X(handedOff, "workers", "handed_off", "xlb_worker_handed_off_total", kCounter,              \
+    "Frames a worker received for a connection another worker owns, passed to that worker")   \
+  X(handoffDrops, "workers", "handoff_drops", "xlb_worker_handoff_drops_total", kCounter,     \
+    "Frames dropped because the ring to the owner worker was full")                           \
+  X(sendDrops, "workers", "send_drops", "xlb_worker_send_drops_total", kCounter,              \
+    "Frames the engine produced but could not transmit (no TX frame or ring room)")           \
+  X(sourceEventsLost, "workers", "source_events_lost", "xlb_worker_source_events_lost_total", \
+    kCounter, "Invalid-ACK crossings (automatic blocking) lost to a full queue")
 
 // Per AF_XDP queue (group: the queue's object in "afxdp"; metrics labelled by queue). Counted by
 // the worker's I/O (IoCounters) ...

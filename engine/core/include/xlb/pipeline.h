@@ -16,6 +16,7 @@
 #include "xlb/reason.h"
 #include "xlb/rewrite.h"
 #include "xlb/snapshot.h"
+#include "xlb/source_meter.h"
 #include "xlb/syn_retransmit.h"
 #include "xlb/syncookie.h"
 
@@ -85,7 +86,11 @@ class Pipeline {
   void setSnapshot(const Snapshot* snapshot) noexcept { snap_ = snapshot; }
   void setExpireBudget(std::size_t budget) noexcept { expireBudget_ = budget; }
   // The SYN-cookie key the XDP program answers with (see bpf/xlb_cookie.h).
-  void setCookieKey(const CookieKey& key) noexcept { cookieKey_ = key; }
+  // It also seeds the invalid-ACK meter's hash: a secret the sources cannot aim at.
+  void setCookieKey(const CookieKey& key) noexcept {
+    cookieKey_ = key;
+    invalidAcks_.reseed(key[0] ^ key[1]);
+  }
   // The clock a forwarded SYN's TSval is set from: (now + base) in kTsTick units. xlbd sets the
   // base to CLOCK_REALTIME - CLOCK_MONOTONIC, so the clock keeps rising across restarts; the
   // simulator leaves it 0 (deterministic).
@@ -118,6 +123,9 @@ class Pipeline {
   }
 
   const WorkerCounters& counters() const noexcept { return counters_; }
+  // Automatic blocking's invalid ACKs (the snapshot's limit): sources that crossed it since the
+  // worker last cleared them.
+  SourceMeter& invalidAcks() noexcept { return invalidAcks_; }
   ConnTable& table() noexcept { return table_; }
   const ConnTable& table() const noexcept { return table_; }
 
@@ -155,6 +163,9 @@ class Pipeline {
   ResetCheck screenReset(std::uint32_t idx, bool fromClient, std::uint8_t flags,
                          std::uint32_t seq) noexcept;
   Reason newConnection(PacketRef& pkt, Slot& s, TimeNs now) noexcept;
+  void countInvalidAck(const PacketInfo& in, TimeNs now) noexcept {
+    invalidAcks_.count(Address{in.family, in.src}, snap_->invalidAcks(), now);
+  }
   Reason createEntry(const PacketRef& pkt, Slot& s, TimeNs now, std::uint32_t& idx) noexcept;
   void toBackend(std::uint8_t* frame, const PacketInfo& info, const ConnEntry& e) noexcept;
 
@@ -230,6 +241,7 @@ class Pipeline {
   std::vector<BackendCounters> backendCounters_;
   CidTable cids_;
   std::uint64_t cidSeq_ = 0;
+  SourceMeter invalidAcks_{SourceKind::kInvalidAck};
 };
 
 }  // namespace xlb

@@ -14,6 +14,7 @@
 #include "xlb/config.h"
 #include "xlb/maglev.h"
 #include "xlb/parse.h"
+#include "xlb/source_meter.h"
 
 namespace xlb {
 
@@ -87,6 +88,8 @@ struct SnapshotSpec {
   // backends keep theirs while their connections finish).
   std::vector<MacAddr> backendMacs;
   std::uint32_t maglevSize = kDefaultMaglevSize;
+  // Automatic blocking's engine-side kind (source_meter.h); off: not counted.
+  SourceLimit invalidAcks;
 };
 
 class Snapshot {
@@ -118,11 +121,13 @@ class Snapshot {
   }
   // Backend ids in use are below this.
   std::size_t backendIds() const noexcept { return backendMacs_.size(); }
+  const SourceLimit& invalidAcks() const noexcept { return invalidAcks_; }
 
  private:
   MacAddr localMac_;
   std::vector<VipEntry> vips_;
   std::vector<MacAddr> backendMacs_;
+  SourceLimit invalidAcks_;
   struct LocalSlot {
     IpAddr ip;
     Family family = Family::kNone;

@@ -119,6 +119,9 @@ class WorkerControl {
                                                   std::chrono::milliseconds timeout) = 0;
   virtual std::optional<std::size_t> kill(const ConnFilter& filter,
                                           std::chrono::milliseconds timeout) = 0;
+  // Appends the sources that crossed the invalid-ACK limit since the last call (automatic
+  // blocking; they arrive with the stats, about every 100 ms).
+  virtual void takeSourceEvents(std::vector<SourceEvent>& out) = 0;
 };
 
 class Worker final : public WorkerControl {
@@ -140,6 +143,7 @@ class Worker final : public WorkerControl {
   void run(const std::atomic<bool>& stop);
 
   WorkerStats stats() const override;
+  void takeSourceEvents(std::vector<SourceEvent>& out) override;
 
   // Control-plane calls answered by the worker's own thread between batches (it owns the
   // table). Each blocks up to `timeout`; nullopt when the worker did not answer in time.
@@ -195,6 +199,8 @@ class Worker final : public WorkerControl {
 
   mutable std::mutex statsMutex_;
   WorkerStats published_;
+  std::vector<SourceEvent> sourceEvents_;  // bounded: SourceMeter::kMaxEvents
+  std::uint64_t sourceEventsLost_ = 0;
   TimeNs lastStats_ = 0;
   std::uint64_t handedOff_ = 0;
   std::uint64_t handoffDrops_ = 0;
