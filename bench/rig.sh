@@ -5,7 +5,8 @@
 # requests/s; new connections/s sustained for RIG_SUSTAIN_SECONDS in 10 s rounds (first and last
 # round reported); wrk's p50/p99; CPU seconds per 1,000 requests; and new connections/s during an
 # hping3 random-source SYN flood, and during one from a single source (xlb blocks it), each
-# divided by the same without it; and DNS queries/s (dnsperf, 20
+# divided by the same without it (the single-source one also by the same flood sent to a sink in
+# the client's namespace: what the flood tool itself costs this machine); and DNS queries/s (dnsperf, 20
 # sockets, dnsmasq backends) through xlb and nftables (HAProxy does not balance UDP) and straight
 # to one backend; and (bench/cluster.sh) wrk through one and three clustered xlbd instances and
 # the extra hop a flow moved by the router takes. RIG_RUNS runs (default 3); the report
@@ -39,6 +40,15 @@ for i in 1 2 3; do rig_backend_nginx "$i" >/dev/null; rig_backend_dns "$i"; done
 # TIME_WAIT (60 s): HAProxy's own connections use the LB namespace's ephemeral ports 1024-9999,
 # xlb SNATs to 10000-32767, nftables keeps the clients' ports (32768-60999).
 rig_exec lb sysctl -qw net.ipv4.ip_local_port_range="1024 9999"
+# A sink inside the flooding client's namespace: frames to 10.99.0.9 leave on a veth and are
+# dropped on arrival, touching no load balancer. The same flood sent there measures what the
+# flood tool itself takes from this 2-core machine (hping3 spends half a core), so that a
+# blocked flood can be judged by what the load balancer adds.
+rig_exec c2 ip link add sink0 type veth peer name sink1
+rig_exec c2 ip addr add 10.99.0.1/24 dev sink0
+rig_exec c2 ip link set sink0 up
+rig_exec c2 ip link set sink1 up
+rig_exec c2 ip neigh add 10.99.0.9 lladdr 02:00:00:00:00:09 dev sink0
 WORK=$(mktemp -d "/tmp/${RIG_PREFIX}-bench.XXXX")
 for i in $(seq 1000); do echo "n$i.xlb.test A"; done >"$WORK/queries"
 
@@ -158,6 +168,13 @@ measure() {  # measure LB RUN
   local hp=$!
   sleep 1
   wrk_run "$FLOOD" "$dir/flood.txt" -H 'Connection: close'
+  wait "$hp" 2>/dev/null || true
+  # The same single-source flood into the sink: the sender's own cost, the baseline of the next.
+  sleep 1
+  rig_exec c2 timeout $((FLOOD + 3)) hping3 -q -S -p 80 -i u100 -c $((FLOOD * 10000)) 10.99.0.9 \
+    >"$dir/hping3-sink.txt" 2>&1 &
+  hp=$!
+  wrk_run "$FLOOD" "$dir/flood-sink.txt" -H 'Connection: close'
   wait "$hp" 2>/dev/null || true
   # One source at the same rate: xlb blocks it within its first window (auto_block); the peers,
   # without a per-source rule, take it as they take the random one. wrk starts with the flood.

@@ -57,6 +57,14 @@ def parse_dnsperf(path):
             else None}
 
 
+def hping_sent(path):
+    """Packets hping3 says it sent (its summary line), or None."""
+    if not os.path.exists(path):
+        return None
+    m = re.search(r"(\d+) packets transmitted", open(path).read())
+    return int(m.group(1)) if m else None
+
+
 def one_run(d):
     ka = parse_wrk(os.path.join(d, "keepalive.txt"))
     rounds = []
@@ -73,6 +81,8 @@ def one_run(d):
     flood = parse_wrk(os.path.join(d, "flood.txt"))
     single_path = os.path.join(d, "flood-single.txt")
     single = parse_wrk(single_path) if os.path.exists(single_path) else None
+    sink_path = os.path.join(d, "flood-sink.txt")
+    sink = parse_wrk(sink_path) if os.path.exists(sink_path) else None
     dns = parse_dnsperf(os.path.join(d, "dns.txt"))
     return {
         "dns_qps": dns["qps"],
@@ -98,6 +108,12 @@ def one_run(d):
         "flood_errors": flood["errors"],
         "single_flood_rps": single["rps"] if single else None,
         "single_flood_ratio": single["rps"] / noflood["rps"] if single and noflood["rps"] else None,
+        "sink_flood_rps": sink["rps"] if sink else None,
+        "sink_flood_ratio": sink["rps"] / noflood["rps"] if sink and noflood["rps"] else None,
+        "single_flood_vs_sink": single["rps"] / sink["rps"] if single and sink and sink["rps"]
+        else None,
+        "single_flood_syns": hping_sent(os.path.join(d, "hping3-single.txt")),
+        "sink_flood_syns": hping_sent(os.path.join(d, "hping3-sink.txt")),
     }
 
 
@@ -168,6 +184,7 @@ def main():
             "sustained_last_vs_nftables": x["sustained_last_rps"] / base["sustained_last_rps"],
             "xlb_flood_ratio": x["flood_ratio"],
             "xlb_single_flood_ratio": x["single_flood_ratio"],
+            "xlb_single_flood_vs_sink": x["single_flood_vs_sink"],
         }
     result["dns_direct_qps"] = median([d["qps"] for d in direct])
     if base and "xlb" in result["lbs"] and base["dns_qps"] and result["lbs"]["xlb"]["dns_qps"]:
@@ -198,6 +215,12 @@ def main():
         ("... as a share of no flood", "flood_ratio", "{:.1%}"),
         ("new connections/s under a single-source SYN flood", "single_flood_rps", "{:,.0f}"),
         ("... as a share of no flood", "single_flood_ratio", "{:.1%}"),
+        ("... SYNs hping3 sent", "single_flood_syns", "{:,.0f}"),
+        ("new connections/s, the same flood to a sink in the client namespace", "sink_flood_rps",
+         "{:,.0f}"),
+        ("... as a share of no flood (the flood tool's own cost)", "sink_flood_ratio", "{:.1%}"),
+        ("... SYNs hping3 sent", "sink_flood_syns", "{:,.0f}"),
+        ("single-source flood as a share of the sink flood", "single_flood_vs_sink", "{:.1%}"),
         ("client TIME_WAIT sockets, most after a round", "client_time_wait_max", "{:,.0f}"),
         ("DNS queries/s (dnsperf, 20 sockets)", "dns_qps", "{:,.0f}"),
         ("... queries lost", "dns_lost", "{:.2%}"),

@@ -123,8 +123,7 @@ ApiReply patchConfig(ApiCall& call) {
   }
   if (j.contains("auto_block")) {
     try {
-      patch.autoBlock =
-          autoBlockFromJson(j["auto_block"], call.controller().runningConfig().autoBlock);
+      patch.autoBlock = autoBlockPatchFromJson(j["auto_block"]);
     } catch (const JsonReadError& e) {
       call.badRequest(std::string("auto_block: ") + e.what());
       return call.error;

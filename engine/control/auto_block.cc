@@ -5,18 +5,26 @@
 
 namespace xlb {
 
+AutoBlockConfig AutoBlockPatch::applyTo(AutoBlockConfig c) const {
+  if (mode) c.mode = *mode;
+  if (window) c.window = *window;
+  for (std::size_t i = 0; i < kSourceKindCount; ++i) {
+    if (limits[i]) c.limits[i] = *limits[i];
+  }
+  if (ttl) c.ttl = *ttl;
+  if (foldV4) c.foldV4 = *foldV4;
+  if (foldV6) c.foldV6 = *foldV6;
+  if (foldSources) c.foldSources = *foldSources;
+  if (allow) c.allow = *allow;
+  return c;
+}
+
 Prefix AutoBlocker::hostPrefix(const Address& a) {
   return Prefix{a, static_cast<std::uint8_t>(a.bitLength())};
 }
 
 Prefix AutoBlocker::foldPrefix(const Address& a) const {
-  const unsigned len = a.family == Family::kV4 ? config_.foldV4 : config_.foldV6;
-  Prefix p{a, static_cast<std::uint8_t>(len)};
-  for (unsigned bit = len; bit < 128; ++bit) {
-    p.addr.ip.bytes[bit / 8] =
-        static_cast<std::uint8_t>(p.addr.ip.bytes[bit / 8] & ~(0x80u >> (bit % 8)));
-  }
-  return p;
+  return Prefix::of(a, a.family == Family::kV4 ? config_.foldV4 : config_.foldV6);
 }
 
 bool AutoBlocker::allowed(const Address& a) const {

@@ -22,17 +22,7 @@ json autoBlockToJson(const AutoBlockConfig& c) {
 
 namespace {
 
-void onlyFields(const json& j, std::initializer_list<const char*> known, const std::string& in) {
-  if (!j.is_object()) throw JsonReadError("\"" + in + "\" is not an object");
-  for (const auto& item : j.items()) {
-    const std::string& k = item.key();
-    if (std::none_of(known.begin(), known.end(), [&](const char* n) { return k == n; })) {
-      throw JsonReadError("unknown field \"" + in + "." + k + "\"");
-    }
-  }
-}
-
-void readFold(const json& f, AutoBlockConfig& c) {
+void readFold(const json& f, AutoBlockPatch& c) {
   onlyFields(f, {"ipv4", "ipv6", "sources"}, "fold");
   if (f.contains("ipv4")) c.foldV4 = jsonInt<std::uint8_t>(f["ipv4"], "fold.ipv4", 8, 32);
   if (f.contains("ipv6")) c.foldV6 = jsonInt<std::uint8_t>(f["ipv6"], "fold.ipv6", 16, 128);
@@ -44,8 +34,8 @@ void readFold(const json& f, AutoBlockConfig& c) {
 
 }  // namespace
 
-AutoBlockConfig autoBlockFromJson(const json& j, const AutoBlockConfig& base) {
-  AutoBlockConfig c = base;
+AutoBlockPatch autoBlockPatchFromJson(const json& j) {
+  AutoBlockPatch c;
   onlyFields(j, {"mode", "window_ms", "limits", "ttl_s", "fold", "allow"}, "auto_block");
   if (j.contains("mode")) {
     const std::optional<AutoBlockMode> m =
@@ -78,11 +68,11 @@ AutoBlockConfig autoBlockFromJson(const json& j, const AutoBlockConfig& base) {
       throw JsonReadError("\"allow\" is not an array of at most " +
                           std::to_string(kMaxAutoBlockAllow) + " prefixes");
     }
-    c.allow.clear();
+    c.allow.emplace();
     for (const json& p : a) {
       const std::optional<Prefix> pfx = Prefix::parse(jsonString(p, "allow[]", 64));
       if (!pfx) throw JsonReadError("\"allow\" holds something that is not a prefix");
-      c.allow.push_back(*pfx);
+      c.allow->push_back(*pfx);
     }
   }
   return c;

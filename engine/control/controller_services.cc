@@ -149,14 +149,20 @@ std::variant<Config, ControlError> Controller::patchConfig(const ConfigPatch& pa
       if (auto e = next.setSynFlood(p.address, p.mode, p.thresholdPps)) return *e;
     }
   }
+  // Both parts undo themselves when they fail; automatic blocking goes first so that a VIP
+  // change that fails can take it back too.
+  const AutoBlockConfig blockBefore = autoBlock_.config();
+  if (patch.autoBlock) {
+    if (auto failed = setAutoBlockLocked(patch.autoBlock->applyTo(blockBefore))) return *failed;
+  }
   if (!patch.vips.empty()) {
     const ServiceModel before = model_;
     model_ = std::move(next);
-    if (auto failed = commitLocked(before, true)) return *failed;
+    if (auto failed = commitLocked(before, true)) {
+      if (patch.autoBlock) setAutoBlockLocked(blockBefore);
+      return *failed;
+    }
     spdlog::info("config: VIP settings changed");
-  }
-  if (patch.autoBlock) {
-    if (auto failed = setAutoBlockLocked(*patch.autoBlock)) return *failed;
   }
   return runningConfigLocked();
 }

@@ -86,14 +86,8 @@ BackendPorts backendPortsFromJson(const json& j) {
 
 VipConfig vipFromJson(const json& j) {
   if (!j.is_object()) throw JsonReadError("expected a VIP object");
-  for (const auto& [k, v] : j.items()) {
-    static const std::vector<std::string> kKeys = {"address",       "protocol",      "quic",
-                                                   "forwarding",    "encapsulation", "ports",
-                                                   "backend_ports", "syn_flood",     "backends"};
-    if (std::find(kKeys.begin(), kKeys.end(), k) == kKeys.end()) {
-      throw JsonReadError("unknown field \"" + k + "\"");
-    }
-  }
+  onlyFields(j, {"address", "protocol", "quic", "forwarding", "encapsulation", "ports",
+                 "backend_ports", "syn_flood", "backends"});
   VipConfig c;
   const auto address = Address::parse(fieldString(j, "address", 64));
   if (!address) throw JsonReadError("\"address\" is not an IPv4 or IPv6 address");

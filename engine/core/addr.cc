@@ -2,6 +2,7 @@
 // Text forms of addresses, prefixes and MACs. Control-plane code: never called per packet.
 #include "xlb/addr.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 
@@ -166,6 +167,11 @@ std::optional<Prefix> Prefix::parse(std::string_view text) {
     if (!len) return std::nullopt;
     p.length = static_cast<std::uint8_t>(*len);
   }
+  return of(p.addr, p.length);
+}
+
+Prefix Prefix::of(const Address& a, unsigned length) noexcept {
+  Prefix p{a, static_cast<std::uint8_t>(std::min(length, a.bitLength()))};
   for (unsigned bit = p.length; bit < 128; ++bit) {
     p.addr.ip.bytes[bit / 8] =
         static_cast<std::uint8_t>(p.addr.ip.bytes[bit / 8] & ~(0x80u >> (bit % 8)));

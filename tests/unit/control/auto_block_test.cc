@@ -170,6 +170,29 @@ TEST(AutoBlock, NeighboursFoldIntoTheirPrefix) {
   EXPECT_EQ(page["items"][0]["source"], "auto");
 }
 
+// PATCH changes only the fields it names, on the running settings at the time (the Controller
+// merges under its lock), and a PATCH whose VIP part fails changes nothing.
+TEST(AutoBlock, PatchesMergeFieldByFieldAndFailTogether) {
+  ControlFixture f;
+  ASSERT_EQ(f.call(HttpMethod::kPatch, "/api/v1/config", R"({"auto_block":{"mode":"observe"}})")
+                .status,
+            200);
+  ASSERT_EQ(f.call(HttpMethod::kPatch, "/api/v1/config",
+                   R"({"auto_block":{"limits":{"udp_packets":7000}}})")
+                .status,
+            200);
+  nlohmann::json c = f.json(f.call(HttpMethod::kGet, "/api/v1/config"))["auto_block"];
+  EXPECT_EQ(c["mode"], "observe");
+  EXPECT_EQ(c["limits"]["udp_packets"], 7000);
+  EXPECT_EQ(c["limits"]["invalid_ack"], 1000);
+  const ApiReply r = f.call(
+      HttpMethod::kPatch, "/api/v1/config",
+      R"({"vips":[{"address":"192.0.2.250","ports":[80]}],"auto_block":{"mode":"block"}})");
+  EXPECT_EQ(r.status, 404) << r.body;
+  c = f.json(f.call(HttpMethod::kGet, "/api/v1/config"))["auto_block"];
+  EXPECT_EQ(c["mode"], "observe");
+}
+
 TEST(AutoBlock, PatchIsCheckedAndPersistsAcrossARestart) {
   ControlFixture f;
   for (const char* body :

@@ -59,6 +59,13 @@ TEST(Prefix, ParsesNormalisesAndMatches) {
   EXPECT_TRUE(Prefix::parse("0.0.0.0/0"));
 }
 
+TEST(Prefix, OfAnAddressClearsTheHostBitsAndCapsTheLength) {
+  EXPECT_EQ(Prefix::of(*Address::parse("203.0.113.77"), 24).toString(), "203.0.113.0/24");
+  EXPECT_EQ(Prefix::of(*Address::parse("203.0.113.77"), 64).toString(), "203.0.113.77/32");
+  EXPECT_EQ(Prefix::of(*Address::parse("2001:db8:1:2:3::9"), 64).toString(), "2001:db8:1:2::/64");
+  EXPECT_EQ(Prefix::of(*Address::parse("2001:db8::1"), 0).toString(), "::/0");
+}
+
 TEST(Prefix, RejectsMalformed) {
   for (const char* bad : {"10.0.0.0/33", "2001:db8::/129", "300.1.1.1/8", "", "/8", "10.0.0.0/",
                           "10.0.0.0/-1", "10.0.0.0/8x", "10.0.0.0/08"}) {

@@ -11,6 +11,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,23 @@
 #include "xlb/dataplane_ports.h"
 
 namespace xlb {
+
+// A change to automatic blocking's settings, as PATCH /api/v1/config gives it: the fields named,
+// each checked against config.h's bounds when it was read (auto_block_json.h). The Controller
+// applies it to the running settings under its lock, so two PATCHes never lose each other's
+// fields.
+struct AutoBlockPatch {
+  std::optional<AutoBlockMode> mode;
+  std::optional<TimeNs> window;
+  std::array<std::optional<std::uint32_t>, kSourceKindCount> limits{};
+  std::optional<TimeNs> ttl;
+  std::optional<std::uint8_t> foldV4;
+  std::optional<std::uint8_t> foldV6;
+  std::optional<std::uint32_t> foldSources;
+  std::optional<std::vector<Prefix>> allow;
+
+  AutoBlockConfig applyTo(AutoBlockConfig c) const;
+};
 
 // What automatic blocking did, per kind of behaviour (the API's stats and the metrics).
 struct AutoBlockFigures {

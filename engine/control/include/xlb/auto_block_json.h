@@ -5,13 +5,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include "xlb/auto_block.h"
 #include "xlb/config.h"
 
 namespace xlb {
 
 nlohmann::json autoBlockToJson(const AutoBlockConfig& c);
-// `base` with the fields `j` names replaced; every field is checked against the bounds in
-// config.h. Throws JsonReadError naming the field.
-AutoBlockConfig autoBlockFromJson(const nlohmann::json& j, const AutoBlockConfig& base);
+// The fields `j` names, each checked against the bounds in config.h. Throws JsonReadError naming
+// the field.
+AutoBlockPatch autoBlockPatchFromJson(const nlohmann::json& j);
+// `base` with the fields `j` names replaced (the state file).
+inline AutoBlockConfig autoBlockFromJson(const nlohmann::json& j, const AutoBlockConfig& base) {
+  return autoBlockPatchFromJson(j).applyTo(base);
+}
 
 }  // namespace xlb

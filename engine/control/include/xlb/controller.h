@@ -68,7 +68,7 @@ struct VipPatch {
 // PATCH /api/v1/config, parsed and checked by its handler: VIP settings and automatic blocking.
 struct ConfigPatch {
   std::vector<VipPatch> vips;
-  std::optional<AutoBlockConfig> autoBlock;  // the whole new setting (the handler merged it)
+  std::optional<AutoBlockPatch> autoBlock;  // applied to the running settings under the lock
 };
 
 // Where a connection listing resumes: a worker and an index into its table. Shown to clients

@@ -5,7 +5,9 @@
 // UB or a wrapped value.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <initializer_list>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -74,6 +76,19 @@ inline const nlohmann::json& fieldArray(const nlohmann::json& obj, const char* k
   const nlohmann::json& v = jsonField(obj, key);
   if (!v.is_array()) throw JsonReadError("\"" + std::string(key) + "\" is not an array");
   return v;
+}
+
+// An object holding no key but `known`; `in` prefixes the key in the error ("fold.ipv5").
+inline void onlyFields(const nlohmann::json& obj, std::initializer_list<const char*> known,
+                       const std::string& in = "") {
+  if (!obj.is_object())
+    throw JsonReadError(in.empty() ? "expected an object" : "\"" + in + "\" is not an object");
+  for (const auto& item : obj.items()) {
+    const std::string& k = item.key();
+    if (std::none_of(known.begin(), known.end(), [&](const char* n) { return k == n; })) {
+      throw JsonReadError("unknown field \"" + (in.empty() ? k : in + "." + k) + "\"");
+    }
+  }
 }
 
 }  // namespace xlb

@@ -84,6 +84,8 @@ struct Prefix {
   std::uint8_t length = 0;
 
   static std::optional<Prefix> parse(std::string_view text);
+  // The prefix of `length` bits (at most the family's) holding `a`, host bits cleared.
+  static Prefix of(const Address& a, unsigned length) noexcept;
   std::string toString() const;
   bool contains(const Address& a) const noexcept;
   friend bool operator==(const Prefix&, const Prefix&) = default;
