@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <numeric>
+#include <string>
+#include <tuple>
 
 #include "xlb/packet_builder.h"
 #include "xlb/splitmix.h"
@@ -70,16 +72,23 @@ void clientSession(Out& o, const std::string& src, const std::string& dst, std::
 }
 
 void sessions(Rng& rng, Out& o) {
-  // Sessions to the plain VIP (ports 80 and 443), IPv4 and IPv6, interleaved.
+  // Sessions to the plain VIP (ports 80 and 443), IPv4 and IPv6, interleaved. The draws are
+  // named in a fixed order (the order GCC happened to evaluate them in as arguments, which the
+  // golden capture was written with): argument order is unspecified, and clang's differs.
+  const auto draw = [&rng] {
+    const auto isn = static_cast<std::uint32_t>(rng.next());
+    const auto sport = static_cast<std::uint16_t>(32768 + rng.below(20000));
+    const std::uint32_t host = 1 + rng.below(200);
+    return std::tuple{host, sport, isn};
+  };
   for (std::uint32_t i = 0; i < 20; ++i) {
-    clientSession(o, "10.0.1." + std::to_string(1 + rng.below(200)), "10.0.0.100",
-                  static_cast<std::uint16_t>(32768 + rng.below(20000)), i % 3 == 0 ? 443 : 80,
-                  static_cast<std::uint32_t>(rng.next()));
+    const auto [host, sport, isn] = draw();
+    clientSession(o, "10.0.1." + std::to_string(host), "10.0.0.100", sport, i % 3 == 0 ? 443 : 80,
+                  isn);
   }
   for (std::uint32_t i = 0; i < 5; ++i) {
-    clientSession(o, "2001:db8:1::" + std::to_string(1 + rng.below(200)), "2001:db8::100",
-                  static_cast<std::uint16_t>(32768 + rng.below(20000)), 443,
-                  static_cast<std::uint32_t>(rng.next()));
+    const auto [host, sport, isn] = draw();
+    clientSession(o, "2001:db8:1::" + std::to_string(host), "2001:db8::100", sport, 443, isn);
   }
 }
 

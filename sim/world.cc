@@ -297,7 +297,8 @@ Frame World::floodSyn(const Flood& f, std::uint32_t bits) {
   // A whole address (/32, /128) is one source; a prefix's hosts exclude its first and last.
   const Address src =
       bits == 0 ? f.sources.addr
-                : nthInPrefix(f.sources, bits >= 63 ? r : r % std::max<std::uint64_t>((1ull << bits) - 2, 1));
+                : nthInPrefix(f.sources,
+                              bits >= 63 ? r : r % std::max<std::uint64_t>((1ull << bits) - 2, 1));
   p.srcMac = "02:dd:00:00:00:01";
   p.dstMac = frames::lbMac().toString();
   p.src = src.toString();
@@ -324,11 +325,12 @@ std::optional<Frame> World::floodLive(const Flood& f) {
   if (live.at == 0 || now_ - live.at >= 50 * kNsPerMs) {
     live.at = now_;
     live.tuples.clear();
-    for (const auto& [name, h] : hosts_) {
+    for (const auto& entry : hosts_) {
+      TcpHost* h = entry.second.get();  // not a structured binding: clang 14 cannot capture one
       h->forEachConn([&](const TcpConn& c) {
         if (c.state() == TcpConn::State::kEstablished && c.remote() == f.vip &&
             c.remotePort() == f.port) {
-          live.tuples.emplace_back(h.get(), c.localPort());
+          live.tuples.emplace_back(h, c.localPort());
         }
       });
     }

@@ -22,7 +22,8 @@ namespace {
 std::mutex gLogMutex;
 std::string gLog;
 
-int libbpfPrint(enum libbpf_print_level level, const char* fmt, va_list args) {
+__attribute__((format(printf, 2, 0))) int libbpfPrint(enum libbpf_print_level level,
+                                                      const char* fmt, va_list args) {
   if (level == LIBBPF_DEBUG) return 0;
   char buf[1024];
   const int n = std::vsnprintf(buf, sizeof buf, fmt, args);
@@ -191,10 +192,15 @@ std::size_t KernelXdp::drainRing(XdpMap m, const RingRecordFn& fn) {
 XdpRun KernelXdp::run(std::span<const std::uint8_t> frame, std::uint32_t repeat) {
   XdpRun res;
   out_.resize(frame.size() + 256);
-  LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_out = out_.data(),
-              .data_size_in = static_cast<std::uint32_t>(frame.size()),
-              .data_size_out = static_cast<std::uint32_t>(out_.size()),
-              .repeat = static_cast<int>(repeat));
+  // Filled by hand rather than with LIBBPF_OPTS, whose statement expression is a GNU extension
+  // that clang's -Wpedantic refuses.
+  bpf_test_run_opts opts{};
+  opts.sz = sizeof opts;
+  opts.data_in = frame.data();
+  opts.data_out = out_.data();
+  opts.data_size_in = static_cast<std::uint32_t>(frame.size());
+  opts.data_size_out = static_cast<std::uint32_t>(out_.size());
+  opts.repeat = static_cast<int>(repeat);
   errno = 0;
   const int err = bpf_prog_test_run_opts(progFd(), &opts);
   if (err != 0) {

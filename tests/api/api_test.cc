@@ -573,9 +573,9 @@ TEST_F(Api, ConnectionsAreListedFilteredAndKilled) {
   for (auto& io : inst_->ios)
     for (auto& f : io->takeSent()) sent.push_back(f);
   ASSERT_EQ(sent.size(), 2u);
-  EXPECT_EQ(Address(Family::kV4, parseInfo(sent[0]).dst).toString(), "10.0.0.1");
+  EXPECT_EQ((Address{Family::kV4, parseInfo(sent[0]).dst}.toString()), "10.0.0.1");
   EXPECT_EQ(parseInfo(sent[0]).dport, 40003);
-  EXPECT_EQ(Address(Family::kV4, parseInfo(sent[1]).dst).toString(), "10.0.0.11");
+  EXPECT_EQ((Address{Family::kV4, parseInfo(sent[1]).dst}.toString()), "10.0.0.11");
   EXPECT_EQ(get("/api/v1/connections?state=killed").j()["items"].size(), 1u);
   EXPECT_EQ(http(port_, "DELETE", "/api/v1/connections?client=10.0.0.1:40003").status, 404);
 }
@@ -635,7 +635,7 @@ TEST_F(Api, AVipAddedAtRuntimeReachesXdpAndTheEngineAndLeavesBoth) {
       for (auto& f : io->takeSent()) sent.push_back(f);
   }
   ASSERT_EQ(sent.size(), 1u);
-  EXPECT_EQ(Address(Family::kV4, parseInfo(sent[0]).dst).toString(), "10.0.0.21");
+  EXPECT_EQ((Address{Family::kV4, parseInfo(sent[0]).dst}.toString()), "10.0.0.21");
   EXPECT_EQ(parseInfo(sent[0]).dport, 8443);
   // Removed with force: its connection is reset, the VIP stays until that entry is gone, then
   // XDP hands its traffic to the host like any address that is not ours.

@@ -34,9 +34,13 @@ class Decap : public ::testing::Test {
   // Runs one frame; returns the action and leaves the output in `out`.
   int run(const Bytes& in, Bytes& out) {
     out.assign(in.size() + 256, 0);
-    LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in.data(), .data_out = out.data(),
-                .data_size_in = static_cast<__u32>(in.size()),
-                .data_size_out = static_cast<__u32>(out.size()), .repeat = 1);
+    bpf_test_run_opts o{};  // by hand: LIBBPF_OPTS is a GNU statement expression
+    o.sz = sizeof o;
+    o.data_in = in.data();
+    o.data_out = out.data();
+    o.data_size_in = static_cast<__u32>(in.size());
+    o.data_size_out = static_cast<__u32>(out.size());
+    o.repeat = 1;
     EXPECT_EQ(bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.xlb_decap), &o), 0);
     out.resize(o.data_size_out);
     return static_cast<int>(o.retval);

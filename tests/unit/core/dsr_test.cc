@@ -79,8 +79,8 @@ TEST(Dsr, IpipWrapsThePacketInAnOuterHeaderFromTheSnatAddress) {
   std::copy(ip, ip + 20, hdr.begin());
   hdr[10] = hdr[11] = 0;
   EXPECT_EQ(ipv4HeaderChecksum(hdr.data(), 20), load16(ip + 10));
-  EXPECT_EQ(Address(Family::kV4, IpAddr::v4(load32(ip + 12))).toString(), "10.0.0.2");
-  const std::string backend = Address(Family::kV4, IpAddr::v4(load32(ip + 16))).toString();
+  EXPECT_EQ((Address{Family::kV4, IpAddr::v4(load32(ip + 12))}.toString()), "10.0.0.2");
+  const std::string backend = Address{Family::kV4, IpAddr::v4(load32(ip + 16))}.toString();
   EXPECT_EQ(backend.rfind("10.0.0.1", 0), 0u) << backend;
   EXPECT_TRUE(std::equal(f.begin() + 34, f.end(), in.begin() + 14));  // the inner packet as sent
 }

@@ -98,7 +98,7 @@ struct QuicPeer {
     const Reason r = h.run(f, now);
     if (r == Reason::kTxToBackend) {
       const PacketInfo in = testing::parseInfo(f);
-      EXPECT_EQ(Address(in.family, in.src).toString(), "10.0.0.2");
+      EXPECT_EQ((Address{in.family, in.src}.toString()), "10.0.0.2");
       if (snatPort == 0) snatPort = in.sport;
       EXPECT_EQ(in.sport, snatPort) << "the backend must see the same SNAT tuple";
       if (out != nullptr) *out = f;
