@@ -17,7 +17,7 @@
 #include "xlb/config.h"
 #include "xlb/figures.h"
 #include "xlb/reason.h"
-#include "xlb/source_meter.h"
+#include "xlb/source_event.h"
 #include "xlb/syncookie.h"
 
 namespace xlb {

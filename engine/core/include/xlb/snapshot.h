@@ -14,7 +14,7 @@
 #include "xlb/config.h"
 #include "xlb/maglev.h"
 #include "xlb/parse.h"
-#include "xlb/source_meter.h"
+#include "xlb/source_event.h"
 
 namespace xlb {
 
@@ -88,7 +88,7 @@ struct SnapshotSpec {
   // backends keep theirs while their connections finish).
   std::vector<MacAddr> backendMacs;
   std::uint32_t maglevSize = kDefaultMaglevSize;
-  // Automatic blocking's engine-side kind (source_meter.h); off: not counted.
+  // Automatic blocking's engine-side kind (source_event.h); off: not counted.
   SourceLimit invalidAcks;
 };
 

@@ -11,29 +11,9 @@
 
 #include "xlb/addr.h"
 #include "xlb/config.h"
+#include "xlb/source_event.h"
 
 namespace xlb {
-
-// A source whose count of one kind reached its limit in a window: sent once per window and kind.
-struct SourceEvent {
-  Address source;
-  SourceKind kind = SourceKind::kSyn;
-  std::uint32_t count = 0;
-};
-
-// What one kind is judged on: the count in a window; limit 0 or window 0: not counted.
-struct SourceLimit {
-  TimeNs window = 0;
-  std::uint32_t limit = 0;
-  bool on() const noexcept { return window > 0 && limit > 0; }
-  bool operator==(const SourceLimit&) const = default;
-};
-
-// The invalid-ACK kind's limit under automatic blocking's settings (off unless it is on).
-inline SourceLimit invalidAckLimit(const AutoBlockConfig& c) noexcept {
-  if (!c.on()) return {};
-  return {c.window, c.limits[static_cast<std::size_t>(SourceKind::kInvalidAck)]};
-}
 
 // Counts of one kind per source in fixed windows, in bounded memory, as the XDP program's LRU
 // does: an open-addressed table of kSlots sources, probed over kProbe slots from a seeded hash
