@@ -193,6 +193,35 @@ TEST(AutoBlock, PatchesMergeFieldByFieldAndFailTogether) {
   EXPECT_EQ(c["mode"], "observe");
 }
 
+// The VIP part fails only when its maps refuse it, after automatic blocking was applied: both
+// parts are undone, in the maps, in the answer and in the saved settings a restart reads.
+TEST(AutoBlock, APatchWhoseVipWriteIsRefusedTakesItsAutoBlockBack) {
+  ControlFixture f;
+  ASSERT_EQ(f.call(HttpMethod::kPatch, "/api/v1/config", R"({"auto_block":{"mode":"observe"}})")
+                .status,
+            200);
+  f.maps.refuseOnce = 1;  // the auto_block write passes, the VIP commit's is refused
+  const ApiReply r = f.call(
+      HttpMethod::kPatch, "/api/v1/config",
+      R"({"vips":[{"address":"10.0.0.100","ports":[80]}],"auto_block":{"mode":"block"}})");
+  EXPECT_EQ(r.status, 500) << r.body;
+  const nlohmann::json c = f.json(f.call(HttpMethod::kGet, "/api/v1/config"));
+  EXPECT_EQ(c["auto_block"]["mode"], "observe");
+  EXPECT_EQ(c["vips"][0]["ports"], nlohmann::json::array({80, 443}));
+  EXPECT_EQ(f.maps.applied.autoBlock.mode, AutoBlockMode::kObserve);
+
+  testing::FakeMaps maps2;
+  testing::FakeWorker worker2;
+  ControllerDeps deps;
+  deps.prog = &maps2;
+  deps.workers = {&worker2};
+  Controller again(f.config, std::move(deps), std::make_unique<StateStore>(f.config.stateDir),
+                   [&] { return f.now; });
+  std::string error;
+  ASSERT_TRUE(again.start(error)) << error;
+  EXPECT_EQ(again.runningConfig().autoBlock.mode, AutoBlockMode::kObserve);
+}
+
 TEST(AutoBlock, PatchIsCheckedAndPersistsAcrossARestart) {
   ControlFixture f;
   for (const char* body :

@@ -21,10 +21,12 @@ class FakeMaps final : public XdpMaps {
  public:
   bool apply(const Config& config, std::span<const std::uint16_t> ids, const CookieKey&,
              std::string& error) override {
-    if (failApply) {
+    if (refuseOnce == 0 || failApply) {
+      refuseOnce = -1;
       error = "fake: map write refused";
       return false;
     }
+    if (refuseOnce > 0) --refuseOnce;
     applied = config;
     appliedIds.assign(ids.begin(), ids.end());
     ++applies;
@@ -55,6 +57,7 @@ class FakeMaps final : public XdpMaps {
   std::set<std::string> blocked;
   std::size_t capacity = 1000;
   bool failApply = false;
+  int refuseOnce = -1;  // refuse one write, after this many more succeed (-1: none)
   bool pressure = false;
   std::vector<SourceEvent> events;  // what the next takeSourceEvents hands out
   int applies = 0;
