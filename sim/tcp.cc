@@ -59,7 +59,7 @@ TcpConn& TcpHost::connect(const Address& to, std::uint16_t port, TimeNs now,
   conn.openedAt_ = now;
   conn.emit(kTcpSyn, conn.iss_, 0, now);
   conn.sndNxt_ = conn.iss_ + 1;
-  conn.rtoAt_ = now + conn.rto_;
+  conn.armRto(now + conn.rto_);
   return conn;
 }
 
@@ -150,7 +150,7 @@ void TcpHost::input(const Frame& f, TimeNs now) {
       l->second(conn);
       conn.emit(kTcpSyn | kTcpAck, conn.iss_, 0, now);
       conn.sndNxt_ = conn.iss_ + 1;
-      conn.rtoAt_ = now + conn.rto_;
+      conn.armRto(now + conn.rto_);
       return;
     }
   }
@@ -177,14 +177,23 @@ TcpConn* TcpHost::find(const Address& remote, std::uint16_t remotePort, std::uin
 void TcpHost::tick(TimeNs now) {
   now_ = now;
   graveyard_.clear();
+  if (nextDue_ == 0 || now < nextDue_) return;
+  nextDue_ = 0;
   std::vector<TcpConn*> due;
   for (auto& [k, c] : conns_) {
-    if ((c->rtoAt_ != 0 && now >= c->rtoAt_) ||
-        (c->state_ == TcpConn::State::kTimeWait && now >= c->timeWaitEnd_)) {
+    const bool timeWait = c->state_ == TcpConn::State::kTimeWait;
+    if ((c->rtoAt_ != 0 && now >= c->rtoAt_) || (timeWait && now >= c->timeWaitEnd_)) {
       due.push_back(c.get());
+      continue;
     }
+    noteTimer(c->rtoAt_);
+    if (timeWait) noteTimer(c->timeWaitEnd_);
   }
-  for (TcpConn* c : due) c->timer(now);
+  for (TcpConn* c : due) {
+    c->timer(now);
+    noteTimer(c->rtoAt_);  // a timer the firing left armed (re-arming notes itself)
+    if (c->state_ == TcpConn::State::kTimeWait) noteTimer(c->timeWaitEnd_);
+  }
 }
 
 // ---- TcpConn ----

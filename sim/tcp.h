@@ -121,6 +121,7 @@ class TcpConn {
   void emit(std::uint8_t flags, std::uint32_t seq, std::uint32_t len, TimeNs now);
   void ackNow(TimeNs now);
   void timer(TimeNs now);
+  void armRto(TimeNs at);  // sets the retransmission timer and tells the host when it is due
   void finish(Ending how);
   void enterTimeWait(TimeNs now);
   void notifyClosed(Ending how);
@@ -202,6 +203,12 @@ class TcpHost {
   std::map<std::uint16_t, std::function<void(TcpConn&)>> listeners_;
   std::map<std::pair<std::string, std::uint32_t>, std::unique_ptr<TcpConn>> conns_;
   std::vector<std::unique_ptr<TcpConn>> graveyard_;  // closed, freed on the next tick
+  // No connection's timer is due before this (0: none armed). tick() walks the connections only
+  // then: walking thousands of them every 10 virtual ms was most of a long scenario's time.
+  TimeNs nextDue_ = 0;
+  void noteTimer(TimeNs at) noexcept {
+    if (at != 0 && (nextDue_ == 0 || at < nextDue_)) nextDue_ = at;
+  }
 };
 
 }  // namespace xlb::sim

@@ -66,7 +66,7 @@ void TcpConn::output(TimeNs now) {
     if (state_ == State::kEstablished) state_ = State::kFinWait1;
     if (state_ == State::kCloseWait) state_ = State::kLastAck;
   }
-  if (sndNxt_ != sndUna_ && rtoAt_ == 0) rtoAt_ = host_.now_ + rto_;
+  if (sndNxt_ != sndUna_ && rtoAt_ == 0) armRto(host_.now_ + rto_);
 }
 
 void TcpConn::emitData(TimeNs now) {
@@ -90,7 +90,7 @@ void TcpConn::timer(TimeNs now) {
   }
   ++retries_;
   rto_ *= 2;
-  rtoAt_ = now + rto_;
+  armRto(now + rto_);
   if (state_ == State::kSynSent) {
     emit(kTcpSyn, iss_, 0, now);
     return;
@@ -109,9 +109,15 @@ void TcpConn::timer(TimeNs now) {
   }
 }
 
+void TcpConn::armRto(TimeNs at) {
+  rtoAt_ = at;
+  host_.noteTimer(at);
+}
+
 void TcpConn::enterTimeWait(TimeNs now) {
   state_ = State::kTimeWait;
   timeWaitEnd_ = now + TcpHost::kTimeWait;
+  host_.noteTimer(timeWaitEnd_);
   // The application is done here (close() has returned on a real stack); TIME_WAIT is the
   // stack's own business for the next 60 s.
   notifyClosed(Ending::kClean);
@@ -190,7 +196,11 @@ bool TcpConn::inputAck(const Segment& s, TimeNs now) {
   sndUna_ = s.ack;
   retries_ = 0;
   rto_ = TcpHost::kInitialRto;
-  rtoAt_ = sndUna_ == sndNxt_ ? 0 : now + rto_;
+  if (sndUna_ == sndNxt_) {
+    rtoAt_ = 0;
+  } else {
+    armRto(now + rto_);
+  }
   if (!finQueued_ || sndUna_ != dataEnd() + 1) return true;  // our FIN not acknowledged yet
   if (state_ == State::kFinWait1) {
     state_ = State::kFinWait2;
