@@ -233,7 +233,7 @@ bool assemble(Daemon& d, std::string& err) {
   const int ifindex = d.ifindex;
   h.resolve = [nt, ifindex](const Address& a) { return nt->lookup(a, ifindex); };
   h.refreshNextHops = [nt] { nt->refresh(); };
-  h.attached = [&d] { return d.attachment != nullptr; };
+  h.attached = [&d] { return d.attachment != nullptr && d.attachment->inPlace(); };
   h.running = [&d] { return d.lb && d.lb->workersRunning(); };
   h.store = std::make_unique<StateStore>(config.stateDir);
   h.loadConfig = d.reread;

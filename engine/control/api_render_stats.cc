@@ -133,6 +133,7 @@ json stats(const StatsView& v) {
   j["syncookies"]["sent"] = xdp[static_cast<std::size_t>(Reason::kTxSyncookie)];
   j["syncookies"]["invalid"] = t.counters.of(Reason::kSyncookieInvalid);
   j["workers"]["count"] = v.workers;
+  if (v.xdpAttached) j["xdp_attached"] = *v.xdpAttached;
   const RestartInfo& r = v.restart;
   j["restart"] = {{"generation", r.generation},
                   {"adopted", r.adopted},

@@ -146,6 +146,7 @@ void Controller::tickLocked() {
   if (std::chrono::steady_clock::now() - lastRefresh_ >= std::chrono::seconds(1)) {
     refreshNextHopsLocked();
     hintChecksumsLocked(fold(ws));
+    watchAttachmentLocked();
   }
   const auto& vips = model_.vips();
   if (std::any_of(vips.begin(), vips.end(), [](const VipRecord& v) { return v.draining; })) {
@@ -192,6 +193,21 @@ void Controller::hintChecksumsLocked(const WorkerStats& total) {
       "containers, turn TX checksum offload off on the senders (ethtool -K DEV tx off); see the "
       "README, \"Running on veth and in containers\"",
       fresh, freshPartial);
+}
+
+void Controller::watchAttachmentLocked() {
+  if (!deps_.attached) return;
+  const bool now = deps_.attached();
+  if (wasAttached_ != false && !now) {
+    spdlog::error(
+        "the XDP program is no longer attached to {} (removed or replaced by someone else): "
+        "nothing is balanced or filtered until xlbd is restarted (xlb_xdp_attached 0, /readyz "
+        "503)",
+        config_.interface);
+  } else if (wasAttached_ == false && now) {
+    spdlog::info("the XDP program is attached to {} again", config_.interface);
+  }
+  wasAttached_ = now;
 }
 
 std::optional<ControlError> Controller::commitLocked(const ServiceModel& before, bool vipSettings) {

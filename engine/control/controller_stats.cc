@@ -29,6 +29,7 @@ StatsView Controller::statsView() const {
   in.xdp = g.xdp;
   in.engine = g.total;
   in.workers = deps_.workers.size();
+  if (deps_.attached) in.xdpAttached = deps_.attached();
   in.restart = restart_;
   in.blocklistEntries = blocklist_.size();
   in.halfOpen = synPressure_.halfOpen();

@@ -56,6 +56,11 @@ void addProcess(Builder& b, const StatsView& in) {
         {{"version", XLB_VERSION}}, 1);
   b.add(b.family("xlb_uptime_seconds", "Seconds since the control plane started", G), {},
         in.uptimeSeconds);
+  if (in.xdpAttached) {
+    b.add(b.family("xlb_xdp_attached",
+                   "1 while xlb's XDP program is the one attached to its interface", G),
+          {}, *in.xdpAttached ? 1 : 0);
+  }
   b.add(b.family("xlb_restart_generation",
                  "Processes that used the connection tables' file before this one", G),
         {}, in.restart.generation);

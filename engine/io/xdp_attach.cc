@@ -40,6 +40,12 @@ Attached attachedProgram(int ifindex) {
   return a;
 }
 
+std::uint32_t progIdOf(int fd) {
+  bpf_prog_info info{};
+  std::uint32_t len = sizeof info;
+  return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
+}
+
 std::uint32_t modeFlag(bool native) {
   return native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
 }
@@ -65,6 +71,7 @@ std::unique_ptr<XdpAttachment> XdpAttachment::attach(const std::string& ifname, 
   std::unique_ptr<XdpAttachment> a(new XdpAttachment());
   a->ifindex_ = ifindex;
   a->progFd_ = progFd;
+  a->progId_ = progIdOf(progFd);
   const Attached old = attachedProgram(ifindex);
   if (old.id != 0 && old.name != kXdpProgramName) {
     error = "interface " + ifname + " already has an XDP program (\"" + old.name +
@@ -135,6 +142,10 @@ bool XdpAttachment::detachXlb(const std::string& ifname, std::string& error) {
     return false;
   }
   return true;
+}
+
+bool XdpAttachment::inPlace() const {
+  return attached_ && progId_ != 0 && attachedProgram(ifindex_).id == progId_;
 }
 
 void XdpAttachment::detach() {

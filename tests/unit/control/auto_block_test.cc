@@ -174,9 +174,9 @@ TEST(AutoBlock, NeighboursFoldIntoTheirPrefix) {
 // merges under its lock), and a PATCH whose VIP part fails changes nothing.
 TEST(AutoBlock, PatchesMergeFieldByFieldAndFailTogether) {
   ControlFixture f;
-  ASSERT_EQ(f.call(HttpMethod::kPatch, "/api/v1/config", R"({"auto_block":{"mode":"observe"}})")
-                .status,
-            200);
+  ASSERT_EQ(
+      f.call(HttpMethod::kPatch, "/api/v1/config", R"({"auto_block":{"mode":"observe"}})").status,
+      200);
   ASSERT_EQ(f.call(HttpMethod::kPatch, "/api/v1/config",
                    R"({"auto_block":{"limits":{"udp_packets":7000}}})")
                 .status,
@@ -185,9 +185,9 @@ TEST(AutoBlock, PatchesMergeFieldByFieldAndFailTogether) {
   EXPECT_EQ(c["mode"], "observe");
   EXPECT_EQ(c["limits"]["udp_packets"], 7000);
   EXPECT_EQ(c["limits"]["invalid_ack"], 1000);
-  const ApiReply r = f.call(
-      HttpMethod::kPatch, "/api/v1/config",
-      R"({"vips":[{"address":"192.0.2.250","ports":[80]}],"auto_block":{"mode":"block"}})");
+  const ApiReply r =
+      f.call(HttpMethod::kPatch, "/api/v1/config",
+             R"({"vips":[{"address":"192.0.2.250","ports":[80]}],"auto_block":{"mode":"block"}})");
   EXPECT_EQ(r.status, 404) << r.body;
   c = f.json(f.call(HttpMethod::kGet, "/api/v1/config"))["auto_block"];
   EXPECT_EQ(c["mode"], "observe");
@@ -197,13 +197,13 @@ TEST(AutoBlock, PatchesMergeFieldByFieldAndFailTogether) {
 // parts are undone, in the maps, in the answer and in the saved settings a restart reads.
 TEST(AutoBlock, APatchWhoseVipWriteIsRefusedTakesItsAutoBlockBack) {
   ControlFixture f;
-  ASSERT_EQ(f.call(HttpMethod::kPatch, "/api/v1/config", R"({"auto_block":{"mode":"observe"}})")
-                .status,
-            200);
+  ASSERT_EQ(
+      f.call(HttpMethod::kPatch, "/api/v1/config", R"({"auto_block":{"mode":"observe"}})").status,
+      200);
   f.maps.refuseOnce = 1;  // the auto_block write passes, the VIP commit's is refused
-  const ApiReply r = f.call(
-      HttpMethod::kPatch, "/api/v1/config",
-      R"({"vips":[{"address":"10.0.0.100","ports":[80]}],"auto_block":{"mode":"block"}})");
+  const ApiReply r =
+      f.call(HttpMethod::kPatch, "/api/v1/config",
+             R"({"vips":[{"address":"10.0.0.100","ports":[80]}],"auto_block":{"mode":"block"}})");
   EXPECT_EQ(r.status, 500) << r.body;
   const nlohmann::json c = f.json(f.call(HttpMethod::kGet, "/api/v1/config"));
   EXPECT_EQ(c["auto_block"]["mode"], "observe");

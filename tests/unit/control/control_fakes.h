@@ -105,6 +105,7 @@ struct ControlFixture {
     };
     fileConfig = config;
     deps.loadConfig = [this] { return fileConfig; };
+    deps.attached = [this] { return xdpAttached; };
     controller = std::make_unique<Controller>(config, std::move(deps),
                                               std::make_unique<StateStore>(config.stateDir),
                                               [this] { return now; });
@@ -136,6 +137,7 @@ struct ControlFixture {
   std::filesystem::path dir;
   Config config;
   std::variant<Config, std::string> fileConfig;  // what a reload reads
+  bool xdpAttached = true;                       // what the kernel says of the attachment
   FakeMaps maps;
   FakeWorker worker;
   std::int64_t now = 1'800'000'000;

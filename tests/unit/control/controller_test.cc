@@ -72,6 +72,24 @@ TEST(Controller, ABackendChangeIsPublishedAndAFailedMapWriteRollsBack) {
   EXPECT_EQ(cfg["vips"][0]["ports"], nlohmann::json::array({80, 443}));
 }
 
+// The program removed from the interface behind xlbd's back (ip link set dev X xdp off): the
+// stats, the metrics and readiness say so, for an alert to fire.
+TEST(Controller, AnXdpProgramGoneFromTheInterfaceShowsInStatsMetricsAndReadiness) {
+  ControlFixture f;
+  EXPECT_EQ(f.json(f.call(HttpMethod::kGet, "/api/v1/stats"))["xdp_attached"], true);
+  EXPECT_NE(f.call(HttpMethod::kGet, "/metrics").body.find("\nxlb_xdp_attached 1\n"),
+            std::string::npos);
+  EXPECT_EQ(f.call(HttpMethod::kGet, "/readyz").status, 200);
+  f.xdpAttached = false;
+  f.controller->tick();
+  EXPECT_EQ(f.json(f.call(HttpMethod::kGet, "/api/v1/stats"))["xdp_attached"], false);
+  EXPECT_NE(f.call(HttpMethod::kGet, "/metrics").body.find("\nxlb_xdp_attached 0\n"),
+            std::string::npos);
+  const ApiReply r = f.call(HttpMethod::kGet, "/readyz");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("XDP program not attached"), std::string::npos) << r.body;
+}
+
 TEST(Controller, HalfOpenPressureFromTheWorkersReachesTheMapsOnTick) {
   ControlFixture f;
   WorkerStats w;

@@ -250,6 +250,8 @@ class Controller {
   void rebaseBlocklistLocked(const std::vector<Prefix>& configured, ReloadOutcome& out);
   // Logs, at most once a minute, that SYNs arrive with bad or partial TCP checksums.
   void hintChecksumsLocked(const WorkerStats& total);
+  // Says once, loudly, when the XDP program leaves the interface, and when it is back.
+  void watchAttachmentLocked();
   void synPressureLocked(const std::vector<WorkerStats>& ws);
   // Persists the model change just made (and, for VIP settings, applies it to the XDP maps),
   // then publishes a snapshot. On failure restores `before` and returns the 500 to answer.
@@ -282,6 +284,7 @@ class Controller {
   std::chrono::steady_clock::time_point lastRefresh_;
   std::uint64_t checksumDropsSeen_ = 0, partialDropsSeen_ = 0;
   std::chrono::steady_clock::time_point lastChecksumHint_{};
+  std::optional<bool> wasAttached_;  // the last reading of deps_.attached
   SynPressure synPressure_;
   AutoBlocker autoBlock_;
   std::vector<SourceEvent> events_;  // reused by each tick

@@ -59,6 +59,7 @@ struct StatsView {
   };
   std::vector<Queue> queues;
   std::size_t workers = 0;
+  std::optional<bool> xdpAttached;  // unknown without an attachment (the simulator, tests)
   double uptimeSeconds = 0;
   RestartInfo restart;
   std::array<std::uint64_t, kBoundaryCount> internalErrors{};

@@ -37,12 +37,16 @@ class XdpAttachment {
   // The attach replaced a previous run's program in one step.
   bool replacedPrevious() const noexcept { return replaced_; }
   int ifindex() const noexcept { return ifindex_; }
+  // This process's program is still the one on the interface (asks the kernel: someone may have
+  // removed or replaced it since, e.g. `ip link set dev X xdp off`).
+  bool inPlace() const;
   // Detaches this process's program if it is still the one attached (not replaced since).
   void detach();
 
  private:
   XdpAttachment() = default;
   int progFd_ = -1;
+  std::uint32_t progId_ = 0;
   int ifindex_ = 0;
   bool native_ = false;
   bool attached_ = false;
