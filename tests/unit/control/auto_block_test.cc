@@ -20,6 +20,25 @@ namespace {
 using testing::ControlFixture;
 using Act = AutoBlockDecision::Act;
 
+// A second Controller on the fixture's state_dir, with maps of its own: what a restart reads.
+struct Restarted {
+  explicit Restarted(const ControlFixture& f) {
+    ControllerDeps deps;
+    deps.prog = &maps;
+    deps.workers = {&worker};
+    const std::int64_t now = f.now;
+    controller = std::make_unique<Controller>(f.config, std::move(deps),
+                                              std::make_unique<StateStore>(f.config.stateDir),
+                                              [now] { return now; });
+    started = controller->start(error);
+  }
+  testing::FakeMaps maps;
+  testing::FakeWorker worker;
+  std::unique_ptr<Controller> controller;
+  std::string error;
+  bool started = false;
+};
+
 SourceEvent event(const char* source, SourceKind kind = SourceKind::kSyn, std::uint32_t n = 5000) {
   return SourceEvent{*Address::parse(source), kind, n};
 }
@@ -210,16 +229,9 @@ TEST(AutoBlock, APatchWhoseVipWriteIsRefusedTakesItsAutoBlockBack) {
   EXPECT_EQ(c["vips"][0]["ports"], nlohmann::json::array({80, 443}));
   EXPECT_EQ(f.maps.applied.autoBlock.mode, AutoBlockMode::kObserve);
 
-  testing::FakeMaps maps2;
-  testing::FakeWorker worker2;
-  ControllerDeps deps;
-  deps.prog = &maps2;
-  deps.workers = {&worker2};
-  Controller again(f.config, std::move(deps), std::make_unique<StateStore>(f.config.stateDir),
-                   [&] { return f.now; });
-  std::string error;
-  ASSERT_TRUE(again.start(error)) << error;
-  EXPECT_EQ(again.runningConfig().autoBlock.mode, AutoBlockMode::kObserve);
+  Restarted again(f);
+  ASSERT_TRUE(again.started) << again.error;
+  EXPECT_EQ(again.controller->runningConfig().autoBlock.mode, AutoBlockMode::kObserve);
 }
 
 TEST(AutoBlock, PatchIsCheckedAndPersistsAcrossARestart) {
@@ -240,17 +252,10 @@ TEST(AutoBlock, PatchIsCheckedAndPersistsAcrossARestart) {
   EXPECT_EQ(f.maps.applied.autoBlock.limits[2], 90000u);
 
   // A second Controller on the same state_dir (a restart) runs with the PATCHed settings.
-  testing::FakeMaps maps2;
-  testing::FakeWorker worker2;
-  ControllerDeps deps;
-  deps.prog = &maps2;
-  deps.workers = {&worker2};
-  Controller again(f.config, std::move(deps), std::make_unique<StateStore>(f.config.stateDir),
-                   [&] { return f.now; });
-  std::string error;
-  ASSERT_TRUE(again.start(error)) << error;
-  EXPECT_EQ(again.runningConfig().autoBlock.mode, AutoBlockMode::kBlock);
-  EXPECT_EQ(maps2.applied.autoBlock.limits[2], 90000u);
+  Restarted again(f);
+  ASSERT_TRUE(again.started) << again.error;
+  EXPECT_EQ(again.controller->runningConfig().autoBlock.mode, AutoBlockMode::kBlock);
+  EXPECT_EQ(again.maps.applied.autoBlock.limits[2], 90000u);
 }
 
 }  // namespace
