@@ -508,31 +508,6 @@ TEST_F(Control, VipsAddedAndRemovedAtRuntimeAndAReloadedFileServeAsTheySay) {
   rig_->exec("lb", "ip addr del 10.100.0.101/32 dev eth0; ip addr del 10.100.0.102/32 dev eth0");
 }
 
-// An operator (or another tool) takes the XDP program off the interface behind xlbd's back: the
-// kernel's answer shows in /metrics (for XlbXdpProgramMissing), /readyz and the log.
-TEST_F(Control, AnXdpProgramRemovedBehindXlbdsBackIsReportedLoudly) {
-  start();
-  const auto ready = [&] {
-    return rig_->exec("lb", "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9180/readyz")
-        .out;
-  };
-  EXPECT_NE(metrics().find("\nxlb_xdp_attached 1\n"), std::string::npos);
-  EXPECT_EQ(ready(), "200");
-  ASSERT_EQ(rig_->exec("lb", "ip link set dev eth0 xdp off").status, 0);
-  std::string m;
-  for (int i = 0; i < 30 && m.find("\nxlb_xdp_attached 0\n") == std::string::npos; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    m = metrics();
-  }
-  EXPECT_NE(m.find("\nxlb_xdp_attached 0\n"), std::string::npos);
-  EXPECT_EQ(ready(), "503");
-  for (int i = 0; i < 30 && rig_->xlbdLog().find("no longer attached") == std::string::npos; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  EXPECT_NE(rig_->xlbdLog().find("the XDP program is no longer attached to eth0"),
-            std::string::npos);
-}
-
 TEST_F(Control, NonLoopbackApiWithoutTokenFileIsRefused) {
   std::string log;
   EXPECT_FALSE(rig_->startXlbd(config() + "control: {listen: 10.100.0.2:9180}\n", log));
