@@ -23,13 +23,19 @@ struct Attached {
   std::string name;
 };
 
-Attached attachedProgram(int ifindex) {
+// The program on `ifindex` (native before generic) by id only: one netlink query.
+Attached attachedId(int ifindex) {
   Attached a;
   bpf_xdp_query_opts q{};
   q.sz = sizeof q;
   if (bpf_xdp_query(ifindex, 0, &q) != 0) return a;
   a.id = q.drv_prog_id != 0 ? q.drv_prog_id : q.skb_prog_id;
   a.native = q.drv_prog_id != 0;
+  return a;
+}
+
+Attached attachedProgram(int ifindex) {
+  Attached a = attachedId(ifindex);
   if (a.id == 0) return a;
   const int fd = bpf_prog_get_fd_by_id(a.id);
   if (fd < 0) return a;
@@ -145,7 +151,8 @@ bool XdpAttachment::detachXlb(const std::string& ifname, std::string& error) {
 }
 
 bool XdpAttachment::inPlace() const {
-  return attached_ && progId_ != 0 && attachedProgram(ifindex_).id == progId_;
+  // Asked on every scrape and readiness probe: the id is enough, the name is not read.
+  return attached_ && progId_ != 0 && attachedId(ifindex_).id == progId_;
 }
 
 void XdpAttachment::detach() {
