@@ -5,7 +5,7 @@
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps build build-asan build-fuzz demo test test-asan bench bench-rig soak golden fuzz format tidy clean
+.PHONY: all deps build build-asan build-fuzz demo package test test-asan bench bench-rig soak golden fuzz format tidy clean
 
 all: build
 
@@ -22,6 +22,10 @@ build-asan: deps
 
 demo: build
 	./scripts/demo.sh
+
+# The Debian package (CPack) of the release build: build/package/xlb_<version>_<arch>.deb.
+package: build
+	cd build/release && cpack -B $(CURDIR)/build/package
 
 # Every suite on the release build, then the unit, sim and bpf suites (the in-process API test
 # among them) again under ASan+UBSan, then each fuzz target for 30 s from its seed corpus.

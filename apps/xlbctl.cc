@@ -12,6 +12,7 @@
 #include <map>
 #include <string>
 
+#include "cli_doc.h"
 #include "xlb/text.h"
 #include "xlbctl/commands.h"
 
@@ -62,6 +63,7 @@ int run(int argc, char** argv) {
     parsed.emplace_back(sub, &c);
   }
 
+  if (xlb::clidoc::printIfAsked(argc, argv, app, xlb::clidoc::xlbctlPage())) return 0;
   CLI11_PARSE(app, argc, argv);
   if (!xlb::validUtf8(options.comment)) {
     std::cerr << "xlbctl: --comment is not valid UTF-8\n";

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "cli_doc.h"
 #include "xlb/api_server.h"
 #include "xlb/assembly.h"
 #include "xlb/config_yaml.h"
@@ -28,34 +29,14 @@
 #include "xlb/xdp_program.h"
 #include "xlb/xsk_io.h"
 #include "xlbd_cluster.h"
+#include "xlbd_default_config.h"
 #include "xlbd_handover.h"
 #include "xlbd_host.h"
+#include "xlbd_notify.h"
 #include "xlbd_restart.h"
 
 namespace xlb {
 namespace {
-
-// The built-in default: the one-arm rig of scripts/netns (and `make demo`). The LB namespace
-// names its interface eth0 and owns 10.100.0.2 (SNAT) and 10.100.0.100 (VIP); the demo's third
-// client, 10.100.0.23, is on the blocklist.
-constexpr const char* kDefaultConfig = R"(interface: eth0
-xdp_mode: auto
-workers: 1
-snat: {addresses: [10.100.0.2], ports: 20000-29999}
-vips:
-  - address: 10.100.0.100
-    ports: [80, 443]
-    syn_flood: {mode: auto, threshold_pps: 2000}
-    backends:
-      - {address: 10.100.0.11}
-      - {address: 10.100.0.12}
-      - {address: 10.100.0.13}
-blocklist: [10.100.0.23/32]
-conntrack:
-  capacity: 100000
-  timeouts: {syn: 5s, established: 300s, fin: 10s, time_wait: 2s, rst: 1s}
-state_dir: /var/lib/xlb
-)";
 
 constexpr int kExitConfig = 2;
 constexpr int kExitRuntime = 1;
@@ -226,7 +207,10 @@ bool assemble(Daemon& d, std::string& err) {
   h.cookieKey = *key;
   h.openFlows = [&config, &d](std::string& e) { return openFlowStore(config, e, d.flowsOpened); };
   h.adoptMapsFrom = XdpAttachment::attachedXlbProgram(d.ifindex);
-  getrandom(&h.tableSeed, sizeof h.tableSeed, 0);
+  if (getrandom(&h.tableSeed, sizeof h.tableSeed, 0) != sizeof h.tableSeed) {
+    err = "getrandom: no random seed for the connection table";
+    return false;
+  }
   h.localMac = d.mac;
   h.checkDstMac = true;
   NeighborTable* nt = d.neighbors.get();
@@ -371,9 +355,11 @@ int waitForSignal(Daemon& d) {
     if (sig == SIGINT || sig == SIGTERM) return sig;
     if (sig == SIGHUP) {
       spdlog::info("SIGHUP received: reloading the configuration file");
+      notify::reloading();
       const auto outcome = controller.reload();  // logs each change itself
       if (const auto* e = std::get_if<ControlError>(&outcome))
         spdlog::error("reload: {}", e->message);
+      notify::ready("serving (configuration reloaded)");
     }
     if (auto ch = d.handoverListener->accept()) {
       if (handOver(*ch, handoverSource(d))) return kHandedOver;
@@ -401,9 +387,12 @@ int run(const Config& config, std::function<std::variant<Config, std::string>()>
     return kExitRuntime;
   }
   logStarted(d);
+  // serve() returned with the API listening and XDP attached: what readiness means.
+  notify::ready("serving " + config.interface);
   const int sig = waitForSignal(d);
   if (sig == kHandedOver) return 0;  // everything stays as the new process found it
   spdlog::info("{} received: stopping workers", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  notify::stopping();
   d.shutdown();
   std::uint64_t active = 0;
   for (std::uint32_t q = 0; q < d.lb->queues(); ++q) active += d.lb->worker(q).stats().active;
@@ -439,6 +428,7 @@ int daemonMain(int argc, char** argv) {
   app.add_option("--log-level", level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   app.add_flag("--print-default-config", printDefault, "print the built-in configuration");
+  if (xlb::clidoc::printIfAsked(argc, argv, app, xlb::clidoc::xlbdPage())) return 0;
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");

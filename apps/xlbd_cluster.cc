@@ -26,7 +26,11 @@ bool startClusterMember(const Config& config, Assembly& lb, ClusterRole& out, st
     }
   }
   o.clock = [] { return monotonicNow(); };
-  getrandom(&o.incarnation, sizeof o.incarnation, 0);
+  // Peers tell a restarted member by its incarnation: it must not repeat.
+  if (getrandom(&o.incarnation, sizeof o.incarnation, 0) != sizeof o.incarnation) {
+    error = "getrandom: no random incarnation for the cluster";
+    return false;
+  }
   out.directory = std::make_unique<XdpDirectory>(lb.program().runtime());
   out.agent = ClusterAgent::open(std::move(o), *out.directory, error);
   if (!out.agent) return false;

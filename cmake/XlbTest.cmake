@@ -2,7 +2,7 @@
 # One helper registers every test binary with ctest under exactly one label (unit, bpf, sim,
 # netns, cluster).
 function(xlb_add_test name)
-  cmake_parse_arguments(T "" "LABEL;TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(T "" "LABEL;TIMEOUT;FIXTURES" "SOURCES;LIBS" ${ARGN})
   if(NOT T_LABEL MATCHES "^(unit|bpf|sim|netns|cluster)$")
     message(FATAL_ERROR "xlb_add_test(${name}): LABEL must be unit, bpf, sim, netns or cluster")
   endif()
@@ -17,7 +17,12 @@ function(xlb_add_test name)
   if(T_LABEL MATCHES "^(netns|cluster)$")
     set(serial TRUE)
   endif()
+  # FIXTURES: a ctest fixture every test of the binary needs (its setup test runs first).
+  set(fixtures)
+  if(T_FIXTURES)
+    set(fixtures FIXTURES_REQUIRED ${T_FIXTURES})
+  endif()
   gtest_discover_tests(${name}
-    PROPERTIES LABELS ${T_LABEL} TIMEOUT ${T_TIMEOUT} RUN_SERIAL ${serial}
+    PROPERTIES LABELS ${T_LABEL} TIMEOUT ${T_TIMEOUT} RUN_SERIAL ${serial} ${fixtures}
     DISCOVERY_TIMEOUT 60)
 endfunction()

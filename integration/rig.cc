@@ -165,10 +165,11 @@ void Rig::writeConfig(const std::string& yaml) const {
   std::ofstream(dir_ + "/xlbd.yaml") << conf;
 }
 
-pid_t Rig::spawnXlbd(const std::string& binary, const std::string& flags) const {
+pid_t Rig::spawnXlbd(const std::string& binary, const std::string& flags,
+                     const std::string& launcher) const {
   const std::string cmd = "mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf; exec " +
-                          binary + " --config " + dir_ + "/xlbd.yaml " + flags + " >>" + dir_ +
-                          "/xlbd.log 2>&1";
+                          (launcher.empty() ? "" : launcher + " ") + binary + " --config " + dir_ +
+                          "/xlbd.yaml " + flags + " >>" + dir_ + "/xlbd.log 2>&1";
   const pid_t pid = fork();
   if (pid == 0) {
     const std::string netns = ns("lb");
@@ -180,10 +181,15 @@ pid_t Rig::spawnXlbd(const std::string& binary, const std::string& flags) const 
 }
 
 bool Rig::startXlbd(const std::string& yaml, std::string& log) {
+  return startXlbdWith("", binDir() + "/xlbd", yaml, log);
+}
+
+bool Rig::startXlbdWith(const std::string& launcher, const std::string& binary,
+                        const std::string& yaml, std::string& log) {
   const std::string logPath = dir_ + "/xlbd.log";
   writeConfig(yaml);
   std::remove(logPath.c_str());
-  const pid_t pid = spawnXlbd(binDir() + "/xlbd", "");
+  const pid_t pid = spawnXlbd(binary, "", launcher);
   xlbd_ = pid;
   for (int i = 0; i < 100; ++i) {
     log = readFile(logPath);

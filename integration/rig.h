@@ -60,6 +60,10 @@ class Rig {
   // started (or exits). False with the log in `log` on failure. The configuration's state_dir
   // is replaced by one inside the rig's directory (kept across restarts of the same rig).
   bool startXlbd(const std::string& yaml, std::string& log);
+  // The same with another binary, started through `launcher` (a command prefix such as
+  // "env A=B setpriv ..."; empty for none): how a test runs xlbd as a service manager would.
+  bool startXlbdWith(const std::string& launcher, const std::string& binary,
+                     const std::string& yaml, std::string& log);
   // Writes the configuration file xlbd runs with (state_dir replaced as above), as an operator
   // edits it before a reload.
   void writeConfig(const std::string& yaml) const;
@@ -106,7 +110,8 @@ class Rig {
 
  private:
   std::string libCall(const std::string& fn) const;
-  pid_t spawnXlbd(const std::string& binary, const std::string& flags) const;
+  pid_t spawnXlbd(const std::string& binary, const std::string& flags,
+                  const std::string& launcher = "") const;
   std::string prefix_;
   std::string dir_;
   bool ok_ = false;

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "cli_doc.h"
 #include "closed_loop.h"
 #include "pcapgen.h"
 #include "replay.h"
@@ -125,6 +126,7 @@ int simMain(int argc, char** argv) {
       "run", "run a closed-loop scenario and check its expectations through the API");
   run->add_option("scenario", scenario, "scenario file (YAML, see docs/SIM.md)")->required();
 
+  if (xlb::clidoc::printIfAsked(argc, argv, app, xlb::clidoc::xlbSimPage())) return 0;
   CLI11_PARSE(app, argc, argv);
   if (run->parsed()) return xlb::sim::runScenario(scenario, std::cout);
   if (gen->parsed()) return generateCommand(go, genOut);
