@@ -16,7 +16,7 @@ PACKAGES=(
   haproxy nftables conntrack python3-matplotlib
   iproute2 ethtool iputils-ping nginx-light curl wrk hping3 openssl procps psmisc
   dnsmasq-base dnsperf bind9-dnsutils ngtcp2-client ngtcp2-server bird2
-  libsystemd-dev groff-base man-db lintian dpkg-dev
+  libsystemd-dev groff-base man-db lintian dpkg-dev chromium python3-websocket
 )
 
 missing=()

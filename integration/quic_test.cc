@@ -38,7 +38,7 @@ health_check: {interval: 200ms, timeout: 100ms, rise: 2, fall: 2}
 )";
 }
 
-class Quic : public rig::RigSuite<Quic> {
+class QuicRig : public rig::RigSuite<QuicRig> {
  public:
   static constexpr rig::RigShape kShape{"quic", 1, 3};
   static void SetUpTestSuite() {
@@ -73,7 +73,7 @@ class Quic : public rig::RigSuite<Quic> {
   static inline bool quicOk_ = true;
 };
 
-TEST_F(Quic, ARebindingClientStaysOnItsBackendAndSnatTuple) {
+TEST_F(QuicRig, ARebindingClientStaysOnItsBackendAndSnatTuple) {
   start(config(true));
   ASSERT_TRUE(rig_->waitStats([](const nlohmann::json&) { return true; }, 2).is_object());
   std::this_thread::sleep_for(std::chrono::seconds(1));  // health checks up
@@ -100,7 +100,7 @@ TEST_F(Quic, ARebindingClientStaysOnItsBackendAndSnatTuple) {
 
 // The control: the same transfers without quic: true. Each rebinding is a new 5-tuple and so a new
 // flow with its own SNAT port (maybe another backend): the feature above is what keeps it.
-TEST_F(Quic, WithoutQuicEveryRebindingIsANewFlow) {
+TEST_F(QuicRig, WithoutQuicEveryRebindingIsANewFlow) {
   start(config(false));
   std::this_thread::sleep_for(std::chrono::seconds(1));
   constexpr int kTransfers = 3;

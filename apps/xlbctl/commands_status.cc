@@ -100,6 +100,20 @@ int metrics(const Session& s, const Options&) {
   return 0;
 }
 
+// The status page's address, once it and its files answer (a browser is what reads it).
+int ui(const Session& s, const Options&) {
+  for (const char* path : {"/ui/", "/ui/app.js", "/ui/style.css"}) {
+    const xlb::HttpResponse r = s.request("GET", path);
+    if (!r.error.empty() || r.status >= 400) s.expect(r);  // prints the error and exits
+  }
+  if (s.asJson) {
+    s.show({{"url", s.api + "/ui/"}});
+  } else {
+    std::cout << s.api << "/ui/\n";
+  }
+  return 0;
+}
+
 int connsList(const Session& s, const Options& o) {
   const json j = s.pages(
       "/api/v1/connections",
@@ -153,6 +167,12 @@ std::vector<Command> statusCommands() {
        {{"GET", "/metrics"}},
        [](CLI::App&, Options&) {},
        metrics},
+      {"",
+       "ui",
+       "check that the status page answers and print its address",
+       {{"GET", "/ui"}, {"GET", "/ui/{asset}"}},
+       [](CLI::App&, Options&) {},
+       ui},
       {"conns",
        "list",
        "list connections (filters combine)",

@@ -11,6 +11,9 @@ namespace xlb::handlers {
 ApiReply healthz(ApiCall& call);
 ApiReply readyz(ApiCall& call);
 ApiReply metrics(ApiCall& call);
+// The status page (api_handlers_ui.cc).
+ApiReply uiPage(ApiCall& call);
+ApiReply uiAsset(ApiCall& call);
 ApiReply stats(ApiCall& call);
 ApiReply getConfig(ApiCall& call);
 ApiReply patchConfig(ApiCall& call);

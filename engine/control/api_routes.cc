@@ -23,6 +23,8 @@ const std::vector<Route>& table() {
       {H::kGet, "/readyz", false, "readiness: XDP attached, workers running, next hops known",
        h::readyz},
       {H::kGet, "/metrics", false, "Prometheus metrics", h::metrics},
+      {H::kGet, "/ui", false, "the status page (read-only; also /ui/)", h::uiPage},
+      {H::kGet, "/ui/{asset}", false, "the status page's script and style sheet", h::uiAsset},
       {H::kGet, "/api/v1/stats", false, "summary statistics", h::stats},
       {H::kGet, "/api/v1/config", false, "the running configuration", h::getConfig},
       {H::kPatch, "/api/v1/config", true, "change VIP settings (served ports, SYN-flood mode)",
