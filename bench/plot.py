@@ -5,8 +5,11 @@
   replay.png  xlb-sim replay throughput (Mpps) per capture: engine alone, the XDP program's
               native build + engine, the kernel's XDP (BPF_PROG_TEST_RUN) + engine;
   xdp.png     XDP cost per packet (ns), kernel and native build, per path.
+  flows.png   the engine's throughput on established flows (Mpps, one core) by the number of
+              flows in the table, with the table's bytes per connection.
 
-Usage: bench/plot.py OUT_DIR (reads OUT_DIR/xlb-bench-replay.json, OUT_DIR/xlb-bench-xdp.json).
+Usage: bench/plot.py OUT_DIR (reads OUT_DIR/xlb-bench-replay.json, xlb-bench-xdp.json and
+xlb-bench-core.json; a plot whose JSON is missing is skipped).
 Prints the replay table as Markdown too.
 """
 import json
@@ -102,10 +105,38 @@ def xdp_plot(out_dir):
     fig.savefig(os.path.join(out_dir, "xdp.png"), dpi=100)
 
 
+def flows_plot(out_dir):
+    path = os.path.join(out_dir, "xlb-bench-core.json")
+    if not os.path.exists(path):
+        return
+    points = []
+    for name, b in medians(path).items():
+        parts = name.split("/")
+        if parts[0] == "BM_PipelineEstablished" and len(parts) > 1 and parts[1].isdigit():
+            points.append((int(parts[1]), b.get("items_per_second", 0) / 1e6,
+                           b.get("bytes_per_conn", 0)))
+    if not points:
+        return
+    points.sort()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.plot([p[0] for p in points], [p[1] for p in points], marker="o")
+    for flows, mpps, per_conn in points:
+        ax.annotate(f"{mpps:.2f} Mpps\n{per_conn:.0f} B/conn", (flows, mpps),
+                    textcoords="offset points", xytext=(0, 8), ha="center", fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("established flows in the table")
+    ax.set_ylabel("Mpps (one core)")
+    ax.set_ylim(bottom=0, top=max(p[1] for p in points) * 1.3)
+    ax.set_title("engine throughput by flow count (established TCP)")
+    fig.tight_layout()
+    fig.savefig(os.path.join(out_dir, "flows.png"), dpi=100)
+
+
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else "build/bench"
     replay_plot(out_dir)
     xdp_plot(out_dir)
+    flows_plot(out_dir)
 
 
 if __name__ == "__main__":

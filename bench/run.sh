@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Runs every benchmark binary in BIN_DIR, writing Google Benchmark JSON to OUT_DIR, then the
-# plots (replay.png, xdp.png) and the replay table (bench/plot.py).
+# plots (replay.png, xdp.png, flows.png) and the replay table (bench/plot.py).
 # Usage: bench/run.sh BIN_DIR OUT_DIR [extra google-benchmark flags]
 set -euo pipefail
 bin=${1:?bin dir}
