@@ -37,6 +37,7 @@ EXTRACT = r"""(() => {
       source: r.cells[2].textContent})),
     chart_new_points: Number(document.getElementById('chart-new').dataset.points || 0),
     chart_new_last: Number(document.getElementById('chart-new').dataset.last || 0),
+    chart_drop_lines: Number(document.getElementById('chart-drops').dataset.lines || 0),
   };
 })()"""
 

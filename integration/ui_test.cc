@@ -82,6 +82,7 @@ TEST_F(StatusPage, ShowsTheApisFiguresAndFollowsTraffic) {
   EXPECT_GE(apiHits, 20);
   EXPECT_EQ(shownHits, apiHits) << after["blocklist"].dump(2);
   EXPECT_GE(after["drops"].value("blocklist", 0L), 20L) << after["drops"].dump(2);
+  EXPECT_GE(after["chart_drop_lines"].get<int>(), 1) << "a line for the blocklist's drops";
   EXPECT_FALSE(after["states"].empty());
 
   ASSERT_TRUE(std::filesystem::exists(shot));

@@ -58,31 +58,43 @@ function rates(pick) {
   return out;
 }
 
-function drawChart(svg, series, color) {
+const colors = ['#c0392b', '#1f6fb2', '#e67e22', '#8e44ad', '#16a085'];
+
+// lines: [{name, points: [{t, v}]}], drawn on one scale with a legend.
+function drawChart(svg, lines) {
   const ns = 'http://www.w3.org/2000/svg';
   const w = 600, h = 160, pad = 30;
   svg.replaceChildren();
-  const max = Math.max(1, ...series.map((p) => p.v));
+  const all = lines.flatMap((l) => l.points);
+  const max = Math.max(1, ...all.map((p) => p.v));
   const now = Date.now();
   // The window grows with the history, from one minute up to historySeconds.
   const span = Math.min(historySeconds, Math.max(60, history.length ? (now - history[0].t) / 1000 : 60));
   const x = (t) => pad + (w - pad - 4) * (1 - (now - t) / (span * 1000));
   const y = (v) => h - 16 - (h - 28) * (v / max);
-  const line = document.createElementNS(ns, 'polyline');
-  line.setAttribute('points', series.map((p) => x(p.t).toFixed(1) + ',' + y(p.v).toFixed(1)).join(' '));
-  line.setAttribute('stroke', color);
-  svg.appendChild(line);
-  const labels = [[pad - 26, 14, max.toFixed(max < 10 ? 1 : 0)], [pad - 26, h - 16, '0'],
-    [pad, h - 2, '-' + Math.round(span) + ' s'], [w - 30, h - 2, 'now']];
-  for (const [lx, ly, text] of labels) {
+  const text = (lx, ly, content, color) => {
     const t = document.createElementNS(ns, 'text');
     t.setAttribute('x', lx);
     t.setAttribute('y', ly);
-    t.textContent = text;
+    if (color) t.setAttribute('fill', color);
+    t.textContent = content;
     svg.appendChild(t);
-  }
-  svg.dataset.points = String(series.length);
-  svg.dataset.last = series.length ? series[series.length - 1].v.toFixed(2) : '0';
+  };
+  lines.forEach((l, i) => {
+    const line = document.createElementNS(ns, 'polyline');
+    line.setAttribute('points', l.points.map((p) => x(p.t).toFixed(1) + ',' + y(p.v).toFixed(1)).join(' '));
+    line.setAttribute('stroke', colors[i % colors.length]);
+    svg.appendChild(line);
+    if (l.name) text(pad + 8, 14 + 12 * i, l.name, colors[i % colors.length]);
+  });
+  text(pad - 26, 14, max.toFixed(max < 10 ? 1 : 0));
+  text(pad - 26, h - 16, '0');
+  text(pad, h - 2, '-' + Math.round(span) + ' s');
+  text(w - 30, h - 2, 'now');
+  const first = lines.length ? lines[0].points : [];
+  svg.dataset.lines = String(lines.length);
+  svg.dataset.points = String(first.length);
+  svg.dataset.last = first.length ? first[first.length - 1].v.toFixed(2) : '0';
 }
 
 function renderHeader(stats) {
@@ -173,9 +185,11 @@ async function poll() {
     renderHeader(stats);
     renderStates(stats);
     renderDrops(drops);
-    drawChart(document.getElementById('chart-new'), rates((s) => s.created), '#1f6fb2');
+    drawChart(document.getElementById('chart-new'), [{name: '', points: rates((s) => s.created)}]);
+    // One line per reason, the five that dropped most.
+    const top = Object.entries(drops).sort((p, q) => q[1] - p[1]).slice(0, 5).map(([r]) => r);
     drawChart(document.getElementById('chart-drops'),
-      rates((s) => Object.values(s.drops).reduce((a, n) => a + n, 0)), '#c0392b');
+      top.map((r) => ({name: r, points: rates((s) => s.drops[r] || 0)})));
     await renderBackends(stats);
     await renderBlocklist();
     document.getElementById('errors').hidden = true;
