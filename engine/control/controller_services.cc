@@ -159,7 +159,12 @@ std::variant<Config, ControlError> Controller::patchConfig(const ConfigPatch& pa
     const ServiceModel before = model_;
     model_ = std::move(next);
     if (auto failed = commitLocked(before, true)) {
-      if (patch.autoBlock) setAutoBlockLocked(blockBefore);
+      // When taking automatic blocking back is refused too, it stays as requested everywhere
+      // (memory, XDP, state_dir agree): the answer must not claim that nothing changed.
+      if (patch.autoBlock && setAutoBlockLocked(blockBefore)) {
+        failed->message +=
+            "; the auto_block settings could not be taken back either and stay as requested";
+      }
       return *failed;
     }
     spdlog::info("config: VIP settings changed");

@@ -234,6 +234,30 @@ TEST(AutoBlock, APatchWhoseVipWriteIsRefusedTakesItsAutoBlockBack) {
   EXPECT_EQ(again.controller->runningConfig().autoBlock.mode, AutoBlockMode::kObserve);
 }
 
+// When the VIP write and then taking automatic blocking back are both refused, the settings stay
+// as requested in memory, in XDP and in state_dir alike, and the answer says so.
+TEST(AutoBlock, APatchWhoseRollbackIsRefusedTooSaysTheAutoBlockSettingsStayed) {
+  ControlFixture f;
+  ASSERT_EQ(
+      f.call(HttpMethod::kPatch, "/api/v1/config", R"({"auto_block":{"mode":"observe"}})").status,
+      200);
+  f.maps.refuseFrom = 1;  // the auto_block write passes; every write after it is refused
+  const ApiReply r =
+      f.call(HttpMethod::kPatch, "/api/v1/config",
+             R"({"vips":[{"address":"10.0.0.100","ports":[80]}],"auto_block":{"mode":"block"}})");
+  EXPECT_EQ(r.status, 500) << r.body;
+  EXPECT_NE(r.body.find("stay as requested"), std::string::npos) << r.body;
+  f.maps.refuseFrom = -1;
+  const nlohmann::json c = f.json(f.call(HttpMethod::kGet, "/api/v1/config"));
+  EXPECT_EQ(c["auto_block"]["mode"], "block");
+  EXPECT_EQ(f.maps.applied.autoBlock.mode, AutoBlockMode::kBlock);
+  EXPECT_EQ(c["vips"][0]["ports"], nlohmann::json::array({80, 443}));
+
+  Restarted again(f);
+  ASSERT_TRUE(again.started) << again.error;
+  EXPECT_EQ(again.controller->runningConfig().autoBlock.mode, AutoBlockMode::kBlock);
+}
+
 TEST(AutoBlock, PatchIsCheckedAndPersistsAcrossARestart) {
   ControlFixture f;
   for (const char* body :

@@ -21,12 +21,13 @@ class FakeMaps final : public XdpMaps {
  public:
   bool apply(const Config& config, std::span<const std::uint16_t> ids, const CookieKey&,
              std::string& error) override {
-    if (refuseOnce == 0 || failApply) {
+    if (refuseOnce == 0 || failApply || refuseFrom == 0) {
       refuseOnce = -1;
       error = "fake: map write refused";
       return false;
     }
     if (refuseOnce > 0) --refuseOnce;
+    if (refuseFrom > 0) --refuseFrom;
     applied = config;
     appliedIds.assign(ids.begin(), ids.end());
     ++applies;
@@ -58,6 +59,7 @@ class FakeMaps final : public XdpMaps {
   std::size_t capacity = 1000;
   bool failApply = false;
   int refuseOnce = -1;  // refuse one write, after this many more succeed (-1: none)
+  int refuseFrom = -1;  // refuse every write once this many more succeeded (-1: never)
   bool pressure = false;
   std::vector<SourceEvent> events;  // what the next takeSourceEvents hands out
   int applies = 0;
