@@ -30,13 +30,6 @@ inline std::string config() {
   return c + "health_check: {interval: 200ms, timeout: 100ms, rise: 2, fall: 2}\n";
 }
 
-inline std::string readText(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
 class Control : public rig::RigSuite<Control> {
  public:
   static constexpr rig::RigShape kShape{"cp", 2, 3};
@@ -56,16 +49,15 @@ class Control : public rig::RigSuite<Control> {
   }
   // Waits up to timeoutSec for the backend's health.
   std::string waitHealth(const std::string& backend, const std::string& want, int timeoutSec) {
-    std::string health;
-    for (int i = 0; i < timeoutSec * 10; ++i) {
-      const auto r = rig_->api("GET", std::string("/api/v1/vips/") + kVip + "/backends");
-      for (const auto& b : r.body["items"]) {
-        if (b["address"] == backend) health = b["health"];
+    const auto healthOf = [&](const nlohmann::json& items) {
+      for (const auto& b : items) {
+        if (b["address"] == backend) return b["health"].get<std::string>();
       }
-      if (health == want) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return health;
+      return std::string();
+    };
+    return healthOf(rig_->waitBackends(
+        std::string(kVip) + "/backends",
+        [&](const nlohmann::json& items) { return healthOf(items) == want; }, timeoutSec));
   }
 };
 

@@ -22,7 +22,7 @@ namespace {
 using control_rig::config;
 using control_rig::Control;
 using control_rig::kVip;
-using control_rig::readText;
+using rig::readFile;
 using rig::Rig;
 using rig::tail;
 
@@ -239,7 +239,7 @@ TEST_F(Control, ConnectionKilledOverTheApiIsResetAtBothEnds) {
 // same configuration. Reasons that pass frames to the kernel may be higher on the rig: the
 // segment carries its own ARP and neighbour discovery.
 TEST_F(Control, PcapReplayedOntoTheRigCountsWhatTheSimulatorCounts) {
-  std::string cfg = readText(std::string(XLB_SOURCE_DIR) + "/pcaps/sim.yaml");
+  std::string cfg = readFile(std::string(XLB_SOURCE_DIR) + "/pcaps/sim.yaml");
   // xlbd refuses SNAT ports inside the kernel's ephemeral range; the replay allocates none of
   // the differing ones, so both runs use the narrower range.
   cfg = std::regex_replace(cfg, std::regex("ports: 1024-65535"), "ports: 20000-29999");
@@ -272,7 +272,7 @@ TEST_F(Control, PcapReplayedOntoTheRigCountsWhatTheSimulatorCounts) {
                   XLB_SOURCE_DIR + "/pcaps/golden/mixed.pcap" + " --report " + base + ".json 2>&1",
               60);
   ASSERT_EQ(sim.status, 0) << sim.out;
-  const nlohmann::json report = nlohmann::json::parse(readText(base + ".json"), nullptr, false);
+  const nlohmann::json report = nlohmann::json::parse(readFile(base + ".json"), nullptr, false);
   rig::sh("rm -f " + base + ".yaml " + base + ".pcap " + base + ".json");
   ASSERT_TRUE(report.is_object());
   int compared = 0;

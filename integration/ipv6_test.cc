@@ -91,16 +91,7 @@ class Ipv6 : public rig::RigSuite<Ipv6> {
     return {w, s};
   }
   nlohmann::json waitAllUp(const std::string& vip, int timeoutSec) {
-    nlohmann::json items;
-    for (int i = 0; i < timeoutSec * 10; ++i) {
-      const auto r = rig_->api("GET", "/api/v1/vips/" + vip + "/backends");
-      items = r.body["items"];
-      bool all = items.is_array() && !items.empty();
-      for (const auto& b : items) all = all && b["health"] == "up";
-      if (all) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return items;
+    return rig_->waitBackends(vip + "/backends", rig::Rig::allUp, timeoutSec);
   }
 };
 

@@ -19,13 +19,6 @@
 namespace xlb::rig {
 namespace {
 
-std::string readAll(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
 std::string replaceAll(std::string s, const std::string& from, const std::string& to) {
   for (auto at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
     s.replace(at, from.size(), to);
@@ -110,10 +103,10 @@ class PackageRig : public RigSuite<PackageRig> {
     const CmdResult x = sh("rm -rf " + root_ + " && mkdir -p " + root_ + " && dpkg-deb -x " +
                            XLB_PACKAGE_DIR "/xlb_*.deb " + root_);
     ASSERT_EQ(x.status, 0) << "no package to extract (the package_build test makes it): " << x.out;
-    unit_ = readAll(root_ + "/lib/systemd/system/xlbd.service");
+    unit_ = readFile(root_ + "/lib/systemd/system/xlbd.service");
     ASSERT_FALSE(unit_.empty());
     // The packaged default configuration with the rig's addresses for its examples.
-    config_ = readAll(root_ + "/etc/xlb/xlb.yaml");
+    config_ = readFile(root_ + "/etc/xlb/xlb.yaml");
     for (const auto& [from, to] :
          {std::pair<std::string, std::string>{"192.0.2.100", "10.100.0.100"},
           {"192.0.2.2", "10.100.0.2"},

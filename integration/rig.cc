@@ -24,13 +24,6 @@
 namespace xlb::rig {
 namespace {
 
-std::string readFile(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 std::string quote(const std::string& s) {
   std::string q = "'";
   for (char c : s) {
@@ -101,6 +94,13 @@ Rig::Rig(const std::string& name, int clients, int backends, int lbQueues) {
                          60);
   setupLog_ = r.out;
   ok_ = r.status == 0;
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
 }
 
 std::string tail(const std::string& log, std::size_t lines) {
@@ -253,6 +253,12 @@ int Rig::stopXlbd(int sig) {
 
 bool Rig::xlbdRunning() const {
   return xlbd_ > 0 && kill(xlbd_, 0) == 0;
+}
+
+bool Rig::allUp(const nlohmann::json& items) {
+  bool all = items.is_array() && !items.empty();
+  for (const auto& b : items) all = all && b["health"] == "up";
+  return all;
 }
 
 std::string Rig::xlbdLog() const {

@@ -30,6 +30,9 @@ struct WrkResult {
 };
 WrkResult parseWrk(const std::string& out);
 
+// The whole text of a file ("" when it cannot be read).
+std::string readFile(const std::string& path);
+
 // The last `lines` lines of a log (for failure messages).
 std::string tail(const std::string& log, std::size_t lines = 20);
 
@@ -91,6 +94,20 @@ class Rig {
                const std::string& body = "") const;
   std::string stateDir() const { return dir_ + "/state"; }
   pid_t xlbdPid() const { return xlbd_; }
+  // Polls GET /api/v1/vips/<listing> (e.g. "10.100.0.100/backends?protocol=udp") every 100 ms
+  // for up to timeoutSec until done(items) holds; returns the last items.
+  template <typename Done>
+  nlohmann::json waitBackends(const std::string& listing, Done done, int timeoutSec) const {
+    nlohmann::json items;
+    for (int i = 0; i < timeoutSec * 10; ++i) {
+      items = api("GET", "/api/v1/vips/" + listing).body["items"];
+      if (done(items)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return items;
+  }
+  // A listing that is not empty and whose every backend is up.
+  static bool allUp(const nlohmann::json& items);
   // Waits up to timeoutSec for pred(stats) to hold; returns the last stats.
   template <typename Pred>
   nlohmann::json waitStats(Pred pred, int timeoutSec) const {

@@ -71,14 +71,7 @@ class Udp : public rig::RigSuite<Udp> {
   }
   // Waits until every backend of the VIP (address?protocol=...) is up.
   bool waitAllUp(const std::string& vip, int timeoutSec) {
-    for (int i = 0; i < timeoutSec * 10; ++i) {
-      const auto r = rig_->api("GET", "/api/v1/vips/" + vip);
-      bool all = r.body["items"].is_array() && !r.body["items"].empty();
-      for (const auto& b : r.body["items"]) all = all && b["health"] == "up";
-      if (all) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
+    return rig::Rig::allUp(rig_->waitBackends(vip, rig::Rig::allUp, timeoutSec));
   }
   // n queries with dig from client c<client>, each from a new socket: answer -> count
   // ("FAIL" for no answer).

@@ -67,7 +67,6 @@ CommandDoc describe(const CLI::App& app, const std::string& path) {
   for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
     c.subcommands.push_back(sub->get_name());
   }
-  c.hasSubcommands = !c.subcommands.empty();
   return c;
 }
 

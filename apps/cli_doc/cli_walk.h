@@ -24,7 +24,6 @@ struct CommandDoc {
   std::vector<OptionDoc> arguments;  // positional
   std::vector<OptionDoc> options;
   std::vector<std::string> subcommands;
-  bool hasSubcommands = false;
 };
 
 CommandDoc describe(const CLI::App& app, const std::string& path);

@@ -111,7 +111,7 @@ void commandEntry(std::ostream& out, const std::string& program, const CommandDo
         << (a.required ? "" : "]");
   }
   if (!c.options.empty()) out << " [\\fIOPTIONS\\fR]";
-  if (c.hasSubcommands) out << " \\fICOMMAND\\fR";
+  if (!c.subcommands.empty()) out << " \\fICOMMAND\\fR";
   out << "\"\n" << roff(c.help) << "\n";
   for (const OptionDoc& a : c.arguments) optionEntry(out, a);
   for (const OptionDoc& o : c.options) optionEntry(out, o);
