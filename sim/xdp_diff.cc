@@ -51,9 +51,13 @@ Dump dump(const XdpRuntime& rt, XdpMap m, std::uint32_t limit) {
   Dump d;
   Bytes value(valueBytes(rt, i));
   if (i.type == BPF_MAP_TYPE_ARRAY || i.type == BPF_MAP_TYPE_PERCPU_ARRAY) {
-    for (std::uint32_t k = 0; k < std::min(limit, i.maxEntries); ++k) {
-      if (rt.lookup(m, &k, value.data()) != 0) continue;
-      d.emplace(keyOf(reinterpret_cast<const std::uint8_t*>(&k), 4), value);
+    const std::uint32_t count = std::min(limit, i.maxEntries);
+    Bytes all(value.size() * count);
+    if (rt.lookupArray(m, count, all.data()) != 0) return d;
+    for (std::uint32_t k = 0; k < count; ++k) {
+      const auto at = all.begin() + static_cast<std::ptrdiff_t>(k * value.size());
+      d.emplace(keyOf(reinterpret_cast<const std::uint8_t*>(&k), 4),
+                Bytes(at, at + static_cast<std::ptrdiff_t>(value.size())));
     }
     return d;
   }

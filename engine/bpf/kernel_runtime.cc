@@ -11,6 +11,7 @@
 #include <cstdarg>
 #include <cstring>
 #include <mutex>
+#include <vector>
 
 #include "xlb_bpf.skel.h"
 
@@ -165,6 +166,16 @@ int KernelXdp::remove(XdpMap m, const void* key) {
 int KernelXdp::lookup(XdpMap m, const void* key, void* value) const {
   errno = 0;
   return result(bpf_map_lookup_elem(fd(m), key, value));
+}
+
+int KernelXdp::lookupArray(XdpMap m, std::uint32_t count, void* values) const {
+  std::vector<std::uint32_t> keys(count);
+  std::uint32_t after = 0, n = count;
+  errno = 0;
+  // An array's batch starts at index 0 and ends with ENOENT once it reaches max_entries.
+  const int rc = bpf_map_lookup_batch(fd(m), nullptr, &after, keys.data(), values, &n, nullptr);
+  if (rc != 0 && errno != ENOENT) return result(rc);
+  return n == count ? 0 : ENOENT;
 }
 
 int KernelXdp::nextKey(XdpMap m, const void* key, void* next) const {

@@ -29,6 +29,7 @@ class KernelXdp final : public XdpRuntime {
   int update(XdpMap m, const void* key, const void* value, std::uint64_t flags) override;
   int remove(XdpMap m, const void* key) override;
   int lookup(XdpMap m, const void* key, void* value) const override;
+  int lookupArray(XdpMap m, std::uint32_t count, void* values) const override;
   int nextKey(XdpMap m, const void* key, void* next) const override;
   XdpMapInfo info(XdpMap m) const override;
   XdpRun run(std::span<const std::uint8_t> frame, std::uint32_t repeat) override;

@@ -157,6 +157,17 @@ int NativeXdp::lookup(XdpMap id, const void* key, void* value) const {
   return 0;
 }
 
+int NativeXdp::lookupArray(XdpMap id, std::uint32_t count, void* values) const {
+  const Map& m = map(id);
+  if (m.array.empty() || count > m.info.maxEntries) return ENOENT;
+  const std::size_t bytes = m.width > 1 ? std::size_t{m.width} * m.stride : m.info.valueSize;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    std::memcpy(static_cast<std::uint8_t*>(values) + i * bytes,
+                m.array.data() + i * std::size_t{m.width} * m.stride, bytes);
+  }
+  return 0;
+}
+
 int NativeXdp::nextKey(XdpMap id, const void* key, void* next) const {
   const Map& m = map(id);
   if (m.hash) {

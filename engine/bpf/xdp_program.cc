@@ -362,12 +362,12 @@ std::size_t XdpProgram::blockCount() const noexcept {
 
 std::array<ReasonStat, kReasonCount> XdpProgram::stats() const {
   std::array<ReasonStat, kReasonCount> out{};
-  std::vector<xlb_stat> per(cpus_);
+  std::vector<xlb_stat> per(std::size_t{cpus_} * kReasonCount);
+  if (rt_->lookupArray(XdpMap::kStats, kReasonCount, per.data()) != 0) return out;
   for (std::uint32_t r = 0; r < kReasonCount; ++r) {
-    if (rt_->lookup(XdpMap::kStats, &r, per.data()) != 0) continue;
-    for (const xlb_stat& s : per) {
-      out[r].packets += s.packets;
-      out[r].bytes += s.bytes;
+    for (unsigned c = 0; c < cpus_; ++c) {
+      out[r].packets += per[r * cpus_ + c].packets;
+      out[r].bytes += per[r * cpus_ + c].bytes;
     }
   }
   return out;

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <random>
 
@@ -222,6 +224,34 @@ TEST_F(XdpDifferential, FindsADifferenceWhenThereIsOne) {
   std::vector<std::uint8_t> copy = syn;
   diff_->kernel().run(copy);  // one more SYN counted by the kernel only
   EXPECT_NE(diff_->compareAllMaps().find("xlb_stats"), std::string::npos);
+}
+
+// lookupArray (one batch call in the kernel) reads what a lookup per index reads, on both
+// runtimes, and refuses more entries than the array has.
+TEST_F(XdpDifferential, AnArrayReadInOneCallIsTheArrayReadKeyByKey) {
+  Config c = testing::udpTestConfig();
+  c.vips[0].synFlood.mode = SynFloodMode::kAlways;
+  load(c);
+  testing::PacketSpec s;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(same(testing::buildPacket(s), "a SYN"));
+  for (XdpProgram* p : {&diff_->kernel(), &diff_->native()}) {
+    const XdpRuntime& rt = p->runtime();
+    const XdpMapInfo info = rt.info(XdpMap::kStats);
+    const std::size_t width = std::size_t{rt.cpus()} * ((info.valueSize + 7u) & ~7u);
+    Bytes all(width * info.maxEntries), one(width);
+    ASSERT_EQ(rt.lookupArray(XdpMap::kStats, info.maxEntries, all.data()), 0);
+    std::size_t nonZero = 0;
+    for (std::uint32_t k = 0; k < info.maxEntries; ++k) {
+      ASSERT_EQ(rt.lookup(XdpMap::kStats, &k, one.data()), 0);
+      EXPECT_TRUE(
+          std::equal(one.begin(), one.end(), all.begin() + static_cast<std::ptrdiff_t>(k * width)))
+          << "index " << k;
+      nonZero += std::any_of(one.begin(), one.end(), [](std::uint8_t b) { return b != 0; });
+    }
+    EXPECT_GT(nonZero, 0u);  // the SYNs' reason, at least
+    Bytes more(width * (info.maxEntries + 1));
+    EXPECT_EQ(rt.lookupArray(XdpMap::kStats, info.maxEntries + 1, more.data()), ENOENT);
+  }
 }
 
 }  // namespace

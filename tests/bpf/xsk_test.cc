@@ -121,9 +121,17 @@ TEST_F(Xsk, FrameAccountingIsExactAfterMixedVerdicts) {
   EXPECT_EQ(c.of(Reason::kTxToBackend), 200u);
   EXPECT_EQ(c.of(Reason::kNoConntrack), 200u);
   EXPECT_EQ(distinct.size(), 200u);
-  EXPECT_EQ(static_cast<std::uint64_t>(toBackend), 200u + c.synRetransmits);
   EXPECT_EQ(io->counters().rxFrames, 400u);
-  EXPECT_EQ(io->counters().txFrames, 200u + c.synRetransmits);
+  // Out of xa came exactly what the socket transmitted. A step whose retransmissions all fell
+  // due together can hand over more than the 128-slot TX ring takes (on a loaded machine the
+  // first SYNs' timers meet): those are counted drops, never lost frames.
+  worker.publishNow();
+  const std::uint64_t lost = io->counters().txRingFull + worker.stats().sendDrops;
+  EXPECT_EQ(static_cast<std::uint64_t>(toBackend), io->counters().txFrames);
+  EXPECT_EQ(io->counters().txFrames + lost, 200u + c.synRetransmits)
+      << io->counters().txRingFull << " TX ring full, " << worker.stats().sendDrops
+      << " without a frame";
+  EXPECT_LE(lost, c.synRetransmits);  // the 200 forwarded SYNs always go out
   const FrameAccounting a = io->accounting();
   EXPECT_TRUE(a.balanced()) << a.free << " free, " << a.fill << " fill, " << a.inApp << " app, "
                             << a.inTx << " tx of " << a.total;

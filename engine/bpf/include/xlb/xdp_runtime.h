@@ -61,6 +61,10 @@ class XdpRuntime {
   virtual int update(XdpMap m, const void* key, const void* value, std::uint64_t flags) = 0;
   virtual int remove(XdpMap m, const void* key) = 0;
   virtual int lookup(XdpMap m, const void* key, void* value) const = 0;
+  // An array map's first `count` values, one after another, each as lookup gives it; ENOENT
+  // when the map has fewer. The kernel reads them in one call (stats are read on every API and
+  // metrics request, and by the differential test after every frame).
+  virtual int lookupArray(XdpMap m, std::uint32_t count, void* values) const = 0;
   // The key after `key` (nullptr: the first); ENOENT after the last.
   virtual int nextKey(XdpMap m, const void* key, void* next) const = 0;
   virtual XdpMapInfo info(XdpMap m) const = 0;
