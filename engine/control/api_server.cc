@@ -106,6 +106,8 @@ ApiRequest toApiRequest(const Http::Request& req) {
 XLB_TEXT_HEADER(ContentTypeText, "Content-Type")
 XLB_TEXT_HEADER(AllowText, "Allow")
 XLB_TEXT_HEADER(WwwAuthenticate, "WWW-Authenticate")
+XLB_TEXT_HEADER(ContentSecurityPolicy, "Content-Security-Policy")
+XLB_TEXT_HEADER(ContentTypeOptions, "X-Content-Type-Options")
 #undef XLB_TEXT_HEADER
 // NOLINTEND(bugprone-macro-parentheses)
 
@@ -127,6 +129,11 @@ class Handler : public Http::Handler {
         response.headers().add(std::make_shared<WwwAuthenticate>("Bearer realm=\"xlb\""));
       if (!r.allow.empty()) response.headers().add(std::make_shared<AllowText>(r.allow));
       response.headers().add(std::make_shared<ContentTypeText>(r.contentType));
+      // A browser takes every reply as the type it is sent as, never as a guess.
+      response.headers().add(std::make_shared<ContentTypeOptions>("nosniff"));
+      if (!r.contentSecurityPolicy.empty()) {
+        response.headers().add(std::make_shared<ContentSecurityPolicy>(r.contentSecurityPolicy));
+      }
       response.send(static_cast<Http::Code>(r.status), r.body);
     } catch (const std::exception& e) {
       spdlog::warn("API: cannot send the response: {}", e.what());

@@ -46,6 +46,8 @@ struct ApiReply {
   std::string contentType = "application/json";
   std::string allow;          // 405: the methods the path takes
   bool authenticate = false;  // 401: ask for the bearer token
+  // Content-Security-Policy, for a reply a browser renders (the status page).
+  std::string contentSecurityPolicy;
 };
 
 // A JSON reply (no body for 204; invalid UTF-8 in echoed request text is replaced).
