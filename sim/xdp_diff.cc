@@ -40,16 +40,20 @@ std::string hex(std::span<const std::uint8_t> b, std::size_t from = 0, std::size
   return s;
 }
 
-std::size_t valueBytes(const XdpRuntime& rt, const XdpMapInfo& i) {
-  if (i.type != BPF_MAP_TYPE_PERCPU_ARRAY) return i.valueSize;
-  return std::size_t{rt.cpus()} * ((i.valueSize + 7u) & ~7u);
+std::string valueDiff(const std::string& map, std::span<const std::uint8_t> key, const Bytes& k,
+                      const Bytes& n) {
+  std::size_t at = 0;
+  while (at < k.size() && at < n.size() && k[at] == n[at]) ++at;
+  const std::size_t from = at < 16 ? 0 : at - 16;
+  return map + " key " + hex(key) + " differs at byte " + std::to_string(at) + ": kernel " +
+         hex(k, from, 48) + " native " + hex(n, from, 48);
 }
 
 // The map's entries (arrays: the first `limit` indexes).
 Dump dump(const XdpRuntime& rt, XdpMap m, std::uint32_t limit) {
   const XdpMapInfo i = rt.info(m);
   Dump d;
-  Bytes value(valueBytes(rt, i));
+  Bytes value(rt.valueBytes(m));
   if (i.type == BPF_MAP_TYPE_ARRAY || i.type == BPF_MAP_TYPE_PERCPU_ARRAY) {
     const std::uint32_t count = std::min(limit, i.maxEntries);
     Bytes all(value.size() * count);
@@ -79,12 +83,7 @@ std::string compare(const XdpRuntime& k, const XdpRuntime& n, XdpMap m, std::uin
   for (const auto& [key, v] : a) {
     auto it = b.find(key);
     if (it == b.end()) return name + " key " + hex(bytesOf(key)) + ": only in the kernel's";
-    if (it->second == v) continue;
-    std::size_t at = 0;
-    while (at < v.size() && at < it->second.size() && v[at] == it->second[at]) ++at;
-    const std::size_t from = at < 16 ? 0 : at - 16;
-    return name + " key " + hex(bytesOf(key)) + " differs at byte " + std::to_string(at) +
-           ": kernel " + hex(v, from, 48) + " native " + hex(it->second, from, 48);
+    if (it->second != v) return valueDiff(name, bytesOf(key), v, it->second);
   }
   for (const auto& [key, v] : b) {
     if (a.find(key) == a.end())
@@ -109,11 +108,13 @@ std::unique_ptr<XdpDiff> XdpDiff::load(const XdpOptions& options, std::string& e
 }
 
 bool XdpDiff::apply(const Config& config, const CookieKey& key, std::string& error) {
+  blockKeysStale_ = true;
   vipSlots_ = static_cast<std::uint32_t>(config.vips.size());
   return kernel_->applyConfig(config, key, error) && native_->applyConfig(config, key, error);
 }
 
 bool XdpDiff::blockAdd(const Prefix& p, std::string& error) {
+  blockKeysStale_ = true;
   bool existsK = false, existsN = false;
   const bool k = kernel_->blockAdd(p, error, &existsK);
   const bool n = native_->blockAdd(p, error, &existsN);
@@ -166,17 +167,44 @@ std::string XdpDiff::run(std::span<const std::uint8_t> frame) {
   return compareWrittenMaps();
 }
 
-std::string XdpDiff::compareWrittenMaps() const {
+std::string XdpDiff::compareWrittenMaps() {
   const XdpRuntime& k = kernel_->runtime();
   const XdpRuntime& n = native_->runtime();
-  for (const auto& [m, limit] : {std::pair{XdpMap::kStats, ~0u},
-                                 {XdpMap::kSynRate, vipSlots_},
-                                 {XdpMap::kBlock4, ~0u},
-                                 {XdpMap::kBlock4Lpm, ~0u},
-                                 {XdpMap::kBlock6, ~0u},
-                                 {XdpMap::kBlock6Lpm, ~0u}}) {
+  for (const auto& [m, limit] : {std::pair{XdpMap::kStats, ~0u}, {XdpMap::kSynRate, vipSlots_}}) {
     if (std::string d = compare(k, n, m, limit); !d.empty()) return d;
   }
+  return compareBlocklist();
+}
+
+std::string XdpDiff::compareBlocklist() {
+  static_assert(static_cast<int>(XdpMap::kBlock6Lpm) - static_cast<int>(XdpMap::kBlock4) == 3);
+  const XdpRuntime& k = kernel_->runtime();
+  const XdpRuntime& n = native_->runtime();
+  for (std::size_t i = 0; i < blockKeys_.size(); ++i) {
+    const auto m = static_cast<XdpMap>(static_cast<std::size_t>(XdpMap::kBlock4) + i);
+    std::vector<Bytes>& keys = blockKeys_[i];
+    if (blockKeysStale_) {
+      if (std::string d = compare(k, n, m, ~0u); !d.empty()) return d;
+      keys.clear();
+      for (const auto& entry : dump(n, m, ~0u)) {
+        const auto b = bytesOf(entry.first);
+        keys.emplace_back(b.begin(), b.end());
+      }
+      continue;
+    }
+    Bytes a(k.valueBytes(m)), b(n.valueBytes(m));
+    for (const Bytes& key : keys) {
+      const int ek = k.lookup(m, key.data(), a.data());
+      const int en = n.lookup(m, key.data(), b.data());
+      if (ek != 0 || en != 0) {
+        return std::string(kMapNames[static_cast<std::size_t>(m)]) + " key " + hex(key) +
+               " went after a frame: kernel " + std::to_string(ek) + ", native " +
+               std::to_string(en);
+      }
+      if (a != b) return valueDiff(kMapNames[static_cast<std::size_t>(m)], key, a, b);
+    }
+  }
+  blockKeysStale_ = false;
   return {};
 }
 

@@ -7,10 +7,12 @@
 // differential test (label bpf), its fuzz target and `xlb-sim replay --differential`.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "xlb/xdp_program.h"
 
@@ -42,12 +44,19 @@ class XdpDiff {
   XdpDiff() = default;
   // The maps the program writes: counters, SYN-rate windows of the configured VIPs' slots and
   // the blocklist's values.
-  std::string compareWrittenMaps() const;
+  std::string compareWrittenMaps();
+  // The blocklist maps. A frame writes values in place (a hit's count and time) and never adds
+  // or removes a key, so the keys are compared whole only after the control plane changed them
+  // (`blockKeysStale_`); after a frame, only the listed keys' values. Walking a hash map visits
+  // every bucket, and the blocklist's hold a million by default.
+  std::string compareBlocklist();
 
   std::unique_ptr<XdpProgram> kernel_, native_;
   XdpRun lastNative_;
   std::uint32_t vipSlots_ = 0;
   std::uint64_t frames_ = 0;
+  bool blockKeysStale_ = true;
+  std::array<std::vector<std::vector<std::uint8_t>>, 4> blockKeys_;  // kBlock4 .. kBlock6Lpm
 };
 
 }  // namespace xlb::sim

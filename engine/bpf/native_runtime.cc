@@ -23,10 +23,6 @@ static_assert(static_cast<int>(XdpMap::kStats) == XLB_NMAP_STATS &&
                   kXdpMapCount == XLB_NMAP_COUNT,
               "XdpMap must follow xlb_native.h's map order");
 
-std::uint32_t roundUp8(std::uint32_t n) {
-  return (n + 7u) & ~7u;
-}
-
 bool blocklistMap(XdpMap m) {
   return m == XdpMap::kBlock4 || m == XdpMap::kBlock4Lpm || m == XdpMap::kBlock6 ||
          m == XdpMap::kBlock6Lpm;
@@ -79,7 +75,7 @@ NativeXdp::NativeXdp(std::uint32_t blocklistCapacity, unsigned cpus) : cpus_(cpu
       case BPF_MAP_TYPE_ARRAY:
       case BPF_MAP_TYPE_PERCPU_ARRAY:
         m.width = s.type == BPF_MAP_TYPE_PERCPU_ARRAY ? cpus_ : 1;
-        m.stride = m.width > 1 ? roundUp8(s.value_size) : s.value_size;
+        m.stride = m.width > 1 ? perCpuStride(s.value_size) : s.value_size;
         m.array.assign(std::size_t{m.info.maxEntries} * m.width * m.stride, 0);
         e.data = m.array.data();
         e.stride = m.stride;

@@ -15,6 +15,10 @@
 namespace xlb {
 namespace {
 
+// The per-CPU maps are read into arrays of their value type: one value per CPU at no padding.
+static_assert(sizeof(xlb_stat) == perCpuStride(sizeof(xlb_stat)));
+static_assert(sizeof(xlb_syn_rate) == perCpuStride(sizeof(xlb_syn_rate)));
+
 std::string errnoText(int err) {
   return std::strerror(err < 0 ? -err : err);
 }

@@ -5,6 +5,7 @@
 // emitted byte or a map the program writes fails with what differed. Under ASan+UBSan (make test)
 // the native side runs instrumented, which the kernel's cannot be.
 #include <gtest/gtest.h>
+#include <linux/bpf.h>
 #include <sched.h>
 
 #include <algorithm>
@@ -226,6 +227,30 @@ TEST_F(XdpDifferential, FindsADifferenceWhenThereIsOne) {
   EXPECT_NE(diff_->compareAllMaps().find("xlb_stats"), std::string::npos);
 }
 
+// A blocklist value written on one side only is found by the next frame's comparison: right
+// after the control plane added entries (the keys compared whole) and on later frames (each
+// known key looked up on both sides instead of walking the maps).
+TEST_F(XdpDifferential, FindsABlocklistValueOnOneSideOnly) {
+  Config c = testing::udpTestConfig();
+  c.blocklist = {*Prefix::parse("10.9.9.9/32"), *Prefix::parse("10.8.0.0/16")};
+  load(c);
+  const Bytes frame = testing::buildPacket(testing::PacketSpec{});
+  const std::uint8_t exact[4] = {10, 9, 9, 9};
+  const xlb_lpm4_key prefix{16, {10, 8, 0, 0}};
+  const xlb_block_val hit{7, 1234};
+  XdpRuntime& kernel = diff_->kernel().runtime();
+  XdpRuntime& native = diff_->native().runtime();
+  ASSERT_EQ(kernel.update(XdpMap::kBlock4, exact, &hit, BPF_EXIST), 0);
+  EXPECT_NE(diff_->run(frame).find("xlb_block4 key 0a090909 differs"), std::string::npos);
+  ASSERT_EQ(native.update(XdpMap::kBlock4, exact, &hit, BPF_EXIST), 0);
+  ASSERT_TRUE(same(frame, "a frame"));
+  ASSERT_EQ(native.update(XdpMap::kBlock4Lpm, &prefix, &hit, BPF_EXIST), 0);
+  EXPECT_NE(diff_->run(frame).find("xlb_block4_lpm key 100000000a080000 differs"),
+            std::string::npos);
+  ASSERT_EQ(native.remove(XdpMap::kBlock4Lpm, &prefix), 0);
+  EXPECT_NE(diff_->run(frame).find("xlb_block4_lpm key 100000000a080000 went"), std::string::npos);
+}
+
 // lookupArray (one batch call in the kernel) reads what a lookup per index reads, on both
 // runtimes, and refuses more entries than the array has.
 TEST_F(XdpDifferential, AnArrayReadInOneCallIsTheArrayReadKeyByKey) {
@@ -237,7 +262,7 @@ TEST_F(XdpDifferential, AnArrayReadInOneCallIsTheArrayReadKeyByKey) {
   for (XdpProgram* p : {&diff_->kernel(), &diff_->native()}) {
     const XdpRuntime& rt = p->runtime();
     const XdpMapInfo info = rt.info(XdpMap::kStats);
-    const std::size_t width = std::size_t{rt.cpus()} * ((info.valueSize + 7u) & ~7u);
+    const std::size_t width = rt.valueBytes(XdpMap::kStats);
     Bytes all(width * info.maxEntries), one(width);
     ASSERT_EQ(rt.lookupArray(XdpMap::kStats, info.maxEntries, all.data()), 0);
     std::size_t nonZero = 0;

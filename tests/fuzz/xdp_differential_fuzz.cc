@@ -151,10 +151,6 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   sim.simRedirect = true;
   XdpOptions xlbd;
   xlbd.failOpen = true;
-  // The smallest blocklist capacity a configuration may give. The diff walks the written maps
-  // after every frame, and a walk of a hash map visits every bucket: at the default 1,000,000 the
-  // walks took two thirds of the run (176 frames/s).
-  sim.blocklistCapacity = xlbd.blocklistCapacity = 1000;
   xlbd.localMac = *MacAddr::parse("02:00:00:00:00:02");  // the seeds' destination
   State& s = state();
   if (!setUp(s.programs[0], fuzzConfig(), sim) || !setUp(s.programs[1], fuzzConfig(), xlbd)) {

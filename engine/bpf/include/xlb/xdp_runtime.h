@@ -5,6 +5,7 @@
 // configuration, blocklist and counters mean the same in either.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -40,7 +41,14 @@ struct XdpMapInfo {
   std::uint32_t keySize = 0;
   std::uint32_t valueSize = 0;
   std::uint32_t maxEntries = 0;
+
+  bool perCpu() const noexcept;
 };
+
+// bpf(2) passes a per-CPU map's values one after another, each rounded up to 8 bytes.
+constexpr std::uint32_t perCpuStride(std::uint32_t valueSize) noexcept {
+  return (valueSize + 7u) & ~7u;
+}
 
 // One frame's run. `frame` is the program's output (XDP_TX: the reply), valid until the next
 // run on the same runtime.
@@ -74,6 +82,9 @@ class XdpRuntime {
   // how many there were.
   virtual std::size_t drainRing(XdpMap m, const RingRecordFn& fn) = 0;
   virtual unsigned cpus() const noexcept = 0;  // the per-CPU maps' width
+  // The bytes one lookup of `m` reads and one update writes: a per-CPU map's values for every
+  // CPU, each at perCpuStride; any other map's one value.
+  std::size_t valueBytes(XdpMap m) const;
   // The CPU whose per-CPU values the next runs count on. The kernel runs on the calling
   // thread's CPU (set its affinity instead): a no-op there.
   virtual void setCpu(unsigned cpu) noexcept { static_cast<void>(cpu); }
