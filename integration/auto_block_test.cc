@@ -20,6 +20,11 @@ using rig::Rig;
 
 constexpr const char* kFlooder = "10.100.0.22";  // c2
 constexpr std::uint64_t kSynLimit = 1000;
+// wrk's rate during a flood against its rate beside the same flood into a sink. Runs of 4-6 s on
+// two shared cores vary by about ±10 % from run to run (88-106 % seen for a blocked flood, and
+// 96-122 % for a random-source one that nothing blocks), so this floor catches a collapse, not
+// the 95 %: `make bench-rig` measures that with 10 s runs, medians of three.
+constexpr double kRateFloor = 0.80;
 
 std::string config(const std::string& mode) {
   std::string c = Rig::defaultConfig();
@@ -57,6 +62,25 @@ class AutoBlockRig : public rig::RigSuite<AutoBlockRig> {
     EXPECT_EQ(w.errors(), 0) << out.out;
     return static_cast<double>(w.requests) / seconds;
   }
+  // The rate wrk gets while c2 sends the same flood into a sink in its own namespace: frames to
+  // 10.99.0.9 leave on a veth and die there, touching no load balancer. On two cores hping3
+  // itself takes half of one, so this (as in `make bench-rig`) is the baseline a flood at xlb is
+  // judged against: what remains is what xlb adds.
+  double wrkRateBesideSinkFlood(int seconds, const std::string& hpingFlags) {
+    rig_->exec("c2",
+               "ip link show sink0 >/dev/null 2>&1 || { ip link add sink0 type veth peer name "
+               "sink1 && ip addr add 10.99.0.1/24 dev sink0 && ip link set sink0 up && "
+               "ip link set sink1 up && ip neigh add 10.99.0.9 lladdr 02:00:00:00:00:09 dev "
+               "sink0; }");
+    // `timeout` passes the TERM below on to hping3; pids are not per namespace, so no pkill.
+    const std::string pid =
+        rig_->exec("c2", "timeout " + std::to_string(seconds + 3) + " hping3 -q -S -p 80 -i u100 " +
+                             hpingFlags + " 10.99.0.9 >/dev/null 2>&1 & echo $!")
+            .out;
+    const double rate = wrkRate(seconds);
+    rig_->exec("c2", "kill " + pid + " 2>/dev/null; sleep 0.5");
+    return rate;
+  }
   // Starts xlbd and waits until the VIP answers every request (backends healthy, next hops
   // known), so the baseline is a steady one.
   void startReady(const std::string& mode) {
@@ -86,7 +110,7 @@ class AutoBlockRig : public rig::RigSuite<AutoBlockRig> {
 
 TEST_F(AutoBlockRig, SingleSourceSynFloodIsBlockedWithinASecondOfCrossing) {
   startReady("block");
-  const double baseline = wrkRate(4);
+  const double baseline = wrkRateBesideSinkFlood(4, "-c 50000");
   // Workers publish their figures every 100 ms: wait until the baseline's last handshakes are in
   // them, or they would be taken for the flood's below.
   usleep(500 * 1000);
@@ -113,10 +137,11 @@ TEST_F(AutoBlockRig, SingleSourceSynFloodIsBlockedWithinASecondOfCrossing) {
   std::cout << "[ figure ] flood " << admitted + blocked << " SYNs (~" << static_cast<int>(rate)
             << "/s): " << admitted << " answered, " << blocked << " dropped by the auto entry; "
             << "blocked " << delay << " s after crossing; wrk " << during << "/s against "
-            << baseline << "/s alone (" << 100 * during / baseline << " %)\n";
+            << baseline << "/s beside the same flood into a sink (" << 100 * during / baseline
+            << " %)\n";
   EXPECT_GE(admitted, kSynLimit);
   EXPECT_LE(delay, 1.0);
-  EXPECT_GE(during, 0.85 * baseline);
+  EXPECT_GE(during, kRateFloor * baseline);
   EXPECT_EQ(at(s, {"auto_block", "blocked", "syn_without_handshake"}), 1u) << s.dump(2);
   EXPECT_NE(rig_->xlbdLog().find("auto-block: 10.100.0.22/32 blocked"), std::string::npos);
   // xlbctl shows it as the operator sees the blocklist.
@@ -128,7 +153,7 @@ TEST_F(AutoBlockRig, SingleSourceSynFloodIsBlockedWithinASecondOfCrossing) {
 
 TEST_F(AutoBlockRig, RandomSourceFloodIsAbsorbedByCookiesAndBlocksNobody) {
   startReady("block");
-  const double baseline = wrkRate(4);
+  const double baseline = wrkRateBesideSinkFlood(4, "-c 50000 --rand-source");
   rig_->exec("c2",
              "timeout 8 hping3 -q -S -p 80 -i u100 -c 50000 --rand-source "
              "10.100.0.100 >/dev/null 2>&1 &");
@@ -136,12 +161,13 @@ TEST_F(AutoBlockRig, RandomSourceFloodIsAbsorbedByCookiesAndBlocksNobody) {
   usleep(3 * 1000 * 1000);
   const nlohmann::json s = rig_->stats();
   std::cout << "[ figure ] random-source flood: wrk " << during << "/s against " << baseline
-            << "/s alone (" << 100 * during / baseline << " %), " << at(s, {"syncookies", "sent"})
-            << " cookies sent, conntrack created " << at(s, {"conntrack", "created"}) << "\n";
-  EXPECT_EQ(blocklist()["items"].size(), 0u);
+            << "/s beside the flood into a sink (" << 100 * during / baseline << " %), "
+            << at(s, {"syncookies", "sent"}) << " cookies sent, conntrack created "
+            << at(s, {"conntrack", "created"}) << "\n";
+  EXPECT_EQ(blocklist()["items"].size(), 0u) << blocklist().dump(2);
   EXPECT_EQ(at(s, {"auto_block", "blocked", "syn_without_handshake"}), 0u);
   EXPECT_GE(at(s, {"syncookies", "sent"}), 40000u) << s.dump(2);
-  EXPECT_GE(during, 0.80 * baseline);
+  EXPECT_GE(during, kRateFloor * baseline);
 }
 
 TEST_F(AutoBlockRig, SingleSourceAckFloodIsBlockedAsInvalidAcks) {

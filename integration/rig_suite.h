@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 
 #include "privileges.h"
@@ -44,9 +45,16 @@ class RigSuite : public ::testing::Test {
       if (HasFailure()) std::cerr << "xlbd log tail:" << tail(rig_->xlbdLog(), 40) << "\n";
       rig_->stopXlbd(SIGTERM);
     }
-    // A stop keeps the program attached and the connections for the next start: each test
-    // starts from nothing instead.
-    if (rig_ != nullptr && rig_->ok()) rig_->detachXlbd();
+    // A stop keeps the program attached and the connections for the next start, and the state
+    // directory the runtime changes (blocklist, services, settings): each test starts from
+    // nothing instead, as it does under ctest, which runs each in its own process.
+    if (rig_ != nullptr && rig_->ok()) {
+      rig_->detachXlbd();
+      std::error_code ec;
+      for (const auto& f : std::filesystem::directory_iterator(rig_->stateDir(), ec)) {
+        if (f.path().extension() == ".json") std::filesystem::remove(f.path(), ec);
+      }
+    }
   }
   // Starts xlbd with this configuration or fails the test with its log.
   void start(const std::string& config) {
