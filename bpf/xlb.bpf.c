@@ -320,7 +320,7 @@ int xlb_xdp(struct xdp_md *ctx)
 	struct xlb_config *cfg;
 	struct xlb_dest *dest;
 	__u32 zero = 0;
-	__u64 now;
+	__u64 now, bit;
 	int rc;
 
 	cfg = bpf_map_lookup_elem(&xlb_cfg, &zero);
@@ -338,6 +338,9 @@ int xlb_xdp(struct xdp_md *ctx)
 	if (rc != CONTINUE)
 		return rc;
 
+	bit = xlb_dest_filter_bit(&p.dkey);
+	if (!((cfg->dest_filter[(bit >> 6) & (XLB_DEST_FILTER_WORDS - 1)] >> (bit & 63)) & 1))
+		return PASS(PASS_NOT_OURS);
 	dest = bpf_map_lookup_elem(&xlb_dests, &p.dkey);
 	if (!dest)
 		return PASS(PASS_NOT_OURS);

@@ -102,6 +102,8 @@ enum xlb_reason {
 #define XLB_MAX_VIPS 256
 #define XLB_MAX_SNAT_ADDRS 64
 #define XLB_MAX_DESTS (XLB_MAX_VIPS + XLB_MAX_SNAT_ADDRS)
+#define XLB_DEST_FILTER_LOG2 12 /* 4,096 bits: under 1 in 12 false hits with every slot used */
+#define XLB_DEST_FILTER_WORDS ((1 << XLB_DEST_FILTER_LOG2) / 64)
 #define XLB_MAX_QUEUES 64
 #define XLB_MAX_CPUS 1024 /* CPUs whose SYN counts the auto mode sums (xlb_config.nr_cpus) */
 #define XLB_BLOCKLIST_DEFAULT_CAPACITY 1000000
@@ -208,7 +210,25 @@ struct xlb_config {
 	__u64 src_window_ns;  /* automatic blocking: the per-source window; 0: not measured */
 	__u32 src_limit[XLB_SRC_KIND_COUNT];   /* per XLB_SRC_KINDS, in the window; 0: that kind is not judged */
 	__u32 pad2;
+	/* A bit per xlb_dest_filter_bit() of every key in xlb_dests: a clear bit answers "not
+	 * ours" for the host's own traffic without the hash lookup, a call that costs more than
+	 * the whole parse; a set bit may be another address's, and the lookup decides. */
+	__u64 dest_filter[XLB_DEST_FILTER_WORDS];
 };
+
+/* The bit of xlb_config.dest_filter that stands for destination `k` (every byte of the key,
+ * unused address bytes zero): two multiplications, the same in the program and the loader. */
+static inline __u64 xlb_dest_filter_bit(const struct xlb_addr_key *k)
+{
+	__u64 w[2];
+	__u64 h;
+
+	__builtin_memcpy(w, k->addr, sizeof(w));
+	h = w[0] * 0x9e3779b97f4a7c15ULL;
+	h ^= w[1] + k->family;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	return h >> (64 - XLB_DEST_FILTER_LOG2);
+}
 
 #define XLB_BLOCK_V4_EXACT 0x01
 #define XLB_BLOCK_V4_LPM 0x02

@@ -224,6 +224,9 @@ bool XdpProgram::apply(const Config& config, std::span<const std::uint16_t> vipI
   cfg_.src_window_ns = ab.on() ? ab.window : 0;
   std::copy(ab.limits.begin(), ab.limits.end(), cfg_.src_limit);
 
+  // The destination filter (in the config map, written last): the old keys' bits stay set
+  // until the stale keys are gone, so no packet to a destination still in the hash is passed as
+  // not ours; a new destination is served once the config map is written, with the rest of it.
   std::vector<xlb_addr_key> keep;
   if (!writeVips(config, vipIds, keep, error)) return false;
   for (const Address& a : config.snat.addresses) {
@@ -249,6 +252,11 @@ bool XdpProgram::apply(const Config& config, std::span<const std::uint16_t> vipI
     prev = &cur;
   }
   for (const xlb_addr_key& k : stale) rt_->remove(XdpMap::kDests, &k);
+  std::fill(std::begin(cfg_.dest_filter), std::end(cfg_.dest_filter), 0);
+  for (const xlb_addr_key& k : keep) {
+    const std::uint64_t bit = xlb_dest_filter_bit(&k);
+    cfg_.dest_filter[bit >> 6] |= 1ull << (bit & 63);
+  }
   if (int err = updateConfigMap(); err != 0) {
     error = "cannot write the config map: " + errnoText(err);
     return false;

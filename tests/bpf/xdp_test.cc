@@ -7,6 +7,8 @@
 #include <linux/bpf.h>
 #include <sched.h>
 
+#include <array>
+#include <cstring>
 #include <set>
 #include <thread>
 
@@ -164,6 +166,66 @@ TEST_P(Xdp, FramesToAnotherHostsMacPassUntouched) {
 // Automatic blocking's measurement (lib/src_meter.h): per source, one event per window and kind
 // once a count reaches its limit. A client whose SYNs are followed by ACKs (completed handshakes)
 // stays below the SYN limit; nothing is measured while automatic blocking is off.
+// The destination filter in the config map answers "not ours" without the hash lookup: a
+// destination whose bit is clear passes even when the hash holds it, and the bits are exactly
+// the configured addresses' as VIPs come and go.
+TEST_P(Xdp, DestinationFilterAnswersForTheHashAndFollowsTheConfig) {
+  XdpRuntime& rt = prog_->runtime();
+  const std::uint32_t zero = 0;
+  const auto keyOf = [](const Address& a) {
+    xlb_addr_key k{};
+    k.family = a.family == Family::kV4 ? XLB_FAMILY_V4 : XLB_FAMILY_V6;
+    std::memcpy(k.addr, a.ip.bytes.data(), a.family == Family::kV4 ? 4 : 16);
+    return k;
+  };
+  const auto filterOf = [&](const Config& c) {
+    std::array<__u64, XLB_DEST_FILTER_WORDS> f{};
+    std::vector<Address> all = c.snat.addresses;
+    for (const VipConfig& v : c.vips) all.push_back(v.address);
+    for (const Address& a : all) {
+      const xlb_addr_key k = keyOf(a);
+      const std::uint64_t b = xlb_dest_filter_bit(&k);
+      f[b >> 6] |= 1ull << (b & 63);
+    }
+    return f;
+  };
+  const auto filterIn = [&] {
+    xlb_config cfg{};
+    EXPECT_EQ(rt.lookup(XdpMap::kCfg, &zero, &cfg), 0);
+    return std::to_array(cfg.dest_filter);
+  };
+  Config c = configWith(SynFloodMode::kOff);
+  EXPECT_EQ(filterIn(), filterOf(c));
+
+  // 10.0.0.77 in the hash as a copy of the first VIP, its bit clear: the filter passes it.
+  const xlb_addr_key vip = keyOf(c.vips[0].address);
+  const xlb_addr_key extra = keyOf(*Address::parse("10.0.0.77"));
+  const std::uint64_t bit = xlb_dest_filter_bit(&extra);
+  xlb_config cfg{};
+  ASSERT_EQ(rt.lookup(XdpMap::kCfg, &zero, &cfg), 0);
+  ASSERT_EQ((cfg.dest_filter[bit >> 6] >> (bit & 63)) & 1, 0u);
+  xlb_dest d{};
+  ASSERT_EQ(rt.lookup(XdpMap::kDests, &vip, &d), 0);
+  ASSERT_EQ(rt.update(XdpMap::kDests, &extra, &d, BPF_NOEXIST), 0);
+  PacketSpec s;
+  s.dst = "10.0.0.77";
+  s.dport = c.vips[0].ports.front();
+  Bytes frame = buildPacket(s);
+  EXPECT_EQ(run(frame), Reason::kPassNotOurs);
+  cfg.dest_filter[bit >> 6] |= 1ull << (bit & 63);
+  ASSERT_EQ(rt.update(XdpMap::kCfg, &zero, &cfg, BPF_ANY), 0);
+  frame = buildPacket(s);
+  EXPECT_NE(run(frame), Reason::kPassNotOurs);  // the hash answers now: handled as the VIP
+  ASSERT_EQ(rt.remove(XdpMap::kDests, &extra), 0);
+
+  // Every VIP on the first one's address goes; the filter is the rest's.
+  const Address gone = c.vips[0].address;
+  std::erase_if(c.vips, [&](const VipConfig& v) { return v.address == gone; });
+  ASSERT_FALSE(c.vips.empty());
+  apply(c);
+  EXPECT_EQ(filterIn(), filterOf(c));
+}
+
 TEST_P(Xdp, SourcesCrossingALimitAreReportedOncePerWindow) {
   Config c = configWith(SynFloodMode::kAlways);
   c.autoBlock.mode = AutoBlockMode::kBlock;
