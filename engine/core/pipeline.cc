@@ -144,7 +144,7 @@ void Pipeline::retransmitSyns(TimeNs now) noexcept {
                                      : e.state == TcpState::kSynSent;
   };
   const auto send = [this](SynRetransmit::Frame f) {
-    if (emittedCount_ >= emitted_.size()) return false;
+    if (emittedCount_ >= emitted_.size() || txVerdicts_ + emittedCount_ >= txRoom_) return false;
     emit(f.data, f.len);
     return true;
   };
@@ -308,6 +308,7 @@ void Pipeline::process(PacketBatch& batch, std::span<Verdict> verdicts, TimeNs n
     }
   }
   std::uint64_t bytes = 0;
+  txVerdicts_ = 0;
   for (std::size_t i = 0; i < n; ++i) {
     Slot& s = slots_[i];
     Reason r = s.reason;
@@ -315,6 +316,7 @@ void Pipeline::process(PacketBatch& batch, std::span<Verdict> verdicts, TimeNs n
     if (s.kind == Kind::kReverse) r = reverse(batch.pkts[i], s, now);
     if (s.kind == Kind::kDsr) r = dsrForward(batch.pkts[i], s);
     verdicts[i] = Verdict{r};
+    txVerdicts_ += actionOf(r) == Action::kTx ? 1u : 0u;
     ++counters_.reasons[static_cast<std::size_t>(r)];
     bytes += batch.pkts[i].len;
   }

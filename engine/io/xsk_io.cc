@@ -303,6 +303,14 @@ bool XskIo::send(const std::uint8_t* data, std::uint32_t len) {
   return true;
 }
 
+std::size_t XskIo::txRoom() {
+  // A slot in the TX ring for each frame, and for a send() a free frame to copy into too:
+  // the smaller, so that what the pipeline is given always fits.
+  if (free_.empty()) reapCompletions();
+  const std::uint32_t ring = xsk_prod_nb_free(&rings_->tx, options_.frames);
+  return std::min<std::size_t>(ring, free_.size());
+}
+
 void XskIo::reapCompletions() {
   std::uint32_t idx = 0;
   const std::uint32_t n = xsk_ring_cons__peek(&rings_->comp, options_.frames, &idx);

@@ -170,6 +170,7 @@ std::size_t Worker::drainHandoff(TimeNs now) {
     local_.clear();
     const std::size_t n = handoff_->peek(from, id_, local_, kMaxBatch);
     if (n == 0) continue;
+    pipe_->setTxRoom(io_.txRoom());
     pipe_->process(local_, localVerdicts_, now);
     for (std::size_t i = 0; i < n; ++i) {
       if (localVerdicts_[i].action() == Action::kTx &&
@@ -187,6 +188,7 @@ std::size_t Worker::drainHandoff(TimeNs now) {
 std::size_t Worker::step(TimeNs now) {
   takeSnapshot();
   const std::size_t n = io_.receive(rx_);
+  pipe_->setTxRoom(io_.txRoom());
   if (count_ == 1 || handoff_ == nullptr) {
     pipe_->process(rx_, verdicts_, now);
     io_.complete(rx_, verdicts_);

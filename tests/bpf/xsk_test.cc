@@ -122,9 +122,9 @@ TEST_F(Xsk, FrameAccountingIsExactAfterMixedVerdicts) {
   EXPECT_EQ(c.of(Reason::kNoConntrack), 200u);
   EXPECT_EQ(distinct.size(), 200u);
   EXPECT_EQ(io->counters().rxFrames, 400u);
-  // Out of xa came exactly what the socket transmitted. A step whose retransmissions all fell
-  // due together can hand over more than the 128-slot TX ring takes (on a loaded machine the
-  // first SYNs' timers meet): those are counted drops, never lost frames.
+  // Out of xa came exactly what the socket transmitted. Retransmissions that fall due together
+  // wait for room in the TX ring (BatchIo::txRoom) instead of overflowing it; whatever else
+  // could not go out is a counted drop, never a lost frame.
   worker.publishNow();
   const std::uint64_t lost = io->counters().txRingFull + worker.stats().sendDrops;
   EXPECT_EQ(static_cast<std::uint64_t>(toBackend), io->counters().txFrames);

@@ -200,5 +200,34 @@ TEST(SynChecksum, BadAndPartialChecksumsAreDroppedAndNamed) {
   EXPECT_EQ(h.run(good, sec(1)), Reason::kTxToBackend);
 }
 
+// The worker gives the pipeline its TX ring's room (BatchIo::txRoom): retransmissions that do not
+// fit stay due and go out in later steps, none lost; the batch's own frames come first.
+TEST(SynRetransmit, WhatDoesNotFitTheTxRoomStaysDue) {
+  Harness h;
+  for (int i = 0; i < 5; ++i) {
+    Ends e{h};
+    e.client = "10.0.0." + std::to_string(20 + i);
+    e.fromClient(kTcpSyn, 5, 0, sec(1));
+  }
+  std::vector<std::size_t> perStep;
+  for (const std::size_t room : {std::size_t{2}, std::size_t{0}, std::size_t{2}, std::size_t{9}}) {
+    h.pipe->setTxRoom(room);
+    h.tick(sec(1.25));
+    perStep.push_back(h.pipe->emitted().size());
+  }
+  EXPECT_EQ(perStep, (std::vector<std::size_t>{2, 0, 2, 1}));
+  EXPECT_EQ(h.pipe->counters().synRetransmits, 5u);
+
+  // A batch's own kTx verdict takes room first: one SYN forwarded, room 1, no retransmission.
+  h.pipe->setTxRoom(1);
+  Ends late{h};
+  late.client = "10.0.0.40";
+  late.fromClient(kTcpSyn, 5, 0, sec(1.7));  // the five are due again at 1.65 s
+  EXPECT_TRUE(h.emitted.empty());
+  h.pipe->setTxRoom(9);
+  h.tick(sec(1.7));
+  EXPECT_EQ(h.pipe->emitted().size(), 5u);
+}
+
 }  // namespace
 }  // namespace xlb

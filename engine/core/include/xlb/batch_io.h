@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <span>
 
 #include "xlb/figures.h"
@@ -48,6 +49,10 @@ class BatchIo {
   virtual void flush() = 0;
   // Blocks up to timeoutMs for frames to arrive. False on timeout.
   virtual bool wait(int timeoutMs) = 0;
+  // Frames that complete() (kTx verdicts) and send() can still put out before the next flush():
+  // the worker hands it to the pipeline, which keeps the retransmissions that do not fit due
+  // for a later step instead of losing them at a full ring. Unlimited unless the I/O has a ring.
+  virtual std::size_t txRoom() { return std::numeric_limits<std::size_t>::max(); }
   virtual IoCounters ioCounters() const { return {}; }
 };
 

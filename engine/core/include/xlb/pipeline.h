@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <vector>
 
@@ -98,6 +99,9 @@ class Pipeline {
   // Whether SYNs to backends are kept and sent again on xlb's timer (default on; open-loop
   // replay turns it off: nothing there would ever answer).
   void setSynRetransmit(bool on) noexcept { synRetransmitOn_ = on; }
+  // The I/O's transmit room for the next process() (BatchIo::txRoom). The batch's own kTx
+  // verdicts and emitted frames come first; SYN retransmissions past the room stay due.
+  void setTxRoom(std::size_t frames) noexcept { txRoom_ = frames; }
   // 2 kHz: faster than the 1 kHz clocks of Linux and most stacks, so a SYN's TSval is newer than
   // the last TSval of any earlier connection on the same tuple (RFC 6191).
   static constexpr TimeNs kTsTick = 500'000;
@@ -237,6 +241,8 @@ class Pipeline {
   std::vector<std::uint8_t> holdBuf_;
   std::vector<Emitted> emitted_;
   std::size_t emittedCount_ = 0;
+  std::size_t txRoom_ = std::numeric_limits<std::size_t>::max();
+  std::size_t txVerdicts_ = 0;  // this batch's kTx verdicts
   std::uint64_t holdOrder_ = 0;
   std::vector<BackendCounters> backendCounters_;
   CidTable cids_;

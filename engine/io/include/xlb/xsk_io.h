@@ -66,6 +66,7 @@ class XskIo final : public BatchIo, public SocketInfo {
   bool send(const std::uint8_t* data, std::uint32_t len) override;
   void flush() override;
   bool wait(int timeoutMs) override;
+  std::size_t txRoom() override;
 
   FrameAccounting accounting() const noexcept;
   const IoCounters& counters() const noexcept { return counters_; }
