@@ -15,19 +15,31 @@ namespace xlb {
 using namespace controller_detail;
 using nlohmann::json;
 
-std::optional<ControlError> Controller::insertBlockLocked(const BlockEntry& e) {
+std::optional<ControlError> Controller::insertBlockLocked(const BlockEntry& e,
+                                                          std::span<const Prefix> folded) {
   std::string err;
   bool exists = false;
   if (!deps_.prog->blockAdd(e.prefix, err, &exists) && !exists) {
     return ControlError{Failure::kFull, err};
   }
+  // The automatic entries the new one folds leave the list in the same save, so the file never
+  // holds both; the program keeps them until that save is done.
+  std::vector<BlockEntry> gone;
+  for (const Prefix& p : folded) {
+    const BlockEntry* old = blocklist_.find(p);
+    if (old == nullptr || !old->autoReason) continue;
+    gone.push_back(*old);
+    blocklist_.remove(p);
+  }
   blocklist_.add(e);
   if (!saveBlocklist(err)) {
     blocklist_.remove(e.prefix);
+    for (const BlockEntry& g : gone) blocklist_.add(g);
     deps_.prog->blockRemove(e.prefix);
     spdlog::error("{}", err);
     return ControlError{Failure::kInternal, "the change could not be persisted; nothing changed"};
   }
+  for (const BlockEntry& g : gone) dropBlockLocked(g.prefix);
   return std::nullopt;
 }
 
@@ -77,17 +89,9 @@ void Controller::applyAutoBlockLocked(const AutoBlockDecision& d, const SourceEv
                         sourceKindName(ev.kind) + " in " + std::to_string(c.window / kNsPerMs) +
                         " ms"
                   : std::to_string(d.replaced.size() + 1) + " sources blocked inside it";
-  if (auto failed = insertBlockLocked(e)) {
+  if (auto failed = insertBlockLocked(e, d.replaced)) {
     spdlog::error("auto-block: {} not blocked: {}", d.prefix.toString(), failed->message);
     return;
-  }
-  for (const Prefix& p : d.replaced) {
-    const BlockEntry* old = blocklist_.find(p);
-    if (old != nullptr && old->autoReason) dropBlockLocked(p);
-  }
-  if (!d.replaced.empty()) {
-    std::string err;
-    if (!saveBlocklist(err)) spdlog::error("{}", err);
   }
   spdlog::warn("auto-block: {} blocked for {} s ({}{})", d.prefix.toString(), ttl, e.comment,
                d.replaced.empty() ? "" : ", folded");

@@ -5,6 +5,8 @@
 #include "xlb/auto_block.h"
 
 #include <gtest/gtest.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -187,6 +189,41 @@ TEST(AutoBlock, NeighboursFoldIntoTheirPrefix) {
   ASSERT_EQ(page["items"].size(), 1u);
   EXPECT_EQ(page["items"][0]["cidr"], "198.51.100.0/24");
   EXPECT_EQ(page["items"][0]["source"], "auto");
+}
+
+// A fold takes the single sources' entries out of blocklist.json in the same save that puts the
+// prefix in: one rename onto the file (seen with inotify), whose content is the prefix alone.
+TEST(AutoBlock, AFoldIsOneSaveOfTheBlocklist) {
+  ControlFixture f;
+  enable(f, "block");
+  f.maps.events = {event("198.51.100.7")};
+  f.controller->tick();
+  const int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  ASSERT_GE(in, 0);
+  // Creations too: inotify merges an event into an identical one queued just before it, and
+  // each save creates its temporary file between two renames.
+  ASSERT_GE(inotify_add_watch(in, f.dir.c_str(), IN_CREATE | IN_MOVED_TO), 0);
+  f.maps.events = {event("198.51.100.9")};
+  f.controller->tick();
+  int saves = 0;
+  alignas(inotify_event) char buf[4096];
+  for (ssize_t n; (n = read(in, buf, sizeof buf)) > 0;) {
+    for (char* p = buf; p < buf + n;) {
+      const auto* ev = reinterpret_cast<const inotify_event*>(p);
+      if ((ev->mask & IN_MOVED_TO) && ev->len > 0 && std::string(ev->name) == "blocklist.json") {
+        ++saves;
+      }
+      p += sizeof(inotify_event) + ev->len;
+    }
+  }
+  close(in);
+  EXPECT_EQ(saves, 1);
+  EXPECT_EQ(f.maps.blocked, (std::set<std::string>{"198.51.100.0/24"}));
+  std::ifstream file(f.dir / "blocklist.json");
+  const nlohmann::json saved = nlohmann::json::parse(file);
+  ASSERT_TRUE(saved.contains("entries")) << saved.dump();
+  ASSERT_EQ(saved["entries"].size(), 1u) << saved.dump();
+  EXPECT_EQ(saved["entries"][0]["cidr"], "198.51.100.0/24");
 }
 
 // PATCH changes only the fields it names, on the running settings at the time (the Controller

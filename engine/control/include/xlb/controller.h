@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
@@ -231,8 +232,10 @@ class Controller {
 
  private:
   Config runningConfigLocked() const;
-  // A blocklist entry into the map, memory and state_dir, or none of them.
-  std::optional<ControlError> insertBlockLocked(const BlockEntry& e);
+  // A blocklist entry into the map, memory and state_dir, or none of them; the automatic entries
+  // it `folded` leave all three with it, in one save.
+  std::optional<ControlError> insertBlockLocked(const BlockEntry& e,
+                                                std::span<const Prefix> folded = {});
   // An entry out of the map and memory (the caller saves).
   void dropBlockLocked(const Prefix& p);
   // Automatic blocking: the program's crossings since the last tick, judged and applied.
