@@ -329,7 +329,7 @@ TEST_F(Dataplane, BadConfigAndMissingInterfaceAreClearErrors) {
       std::regex_replace(c, std::regex("interface: eth0"), "interface: nosuch0"), log));
   EXPECT_NE(log.find("no such interface: nosuch0"), std::string::npos) << log;
   EXPECT_FALSE(rig_->startXlbd(
-      std::regex_replace(c, std::regex("ports: 20000-29999"), "ports: 30000-40000"), log));
+      std::regex_replace(c, std::regex("ports: [0-9-]+"), "ports: 30000-40000"), log));
   EXPECT_NE(log.find("ephemeral"), std::string::npos) << log;
   EXPECT_FALSE(rig_->startXlbd(c + "bogus_key: 1\n", log));
   EXPECT_NE(log.find("bogus_key"), std::string::npos) << log;
