@@ -44,11 +44,7 @@ rig_exec lb sysctl -qw net.ipv4.ip_local_port_range="1024 9999"
 # dropped on arrival, touching no load balancer. The same flood sent there measures what the
 # flood tool itself takes from this 2-core machine (hping3 spends half a core), so that a
 # blocked flood can be judged by what the load balancer adds.
-rig_exec c2 ip link add sink0 type veth peer name sink1
-rig_exec c2 ip addr add 10.99.0.1/24 dev sink0
-rig_exec c2 ip link set sink0 up
-rig_exec c2 ip link set sink1 up
-rig_exec c2 ip neigh add 10.99.0.9 lladdr 02:00:00:00:00:09 dev sink0
+rig_sink c2
 WORK=$(mktemp -d "/tmp/${RIG_PREFIX}-bench.XXXX")
 for i in $(seq 1000); do echo "n$i.xlb.test A"; done >"$WORK/queries"
 

@@ -67,11 +67,7 @@ class AutoBlockRig : public rig::RigSuite<AutoBlockRig> {
   // itself takes half of one, so this (as in `make bench-rig`) is the baseline a flood at xlb is
   // judged against: what remains is what xlb adds.
   double wrkRateBesideSinkFlood(int seconds, const std::string& hpingFlags) {
-    rig_->exec("c2",
-               "ip link show sink0 >/dev/null 2>&1 || { ip link add sink0 type veth peer name "
-               "sink1 && ip addr add 10.99.0.1/24 dev sink0 && ip link set sink0 up && "
-               "ip link set sink1 up && ip neigh add 10.99.0.9 lladdr 02:00:00:00:00:09 dev "
-               "sink0; }");
+    EXPECT_TRUE(rig_->addSink("c2"));
     // `timeout` passes the TERM below on to hping3; pids are not per namespace, so no pkill.
     const std::string pid =
         rig_->exec("c2", "timeout " + std::to_string(seconds + 3) + " hping3 -q -S -p 80 -i u100 " +

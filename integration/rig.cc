@@ -144,6 +144,10 @@ bool Rig::startDns(int backend) {
   return sh(libCall("rig_backend_dns " + std::to_string(backend) + " log"), 20).status == 0;
 }
 
+bool Rig::addSink(const std::string& ns) {
+  return sh(libCall("rig_sink " + ns), 20).status == 0;
+}
+
 bool Rig::startQuic(int backend) {
   return sh(libCall("rig_backend_quic " + std::to_string(backend)), 20).status == 0;
 }

@@ -53,6 +53,8 @@ class Rig {
   bool startDns(int backend);
   // ngtcp2's gtlsserver in backend <backend> (lib.sh rig_backend_quic): HTTP/3 on UDP 443.
   bool startQuic(int backend);
+  // A sink in namespace <ns> (lib.sh rig_sink): frames to 10.99.0.9 die on a veth there.
+  bool addSink(const std::string& ns);
   // Backend <backend> set up for direct server return (lib.sh rig_backend_dsr).
   bool setupDsr(int backend, bool ipip);
   // n requests with curl from client c<client>, a new connection each: response body -> count,

@@ -13,6 +13,14 @@
 #include "xlb_common.h"
 
 namespace xlb {
+
+xlb_addr_key addrKey(const Address& a) {
+  xlb_addr_key k{};
+  k.family = a.family == Family::kV4 ? XLB_FAMILY_V4 : XLB_FAMILY_V6;
+  std::memcpy(k.addr, a.ip.bytes.data(), a.family == Family::kV4 ? 4 : 16);
+  return k;
+}
+
 namespace {
 
 // The per-CPU maps are read into arrays of their value type: one value per CPU at no padding.
@@ -21,13 +29,6 @@ static_assert(sizeof(xlb_syn_rate) == perCpuStride(sizeof(xlb_syn_rate)));
 
 std::string errnoText(int err) {
   return std::strerror(err < 0 ? -err : err);
-}
-
-xlb_addr_key addrKey(const Address& a) {
-  xlb_addr_key k{};
-  k.family = a.family == Family::kV4 ? XLB_FAMILY_V4 : XLB_FAMILY_V6;
-  std::memcpy(k.addr, a.ip.bytes.data(), a.family == Family::kV4 ? 4 : 16);
-  return k;
 }
 
 std::uint8_t synModeValue(SynFloodMode m) {

@@ -266,6 +266,20 @@ EOF
   rig_exec "$nsname" nginx -c "$dir/nginx.conf" -p "$dir"
 }
 
+# rig_sink NS: a sink in namespace NS (once): frames to 10.99.0.9 leave on a veth there and are
+# dropped on arrival, touching no load balancer. A flood sent to it measures what the flood tool
+# itself takes from the machine, the baseline a flood at a load balancer is judged against.
+rig_sink() {
+  local ns
+  ns=$(rig_ns "$1")
+  ip -n "$ns" link show sink0 >/dev/null 2>&1 && return 0
+  ip -n "$ns" link add sink0 type veth peer name sink1
+  ip -n "$ns" addr add 10.99.0.1/24 dev sink0
+  ip -n "$ns" link set sink0 up
+  ip -n "$ns" link set sink1 up
+  ip -n "$ns" neigh add 10.99.0.9 lladdr 02:00:00:00:00:09 dev sink0
+}
+
 # rig_backend_dns I [log]: dnsmasq in backend I (namespace b<I>) on UDP and TCP 53, IPv4 and
 # IPv6, answering which.xlb.test TXT "backend I" (so a client can tell who answered) and every name
 # under xlb.test with A 10.9.9.I and AAAA fd00:999::I. No upstream, no cache. With "log", each

@@ -172,18 +172,12 @@ TEST_P(Xdp, FramesToAnotherHostsMacPassUntouched) {
 TEST_P(Xdp, DestinationFilterAnswersForTheHashAndFollowsTheConfig) {
   XdpRuntime& rt = prog_->runtime();
   const std::uint32_t zero = 0;
-  const auto keyOf = [](const Address& a) {
-    xlb_addr_key k{};
-    k.family = a.family == Family::kV4 ? XLB_FAMILY_V4 : XLB_FAMILY_V6;
-    std::memcpy(k.addr, a.ip.bytes.data(), a.family == Family::kV4 ? 4 : 16);
-    return k;
-  };
   const auto filterOf = [&](const Config& c) {
     std::array<__u64, XLB_DEST_FILTER_WORDS> f{};
     std::vector<Address> all = c.snat.addresses;
     for (const VipConfig& v : c.vips) all.push_back(v.address);
     for (const Address& a : all) {
-      const xlb_addr_key k = keyOf(a);
+      const xlb_addr_key k = addrKey(a);
       const std::uint64_t b = xlb_dest_filter_bit(&k);
       f[b >> 6] |= 1ull << (b & 63);
     }
@@ -198,8 +192,8 @@ TEST_P(Xdp, DestinationFilterAnswersForTheHashAndFollowsTheConfig) {
   EXPECT_EQ(filterIn(), filterOf(c));
 
   // 10.0.0.77 in the hash as a copy of the first VIP, its bit clear: the filter passes it.
-  const xlb_addr_key vip = keyOf(c.vips[0].address);
-  const xlb_addr_key extra = keyOf(*Address::parse("10.0.0.77"));
+  const xlb_addr_key vip = addrKey(c.vips[0].address);
+  const xlb_addr_key extra = addrKey(*Address::parse("10.0.0.77"));
   const std::uint64_t bit = xlb_dest_filter_bit(&extra);
   xlb_config cfg{};
   ASSERT_EQ(rt.lookup(XdpMap::kCfg, &zero, &cfg), 0);

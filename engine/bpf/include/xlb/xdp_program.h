@@ -23,6 +23,9 @@
 
 namespace xlb {
 
+// An address as the program's maps key it (xlb_dests, the source meter, the destination filter).
+xlb_addr_key addrKey(const Address& a);
+
 struct XdpOptions {
   std::uint32_t blocklistCapacity = 1'000'000;  // per map (IPv4 exact, IPv4 prefixes, IPv6 ...)
   bool failOpen = false;                        // no AF_XDP socket: pass instead of drop
