@@ -20,6 +20,7 @@
 #   rig_backend_quic I         ngtcp2's gtlsserver in backend I: HTTP/3 on UDP 443, /which
 #   rig_backend_dsr I [ipip]   backend I holds the VIP on lo for direct server return (ipip: with
 #                              xlb_decap.bpf.o on its eth0)
+#   rig_sink NS                frames to 10.99.0.9 from NS die on a veth there (flood baselines)
 #   rig_down                   remove everything (also run by the EXIT trap)
 #
 # Addresses (10.100.0.0/24 inside the rig): LB eth0 10.100.0.2 (SNAT) + VIP 10.100.0.100,
