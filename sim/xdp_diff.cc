@@ -76,9 +76,8 @@ Dump dump(const XdpRuntime& rt, XdpMap m, std::uint32_t limit) {
   return d;
 }
 
-std::string compare(const XdpRuntime& k, const XdpRuntime& n, XdpMap m, std::uint32_t limit) {
-  const Dump a = dump(k, m, limit);
-  const Dump b = dump(n, m, limit);
+// The kernel's dump `a` against the native one's `b` of map `m`: the first difference, or "".
+std::string compareDumps(XdpMap m, const Dump& a, const Dump& b) {
   const std::string name = kMapNames[static_cast<std::size_t>(m)];
   for (const auto& [key, v] : a) {
     auto it = b.find(key);
@@ -90,6 +89,10 @@ std::string compare(const XdpRuntime& k, const XdpRuntime& n, XdpMap m, std::uin
       return name + " key " + hex(bytesOf(key)) + ": only in the native one's";
   }
   return {};
+}
+
+std::string compare(const XdpRuntime& k, const XdpRuntime& n, XdpMap m, std::uint32_t limit) {
+  return compareDumps(m, dump(k, m, limit), dump(n, m, limit));
 }
 
 }  // namespace
@@ -184,9 +187,11 @@ std::string XdpDiff::compareBlocklist() {
     const auto m = static_cast<XdpMap>(static_cast<std::size_t>(XdpMap::kBlock4) + i);
     std::vector<Bytes>& keys = blockKeys_[i];
     if (blockKeysStale_) {
-      if (std::string d = compare(k, n, m, ~0u); !d.empty()) return d;
+      // One dump per side: the maps may hold a million entries.
+      const Dump native = dump(n, m, ~0u);
+      if (std::string d = compareDumps(m, dump(k, m, ~0u), native); !d.empty()) return d;
       keys.clear();
-      for (const auto& entry : dump(n, m, ~0u)) {
+      for (const auto& entry : native) {
         const auto b = bytesOf(entry.first);
         keys.emplace_back(b.begin(), b.end());
       }
