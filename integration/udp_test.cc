@@ -108,11 +108,18 @@ TEST_F(Udp, DnsAnswersSpreadOverBackendsAndFlowsLeaveOnTheirTimer) {
   }
   EXPECT_EQ(total, 300);
   // Each query was a flow of one exchange: listed as UDP while it lasts, gone after udp_single.
+  // dig picks a random source port, so two queries may share one (a birthday draw among ~28,000
+  // ports: likely in 300 queries); such a flow saw two exchanges and is listed as `udp`.
   const auto listed = rig_->api("GET", "/api/v1/connections?vip=10.100.0.100");
   ASSERT_EQ(listed.status, 200) << listed.raw;
   ASSERT_FALSE(listed.body["items"].empty()) << listed.raw;
-  EXPECT_EQ(listed.body["items"][0]["protocol"], "udp") << listed.raw;
-  EXPECT_EQ(listed.body["items"][0]["state"], "udp_single") << listed.raw;
+  std::size_t single = 0;
+  for (const auto& item : listed.body["items"]) {
+    EXPECT_EQ(item["protocol"], "udp") << item.dump();
+    EXPECT_TRUE(item["state"] == "udp_single" || item["state"] == "udp") << item.dump();
+    single += item["state"] == "udp_single" ? 1u : 0u;
+  }
+  EXPECT_GE(single * 10, listed.body["items"].size() * 9) << listed.raw;
   const nlohmann::json s =
       rig_->waitStats([](const nlohmann::json& j) { return j["conntrack"]["active"] == 0; }, 10);
   EXPECT_EQ(s["conntrack"]["active"], 0) << s.dump(2);
