@@ -265,6 +265,12 @@ bool Rig::allUp(const nlohmann::json& items) {
   return all;
 }
 
+bool Rig::allChecked(const nlohmann::json& items) {
+  bool all = items.is_array() && !items.empty();
+  for (const auto& b : items) all = all && b["health"] != "unknown";
+  return all;
+}
+
 std::string Rig::xlbdLog() const {
   return readFile(dir_ + "/xlbd.log");
 }

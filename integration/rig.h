@@ -110,6 +110,8 @@ class Rig {
   }
   // A listing that is not empty and whose every backend is up.
   static bool allUp(const nlohmann::json& items);
+  // A listing that is not empty and whose every backend has a health verdict (up or down).
+  static bool allChecked(const nlohmann::json& items);
   // Waits up to timeoutSec for pred(stats) to hold; returns the last stats.
   template <typename Pred>
   nlohmann::json waitStats(Pred pred, int timeoutSec) const {

@@ -9,6 +9,12 @@ namespace xlb {
 
 std::optional<bool> HealthTracker::record(const std::string& key, bool success) {
   State& s = states_[key];
+  if (!s.up) {
+    s.up = success;
+    s.streakOk = success;
+    s.streak = 1;
+    return success;
+  }
   if (s.streakOk == success) {
     ++s.streak;
   } else {

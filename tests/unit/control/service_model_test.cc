@@ -321,10 +321,12 @@ TEST(Blocklist, OverlayRefusesMistypedTimesAndComments) {
   }
 }
 
-TEST(Health, RiseAndFallNeedStreaks) {
+TEST(Health, TheFirstProbeDecidesThenRiseAndFallNeedStreaks) {
   HealthTracker t(2, 3);
-  EXPECT_FALSE(t.record("a", true));
   EXPECT_EQ(t.record("a", true), std::optional<bool>(true));
+  EXPECT_EQ(t.record("b", false), std::optional<bool>(false));
+  EXPECT_FALSE(t.record("b", true));
+  EXPECT_EQ(t.record("b", true), std::optional<bool>(true));
   EXPECT_FALSE(t.record("a", true));
   EXPECT_FALSE(t.record("a", false));
   EXPECT_FALSE(t.record("a", false));

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Active health checks: a probe of each backend every interval (the daemon's prober is a TCP
 // connect from the host's own stack, io/tcp_probe.h; its ephemeral ports lie outside the SNAT
-// range, so the XDP program hands the replies to the kernel). A backend turns down after `fall`
-// failures in a row and up after `rise` successes.
+// range, so the XDP program hands the replies to the kernel). A backend's first probe gives its
+// first verdict; after that it turns down after `fall` failures in a row and up after `rise`
+// successes.
 #pragma once
 
 #include <atomic>
@@ -22,7 +23,10 @@ namespace xlb {
 class HealthTracker {
  public:
   HealthTracker(std::uint32_t rise, std::uint32_t fall) : rise_(rise), fall_(fall) {}
-  // Feeds one result; returns the new health when it changed.
+  // Feeds one result; returns the new health when it changed. The first result of a key decides
+  // at once: until then the backend's health is unknown and it takes new connections, so a dead
+  // one would take its share for `fall` intervals after a start or an addition (a closed-loop
+  // client that never gives up a connection ends up with all of them there).
   std::optional<bool> record(const std::string& key, bool success);
 
  private:
