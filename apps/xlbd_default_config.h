@@ -6,8 +6,11 @@ namespace xlb {
 // The built-in default: the one-arm rig of scripts/netns (and `make demo`). The LB namespace
 // names its interface eth0 and owns 10.100.0.2 (SNAT) and 10.100.0.100 (VIP); the demo's third
 // client, 10.100.0.23, is on the blocklist. The SNAT ports end below the kernel's ephemeral range
-// (32768) and hold the rig's new-connection rate (about 9,000/s with one worker) through the 2-s
-// time_wait timer: 22,768 ports; the older 20000-29999 ran out within seconds of wrk.
+// (32768): 22,768 ports, which README's rule (rate × the 2-s time_wait timer) sizes for 11,000
+// new connections/s. The rig's one wrk client needs fewer: it reuses its own ports after about a
+// second (median 0.96 s in a capture of its SYNs) and a SYN on a time_wait entry's tuple frees
+// that entry's port, so 11,100/s held 10,200-11,300 ports. The older 20000-29999 ran out within
+// seconds of wrk.
 inline constexpr const char* kDefaultConfig = R"(interface: eth0
 xdp_mode: auto
 workers: 1
