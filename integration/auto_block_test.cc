@@ -101,7 +101,8 @@ class AutoBlockRig : public rig::RigSuite<AutoBlockRig> {
     std::vector<double> besideSink;  // beside the same flood into a sink, just before
     double bestRatio() const {
       double best = 0;
-      for (std::size_t i = 0; i < atVip.size(); ++i) best = std::max(best, atVip[i] / besideSink[i]);
+      for (std::size_t i = 0; i < atVip.size(); ++i)
+        best = std::max(best, atVip[i] / besideSink[i]);
       return best;
     }
     std::string text() const {
