@@ -165,7 +165,7 @@ class AutoBlockRig : public rig::RigSuite<AutoBlockRig> {
 
 TEST_F(AutoBlockRig, SingleSourceSynFloodIsBlockedWithinASecondOfCrossing) {
   startReady("block");
-  // Workers publish their figures every 100 ms: wait until the baseline's last handshakes are in
+  // Workers publish their figures every 100 ms: wait until the warm-up's last handshakes are in
   // them, or they would be taken for the flood's below.
   usleep(500 * 1000);
   const nlohmann::json before = rig_->stats();
