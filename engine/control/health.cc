@@ -9,19 +9,12 @@ namespace xlb {
 
 std::optional<bool> HealthTracker::record(const std::string& key, bool success) {
   State& s = states_[key];
-  if (!s.up) {
-    s.up = success;
+  if (!s.up || s.streakOk != success) {
     s.streakOk = success;
-    s.streak = 1;
-    return success;
+    s.streak = 0;
   }
-  if (s.streakOk == success) {
-    ++s.streak;
-  } else {
-    s.streakOk = success;
-    s.streak = 1;
-  }
-  const bool verdict = success ? s.streak >= rise_ : s.streak >= fall_;
+  ++s.streak;
+  const bool verdict = !s.up || s.streak >= (success ? rise_ : fall_);
   if (verdict && s.up != success) {
     s.up = success;
     return success;
