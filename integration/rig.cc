@@ -259,16 +259,19 @@ bool Rig::xlbdRunning() const {
   return xlbd_ > 0 && kill(xlbd_, 0) == 0;
 }
 
-bool Rig::allUp(const nlohmann::json& items) {
+bool Rig::allHealth(const nlohmann::json& items,
+                    const std::function<bool(const nlohmann::json&)>& pred) {
   bool all = items.is_array() && !items.empty();
-  for (const auto& b : items) all = all && b["health"] == "up";
+  for (const auto& b : items) all = all && pred(b["health"]);
   return all;
 }
 
+bool Rig::allUp(const nlohmann::json& items) {
+  return allHealth(items, [](const nlohmann::json& h) { return h == "up"; });
+}
+
 bool Rig::allChecked(const nlohmann::json& items) {
-  bool all = items.is_array() && !items.empty();
-  for (const auto& b : items) all = all && b["health"] != "unknown";
-  return all;
+  return allHealth(items, [](const nlohmann::json& h) { return h != "unknown"; });
 }
 
 std::string Rig::xlbdLog() const {

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -130,6 +131,9 @@ class Rig {
   static std::string binDir();
 
  private:
+  // A listing that is not empty and whose every backend's health satisfies pred.
+  static bool allHealth(const nlohmann::json& items,
+                        const std::function<bool(const nlohmann::json&)>& pred);
   std::string libCall(const std::string& fn) const;
   pid_t spawnXlbd(const std::string& binary, const std::string& flags,
                   const std::string& launcher = "") const;
