@@ -32,14 +32,15 @@ constexpr std::uint64_t kSynLimit = 1000;
 // medians of three.
 constexpr double kRateFloor = 0.80;
 // A random-source flood is not blocked: XDP answers every SYN with a cookie on the same two cores,
-// a real cost (`make bench-rig`: 90-92 % of the sink run, nftables 90 %, HAProxy 84 %), and in
-// one CI run every round fell short of 0.80 (best 79 %). This floor catches a collapse.
+// a real cost (`make bench-rig` on 2026-12-02, medians of three: 91.7 % of the no-flood rate,
+// nftables 90.4 %, HAProxy 84.0 %), and in one CI run every round fell short of 0.80 (best 79 %). This floor catches a collapse.
 constexpr double kAbsorbedFloor = 0.60;
 constexpr int kRounds = 3;
 // Short rounds because c1's ports run out otherwise: through the SYN proxy its connections carry
-// no timestamps, so tcp_tw_reuse cannot reuse the ~4 % that wrk closes first, and at ~10,000/s
-// their TIME_WAITs fill c1's 14,116 even ports in about 35 s of wrk (then every connect() walks
-// them and the rate falls to a few hundred). This test runs wrk for 19 s.
+// no timestamps, so tcp_tw_reuse cannot reuse the TIME_WAITs of those wrk closes first. One run
+// left 14,131 of them in c1 after about 350,000 connections (about 4 %) and the rate fell to a
+// few hundred: connect() walked them. By that share, 10,000/s would fill c1's 14,116 even ports
+// (half of 28,232) in about 35 s of wrk (derived, not timed). This test runs wrk for 19 s.
 constexpr int kRoundSeconds = 2;
 
 std::string config(const std::string& mode) {
