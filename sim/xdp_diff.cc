@@ -25,9 +25,9 @@ std::span<const std::uint8_t> bytesOf(const std::string& k) {
 }
 
 constexpr const char* kMapNames[kXdpMapCount] = {
-    "xlb_cfg",        "xlb_dests",  "xlb_vip_ports",  "xlb_syn_rate",  "xlb_block4",
-    "xlb_block4_lpm", "xlb_block6", "xlb_block6_lpm", "xlb_xsks",      "xlb_stats",
-    "xlb_peer_flows", "xlb_peers",  "xlb_src_meter",  "xlb_src_events"};
+    "xlb_cfg",        "xlb_dests",  "xlb_vip_ports",  "xlb_syn_rate",   "xlb_block4",
+    "xlb_block4_lpm", "xlb_block6", "xlb_block6_lpm", "xlb_xsks",       "xlb_stats",
+    "xlb_peer_flows", "xlb_peers",  "xlb_src_meter",  "xlb_src_events", "xlb_block_filter"};
 
 std::string hex(std::span<const std::uint8_t> b, std::size_t from = 0, std::size_t count = 64) {
   std::string s;

@@ -63,6 +63,15 @@ struct {
 	__type(value, struct xlb_block_val);
 } xlb_block6_lpm SEC(".maps");
 
+/* The blocklist filter: a bit per xlb_block_filter_bit() of every blocklist entry, kept by the
+ * loader (lib/blocklist.h). Its size follows the blocklist capacity (the loader sets it). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} xlb_block_filter SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);
 	__uint(max_entries, XLB_MAX_QUEUES);

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <vector>
 
+#include "xlb/block_filter.h"
 #include "xlb_bpf.skel.h"
 
 namespace xlb {
@@ -48,10 +49,11 @@ std::string errnoText(int err) {
 
 bpf_map* mapOf(xlb_bpf* s, XdpMap m) {
   bpf_map* const all[kXdpMapCount] = {
-      s->maps.xlb_cfg,       s->maps.xlb_dests,      s->maps.xlb_vip_ports,  s->maps.xlb_syn_rate,
-      s->maps.xlb_block4,    s->maps.xlb_block4_lpm, s->maps.xlb_block6,     s->maps.xlb_block6_lpm,
-      s->maps.xlb_xsks,      s->maps.xlb_stats,      s->maps.xlb_peer_flows, s->maps.xlb_peers,
-      s->maps.xlb_src_meter, s->maps.xlb_src_events};
+      s->maps.xlb_cfg,       s->maps.xlb_dests,      s->maps.xlb_vip_ports,
+      s->maps.xlb_syn_rate,  s->maps.xlb_block4,     s->maps.xlb_block4_lpm,
+      s->maps.xlb_block6,    s->maps.xlb_block6_lpm, s->maps.xlb_xsks,
+      s->maps.xlb_stats,     s->maps.xlb_peer_flows, s->maps.xlb_peers,
+      s->maps.xlb_src_meter, s->maps.xlb_src_events, s->maps.xlb_block_filter};
   return all[static_cast<std::size_t>(m)];
 }
 
@@ -117,6 +119,7 @@ std::unique_ptr<KernelXdp> KernelXdp::load(std::uint32_t blocklistCapacity,
        {s->maps.xlb_block4, s->maps.xlb_block4_lpm, s->maps.xlb_block6, s->maps.xlb_block6_lpm}) {
     bpf_map__set_max_entries(m, blocklistCapacity);
   }
+  bpf_map__set_max_entries(s->maps.xlb_block_filter, BlockFilter::wordsFor(blocklistCapacity));
   if (adoptMapsFrom != 0) p->adopted_ = adoptMaps(s, adoptMapsFrom);
   if (int err = xlb_bpf__load(s); err != 0) {
     std::string log = takeLog();

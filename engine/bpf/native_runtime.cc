@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstring>
 
+#include "xlb/block_filter.h"
+
 namespace xlb {
 namespace {
 
@@ -68,6 +70,9 @@ NativeXdp::NativeXdp(std::uint32_t blocklistCapacity, unsigned cpus) : cpus_(cpu
     Map& m = maps_[i];
     m.info = XdpMapInfo{s.type, s.key_size, s.value_size, s.max_entries};
     if (blocklistMap(static_cast<XdpMap>(i))) m.info.maxEntries = blocklistCapacity;
+    if (static_cast<XdpMap>(i) == XdpMap::kBlockFilter) {
+      m.info.maxEntries = BlockFilter::wordsFor(blocklistCapacity);
+    }
     xlb_native_map& e = env_.maps[i];
     e.type = s.type;
     e.max_entries = m.info.maxEntries;

@@ -76,6 +76,7 @@ std::string checkLayouts(const XdpRuntime& rt) {
       {XdpMap::kPeerFlows, "xlb_peer_flows", sizeof(xlb_flow_key), 4},
       {XdpMap::kPeers, "xlb_peers", 4, sizeof(xlb_peers)},
       {XdpMap::kSrcMeter, "xlb_src_meter", sizeof(xlb_addr_key), sizeof(xlb_src_count)},
+      {XdpMap::kBlockFilter, "xlb_block_filter", 4, 8},
   };
   for (const Want& w : want) {
     const XdpMapInfo i = rt.info(w.map);
@@ -112,6 +113,7 @@ std::unique_ptr<XdpProgram> XdpProgram::load(const XdpOptions& options, std::str
     return nullptr;
   }
   p->cpus_ = p->rt_->cpus();
+  p->filter_.emplace(cap);
   p->cfg_.syn_window_ns = options.synWindow;
   p->cfg_.fail_open = options.failOpen ? 1 : 0;
   p->cfg_.synack_mss_cap = options.synackMssCap;
@@ -141,6 +143,7 @@ int XdpProgram::updateConfigMap() {
   if (blockCounts_[2] != 0) bits |= XLB_BLOCK_V6_EXACT;
   if (blockCounts_[3] != 0) bits |= XLB_BLOCK_V6_LPM;
   cfg_.block_maps = bits;
+  filter_->writeConfig(cfg_);
   const std::uint32_t zero = 0;
   return rt_->update(XdpMap::kCfg, &zero, &cfg_, BPF_ANY);
 }
@@ -345,6 +348,7 @@ bool XdpProgram::blockAdd(const Prefix& p, std::string& error, bool* exists) {
     return false;
   }
   ++blockCounts_[blockMapIndex(p)];
+  writeFilterWord(filter_->add(p));
   updateConfigMap();
   return true;
 }
@@ -355,8 +359,15 @@ bool XdpProgram::blockRemove(const Prefix& p) {
   if (rt_->remove(blockMap(p), k.bytes.data()) != 0) return false;
   std::size_t& n = blockCounts_[blockMapIndex(p)];
   if (n > 0) --n;
+  writeFilterWord(filter_->remove(p));
   updateConfigMap();
   return true;
+}
+
+void XdpProgram::writeFilterWord(std::optional<std::uint32_t> word) {
+  if (!word) return;
+  const std::uint64_t v = filter_->word(*word);
+  rt_->update(XdpMap::kBlockFilter, &*word, &v, BPF_ANY);
 }
 
 std::optional<BlockHits> XdpProgram::blockHits(const Prefix& p) const {

@@ -325,6 +325,51 @@ TEST_P(Xdp, BlocklistLongestPrefixWinsAndCountsHits) {
   EXPECT_EQ(run(frame), Reason::kNoSocketDrop);  // a SYN to the VIP again
 }
 
+// The filter in front of the blocklist maps (lib/blocklist.h): the program asks the maps only
+// when a filter bit for one of the lengths on the list is set. Clearing an entry's bit behind
+// the loader's back lets its source through, so the program does consult it; with more lengths
+// than the config has slots it asks the maps for every source.
+TEST_P(Xdp, BlocklistFilterDecidesWhetherTheMapsAreAsked) {
+  std::string err;
+  const Prefix entry = *Prefix::parse("10.7.7.7/32");
+  ASSERT_TRUE(prog_->blockAdd(entry, err)) << err;
+  PacketSpec s;
+  s.src = "10.7.7.7";
+  s.dst = "10.0.0.50";
+  Bytes frame = buildPacket(s);
+  EXPECT_EQ(run(frame), Reason::kBlocklist);
+
+  const BlockFilter shape(prog_->options().blocklistCapacity);
+  const std::uint64_t bit = shape.bitOf(entry);
+  const auto word = static_cast<std::uint32_t>(bit >> 6);
+  std::uint64_t value = 0;
+  ASSERT_EQ(prog_->runtime().lookup(XdpMap::kBlockFilter, &word, &value), 0);
+  EXPECT_EQ((value >> (bit & 63)) & 1, 1u) << "the loader set the entry's bit";
+  const std::uint64_t cleared = value & ~(std::uint64_t{1} << (bit & 63));
+  ASSERT_EQ(prog_->runtime().update(XdpMap::kBlockFilter, &word, &cleared, BPF_ANY), 0);
+  frame = buildPacket(s);
+  EXPECT_EQ(run(frame), Reason::kPassNotOurs) << "a clear bit: the maps are not asked";
+
+  // Nine more lengths: more than XLB_BLOCK_FILTER_LENS, so the filter is not used for IPv4.
+  for (unsigned len = 8; len <= 16; ++len) {
+    ASSERT_TRUE(prog_->blockAdd(Prefix::of(*Address::parse("172.16.0.0"), len), err)) << err;
+  }
+  frame = buildPacket(s);
+  EXPECT_EQ(run(frame), Reason::kBlocklist) << "the maps decide again";
+  s.src = "172.16.200.1";  // under the /8 .. /16
+  frame = buildPacket(s);
+  EXPECT_EQ(run(frame), Reason::kBlocklist);
+  // Back to two lengths: the filter again, and the loader's bits are right for every entry.
+  for (unsigned len = 9; len <= 16; ++len) {
+    ASSERT_TRUE(prog_->blockRemove(Prefix::of(*Address::parse("172.16.0.0"), len)));
+  }
+  frame = buildPacket(s);
+  EXPECT_EQ(run(frame), Reason::kBlocklist) << "the /8";
+  s.src = "173.16.0.1";  // outside 172.0.0.0/8
+  frame = buildPacket(s);
+  EXPECT_EQ(run(frame), Reason::kPassNotOurs);
+}
+
 INSTANTIATE_TEST_SUITE_P(Runtimes, Xdp,
                          ::testing::Values(XdpRuntimeKind::kKernel, XdpRuntimeKind::kNative),
                          testing::runtimeName);

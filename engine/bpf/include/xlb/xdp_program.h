@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "xlb/addr.h"
+#include "xlb/block_filter.h"
 #include "xlb/config.h"
 #include "xlb/dataplane_ports.h"
 #include "xlb/reason.h"
@@ -110,6 +111,7 @@ class XdpProgram final : public XdpMaps {
   XdpMap blockMap(const Prefix& p) const;
   unsigned blockMapIndex(const Prefix& p) const;
   int updateConfigMap();  // 0 or an errno
+  void writeFilterWord(std::optional<std::uint32_t> word);
   // The VIPs' port sets and destinations; `keep` gets every VIP address's key.
   bool writeVips(const Config& config, std::span<const std::uint16_t> vipIds,
                  std::vector<xlb_addr_key>& keep, std::string& error);
@@ -118,6 +120,7 @@ class XdpProgram final : public XdpMaps {
   XdpOptions options_;
   unsigned cpus_ = 1;
   std::array<std::size_t, 4> blockCounts_{};  // v4 exact, v4 lpm, v6 exact, v6 lpm
+  std::optional<BlockFilter> filter_;         // its words mirror the program's filter map
   // The config map's value as last written (the blocklist bits are recomputed on each write).
   xlb_config cfg_{};
   std::vector<std::string> adoptedMaps_;

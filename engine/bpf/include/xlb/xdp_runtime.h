@@ -33,8 +33,9 @@ enum class XdpMap : std::uint8_t {
   kPeers,
   kSrcMeter,
   kSrcEvents,  // a ring buffer: drainRing only
+  kBlockFilter,
 };
-inline constexpr std::size_t kXdpMapCount = 14;
+inline constexpr std::size_t kXdpMapCount = 15;
 
 struct XdpMapInfo {
   std::uint32_t type = 0;  // BPF_MAP_TYPE_*
