@@ -5,7 +5,8 @@
  * Stages, in order:
  *   1. parse Ethernet, up to two VLAN tags and the IP header; non-IP (ARP, LLDP, ...) passes;
  *      a malformed IP header is a counted drop (the kernel would discard it too);
- *   2. blocklist on the source address of every IP packet, the host's own traffic included;
+ *   2. blocklist on the source address of every IP packet, the host's own traffic included (a
+ *      filter of a bit per entry first: a source no entry covers skips the maps' lookups);
  *   3. destination: neither a VIP nor a SNAT address with a port in the SNAT range -> pass, so
  *      the host's own traffic, SSH, health checks and the control API are untouched;
  *   4. VIP: fragments, other protocols and ports the VIP does not serve are counted drops (an
