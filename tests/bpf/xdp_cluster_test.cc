@@ -10,6 +10,7 @@
 
 #include "fixtures.h"
 #include "privileges.h"
+#include "xdp_fixture.h"
 #include "xlb/xdp_directory.h"
 #include "xlb/xdp_program.h"
 
@@ -57,10 +58,7 @@ class XdpCluster : public ::testing::TestWithParam<XdpRuntimeKind> {
  protected:
   void SetUp() override {
     if (GetParam() == XdpRuntimeKind::kKernel) XLB_REQUIRE_ROOT();
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(0, &set);
-    ASSERT_EQ(sched_setaffinity(0, sizeof set, &set), 0);
+    ASSERT_TRUE(testing::pinToFirstCpu());
     XdpOptions o;
     o.runtime = GetParam();
     o.simRedirect = true;  // what would reach the engine shows as XDP_REDIRECT

@@ -21,6 +21,14 @@ namespace xlb::testing {
 constexpr CookieKey kKey{0x0123456789abcdefull, 0xfedcba9876543210ull};
 constexpr TimeNs kNow = 1000 * kNsPerSec;
 
+// Per-CPU counters and SYN-rate state: a test's runs all on one CPU.
+inline bool pinToFirstCpu() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(0, &set);
+  return sched_setaffinity(0, sizeof set, &set) == 0;
+}
+
 inline Config configWith(SynFloodMode mode, std::uint32_t thresholdPps = 20000) {
   Config c = udpTestConfig();
   for (VipConfig& v : c.vips) {
@@ -34,11 +42,7 @@ class XdpFixture : public ::testing::TestWithParam<XdpRuntimeKind> {
  protected:
   void SetUp() override {
     if (GetParam() == XdpRuntimeKind::kKernel) XLB_REQUIRE_ROOT();
-    // Per-CPU counters and SYN-rate state: keep every test run on one CPU.
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(0, &set);
-    ASSERT_EQ(sched_setaffinity(0, sizeof set, &set), 0);
+    ASSERT_TRUE(pinToFirstCpu());
     load(XdpOptions{});
   }
 

@@ -7,18 +7,20 @@
 #include "xlb/checksum.h"
 #include "xlb_cookie.h"
 
-namespace xlb {
+namespace xlb::testing {
 namespace {
 
-using testing::A;
-using testing::buildPacket;
-using testing::Bytes;
-using testing::configWith;
-using testing::kKey;
-using testing::kNow;
-using testing::PacketSpec;
-
-class XdpSyn : public testing::XdpFixture {};
+class XdpSyn : public XdpFixture {
+ protected:
+  // Runs a SYN the program must answer with a cookie SYN-ACK (XDP_TX); returns the reply.
+  Bytes answerSyn(const Bytes& in) {
+    Bytes out = in;
+    int action = -1;
+    EXPECT_EQ(run(out, &action), Reason::kTxSyncookie);
+    EXPECT_EQ(action, XDP_TX);
+    return out;
+  }
+};
 
 // The SYN-ACK, field by field: every emitted byte is checked, not just the checksums.
 void expectSynAck(const Bytes& out, const Bytes& in, std::size_t l3, bool v4, std::uint32_t isn,
@@ -94,10 +96,7 @@ TEST_P(XdpSyn, SynAnsweredWithCookieSynAckV4) {
   s.tcpOptions = testing::concat({testing::optMss(1460), testing::optSackPermitted(),
                                   testing::optTimestamp(7, 0), testing::optWscale(9)});
   const Bytes in = buildPacket(s);
-  Bytes out = in;
-  int action = -1;
-  EXPECT_EQ(run(out, &action), Reason::kTxSyncookie);
-  EXPECT_EQ(action, XDP_TX);
+  const Bytes out = answerSyn(in);
   const std::uint32_t cookie = expectedCookie(in);
   // The IPv4 options shift the TCP header in the input; the cookie covers the same fields.
   const Bytes noOpts = [&] {
@@ -117,10 +116,7 @@ TEST_P(XdpSyn, SynAnsweredWithCookieSynAckV6NoOptions) {
   s.dport = 443;
   s.seq = 0xfffffff0;
   const Bytes in = buildPacket(s);
-  Bytes out = in;
-  int action = -1;
-  EXPECT_EQ(run(out, &action), Reason::kTxSyncookie);
-  EXPECT_EQ(action, XDP_TX);
+  const Bytes out = answerSyn(in);
   const std::uint32_t cookie = expectedCookie(in);
   expectSynAck(out, in, 14, false, s.seq, cookie, 536, false, false);
 }
@@ -133,9 +129,7 @@ TEST_P(XdpSyn, SynMssCappedByConfig) {
   PacketSpec s;
   s.tcpOptions = testing::optMss(9000);
   const Bytes in = buildPacket(s);
-  Bytes out = in;
-  EXPECT_EQ(run(out), Reason::kTxSyncookie);
-  expectSynAck(out, in, 14, true, s.seq, expectedCookie(in, 1440), 1440, false, false);
+  expectSynAck(answerSyn(in), in, 14, true, s.seq, expectedCookie(in, 1440), 1440, false, false);
 }
 
 TEST_P(XdpSyn, CookieModeVerifiesChecksumsFirst) {
@@ -265,7 +259,7 @@ TEST_P(XdpSyn, HalfOpenPressureTurnsCookiesOnForAutoModeVips) {
 
 INSTANTIATE_TEST_SUITE_P(Runtimes, XdpSyn,
                          ::testing::Values(XdpRuntimeKind::kKernel, XdpRuntimeKind::kNative),
-                         testing::runtimeName);
+                         runtimeName);
 
 }  // namespace
-}  // namespace xlb
+}  // namespace xlb::testing

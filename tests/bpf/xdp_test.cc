@@ -8,18 +8,10 @@
 
 #include "xdp_fixture.h"
 
-namespace xlb {
+namespace xlb::testing {
 namespace {
 
-using testing::A;
-using testing::buildPacket;
-using testing::Bytes;
-using testing::configWith;
-using testing::kKey;
-using testing::kNow;
-using testing::PacketSpec;
-
-class Xdp : public testing::XdpFixture {};
+class Xdp : public XdpFixture {};
 
 TEST_P(Xdp, FixtureTable) {
   for (const testing::Fixture& f : testing::filterFixtures()) {
@@ -372,7 +364,7 @@ TEST_P(Xdp, BlocklistFilterDecidesWhetherTheMapsAreAsked) {
 
 INSTANTIATE_TEST_SUITE_P(Runtimes, Xdp,
                          ::testing::Values(XdpRuntimeKind::kKernel, XdpRuntimeKind::kNative),
-                         testing::runtimeName);
+                         runtimeName);
 
 }  // namespace
-}  // namespace xlb
+}  // namespace xlb::testing
