@@ -137,12 +137,6 @@ int XdpProgram::progFd() const noexcept {
 }
 
 int XdpProgram::updateConfigMap() {
-  std::uint8_t bits = 0;
-  if (blockCounts_[0] != 0) bits |= XLB_BLOCK_V4_EXACT;
-  if (blockCounts_[1] != 0) bits |= XLB_BLOCK_V4_LPM;
-  if (blockCounts_[2] != 0) bits |= XLB_BLOCK_V6_EXACT;
-  if (blockCounts_[3] != 0) bits |= XLB_BLOCK_V6_LPM;
-  cfg_.block_maps = bits;
   filter_->writeConfig(cfg_);
   const std::uint32_t zero = 0;
   return rt_->update(XdpMap::kCfg, &zero, &cfg_, BPF_ANY);
@@ -347,9 +341,17 @@ bool XdpProgram::blockAdd(const Prefix& p, std::string& error, bool* exists) {
     }
     return false;
   }
-  ++blockCounts_[blockMapIndex(p)];
-  writeFilterWord(filter_->add(p));
-  updateConfigMap();
+  // The bit is set after the entry exists, and the program told to probe its length after that.
+  int err = writeFilterWord(filter_->add(p));
+  const char* what = "the blocklist filter";
+  if (err == 0 && (err = updateConfigMap()) != 0) what = "the config map";
+  if (err != 0) {
+    // Without both, the program could let the source through: the entry goes, with an error.
+    writeFilterWord(filter_->remove(p));  // if this fails, a bit left set only costs lookups
+    rt_->remove(blockMap(p), k.bytes.data());
+    error = "cannot add " + p.toString() + ": cannot write " + what + ": " + errnoText(err);
+    return false;
+  }
   return true;
 }
 
@@ -357,17 +359,17 @@ bool XdpProgram::blockRemove(const Prefix& p) {
   if (p.addr.family == Family::kNone) return false;
   const BlockKey k = blockKey(p);
   if (rt_->remove(blockMap(p), k.bytes.data()) != 0) return false;
-  std::size_t& n = blockCounts_[blockMapIndex(p)];
-  if (n > 0) --n;
+  // A failed write leaves the program's bit set, which costs that bit's sources a lookup and
+  // never lets a blocked one through; the next write of the word (from filter_) clears it.
   writeFilterWord(filter_->remove(p));
   updateConfigMap();
   return true;
 }
 
-void XdpProgram::writeFilterWord(std::optional<std::uint32_t> word) {
-  if (!word) return;
+int XdpProgram::writeFilterWord(std::optional<std::uint32_t> word) {
+  if (!word) return 0;
   const std::uint64_t v = filter_->word(*word);
-  rt_->update(XdpMap::kBlockFilter, &*word, &v, BPF_ANY);
+  return rt_->update(XdpMap::kBlockFilter, &*word, &v, BPF_ANY);
 }
 
 std::optional<BlockHits> XdpProgram::blockHits(const Prefix& p) const {
@@ -379,9 +381,7 @@ std::optional<BlockHits> XdpProgram::blockHits(const Prefix& p) const {
 }
 
 std::size_t XdpProgram::blockCount() const noexcept {
-  std::size_t n = 0;
-  for (std::size_t c : blockCounts_) n += c;
-  return n;
+  return filter_->entries();
 }
 
 std::array<ReasonStat, kReasonCount> XdpProgram::stats() const {

@@ -2,6 +2,9 @@
 // The XDP program, in the kernel through BPF_PROG_TEST_RUN and as its native build (each test
 // runs on both): every path of the pre-filter, the destination filter, source reports and the
 // blocklist. SYN cookies and the auto mode are in xdp_syn_test.cc.
+#include <bpf/bpf.h>
+#include <unistd.h>
+
 #include <array>
 #include <cstring>
 #include <set>
@@ -361,6 +364,71 @@ TEST_P(Xdp, BlocklistFilterDecidesWhetherTheMapsAreAsked) {
   frame = buildPacket(s);
   EXPECT_EQ(run(frame), Reason::kPassNotOurs);
 }
+
+// A blocklist add is whole or refused: when the filter bit or the config map cannot be written,
+// the source would pass while the entry sat in the map, so the add is undone with an error.
+// The kernel refuses the write for real: the map is frozen (BPF_MAP_FREEZE) behind the loader.
+class XdpMapWrites : public XdpFixture {
+ protected:
+  // Freezes the program's map whose name starts with `name` (the kernel keeps 15 characters).
+  void freeze(const std::string& name) {
+    std::array<std::uint32_t, 32> ids{};
+    bpf_prog_info info{};
+    info.nr_map_ids = ids.size();
+    info.map_ids = reinterpret_cast<std::uintptr_t>(ids.data());
+    std::uint32_t len = sizeof info;
+    ASSERT_EQ(bpf_obj_get_info_by_fd(prog_->progFd(), &info, &len), 0);
+    for (std::uint32_t i = 0; i < info.nr_map_ids; ++i) {
+      const int fd = bpf_map_get_fd_by_id(ids[i]);
+      ASSERT_GE(fd, 0);
+      bpf_map_info m{};
+      std::uint32_t mlen = sizeof m;
+      const bool match = bpf_obj_get_info_by_fd(fd, &m, &mlen) == 0 &&
+                         name.substr(0, BPF_OBJ_NAME_LEN - 1) == m.name;
+      const int err = match ? bpf_map_freeze(fd) : 0;
+      close(fd);
+      ASSERT_EQ(err, 0);
+      if (match) return;
+    }
+    FAIL() << "no map " << name;
+  }
+
+  void expectRefusedAndGone(const std::string& what) {
+    std::string err;
+    const Prefix entry = *Prefix::parse("10.7.7.7/32");
+    for (int round = 0; round < 2; ++round) {  // the second add fails the same way: not "exists"
+      bool exists = true;
+      EXPECT_FALSE(prog_->blockAdd(entry, err, &exists));
+      EXPECT_FALSE(exists);
+      EXPECT_NE(err.find(what), std::string::npos) << err;
+    }
+    EXPECT_EQ(prog_->blockCount(), 0u);
+    EXPECT_FALSE(prog_->blockHits(entry).has_value());
+    const BlockFilter shape(prog_->options().blocklistCapacity);
+    const auto word = static_cast<std::uint32_t>(shape.bitOf(entry) >> 6);
+    std::uint64_t value = 1;
+    ASSERT_EQ(prog_->runtime().lookup(XdpMap::kBlockFilter, &word, &value), 0);
+    EXPECT_EQ(value, 0u) << "the filter's bit is clear again";
+  }
+};
+
+TEST_P(XdpMapWrites, BlocklistAddIsUndoneWhenItsFilterBitCannotBeWritten) {
+  freeze("xlb_block_filter");
+  expectRefusedAndGone("cannot write the blocklist filter");
+}
+
+TEST_P(XdpMapWrites, BlocklistAddIsUndoneWhenTheConfigCannotBeWritten) {
+  freeze("xlb_cfg");
+  expectRefusedAndGone("cannot write the config map");
+  PacketSpec s;
+  s.src = "10.7.7.7";
+  s.dst = "10.0.0.50";
+  Bytes frame = buildPacket(s);
+  EXPECT_EQ(run(frame), Reason::kPassNotOurs);
+}
+
+INSTANTIATE_TEST_SUITE_P(Kernel, XdpMapWrites, ::testing::Values(XdpRuntimeKind::kKernel),
+                         runtimeName);
 
 INSTANTIATE_TEST_SUITE_P(Runtimes, Xdp,
                          ::testing::Values(XdpRuntimeKind::kKernel, XdpRuntimeKind::kNative),

@@ -106,5 +106,37 @@ TEST(BlockFilter, TheProgramProbesTheLengthsPresentOrNoneWhenTooMany) {
   EXPECT_GT(cfg.block_nlens4, unsigned{XLB_BLOCK_FILTER_LENS}) << "ten lengths: the maps decide";
 }
 
+// The config's block_maps bits (which maps the program asks) and the entry count follow the
+// per-length counts: a full-length prefix lives in a family's hash map, a shorter one in its trie.
+TEST(BlockFilter, TheMapsAskedAndTheEntriesFollowWhatIsOnTheList) {
+  BlockFilter f(1000);
+  xlb_config cfg{};
+  f.writeConfig(cfg);
+  EXPECT_EQ(cfg.block_maps, 0u);
+  EXPECT_EQ(f.entries(), 0u);
+  const struct {
+    const char* prefix;
+    std::uint8_t bit;
+  } kSteps[] = {{"10.1.2.3/32", XLB_BLOCK_V4_EXACT},
+                {"10.0.0.0/0", XLB_BLOCK_V4_LPM},
+                {"2001:db8::1/128", XLB_BLOCK_V6_EXACT},
+                {"2001:db8::/127", XLB_BLOCK_V6_LPM}};
+  std::uint8_t want = 0;
+  for (const auto& step : kSteps) {
+    f.add(prefix(step.prefix));
+    want = static_cast<std::uint8_t>(want | step.bit);
+    f.writeConfig(cfg);
+    EXPECT_EQ(cfg.block_maps, want) << step.prefix;
+  }
+  EXPECT_EQ(f.entries(), 4u);
+  for (const auto& step : kSteps) {
+    f.remove(prefix(step.prefix));
+    want = static_cast<std::uint8_t>(want & ~step.bit);
+    f.writeConfig(cfg);
+    EXPECT_EQ(cfg.block_maps, want) << step.prefix;
+  }
+  EXPECT_EQ(f.entries(), 0u);
+}
+
 }  // namespace
 }  // namespace xlb

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -42,9 +43,12 @@ class BlockFilter {
   // The bit the program probes for prefix `p` (or for an address as a prefix of `length`).
   std::uint64_t bitOf(const Prefix& p) const noexcept;
 
-  // The config map's filter fields: the lengths present per family, or more than
-  // XLB_BLOCK_FILTER_LENS of them (the program then asks the maps directly), and the size.
+  // The config map's blocklist fields: which maps hold entries (block_maps), the lengths
+  // present per family, or more than XLB_BLOCK_FILTER_LENS of them (the program then asks the
+  // maps directly), and the filter's size.
   void writeConfig(xlb_config& cfg) const noexcept;
+  // Entries on the blocklist (every add not yet removed).
+  std::size_t entries() const noexcept;
 
  private:
   std::uint32_t& lengthCount(const Prefix& p) noexcept;

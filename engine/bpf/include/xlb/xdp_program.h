@@ -111,7 +111,7 @@ class XdpProgram final : public XdpMaps {
   XdpMap blockMap(const Prefix& p) const;
   unsigned blockMapIndex(const Prefix& p) const;
   int updateConfigMap();  // 0 or an errno
-  void writeFilterWord(std::optional<std::uint32_t> word);
+  int writeFilterWord(std::optional<std::uint32_t> word);  // 0 or an errno
   // The VIPs' port sets and destinations; `keep` gets every VIP address's key.
   bool writeVips(const Config& config, std::span<const std::uint16_t> vipIds,
                  std::vector<xlb_addr_key>& keep, std::string& error);
@@ -119,9 +119,9 @@ class XdpProgram final : public XdpMaps {
   std::unique_ptr<XdpRuntime> rt_;
   XdpOptions options_;
   unsigned cpus_ = 1;
-  std::array<std::size_t, 4> blockCounts_{};  // v4 exact, v4 lpm, v6 exact, v6 lpm
-  std::optional<BlockFilter> filter_;         // its words mirror the program's filter map
-  // The config map's value as last written (the blocklist bits are recomputed on each write).
+  // Its words mirror the program's filter map; its counts say which maps hold entries.
+  std::optional<BlockFilter> filter_;
+  // The config map's value as last written (the blocklist fields are recomputed on each write).
   xlb_config cfg_{};
   std::vector<std::string> adoptedMaps_;
 };
