@@ -110,7 +110,7 @@ class XdpProgram final : public XdpMaps {
   XdpProgram() = default;
   XdpMap blockMap(const Prefix& p) const;
   unsigned blockMapIndex(const Prefix& p) const;
-  int updateConfigMap();  // 0 or an errno
+  int updateConfigMap();                                   // 0 or an errno
   int writeFilterWord(std::optional<std::uint32_t> word);  // 0 or an errno
   // The VIPs' port sets and destinations; `keep` gets every VIP address's key.
   bool writeVips(const Config& config, std::span<const std::uint16_t> vipIds,
