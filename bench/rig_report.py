@@ -102,6 +102,9 @@ def one_run(d):
         "lb_process_cpu_ms_per_1k": (cpu["lb_process_ticks"] / hz) / requests * 1e6
         if cpu["lb_process"] else None,
         "machine_cpu_ms_per_1k": (cpu["machine_busy_ticks"] / hz) / requests * 1e6,
+        # Runs recorded before steal was split out have no steal figure.
+        "machine_steal_share": cpu["machine_steal_ticks"] / cpu["machine_total_ticks"]
+        if "machine_steal_ticks" in cpu and cpu["machine_total_ticks"] else None,
         "noflood_rps": noflood["rps"],
         "flood_rps": flood["rps"],
         "flood_ratio": flood["rps"] / noflood["rps"] if noflood["rps"] else 0.0,
@@ -115,6 +118,23 @@ def one_run(d):
         "single_flood_syns": hping_sent(os.path.join(d, "hping3-single.txt")),
         "sink_flood_syns": hping_sent(os.path.join(d, "hping3-sink.txt")),
     }
+
+
+STEAL_WARN = 0.05  # a host taking 5 % of the VM's time already moves the rates visibly
+
+
+def steal_warning(result, order):
+    """A line saying the host stole CPU time during the runs, or None on a quiet host."""
+    per_run = {lb: [r["machine_steal_share"] for r in result["lbs"][lb]["runs"]] for lb in order}
+    seen = [v for vs in per_run.values() for v in vs if v is not None]
+    if not seen or max(seen) < STEAL_WARN:
+        return None
+    runs = "; ".join("%s %s" % (lb, " / ".join("n/a" if v is None else "%.0f%%" % (v * 100)
+                                               for v in vs)) for lb, vs in per_run.items())
+    return ("**The host took up to %.0f%% of this VM's CPU time (steal) in the new-connection "
+            "rounds** (per run: %s). Rates from such runs are lower and noisier than on a quiet "
+            "host, and in the runs recorded so far xlb's userspace hop lost more to it than the "
+            "kernel-only nftables (docs/ARCHITECTURE.md, bench-rig)." % (max(seen) * 100, runs))
 
 
 def median(values):
@@ -211,6 +231,8 @@ def main():
         ("p99 latency, new connections (ms)", "sustained_p99_ms", "{:.2f}"),
         ("LB process CPU ms per 1,000 requests", "lb_process_cpu_ms_per_1k", "{:.1f}"),
         ("machine CPU ms per 1,000 requests", "machine_cpu_ms_per_1k", "{:.1f}"),
+        ("host steal, share of the machine's time in those rounds", "machine_steal_share",
+         "{:.1%}"),
         ("new connections/s under SYN flood", "flood_rps", "{:,.0f}"),
         ("... as a share of no flood", "flood_ratio", "{:.1%}"),
         ("new connections/s under a single-source SYN flood", "single_flood_rps", "{:,.0f}"),
@@ -243,6 +265,10 @@ def main():
                "xlb keeps %.0f%% of its rate under the flood." % (
                    goals["keepalive_vs_nftables"], goals["sustained_vs_nftables"],
                    goals["sustained_last_vs_nftables"], goals["xlb_flood_ratio"] * 100)]
+    warning = steal_warning(result, order)
+    if warning:
+        md += ["", warning]
+        print("bench-rig: " + warning, file=sys.stderr)
     if result["dns_direct_qps"]:
         md += ["", "DNS straight to one backend (no load balancer): %s queries/s%s." % (
             fmt(result["dns_direct_qps"]),
