@@ -51,8 +51,8 @@ for i in $(seq 1000); do echo "n$i.xlb.test A"; done >"$WORK/queries"
 LB_PID=""
 # Busy, total and steal jiffies of the whole machine. Steal (the hypervisor running another
 # guest while this one had work) is not this machine's work: it is left out of busy and reported
-# on its own, since a host that steals a tenth of the time slows xlb's userspace hop more than
-# the kernel-only peers and moves every rate.
+# on its own, since a host that steals time moves every rate (in the runs recorded so far,
+# xlb's userspace hop more than the kernel-only peers).
 cpu_ticks() {
   awk '/^cpu / {busy=$2+$3+$4+$7+$8; total=busy+$5+$6+$9; print busy, total, $9}' /proc/stat
 }

@@ -76,15 +76,13 @@ void BlockFilter::writeConfig(xlb_config& cfg) const noexcept {
   fill(lens4_, cfg.block_lens4, cfg.block_nlens4);
   fill(lens6_, cfg.block_lens6, cfg.block_nlens6);
   cfg.block_filter_log2 = static_cast<std::uint8_t>(log2_);
-  // Which maps hold entries: full-length prefixes are in the hash maps, shorter ones in the tries.
-  const auto any = [](const auto& lens, std::size_t from, std::size_t to) {
-    return std::any_of(lens.begin() + from, lens.begin() + to, [](std::uint32_t n) { return n; });
-  };
   std::uint8_t maps = 0;
-  if (lens4_[32] != 0) maps |= XLB_BLOCK_V4_EXACT;
-  if (any(lens4_, 0, 32)) maps |= XLB_BLOCK_V4_LPM;
-  if (lens6_[128] != 0) maps |= XLB_BLOCK_V6_EXACT;
-  if (any(lens6_, 0, 128)) maps |= XLB_BLOCK_V6_LPM;
+  for (std::size_t len = 0; len < lens4_.size(); ++len) {
+    if (lens4_[len] != 0) maps |= blockMapBit(Family::kV4, static_cast<unsigned>(len));
+  }
+  for (std::size_t len = 0; len < lens6_.size(); ++len) {
+    if (lens6_[len] != 0) maps |= blockMapBit(Family::kV6, static_cast<unsigned>(len));
+  }
   cfg.block_maps = maps;
 }
 

@@ -2,6 +2,7 @@
 #include "xlb/xdp_program.h"
 
 #include <linux/bpf.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -286,16 +287,17 @@ bool XdpProgram::clearXsk(std::uint32_t queue) {
   return rt_->remove(XdpMap::kXsks, &queue) == 0;
 }
 
-unsigned XdpProgram::blockMapIndex(const Prefix& p) const {
-  const bool v4 = p.addr.family == Family::kV4;
-  const bool exact = p.length == (v4 ? 32 : 128);
-  return (v4 ? 0u : 2u) + (exact ? 0u : 1u);
-}
-
-XdpMap XdpProgram::blockMap(const Prefix& p) const {
-  constexpr XdpMap kMaps[] = {XdpMap::kBlock4, XdpMap::kBlock4Lpm, XdpMap::kBlock6,
-                              XdpMap::kBlock6Lpm};
-  return kMaps[blockMapIndex(p)];
+XdpMap XdpProgram::blockMap(const Prefix& p) {
+  switch (blockMapBit(p.addr.family, p.length)) {
+    case XLB_BLOCK_V4_EXACT:
+      return XdpMap::kBlock4;
+    case XLB_BLOCK_V4_LPM:
+      return XdpMap::kBlock4Lpm;
+    case XLB_BLOCK_V6_EXACT:
+      return XdpMap::kBlock6;
+    default:
+      return XdpMap::kBlock6Lpm;
+  }
 }
 
 namespace {
@@ -308,8 +310,7 @@ BlockKey blockKey(const Prefix& p) {
   BlockKey k;
   const bool v4 = p.addr.family == Family::kV4;
   const std::size_t n = v4 ? 4 : 16;
-  const bool exact = p.length == (v4 ? 32 : 128);
-  if (exact) {
+  if (isExactBlockMap(blockMapBit(p.addr.family, p.length))) {
     std::memcpy(k.bytes.data(), p.addr.ip.bytes.data(), n);
     k.size = n;
   } else {
@@ -359,10 +360,18 @@ bool XdpProgram::blockRemove(const Prefix& p) {
   if (p.addr.family == Family::kNone) return false;
   const BlockKey k = blockKey(p);
   if (rt_->remove(blockMap(p), k.bytes.data()) != 0) return false;
-  // A failed write leaves the program's bit set, which costs that bit's sources a lookup and
-  // never lets a blocked one through; the next write of the word (from filter_) clears it.
-  writeFilterWord(filter_->remove(p));
-  updateConfigMap();
+  // A failed write leaves the program's bit set or a length still listed, which costs sources a
+  // lookup and never lets a blocked one through; the next write of the word (from filter_) or of
+  // the config map corrects it. The removal stands, and the failure is logged.
+  const auto warn = [&p](const char* what, int err) {
+    if (err == 0) return;
+    spdlog::warn(
+        "blocklist: {} removed, but cannot write {}: {} (the program probes for it "
+        "until that is written again)",
+        p.toString(), what, errnoText(err));
+  };
+  warn("the blocklist filter", writeFilterWord(filter_->remove(p)));
+  warn("the config map", updateConfigMap());
   return true;
 }
 

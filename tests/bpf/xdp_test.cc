@@ -7,7 +7,12 @@
 
 #include <array>
 #include <cstring>
+#include <memory>
 #include <set>
+#include <sstream>
+
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include "xdp_fixture.h"
 
@@ -420,6 +425,32 @@ TEST_P(XdpMapWrites, BlocklistAddIsUndoneWhenItsFilterBitCannotBeWritten) {
 TEST_P(XdpMapWrites, BlocklistAddIsUndoneWhenTheConfigCannotBeWritten) {
   freeze("xlb_cfg");
   expectRefusedAndGone("cannot write the config map");
+  PacketSpec s;
+  s.src = "10.7.7.7";
+  s.dst = "10.0.0.50";
+  Bytes frame = buildPacket(s);
+  EXPECT_EQ(run(frame), Reason::kPassNotOurs);
+}
+
+// A removal stands when the config map cannot be written after it (the entry is gone from its
+// map, so the source passes; the stale length only costs a probe), and the failure is logged.
+TEST_P(XdpMapWrites, BlocklistRemoveStandsAndIsLoggedWhenTheConfigCannotBeWritten) {
+  const Prefix entry = *Prefix::parse("10.7.7.7/32");
+  std::string err;
+  ASSERT_TRUE(prog_->blockAdd(entry, err)) << err;
+  freeze("xlb_cfg");
+  std::ostringstream log;
+  const auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_st>(log)));
+  const bool removed = prog_->blockRemove(entry);
+  spdlog::set_default_logger(previous);
+  EXPECT_TRUE(removed);
+  EXPECT_EQ(prog_->blockCount(), 0u);
+  EXPECT_FALSE(prog_->blockHits(entry).has_value());
+  EXPECT_NE(log.str().find("10.7.7.7/32 removed, but cannot write the config map"),
+            std::string::npos)
+      << log.str();
   PacketSpec s;
   s.src = "10.7.7.7";
   s.dst = "10.0.0.50";

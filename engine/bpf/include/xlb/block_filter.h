@@ -20,6 +20,17 @@
 
 namespace xlb {
 
+// The blocklist map that holds an entry, as its XLB_BLOCK_* bit: a full-length prefix (a single
+// address) goes to its family's hash map, a shorter one to its family's LPM trie. The loader's
+// map choice and the config's block_maps both follow this one rule.
+constexpr std::uint8_t blockMapBit(Family family, unsigned length) noexcept {
+  if (family == Family::kV4) return length == 32 ? XLB_BLOCK_V4_EXACT : XLB_BLOCK_V4_LPM;
+  return length == 128 ? XLB_BLOCK_V6_EXACT : XLB_BLOCK_V6_LPM;
+}
+constexpr bool isExactBlockMap(std::uint8_t bit) noexcept {
+  return (bit & (XLB_BLOCK_V4_EXACT | XLB_BLOCK_V6_EXACT)) != 0;
+}
+
 class BlockFilter {
  public:
   // Sized for `capacity` entries per blocklist map: XLB_BLOCK_FILTER_BITS_PER_ENTRY bits each,

@@ -108,8 +108,7 @@ class XdpProgram final : public XdpMaps {
 
  private:
   XdpProgram() = default;
-  XdpMap blockMap(const Prefix& p) const;
-  unsigned blockMapIndex(const Prefix& p) const;
+  static XdpMap blockMap(const Prefix& p);
   int updateConfigMap();                                   // 0 or an errno
   int writeFilterWord(std::optional<std::uint32_t> word);  // 0 or an errno
   // The VIPs' port sets and destinations; `keep` gets every VIP address's key.
