@@ -89,6 +89,9 @@ def start_browser(profile):
         ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
          "--disable-extensions", "--window-size=1280,1400", "--remote-debugging-port=0",
          "--user-data-dir=" + profile, "about:blank"],
+        # Chromium keeps its singleton socket in a directory of its own under TMPDIR, which it
+        # removes only on a clean exit: inside the profile it goes with the profile.
+        env=dict(os.environ, TMPDIR=profile),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     port_file = os.path.join(profile, "DevToolsActivePort")
     for _ in range(150):
