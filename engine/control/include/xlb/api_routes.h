@@ -113,7 +113,7 @@ ApiReply dispatch(std::span<const Route> routes, const ApiLimits& limits, Contro
 
 // Path segments, percent-decoded; false when an escape is malformed.
 bool splitPath(std::string_view resource, std::vector<std::string>& out);
-// Whether a route pattern matches decoded segments; fills the captures.
+// Whether a route pattern matches decoded segments; fills the captures when it does.
 bool matchPattern(std::string_view pattern, const std::vector<std::string>& segments,
                   std::vector<std::string>& captures);
 
