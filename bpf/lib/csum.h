@@ -71,4 +71,33 @@ static __always_inline __u64 csum_bytes(void *data, void *end, __u32 off, __u32 
 	return sum;
 }
 
+/*
+ * Sum of an IPv4 or TCP header of nwords (5..15) 32-bit words at hdr, whose first 20 bytes the
+ * caller has checked are inside the packet; the option words are checked one by one. Unrolled,
+ * every word sits at a constant offset from hdr, so there is no variable offset to bound: a
+ * SYN's headers cost a third of csum_bytes' loop (xlb-bench-xdp). Sets *ok = 0 when an option
+ * word is outside the packet.
+ */
+static __always_inline __u64 csum_hdr(const __u32 *hdr, void *end, __u32 nwords, int *ok)
+{
+	__u64 sum = 0;
+	int i, in = 1;
+
+#pragma unroll
+	for (i = 0; i < 5; i++)
+		sum += hdr[i];
+	/* No break or return inside: a loop with a second exit is not unrolled. */
+#pragma unroll
+	for (i = 5; i < 15; i++) {
+		if (i < nwords) {
+			if ((void *)(hdr + i + 1) > end)
+				in = 0;
+			else
+				sum += hdr[i];
+		}
+	}
+	*ok = in;
+	return sum;
+}
+
 #endif /* XLB_LIB_CSUM_H */

@@ -154,23 +154,64 @@ static __always_inline __u32 syn_read_tcp(struct tcphdr *tcp, void *end, struct 
 	return SYN_OK;
 }
 
+#define CSUM_BAD ((__u64)-1) /* above any sum of CSUM_MAX_BYTES */
+
+/*
+ * The sum of the IPv4 or TCP header of nwords (5..15) words at packet offset off, or CSUM_BAD
+ * when it is not all inside the packet. A global function: the verifier checks it once, not once
+ * per way into it. Inlined, each header length its unrolled words allow was a state of its own,
+ * and the option parser after it was verified once per length, past the verifier's limit.
+ */
+__noinline __u64 xlb_csum_hdr(struct xdp_md *ctx, __u32 off, __u32 nwords)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u32 *hdr;
+	__u64 sum;
+	int ok;
+
+	if (off > 2048)
+		return CSUM_BAD;
+	hdr = data + off;
+	if ((void *)(hdr + 5) > end)
+		return CSUM_BAD;
+	sum = csum_hdr(hdr, end, nwords, &ok);
+	return ok ? sum : CSUM_BAD;
+}
+
+/* Sum of a SYN's TCP segment of tcplen bytes at packet offset off (doff already checked against
+ * tcplen), or CSUM_BAD: the header by xlb_csum_hdr, any payload (rare: a SYN may carry data)
+ * by csum_bytes. */
+static __always_inline __u64 syn_tcp_sum(struct xdp_md *ctx, void *data, void *end,
+					 struct tcphdr *tcp, __u32 off, __u32 tcplen)
+{
+	__u32 hlen = tcp->doff * 4;
+	__u64 sum = xlb_csum_hdr(ctx, off, tcp->doff), tail;
+	int ok;
+
+	if (sum == CSUM_BAD || tcplen == hlen)
+		return sum;
+	tail = csum_bytes(data, end, off + hlen, tcplen - hlen, &ok);
+	return ok ? sum + tail : CSUM_BAD;
+}
+
 /* An IPv4 SYN: header and TCP checksums verified (a partial or bad sum is dropped, never
  * answered), then read. SYN_OK or the drop reason. */
-static __always_inline __u32 syn_in4(void *data, void *end, __u32 l3, struct syn_in *in)
+static __always_inline __u32 syn_in4(struct xdp_md *ctx, void *data, void *end, __u32 l3,
+				     struct syn_in *in)
 {
 	struct iphdr *ip = data + l3;
 	struct tcphdr *tcp;
 	__u32 hl, tcplen;
 	__u64 sum;
-	int ok;
 
 	if ((void *)(ip + 1) > end)
 		return XLB_REASON_IPV4_TRUNCATED;
 	hl = ip->ihl * 4;
 	if (hl < 20 || hl > 60)
 		return XLB_REASON_IPV4_BAD_IHL;
-	sum = csum_bytes(data, end, l3, hl, &ok);
-	if (!ok)
+	sum = xlb_csum_hdr(ctx, l3, ip->ihl);
+	if (sum == CSUM_BAD)
 		return XLB_REASON_IPV4_TRUNCATED;
 	if (csum_fold(sum) != 0xffff)
 		return XLB_REASON_BAD_CHECKSUM;
@@ -180,8 +221,8 @@ static __always_inline __u32 syn_in4(void *data, void *end, __u32 l3, struct syn
 	tcplen = bpf_ntohs(ip->tot_len) - hl;
 	if (tcp->doff < 5 || tcp->doff * 4 > tcplen)
 		return XLB_REASON_TCP_BAD_DOFF;
-	sum = csum_bytes(data, end, l3 + hl, tcplen, &ok);
-	if (!ok)
+	sum = syn_tcp_sum(ctx, data, end, tcp, l3 + hl, tcplen);
+	if (sum == CSUM_BAD)
 		return XLB_REASON_TCP_TRUNCATED;
 	sum += ip->saddr;
 	sum += ip->daddr;
@@ -198,14 +239,14 @@ static __always_inline __u32 syn_in4(void *data, void *end, __u32 l3, struct syn
 
 /* An IPv6 SYN whose TCP header is at l4 (after any extension headers): TCP checksum verified,
  * then read. SYN_OK or the drop reason. */
-static __always_inline __u32 syn_in6(void *data, void *end, __u32 l3, __u32 l4,
+static __always_inline __u32 syn_in6(struct xdp_md *ctx, void *data, void *end, __u32 l3, __u32 l4,
 				     struct syn_in *in)
 {
 	struct ipv6hdr *ip = data + l3;
 	struct tcphdr *tcp;
 	__u32 tcplen;
 	__u64 sum;
-	int ok, i;
+	int i;
 
 	if ((void *)(ip + 1) > end)
 		return XLB_REASON_IPV6_TRUNCATED;
@@ -219,8 +260,8 @@ static __always_inline __u32 syn_in6(void *data, void *end, __u32 l3, __u32 l4,
 	tcplen = l3 + sizeof(*ip) + bpf_ntohs(ip->payload_len) - l4;
 	if (tcp->doff < 5 || tcp->doff * 4 > tcplen)
 		return XLB_REASON_TCP_BAD_DOFF;
-	sum = csum_bytes(data, end, l4, tcplen, &ok);
-	if (!ok)
+	sum = syn_tcp_sum(ctx, data, end, tcp, l4, tcplen);
+	if (sum == CSUM_BAD)
 		return XLB_REASON_TCP_TRUNCATED;
 #pragma unroll
 	for (i = 0; i < 4; i++) {
@@ -307,7 +348,7 @@ __noinline int xlb_answer_syn(struct xdp_md *ctx, __u32 l3, __u32 l4, __u32 v6, 
 	/* The same bound again, hidden from the optimiser so it stays on the register used. */
 	asm volatile("" : "+r"(l3));
 	l3 &= 0x7f;
-	r = v6 ? syn_in6(data, end, l3, l4, &in) : syn_in4(data, end, l3, &in);
+	r = v6 ? syn_in6(ctx, data, end, l3, l4, &in) : syn_in4(ctx, data, end, l3, &in);
 	if (r != SYN_OK)
 		return done(ctx, r, XDP_DROP);
 	__builtin_memcpy(smac, data, ETH_ALEN);

@@ -157,6 +157,35 @@ TEST_P(XdpSyn, CookieModeVerifiesChecksumsFirst) {
   EXPECT_EQ(run(a), Reason::kNoSocketDrop);
 }
 
+// Every word of the checksums counts, whatever the header lengths: IPv4 and TCP headers of 20 to
+// 60 bytes, and a payload of odd length (a SYN may carry data). Each frame is answered as built,
+// and dropped with one bit flipped in the last word of either header (the IPv4 ID when it has no
+// options: its last word is the destination) or in the last payload byte.
+TEST_P(XdpSyn, CookieModeSumsEveryHeaderLengthAndThePayload) {
+  apply(configWith(SynFloodMode::kAlways));
+  for (std::size_t ipOpt = 0; ipOpt <= 40; ipOpt += 8) {
+    for (std::size_t tcpOpt = 4; tcpOpt <= 40; tcpOpt += 12) {
+      PacketSpec s;
+      s.ipv4Options = Bytes(ipOpt, 1);  // NOPs
+      s.tcpOptions = testing::optMss(1460);
+      s.tcpOptions.resize(tcpOpt, 1);
+      s.payload = Bytes(ipOpt + 3, 0x5a);  // 3 to 43 bytes: odd and even
+      const Bytes in = buildPacket(s);
+      const std::string at = "ip options " + std::to_string(ipOpt) + ", tcp options " +
+                             std::to_string(tcpOpt);
+      Bytes ok = in;
+      EXPECT_EQ(run(ok), Reason::kTxSyncookie) << at;
+      const std::size_t ipEnd = 14 + 20 + ipOpt;
+      const std::size_t tcpEnd = ipEnd + 20 + tcpOpt;
+      for (const std::size_t at_byte : {ipOpt ? ipEnd - 1 : 14 + 5, tcpEnd - 1, in.size() - 1}) {
+        Bytes bad = in;
+        bad[at_byte] ^= 0x04;
+        EXPECT_EQ(run(bad), Reason::kBadChecksum) << at << ", byte " << at_byte;
+      }
+    }
+  }
+}
+
 TEST_P(XdpSyn, AutoModeSwitchesOnAboveThresholdAndOffWhenTheRateFalls) {
   // The threshold is the VIP's, per 100 ms window: 50/s is 5 SYNs per window.
   apply(configWith(SynFloodMode::kAuto, 50));
