@@ -171,8 +171,8 @@ TEST_P(XdpSyn, CookieModeSumsEveryHeaderLengthAndThePayload) {
       s.tcpOptions.resize(tcpOpt, 1);
       s.payload = Bytes(ipOpt + 3, 0x5a);  // 3 to 43 bytes: odd and even
       const Bytes in = buildPacket(s);
-      const std::string at = "ip options " + std::to_string(ipOpt) + ", tcp options " +
-                             std::to_string(tcpOpt);
+      const std::string at =
+          "ip options " + std::to_string(ipOpt) + ", tcp options " + std::to_string(tcpOpt);
       Bytes ok = in;
       EXPECT_EQ(run(ok), Reason::kTxSyncookie) << at;
       const std::size_t ipEnd = 14 + 20 + ipOpt;
