@@ -239,8 +239,8 @@ static __always_inline __u32 syn_in4(struct xdp_md *ctx, void *data, void *end, 
 
 /* An IPv6 SYN whose TCP header is at l4 (after any extension headers): TCP checksum verified,
  * then read. SYN_OK or the drop reason. */
-static __always_inline __u32 syn_in6(struct xdp_md *ctx, void *data, void *end, __u32 l3, __u32 l4,
-				     struct syn_in *in)
+static __always_inline __u32 syn_in6(struct xdp_md *ctx, void *data, void *end, __u32 l3,
+				     __u32 l4, struct syn_in *in)
 {
 	struct ipv6hdr *ip = data + l3;
 	struct tcphdr *tcp;
