@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // QUIC through a running xlbd: ngtcp2's gtlsserver on three backends (UDP 443), its gtlsclient
-// uploading 20 MB and changing its local port 100 ms after the handshake without telling the
-// server (--nat-rebinding). With quic: true the flow is found by the server's connection ID and
-// moved to the new port: every transfer completes, no second flow (and so no second SNAT tuple
-// at the backend) is ever created. Without it, every rebinding starts a new flow.
+// uploading 40 MB and changing its local port 30 ms after the handshake without telling the
+// server (--nat-rebinding). The upload outlasts the rebinding many times over (about 0.4 s here),
+// so a faster machine still rebinds every transfer before it ends. With quic: true the flow is
+// found by the server's connection ID and moved to the new port: every transfer completes, no
+// second flow (and so no second SNAT tuple at the backend) is ever created. Without it, every
+// rebinding starts a new flow.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -17,6 +19,8 @@ namespace xlb {
 namespace {
 
 using rig::tail;
+
+constexpr const char* kUploadBytes = "40000000";
 
 std::string config(bool quic) {
   return R"(interface: eth0
@@ -45,7 +49,8 @@ class QuicRig : public rig::RigSuite<QuicRig> {
     RigSuite::SetUpTestSuite();
     if (rig_ != nullptr && rig_->ok()) {
       for (int i = 1; i <= kShape.backends; ++i) quicOk_ = rig_->startQuic(i) && quicOk_;
-      rig_->exec("lb", "head -c 20000000 /dev/zero > /tmp/" + rig_->ns("upload"));
+      rig_->exec(
+          "lb", std::string("head -c ") + kUploadBytes + " /dev/zero > /tmp/" + rig_->ns("upload"));
     }
   }
 
@@ -62,7 +67,7 @@ class QuicRig : public rig::RigSuite<QuicRig> {
     const rig::CmdResult r = rig_->exec(
         "c1",
         "rm -rf " + dir + " && mkdir -p " + dir + " && timeout " + std::to_string(timeoutSec) +
-            " gtlsclient -q --exit-on-all-streams-close --change-local-addr=100ms "
+            " gtlsclient -q --exit-on-all-streams-close --change-local-addr=30ms "
             "--nat-rebinding --data=/tmp/" +
             rig_->ns("upload") + " --download=" + dir +
             " 10.100.0.100 443 https://10.100.0.100/which && cat " + dir + "/which",
@@ -92,7 +97,7 @@ TEST_F(QuicRig, ARebindingClientStaysOnItsBackendAndSnatTuple) {
   EXPECT_GE(s["quic"]["connection_ids_learned"].get<std::uint64_t>(),
             static_cast<std::uint64_t>(kTransfers));
   std::cout << "[ figure ] QUIC: " << kTransfers
-            << " uploads of 20 MB with a NAT rebinding each: " << s["quic"]["rebinds"]
+            << " uploads of 40 MB with a NAT rebinding each: " << s["quic"]["rebinds"]
             << " rebinds, " << s["conntrack"]["created"] << " flows; answers";
   for (const auto& [a, n] : answered) std::cout << " [" << a.substr(0, a.find('\n')) << "]x" << n;
   std::cout << "\n";
