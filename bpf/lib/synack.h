@@ -154,31 +154,6 @@ static __always_inline __u32 syn_read_tcp(struct tcphdr *tcp, void *end, struct 
 	return SYN_OK;
 }
 
-#define CSUM_BAD ((__u64)-1) /* above any sum of CSUM_MAX_BYTES */
-
-/*
- * The sum of the IPv4 or TCP header of nwords (5..15) words at packet offset off, or CSUM_BAD
- * when it is not all inside the packet. A global function: the verifier checks it once, not once
- * per way into it. Inlined, each header length its unrolled words allow was a state of its own,
- * and the option parser after it was verified once per length, past the verifier's limit.
- */
-__noinline __u64 xlb_csum_hdr(struct xdp_md *ctx, __u32 off, __u32 nwords)
-{
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
-	__u32 *hdr;
-	__u64 sum;
-	int ok;
-
-	if (off > 2048)
-		return CSUM_BAD;
-	hdr = data + off;
-	if ((void *)(hdr + 5) > end)
-		return CSUM_BAD;
-	sum = csum_hdr(hdr, end, nwords, &ok);
-	return ok ? sum : CSUM_BAD;
-}
-
 /* Sum of a SYN's TCP segment of tcplen bytes at packet offset off (doff already checked against
  * tcplen), or CSUM_BAD: the header by xlb_csum_hdr, any payload (rare: a SYN may carry data)
  * by csum_bytes. */
