@@ -71,18 +71,30 @@ static __always_inline __u64 csum_bytes(void *data, void *end, __u32 off, __u32 
 	return sum;
 }
 
+#define CSUM_BAD ((__u64)-1) /* above any sum of CSUM_MAX_BYTES */
+
 /*
- * Sum of an IPv4 or TCP header of nwords (5..15) 32-bit words at hdr, whose first 20 bytes the
- * caller has checked are inside the packet; the option words are checked one by one. Unrolled,
- * every word sits at a constant offset from hdr, so there is no variable offset to bound and no
- * loop to run (a SYN answered: 1,614 -> 1,412 instructions, docs/ARCHITECTURE.md). Sets *ok = 0
- * when an option word is outside the packet.
+ * The sum of the IPv4 or TCP header of nwords (5..15) 32-bit words at packet offset off, or
+ * CSUM_BAD when it is not all inside the packet. Unrolled, every word sits at a constant offset
+ * from the header, so there is no variable offset to bound and no loop to run (a SYN answered:
+ * 1,614 -> 1,412 instructions, docs/ARCHITECTURE.md). A global function: the verifier checks it
+ * once, not once per way into it. Inlined, each header length its unrolled words allow was a
+ * state of its own, and the option parser after it was verified once per length, past the
+ * verifier's limit.
  */
-static __always_inline __u64 csum_hdr(const __u32 *hdr, void *end, __u32 nwords, int *ok)
+__noinline __u64 xlb_csum_hdr(struct xdp_md *ctx, __u32 off, __u32 nwords)
 {
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u32 *hdr;
 	__u64 sum = 0;
 	int i, in = 1;
 
+	if (off > 2048)
+		return CSUM_BAD;
+	hdr = data + off;
+	if ((void *)(hdr + 5) > end)
+		return CSUM_BAD;
 #pragma unroll
 	for (i = 0; i < 5; i++)
 		sum += hdr[i];
@@ -96,33 +108,7 @@ static __always_inline __u64 csum_hdr(const __u32 *hdr, void *end, __u32 nwords,
 				sum += hdr[i];
 		}
 	}
-	*ok = in;
-	return sum;
-}
-
-#define CSUM_BAD ((__u64)-1) /* above any sum of CSUM_MAX_BYTES */
-
-/*
- * The sum of the IPv4 or TCP header of nwords (5..15) words at packet offset off, or CSUM_BAD
- * when it is not all inside the packet. A global function: the verifier checks it once, not once
- * per way into it. Inlined, each header length its unrolled words allow was a state of its own,
- * and the option parser after it was verified once per length, past the verifier's limit.
- */
-__noinline __u64 xlb_csum_hdr(struct xdp_md *ctx, __u32 off, __u32 nwords)
-{
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
-	__u32 *hdr;
-	__u64 sum;
-	int ok;
-
-	if (off > 2048)
-		return CSUM_BAD;
-	hdr = data + off;
-	if ((void *)(hdr + 5) > end)
-		return CSUM_BAD;
-	sum = csum_hdr(hdr, end, nwords, &ok);
-	return ok ? sum : CSUM_BAD;
+	return in ? sum : CSUM_BAD;
 }
 
 #endif /* XLB_LIB_CSUM_H */
