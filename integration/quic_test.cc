@@ -89,7 +89,9 @@ TEST_F(QuicRig, ARebindingClientStaysOnItsBackendAndSnatTuple) {
     EXPECT_NE(got.find("backend "), std::string::npos) << "transfer " << i << " did not complete";
     ++answered[got];
   }
-  const nlohmann::json s = rig_->stats();
+  // The workers publish their figures every 100 ms: wait for the last rebinding to be in them.
+  const nlohmann::json s = rig_->waitStats(
+      [](const nlohmann::json& j) { return j["quic"]["rebinds"].get<int>() >= kTransfers; }, 2);
   EXPECT_EQ(s["quic"]["rebinds"], kTransfers) << s.dump(2);
   // One flow per connection: the rebinding never made a new one, so each backend saw one SNAT
   // address and port for the whole connection.
@@ -111,7 +113,11 @@ TEST_F(QuicRig, WithoutQuicEveryRebindingIsANewFlow) {
   constexpr int kTransfers = 3;
   int completed = 0;
   for (int i = 0; i < kTransfers; ++i) completed += rebindingTransfer(10 + i, 6).empty() ? 0 : 1;
-  const nlohmann::json s = rig_->stats();
+  const nlohmann::json s = rig_->waitStats(
+      [](const nlohmann::json& j) {
+        return j["conntrack"]["created"].get<int>() >= 2 * kTransfers;
+      },
+      2);
   EXPECT_EQ(s["quic"]["rebinds"], 0) << s.dump(2);
   // At least the connection's first flow and the one its rebinding started; a backend that does
   // not know the connection answers with a stateless reset, which may start more.
