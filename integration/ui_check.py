@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -92,6 +93,9 @@ def start_browser(profile):
         # Chromium keeps its singleton socket in a directory of its own under TMPDIR, which it
         # removes only on a clean exit: inside the profile it goes with the profile.
         env=dict(os.environ, TMPDIR=profile),
+        # Its own process group, so that the renderer and the zygote go with it: killed alone,
+        # the browser left children writing into the profile as it was removed.
+        start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     port_file = os.path.join(profile, "DevToolsActivePort")
     for _ in range(150):
@@ -101,8 +105,25 @@ def start_browser(profile):
             if port:
                 return proc, int(port)
         time.sleep(0.1)
-    proc.kill()
+    stop_browser(proc)
     raise RuntimeError("chromium did not open its DevTools port")
+
+
+def stop_browser(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def remove_profile(profile):
+    # A child of the browser may still be exiting; the directory is gone once nobody writes to it.
+    for _ in range(50):
+        shutil.rmtree(profile, ignore_errors=True)
+        if not os.path.exists(profile):
+            return
+        time.sleep(0.1)
 
 
 def main():
@@ -117,7 +138,7 @@ def main():
         for domain in ("Runtime", "Log", "Page"):
             page.call(domain + ".enable")
         page.call("Page.navigate", url=url)
-        out = {"errors": page.errors}
+        out = {"errors": page.errors, "profile": profile}
         if not page.wait_polls(2, 20):
             out["errors"].append("the page did not refresh twice in 20 s")
         out["before"] = page.evaluate(EXTRACT)
@@ -132,9 +153,8 @@ def main():
         print(json.dumps(out))
     finally:
         if proc:
-            proc.kill()
-            proc.wait()
-        shutil.rmtree(profile, ignore_errors=True)
+            stop_browser(proc)
+        remove_profile(profile)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,8 @@ TEST_F(StatusPage, ShowsTheApisFiguresAndFollowsTraffic) {
   ASSERT_EQ(r.status, 0) << r.out;
   const json out = json::parse(r.out.substr(r.out.find('{')), nullptr, false);
   ASSERT_TRUE(out.is_object()) << r.out;
+  // The browser's profile goes with it, whatever its children were doing when it was killed.
+  EXPECT_FALSE(std::filesystem::exists(out["profile"].get<std::string>())) << out["profile"];
   EXPECT_TRUE(out["errors"].empty()) << out["errors"].dump(2);
   const json& before = out["before"];
   const json& after = out["after"];
