@@ -59,11 +59,15 @@ name, t0, t1, text = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4
 m = re.search(r"(\d+) requests in", text)
 e = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
 n = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-errors = (sum(int(x) for x in e.groups()) if e else 0) + (int(n.group(1)) if n else 0)
+# By kind, so a failed run says what the clients saw (refused, reset, stalled, a bad status).
+kinds = dict(zip(("connect", "read", "write", "timeout"), map(int, e.groups()) if e else ()))
+kinds["non2xx"] = int(n.group(1)) if n else 0
+kinds = {k: v for k, v in kinds.items() if v}
 # One write per line: clients append to the same file at the same moments (O_APPEND keeps a
 # single write whole; print() may write the object and its newline apart).
 sys.stdout.write(json.dumps({"client": name, "start": t0, "end": t1,
-                             "requests": int(m.group(1)) if m else 0, "errors": errors}) + "\n")
+                             "requests": int(m.group(1)) if m else 0,
+                             "errors": sum(kinds.values()), "kinds": kinds}) + "\n")
 sys.stdout.flush()
 PY
   done

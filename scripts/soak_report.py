@@ -42,6 +42,50 @@ def series(samples):
     return out
 
 
+# Counters that say where packets went or why a connection ended: their change over a chunk
+# with client errors is printed beside it (traffic volume itself is left out).
+WHY = ("xdp", "engine", "syncookies", "workers")
+VOLUME = {"xdp.to_engine", "xdp.pass_not_ours", "engine.tx_to_backend", "engine.tx_to_client",
+          "workers.batches", "workers.count"}
+
+
+def why_counters(st):
+    flat = {}
+    for group in WHY:
+        for k, v in (st.get(group) or {}).items():
+            if isinstance(v, int) and "%s.%s" % (group, k) not in VOLUME:
+                flat["%s.%s" % (group, k)] = v
+    for k, v in st["conntrack"]["closed"].items():
+        flat["closed." + k] = v
+    for k in ("exhausted", "time_wait_collisions"):
+        flat["snat." + k] = st["snat"].get(k, 0)
+    for k, v in (st.get("afxdp") or [{}])[0].items():
+        if isinstance(v, int) and k not in ("queue", "rx", "tx"):
+            flat["afxdp." + k] = v
+    return flat
+
+
+def explain(chunk, samples, faults, ops):
+    """One line on a chunk with client errors: its error kinds, the faults and API operations
+    within 10 s of it, and what xlbd's counters did between the samples around it."""
+    lo, hi = chunk["start"] - 10, chunk["end"] + 10
+    near = ["%s %d-%d" % (f["fault"], f["start"], f["end"]) for f in faults
+            if f["start"] <= hi and lo <= f["end"]]
+    near += ["%s at %d (%s)" % (o["op"], o["at"], o["status"]) for o in ops
+             if lo <= o["at"] <= hi and o["op"] not in ("block", "unblock")]
+    stats = [x for x in samples if isinstance(x.get("stats"), dict)]
+    before = [x for x in stats if x["t"] <= chunk["start"]]
+    after = [x for x in stats if x["t"] >= chunk["end"]]
+    moved = {}
+    if before and after:
+        a, b = why_counters(before[-1]["stats"]), why_counters(after[0]["stats"])
+        moved = {k: b[k] - a.get(k, 0) for k in b if b[k] != a.get(k, 0)}
+    return "%s %d-%d s: %s; near: %s; counters %s-%s s: %s" % (
+        chunk["client"], chunk["start"], chunk["end"], chunk.get("kinds", chunk["errors"]),
+        ", ".join(near) or "nothing", before[-1]["t"] if before else "?",
+        after[0]["t"] if after else "?", moved)
+
+
 def grows(values, slack):
     """True when the last third's peak is above the first third's by more than 25 % + slack."""
     if len(values) < 3:
@@ -83,10 +127,12 @@ def main():
     clean = [c for c in chunks if not overlaps(c)]
     faulty = [c for c in chunks if overlaps(c)]
     clean_errors = sum(c["errors"] for c in clean)
+    failed = [explain(c, samples, faults, ops) for c in clean if c["errors"]]
     check("no client error outside deliberate faults", clean_errors == 0,
-          "%d errors in %d clean chunks (%d requests); %d errors in %d chunks overlapping a health flap" % (
+          "%d errors in %d clean chunks (%d requests); %d errors in %d chunks overlapping a health flap%s" % (
               clean_errors, len(clean), sum(c["requests"] for c in clean),
-              sum(c["errors"] for c in faulty), len(faulty)))
+              sum(c["errors"] for c in faulty), len(faulty),
+              "".join("\n  " + x for x in failed[:6])))
     check("clients were served", sum(c["requests"] for c in chunks) > 0,
           "%d requests in all" % sum(c["requests"] for c in chunks))
     want = {"block": (201,), "unblock": (204, 404), "add b4": (201,), "drain b4": (200,),
