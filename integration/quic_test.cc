@@ -98,9 +98,9 @@ TEST_F(QuicRig, ARebindingClientStaysOnItsBackendAndSnatTuple) {
   EXPECT_EQ(s["conntrack"]["created"], kTransfers) << s.dump(2);
   EXPECT_GE(s["quic"]["connection_ids_learned"].get<std::uint64_t>(),
             static_cast<std::uint64_t>(kTransfers));
-  std::cout << "[ figure ] QUIC: " << kTransfers
-            << " uploads of 40 MB with a NAT rebinding each: " << s["quic"]["rebinds"]
-            << " rebinds, " << s["conntrack"]["created"] << " flows; answers";
+  std::cout << "[ figure ] QUIC: " << kTransfers << " uploads of " << kUploadBytes
+            << " bytes with a NAT rebinding each: " << s["quic"]["rebinds"] << " rebinds, "
+            << s["conntrack"]["created"] << " flows; answers";
   for (const auto& [a, n] : answered) std::cout << " [" << a.substr(0, a.find('\n')) << "]x" << n;
   std::cout << "\n";
 }

@@ -94,7 +94,8 @@ def start_browser(profile):
         # removes only on a clean exit: inside the profile it goes with the profile.
         env=dict(os.environ, TMPDIR=profile),
         # Its own process group, so that the renderer and the zygote go with it: killed alone,
-        # the browser left children writing into the profile as it was removed.
+        # the browser left children that outlived it, most likely what wrote into the profile
+        # after it was removed (a profile was once left behind).
         start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     port_file = os.path.join(profile, "DevToolsActivePort")
