@@ -67,7 +67,7 @@ kinds = {k: v for k, v in kinds.items() if v}
 # single write whole; print() may write the object and its newline apart).
 sys.stdout.write(json.dumps({"client": name, "start": t0, "end": t1,
                              "requests": int(m.group(1)) if m else 0,
-                             "errors": sum(kinds.values()), "kinds": kinds}) + "\n")
+                             "kinds": kinds}) + "\n")
 sys.stdout.flush()
 PY
   done

@@ -22,13 +22,20 @@ def lines(path):
         return [json.loads(x) for x in f if x.strip()]
 
 
-def series(samples):
+def with_stats(samples):
+    """The samples whose /stats answered (soak.sh writes null when curl got no answer in 5 s)."""
+    return [s for s in samples if isinstance(s.get("stats"), dict)]
+
+
+def errors(chunk):
+    return sum(chunk["kinds"].values())
+
+
+def series(stats):
     out = {"t": [], "rss_mb": [], "entries": [], "snat_ports": [], "frames_free": [],
            "frames_fill": [], "frames_in_app": [], "frames_in_tx": [], "internal_errors": []}
-    for s in samples:
-        st = s.get("stats")
-        if not isinstance(st, dict):
-            continue
+    for s in stats:
+        st = s["stats"]
         q = (st.get("afxdp") or [{}])[0].get("frames", {})
         out["t"].append(s["t"])
         out["rss_mb"].append(s["rss_kb"] / 1024)
@@ -65,7 +72,7 @@ def why_counters(st):
     return flat
 
 
-def explain(chunk, samples, faults, ops):
+def explain(chunk, stats, faults, ops):
     """One line on a chunk with client errors: its error kinds, the faults and API operations
     within 10 s of it, and what xlbd's counters did between the samples around it."""
     lo, hi = chunk["start"] - 10, chunk["end"] + 10
@@ -73,7 +80,6 @@ def explain(chunk, samples, faults, ops):
             if f["start"] <= hi and lo <= f["end"]]
     near += ["%s at %d (%s)" % (o["op"], o["at"], o["status"]) for o in ops
              if lo <= o["at"] <= hi and o["op"] not in ("block", "unblock")]
-    stats = [x for x in samples if isinstance(x.get("stats"), dict)]
     before = [x for x in stats if x["t"] <= chunk["start"]]
     after = [x for x in stats if x["t"] >= chunk["end"]]
     moved = {}
@@ -81,7 +87,7 @@ def explain(chunk, samples, faults, ops):
         a, b = why_counters(before[-1]["stats"]), why_counters(after[0]["stats"])
         moved = {k: b[k] - a.get(k, 0) for k in b if b[k] != a.get(k, 0)}
     return "%s %d-%d s: %s; near: %s; counters %s-%s s: %s" % (
-        chunk["client"], chunk["start"], chunk["end"], chunk.get("kinds", chunk["errors"]),
+        chunk["client"], chunk["start"], chunk["end"], chunk["kinds"],
         ", ".join(near) or "nothing", before[-1]["t"] if before else "?",
         after[0]["t"] if after else "?", moved)
 
@@ -96,12 +102,12 @@ def grows(values, slack):
 
 def main():
     out, warmup = sys.argv[1], int(sys.argv[2])
-    samples = lines(os.path.join(out, "samples.jsonl"))
+    stats = with_stats(lines(os.path.join(out, "samples.jsonl")))
     chunks = lines(os.path.join(out, "chunks.jsonl"))
     faults = lines(os.path.join(out, "faults.jsonl"))
     ops = lines(os.path.join(out, "ops.jsonl"))
     final = json.load(open(os.path.join(out, "final-stats.json")))
-    s = series(samples)
+    s = series(stats)
     after = [i for i, t in enumerate(s["t"]) if t >= warmup]
     checks = []
 
@@ -126,12 +132,12 @@ def main():
 
     clean = [c for c in chunks if not overlaps(c)]
     faulty = [c for c in chunks if overlaps(c)]
-    clean_errors = sum(c["errors"] for c in clean)
-    failed = [explain(c, samples, faults, ops) for c in clean if c["errors"]]
+    clean_errors = sum(errors(c) for c in clean)
+    failed = [explain(c, stats, faults, ops) for c in clean if errors(c)]
     check("no client error outside deliberate faults", clean_errors == 0,
           "%d errors in %d clean chunks (%d requests); %d errors in %d chunks overlapping a health flap%s" % (
               clean_errors, len(clean), sum(c["requests"] for c in clean),
-              sum(c["errors"] for c in faulty), len(faulty),
+              sum(errors(c) for c in faulty), len(faulty),
               "".join("\n  " + x for x in failed[:6])))
     check("clients were served", sum(c["requests"] for c in chunks) > 0,
           "%d requests in all" % sum(c["requests"] for c in chunks))
