@@ -43,6 +43,7 @@ AutoBlockDecision AutoBlocker::decide(const SourceEvent& e, const Prefix& host, 
     return d;
   }
   if (config_.mode == AutoBlockMode::kObserve) {
+    if (!firstReport(host, now)) return {};
     ++figures_.observed[kind];
     d.act = AutoBlockDecision::Act::kObserve;
     return d;
@@ -68,6 +69,23 @@ AutoBlockDecision AutoBlocker::decide(const SourceEvent& e, const Prefix& host, 
   byFold_.erase(fold.toString());
   ++figures_.folds;
   return d;
+}
+
+bool AutoBlocker::firstReport(const Prefix& host, std::int64_t now) {
+  const std::int64_t ttl = static_cast<std::int64_t>(config_.ttl / kNsPerSec);
+  const std::int64_t until = ttl > 0 ? now + ttl : 0;
+  const auto expired = [now](std::int64_t at) { return at != 0 && at <= now; };
+  std::string key = host.toString();
+  if (const auto it = observed_.find(key); it != observed_.end()) {
+    if (!expired(it->second)) return false;
+    it->second = until;
+    return true;
+  }
+  if (observed_.size() >= kObservedMax) {
+    std::erase_if(observed_, [&](const auto& kv) { return expired(kv.second); });
+  }
+  if (observed_.size() < kObservedMax) observed_.emplace(std::move(key), until);
+  return true;
 }
 
 void AutoBlocker::forget(const Prefix& p) {

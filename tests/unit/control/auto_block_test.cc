@@ -80,6 +80,46 @@ TEST(AutoBlocker, OffObserveAllowAndBlock) {
             Act::kNone);
 }
 
+// Observe mode reports a source once for as long as block mode would have blocked it (the TTL),
+// not once per window while it keeps crossing.
+TEST(AutoBlocker, ObserveModeReportsASourceOncePerTtl) {
+  AutoBlockConfig c = blocking();
+  c.mode = AutoBlockMode::kObserve;
+  c.ttl = 60 * kNsPerSec;
+  AutoBlocker a(c);
+  EXPECT_EQ(a.judge(event("198.51.100.7"), 100, nothingBlocked).act, Act::kObserve);
+  EXPECT_EQ(a.judge(event("198.51.100.7"), 101, nothingBlocked).act, Act::kNone);
+  EXPECT_EQ(a.judge(event("198.51.100.7", SourceKind::kPackets), 159, nothingBlocked).act,
+            Act::kNone);
+  EXPECT_EQ(a.judge(event("198.51.100.8"), 101, nothingBlocked).act, Act::kObserve);
+  EXPECT_EQ(a.judge(event("198.51.100.7"), 160, nothingBlocked).act, Act::kObserve);
+  EXPECT_EQ(a.figures().observed[0], 3u);
+  EXPECT_EQ(a.figures().observed[static_cast<std::size_t>(SourceKind::kPackets)], 0u);
+  // New settings report afresh; a TTL of 0 (block for good) reports once for good.
+  c.ttl = 0;
+  a.configure(c);
+  EXPECT_EQ(a.judge(event("198.51.100.7"), 161, nothingBlocked).act, Act::kObserve);
+  EXPECT_EQ(a.judge(event("198.51.100.7"), 1'000'000, nothingBlocked).act, Act::kNone);
+}
+
+TEST(AutoBlocker, ObserveModeRemembersABoundedNumberOfSources) {
+  AutoBlockConfig c = blocking();
+  c.mode = AutoBlockMode::kObserve;
+  c.ttl = 60 * kNsPerSec;
+  AutoBlocker a(c);
+  for (std::uint32_t i = 0; i < AutoBlocker::kObservedMax; ++i) {
+    const std::string src = "10.0." + std::to_string(i >> 8) + "." + std::to_string(i & 255);
+    ASSERT_EQ(a.judge(event(src.c_str()), 100, nothingBlocked).act, Act::kObserve);
+  }
+  // Full and nothing expired: a new source is reported every time, not remembered.
+  EXPECT_EQ(a.judge(event("198.51.100.7"), 101, nothingBlocked).act, Act::kObserve);
+  EXPECT_EQ(a.judge(event("198.51.100.7"), 102, nothingBlocked).act, Act::kObserve);
+  // Once the first ones expire, the room they leave is used again.
+  EXPECT_EQ(a.judge(event("198.51.100.7"), 160, nothingBlocked).act, Act::kObserve);
+  EXPECT_EQ(a.judge(event("198.51.100.7"), 161, nothingBlocked).act, Act::kNone);
+  EXPECT_EQ(a.figures().observed[0], AutoBlocker::kObservedMax + 3);
+}
+
 TEST(AutoBlocker, SourcesInsideOnePrefixFoldIntoIt) {
   AutoBlocker b(blocking());
   EXPECT_EQ(b.judge(event("203.0.113.1"), 100, nothingBlocked).prefix.toString(), "203.0.113.1/32");
@@ -172,8 +212,20 @@ TEST(AutoBlock, ObserveModeOnlyReports) {
   f.maps.events = {event("198.51.100.7", SourceKind::kPackets)};
   f.controller->tick();
   EXPECT_TRUE(f.maps.blocked.empty());
-  const nlohmann::json stats = f.json(f.call(HttpMethod::kGet, "/api/v1/stats"));
-  EXPECT_EQ(stats["auto_block"]["observed"]["packets"], 1);
+  EXPECT_EQ(f.json(f.call(HttpMethod::kGet, "/api/v1/stats"))["auto_block"]["observed"]["packets"],
+            1);
+  // Still crossing in the next windows: reported again only after the TTL (60 s) a block had.
+  f.now += 1;
+  f.maps.events = {event("198.51.100.7", SourceKind::kPackets)};
+  f.controller->tick();
+  EXPECT_EQ(f.json(f.call(HttpMethod::kGet, "/api/v1/stats"))["auto_block"]["observed"]["packets"],
+            1);
+  f.now += 60;
+  f.maps.events = {event("198.51.100.7", SourceKind::kPackets)};
+  f.controller->tick();
+  EXPECT_TRUE(f.maps.blocked.empty());
+  EXPECT_EQ(f.json(f.call(HttpMethod::kGet, "/api/v1/stats"))["auto_block"]["observed"]["packets"],
+            2);
 }
 
 TEST(AutoBlock, NeighboursFoldIntoTheirPrefix) {

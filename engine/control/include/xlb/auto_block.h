@@ -5,7 +5,8 @@
 // blocklist entry with the configured TTL in block mode. Once `foldSources` sources inside one
 // fold prefix (/24, /64 by default) are blocked, the prefix replaces them. Pure: the Controller
 // applies what it says to the blocklist, under its lock. Memory is bounded by the automatic
-// entries on the blocklist (each offender here is one of them).
+// entries on the blocklist (each offender here is one of them) and, in observe mode, by
+// kObservedMax sources reported.
 #pragma once
 
 #include <array>
@@ -54,8 +55,16 @@ struct AutoBlockDecision {
 
 class AutoBlocker {
  public:
+  // Observe mode remembers up to this many sources it reported (a flood of sources crossing the
+  // limits is bounded by the meter's LRU; past this, a source is reported every window).
+  static constexpr std::size_t kObservedMax = 65536;
+
   explicit AutoBlocker(const AutoBlockConfig& c) : config_(c) {}
-  void configure(const AutoBlockConfig& c) { config_ = c; }
+  // New settings start observe mode's reports afresh (a source observed before is reported again).
+  void configure(const AutoBlockConfig& c) {
+    config_ = c;
+    observed_.clear();
+  }
   const AutoBlockConfig& config() const noexcept { return config_; }
 
   // One crossing at wall-clock second `now`. `blocked(p)`: whether the blocklist holds p.
@@ -83,10 +92,15 @@ class AutoBlocker {
   AutoBlockDecision decide(const SourceEvent& e, const Prefix& host, const Prefix& fold,
                            std::int64_t now);
   bool allowed(const Address& a) const;
+  bool firstReport(const Prefix& host, std::int64_t now);
 
   AutoBlockConfig config_;
   AutoBlockFigures figures_;
   std::map<std::string, std::vector<Offender>> byFold_;  // fold prefix text -> blocked sources
+  // Observe mode: source text -> the second a block would have expired (0: never). A source that
+  // keeps crossing is reported once until then, as block mode would block it once, instead of
+  // once per window.
+  std::map<std::string, std::int64_t> observed_;
 };
 
 }  // namespace xlb
