@@ -256,10 +256,11 @@ TEST_F(AutoBlockRig, ObserveModeReportsAndAScanIsBlockedOnceModeIsBlock) {
         return at(j, {"auto_block", "observed", "filtered_port"}) > 0;
       },
       5);
-  // The scan crosses the limit in one window, or in two when a loaded machine stretches it past
-  // the 1 s window; either way it is counted and logged as "would block" once, as a block would
-  // have held for the TTL (60 s), and nothing is blocked. A second crossing is drained within a
-  // tick (100 ms) of the scan's end.
+  // A scan crosses the limit in one window, or in two when a loaded machine stretches it past
+  // the 1 s window. A second scan seconds later crosses it again. All of it is counted and logged
+  // as "would block" once, as a block would have held for the TTL (60 s), and nothing is
+  // blocked. The last crossing is drained within a tick (100 ms) of the scan's end.
+  rig_->exec("c2", scan, 20);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   s = rig_->stats();
   const std::uint64_t observed = at(s, {"auto_block", "observed", "filtered_port"});
