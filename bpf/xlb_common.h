@@ -290,6 +290,13 @@ struct xlb_lpm6_key {
 	__u8 addr[16];
 };
 
+/* xlb_clock (per CPU, one entry): the coarse clock as last read and the jiffies it was read at
+ * (lib/clock.h). */
+struct xlb_clock {
+	__u64 jiffies;
+	__u64 ns;
+};
+
 /* xlb_stats (per CPU): packets and bytes per reason. */
 struct xlb_stat {
 	__u64 packets;

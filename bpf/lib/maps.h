@@ -113,4 +113,12 @@ struct {
 	__uint(max_entries, XLB_SRC_EVENTS_BYTES);
 } xlb_src_events SEC(".maps");
 
+/* The clock's cache (lib/clock.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlb_clock);
+} xlb_clock SEC(".maps");
+
 #endif /* XLB_LIB_MAPS_H */

@@ -51,6 +51,8 @@ static __always_inline struct xlb_native_map *xlb_native_map_of(const void *map)
 		return &t[XLB_NMAP_SRC_EVENTS];
 	if (map == &xlb_block_filter)
 		return &t[XLB_NMAP_BLOCK_FILTER];
+	if (map == &xlb_clock)
+		return &t[XLB_NMAP_CLOCK];
 	return &t[XLB_NMAP_STATS];
 }
 
@@ -76,6 +78,7 @@ const struct xlb_native_map_spec xlb_native_specs[XLB_NMAP_COUNT] = {
 	[XLB_NMAP_PEERS] = XLB_SPEC(xlb_peers),
 	[XLB_NMAP_SRC_METER] = XLB_SPEC(xlb_src_meter),
 	[XLB_NMAP_BLOCK_FILTER] = XLB_SPEC(xlb_block_filter),
+	[XLB_NMAP_CLOCK] = XLB_SPEC(xlb_clock),
 	/* A ring buffer has no key or value; its size is its bytes. */
 	[XLB_NMAP_SRC_EVENTS] = {
 		.type = sizeof(*xlb_src_events.type) / sizeof(int),

@@ -53,7 +53,8 @@ bpf_map* mapOf(xlb_bpf* s, XdpMap m) {
       s->maps.xlb_syn_rate,  s->maps.xlb_block4,     s->maps.xlb_block4_lpm,
       s->maps.xlb_block6,    s->maps.xlb_block6_lpm, s->maps.xlb_xsks,
       s->maps.xlb_stats,     s->maps.xlb_peer_flows, s->maps.xlb_peers,
-      s->maps.xlb_src_meter, s->maps.xlb_src_events, s->maps.xlb_block_filter};
+      s->maps.xlb_src_meter, s->maps.xlb_src_events, s->maps.xlb_block_filter,
+      s->maps.xlb_clock};
   return all[static_cast<std::size_t>(m)];
 }
 

@@ -78,6 +78,7 @@ std::string checkLayouts(const XdpRuntime& rt) {
       {XdpMap::kPeers, "xlb_peers", 4, sizeof(xlb_peers)},
       {XdpMap::kSrcMeter, "xlb_src_meter", sizeof(xlb_addr_key), sizeof(xlb_src_count)},
       {XdpMap::kBlockFilter, "xlb_block_filter", 4, 8},
+      {XdpMap::kClock, "xlb_clock", 4, sizeof(xlb_clock)},
   };
   for (const Want& w : want) {
     const XdpMapInfo i = rt.info(w.map);

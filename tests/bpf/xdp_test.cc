@@ -3,6 +3,8 @@
 // runs on both): every path of the pre-filter, the destination filter, source reports and the
 // blocklist. SYN cookies and the auto mode are in xdp_syn_test.cc.
 #include <bpf/bpf.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <array>
@@ -10,9 +12,6 @@
 #include <memory>
 #include <set>
 #include <sstream>
-
-#include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
 
 #include "xdp_fixture.h"
 
@@ -323,6 +322,38 @@ TEST_P(Xdp, BlocklistLongestPrefixWinsAndCountsHits) {
   for (const char* p : {"10.1.0.0/16", "10.1.2.0/24"}) prog_->blockRemove(*Prefix::parse(p));
   frame = buildPacket(s);
   EXPECT_EQ(run(frame), Reason::kNoSocketDrop);  // a SYN to the VIP again
+}
+
+// Without a fixed time the program reads the coarse clock once per tick per CPU and keeps it
+// (lib/clock.h): a hit carries the time of the run to within a few ticks, and a hit 200 ms later
+// a time 200 ms later (a cache that never moved on would keep the first).
+TEST_P(Xdp, BlocklistHitsCarryTheClockWhenNoTimeIsFixed) {
+  prog_->setFixedNow(0);
+  std::string err;
+  ASSERT_TRUE(prog_->blockAdd(*Prefix::parse("10.9.9.9/32"), err)) << err;
+  const auto coarse = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return static_cast<std::uint64_t>(ts.tv_sec) * kNsPerSec +
+           static_cast<std::uint64_t>(ts.tv_nsec);
+  };
+  constexpr std::uint64_t kTicks = 50 * kNsPerMs;  // 12 ticks at HZ 250, far more at 1000
+  std::uint64_t first = 0;
+  for (int round = 0; round < 2; ++round) {
+    if (round == 1) usleep(200'000);
+    PacketSpec s;
+    s.src = "10.9.9.9";
+    Bytes frame = buildPacket(s);
+    const std::uint64_t before = coarse();
+    EXPECT_EQ(run(frame), Reason::kBlocklist);
+    const std::uint64_t after = coarse();
+    const auto h = prog_->blockHits(*Prefix::parse("10.9.9.9/32"));
+    ASSERT_TRUE(h.has_value());
+    EXPECT_GE(h->lastHitNs + kTicks, before) << "round " << round;
+    EXPECT_LE(h->lastHitNs, after) << "round " << round;
+    if (round == 0) first = h->lastHitNs;
+  }
+  EXPECT_GE(prog_->blockHits(*Prefix::parse("10.9.9.9/32"))->lastHitNs, first + 150 * kNsPerMs);
 }
 
 // The filter in front of the blocklist maps (lib/blocklist.h): the program asks the maps only

@@ -159,6 +159,12 @@ static __always_inline __u64 bpf_ktime_get_coarse_ns(void)
 	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
 }
 
+/* Jiffies stand for "the coarse clock moved": the coarse time itself serves, one value per tick. */
+static __always_inline __u64 bpf_jiffies64(void)
+{
+	return bpf_ktime_get_coarse_ns();
+}
+
 static __always_inline __u32 bpf_get_smp_processor_id(void)
 {
 	return xlb_env->cpu;

@@ -34,8 +34,9 @@ enum class XdpMap : std::uint8_t {
   kSrcMeter,
   kSrcEvents,  // a ring buffer: drainRing only
   kBlockFilter,
+  kClock,
 };
-inline constexpr std::size_t kXdpMapCount = 15;
+inline constexpr std::size_t kXdpMapCount = 16;
 
 struct XdpMapInfo {
   std::uint32_t type = 0;  // BPF_MAP_TYPE_*
