@@ -57,43 +57,42 @@ AutoBlockDecision AutoBlocker::decide(const SourceEvent& e, const Prefix& host, 
         return a.addr.family == fold.addr.family &&
                (fold.contains(a.addr) || a.contains(fold.addr));
       });
-  std::vector<Offender>& peers = byFold_[fold.toString()];
-  std::erase_if(peers, [&](const Offender& o) { return o.expiresAt != 0 && o.expiresAt <= now; });
-  const std::int64_t ttl = static_cast<std::int64_t>(config_.ttl / kNsPerSec);
-  peers.push_back({e.source, ttl > 0 ? now + ttl : 0});
+  std::vector<Offender>& peers = byFold_[fold];
+  std::erase_if(peers, [&](const Offender& o) { return hasExpired(o.expiresAt, now); });
+  peers.push_back({e.source, expiryAt(now, config_.ttlSeconds())});
   if (foldAllowed || peers.size() < config_.foldSources) return d;
   d.prefix = fold;
   for (const Offender& o : peers) {
     if (!(o.source == e.source)) d.replaced.push_back(hostPrefix(o.source));
   }
-  byFold_.erase(fold.toString());
+  byFold_.erase(fold);
   ++figures_.folds;
   return d;
 }
 
 bool AutoBlocker::firstReport(const Prefix& host, std::int64_t now) {
-  const std::int64_t ttl = static_cast<std::int64_t>(config_.ttl / kNsPerSec);
-  const std::int64_t until = ttl > 0 ? now + ttl : 0;
-  const auto expired = [now](std::int64_t at) { return at != 0 && at <= now; };
-  std::string key = host.toString();
-  if (const auto it = observed_.find(key); it != observed_.end()) {
-    if (!expired(it->second)) return false;
+  const std::int64_t until = expiryAt(now, config_.ttlSeconds());
+  if (const auto it = observed_.find(host); it != observed_.end()) {
+    if (!hasExpired(it->second, now)) return false;
     it->second = until;
     return true;
   }
-  if (observed_.size() >= kObservedMax) {
-    std::erase_if(observed_, [&](const auto& kv) { return expired(kv.second); });
+  // Full: sweep out what has expired, at most once a second, so a flood of new sources while
+  // it stays full costs a lookup each, not a pass over every source remembered.
+  if (observed_.size() >= kObservedMax && now != lastSweep_) {
+    lastSweep_ = now;
+    std::erase_if(observed_, [&](const auto& kv) { return hasExpired(kv.second, now); });
   }
-  if (observed_.size() < kObservedMax) observed_.emplace(std::move(key), until);
+  if (observed_.size() < kObservedMax) observed_.emplace(host, until);
   return true;
 }
 
 void AutoBlocker::forget(const Prefix& p) {
   if (p.length != p.addr.bitLength()) {
-    byFold_.erase(p.toString());
+    byFold_.erase(p);
     return;
   }
-  const auto it = byFold_.find(foldPrefix(p.addr).toString());
+  const auto it = byFold_.find(foldPrefix(p.addr));
   if (it == byFold_.end()) return;
   std::erase_if(it->second, [&](const Offender& o) { return o.source == p.addr; });
   if (it->second.empty()) byFold_.erase(it);

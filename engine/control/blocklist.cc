@@ -59,7 +59,7 @@ bool Blocklist::remove(const Prefix& p) {
 std::vector<Prefix> Blocklist::expired(std::int64_t now) const {
   std::vector<std::pair<std::int64_t, Prefix>> due;
   for (const auto& [k, e] : entries_) {
-    if (e.expiresAt != 0 && e.expiresAt <= now) due.emplace_back(e.expiresAt, e.prefix);
+    if (hasExpired(e.expiresAt, now)) due.emplace_back(e.expiresAt, e.prefix);
   }
   std::sort(due.begin(), due.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<Prefix> out;
@@ -152,7 +152,7 @@ std::optional<ModelError> Blocklist::applyOverlay(const std::string& text, std::
         e.autoReason = sourceKindByName(fieldString(je, "auto_reason", 64));
         if (!e.autoReason) return badRequest("unknown auto_reason in entries");
       }
-      if (e.expiresAt != 0 && e.expiresAt <= now) continue;  // expired while we were down
+      if (hasExpired(e.expiresAt, now)) continue;  // expired while we were down
       next.add(std::move(e));
     }
   } catch (const json::exception& e) {

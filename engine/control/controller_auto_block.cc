@@ -82,8 +82,8 @@ void Controller::applyAutoBlockLocked(const AutoBlockDecision& d, const SourceEv
   e.prefix = d.prefix;
   e.autoReason = ev.kind;
   e.addedAt = now;
-  const auto ttl = static_cast<std::int64_t>(c.ttl / kNsPerSec);
-  e.expiresAt = ttl > 0 ? now + ttl : 0;
+  const std::int64_t ttl = c.ttlSeconds();
+  e.expiresAt = expiryAt(now, ttl);
   e.comment = d.replaced.empty()
                   ? ev.source.toString() + ": " + std::to_string(ev.count) + " " +
                         sourceKindName(ev.kind) + " in " + std::to_string(c.window / kNsPerMs) +

@@ -44,7 +44,7 @@ std::variant<BlockEntry, ControlError> Controller::addBlock(const Prefix& p,
   e.prefix = p;
   e.comment = comment;
   e.addedAt = clock_();
-  e.expiresAt = ttlSeconds > 0 ? e.addedAt + ttlSeconds : 0;
+  e.expiresAt = expiryAt(e.addedAt, ttlSeconds);
   if (auto failed = insertBlockLocked(e)) return *failed;
   spdlog::info("blocklist: {} added{}", p.toString(),
                ttlSeconds > 0 ? " for " + std::to_string(ttlSeconds) + " s" : "");
@@ -92,7 +92,7 @@ std::variant<ImportOutcome, ControlError> Controller::importBlocklist(
     be.prefix = l.prefix;
     be.comment = comment;
     be.addedAt = now;
-    be.expiresAt = ttlSeconds > 0 ? now + ttlSeconds : 0;
+    be.expiresAt = expiryAt(now, ttlSeconds);
     blocklist_.add(be);
     added.push_back(l.prefix);
     ++out.accepted;

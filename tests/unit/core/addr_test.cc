@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 namespace xlb {
 namespace {
 
@@ -64,6 +66,18 @@ TEST(Prefix, OfAnAddressClearsTheHostBitsAndCapsTheLength) {
   EXPECT_EQ(Prefix::of(*Address::parse("203.0.113.77"), 64).toString(), "203.0.113.77/32");
   EXPECT_EQ(Prefix::of(*Address::parse("2001:db8:1:2:3::9"), 64).toString(), "2001:db8:1:2::/64");
   EXPECT_EQ(Prefix::of(*Address::parse("2001:db8::1"), 0).toString(), "::/0");
+}
+
+// Ordered containers key by Prefix (automatic blocking's memory): every field tells two apart.
+TEST(Prefix, OrdersByFamilyThenAddressThenLength) {
+  const auto p = [](const char* t) { return *Prefix::parse(t); };
+  std::set<Prefix> s{p("10.0.0.0/24"), p("10.0.0.0/25"), p("10.0.1.0/24"), p("::/24"),
+                     p("10.0.0.0/24")};
+  EXPECT_EQ(s.size(), 4u);
+  EXPECT_LT(p("10.0.0.0/24"), p("10.0.0.0/25"));
+  EXPECT_LT(p("10.0.0.0/25"), p("10.0.1.0/24"));
+  EXPECT_LT(p("9.255.255.255/32"), p("10.0.0.0/8"));
+  EXPECT_NE(p("10.0.0.0/24") <=> p("a00::/24"), std::strong_ordering::equal);  // same bytes
 }
 
 TEST(Prefix, RejectsMalformed) {

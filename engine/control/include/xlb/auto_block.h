@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "xlb/blocklist.h"  // expiryAt, hasExpired
 #include "xlb/config.h"
 #include "xlb/dataplane_ports.h"
 
@@ -64,6 +65,7 @@ class AutoBlocker {
   void configure(const AutoBlockConfig& c) {
     config_ = c;
     observed_.clear();
+    lastSweep_ = -1;
   }
   const AutoBlockConfig& config() const noexcept { return config_; }
 
@@ -96,11 +98,12 @@ class AutoBlocker {
 
   AutoBlockConfig config_;
   AutoBlockFigures figures_;
-  std::map<std::string, std::vector<Offender>> byFold_;  // fold prefix text -> blocked sources
-  // Observe mode: source text -> the second a block would have expired (0: never). A source that
+  std::map<Prefix, std::vector<Offender>> byFold_;  // fold prefix -> blocked sources
+  // Observe mode: source -> the second a block would have expired (0: never). A source that
   // keeps crossing is reported once until then, as block mode would block it once, instead of
   // once per window.
-  std::map<std::string, std::int64_t> observed_;
+  std::map<Prefix, std::int64_t> observed_;
+  std::int64_t lastSweep_ = -1;  // the second observed_ was last swept while full
 };
 
 }  // namespace xlb

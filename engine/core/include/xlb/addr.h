@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <compare>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -48,6 +49,10 @@ struct IpAddr {
     return a;
   }
   // Two 8-byte compares: this sits on the per-packet lookup path, where a memcmp call shows.
+  // Byte order: a total order for ordered containers keyed by address.
+  friend std::strong_ordering operator<=>(const IpAddr& x, const IpAddr& y) noexcept {
+    return x.bytes <=> y.bytes;
+  }
   friend bool operator==(const IpAddr& x, const IpAddr& y) noexcept {
     std::uint64_t a[2], b[2];
     std::memcpy(a, x.bytes.data(), 16);
@@ -75,6 +80,7 @@ struct Address {
   std::string toString() const;
   std::uint32_t bitLength() const noexcept { return family == Family::kV4 ? 32 : 128; }
   friend bool operator==(const Address&, const Address&) = default;
+  friend std::strong_ordering operator<=>(const Address&, const Address&) = default;
 };
 
 // An address prefix (CIDR). parse() accepts "ADDR" (a host route) and "ADDR/LEN"; host bits
@@ -89,6 +95,7 @@ struct Prefix {
   std::string toString() const;
   bool contains(const Address& a) const noexcept;
   friend bool operator==(const Prefix&, const Prefix&) = default;
+  friend std::strong_ordering operator<=>(const Prefix&, const Prefix&) = default;
 };
 
 // "ADDR:PORT" for IPv4, "[ADDR]:PORT" for IPv6; the port 1-65535, parsed whole. The control

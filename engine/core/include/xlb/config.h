@@ -208,6 +208,7 @@ struct AutoBlockConfig {
   std::vector<Prefix> allow;  // never blocked automatically (health checkers, the operator's own)
 
   bool on() const noexcept { return mode != AutoBlockMode::kOff; }
+  std::int64_t ttlSeconds() const noexcept { return static_cast<std::int64_t>(ttl / kNsPerSec); }
   bool operator==(const AutoBlockConfig&) const = default;
 };
 
