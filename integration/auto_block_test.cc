@@ -257,12 +257,17 @@ TEST_F(AutoBlockRig, ObserveModeReportsAndAScanIsBlockedOnceModeIsBlock) {
       },
       5);
   // A scan crosses the limit in one window, or in two when a loaded machine stretches it past
-  // the 1 s window. A second scan seconds later crosses it again. All of it is counted and logged
-  // as "would block" once, as a block would have held for the TTL (60 s), and nothing is
-  // blocked. The last crossing is drained within a tick (100 ms) of the scan's end.
+  // the 1 s window. A second scan seconds later crosses it again: once the Controller has judged
+  // that crossing (`repeated` moved), all of it is counted and logged as "would block" once, as
+  // a block would have held for the TTL (60 s), and nothing is blocked.
+  const std::uint64_t repeatedBefore = at(s, {"auto_block", "repeated", "filtered_port"});
   rig_->exec("c2", scan, 20);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  s = rig_->stats();
+  s = rig_->waitStats(
+      [&](const nlohmann::json& j) {
+        return at(j, {"auto_block", "repeated", "filtered_port"}) > repeatedBefore;
+      },
+      5);
+  ASSERT_GT(at(s, {"auto_block", "repeated", "filtered_port"}), repeatedBefore) << s.dump(2);
   const std::uint64_t observed = at(s, {"auto_block", "observed", "filtered_port"});
   EXPECT_EQ(observed, 1u) << s.dump(2);
   const std::string log = rig_->xlbdLog();

@@ -60,15 +60,18 @@ json afxdpJson(const std::vector<StatsView::Queue>& queues) {
 
 // Automatic blocking: its mode, and per kind what it did.
 json autoBlockJson(const StatsView& v) {
-  json blocked = json::object(), observed = json::object(), allowed = json::object();
+  json blocked = json::object(), observed = json::object(), repeated = json::object(),
+       allowed = json::object();
   for (std::size_t k = 0; k < kSourceKindCount; ++k) {
     blocked[kSourceKindNames[k]] = v.autoBlock.blocked[k];
     observed[kSourceKindNames[k]] = v.autoBlock.observed[k];
+    repeated[kSourceKindNames[k]] = v.autoBlock.repeated[k];
     allowed[kSourceKindNames[k]] = v.autoBlock.allowed[k];
   }
   return {{"mode", enumName(v.autoBlockMode)},
           {"blocked", blocked},
           {"observed", observed},
+          {"repeated", repeated},
           {"allowed", allowed},
           {"folds", v.autoBlock.folds}};
 }

@@ -43,7 +43,10 @@ AutoBlockDecision AutoBlocker::decide(const SourceEvent& e, const Prefix& host, 
     return d;
   }
   if (config_.mode == AutoBlockMode::kObserve) {
-    if (!firstReport(host, now)) return {};
+    if (!firstReport(host, now)) {
+      ++figures_.repeated[kind];
+      return {};
+    }
     ++figures_.observed[kind];
     d.act = AutoBlockDecision::Act::kObserve;
     return d;

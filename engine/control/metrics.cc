@@ -181,13 +181,15 @@ void addProtection(Builder& b, const StatsView& in) {
 void addAutoBlock(Builder& b, const StatsView& in) {
   MetricFamily& f = b.family("xlb_auto_block_total",
                              "Sources that crossed an automatic-blocking limit, by kind and by "
-                             "what was done (blocked, observed: observe mode, allowed: on the "
+                             "what was done (blocked, observed: observe mode, repeated: "
+                             "observe mode, already reported within the TTL, allowed: on the "
                              "allowlist)",
                              C);
   for (std::size_t k = 0; k < kSourceKindCount; ++k) {
     const std::string kind = kSourceKindNames[k];
     Builder::add(f, {{"reason", kind}, {"action", "blocked"}}, d(in.autoBlock.blocked[k]));
     Builder::add(f, {{"reason", kind}, {"action", "observed"}}, d(in.autoBlock.observed[k]));
+    Builder::add(f, {{"reason", kind}, {"action", "repeated"}}, d(in.autoBlock.repeated[k]));
     Builder::add(f, {{"reason", kind}, {"action", "allowed"}}, d(in.autoBlock.allowed[k]));
   }
   b.add(b.family("xlb_auto_block_folds_total",

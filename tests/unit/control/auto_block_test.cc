@@ -95,6 +95,8 @@ TEST(AutoBlocker, ObserveModeReportsASourceOncePerTtl) {
   EXPECT_EQ(a.judge(event("198.51.100.7"), 160, nothingBlocked).act, Act::kObserve);
   EXPECT_EQ(a.figures().observed[0], 3u);
   EXPECT_EQ(a.figures().observed[static_cast<std::size_t>(SourceKind::kPackets)], 0u);
+  EXPECT_EQ(a.figures().repeated[0], 1u);  // judged, not reported again
+  EXPECT_EQ(a.figures().repeated[static_cast<std::size_t>(SourceKind::kPackets)], 1u);
   // New settings report afresh; a TTL of 0 (block for good) reports once for good.
   c.ttl = 0;
   a.configure(c);
@@ -218,8 +220,12 @@ TEST(AutoBlock, ObserveModeOnlyReports) {
   f.now += 1;
   f.maps.events = {event("198.51.100.7", SourceKind::kPackets)};
   f.controller->tick();
-  EXPECT_EQ(f.json(f.call(HttpMethod::kGet, "/api/v1/stats"))["auto_block"]["observed"]["packets"],
-            1);
+  const nlohmann::json again = f.json(f.call(HttpMethod::kGet, "/api/v1/stats"))["auto_block"];
+  EXPECT_EQ(again["observed"]["packets"], 1);
+  EXPECT_EQ(again["repeated"]["packets"], 1);  // judged and not reported again
+  EXPECT_NE(f.call(HttpMethod::kGet, "/metrics")
+                .body.find(R"(xlb_auto_block_total{reason="packets",action="repeated"} 1)"),
+            std::string::npos);
   f.now += 60;
   f.maps.events = {event("198.51.100.7", SourceKind::kPackets)};
   f.controller->tick();
