@@ -45,7 +45,7 @@ struct AutoBlockFigures {
   std::array<std::uint64_t, kSourceKindCount> observed{};  // would have been added (observe)
   // Observe mode: crossings from a source already reported within its TTL (not reported again).
   std::array<std::uint64_t, kSourceKindCount> repeated{};
-  std::array<std::uint64_t, kSourceKindCount> allowed{};   // crossings from allowlisted sources
+  std::array<std::uint64_t, kSourceKindCount> allowed{};  // crossings from allowlisted sources
   std::uint64_t folds = 0;  // fold prefixes that replaced single sources
 };
 
