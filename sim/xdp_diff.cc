@@ -24,12 +24,6 @@ std::span<const std::uint8_t> bytesOf(const std::string& k) {
   return {reinterpret_cast<const std::uint8_t*>(k.data()), k.size()};
 }
 
-constexpr const char* kMapNames[kXdpMapCount] = {
-    "xlb_cfg",       "xlb_dests",      "xlb_vip_ports",    "xlb_syn_rate",
-    "xlb_block4",    "xlb_block4_lpm", "xlb_block6",       "xlb_block6_lpm",
-    "xlb_xsks",      "xlb_stats",      "xlb_peer_flows",   "xlb_peers",
-    "xlb_src_meter", "xlb_src_events", "xlb_block_filter", "xlb_clock"};
-
 std::string hex(std::span<const std::uint8_t> b, std::size_t from = 0, std::size_t count = 64) {
   std::string s;
   char buf[4];
@@ -79,7 +73,7 @@ Dump dump(const XdpRuntime& rt, XdpMap m, std::uint32_t limit) {
 
 // The kernel's dump `a` against the native one's `b` of map `m`: the first difference, or "".
 std::string compareDumps(XdpMap m, const Dump& a, const Dump& b) {
-  const std::string name = kMapNames[static_cast<std::size_t>(m)];
+  const std::string name = layoutOf(m).name;
   for (const auto& [key, v] : a) {
     auto it = b.find(key);
     if (it == b.end()) return name + " key " + hex(bytesOf(key)) + ": only in the kernel's";
@@ -203,11 +197,10 @@ std::string XdpDiff::compareBlocklist() {
       const int ek = k.lookup(m, key.data(), a.data());
       const int en = n.lookup(m, key.data(), b.data());
       if (ek != 0 || en != 0) {
-        return std::string(kMapNames[static_cast<std::size_t>(m)]) + " key " + hex(key) +
-               " went after a frame: kernel " + std::to_string(ek) + ", native " +
-               std::to_string(en);
+        return std::string(layoutOf(m).name) + " key " + hex(key) + " went after a frame: kernel " +
+               std::to_string(ek) + ", native " + std::to_string(en);
       }
-      if (a != b) return valueDiff(kMapNames[static_cast<std::size_t>(m)], key, a, b);
+      if (a != b) return valueDiff(layoutOf(m).name, key, a, b);
     }
   }
   blockKeysStale_ = false;

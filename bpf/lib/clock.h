@@ -28,7 +28,8 @@ static __always_inline __u64 now_ns(struct xlb_config *cfg)
 	if (!c)
 		return bpf_ktime_get_coarse_ns();
 	j = bpf_jiffies64();
-	if (c->jiffies != j || !c->ns) {
+	/* A fresh entry's jiffies (0) never match: the count starts near 2^32 (INITIAL_JIFFIES). */
+	if (c->jiffies != j) {
 		c->ns = bpf_ktime_get_coarse_ns();
 		c->jiffies = j;
 	}

@@ -47,17 +47,6 @@ std::string errnoText(int err) {
   return std::strerror(err < 0 ? -err : err);
 }
 
-bpf_map* mapOf(xlb_bpf* s, XdpMap m) {
-  bpf_map* const all[kXdpMapCount] = {
-      s->maps.xlb_cfg,       s->maps.xlb_dests,      s->maps.xlb_vip_ports,
-      s->maps.xlb_syn_rate,  s->maps.xlb_block4,     s->maps.xlb_block4_lpm,
-      s->maps.xlb_block6,    s->maps.xlb_block6_lpm, s->maps.xlb_xsks,
-      s->maps.xlb_stats,     s->maps.xlb_peer_flows, s->maps.xlb_peers,
-      s->maps.xlb_src_meter, s->maps.xlb_src_events, s->maps.xlb_block_filter,
-      s->maps.xlb_clock};
-  return all[static_cast<std::size_t>(m)];
-}
-
 // Reuses the previous program's counter and SYN-rate maps where type, sizes and entry count
 // match this object's (anything else starts empty). Returns the names reused.
 std::vector<std::string> adoptMaps(xlb_bpf* s, std::uint32_t progId) {
@@ -116,6 +105,14 @@ std::unique_ptr<KernelXdp> KernelXdp::load(std::uint32_t blocklistCapacity,
     return nullptr;
   }
   xlb_bpf* s = p->skel_;
+  for (const XdpMapLayout& l : kXdpMaps) {
+    bpf_map* m = bpf_object__find_map_by_name(s->obj, l.name);
+    if (m == nullptr) {
+      error = std::string("the embedded BPF object has no map ") + l.name;
+      return nullptr;
+    }
+    p->maps_[static_cast<std::size_t>(l.map)] = m;
+  }
   for (bpf_map* m :
        {s->maps.xlb_block4, s->maps.xlb_block4_lpm, s->maps.xlb_block6, s->maps.xlb_block6_lpm}) {
     bpf_map__set_max_entries(m, blocklistCapacity);
@@ -148,11 +145,11 @@ int KernelXdp::progFd() const noexcept {
 }
 
 int KernelXdp::fd(XdpMap m) const noexcept {
-  return bpf_map__fd(mapOf(skel_, m));
+  return bpf_map__fd(maps_[static_cast<std::size_t>(m)]);
 }
 
 XdpMapInfo KernelXdp::info(XdpMap m) const {
-  const bpf_map* map = mapOf(skel_, m);
+  const bpf_map* map = maps_[static_cast<std::size_t>(m)];
   return XdpMapInfo{static_cast<std::uint32_t>(bpf_map__type(map)), bpf_map__key_size(map),
                     bpf_map__value_size(map), bpf_map__max_entries(map)};
 }

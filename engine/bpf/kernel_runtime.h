@@ -4,6 +4,7 @@
 // with BPF_PROG_TEST_RUN.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 
 struct xlb_bpf;      // the generated skeleton
 struct ring_buffer;  // libbpf
+struct bpf_map;      // libbpf
 
 namespace xlb {
 
@@ -45,6 +47,7 @@ class KernelXdp final : public XdpRuntime {
   int fd(XdpMap m) const noexcept;
 
   xlb_bpf* skel_ = nullptr;
+  std::array<bpf_map*, kXdpMapCount> maps_{};  // by XdpMap, found by kXdpMaps' names
   unsigned cpus_ = 1;
   std::vector<std::string> adopted_;
   std::vector<std::uint8_t> out_;  // the test run's output

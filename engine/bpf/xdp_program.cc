@@ -58,31 +58,9 @@ namespace {
 
 // Every map's key and value against xlb_common.h as this binary knows it; empty when they fit.
 std::string checkLayouts(const XdpRuntime& rt) {
-  struct Want {
-    XdpMap map;
-    const char* name;
-    std::uint32_t key, value;
-  };
-  const Want want[] = {
-      {XdpMap::kCfg, "xlb_cfg", 4, sizeof(xlb_config)},
-      {XdpMap::kDests, "xlb_dests", sizeof(xlb_addr_key), sizeof(xlb_dest)},
-      {XdpMap::kVipPorts, "xlb_vip_ports", 4, sizeof(xlb_port_bits)},
-      {XdpMap::kSynRate, "xlb_syn_rate", 4, sizeof(xlb_syn_rate)},
-      {XdpMap::kBlock4, "xlb_block4", 4, sizeof(xlb_block_val)},
-      {XdpMap::kBlock4Lpm, "xlb_block4_lpm", sizeof(xlb_lpm4_key), sizeof(xlb_block_val)},
-      {XdpMap::kBlock6, "xlb_block6", 16, sizeof(xlb_block_val)},
-      {XdpMap::kBlock6Lpm, "xlb_block6_lpm", sizeof(xlb_lpm6_key), sizeof(xlb_block_val)},
-      {XdpMap::kXsks, "xlb_xsks", 4, 4},
-      {XdpMap::kStats, "xlb_stats", 4, sizeof(xlb_stat)},
-      {XdpMap::kPeerFlows, "xlb_peer_flows", sizeof(xlb_flow_key), 4},
-      {XdpMap::kPeers, "xlb_peers", 4, sizeof(xlb_peers)},
-      {XdpMap::kSrcMeter, "xlb_src_meter", sizeof(xlb_addr_key), sizeof(xlb_src_count)},
-      {XdpMap::kBlockFilter, "xlb_block_filter", 4, 8},
-      {XdpMap::kClock, "xlb_clock", 4, sizeof(xlb_clock)},
-  };
-  for (const Want& w : want) {
+  for (const XdpMapLayout& w : kXdpMaps) {
     const XdpMapInfo i = rt.info(w.map);
-    std::string e = checkMapLayout(w.name, i.keySize, i.valueSize, w.key, w.value);
+    std::string e = checkMapLayout(w.name, i.keySize, i.valueSize, w.keySize, w.valueSize);
     if (!e.empty()) return e;
   }
   if (rt.info(XdpMap::kStats).maxEntries != XLB_REASON_COUNT) {

@@ -325,8 +325,9 @@ TEST_P(Xdp, BlocklistLongestPrefixWinsAndCountsHits) {
 }
 
 // Without a fixed time the program reads the coarse clock once per tick per CPU and keeps it
-// (lib/clock.h): a hit carries the time of the run to within a few ticks, and a hit 200 ms later
-// a time 200 ms later (a cache that never moved on would keep the first).
+// (lib/clock.h): a hit carries the time of the run to within a few ticks, and a hit after a
+// 200 ms sleep a time at least 150 ms later (the rest is slack for the ticks either reading may
+// trail by; a cache that never moved on would keep the first).
 TEST_P(Xdp, BlocklistHitsCarryTheClockWhenNoTimeIsFixed) {
   prog_->setFixedNow(0);
   std::string err;

@@ -5,10 +5,13 @@
 // configuration, blocklist and counters mean the same in either.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <span>
+
+#include "xlb_common.h"
 
 namespace xlb {
 
@@ -37,6 +40,46 @@ enum class XdpMap : std::uint8_t {
   kClock,
 };
 inline constexpr std::size_t kXdpMapCount = 16;
+
+// Each map's name in the object and its key and value sizes as xlb_common.h declares them (a
+// ring buffer has neither): the one list the kernel runtime finds its maps by, the loader checks
+// the object against and the differential test names them by. In XdpMap's order.
+struct XdpMapLayout {
+  XdpMap map;
+  const char* name;
+  std::uint32_t keySize;
+  std::uint32_t valueSize;
+};
+inline constexpr std::array<XdpMapLayout, kXdpMapCount> kXdpMaps = {{
+    {XdpMap::kCfg, "xlb_cfg", 4, sizeof(xlb_config)},
+    {XdpMap::kDests, "xlb_dests", sizeof(xlb_addr_key), sizeof(xlb_dest)},
+    {XdpMap::kVipPorts, "xlb_vip_ports", 4, sizeof(xlb_port_bits)},
+    {XdpMap::kSynRate, "xlb_syn_rate", 4, sizeof(xlb_syn_rate)},
+    {XdpMap::kBlock4, "xlb_block4", 4, sizeof(xlb_block_val)},
+    {XdpMap::kBlock4Lpm, "xlb_block4_lpm", sizeof(xlb_lpm4_key), sizeof(xlb_block_val)},
+    {XdpMap::kBlock6, "xlb_block6", 16, sizeof(xlb_block_val)},
+    {XdpMap::kBlock6Lpm, "xlb_block6_lpm", sizeof(xlb_lpm6_key), sizeof(xlb_block_val)},
+    {XdpMap::kXsks, "xlb_xsks", 4, 4},
+    {XdpMap::kStats, "xlb_stats", 4, sizeof(xlb_stat)},
+    {XdpMap::kPeerFlows, "xlb_peer_flows", sizeof(xlb_flow_key), 4},
+    {XdpMap::kPeers, "xlb_peers", 4, sizeof(xlb_peers)},
+    {XdpMap::kSrcMeter, "xlb_src_meter", sizeof(xlb_addr_key), sizeof(xlb_src_count)},
+    {XdpMap::kSrcEvents, "xlb_src_events", 0, 0},
+    {XdpMap::kBlockFilter, "xlb_block_filter", 4, 8},
+    {XdpMap::kClock, "xlb_clock", 4, sizeof(xlb_clock)},
+}};
+
+constexpr const XdpMapLayout& layoutOf(XdpMap m) noexcept {
+  return kXdpMaps[static_cast<std::size_t>(m)];
+}
+
+constexpr bool mapsInOrder() noexcept {
+  for (std::size_t i = 0; i < kXdpMaps.size(); ++i) {
+    if (static_cast<std::size_t>(kXdpMaps[i].map) != i) return false;
+  }
+  return true;
+}
+static_assert(mapsInOrder(), "kXdpMaps must list every map in XdpMap's order");
 
 struct XdpMapInfo {
   std::uint32_t type = 0;  // BPF_MAP_TYPE_*

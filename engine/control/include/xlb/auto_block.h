@@ -16,9 +16,10 @@
 #include <string>
 #include <vector>
 
-#include "xlb/blocklist.h"  // expiryAt, hasExpired
+#include "xlb/addr.h"
 #include "xlb/config.h"
 #include "xlb/dataplane_ports.h"
+#include "xlb/expiry.h"
 
 namespace xlb {
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "xlb/addr.h"
+#include "xlb/expiry.h"
 #include "xlb/service_model.h"  // ControlError
 
 namespace xlb {
@@ -20,16 +21,6 @@ namespace xlb {
 inline constexpr std::size_t kMaxBlockComment = 256;
 // Wall-clock seconds read from state files: up to the year 9999.
 inline constexpr std::int64_t kMaxWallSeconds = 253'402'300'799;
-
-// Expiry in wall-clock seconds, for the blocklist's entries and automatic blocking's memory of
-// the sources it acted on: the second something made at `now` that lives `ttlSeconds` ends
-// (0: never, for a TTL of 0), and whether such a second has come at `now`.
-constexpr std::int64_t expiryAt(std::int64_t now, std::int64_t ttlSeconds) noexcept {
-  return ttlSeconds > 0 ? now + ttlSeconds : 0;
-}
-constexpr bool hasExpired(std::int64_t at, std::int64_t now) noexcept {
-  return at != 0 && at <= now;
-}
 
 // The blocklist as the operator sees it. Wall-clock times in seconds since the epoch.
 struct BlockEntry {
