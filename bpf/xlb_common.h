@@ -107,9 +107,13 @@ enum xlb_reason {
 #define XLB_MAX_QUEUES 64
 #define XLB_MAX_CPUS 1024 /* CPUs whose SYN counts the auto mode sums (xlb_config.nr_cpus) */
 #define XLB_BLOCKLIST_DEFAULT_CAPACITY 1000000
-/* The blocklist filter (xlb_block_filter): bits per entry of one map's capacity (at most 1 in 8
- * set when that map is full), no more than 2^XLB_BLOCK_FILTER_MAX_LOG2 bits, and the distinct
- * prefix lengths per family it probes; a family with more lengths skips it. */
+/* The blocklist filter (xlb_block_filter). Its first XLB_BLOCK_FILTER_V4_WORDS words are IPv4's:
+ * a bit per /24, indexed by the address itself, set while an entry intersects that /24 (2 MiB,
+ * one load whatever lengths the list holds). IPv6's hashed bits follow: bits per entry of one
+ * map's capacity (at most 1 in 8 set when that map is full), no more than
+ * 2^XLB_BLOCK_FILTER_MAX_LOG2 bits, and the distinct prefix lengths it probes; with more lengths
+ * the IPv6 maps are asked for every source. */
+#define XLB_BLOCK_FILTER_V4_WORDS (1u << (24 - 6))
 #define XLB_BLOCK_FILTER_BITS_PER_ENTRY 8
 #define XLB_BLOCK_FILTER_MAX_LOG2 26
 #define XLB_BLOCK_FILTER_LENS 8
@@ -216,15 +220,13 @@ struct xlb_config {
 	__u64 src_window_ns;  /* automatic blocking: the per-source window; 0: not measured */
 	__u32 src_limit[XLB_SRC_KIND_COUNT];   /* per XLB_SRC_KINDS, in the window; 0: that kind is not judged */
 	__u32 pad2;
-	/* The blocklist filter: the prefix lengths each family's entries have (any order), how
-	 * many (more than XLB_BLOCK_FILTER_LENS: the filter is not used for that family), and the
-	 * filter's size, 2^block_filter_log2 bits. */
-	__u8 block_lens4[XLB_BLOCK_FILTER_LENS];
+	/* The blocklist filter's IPv6 part: the prefix lengths IPv6 entries have (any order), how
+	 * many (more than XLB_BLOCK_FILTER_LENS: the IPv6 maps are asked for every source), and
+	 * its size, 2^block_filter_log2 bits after IPv4's words. */
 	__u8 block_lens6[XLB_BLOCK_FILTER_LENS];
-	__u8 block_nlens4;
 	__u8 block_nlens6;
 	__u8 block_filter_log2;
-	__u8 pad3[5];
+	__u8 pad3[6];
 	/* A bit per xlb_dest_filter_bit() of every key in xlb_dests: a clear bit answers "not
 	 * ours" for the host's own traffic without the hash lookup, a call that costs more than
 	 * the whole parse; a set bit may be another address's, and the lookup decides. */
@@ -245,12 +247,11 @@ static inline __u64 xlb_dest_filter_bit(const struct xlb_addr_key *k)
 	return h >> (64 - XLB_DEST_FILTER_LOG2);
 }
 
-/* The bit of xlb_block_filter that stands for the prefix of `len` bits of an address, given as
- * two host-order words with the address's first bit at the top of `hi` (IPv4: its 32 bits in the
- * top half of `hi`, `lo` zero). Every address under the prefix has the same bit, so one probe
- * per prefix length the blocklist holds answers for all of its entries of that length. The
- * same in the program and the loader. */
-static inline __u64 xlb_block_filter_bit(__u8 family, __u32 len, __u64 hi, __u64 lo, __u32 log2)
+/* The bit of the IPv6 part of xlb_block_filter that stands for the prefix of `len` bits of an
+ * address, given as two host-order words with the address's first bit at the top of `hi`.
+ * Every address under the prefix has the same bit, so one probe per prefix length the blocklist
+ * holds answers for all of its entries of that length. The same in the program and the loader. */
+static inline __u64 xlb_block_filter_bit6(__u32 len, __u64 hi, __u64 lo, __u32 log2)
 {
 	__u64 h;
 
@@ -261,7 +262,7 @@ static inline __u64 xlb_block_filter_bit(__u8 family, __u32 len, __u64 hi, __u64
 		lo = len > 64 ? lo & (~0ULL << (128 - len)) : 0;
 	}
 	h = hi * 0x9e3779b97f4a7c15ULL;
-	h ^= lo + ((len << 8) | family);
+	h ^= lo + len;
 	h *= 0xbf58476d1ce4e5b9ULL;
 	return h >> (64 - log2);
 }

@@ -44,22 +44,42 @@ std::string valueDiff(const std::string& map, std::span<const std::uint8_t> key,
          hex(k, from, 48) + " native " + hex(n, from, 48);
 }
 
-// The map's entries (arrays: the first `limit` indexes).
-Dump dump(const XdpRuntime& rt, XdpMap m, std::uint32_t limit) {
+bool isArray(const XdpMapInfo& i) {
+  return i.type == BPF_MAP_TYPE_ARRAY || i.type == BPF_MAP_TYPE_PERCPU_ARRAY;
+}
+
+// An array map's first `limit` values, one after another (empty when they cannot be read): read
+// in one call and compared flat, as the blocklist filter has hundreds of thousands of words.
+Bytes arrayValues(const XdpRuntime& rt, XdpMap m, std::uint32_t limit) {
+  const std::uint32_t count = std::min(limit, rt.info(m).maxEntries);
+  Bytes all(rt.valueBytes(m) * count);
+  if (rt.lookupArray(m, count, all.data()) != 0) all.clear();
+  return all;
+}
+
+// The kernel's values `a` against the native one's `b` of array `m`: the first difference, or "".
+std::string compareArrays(XdpMap m, std::size_t valueSize, const Bytes& a, const Bytes& b) {
+  const std::string name = layoutOf(m).name;
+  if (a.size() != b.size()) {
+    return name + ": kernel read " + std::to_string(a.size()) + " bytes, native " +
+           std::to_string(b.size());
+  }
+  const auto at = std::mismatch(a.begin(), a.end(), b.begin()).first;
+  if (at == a.end()) return {};
+  const auto index =
+      static_cast<std::uint32_t>(static_cast<std::size_t>(at - a.begin()) / valueSize);
+  const auto from = static_cast<std::ptrdiff_t>(index * valueSize);
+  const auto to = from + static_cast<std::ptrdiff_t>(valueSize);
+  return valueDiff(name, {reinterpret_cast<const std::uint8_t*>(&index), 4},
+                   Bytes(a.begin() + from, a.begin() + to),
+                   Bytes(b.begin() + from, b.begin() + to));
+}
+
+// A hash or trie map's entries.
+Dump dump(const XdpRuntime& rt, XdpMap m) {
   const XdpMapInfo i = rt.info(m);
   Dump d;
   Bytes value(rt.valueBytes(m));
-  if (i.type == BPF_MAP_TYPE_ARRAY || i.type == BPF_MAP_TYPE_PERCPU_ARRAY) {
-    const std::uint32_t count = std::min(limit, i.maxEntries);
-    Bytes all(value.size() * count);
-    if (rt.lookupArray(m, count, all.data()) != 0) return d;
-    for (std::uint32_t k = 0; k < count; ++k) {
-      const auto at = all.begin() + static_cast<std::ptrdiff_t>(k * value.size());
-      d.emplace(keyOf(reinterpret_cast<const std::uint8_t*>(&k), 4),
-                Bytes(at, at + static_cast<std::ptrdiff_t>(value.size())));
-    }
-    return d;
-  }
   Bytes key(i.keySize), next(i.keySize);
   const void* prev = nullptr;
   for (std::uint32_t n = 0; n <= i.maxEntries && rt.nextKey(m, prev, next.data()) == 0; ++n) {
@@ -86,8 +106,12 @@ std::string compareDumps(XdpMap m, const Dump& a, const Dump& b) {
   return {};
 }
 
+// Map `m` on both sides (arrays: the first `limit` indexes): the first difference, or "".
 std::string compare(const XdpRuntime& k, const XdpRuntime& n, XdpMap m, std::uint32_t limit) {
-  return compareDumps(m, dump(k, m, limit), dump(n, m, limit));
+  if (isArray(k.info(m))) {
+    return compareArrays(m, k.valueBytes(m), arrayValues(k, m, limit), arrayValues(n, m, limit));
+  }
+  return compareDumps(m, dump(k, m), dump(n, m));
 }
 
 }  // namespace
@@ -183,8 +207,8 @@ std::string XdpDiff::compareBlocklist() {
     std::vector<Bytes>& keys = blockKeys_[i];
     if (blockKeysStale_) {
       // One dump per side: the maps may hold a million entries.
-      const Dump native = dump(n, m, ~0u);
-      if (std::string d = compareDumps(m, dump(k, m, ~0u), native); !d.empty()) return d;
+      const Dump native = dump(n, m);
+      if (std::string d = compareDumps(m, dump(k, m), native); !d.empty()) return d;
       keys.clear();
       for (const auto& entry : native) {
         const auto b = bytesOf(entry.first);

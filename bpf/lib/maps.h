@@ -63,8 +63,9 @@ struct {
 	__type(value, struct xlb_block_val);
 } xlb_block6_lpm SEC(".maps");
 
-/* The blocklist filter: a bit per xlb_block_filter_bit() of every blocklist entry, kept by the
- * loader (lib/blocklist.h). Its size follows the blocklist capacity (the loader sets it). */
+/* The blocklist filter, kept by the loader (lib/blocklist.h): IPv4's bit per /24, then IPv6's
+ * hashed bits (xlb_block_filter_bit6()), whose size follows the blocklist capacity (the loader
+ * sets the entries). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);

@@ -3,20 +3,36 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdlib>
+#include <new>
 
 namespace xlb {
 
 namespace {
 
-// The address as the program hands it to xlb_block_filter_bit(): host-order words, the first
-// address bit at the top of `hi`.
+constexpr std::uint64_t kV4Bits = std::uint64_t{XLB_BLOCK_FILTER_V4_WORDS} * 64;
+
+// The address as the program reads it: host-order words, the first address bit at the top.
 std::uint64_t bigEndianWord(const std::uint8_t* b, std::size_t n) noexcept {
   std::uint64_t w = 0;
   for (std::size_t i = 0; i < n; ++i) w = (w << 8) | b[i];
   return w;
 }
 
+// A bit's count after one more (add) or one fewer entry needs it; true when the bit flips
+// (0 -> 1 on an add, 1 -> 0 on a removal). A saturated count stays, and with it the bit.
+bool step(std::uint8_t& count, bool add) noexcept {
+  if (count == 255) return false;
+  if (add) return count++ == 0;
+  if (count == 0) return false;
+  return --count == 0;
+}
+
 }  // namespace
+
+void BlockFilter::Free::operator()(std::uint8_t* p) const noexcept {
+  std::free(p);  // from calloc, whose untouched pages stay unbacked
+}
 
 std::uint32_t BlockFilter::log2For(std::uint32_t capacity) noexcept {
   const std::uint64_t bits = std::bit_ceil(
@@ -25,56 +41,70 @@ std::uint32_t BlockFilter::log2For(std::uint32_t capacity) noexcept {
                                  XLB_BLOCK_FILTER_MAX_LOG2);
 }
 
-BlockFilter::BlockFilter(std::uint32_t capacity) : log2_(log2For(capacity)) {
-  words_.assign(std::size_t{1} << (log2_ - 6), 0);
-  counts_.assign(std::size_t{1} << log2_, 0);
+BlockFilter::BlockFilter(std::uint32_t capacity)
+    : log2_(log2For(capacity)),
+      // calloc: zeroed without touching every page (new[]() would write all 16 MiB)
+      counts4_(static_cast<std::uint8_t*>(std::calloc(kV4Bits, 1))) {
+  if (!counts4_) throw std::bad_alloc();
+  words_.assign(wordsFor(capacity), 0);
+  counts6_.assign(std::size_t{1} << log2_, 0);
+}
+
+BlockFilter::Bits BlockFilter::bitsOf(const Prefix& p) const noexcept {
+  const std::uint8_t* b = p.addr.ip.bytes.data();
+  if (p.addr.family == Family::kV4) {
+    const std::uint64_t slash24 = bigEndianWord(b, 4) >> 8;
+    if (p.length >= 24) return {slash24, 1};
+    const std::uint64_t span = std::uint64_t{1} << (24 - p.length);
+    return {slash24 & ~(span - 1), span};
+  }
+  return {kV4Bits +
+              xlb_block_filter_bit6(p.length, bigEndianWord(b, 8), bigEndianWord(b + 8, 8), log2_),
+          1};
 }
 
 std::uint64_t BlockFilter::bitOf(const Prefix& p) const noexcept {
-  const std::uint8_t* b = p.addr.ip.bytes.data();
-  if (p.addr.family == Family::kV4) {
-    return xlb_block_filter_bit(XLB_FAMILY_V4, p.length, bigEndianWord(b, 4) << 32, 0, log2_);
-  }
-  return xlb_block_filter_bit(XLB_FAMILY_V6, p.length, bigEndianWord(b, 8), bigEndianWord(b + 8, 8),
-                              log2_);
+  if (p.addr.family == Family::kV4) return bigEndianWord(p.addr.ip.bytes.data(), 4) >> 8;
+  return bitsOf(p).first;
+}
+
+std::uint8_t& BlockFilter::countOf(std::uint64_t bit) noexcept {
+  return bit < kV4Bits ? counts4_[bit] : counts6_[bit - kV4Bits];
 }
 
 std::uint32_t& BlockFilter::lengthCount(const Prefix& p) noexcept {
   return p.addr.family == Family::kV4 ? lens4_[p.length] : lens6_[p.length];
 }
 
-std::optional<std::uint32_t> BlockFilter::add(const Prefix& p) {
-  ++lengthCount(p);
-  const std::uint64_t bit = bitOf(p);
-  std::uint8_t& c = counts_[bit];
-  if (c == 255) return std::nullopt;  // saturated: stays set
-  if (c++ != 0) return std::nullopt;
-  words_[bit >> 6] |= std::uint64_t{1} << (bit & 63);
-  return static_cast<std::uint32_t>(bit >> 6);
-}
-
-std::optional<std::uint32_t> BlockFilter::remove(const Prefix& p) {
+std::optional<FilterWords> BlockFilter::change(const Prefix& p, bool add) {
   std::uint32_t& n = lengthCount(p);
-  if (n > 0) --n;
-  const std::uint64_t bit = bitOf(p);
-  std::uint8_t& c = counts_[bit];
-  if (c == 0 || c == 255) return std::nullopt;
-  if (--c != 0) return std::nullopt;
-  words_[bit >> 6] &= ~(std::uint64_t{1} << (bit & 63));
-  return static_cast<std::uint32_t>(bit >> 6);
+  if (add) {
+    ++n;
+  } else if (n > 0) {
+    --n;
+  }
+  const Bits bits = bitsOf(p);
+  std::optional<std::uint64_t> lo, hi;  // the bits that flipped, first and last
+  for (std::uint64_t bit = bits.first; bit < bits.first + bits.count; ++bit) {
+    if (!step(countOf(bit), add)) continue;
+    words_[bit >> 6] ^= std::uint64_t{1} << (bit & 63);
+    if (!lo) lo = bit;
+    hi = bit;
+  }
+  if (!lo) return std::nullopt;
+  return FilterWords{static_cast<std::uint32_t>(*lo >> 6),
+                     static_cast<std::uint32_t>((*hi >> 6) - (*lo >> 6) + 1)};
 }
 
 void BlockFilter::writeConfig(xlb_config& cfg) const noexcept {
-  const auto fill = [](const auto& lens, std::uint8_t* out, std::uint8_t& n) {
-    n = 0;
-    for (std::size_t len = lens.size(); len-- > 0;) {
-      if (lens[len] == 0) continue;
-      if (n < XLB_BLOCK_FILTER_LENS) out[n] = static_cast<std::uint8_t>(len);
-      ++n;  // past XLB_BLOCK_FILTER_LENS: the program asks the maps
+  cfg.block_nlens6 = 0;
+  for (std::size_t len = lens6_.size(); len-- > 0;) {
+    if (lens6_[len] == 0) continue;
+    if (cfg.block_nlens6 < XLB_BLOCK_FILTER_LENS) {
+      cfg.block_lens6[cfg.block_nlens6] = static_cast<std::uint8_t>(len);
     }
-  };
-  fill(lens4_, cfg.block_lens4, cfg.block_nlens4);
-  fill(lens6_, cfg.block_lens6, cfg.block_nlens6);
+    ++cfg.block_nlens6;  // past XLB_BLOCK_FILTER_LENS: the program asks the IPv6 maps
+  }
   cfg.block_filter_log2 = static_cast<std::uint8_t>(log2_);
   std::uint8_t maps = 0;
   for (std::size_t len = 0; len < lens4_.size(); ++len) {

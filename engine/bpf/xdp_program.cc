@@ -119,7 +119,18 @@ int XdpProgram::progFd() const noexcept {
 int XdpProgram::updateConfigMap() {
   filter_->writeConfig(cfg_);
   const std::uint32_t zero = 0;
-  return rt_->update(XdpMap::kCfg, &zero, &cfg_, BPF_ANY);
+  const int err = rt_->update(XdpMap::kCfg, &zero, &cfg_, BPF_ANY);
+  configStale_ = err != 0;
+  return err;
+}
+
+// Most blocklist changes leave the config's fields as they were (a bulk load of addresses sets
+// block_maps once): the map is written when they changed, or when its last write failed.
+int XdpProgram::updateBlockConfig() {
+  xlb_config next = cfg_;
+  filter_->writeConfig(next);
+  if (!configStale_ && std::memcmp(&next, &cfg_, sizeof next) == 0) return 0;
+  return updateConfigMap();
 }
 
 // One destination per address: a TCP and a UDP VIP on the same address share it, each with its
@@ -322,12 +333,12 @@ bool XdpProgram::blockAdd(const Prefix& p, std::string& error, bool* exists) {
     return false;
   }
   // The bit is set after the entry exists, and the program told to probe its length after that.
-  int err = writeFilterWord(filter_->add(p));
+  int err = writeFilterWords(filter_->add(p));
   const char* what = "the blocklist filter";
-  if (err == 0 && (err = updateConfigMap()) != 0) what = "the config map";
+  if (err == 0 && (err = updateBlockConfig()) != 0) what = "the config map";
   if (err != 0) {
     // Without both, the program could let the source through: the entry goes, with an error.
-    writeFilterWord(filter_->remove(p));  // if this fails, a bit left set only costs lookups
+    writeFilterWords(filter_->remove(p));  // if this fails, a bit left set only costs lookups
     rt_->remove(blockMap(p), k.bytes.data());
     error = "cannot add " + p.toString() + ": cannot write " + what + ": " + errnoText(err);
     return false;
@@ -349,15 +360,18 @@ bool XdpProgram::blockRemove(const Prefix& p) {
         "until that is written again)",
         p.toString(), what, errnoText(err));
   };
-  warn("the blocklist filter", writeFilterWord(filter_->remove(p)));
-  warn("the config map", updateConfigMap());
+  warn("the blocklist filter", writeFilterWords(filter_->remove(p)));
+  warn("the config map", updateBlockConfig());
   return true;
 }
 
-int XdpProgram::writeFilterWord(std::optional<std::uint32_t> word) {
-  if (!word) return 0;
-  const std::uint64_t v = filter_->word(*word);
-  return rt_->update(XdpMap::kBlockFilter, &*word, &v, BPF_ANY);
+int XdpProgram::writeFilterWords(std::optional<FilterWords> words) {
+  if (!words) return 0;
+  for (std::uint32_t i = words->first; i < words->first + words->count; ++i) {
+    const std::uint64_t v = filter_->word(i);
+    if (const int err = rt_->update(XdpMap::kBlockFilter, &i, &v, BPF_ANY); err != 0) return err;
+  }
+  return 0;
 }
 
 std::optional<BlockHits> XdpProgram::blockHits(const Prefix& p) const {

@@ -358,48 +358,83 @@ TEST_P(Xdp, BlocklistHitsCarryTheClockWhenNoTimeIsFixed) {
 }
 
 // The filter in front of the blocklist maps (lib/blocklist.h): the program asks the maps only
-// when a filter bit for one of the lengths on the list is set. Clearing an entry's bit behind
-// the loader's back lets its source through, so the program does consult it; with more lengths
-// than the config has slots it asks the maps for every source.
-TEST_P(Xdp, BlocklistFilterDecidesWhetherTheMapsAreAsked) {
+// when the filter's bit for the source is set. Clearing an entry's bit behind the loader's back
+// lets its source through, so the program does consult it. IPv4's bit per /24 serves any number
+// of lengths; IPv6 with more lengths than the config has slots asks the maps for every source.
+class XdpFilter : public Xdp {
+ protected:
+  // Clears the filter bit a source under `entry` probes, behind the loader's back, after
+  // checking the loader had set it.
+  void clearBitOf(const Prefix& entry) {
+    const BlockFilter shape(prog_->options().blocklistCapacity);
+    const std::uint64_t bit = shape.bitOf(entry);
+    const auto word = static_cast<std::uint32_t>(bit >> 6);
+    std::uint64_t value = 0;
+    ASSERT_EQ(prog_->runtime().lookup(XdpMap::kBlockFilter, &word, &value), 0);
+    EXPECT_EQ((value >> (bit & 63)) & 1, 1u) << "the loader set the entry's bit";
+    const std::uint64_t cleared = value & ~(std::uint64_t{1} << (bit & 63));
+    ASSERT_EQ(prog_->runtime().update(XdpMap::kBlockFilter, &word, &cleared, BPF_ANY), 0);
+  }
+  Reason from(const char* src) {
+    PacketSpec s;
+    s.src = src;
+    s.dst = std::string(src).find(':') != std::string::npos ? "2001:db8::50" : "10.0.0.50";
+    Bytes frame = buildPacket(s);
+    return run(frame);
+  }
+};
+
+TEST_P(XdpFilter, AnIpv4SourceIsAskedForByTheBitOfItsSlash24WhateverTheLengths) {
   std::string err;
   const Prefix entry = *Prefix::parse("10.7.7.7/32");
   ASSERT_TRUE(prog_->blockAdd(entry, err)) << err;
-  PacketSpec s;
-  s.src = "10.7.7.7";
-  s.dst = "10.0.0.50";
-  Bytes frame = buildPacket(s);
-  EXPECT_EQ(run(frame), Reason::kBlocklist);
+  EXPECT_EQ(from("10.7.7.7"), Reason::kBlocklist);
+  clearBitOf(entry);
+  EXPECT_EQ(from("10.7.7.7"), Reason::kPassNotOurs) << "a clear bit: the maps are not asked";
 
-  const BlockFilter shape(prog_->options().blocklistCapacity);
-  const std::uint64_t bit = shape.bitOf(entry);
-  const auto word = static_cast<std::uint32_t>(bit >> 6);
-  std::uint64_t value = 0;
-  ASSERT_EQ(prog_->runtime().lookup(XdpMap::kBlockFilter, &word, &value), 0);
-  EXPECT_EQ((value >> (bit & 63)) & 1, 1u) << "the loader set the entry's bit";
-  const std::uint64_t cleared = value & ~(std::uint64_t{1} << (bit & 63));
-  ASSERT_EQ(prog_->runtime().update(XdpMap::kBlockFilter, &word, &cleared, BPF_ANY), 0);
-  frame = buildPacket(s);
-  EXPECT_EQ(run(frame), Reason::kPassNotOurs) << "a clear bit: the maps are not asked";
-
-  // Nine more lengths: more than XLB_BLOCK_FILTER_LENS, so the filter is not used for IPv4.
+  // Nine more lengths: the bits of the /24s under them, and still no lookup for 10.7.7.0/24.
   for (unsigned len = 8; len <= 16; ++len) {
     ASSERT_TRUE(prog_->blockAdd(Prefix::of(*Address::parse("172.16.0.0"), len), err)) << err;
   }
-  frame = buildPacket(s);
-  EXPECT_EQ(run(frame), Reason::kBlocklist) << "the maps decide again";
-  s.src = "172.16.200.1";  // under the /8 .. /16
-  frame = buildPacket(s);
-  EXPECT_EQ(run(frame), Reason::kBlocklist);
-  // Back to two lengths: the filter again, and the loader's bits are right for every entry.
+  EXPECT_EQ(from("10.7.7.7"), Reason::kPassNotOurs) << "its bit is still clear";
+  EXPECT_EQ(from("172.16.200.1"), Reason::kBlocklist);  // under the /8 .. /16
+  EXPECT_EQ(from("172.200.0.1"), Reason::kBlocklist);   // under the /8 only
   for (unsigned len = 9; len <= 16; ++len) {
     ASSERT_TRUE(prog_->blockRemove(Prefix::of(*Address::parse("172.16.0.0"), len)));
   }
-  frame = buildPacket(s);
-  EXPECT_EQ(run(frame), Reason::kBlocklist) << "the /8";
-  s.src = "173.16.0.1";  // outside 172.0.0.0/8
-  frame = buildPacket(s);
-  EXPECT_EQ(run(frame), Reason::kPassNotOurs);
+  EXPECT_EQ(from("172.16.200.1"), Reason::kBlocklist) << "the /8 keeps its bits";
+  ASSERT_TRUE(prog_->blockRemove(*Prefix::parse("172.0.0.0/8")));
+  EXPECT_EQ(from("172.16.200.1"), Reason::kPassNotOurs);
+  ASSERT_TRUE(prog_->blockRemove(entry));
+  // Every bit the entries set is clear again: the IPv4 words are all zero.
+  std::vector<std::uint64_t> words(prog_->runtime().valueBytes(XdpMap::kBlockFilter) / 8 *
+                                   XLB_BLOCK_FILTER_V4_WORDS);
+  ASSERT_EQ(
+      prog_->runtime().lookupArray(XdpMap::kBlockFilter, XLB_BLOCK_FILTER_V4_WORDS, words.data()),
+      0);
+  EXPECT_EQ(std::count(words.begin(), words.end(), 0u), std::ptrdiff_t{XLB_BLOCK_FILTER_V4_WORDS});
+}
+
+TEST_P(XdpFilter, AnIpv6SourceIsAskedForByItsLengthsOrAlwaysWhenThereAreTooMany) {
+  std::string err;
+  const Prefix entry = *Prefix::parse("2001:db8:7::7/128");
+  ASSERT_TRUE(prog_->blockAdd(entry, err)) << err;
+  EXPECT_EQ(from("2001:db8:7::7"), Reason::kBlocklist);
+  clearBitOf(entry);
+  EXPECT_EQ(from("2001:db8:7::7"), Reason::kPassNotOurs) << "a clear bit: the maps are not asked";
+
+  // Nine more lengths: more than XLB_BLOCK_FILTER_LENS, so the filter is not used for IPv6.
+  for (unsigned len = 40; len <= 48; ++len) {
+    ASSERT_TRUE(prog_->blockAdd(Prefix::of(*Address::parse("2001:db9:ff::"), len), err)) << err;
+  }
+  EXPECT_EQ(from("2001:db8:7::7"), Reason::kBlocklist) << "the maps decide again";
+  EXPECT_EQ(from("2001:db9:ff::1"), Reason::kBlocklist);
+  // Back to two lengths: the filter again, and the loader's bits are right for every entry.
+  for (unsigned len = 41; len <= 48; ++len) {
+    ASSERT_TRUE(prog_->blockRemove(Prefix::of(*Address::parse("2001:db9:ff::"), len)));
+  }
+  EXPECT_EQ(from("2001:db9:ff::1"), Reason::kBlocklist) << "the /40";
+  EXPECT_EQ(from("2001:dba::1"), Reason::kPassNotOurs);  // outside 2001:db9::/40
 }
 
 // A blocklist add is whole or refused: when the filter bit or the config map cannot be written,
@@ -464,6 +499,24 @@ TEST_P(XdpMapWrites, BlocklistAddIsUndoneWhenTheConfigCannotBeWritten) {
   EXPECT_EQ(run(frame), Reason::kPassNotOurs);
 }
 
+// The config map is written only when a change moves its blocklist fields (which maps hold
+// entries, IPv6's lengths): with it frozen after the first address, more addresses still go in
+// and block, and the first prefix, which needs the trie asked, is refused.
+TEST_P(XdpMapWrites, BlocklistAddsThatChangeNoConfigFieldDoNotWriteIt) {
+  std::string err;
+  ASSERT_TRUE(prog_->blockAdd(*Prefix::parse("10.7.7.7/32"), err)) << err;
+  freeze("xlb_cfg");
+  ASSERT_TRUE(prog_->blockAdd(*Prefix::parse("10.8.8.8/32"), err)) << err;
+  PacketSpec s;
+  s.src = "10.8.8.8";
+  s.dst = "10.0.0.50";
+  Bytes frame = buildPacket(s);
+  EXPECT_EQ(run(frame), Reason::kBlocklist);
+  EXPECT_FALSE(prog_->blockAdd(*Prefix::parse("10.9.0.0/16"), err));
+  EXPECT_NE(err.find("cannot write the config map"), std::string::npos) << err;
+  EXPECT_EQ(prog_->blockCount(), 2u);
+}
+
 // A removal stands when the config map cannot be written after it (the entry is gone from its
 // map, so the source passes; the stale length only costs a probe), and the failure is logged.
 TEST_P(XdpMapWrites, BlocklistRemoveStandsAndIsLoggedWhenTheConfigCannotBeWritten) {
@@ -494,6 +547,9 @@ INSTANTIATE_TEST_SUITE_P(Kernel, XdpMapWrites, ::testing::Values(XdpRuntimeKind:
                          runtimeName);
 
 INSTANTIATE_TEST_SUITE_P(Runtimes, Xdp,
+                         ::testing::Values(XdpRuntimeKind::kKernel, XdpRuntimeKind::kNative),
+                         runtimeName);
+INSTANTIATE_TEST_SUITE_P(Runtimes, XdpFilter,
                          ::testing::Values(XdpRuntimeKind::kKernel, XdpRuntimeKind::kNative),
                          runtimeName);
 

@@ -109,8 +109,9 @@ class XdpProgram final : public XdpMaps {
  private:
   XdpProgram() = default;
   static XdpMap blockMap(const Prefix& p);
-  int updateConfigMap();                                   // 0 or an errno
-  int writeFilterWord(std::optional<std::uint32_t> word);  // 0 or an errno
+  int updateConfigMap();    // 0 or an errno
+  int updateBlockConfig();  // updateConfigMap when the blocklist's fields changed; 0 or an errno
+  int writeFilterWords(std::optional<FilterWords> words);  // 0 or the first errno
   // The VIPs' port sets and destinations; `keep` gets every VIP address's key.
   bool writeVips(const Config& config, std::span<const std::uint16_t> vipIds,
                  std::vector<xlb_addr_key>& keep, std::string& error);
@@ -122,6 +123,7 @@ class XdpProgram final : public XdpMaps {
   std::optional<BlockFilter> filter_;
   // The config map's value as last written (the blocklist fields are recomputed on each write).
   xlb_config cfg_{};
+  bool configStale_ = false;  // the last config map write failed: the next one is not skipped
   std::vector<std::string> adoptedMaps_;
 };
 
