@@ -257,10 +257,16 @@ TEST_F(AutoBlockRig, ObserveModeReportsAndAScanIsBlockedOnceModeIsBlock) {
       },
       5);
   // A scan crosses the limit in one window, or in two when a loaded machine stretches it past
-  // the 1 s window. A second scan seconds later crosses it again: once the Controller has judged
-  // that crossing (`repeated` moved), all of it is counted and logged as "would block" once, as
-  // a block would have held for the TTL (60 s), and nothing is blocked.
-  const std::uint64_t repeatedBefore = at(s, {"auto_block", "repeated", "filtered_port"});
+  // the 1 s window. The scan has ended: five of the Controller's 100 ms ticks later it has judged
+  // every crossing of it, so `repeated` then holds the first scan's whole share. A second scan
+  // seconds later crosses again: once the Controller has judged that crossing (`repeated` moved
+  // past the first scan's share, which only the second scan can do) and every later one (five
+  // ticks again), all of it is counted and logged as "would block" once, as a block would have
+  // held for the TTL (60 s), and nothing is blocked.
+  constexpr useconds_t kFiveTicks = 500 * 1000;
+  usleep(kFiveTicks);
+  const std::uint64_t repeatedBefore =
+      at(rig_->stats(), {"auto_block", "repeated", "filtered_port"});
   rig_->exec("c2", scan, 20);
   s = rig_->waitStats(
       [&](const nlohmann::json& j) {
@@ -268,6 +274,8 @@ TEST_F(AutoBlockRig, ObserveModeReportsAndAScanIsBlockedOnceModeIsBlock) {
       },
       5);
   ASSERT_GT(at(s, {"auto_block", "repeated", "filtered_port"}), repeatedBefore) << s.dump(2);
+  usleep(kFiveTicks);
+  s = rig_->stats();
   const std::uint64_t observed = at(s, {"auto_block", "observed", "filtered_port"});
   EXPECT_EQ(observed, 1u) << s.dump(2);
   const std::string log = rig_->xlbdLog();
