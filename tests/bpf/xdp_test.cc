@@ -375,6 +375,24 @@ class XdpFilter : public Xdp {
     const std::uint64_t cleared = value & ~(std::uint64_t{1} << (bit & 63));
     ASSERT_EQ(prog_->runtime().update(XdpMap::kBlockFilter, &word, &cleared, BPF_ANY), 0);
   }
+  // Blocks `source` as a full-length entry, sees it blocked, clears its bit and sees it pass.
+  void blockThenClearItsBit(const char* source) {
+    std::string err;
+    const Address a = *Address::parse(source);
+    const Prefix entry{a, static_cast<std::uint8_t>(a.family == Family::kV4 ? 32 : 128)};
+    ASSERT_TRUE(prog_->blockAdd(entry, err)) << err;
+    EXPECT_EQ(from(source), Reason::kBlocklist);
+    clearBitOf(entry);
+    EXPECT_EQ(from(source), Reason::kPassNotOurs) << "a clear bit: the maps are not asked";
+  }
+  // Adds or removes `base` cut to each length in [first, last].
+  void blockLengths(const char* base, unsigned first, unsigned last, bool add) {
+    std::string err;
+    for (unsigned len = first; len <= last; ++len) {
+      const Prefix p = Prefix::of(*Address::parse(base), len);
+      ASSERT_TRUE(add ? prog_->blockAdd(p, err) : prog_->blockRemove(p)) << p.toString() << err;
+    }
+  }
   Reason from(const char* src) {
     PacketSpec s;
     s.src = src;
@@ -385,30 +403,19 @@ class XdpFilter : public Xdp {
 };
 
 TEST_P(XdpFilter, AnIpv4SourceIsAskedForByTheBitOfItsSlash24WhateverTheLengths) {
-  std::string err;
-  const Prefix entry = *Prefix::parse("10.7.7.7/32");
-  ASSERT_TRUE(prog_->blockAdd(entry, err)) << err;
-  EXPECT_EQ(from("10.7.7.7"), Reason::kBlocklist);
-  clearBitOf(entry);
-  EXPECT_EQ(from("10.7.7.7"), Reason::kPassNotOurs) << "a clear bit: the maps are not asked";
-
+  ASSERT_NO_FATAL_FAILURE(blockThenClearItsBit("10.7.7.7"));
   // Nine more lengths: the bits of the /24s under them, and still no lookup for 10.7.7.0/24.
-  for (unsigned len = 8; len <= 16; ++len) {
-    ASSERT_TRUE(prog_->blockAdd(Prefix::of(*Address::parse("172.16.0.0"), len), err)) << err;
-  }
+  ASSERT_NO_FATAL_FAILURE(blockLengths("172.16.0.0", 8, 16, true));
   EXPECT_EQ(from("10.7.7.7"), Reason::kPassNotOurs) << "its bit is still clear";
   EXPECT_EQ(from("172.16.200.1"), Reason::kBlocklist);  // under the /8 .. /16
   EXPECT_EQ(from("172.200.0.1"), Reason::kBlocklist);   // under the /8 only
-  for (unsigned len = 9; len <= 16; ++len) {
-    ASSERT_TRUE(prog_->blockRemove(Prefix::of(*Address::parse("172.16.0.0"), len)));
-  }
+  ASSERT_NO_FATAL_FAILURE(blockLengths("172.16.0.0", 9, 16, false));
   EXPECT_EQ(from("172.16.200.1"), Reason::kBlocklist) << "the /8 keeps its bits";
   ASSERT_TRUE(prog_->blockRemove(*Prefix::parse("172.0.0.0/8")));
   EXPECT_EQ(from("172.16.200.1"), Reason::kPassNotOurs);
-  ASSERT_TRUE(prog_->blockRemove(entry));
+  ASSERT_TRUE(prog_->blockRemove(*Prefix::parse("10.7.7.7/32")));
   // Every bit the entries set is clear again: the IPv4 words are all zero.
-  std::vector<std::uint64_t> words(prog_->runtime().valueBytes(XdpMap::kBlockFilter) / 8 *
-                                   XLB_BLOCK_FILTER_V4_WORDS);
+  std::vector<std::uint64_t> words(XLB_BLOCK_FILTER_V4_WORDS);
   ASSERT_EQ(
       prog_->runtime().lookupArray(XdpMap::kBlockFilter, XLB_BLOCK_FILTER_V4_WORDS, words.data()),
       0);
@@ -416,25 +423,16 @@ TEST_P(XdpFilter, AnIpv4SourceIsAskedForByTheBitOfItsSlash24WhateverTheLengths) 
 }
 
 TEST_P(XdpFilter, AnIpv6SourceIsAskedForByItsLengthsOrAlwaysWhenThereAreTooMany) {
-  std::string err;
-  const Prefix entry = *Prefix::parse("2001:db8:7::7/128");
-  ASSERT_TRUE(prog_->blockAdd(entry, err)) << err;
-  EXPECT_EQ(from("2001:db8:7::7"), Reason::kBlocklist);
-  clearBitOf(entry);
-  EXPECT_EQ(from("2001:db8:7::7"), Reason::kPassNotOurs) << "a clear bit: the maps are not asked";
-
+  ASSERT_NO_FATAL_FAILURE(blockThenClearItsBit("2001:db8:7::7"));
   // Nine more lengths: more than XLB_BLOCK_FILTER_LENS, so the filter is not used for IPv6.
-  for (unsigned len = 40; len <= 48; ++len) {
-    ASSERT_TRUE(prog_->blockAdd(Prefix::of(*Address::parse("2001:db9:ff::"), len), err)) << err;
-  }
+  ASSERT_NO_FATAL_FAILURE(blockLengths("2001:db9:ff::", 40, 48, true));
   EXPECT_EQ(from("2001:db8:7::7"), Reason::kBlocklist) << "the maps decide again";
   EXPECT_EQ(from("2001:db9:ff::1"), Reason::kBlocklist);
   // Back to two lengths: the filter again, and the loader's bits are right for every entry.
-  for (unsigned len = 41; len <= 48; ++len) {
-    ASSERT_TRUE(prog_->blockRemove(Prefix::of(*Address::parse("2001:db9:ff::"), len)));
-  }
+  ASSERT_NO_FATAL_FAILURE(blockLengths("2001:db9:ff::", 41, 48, false));
   EXPECT_EQ(from("2001:db9:ff::1"), Reason::kBlocklist) << "the /40";
   EXPECT_EQ(from("2001:dba::1"), Reason::kPassNotOurs);  // outside 2001:db9::/40
+  EXPECT_EQ(from("2001:db8:7::7"), Reason::kPassNotOurs) << "its bit is clear again";
 }
 
 // A blocklist add is whole or refused: when the filter bit or the config map cannot be written,
