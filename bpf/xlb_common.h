@@ -364,6 +364,31 @@ struct xlb_src_event {
 	__u32 count;     /* what it reached */
 };
 
+/*
+ * The program's maps (lib/maps.h declares them), in the order both runtimes number them: XdpMap
+ * in engine/bpf/include/xlb/xdp_runtime.h and xlb_native_map_id in bpf/native/xlb_native.h are
+ * made from this list, as are the names the kernel runtime finds the maps by and the key and
+ * value sizes the loader checks. X(ID, Name, object name, key type, value type) for a map with
+ * keys; R(ID, Name, object name) for a ring buffer, which has neither.
+ */
+#define XLB_MAPS(X, R)                                                                   \
+	X(CFG, Cfg, xlb_cfg, __u32, struct xlb_config)                                    \
+	X(DESTS, Dests, xlb_dests, struct xlb_addr_key, struct xlb_dest)                  \
+	X(VIP_PORTS, VipPorts, xlb_vip_ports, __u32, struct xlb_port_bits)                \
+	X(SYN_RATE, SynRate, xlb_syn_rate, __u32, struct xlb_syn_rate)                    \
+	X(BLOCK4, Block4, xlb_block4, __u32, struct xlb_block_val)                        \
+	X(BLOCK4_LPM, Block4Lpm, xlb_block4_lpm, struct xlb_lpm4_key, struct xlb_block_val) \
+	X(BLOCK6, Block6, xlb_block6, __u8[16], struct xlb_block_val)                     \
+	X(BLOCK6_LPM, Block6Lpm, xlb_block6_lpm, struct xlb_lpm6_key, struct xlb_block_val) \
+	X(XSKS, Xsks, xlb_xsks, __u32, __u32)                                             \
+	X(STATS, Stats, xlb_stats, __u32, struct xlb_stat)                                \
+	X(PEER_FLOWS, PeerFlows, xlb_peer_flows, struct xlb_flow_key, __u32)              \
+	X(PEERS, Peers, xlb_peers, __u32, struct xlb_peers)                               \
+	X(SRC_METER, SrcMeter, xlb_src_meter, struct xlb_addr_key, struct xlb_src_count)  \
+	R(SRC_EVENTS, SrcEvents, xlb_src_events)                                          \
+	X(BLOCK_FILTER, BlockFilter, xlb_block_filter, __u32, __u64)                      \
+	X(CLOCK, Clock, xlb_clock, __u32, struct xlb_clock)
+
 /* The SYN-ACK the XDP program builds advertises this window scale when the client offers one. */
 #define XLB_SYNACK_WSCALE 7
 #define XLB_SYNACK_WINDOW 65535

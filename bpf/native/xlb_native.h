@@ -4,36 +4,25 @@
  * program's own source with the helper shims) and the C++ runtime that owns its maps
  * (engine/bpf/native_runtime.cc). C, included from C++ too.
  *
- * The map ids are the XdpMap enum's order (engine/bpf/include/xlb/xdp_runtime.h checks it).
+ * The map ids are XLB_MAPS' order (xlb_common.h), as XdpMap's are.
  */
 #ifndef XLB_NATIVE_H
 #define XLB_NATIVE_H
 
 #include <linux/types.h>
 
+#include "xlb_common.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+#define XLB_NMAP_ID(id, ...) XLB_NMAP_##id,
 enum xlb_native_map_id {
-	XLB_NMAP_CFG,
-	XLB_NMAP_DESTS,
-	XLB_NMAP_VIP_PORTS,
-	XLB_NMAP_SYN_RATE,
-	XLB_NMAP_BLOCK4,
-	XLB_NMAP_BLOCK4_LPM,
-	XLB_NMAP_BLOCK6,
-	XLB_NMAP_BLOCK6_LPM,
-	XLB_NMAP_XSKS,
-	XLB_NMAP_STATS,
-	XLB_NMAP_PEER_FLOWS,
-	XLB_NMAP_PEERS,
-	XLB_NMAP_SRC_METER,
-	XLB_NMAP_SRC_EVENTS,
-	XLB_NMAP_BLOCK_FILTER,
-	XLB_NMAP_CLOCK,
+	XLB_MAPS(XLB_NMAP_ID, XLB_NMAP_ID)
 	XLB_NMAP_COUNT
 };
+#undef XLB_NMAP_ID
 
 /* A map as the program's source declares it: type, sizes and entries, read from the map
  * definitions themselves so the two builds cannot disagree. */

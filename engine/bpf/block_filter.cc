@@ -64,8 +64,8 @@ BlockFilter::Bits BlockFilter::bitsOf(const Prefix& p) const noexcept {
 }
 
 std::uint64_t BlockFilter::bitOf(const Prefix& p) const noexcept {
-  if (p.addr.family == Family::kV4) return bigEndianWord(p.addr.ip.bytes.data(), 4) >> 8;
-  return bitsOf(p).first;
+  // IPv4's bit is the address's /24 whatever the prefix's length.
+  return bitsOf(p.addr.family == Family::kV4 ? Prefix{p.addr, 32} : p).first;
 }
 
 std::uint8_t& BlockFilter::countOf(std::uint64_t bit) noexcept {

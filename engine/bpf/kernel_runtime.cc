@@ -11,6 +11,7 @@
 #include <cstdarg>
 #include <cstring>
 #include <mutex>
+#include <numeric>
 #include <vector>
 
 #include "xlb/block_filter.h"
@@ -157,6 +158,15 @@ XdpMapInfo KernelXdp::info(XdpMap m) const {
 int KernelXdp::update(XdpMap m, const void* key, const void* value, std::uint64_t flags) {
   errno = 0;
   return result(bpf_map_update_elem(fd(m), key, value, flags));
+}
+
+int KernelXdp::updateArray(XdpMap m, std::uint32_t first, std::uint32_t count, const void* values) {
+  std::vector<std::uint32_t> keys(count);
+  std::iota(keys.begin(), keys.end(), first);
+  LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
+  std::uint32_t n = count;
+  errno = 0;
+  return result(bpf_map_update_batch(fd(m), keys.data(), values, &n, &opts));
 }
 
 int KernelXdp::remove(XdpMap m, const void* key) {

@@ -20,10 +20,7 @@ constexpr std::uint32_t kIpAlign = 2;
 constexpr std::size_t kBufferSize =
     NativeXdp::kHeadroom + kIpAlign + NativeXdp::kMaxFrame + XLB_NATIVE_FRAG_SIZE;
 
-static_assert(static_cast<int>(XdpMap::kStats) == XLB_NMAP_STATS &&
-                  static_cast<int>(XdpMap::kXsks) == XLB_NMAP_XSKS &&
-                  kXdpMapCount == XLB_NMAP_COUNT,
-              "XdpMap must follow xlb_native.h's map order");
+static_assert(kXdpMapCount == XLB_NMAP_COUNT, "both are made from XLB_MAPS");
 
 bool blocklistMap(XdpMap m) {
   return m == XdpMap::kBlock4 || m == XdpMap::kBlock4Lpm || m == XdpMap::kBlock6 ||
@@ -119,15 +116,25 @@ int NativeXdp::update(XdpMap id, const void* key, const void* value, std::uint64
   Map& m = map(id);
   if (m.hash) return m.hash->insert(m.hash->keyOf(key), value, flags);
   if (m.lpm) return m.lpm->insert(key, value, flags);
-  if (m.array.empty()) return EOPNOTSUPP;
+  if (flags == kNoExist && !m.array.empty()) return EEXIST;  // every array element exists
+  if (flags > 2) return EINVAL;
   std::uint32_t i = 0;
   std::memcpy(&i, key, 4);
-  if (i >= m.info.maxEntries) return E2BIG;
-  if (flags == kNoExist) return EEXIST;  // every array element exists
-  if (flags > 2) return EINVAL;
-  // Per-CPU: every CPU's value, each at an 8-byte stride, as the caller passes them.
-  const std::size_t bytes = std::size_t{m.width} * m.stride;
-  std::memcpy(m.array.data() + i * bytes, value, m.width > 1 ? bytes : m.info.valueSize);
+  return updateArray(id, i, 1, value);
+}
+
+// Per-CPU: every CPU's value, each at an 8-byte stride, as the caller passes them.
+int NativeXdp::updateArray(XdpMap id, std::uint32_t first, std::uint32_t count,
+                           const void* values) {
+  Map& m = map(id);
+  if (m.array.empty()) return EOPNOTSUPP;
+  if (first >= m.info.maxEntries || count > m.info.maxEntries - first) return E2BIG;
+  const std::size_t stride = std::size_t{m.width} * m.stride;
+  const std::size_t bytes = m.width > 1 ? stride : m.info.valueSize;
+  for (std::uint32_t k = 0; k < count; ++k) {
+    std::memcpy(m.array.data() + (first + k) * stride,
+                static_cast<const std::uint8_t*>(values) + k * bytes, bytes);
+  }
   return 0;
 }
 

@@ -25,6 +25,7 @@ class NativeXdp final : public XdpRuntime {
 
   XdpRuntimeKind kind() const noexcept override { return XdpRuntimeKind::kNative; }
   int update(XdpMap m, const void* key, const void* value, std::uint64_t flags) override;
+  int updateArray(XdpMap m, std::uint32_t first, std::uint32_t count, const void* values) override;
   int remove(XdpMap m, const void* key) override;
   int lookup(XdpMap m, const void* key, void* value) const override;
   int lookupArray(XdpMap m, std::uint32_t count, void* values) const override;

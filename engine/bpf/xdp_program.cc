@@ -118,6 +118,10 @@ int XdpProgram::progFd() const noexcept {
 
 int XdpProgram::updateConfigMap() {
   filter_->writeConfig(cfg_);
+  return writeConfigMap();
+}
+
+int XdpProgram::writeConfigMap() {
   const std::uint32_t zero = 0;
   const int err = rt_->update(XdpMap::kCfg, &zero, &cfg_, BPF_ANY);
   configStale_ = err != 0;
@@ -130,7 +134,8 @@ int XdpProgram::updateBlockConfig() {
   xlb_config next = cfg_;
   filter_->writeConfig(next);
   if (!configStale_ && std::memcmp(&next, &cfg_, sizeof next) == 0) return 0;
-  return updateConfigMap();
+  cfg_ = next;
+  return writeConfigMap();
 }
 
 // One destination per address: a TCP and a UDP VIP on the same address share it, each with its
@@ -367,11 +372,8 @@ bool XdpProgram::blockRemove(const Prefix& p) {
 
 int XdpProgram::writeFilterWords(std::optional<FilterWords> words) {
   if (!words) return 0;
-  for (std::uint32_t i = words->first; i < words->first + words->count; ++i) {
-    const std::uint64_t v = filter_->word(i);
-    if (const int err = rt_->update(XdpMap::kBlockFilter, &i, &v, BPF_ANY); err != 0) return err;
-  }
-  return 0;
+  return rt_->updateArray(XdpMap::kBlockFilter, words->first, words->count,
+                          filter_->wordsAt(*words));
 }
 
 std::optional<BlockHits> XdpProgram::blockHits(const Prefix& p) const {

@@ -279,5 +279,30 @@ TEST_F(XdpDifferential, AnArrayReadInOneCallIsTheArrayReadKeyByKey) {
   }
 }
 
+// updateArray (one batch call in the kernel) writes what an update per index writes, per-CPU
+// arrays too, on both runtimes, and refuses indexes past the end.
+TEST_F(XdpDifferential, AnArrayWrittenInOneCallIsTheArrayWrittenKeyByKey) {
+  load(testing::udpTestConfig());
+  for (XdpProgram* p : {&diff_->kernel(), &diff_->native()}) {
+    XdpRuntime& rt = p->runtime();
+    for (XdpMap m : {XdpMap::kStats, XdpMap::kBlockFilter}) {
+      const XdpMapInfo info = rt.info(m);
+      const std::size_t width = rt.valueBytes(m);
+      Bytes values(width * 3), zero(width, 0), one(width);
+      for (std::size_t b = 0; b < values.size(); ++b) values[b] = static_cast<std::uint8_t>(b + 1);
+      for (std::uint32_t k = 1; k < 6; ++k) ASSERT_EQ(rt.update(m, &k, zero.data(), BPF_ANY), 0);
+      ASSERT_EQ(rt.updateArray(m, 2, 3, values.data()), 0) << layoutOf(m).name;
+      for (std::uint32_t k = 1; k < 6; ++k) {
+        ASSERT_EQ(rt.lookup(m, &k, one.data()), 0);
+        const bool written = k >= 2 && k < 5;
+        const auto want =
+            written ? values.begin() + static_cast<std::ptrdiff_t>((k - 2) * width) : zero.begin();
+        EXPECT_TRUE(std::equal(one.begin(), one.end(), want)) << layoutOf(m).name << " " << k;
+      }
+      EXPECT_EQ(rt.updateArray(m, info.maxEntries, 1, values.data()), E2BIG);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace xlb

@@ -56,6 +56,8 @@ class BlockFilter {
   std::uint32_t log2Bits() const noexcept { return log2_; }
   std::uint32_t words() const noexcept { return static_cast<std::uint32_t>(words_.size()); }
   std::uint64_t word(std::uint32_t i) const noexcept { return words_[i]; }
+  // The values of a range add or remove returned, one after another, for one batch write.
+  const std::uint64_t* wordsAt(FilterWords w) const noexcept { return words_.data() + w.first; }
 
   // One entry added to or removed from the blocklist maps (the caller's maps accepted the
   // change). Returns the words whose values changed, if any did.

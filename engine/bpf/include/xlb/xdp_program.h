@@ -110,8 +110,9 @@ class XdpProgram final : public XdpMaps {
   XdpProgram() = default;
   static XdpMap blockMap(const Prefix& p);
   int updateConfigMap();    // 0 or an errno
-  int updateBlockConfig();  // updateConfigMap when the blocklist's fields changed; 0 or an errno
-  int writeFilterWords(std::optional<FilterWords> words);  // 0 or the first errno
+  int updateBlockConfig();  // writes the map when the blocklist's fields changed; 0 or an errno
+  int writeConfigMap();     // cfg_ as it is; 0 or an errno
+  int writeFilterWords(std::optional<FilterWords> words);  // 0 or an errno
   // The VIPs' port sets and destinations; `keep` gets every VIP address's key.
   bool writeVips(const Config& config, std::span<const std::uint16_t> vipIds,
                  std::vector<xlb_addr_key>& keep, std::string& error);

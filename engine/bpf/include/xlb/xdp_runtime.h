@@ -20,66 +20,31 @@ enum class XdpRuntimeKind : std::uint8_t {
   kNative,  // in process, no privileges; proved equal by the differential test
 };
 
-// The program's maps, in bpf/native/xlb_native.h's order.
-enum class XdpMap : std::uint8_t {
-  kCfg,
-  kDests,
-  kVipPorts,
-  kSynRate,
-  kBlock4,
-  kBlock4Lpm,
-  kBlock6,
-  kBlock6Lpm,
-  kXsks,
-  kStats,
-  kPeerFlows,
-  kPeers,
-  kSrcMeter,
-  kSrcEvents,  // a ring buffer: drainRing only
-  kBlockFilter,
-  kClock,
-};
-inline constexpr std::size_t kXdpMapCount = 16;
+// The program's maps, in XLB_MAPS' order (xlb_common.h), the native build's too.
+#define XLB_XDP_MAP_ENUM(id, name, ...) k##name,
+enum class XdpMap : std::uint8_t { XLB_MAPS(XLB_XDP_MAP_ENUM, XLB_XDP_MAP_ENUM) };
+#undef XLB_XDP_MAP_ENUM
 
 // Each map's name in the object and its key and value sizes as xlb_common.h declares them (a
-// ring buffer has neither): the one list the kernel runtime finds its maps by, the loader checks
-// the object against and the differential test names them by. In XdpMap's order.
+// ring buffer has neither): the kernel runtime finds its maps by these names, the loader checks
+// the object against the sizes and the differential test names maps by them. In XdpMap's order.
 struct XdpMapLayout {
   XdpMap map;
   const char* name;
   std::uint32_t keySize;
   std::uint32_t valueSize;
 };
-inline constexpr std::array<XdpMapLayout, kXdpMapCount> kXdpMaps = {{
-    {XdpMap::kCfg, "xlb_cfg", 4, sizeof(xlb_config)},
-    {XdpMap::kDests, "xlb_dests", sizeof(xlb_addr_key), sizeof(xlb_dest)},
-    {XdpMap::kVipPorts, "xlb_vip_ports", 4, sizeof(xlb_port_bits)},
-    {XdpMap::kSynRate, "xlb_syn_rate", 4, sizeof(xlb_syn_rate)},
-    {XdpMap::kBlock4, "xlb_block4", 4, sizeof(xlb_block_val)},
-    {XdpMap::kBlock4Lpm, "xlb_block4_lpm", sizeof(xlb_lpm4_key), sizeof(xlb_block_val)},
-    {XdpMap::kBlock6, "xlb_block6", 16, sizeof(xlb_block_val)},
-    {XdpMap::kBlock6Lpm, "xlb_block6_lpm", sizeof(xlb_lpm6_key), sizeof(xlb_block_val)},
-    {XdpMap::kXsks, "xlb_xsks", 4, 4},
-    {XdpMap::kStats, "xlb_stats", 4, sizeof(xlb_stat)},
-    {XdpMap::kPeerFlows, "xlb_peer_flows", sizeof(xlb_flow_key), 4},
-    {XdpMap::kPeers, "xlb_peers", 4, sizeof(xlb_peers)},
-    {XdpMap::kSrcMeter, "xlb_src_meter", sizeof(xlb_addr_key), sizeof(xlb_src_count)},
-    {XdpMap::kSrcEvents, "xlb_src_events", 0, 0},
-    {XdpMap::kBlockFilter, "xlb_block_filter", 4, 8},
-    {XdpMap::kClock, "xlb_clock", 4, sizeof(xlb_clock)},
-}};
+#define XLB_XDP_MAP_LAYOUT(id, name, obj, key, value) \
+  XdpMapLayout{XdpMap::k##name, #obj, sizeof(key), sizeof(value)},
+#define XLB_XDP_RING_LAYOUT(id, name, obj) XdpMapLayout{XdpMap::k##name, #obj, 0, 0},
+inline constexpr std::array kXdpMaps = {XLB_MAPS(XLB_XDP_MAP_LAYOUT, XLB_XDP_RING_LAYOUT)};
+#undef XLB_XDP_MAP_LAYOUT
+#undef XLB_XDP_RING_LAYOUT
+inline constexpr std::size_t kXdpMapCount = kXdpMaps.size();
 
 constexpr const XdpMapLayout& layoutOf(XdpMap m) noexcept {
   return kXdpMaps[static_cast<std::size_t>(m)];
 }
-
-constexpr bool mapsInOrder() noexcept {
-  for (std::size_t i = 0; i < kXdpMaps.size(); ++i) {
-    if (static_cast<std::size_t>(kXdpMaps[i].map) != i) return false;
-  }
-  return true;
-}
-static_assert(mapsInOrder(), "kXdpMaps must list every map in XdpMap's order");
 
 struct XdpMapInfo {
   std::uint32_t type = 0;  // BPF_MAP_TYPE_*
@@ -112,6 +77,11 @@ class XdpRuntime {
   // Errors are errno values (0: done), as the bpf(2) map commands give them. Per-CPU maps
   // read and write every CPU's value at once, each rounded up to 8 bytes.
   virtual int update(XdpMap m, const void* key, const void* value, std::uint64_t flags) = 0;
+  // An array map's `count` values from index `first` on, one after another as update takes
+  // them. The kernel writes them in one call (a /8 in the blocklist filter is 1,024 words); on
+  // an error some may be written.
+  virtual int updateArray(XdpMap m, std::uint32_t first, std::uint32_t count,
+                          const void* values) = 0;
   virtual int remove(XdpMap m, const void* key) = 0;
   virtual int lookup(XdpMap m, const void* key, void* value) const = 0;
   // An array map's first `count` values, one after another, each as lookup gives it; ENOENT
