@@ -38,8 +38,10 @@ AutoBlockDecision AutoBlocker::decide(const SourceEvent& e, const Prefix& host, 
   AutoBlockDecision d;
   d.prefix = host;
   if (allowed(e.source)) {
+    // Counted every time, reported once per TTL: a health checker above a limit crosses it in
+    // every window, and a log line per window per checker buries everything else.
     ++figures_.allowed[kind];
-    d.act = AutoBlockDecision::Act::kAllowed;
+    if (firstReport(host, now)) d.act = AutoBlockDecision::Act::kAllowed;
     return d;
   }
   if (config_.mode == AutoBlockMode::kObserve) {

@@ -61,8 +61,10 @@ void Controller::autoBlockLocked(std::int64_t now) {
       case AutoBlockDecision::Act::kNone:
         break;
       case AutoBlockDecision::Act::kAllowed:
-        spdlog::info("auto-block: {} reached {} {} in a window; allowlisted, not blocked",
-                     ev.source.toString(), ev.count, kind);
+        spdlog::info(
+            "auto-block: {} reached {} {} in a window; allowlisted, not blocked (reported "
+            "once per TTL)",
+            ev.source.toString(), ev.count, kind);
         break;
       case AutoBlockDecision::Act::kObserve:
         spdlog::warn("auto-block (observe): would block {} ({} {} in a window)",

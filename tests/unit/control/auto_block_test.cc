@@ -104,6 +104,26 @@ TEST(AutoBlocker, ObserveModeReportsASourceOncePerTtl) {
   EXPECT_EQ(a.judge(event("198.51.100.7"), 1'000'000, nothingBlocked).act, Act::kNone);
 }
 
+// An allowlisted source above a limit crosses it in every window: each crossing counts, the log
+// hears of it once per TTL.
+TEST(AutoBlocker, AnAllowlistedSourceIsReportedOncePerTtlAndCountedEveryTime) {
+  AutoBlockConfig c = blocking();
+  c.ttl = 60 * kNsPerSec;
+  AutoBlocker a(c);
+  const auto filtered = static_cast<std::size_t>(SourceKind::kFiltered);
+  EXPECT_EQ(a.judge(event("192.0.2.9", SourceKind::kFiltered), 100, nothingBlocked).act,
+            Act::kAllowed);
+  EXPECT_EQ(a.judge(event("192.0.2.9", SourceKind::kFiltered), 101, nothingBlocked).act,
+            Act::kNone);
+  EXPECT_EQ(a.judge(event("192.0.2.9"), 159, nothingBlocked).act, Act::kNone);
+  EXPECT_EQ(a.judge(event("192.0.2.10"), 101, nothingBlocked).act, Act::kAllowed);
+  EXPECT_EQ(a.judge(event("192.0.2.9", SourceKind::kFiltered), 160, nothingBlocked).act,
+            Act::kAllowed);
+  EXPECT_EQ(a.figures().allowed[filtered], 3u);
+  EXPECT_EQ(a.figures().allowed[0], 2u);
+  EXPECT_EQ(a.figures().blocked[0] + a.figures().blocked[filtered], 0u);
+}
+
 TEST(AutoBlocker, ObserveModeRemembersABoundedNumberOfSources) {
   AutoBlockConfig c = blocking();
   c.mode = AutoBlockMode::kObserve;

@@ -46,7 +46,8 @@ struct AutoBlockFigures {
   std::array<std::uint64_t, kSourceKindCount> observed{};  // would have been added (observe)
   // Observe mode: crossings from a source already reported within its TTL (not reported again).
   std::array<std::uint64_t, kSourceKindCount> repeated{};
-  std::array<std::uint64_t, kSourceKindCount> allowed{};  // crossings from allowlisted sources
+  // Crossings from allowlisted sources, every one (the log reports a source once per TTL).
+  std::array<std::uint64_t, kSourceKindCount> allowed{};
   std::uint64_t folds = 0;  // fold prefixes that replaced single sources
 };
 
@@ -59,8 +60,9 @@ struct AutoBlockDecision {
 
 class AutoBlocker {
  public:
-  // Observe mode remembers up to this many sources it reported (a flood of sources crossing the
-  // limits is bounded by the meter's LRU; past this, a source is reported every window).
+  // Observe mode, and the allowlist's reports, remember up to this many sources reported (a
+  // flood of sources crossing the limits is bounded by the meter's LRU; past this, a source is
+  // reported every window).
   static constexpr std::size_t kObservedMax = 65536;
 
   explicit AutoBlocker(const AutoBlockConfig& c) : config_(c) {}
@@ -102,9 +104,10 @@ class AutoBlocker {
   AutoBlockConfig config_;
   AutoBlockFigures figures_;
   std::map<Prefix, std::vector<Offender>> byFold_;  // fold prefix -> blocked sources
-  // Observe mode: source -> the second a block would have expired (0: never). A source that
-  // keeps crossing is reported once until then, as block mode would block it once, instead of
-  // once per window.
+  // Observe mode's sources and allowlisted ones: source -> the second a block would have
+  // expired (0: never). A source that keeps crossing is reported once until then, as block mode
+  // would block it once, instead of once per window. (An allowlisted source is never blocked,
+  // so the two never meet on one source under one configuration.)
   std::map<Prefix, std::int64_t> observed_;
   std::int64_t lastSweep_ = -1;  // the second observed_ was last swept while full
 };
