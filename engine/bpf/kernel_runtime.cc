@@ -163,7 +163,9 @@ int KernelXdp::update(XdpMap m, const void* key, const void* value, std::uint64_
 int KernelXdp::updateArray(XdpMap m, std::uint32_t first, std::uint32_t count, const void* values) {
   std::vector<std::uint32_t> keys(count);
   std::iota(keys.begin(), keys.end(), first);
-  LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
+  bpf_map_batch_opts opts{};
+  opts.sz = sizeof opts;
+  opts.elem_flags = BPF_ANY;
   std::uint32_t n = count;
   errno = 0;
   return result(bpf_map_update_batch(fd(m), keys.data(), values, &n, &opts));
