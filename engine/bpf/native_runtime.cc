@@ -116,10 +116,12 @@ int NativeXdp::update(XdpMap id, const void* key, const void* value, std::uint64
   Map& m = map(id);
   if (m.hash) return m.hash->insert(m.hash->keyOf(key), value, flags);
   if (m.lpm) return m.lpm->insert(key, value, flags);
-  if (flags == kNoExist && !m.array.empty()) return EEXIST;  // every array element exists
-  if (flags > 2) return EINVAL;
+  if (m.array.empty()) return EOPNOTSUPP;
   std::uint32_t i = 0;
   std::memcpy(&i, key, 4);
+  if (i >= m.info.maxEntries) return E2BIG;
+  if (flags == kNoExist) return EEXIST;  // every array element exists
+  if (flags > 2) return EINVAL;
   return updateArray(id, i, 1, value);
 }
 
