@@ -117,11 +117,12 @@ int NativeXdp::update(XdpMap id, const void* key, const void* value, std::uint64
   if (m.hash) return m.hash->insert(m.hash->keyOf(key), value, flags);
   if (m.lpm) return m.lpm->insert(key, value, flags);
   if (m.array.empty()) return EOPNOTSUPP;
+  // The kernel's order: flags, then the index, then BPF_NOEXIST (every array element exists).
+  if (flags > 2) return EINVAL;
   std::uint32_t i = 0;
   std::memcpy(&i, key, 4);
   if (i >= m.info.maxEntries) return E2BIG;
-  if (flags == kNoExist) return EEXIST;  // every array element exists
-  if (flags > 2) return EINVAL;
+  if (flags == kNoExist) return EEXIST;
   return updateArray(id, i, 1, value);
 }
 

@@ -280,7 +280,8 @@ TEST_F(XdpDifferential, AnArrayReadInOneCallIsTheArrayReadKeyByKey) {
 }
 
 // updateArray (one batch call in the kernel) writes what an update per index writes, per-CPU
-// arrays too, on both runtimes, and refuses indexes past the end.
+// arrays too, on both runtimes, and refuses indexes past the end; a single update's errors come
+// in the kernel's order.
 TEST_F(XdpDifferential, AnArrayWrittenInOneCallIsTheArrayWrittenKeyByKey) {
   load(testing::udpTestConfig());
   for (XdpProgram* p : {&diff_->kernel(), &diff_->native()}) {
@@ -300,6 +301,11 @@ TEST_F(XdpDifferential, AnArrayWrittenInOneCallIsTheArrayWrittenKeyByKey) {
         EXPECT_TRUE(std::equal(one.begin(), one.end(), want)) << layoutOf(m).name << " " << k;
       }
       EXPECT_EQ(rt.updateArray(m, info.maxEntries, 1, values.data()), E2BIG);
+      // One at a time, the errors come in the kernel's order: flags, index, BPF_NOEXIST.
+      const std::uint32_t past = info.maxEntries, two = 2;
+      EXPECT_EQ(rt.update(m, &past, values.data(), 8), EINVAL) << layoutOf(m).name;
+      EXPECT_EQ(rt.update(m, &past, values.data(), BPF_NOEXIST), E2BIG) << layoutOf(m).name;
+      EXPECT_EQ(rt.update(m, &two, values.data(), BPF_NOEXIST), EEXIST) << layoutOf(m).name;
     }
   }
 }
