@@ -233,18 +233,25 @@ struct xlb_config {
 	__u64 dest_filter[XLB_DEST_FILTER_WORDS];
 };
 
-/* The bit of xlb_config.dest_filter that stands for destination `k` (every byte of the key,
- * unused address bytes zero): two multiplications, the same in the program and the loader. */
+/* The bit of xlb_config.dest_filter that stands for a destination: its family and its address
+ * bytes as xlb_addr_key holds them, read as two words (unused bytes zero). Two multiplications,
+ * the same in the program and the loader. */
+static inline __u64 xlb_dest_filter_bit_of(__u64 w0, __u64 w1, __u32 family)
+{
+	__u64 h = w0 * 0x9e3779b97f4a7c15ULL;
+
+	h ^= w1 + family;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	return h >> (64 - XLB_DEST_FILTER_LOG2);
+}
+
+/* The same for a key: its address as two words, as the program reads them from the packet. */
 static inline __u64 xlb_dest_filter_bit(const struct xlb_addr_key *k)
 {
 	__u64 w[2];
-	__u64 h;
 
 	__builtin_memcpy(w, k->addr, sizeof(w));
-	h = w[0] * 0x9e3779b97f4a7c15ULL;
-	h ^= w[1] + k->family;
-	h *= 0xbf58476d1ce4e5b9ULL;
-	return h >> (64 - XLB_DEST_FILTER_LOG2);
+	return xlb_dest_filter_bit_of(w[0], w[1], k->family);
 }
 
 /* The bit of the IPv6 part of xlb_block_filter that stands for the prefix of `len` bits of an

@@ -117,6 +117,18 @@ std::vector<Fixture> filterFixtures() {
   badLen[17] = 10;
   f.push_back({"IPv4 total length below the header dropped", badLen, Reason::kIpv4BadLength,
                Reason::kIpv4BadLength});
+  // A header longer than the frame is truncated, whatever the total length says (the program
+  // checks the header's end only when the total is below it).
+  Bytes ihlPast = buildPacket(tcp("10.0.0.1", "10.0.0.100", 80, kSyn));
+  ihlPast.resize(14 + 40);
+  ihlPast[14] = 0x4f;
+  ihlPast[16] = 0;
+  ihlPast[17] = 40;
+  f.push_back({"IPv4 header past the frame, total below it, dropped as truncated", ihlPast,
+               Reason::kIpv4Truncated, Reason::kIpv4Truncated});
+  ihlPast[17] = 60;
+  f.push_back({"IPv4 header past the frame, total past it, dropped as truncated", ihlPast,
+               Reason::kIpv4Truncated, Reason::kIpv4Truncated});
   Bytes badDoff = buildPacket(tcp("10.0.0.1", "10.0.0.100", 80, kSyn));
   badDoff[14 + 20 + 12] = 0x40;
   f.push_back({"TCP data offset 4 dropped", badDoff, Reason::kTcpBadDoff, Reason::kTcpBadDoff});
