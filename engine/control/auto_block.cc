@@ -77,18 +77,18 @@ AutoBlockDecision AutoBlocker::decide(const SourceEvent& e, const Prefix& host, 
 
 bool AutoBlocker::firstReport(const Prefix& host, std::int64_t now) {
   const std::int64_t until = expiryAt(now, config_.ttlSeconds());
-  if (const auto it = observed_.find(host); it != observed_.end()) {
+  if (const auto it = reported_.find(host); it != reported_.end()) {
     if (!hasExpired(it->second, now)) return false;
     it->second = until;
     return true;
   }
   // Full: sweep out what has expired, at most once a second, so a flood of new sources while
   // it stays full costs a lookup each, not a pass over every source remembered.
-  if (observed_.size() >= kObservedMax && now != lastSweep_) {
+  if (reported_.size() >= kReportedMax && now != lastSweep_) {
     lastSweep_ = now;
-    std::erase_if(observed_, [&](const auto& kv) { return hasExpired(kv.second, now); });
+    std::erase_if(reported_, [&](const auto& kv) { return hasExpired(kv.second, now); });
   }
-  if (observed_.size() < kObservedMax) observed_.emplace(host, until);
+  if (reported_.size() < kReportedMax) reported_.emplace(host, until);
   return true;
 }
 

@@ -129,7 +129,7 @@ TEST(AutoBlocker, ObserveModeRemembersABoundedNumberOfSources) {
   c.mode = AutoBlockMode::kObserve;
   c.ttl = 60 * kNsPerSec;
   AutoBlocker a(c);
-  for (std::uint32_t i = 0; i < AutoBlocker::kObservedMax; ++i) {
+  for (std::uint32_t i = 0; i < AutoBlocker::kReportedMax; ++i) {
     const std::string src = "10.0." + std::to_string(i >> 8) + "." + std::to_string(i & 255);
     ASSERT_EQ(a.judge(event(src.c_str()), 100, nothingBlocked).act, Act::kObserve);
   }
@@ -139,7 +139,7 @@ TEST(AutoBlocker, ObserveModeRemembersABoundedNumberOfSources) {
   // Once the first ones expire, the room they leave is used again.
   EXPECT_EQ(a.judge(event("198.51.100.7"), 160, nothingBlocked).act, Act::kObserve);
   EXPECT_EQ(a.judge(event("198.51.100.7"), 161, nothingBlocked).act, Act::kNone);
-  EXPECT_EQ(a.figures().observed[0], AutoBlocker::kObservedMax + 3);
+  EXPECT_EQ(a.figures().observed[0], AutoBlocker::kReportedMax + 3);
 }
 
 TEST(AutoBlocker, SourcesInsideOnePrefixFoldIntoIt) {

@@ -5,8 +5,8 @@
 // blocklist entry with the configured TTL in block mode. Once `foldSources` sources inside one
 // fold prefix (/24, /64 by default) are blocked, the prefix replaces them. Pure: the Controller
 // applies what it says to the blocklist, under its lock. Memory is bounded by the automatic
-// entries on the blocklist (each offender here is one of them) and, in observe mode, by
-// kObservedMax sources reported.
+// entries on the blocklist (each offender here is one of them) and, for observe mode's and the
+// allowlist's reports, by kReportedMax sources reported.
 #pragma once
 
 #include <array>
@@ -63,13 +63,13 @@ class AutoBlocker {
   // Observe mode, and the allowlist's reports, remember up to this many sources reported (a
   // flood of sources crossing the limits is bounded by the meter's LRU; past this, a source is
   // reported every window).
-  static constexpr std::size_t kObservedMax = 65536;
+  static constexpr std::size_t kReportedMax = 65536;
 
   explicit AutoBlocker(const AutoBlockConfig& c) : config_(c) {}
   // New settings start observe mode's reports afresh (a source observed before is reported again).
   void configure(const AutoBlockConfig& c) {
     config_ = c;
-    observed_.clear();
+    reported_.clear();
     lastSweep_ = -1;
   }
   const AutoBlockConfig& config() const noexcept { return config_; }
@@ -108,8 +108,8 @@ class AutoBlocker {
   // expired (0: never). A source that keeps crossing is reported once until then, as block mode
   // would block it once, instead of once per window. (An allowlisted source is never blocked,
   // so the two never meet on one source under one configuration.)
-  std::map<Prefix, std::int64_t> observed_;
-  std::int64_t lastSweep_ = -1;  // the second observed_ was last swept while full
+  std::map<Prefix, std::int64_t> reported_;
+  std::int64_t lastSweep_ = -1;  // the second reported_ was last swept while full
 };
 
 }  // namespace xlb
