@@ -22,16 +22,19 @@ static __always_inline int block_filter_may_hold4(__u32 a)
  * there are more lengths than the config lists; 0 when every bit is clear. */
 static __always_inline int block_filter_may_hold6(const struct xlb_config *cfg, __u64 hi, __u64 lo)
 {
+	/* Read once: each probe's lookup is a call, after which the compiler reads the config
+	 * again unless the count is held in a register. */
+	__u32 nlens = cfg->block_nlens6;
 	int i;
 
-	if (cfg->block_nlens6 > XLB_BLOCK_FILTER_LENS)
+	if (nlens > XLB_BLOCK_FILTER_LENS)
 		return 1;
 #pragma unroll
 	for (i = 0; i < XLB_BLOCK_FILTER_LENS; i++) {
 		__u64 bit, *word;
 		__u32 w;
 
-		if (i >= cfg->block_nlens6)
+		if (i >= nlens)
 			break;
 		bit = xlb_block_filter_bit6(cfg->block_lens6[i], hi, lo, cfg->block_filter_log2);
 		w = XLB_BLOCK_FILTER_V4_WORDS + (__u32)(bit >> 6);
