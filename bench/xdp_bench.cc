@@ -12,6 +12,7 @@
 // same process on the same frame, the same way (repeated, or once per call): counters
 // `empty_ns` and `x_empty`, the ratio the per-packet goals are stated in (docs/ARCHITECTURE.md,
 // "The XDP program").
+#include <arpa/inet.h>
 #include <benchmark/benchmark.h>
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
@@ -19,6 +20,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <random>
 
 #include "harness.h"
@@ -347,11 +349,10 @@ BENCHMARK(BM_HostTrafficPassEmptyBlocklist)
     ->UseManualTime()
     ->Iterations(20);
 
-// The reference programs of bench/xdp_floor.bpf.c on BM_HostTrafficPass's frame (kernel only):
-// argument 0 Ethernet and IPv4 checks and a counter; 1 xlb's duties for that frame written
-// leanly; 2 the same without the blocklist bit. Their config has the blocklist on (its /24 bit
-// clear, as for the bench's source) and no destination bit set.
-void BM_FloorPass(benchmark::State& state) {
+// The reference programs of bench/xdp_floor.bpf.c (kernel only), loaded once: the blocklist on
+// in their config, the same 1,000,000 addresses as xlb's in their exact-match map and their
+// /24s' bits set, no destination bit set.
+xdp_floor& floorPrograms() {
   static xdp_floor* skel = [] {
     xdp_floor* k = xdp_floor__open_and_load();
     if (k == nullptr) {
@@ -361,34 +362,71 @@ void BM_FloorPass(benchmark::State& state) {
     std::vector<std::uint8_t> cfg(bpf_map__value_size(k->maps.floor_cfg), 0);
     cfg[1] = 1;  // block_maps
     const std::uint32_t zero = 0;
-    bpf_map__update_elem(k->maps.floor_cfg, &zero, sizeof zero, cfg.data(), cfg.size(), 0);
+    bool ok =
+        bpf_map__update_elem(k->maps.floor_cfg, &zero, sizeof zero, cfg.data(), cfg.size(), 0) == 0;
+    std::vector<std::uint32_t> keys;
+    std::map<std::uint32_t, std::uint64_t> words;
+    for (const std::uint32_t a : loaded(XdpRuntimeKind::kKernel).blocked) {
+      keys.push_back(htonl(a));
+      words[a >> 14] |= std::uint64_t{1} << ((a >> 8) & 63);
+    }
+    std::vector<std::uint64_t> hits(keys.size() * 2, 0);  // struct floor_hit: hits, last_jiffies
+    std::uint32_t n = static_cast<std::uint32_t>(keys.size());
+    ok = ok && bpf_map_update_batch(bpf_map__fd(k->maps.floor_block4), keys.data(), hits.data(), &n,
+                                    nullptr) == 0;
+    for (const auto& [w, bits] : words) {
+      ok = ok && bpf_map__update_elem(k->maps.floor_block_filter, &w, sizeof w, &bits, sizeof bits,
+                                      0) == 0;
+    }
+    if (!ok) {
+      std::fprintf(stderr, "xlb-bench-xdp: cannot fill xdp_floor's maps\n");
+      std::exit(1);
+    }
     return k;
   }();
-  bpf_program* progs[] = {skel->progs.floor_parse, skel->progs.floor_duties,
-                          skel->progs.floor_no_block};
-  const int fd = bpf_program__fd(progs[state.range(0)]);
-  PacketSpec s;
-  s.dst = "10.0.0.50";
-  const std::vector<Bytes> frame = {testing::buildPacket(s)};
+  return *skel;
+}
+
+// Times a reference program on `frame` as runRepeated times xlb's.
+void runFloor(benchmark::State& state, bpf_program* prog, const Bytes& frame,
+              std::uint32_t wantAction) {
+  const int fd = bpf_program__fd(prog);
   double total = 0;
   std::uint64_t n = 0;
   for (auto _ : state) {
-    const double ns = kernelMeanNs(fd, frame, kRepeatKernel, 1);
+    const double ns = kernelMeanNs(fd, {frame}, kRepeatKernel, 1, wantAction);
     if (ns == 0) {
-      state.SkipWithError("the floor program failed or did not pass");
+      state.SkipWithError("the reference program failed or answered another action");
       return;
     }
     total += ns;
     ++n;
     state.SetIterationTime(ns * kRepeatKernel / 1e9);
   }
-  const double mean = n ? total / static_cast<double>(n) : 0;
-  state.counters["ns_per_pkt"] = mean;
-  const double empty = emptyProgram().meanNs(frame, kRepeatKernel, 20);
+  state.counters["ns_per_pkt"] = n ? total / static_cast<double>(n) : 0;
+  const double empty = emptyProgram().meanNs({frame}, kRepeatKernel, 20);
   state.counters["empty_ns"] = empty;
-  state.counters["x_empty"] = empty > 0 ? mean / empty : 0;
+  state.counters["x_empty"] = empty > 0 ? state.counters["ns_per_pkt"] / empty : 0;
+}
+
+// On BM_HostTrafficPass's frame: 0 Ethernet and IPv4 checks and a counter; 1 xlb's duties for
+// that frame written leanly; 2 the same without the blocklist bit.
+void BM_FloorPass(benchmark::State& state) {
+  xdp_floor& f = floorPrograms();
+  bpf_program* progs[] = {f.progs.floor_parse, f.progs.floor_duties, f.progs.floor_no_block};
+  PacketSpec s;
+  s.dst = "10.0.0.50";
+  runFloor(state, progs[state.range(0)], testing::buildPacket(s), XDP_PASS);
 }
 BENCHMARK(BM_FloorPass)->ArgName("floor")->DenseRange(0, 2)->UseManualTime()->Iterations(20);
+
+// On BM_BlocklistDropSameSource's frame: the lean duties' drop (hash hit, hit recorded).
+void BM_FloorDrop(benchmark::State& state) {
+  PacketSpec s;
+  s.src = ipv4(loaded(XdpRuntimeKind::kKernel).blocked[12345]);
+  runFloor(state, floorPrograms().progs.floor_duties, testing::buildPacket(s), XDP_DROP);
+}
+BENCHMARK(BM_FloorDrop)->UseManualTime()->Iterations(20);
 
 void BM_PortFilterDrop(benchmark::State& state) {
   PacketSpec s;

@@ -8,6 +8,8 @@
  *   floor_duties: what xlb's pass does for untagged IPv4: the config read, the MAC check, the
  *                 IPv4 header and length checks, the blocklist's /24 bit, the destination
  *                 filter's hash and bit, the counter (tagged and IPv6 frames elided: pass);
+ *                 a source whose bit is set is looked up in the exact-match hash, and a hit is
+ *                 recorded (count and time, in jiffies) and dropped, as xlb does;
  *   floor_no_block: floor_duties without the blocklist bit.
  *
  * Every IPv4 access is at the constant offset 14, no stage context is kept, and the destination
@@ -52,6 +54,19 @@ struct {
 	__type(value, __u64);
 } floor_block_filter SEC(".maps");
 
+struct floor_hit {
+	__u64 hits;
+	__u64 last_jiffies; /* the leanest clock: one load the JIT inlines; xlb keeps ns */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1 << 20);
+	__type(key, __u32);
+	__type(value, struct floor_hit);
+} floor_block4 SEC(".maps");
+
 static __always_inline int count(struct xdp_md *ctx, __u32 reason, int action)
 {
 	struct floor_stat *s = bpf_map_lookup_elem(&floor_stats, &reason);
@@ -71,6 +86,7 @@ static __always_inline int duties(struct xdp_md *ctx, int block)
 	struct iphdr *ip = data + sizeof(*eth);
 	struct floor_cfg *cfg;
 	__u32 zero = 0, hl, tot, a, w;
+	struct floor_hit *hit;
 	__u64 *word, h;
 
 	cfg = bpf_map_lookup_elem(&floor_cfg, &zero);
@@ -100,8 +116,14 @@ static __always_inline int duties(struct xdp_md *ctx, int block)
 		a = bpf_ntohl(ip->saddr);
 		w = a >> 14;
 		word = bpf_map_lookup_elem(&floor_block_filter, &w);
-		if (word && ((*word >> ((a >> 8) & 63)) & 1))
-			return count(ctx, 8, XDP_DROP); /* xlb would ask the maps */
+		if (word && ((*word >> ((a >> 8) & 63)) & 1)) {
+			hit = bpf_map_lookup_elem(&floor_block4, &ip->saddr);
+			if (hit) {
+				__sync_fetch_and_add(&hit->hits, 1);
+				hit->last_jiffies = bpf_jiffies64();
+				return count(ctx, 8, XDP_DROP);
+			}
+		}
 	}
 	h = (__u64)ip->daddr * 0x9e3779b97f4a7c15ULL;
 	h ^= 4;
